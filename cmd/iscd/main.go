@@ -1,0 +1,120 @@
+// Command iscd is the iscsdk service: sessions, the admin API and (as later
+// capabilities land) licences, cloud files and compute.
+//
+//	iscd serve [--dev] [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F]
+//	iscd version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+const usage = `usage: iscd <command> [flags]
+
+commands:
+  serve     run the service (iscd serve --help for flags)
+  version   print the version
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "iscd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "iscd", sdk.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("iscd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:7400", "address to listen on (host:port; port 0 picks a free one)")
+	data := fs.String("data", envOr("ISCD_DATA", "iscd-data"), "data directory (store, tokens, dev.env); $ISCD_DATA")
+	dev := fs.Bool("dev", false, "development mode: demo org/user/product/tokens, writes DATA/dev.env")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves https/wss")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
+	heartbeat := fs.Duration("heartbeat", 15*time.Second, "application heartbeat interval told to clients")
+	resume := fs.Duration("resume-window", 15*time.Minute, "how long a disconnected session can be resumed")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "json", "log format: json or text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(stderr, opts)
+	if *format == "text" {
+		h = slog.NewTextHandler(stderr, opts)
+	}
+	log := slog.New(h)
+
+	srv, err := server.Open(server.Config{
+		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
+		Heartbeat: *heartbeat, ResumeWindow: *resume, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("signal received")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,145 @@
+// Package adminapi is the operator's HTTP API of iscd: its request and reply
+// types, and a client for them (used by iscctl and tests). The handlers live
+// in internal/server/admin.
+//
+// Every call carries "Authorization: Bearer <admin token>". Failures answer
+// with a non-2xx status and {"error": {"code": ..., "message": ...}}.
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Prefix is the path prefix of every admin endpoint.
+const Prefix = "/admin/v1"
+
+// Requests.
+type (
+	// CreateOrg is the body of POST /admin/v1/orgs.
+	CreateOrg struct {
+		ID   string `json:"id,omitempty"` // optional; generated when empty
+		Name string `json:"name"`
+	}
+	// CreateUser is the body of POST /admin/v1/users.
+	CreateUser struct {
+		ID    string `json:"id,omitempty"`
+		OrgID string `json:"orgId"`
+		Name  string `json:"name"`
+		Email string `json:"email,omitempty"`
+	}
+	// CreateToken is the body of POST /admin/v1/tokens.
+	CreateToken struct {
+		UserID string `json:"userId"`
+		Name   string `json:"name,omitempty"`
+	}
+	// CreateProduct is the body of POST /admin/v1/products.
+	CreateProduct struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	// Notice is the body of POST /admin/v1/notices: a message pushed to
+	// every matching session (connected now, or resuming later).
+	Notice struct {
+		ProductID string `json:"product,omitempty"`
+		OrgID     string `json:"org,omitempty"`
+		UserID    string `json:"user,omitempty"`
+		SessionID string `json:"session,omitempty"`
+		Title     string `json:"title"`
+		Text      string `json:"text"`
+	}
+)
+
+// Replies.
+type (
+	// NewToken answers CreateToken; Token is shown this once and never stored.
+	NewToken struct {
+		store.Token
+		Secret string `json:"token"`
+	}
+	// NoticeSent answers Notice.
+	NoticeSent struct {
+		Sessions int `json:"sessions"`
+	}
+	// Session is one entry of GET /admin/v1/sessions.
+	Session = session.SessionInfo
+)
+
+// Client calls the admin API.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:7400
+	Token   string
+	HTTP    *http.Client
+}
+
+// Error is a failed admin call.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
+
+// Do sends method path with body (nil for none) and decodes the reply into out.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	base := strings.TrimRight(c.BaseURL, "/")
+	if _, err := url.Parse(base); err != nil || base == "" {
+		return fmt.Errorf("admin URL %q is not a URL", c.BaseURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+Prefix+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read reply: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error wire.Error `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
+			e.Error = wire.Error{Code: "http", Message: strings.TrimSpace(resp.Status + " " + string(data))}
+		}
+		return &Error{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
+		}
+	}
+	return nil
+}

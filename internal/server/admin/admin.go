@@ -1,0 +1,335 @@
+// Package admin serves the operator's HTTP API (/admin/v1/...): orgs, users,
+// API tokens, products, sessions and notices. Types are in internal/adminapi.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// maxBody bounds an admin request body.
+const maxBody = 1 << 20
+
+// idPattern is what an id chosen by an operator may look like.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// API is the admin HTTP handler.
+type API struct {
+	dir store.Directory
+	hub *session.Hub
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the admin API over dir and hub.
+func New(dir store.Directory, hub *session.Hub, log *slog.Logger) *API {
+	a := &API{dir: dir, hub: hub, log: log, mux: http.NewServeMux()}
+	p := adminapi.Prefix
+	a.mux.HandleFunc("GET "+p+"/orgs", a.listOrgs)
+	a.mux.HandleFunc("POST "+p+"/orgs", a.createOrg)
+	a.mux.HandleFunc("GET "+p+"/users", a.listUsers)
+	a.mux.HandleFunc("POST "+p+"/users", a.createUser)
+	a.mux.HandleFunc("GET "+p+"/tokens", a.listTokens)
+	a.mux.HandleFunc("POST "+p+"/tokens", a.createToken)
+	a.mux.HandleFunc("DELETE "+p+"/tokens/{id}", a.revokeToken)
+	a.mux.HandleFunc("GET "+p+"/products", a.listProducts)
+	a.mux.HandleFunc("POST "+p+"/products", a.createProduct)
+	a.mux.HandleFunc("GET "+p+"/sessions", a.listSessions)
+	a.mux.HandleFunc("DELETE "+p+"/sessions/{id}", a.endSession)
+	a.mux.HandleFunc("POST "+p+"/sessions/{id}/disconnect", a.disconnectSession)
+	a.mux.HandleFunc("POST "+p+"/notices", a.notice)
+	a.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
+	})
+	return a
+}
+
+// ServeHTTP checks the admin token, then routes.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "admin token missing or invalid (Authorization: Bearer <admin token>)")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	v := r.Header.Get("Authorization")
+	bearer, ok := strings.CutPrefix(v, "Bearer ")
+	if !ok {
+		return false
+	}
+	id, secret, err := token.Parse(token.PrefixAdmin, bearer)
+	if err != nil {
+		return false
+	}
+	t, err := a.dir.Token(r.Context(), id)
+	if err != nil || t.Kind != token.PrefixAdmin || t.Revoked {
+		return false
+	}
+	return token.Verify(secret, t.Hash)
+}
+
+func fail(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]wire.Error{"error": {Code: code, Message: msg}})
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// storeFail answers a store error with the right status.
+func (a *API) storeFail(w http.ResponseWriter, what string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		fail(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("%s: %v", what, err))
+	case errors.Is(err, store.ErrExists):
+		fail(w, http.StatusConflict, "conflict", what+" already exists")
+	default:
+		a.log.Error("admin store error", "what", what, "err", err)
+		fail(w, http.StatusInternalServerError, wire.CodeInternal, what+": internal error")
+	}
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// checkText rejects empty, over-long or non-UTF-8 names.
+func checkText(w http.ResponseWriter, field, v string, required bool, max int) bool {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is required")
+	case len(v) > max:
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("%s longer than %d bytes", field, max))
+	case !utf8.ValidString(v):
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is not valid UTF-8")
+	default:
+		return true
+	}
+	return false
+}
+
+func checkID(w http.ResponseWriter, field, v string) bool {
+	if v != "" && !idPattern.MatchString(v) {
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" must match "+idPattern.String())
+		return false
+	}
+	return true
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) {
+	orgs, err := a.dir.Orgs(r.Context())
+	if err != nil {
+		a.storeFail(w, "orgs", err)
+		return
+	}
+	reply(w, http.StatusOK, orgs)
+}
+
+func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.CreateOrg
+	if !decode(w, r, &req) || !checkID(w, "id", req.ID) || !checkText(w, "name", req.Name, true, 200) {
+		return
+	}
+	o := store.Org{ID: req.ID, Name: req.Name, Created: now()}
+	if o.ID == "" {
+		o.ID = "org_" + token.ID()
+	}
+	if err := a.dir.CreateOrg(r.Context(), o); err != nil {
+		a.storeFail(w, "org "+o.ID, err)
+		return
+	}
+	a.log.Info("org created", "org", o.ID)
+	reply(w, http.StatusCreated, o)
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := a.dir.Users(r.Context(), r.URL.Query().Get("org"))
+	if err != nil {
+		a.storeFail(w, "users", err)
+		return
+	}
+	reply(w, http.StatusOK, users)
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.CreateUser
+	if !decode(w, r, &req) || !checkID(w, "id", req.ID) || !checkText(w, "orgId", req.OrgID, true, 64) ||
+		!checkText(w, "name", req.Name, true, 200) || !checkText(w, "email", req.Email, false, 320) {
+		return
+	}
+	u := store.User{ID: req.ID, OrgID: req.OrgID, Name: req.Name, Email: req.Email, Created: now()}
+	if u.ID == "" {
+		u.ID = "usr_" + token.ID()
+	}
+	if err := a.dir.CreateUser(r.Context(), u); err != nil {
+		a.storeFail(w, "user "+u.ID, err)
+		return
+	}
+	a.log.Info("user created", "user", u.ID, "org", u.OrgID)
+	reply(w, http.StatusCreated, u)
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := a.dir.Tokens(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		a.storeFail(w, "tokens", err)
+		return
+	}
+	out := toks[:0]
+	for _, t := range toks {
+		if t.Kind != token.PrefixAPI {
+			continue // admin and worker tokens are not listed here
+		}
+		t.Hash = ""
+		out = append(out, t)
+	}
+	reply(w, http.StatusOK, out)
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.CreateToken
+	if !decode(w, r, &req) || !checkText(w, "userId", req.UserID, true, 64) || !checkText(w, "name", req.Name, false, 200) {
+		return
+	}
+	u, err := a.dir.User(r.Context(), req.UserID)
+	if err != nil {
+		a.storeFail(w, "user "+req.UserID, err)
+		return
+	}
+	secret, id, hash := token.New(token.PrefixAPI)
+	t := store.Token{ID: id, Kind: token.PrefixAPI, Hash: hash, UserID: u.ID, OrgID: u.OrgID, Name: req.Name, Created: now()}
+	if err := a.dir.CreateToken(r.Context(), t); err != nil {
+		a.storeFail(w, "token", err)
+		return
+	}
+	a.log.Info("token created", "token", id, "user", u.ID) // the id, never the secret
+	t.Hash = ""
+	reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	t, err := a.dir.Token(r.Context(), id)
+	if err == nil && t.Kind != token.PrefixAPI {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		err = a.dir.RevokeToken(r.Context(), id)
+	}
+	if err != nil {
+		a.storeFail(w, "token "+id, err)
+		return
+	}
+	a.log.Info("token revoked", "token", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listProducts(w http.ResponseWriter, r *http.Request) {
+	ps, err := a.dir.Products(r.Context())
+	if err != nil {
+		a.storeFail(w, "products", err)
+		return
+	}
+	reply(w, http.StatusOK, ps)
+}
+
+func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.CreateProduct
+	if !decode(w, r, &req) || !checkText(w, "id", req.ID, true, 64) || !checkID(w, "id", req.ID) || !checkText(w, "name", req.Name, true, 200) {
+		return
+	}
+	p := store.Product{ID: req.ID, Name: req.Name, Created: now()}
+	if err := a.dir.CreateProduct(r.Context(), p); err != nil {
+		a.storeFail(w, "product "+p.ID, err)
+		return
+	}
+	a.log.Info("product created", "product", p.ID)
+	reply(w, http.StatusCreated, p)
+}
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
+	ss, err := a.hub.Sessions(r.Context())
+	if err != nil {
+		a.storeFail(w, "sessions", err)
+		return
+	}
+	q := r.URL.Query()
+	out := ss[:0]
+	for _, s := range ss {
+		if (q.Get("product") == "" || s.ProductID == q.Get("product")) && (q.Get("org") == "" || s.OrgID == q.Get("org")) {
+			out = append(out, s)
+		}
+	}
+	reply(w, http.StatusOK, out)
+}
+
+func (a *API) endSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !a.hub.End(r.Context(), id, "ended by an operator") {
+		fail(w, http.StatusNotFound, wire.CodeNotFound, "no session "+id)
+		return
+	}
+	a.log.Info("session ended by operator", "session", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) disconnectSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !a.hub.Disconnect(id) {
+		fail(w, http.StatusNotFound, wire.CodeNotFound, "session "+id+" is not connected")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) notice(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.Notice
+	if !decode(w, r, &req) || !checkText(w, "title", req.Title, false, 200) || !checkText(w, "text", req.Text, true, 4096) {
+		return
+	}
+	ev := wire.Event{Kind: wire.KindNotice, Operate: "Notice", Params: map[string]string{"title": req.Title, "text": req.Text}}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	var n int
+	var err error
+	if req.SessionID != "" {
+		_, err = a.hub.Publish(ctx, req.SessionID, ev)
+		n = 1
+	} else {
+		n, err = a.hub.PublishAll(ctx, session.Filter{ProductID: req.ProductID, OrgID: req.OrgID, UserID: req.UserID}, ev)
+	}
+	if err != nil {
+		a.storeFail(w, "notice", err)
+		return
+	}
+	reply(w, http.StatusOK, adminapi.NoticeSent{Sessions: n})
+}

@@ -1,0 +1,260 @@
+// Package server assembles iscd: the store, the session hub, the admin API
+// and the health endpoints behind one HTTP server.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server/admin"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/boltstore"
+	"github.com/iscsdk/iscsdk/internal/token"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Config configures a Server.
+type Config struct {
+	DataDir      string // holds iscd.db, admin.token, dev.env
+	TLSCert      string // PEM files; both empty: plain HTTP (behind a TLS proxy, or loopback)
+	TLSKey       string
+	Dev          bool          // create the demo org, user, product and tokens, write dev.env
+	Heartbeat    time.Duration // application heartbeat interval for clients; 0: 15s
+	ResumeWindow time.Duration // 0: 15m
+	Logger       *slog.Logger
+}
+
+// Server is a running iscd.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	hub      *session.Hub
+	http     *http.Server
+	stopping atomic.Bool
+}
+
+// Open opens the data directory and prepares the service; Serve starts it.
+func Open(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("iscd: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("iscd: data directory: %w", err)
+	}
+	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "iscd.db"), 0)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st}
+	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow})
+
+	mux := http.NewServeMux()
+	mux.Handle(wire.Path, s.hub)
+	mux.Handle(adminapi.Prefix+"/", admin.New(st, s.hub, cfg.Logger))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Hub is the session hub, for capabilities that register request handlers
+// or publish events.
+func (s *Server) Hub() *session.Hub { return s.hub }
+
+// Store is the service's store.
+func (s *Server) Store() store.Store { return s.store }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := s.store.Products(r.Context()); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// Serve serves on ln until Shutdown. It first makes sure an admin token
+// exists and, in dev mode, writes dev.env for ln's address.
+func (s *Server) Serve(ln net.Listener) error {
+	scheme := "http"
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("iscd: TLS: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	if s.cfg.Dev {
+		if err := s.setupDev(context.Background(), base); err != nil {
+			return err
+		}
+	} else if err := s.ensureAdminToken(context.Background()); err != nil {
+		return err
+	}
+	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown tells connected clients the service is stopping (they get a
+// ServiceClosed event and reconnect later), stops the HTTP server and
+// closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	s.log.Info("shutting down")
+	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
+	serr := s.http.Shutdown(ctx)
+	cerr := s.store.Close()
+	return errors.Join(herr, serr, cerr)
+}
+
+// tokenAuth authenticates API tokens against the store.
+type tokenAuth struct{ dir store.Directory }
+
+func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Identity, error) {
+	id, secret, err := token.Parse(token.PrefixAPI, bearer)
+	if err != nil {
+		return session.Identity{}, err
+	}
+	t, err := a.dir.Token(ctx, id)
+	if err != nil {
+		return session.Identity{}, fmt.Errorf("token %s: %w", id, err)
+	}
+	if !token.Verify(secret, t.Hash) || t.Kind != token.PrefixAPI {
+		return session.Identity{}, fmt.Errorf("token %s: wrong secret", id)
+	}
+	if t.Revoked {
+		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
+	}
+	return session.Identity{OrgID: t.OrgID, UserID: t.UserID}, nil
+}
+
+// ensureAdminToken creates the first admin token and writes it, readable by
+// the operator only, to DATA/admin.token. Later starts leave it alone.
+func (s *Server) ensureAdminToken(ctx context.Context) error {
+	toks, err := s.store.Tokens(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.Kind == token.PrefixAdmin && !t.Revoked {
+			return nil
+		}
+	}
+	secret, err := s.mintAdminToken(ctx, "bootstrap")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.cfg.DataDir, "admin.token")
+	if err := writeFileAtomic(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("iscd: write admin token: %w", err)
+	}
+	s.log.Info("admin token created", "file", path)
+	return nil
+}
+
+func (s *Server) mintAdminToken(ctx context.Context, name string) (string, error) {
+	secret, id, hash := token.New(token.PrefixAdmin)
+	err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAdmin, Hash: hash, Name: name, Created: time.Now().UTC()})
+	return secret, err
+}
+
+// Dev mode names.
+const (
+	DevOrg     = "demo"
+	DevUser    = "demo"
+	DevProduct = "demo-cad"
+)
+
+// setupDev creates the demo org, user and product (once), mints fresh demo
+// tokens and writes DATA/dev.env with everything a client needs.
+func (s *Server) setupDev(ctx context.Context, base string) error {
+	now := time.Now().UTC()
+	for _, err := range []error{
+		s.store.CreateOrg(ctx, store.Org{ID: DevOrg, Name: "Demo organisation", Created: now}),
+		s.store.CreateUser(ctx, store.User{ID: DevUser, OrgID: DevOrg, Name: "Demo engineer", Created: now}),
+		s.store.CreateProduct(ctx, store.Product{ID: DevProduct, Name: "Demo CAD", Created: now}),
+	} {
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("iscd: dev setup: %w", err)
+		}
+	}
+	apiSecret, id, hash := token.New(token.PrefixAPI)
+	if err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAPI, Hash: hash, UserID: DevUser, OrgID: DevOrg, Name: "dev", Created: now}); err != nil {
+		return err
+	}
+	adminSecret, err := s.mintAdminToken(ctx, "dev")
+	if err != nil {
+		return err
+	}
+	ws := "ws" + strings.TrimPrefix(base, "http") + wire.Path
+	env := strings.Join([]string{
+		"ISCSDK_ENDPOINT=" + ws,
+		"ISCSDK_TOKEN=" + apiSecret,
+		"ISCSDK_PRODUCT=" + DevProduct,
+		"ISCSDK_LICENSE_PUBLIC_KEY=",
+		"ISCD_ADMIN_URL=" + base,
+		"ISCD_ADMIN_TOKEN=" + adminSecret,
+	}, "\n") + "\n"
+	path := filepath.Join(s.cfg.DataDir, "dev.env")
+	if err := writeFileAtomic(path, []byte(env), 0o600); err != nil {
+		return fmt.Errorf("iscd: write dev.env: %w", err)
+	}
+	s.log.Info("dev mode", "env", path, "org", DevOrg, "user", DevUser, "product", DevProduct)
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, so a reader never sees a partial file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

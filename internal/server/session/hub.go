@@ -1,0 +1,577 @@
+// Package session serves /v1/session: it opens and resumes client sessions,
+// answers their requests, and pushes sequenced events that survive dropped
+// connections and service restarts.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
+	"github.com/iscsdk/iscsdk/internal/transport"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Caller is who sent a request: the session and the identity behind it.
+type Caller struct {
+	Session    string
+	OrgID      string
+	UserID     string
+	ProductID  string
+	AppVersion string
+	Device     string
+}
+
+// Handler answers one request op. A *wire.Error return is sent as is; any
+// other error becomes CodeInternal (and is logged, not shown).
+type Handler func(ctx context.Context, c Caller, body json.RawMessage) (any, error)
+
+// Identity is what an API token authenticates to.
+type Identity struct {
+	OrgID  string
+	UserID string
+}
+
+// Authenticator checks the bearer token of an upgrade request.
+type Authenticator interface {
+	Authenticate(ctx context.Context, bearer string) (Identity, error)
+}
+
+// Config tunes a Hub.
+type Config struct {
+	Heartbeat    time.Duration // application heartbeat interval told to clients
+	ResumeWindow time.Duration // how long a disconnected session can be resumed
+	PingInterval time.Duration // WebSocket ping; 0: transport default
+	PongWait     time.Duration
+}
+
+// maxInflight bounds the requests one connection may have in progress.
+const maxInflight = 32
+
+// replayBatch is how many stored events one store read fetches.
+const replayBatch = 256
+
+// Hub owns every live connection of the service.
+type Hub struct {
+	store store.Store
+	auth  Authenticator
+	log   *slog.Logger
+	cfg   Config
+	up    websocket.Upgrader
+
+	mu       sync.Mutex
+	ops      map[string]Handler
+	live     map[string]*live // by session id
+	closing  bool
+	closedWG sync.WaitGroup // one per connection goroutine set
+}
+
+type live struct {
+	caller Caller
+	conn   *transport.Conn
+	wake   chan struct{} // new events are stored
+	gone   chan struct{} // closed when this connection is done
+}
+
+// New returns a hub; register handlers with Handle before serving.
+func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.ResumeWindow <= 0 {
+		cfg.ResumeWindow = 15 * time.Minute
+	}
+	h := &Hub{
+		store: st, auth: auth, log: log, cfg: cfg,
+		up: websocket.Upgrader{
+			ReadBufferSize:    transport.BufferSize,
+			WriteBufferSize:   transport.BufferSize,
+			EnableCompression: false,
+			// Desktop programs, not browsers, connect here; a browser page
+			// cannot present the bearer token anyway.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		ops:  map[string]Handler{},
+		live: map[string]*live{},
+	}
+	h.Handle(wire.OpPing, func(_ context.Context, _ Caller, body json.RawMessage) (any, error) {
+		var p wire.Ping
+		_ = json.Unmarshal(body, &p)
+		return wire.Pong{ClientTime: p.ClientTime, ServerTime: time.Now().UTC()}, nil
+	})
+	return h
+}
+
+// Handle registers the handler of a request op. Capabilities list them.
+func (h *Hub) Handle(op string, fn Handler) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops[op] = fn
+}
+
+func (h *Hub) capabilities() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	caps := []string{"events", "resume"}
+	for op := range h.ops {
+		caps = append(caps, op)
+	}
+	sort.Strings(caps)
+	return caps
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]*wire.Error{"error": {Code: code, Message: msg}})
+}
+
+// ServeHTTP authenticates and upgrades a session connection.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "iscd is shutting down")
+		return
+	}
+	bearer, ok := bearerToken(r)
+	if !ok {
+		httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "no bearer token: send Authorization: Bearer <API token>")
+		return
+	}
+	id, err := h.auth.Authenticate(r.Context(), bearer)
+	if err != nil {
+		h.log.Info("session auth refused", "remote", r.RemoteAddr, "err", err)
+		httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "invalid or revoked API token")
+		return
+	}
+	ws, err := h.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		ws.Close()
+		return
+	}
+	h.closedWG.Add(1)
+	h.mu.Unlock()
+	defer h.closedWG.Done()
+	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait})
+	h.serve(conn, id)
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	const prefix = "Bearer "
+	v := r.Header.Get("Authorization")
+	if len(v) <= len(prefix) || !equalFold(v[:len(prefix)], prefix) {
+		return "", false
+	}
+	return v[len(prefix):], true
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// serve runs one connection: handshake, then requests and events.
+func (h *Hub) serve(conn *transport.Conn, id Identity) {
+	ctx := context.Background()
+	defer conn.Close(websocket.CloseNormalClosure, "")
+	m, _, err := conn.Read()
+	if err != nil {
+		return
+	}
+	if m.Type != wire.TypeHello {
+		_ = conn.Send(ctx, wire.Failure(1, wire.CodeBadRequest, "first message must be hello"))
+		return
+	}
+	l, firstAfter, err := h.open(ctx, conn, id, m.Hello)
+	if err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			h.log.Error("open session", "err", err)
+			we = &wire.Error{Code: wire.CodeInternal, Message: "could not open the session"}
+		}
+		_ = conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: 1, Error: we})
+		return
+	}
+	defer h.detach(l)
+
+	pumpDone := make(chan struct{})
+	go func() { defer close(pumpDone); h.pump(l, firstAfter) }()
+	defer func() { <-pumpDone }()
+
+	sem := make(chan struct{}, maxInflight)
+	var reqWG sync.WaitGroup
+	defer reqWG.Wait()
+	for {
+		m, _, err := conn.Read()
+		if err != nil {
+			h.log.Debug("connection ended", "session", l.caller.Session, "err", transport.Describe(err))
+			return
+		}
+		switch m.Type {
+		case wire.TypeRequest:
+			select {
+			case sem <- struct{}{}:
+			default:
+				_ = conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnavailable, fmt.Sprintf("more than %d requests in flight", maxInflight)))
+				continue
+			}
+			reqWG.Add(1)
+			go func() {
+				defer func() { <-sem; reqWG.Done() }()
+				h.request(l, m)
+			}()
+		case wire.TypeAck:
+			if err := h.store.AckEvents(ctx, l.caller.Session, m.Seq); err != nil {
+				h.log.Warn("ack events", "session", l.caller.Session, "err", err)
+			}
+		default:
+			_ = conn.Send(ctx, wire.Failure(max(m.ID, 1), wire.CodeBadRequest, "unexpected message "+m.Type))
+		}
+	}
+}
+
+// open creates or resumes the session named by hello and sends welcome.
+// It returns the sequence number after which events are to be sent.
+func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello *wire.Hello) (*live, uint64, error) {
+	if hello.Protocol != wire.ProtocolVersion {
+		return nil, 0, &wire.Error{Code: wire.CodeUnsupportedVersion, Message: fmt.Sprintf("protocol %d not supported; this service speaks %d", hello.Protocol, wire.ProtocolVersion)}
+	}
+	if _, err := h.store.Product(ctx, hello.Product); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, 0, &wire.Error{Code: wire.CodeNotFound, Message: fmt.Sprintf("unknown product %q", hello.Product)}
+		}
+		return nil, 0, err
+	}
+	now := time.Now().UTC()
+	var s store.Session
+	resumed := false
+	var after uint64
+	if r := hello.Resume; r != nil {
+		old, err := h.store.Session(ctx, r.Session)
+		if err == nil && token.Verify(r.Token, old.ResumeHash) && old.UserID == id.UserID &&
+			old.ProductID == hello.Product && now.Sub(old.LastSeen) <= h.cfg.ResumeWindow {
+			s, resumed, after = old, true, r.LastSeq
+		}
+	}
+	resumeTok := ""
+	if resumed {
+		// The resume token stays the same for the session's life; the
+		// client proved it holds it.
+		resumeTok = hello.Resume.Token
+		if err := h.store.AckEvents(ctx, s.ID, after); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		tok, _, _ := token.New(token.PrefixResume)
+		resumeTok = tok
+		s = store.Session{ID: token.ID(), ResumeHash: token.Hash(tok), OrgID: id.OrgID, UserID: id.UserID, ProductID: hello.Product, Created: now}
+	}
+	s.AppVersion, s.Device, s.LastSeen = hello.AppVersion, hello.Device, now
+	if err := h.store.PutSession(ctx, s); err != nil {
+		return nil, 0, err
+	}
+	first, _, err := h.store.EventRange(ctx, s.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	l := &live{
+		caller: Caller{Session: s.ID, OrgID: s.OrgID, UserID: s.UserID, ProductID: s.ProductID, AppVersion: s.AppVersion, Device: s.Device},
+		conn:   conn,
+		wake:   make(chan struct{}, 1),
+		gone:   make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return nil, 0, &wire.Error{Code: wire.CodeUnavailable, Message: "iscd is shutting down"}
+	}
+	if old := h.live[s.ID]; old != nil {
+		// A half-open connection of the same session: the client has
+		// moved on, so the old connection goes.
+		go old.conn.Close(websocket.ClosePolicyViolation, "replaced by a newer connection")
+	}
+	h.live[s.ID] = l
+	h.mu.Unlock()
+
+	welcome := &wire.Welcome{
+		Session: s.ID, ResumeToken: resumeTok, Resumed: resumed, ServerTime: now,
+		HeartbeatMS: h.cfg.Heartbeat.Milliseconds(), Capabilities: h.capabilities(),
+	}
+	if resumed {
+		welcome.FirstSeq = first
+	}
+	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeWelcome, Welcome: welcome}); err != nil {
+		h.detach(l)
+		return nil, 0, err
+	}
+	h.log.Info("session open", "session", s.ID, "org", s.OrgID, "user", s.UserID, "product", s.ProductID, "resumed", resumed)
+	return l, after, nil
+}
+
+// detach forgets a finished connection; the session stays resumable.
+func (h *Hub) detach(l *live) {
+	h.mu.Lock()
+	if h.live[l.caller.Session] == l {
+		delete(h.live, l.caller.Session)
+	}
+	h.mu.Unlock()
+	select {
+	case <-l.gone:
+		return
+	default:
+		close(l.gone)
+	}
+	ctx := context.Background()
+	if s, err := h.store.Session(ctx, l.caller.Session); err == nil {
+		s.LastSeen = time.Now().UTC()
+		_ = h.store.PutSession(ctx, s)
+	}
+}
+
+// pump sends the session's stored events, in order, starting after seq,
+// and then each new one as it is stored, until the connection ends.
+func (h *Hub) pump(l *live, after uint64) {
+	ctx := context.Background()
+	for {
+		evs, err := h.store.EventsAfter(ctx, l.caller.Session, after, replayBatch)
+		if err != nil {
+			h.log.Error("read events", "session", l.caller.Session, "err", err)
+			l.conn.Close(websocket.CloseInternalServerErr, "event log unreadable")
+			return
+		}
+		for _, e := range evs {
+			var ev wire.Event
+			if err := json.Unmarshal(e.Data, &ev); err != nil {
+				h.log.Error("stored event unreadable", "session", l.caller.Session, "seq", e.Seq, "err", err)
+				continue
+			}
+			if err := l.conn.Send(ctx, &wire.Message{Type: wire.TypeEvent, Seq: e.Seq, Event: &ev}); err != nil {
+				return
+			}
+			after = e.Seq
+		}
+		if len(evs) == replayBatch {
+			continue
+		}
+		select {
+		case <-l.wake:
+		case <-l.gone:
+			return
+		case <-l.conn.Done():
+			return
+		}
+	}
+}
+
+func (h *Hub) request(l *live, m *wire.Message) {
+	ctx := context.Background()
+	if m.Op == wire.OpClose {
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: m.ID, Body: json.RawMessage("{}")})
+		h.End(ctx, l.caller.Session, "")
+		return
+	}
+	h.mu.Lock()
+	fn := h.ops[m.Op]
+	h.mu.Unlock()
+	if fn == nil {
+		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
+		return
+	}
+	out, err := h.call(ctx, fn, l.caller, m.Body)
+	if err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			h.log.Error("request failed", "op", m.Op, "session", l.caller.Session, "err", err)
+			we = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
+		}
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: m.ID, Error: we})
+		return
+	}
+	res, err := wire.Result(m.ID, out)
+	if err != nil {
+		res = wire.Failure(m.ID, wire.CodeInternal, "internal error")
+	}
+	_ = l.conn.Send(ctx, res)
+}
+
+// call runs a handler; a panic in it fails the request, not the service.
+func (h *Hub) call(ctx context.Context, fn Handler, c Caller, body json.RawMessage) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v", r)
+		}
+	}()
+	return fn(ctx, c, body)
+}
+
+// Publish stores an event for a session and pushes it if it is connected.
+// A session that is disconnected gets it when it resumes.
+func (h *Hub) Publish(ctx context.Context, sessionID string, ev wire.Event) (uint64, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := h.store.AppendEvent(ctx, sessionID, data)
+	if err != nil {
+		return 0, fmt.Errorf("publish to session %s: %w", sessionID, err)
+	}
+	h.mu.Lock()
+	l := h.live[sessionID]
+	h.mu.Unlock()
+	if l != nil {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	return seq, nil
+}
+
+// Filter selects sessions for PublishAll; empty fields match everything.
+type Filter struct {
+	ProductID string
+	OrgID     string
+	UserID    string
+}
+
+// PublishAll publishes ev to every resumable session that matches f and
+// returns how many it reached.
+func (h *Hub) PublishAll(ctx context.Context, f Filter, ev wire.Event) (int, error) {
+	sessions, err := h.Sessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range sessions {
+		if (f.ProductID != "" && s.ProductID != f.ProductID) || (f.OrgID != "" && s.OrgID != f.OrgID) || (f.UserID != "" && s.UserID != f.UserID) {
+			continue
+		}
+		if _, err := h.Publish(ctx, s.ID, ev); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // ended meanwhile
+			}
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SessionInfo is a session as operators see it.
+type SessionInfo struct {
+	store.Session
+	Connected bool `json:"connected"`
+}
+
+// Sessions lists the resumable sessions (connected or within the resume
+// window) and forgets the expired ones.
+func (h *Hub) Sessions(ctx context.Context) ([]SessionInfo, error) {
+	all, err := h.store.ListSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]SessionInfo, 0, len(all))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range all {
+		_, connected := h.live[s.ID]
+		if !connected && now.Sub(s.LastSeen) > h.cfg.ResumeWindow {
+			_ = h.store.DeleteSession(ctx, s.ID)
+			continue
+		}
+		s.ResumeHash = ""
+		out = append(out, SessionInfo{Session: s, Connected: connected})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// Disconnect drops a session's connection without a goodbye, as a network
+// failure would; the session stays resumable. It reports whether the
+// session was connected.
+func (h *Hub) Disconnect(sessionID string) bool {
+	h.mu.Lock()
+	l := h.live[sessionID]
+	h.mu.Unlock()
+	if l == nil {
+		return false
+	}
+	l.conn.Close(websocket.CloseGoingAway, "dropped by operator")
+	return true
+}
+
+// End ends a session: a connected client is told why (bye, unless reason is
+// empty) and its events are dropped. It reports whether the session existed.
+func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
+	h.mu.Lock()
+	l := h.live[sessionID]
+	h.mu.Unlock()
+	if l != nil && reason != "" {
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: wire.ByeKicked, Text: reason})
+	}
+	if _, err := h.store.Session(ctx, sessionID); err != nil {
+		return false
+	}
+	_ = h.store.DeleteSession(ctx, sessionID)
+	if l != nil {
+		go l.conn.Close(websocket.CloseNormalClosure, "session ended")
+	}
+	return true
+}
+
+// Shutdown stops accepting connections, tells every connected client why
+// (bye with reason "shutdown"), closes the connections and waits for their
+// goroutines, or for ctx. Sessions stay resumable across the restart.
+func (h *Hub) Shutdown(ctx context.Context, text string) error {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*live, 0, len(h.live))
+	for _, l := range h.live {
+		conns = append(conns, l)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: wire.ByeShutdown, Text: text})
+			l.conn.Close(websocket.CloseGoingAway, "service shutting down")
+		}()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { h.closedWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,120 @@
+// Package store defines what iscd keeps between restarts and the interfaces
+// its backends implement. The embedded backend is boltstore; a PostgreSQL
+// backend implements the same interfaces.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors that callers branch on.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// Org is a customer organisation: users, their tokens and sessions belong to one.
+type Org struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// User is a person (or a service account) in an org.
+type User struct {
+	ID      string    `json:"id"`
+	OrgID   string    `json:"orgId"`
+	Name    string    `json:"name"`
+	Email   string    `json:"email,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// Token is a stored bearer credential. Only the hash of its secret is kept.
+type Token struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"` // token.PrefixAPI, PrefixAdmin, ...
+	Hash    string    `json:"hash"`
+	UserID  string    `json:"userId,omitempty"`
+	OrgID   string    `json:"orgId,omitempty"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked,omitempty"`
+}
+
+// Product is a desktop program that connects through iscsdk.
+type Product struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// Session is a client's logical session. It outlives connections: a client
+// that reconnects within the resume window resumes it and receives the
+// events it has not acknowledged.
+type Session struct {
+	ID         string    `json:"id"`
+	ResumeHash string    `json:"resumeHash"`
+	OrgID      string    `json:"orgId"`
+	UserID     string    `json:"userId"`
+	ProductID  string    `json:"productId"`
+	AppVersion string    `json:"appVersion,omitempty"`
+	Device     string    `json:"device,omitempty"`
+	Created    time.Time `json:"created"`
+	LastSeen   time.Time `json:"lastSeen"`
+}
+
+// Event is one stored event of a session, already encoded.
+type Event struct {
+	Seq  uint64
+	Data []byte
+}
+
+// Directory holds organisations, users, tokens and products.
+type Directory interface {
+	CreateOrg(ctx context.Context, o Org) error
+	Org(ctx context.Context, id string) (Org, error)
+	Orgs(ctx context.Context) ([]Org, error)
+
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, id string) (User, error)
+	Users(ctx context.Context, orgID string) ([]User, error) // "" lists all
+
+	CreateToken(ctx context.Context, t Token) error
+	Token(ctx context.Context, id string) (Token, error)
+	Tokens(ctx context.Context, userID string) ([]Token, error) // "" lists all
+	RevokeToken(ctx context.Context, id string) error
+
+	CreateProduct(ctx context.Context, p Product) error
+	Product(ctx context.Context, id string) (Product, error)
+	Products(ctx context.Context) ([]Product, error)
+}
+
+// Sessions holds sessions and each session's event log.
+type Sessions interface {
+	PutSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, id string) (Session, error)
+	ListSessions(ctx context.Context) ([]Session, error)
+	// DeleteSession removes a session and its events.
+	DeleteSession(ctx context.Context, id string) error
+
+	// AppendEvent stores data as the session's next event and returns its
+	// sequence number (1, 2, ...). When the log holds more than the
+	// backend's retention, the oldest events are dropped.
+	AppendEvent(ctx context.Context, sessionID string, data []byte) (uint64, error)
+	// EventsAfter returns up to limit events with Seq > after, in order.
+	EventsAfter(ctx context.Context, sessionID string, after uint64, limit int) ([]Event, error)
+	// AckEvents drops the events with Seq <= upTo: the client has them.
+	AckEvents(ctx context.Context, sessionID string, upTo uint64) error
+	// FirstSeq is the oldest event still held (0 when the log is empty)
+	// and LastSeq the newest ever appended.
+	EventRange(ctx context.Context, sessionID string) (first, last uint64, err error)
+}
+
+// Store is everything iscd persists.
+type Store interface {
+	Directory
+	Sessions
+	Close() error
+}

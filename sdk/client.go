@@ -1,0 +1,531 @@
+// Package sdk is the iscsdk client for Go programs: it connects a desktop
+// program to iscd, keeps the session alive across network trouble, and
+// delivers the service's events to the program.
+//
+// A program calls Init once, registers a callback with RegisterEventRecall
+// (or polls with PollEvent), and calls ShutOut before it exits. The calls
+// mirror the SDK that CAD vendors already integrate; see docs/architecture.md.
+//
+// The SDK never writes to the program's stdout or stderr: diagnostics go to
+// a size-capped log file in the workspace (Config.LogLevel, $ISCSDK_LOG).
+package sdk
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/transport"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Version is the SDK's version, sent to the service at hello.
+const Version = "0.1.0"
+
+// Errors callers branch on (with errors.Is).
+var (
+	// ErrUnauthorized: the service refused the token.
+	ErrUnauthorized = errors.New("iscsdk: unauthorized")
+	// ErrUnreachable: the service could not be reached in time.
+	ErrUnreachable = errors.New("iscsdk: service unreachable")
+	// ErrProtocol: the service answered something this SDK does not understand.
+	ErrProtocol = errors.New("iscsdk: protocol error")
+	// ErrShutOut: the client has been shut out.
+	ErrShutOut = errors.New("iscsdk: client is shut out")
+	// ErrTimeout: no event arrived before the deadline.
+	ErrTimeout = errors.New("iscsdk: timed out")
+	// ErrCallbackRegistered: PollEvent was called while a callback is
+	// registered; events go to the callback.
+	ErrCallbackRegistered = errors.New("iscsdk: events go to the registered callback")
+	// ErrDisconnected: the connection dropped before the service answered.
+	ErrDisconnected = errors.New("iscsdk: disconnected")
+)
+
+// Reconnect backoff: the first retry comes after up to reconnectBase, each
+// later one waits twice as long, up to reconnectMax, with jitter.
+const (
+	reconnectBase = 250 * time.Millisecond
+	reconnectMax  = 30 * time.Second
+	ackEvery      = 64 // acknowledge at least every this many events
+)
+
+// Client is a connection to iscd. Its methods may be called from any goroutine.
+type Client struct {
+	cfg    Config
+	url    string
+	header http.Header
+	dialer *websocket.Dialer
+	log    *slog.Logger
+	logOut io.Closer
+	events *dispatcher
+
+	ctx    context.Context // ends at ShutOut
+	cancel context.CancelFunc
+	runWG  sync.WaitGroup
+
+	nextID atomic.Uint64
+	shut   atomic.Bool
+
+	mu          sync.Mutex
+	conn        *transport.Conn
+	pending     map[uint64]chan *wire.Message
+	session     string
+	resumeToken string
+	lastSeq     uint64 // newest event received
+	ackedSeq    uint64 // newest event acknowledged to the service
+	heartbeat   time.Duration
+}
+
+// Init connects to the service and opens a session. It returns once the
+// session is open, or with an error wrapping ErrConfig, ErrUnauthorized,
+// ErrUnreachable or ErrProtocol. ctx and Config.ConnectTimeout bound the
+// connection; ctx is not used after Init returns.
+//
+// After Init the client reconnects by itself whenever the connection drops,
+// resumes the session and receives every event it missed.
+func Init(ctx context.Context, cfg Config) (*Client, error) {
+	cfg, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	u, err := sessionURL(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf, err := tlsConfig(cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	logger, logOut := openLog(cfg.WorkspaceDir, cfg.LogLevel)
+	c := &Client{
+		cfg:    cfg,
+		url:    u,
+		header: http.Header{"Authorization": {"Bearer " + cfg.Token}},
+		dialer: &websocket.Dialer{
+			Proxy:            http.ProxyFromEnvironment,
+			TLSClientConfig:  tlsConf,
+			HandshakeTimeout: cfg.ConnectTimeout,
+			ReadBufferSize:   transport.BufferSize,
+			WriteBufferSize:  transport.BufferSize,
+		},
+		log:     logger,
+		logOut:  logOut,
+		pending: map[uint64]chan *wire.Message{},
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
+
+	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := c.connect(cctx)
+	if err != nil {
+		c.log.Warn("init failed", "endpoint", c.url, "err", err)
+		c.cancel()
+		c.events.close()
+		c.logOut.Close()
+		return nil, err
+	}
+	c.runWG.Add(1)
+	go c.run(conn)
+	return c, nil
+}
+
+// RegisterEventRecall sets the function that receives events, one at a time
+// and in order, on a goroutine of the SDK. fn == nil queues events for
+// PollEvent instead. When it returns, a callback in progress with the
+// previous function has finished (unless it is called from that callback).
+func (c *Client) RegisterEventRecall(fn func(Event)) error {
+	if c.shut.Load() {
+		return ErrShutOut
+	}
+	c.events.setCallback(fn)
+	return nil
+}
+
+// PollEvent returns the next event while no callback is registered, waiting
+// until ctx is done (ErrTimeout).
+func (c *Client) PollEvent(ctx context.Context) (Event, error) {
+	if c.shut.Load() {
+		return Event{}, ErrShutOut
+	}
+	return c.events.poll(ctx)
+}
+
+// SessionID returns the id of the current session.
+func (c *Client) SessionID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// ShutOut ends the session and frees everything: the connection, the
+// goroutines and the log file. No callback runs after it returns. Called
+// from inside the event callback it does not wait for that callback (it
+// cannot), and no further callback runs after the current one returns.
+// A second call returns ErrShutOut.
+func (c *Client) ShutOut() error {
+	if !c.shut.CompareAndSwap(false, true) {
+		return ErrShutOut
+	}
+	// Tell the service the session is over, so it frees what the session
+	// held at once instead of waiting for the resume window to pass.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
+		c.log.Info("close session", "err", err)
+	}
+	cancel()
+	c.cancel()
+	c.runWG.Wait()
+	c.events.close()
+	c.log.Info("shut out")
+	return c.logOut.Close()
+}
+
+// call sends one request and waits for its result, decoded into out.
+func (c *Client) call(ctx context.Context, op string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("%s: encode: %w", op, err)
+	}
+	id := c.nextID.Add(1)
+	ch := make(chan *wire.Message, 1)
+	c.mu.Lock()
+	conn := c.conn
+	if conn != nil {
+		c.pending[id] = ch
+	}
+	c.mu.Unlock()
+	if conn == nil {
+		return fmt.Errorf("%s: %w", op, ErrDisconnected)
+	}
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}()
+	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b}); err != nil {
+		return fmt.Errorf("%s: %w", op, ErrDisconnected)
+	}
+	select {
+	case m := <-ch:
+		if m == nil {
+			return fmt.Errorf("%s: %w", op, ErrDisconnected)
+		}
+		if m.Error != nil {
+			return fmt.Errorf("%s: %w", op, m.Error)
+		}
+		if out != nil {
+			if err := json.Unmarshal(m.Body, out); err != nil {
+				return fmt.Errorf("%s: %w: %v", op, ErrProtocol, err)
+			}
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+}
+
+// emit hands an event to the host.
+func (c *Client) emit(e Event) {
+	if c.events.push(e) {
+		c.log.Warn("event queue full: oldest event dropped", "max", MaxQueuedEvents)
+	}
+}
+
+func (c *Client) emitState(state string, params map[string]string) {
+	p := map[string]string{"state": state}
+	for k, v := range params {
+		p[k] = v
+	}
+	c.emit(localEvent(EventConnectionState, p))
+}
+
+// connect dials, says hello and waits for welcome.
+func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
+	ws, resp, err := c.dialer.DialContext(ctx, c.url, c.header)
+	if err != nil {
+		return nil, dialError(c.url, resp, err)
+	}
+	conn := transport.New(ws, transport.Options{})
+	c.mu.Lock()
+	hello := &wire.Hello{Protocol: wire.ProtocolVersion, Product: c.cfg.ProductID, AppVersion: c.cfg.AppVersion, Device: c.cfg.DeviceInfo, SDK: "go/" + Version}
+	if c.session != "" {
+		hello.Resume = &wire.Resume{Session: c.session, Token: c.resumeToken, LastSeq: c.lastSeq}
+	}
+	hadSession, lastSeq := c.session != "", c.lastSeq
+	c.mu.Unlock()
+
+	fail := func(err error) (*transport.Conn, error) {
+		conn.Close(websocket.CloseNormalClosure, "")
+		return nil, err
+	}
+	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeHello, Hello: hello}); err != nil {
+		return fail(fmt.Errorf("%w: send hello to %s: %v", ErrUnreachable, c.url, err))
+	}
+	type read struct {
+		m   *wire.Message
+		err error
+	}
+	got := make(chan read, 1)
+	go func() { m, _, err := conn.Read(); got <- read{m, err} }()
+	var r read
+	select {
+	case r = <-got:
+	case <-ctx.Done():
+		conn.Close(websocket.CloseNormalClosure, "")
+		<-got
+		return nil, fmt.Errorf("%w: no welcome from %s: %v", ErrUnreachable, c.url, ctx.Err())
+	}
+	switch {
+	case r.err != nil:
+		return fail(fmt.Errorf("%w: waiting for welcome from %s: %s", ErrUnreachable, c.url, transport.Describe(r.err)))
+	case r.m.Type == wire.TypeResult && r.m.Error != nil:
+		if r.m.Error.Code == wire.CodeUnauthorized || r.m.Error.Code == wire.CodeForbidden || r.m.Error.Code == wire.CodeNotFound {
+			return fail(fmt.Errorf("%w: %s", ErrUnauthorized, r.m.Error.Message))
+		}
+		return fail(fmt.Errorf("%w: hello refused: %v", ErrProtocol, r.m.Error))
+	case r.m.Type != wire.TypeWelcome:
+		return fail(fmt.Errorf("%w: expected welcome, got %q", ErrProtocol, r.m.Type))
+	}
+	w := r.m.Welcome
+	c.mu.Lock()
+	if !w.Resumed {
+		c.lastSeq, c.ackedSeq = 0, 0
+	}
+	c.session, c.resumeToken = w.Session, w.ResumeToken
+	c.heartbeat = time.Duration(w.HeartbeatMS) * time.Millisecond
+	c.conn = conn
+	c.mu.Unlock()
+
+	p := map[string]string{"session": w.Session, "resumed": strconv.FormatBool(w.Resumed), "serverTime": w.ServerTime.UTC().Format(time.RFC3339Nano)}
+	switch {
+	case hadSession && !w.Resumed:
+		p["eventsLost"] = "unknown" // the service no longer knew the session
+	case w.Resumed && w.FirstSeq > lastSeq+1:
+		p["eventsLost"] = strconv.FormatUint(w.FirstSeq-lastSeq-1, 10)
+	}
+	c.log.Info("connected", "endpoint", c.url, "session", w.Session, "resumed", w.Resumed)
+	c.emitState(StateConnected, p)
+	return conn, nil
+}
+
+// run owns the connection: it serves it until it drops, then reconnects
+// with backoff, until ShutOut.
+func (c *Client) run(conn *transport.Conn) {
+	defer c.runWG.Done()
+	for {
+		err := c.serve(conn)
+		if c.ctx.Err() != nil {
+			return
+		}
+		reason := transport.Describe(err)
+		c.log.Warn("disconnected", "err", reason)
+		c.emitState(StateDisconnected, map[string]string{"error": reason})
+		for attempt := 1; ; attempt++ {
+			select {
+			case <-time.After(backoff(attempt)):
+			case <-c.ctx.Done():
+				return
+			}
+			c.emitState(StateReconnecting, map[string]string{"attempt": strconv.Itoa(attempt)})
+			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.ConnectTimeout)
+			conn, err = c.connect(cctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			if c.ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("reconnect failed", "attempt", attempt, "err", err)
+			c.emitState(StateDisconnected, map[string]string{"error": err.Error(), "attempt": strconv.Itoa(attempt)})
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := reconnectMax
+	if attempt < 16 {
+		d = min(reconnectBase<<(attempt-1), reconnectMax)
+	}
+	return d/2 + rand.N(d/2+1) // equal jitter: never a thundering herd, never zero
+}
+
+// serve reads conn until it ends or the client shuts out.
+func (c *Client) serve(conn *transport.Conn) error {
+	hbCtx, stopHB := context.WithCancel(c.ctx)
+	var hbWG sync.WaitGroup
+	hbWG.Add(1)
+	go func() { defer hbWG.Done(); c.heartbeats(hbCtx, conn) }()
+	go func() {
+		<-hbCtx.Done()
+		if c.ctx.Err() != nil {
+			conn.Close(websocket.CloseNormalClosure, "shut out")
+		}
+	}()
+	defer func() {
+		stopHB()
+		hbWG.Wait()
+		conn.Close(websocket.CloseNormalClosure, "")
+		c.mu.Lock()
+		if c.conn == conn {
+			c.conn = nil
+		}
+		for id, ch := range c.pending {
+			close(ch)
+			delete(c.pending, id)
+		}
+		c.mu.Unlock()
+	}()
+	for {
+		m, _, err := conn.Read()
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case wire.TypeResult:
+			c.mu.Lock()
+			ch := c.pending[m.ID]
+			delete(c.pending, m.ID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
+		case wire.TypeEvent:
+			c.receive(conn, m)
+		case wire.TypeBye:
+			c.log.Info("service closed the session", "reason", m.Reason, "text", m.Text)
+			c.emit(localEvent(EventServiceClosed, map[string]string{"reason": m.Reason, "message": m.Text}))
+		default:
+			c.log.Debug("ignored message", "type", m.Type)
+		}
+	}
+}
+
+// receive queues a service event exactly once and acknowledges in batches.
+func (c *Client) receive(conn *transport.Conn, m *wire.Message) {
+	c.mu.Lock()
+	if m.Seq <= c.lastSeq {
+		c.mu.Unlock()
+		return // replayed twice (a resume raced a push): already delivered
+	}
+	c.lastSeq = m.Seq
+	ack := c.lastSeq-c.ackedSeq >= ackEvery
+	if ack {
+		c.ackedSeq = c.lastSeq
+	}
+	c.mu.Unlock()
+	c.emit(fromWire(m.Seq, m.Event))
+	if ack {
+		_ = conn.Send(c.ctx, &wire.Message{Type: wire.TypeAck, Seq: m.Seq})
+	}
+}
+
+// heartbeats pings the service at the interval it asked for, reports the
+// round trip to the host, and acknowledges events received since the last.
+func (c *Client) heartbeats(ctx context.Context, conn *transport.Conn) {
+	c.mu.Lock()
+	every := c.heartbeat
+	c.mu.Unlock()
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		var pong wire.Pong
+		cctx, cancel := context.WithTimeout(ctx, every)
+		err := c.call(cctx, wire.OpPing, wire.Ping{ClientTime: start}, &pong)
+		cancel()
+		if err != nil {
+			c.log.Debug("heartbeat failed", "err", err)
+			continue
+		}
+		rtt := time.Since(start)
+		c.emit(localEvent(EventHeartbeat, map[string]string{
+			"rttMs":      strconv.FormatFloat(float64(rtt.Microseconds())/1000, 'f', 3, 64),
+			"serverTime": pong.ServerTime.UTC().Format(time.RFC3339Nano),
+		}))
+		c.mu.Lock()
+		seq := c.lastSeq
+		ack := seq > c.ackedSeq
+		c.ackedSeq = seq
+		c.mu.Unlock()
+		if ack {
+			_ = conn.Send(ctx, &wire.Message{Type: wire.TypeAck, Seq: seq})
+		}
+	}
+}
+
+func sessionURL(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("%w: endpoint: %v", ErrConfig, err)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = wire.Path
+	}
+	return u.String(), nil
+}
+
+func tlsConfig(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil // system roots
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: CA file: %v", ErrConfig, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: CA file %s holds no PEM certificate", ErrConfig, caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// dialError turns a failed WebSocket dial into an error that says what to do.
+func dialError(u string, resp *http.Response, err error) error {
+	if resp == nil {
+		return fmt.Errorf("%w: connect %s: %v", ErrUnreachable, u, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error wire.Error `json:"error"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	msg := body.Error.Message
+	if msg == "" {
+		msg = resp.Status
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
+	case http.StatusServiceUnavailable:
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, u, msg)
+	}
+	return fmt.Errorf("%w: connect %s: %s", ErrProtocol, u, msg)
+}

@@ -1,0 +1,156 @@
+package sdk
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultConnectTimeout bounds Init's connection when Config.ConnectTimeout is 0.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Environment variables read when a Config field is empty.
+const (
+	EnvEndpoint = "ISCSDK_ENDPOINT"
+	EnvToken    = "ISCSDK_TOKEN"
+	EnvProduct  = "ISCSDK_PRODUCT"
+	EnvCAFile   = "ISCSDK_CA_FILE"
+	EnvLog      = "ISCSDK_LOG"
+	EnvCreds    = "ISCSDK_CREDENTIALS" // path of the credentials file
+)
+
+// Config says how to reach the service. Each of Endpoint, Token and ProductID
+// is taken from the struct, else from its environment variable, else from the
+// user's credentials file.
+type Config struct {
+	Endpoint   string // ws:// or wss:// URL of iscd; its path defaults to /v1/session
+	Token      string // the user's API token
+	ProductID  string // the product this program is
+	AppVersion string // the host program's version, e.g. "2024.1.3"
+
+	// WorkspaceDir holds the SDK's cache and log file. Default: the user's
+	// cache directory + "/iscsdk" (%LOCALAPPDATA%\iscsdk on Windows).
+	WorkspaceDir string
+	// ConnectTimeout bounds Init's first connection; 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// DeviceInfo is the device fingerprint sent at hello; empty sends none.
+	DeviceInfo string
+	// CAFile adds PEM certificates to the system roots for wss://; empty
+	// means $ISCSDK_CA_FILE, if set.
+	CAFile string
+	// LogLevel for the workspace log: debug, info, warn, error or off.
+	// Empty means $ISCSDK_LOG, else info.
+	LogLevel string
+	// CredentialsFile overrides the per-user credentials file
+	// (default: $ISCSDK_CREDENTIALS, else the user's config directory +
+	// "/iscsdk/credentials"). It holds KEY=VALUE lines, like iscd's dev.env.
+	CredentialsFile string
+}
+
+// ErrConfig reports a missing or invalid setting.
+var ErrConfig = errors.New("iscsdk: invalid configuration")
+
+// DefaultCredentialsFile is where Config looks for credentials last.
+func DefaultCredentialsFile() string {
+	if p := os.Getenv(EnvCreds); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "iscsdk", "credentials")
+}
+
+// DefaultWorkspaceDir is the workspace used when Config.WorkspaceDir is empty.
+func DefaultWorkspaceDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "iscsdk")
+}
+
+// resolve fills the empty fields from the environment and the credentials
+// file and checks the result.
+func (c Config) resolve() (Config, error) {
+	var file map[string]string
+	fromFile := func(key string) string {
+		if file == nil {
+			path := c.CredentialsFile
+			if path == "" {
+				path = DefaultCredentialsFile()
+			}
+			file = readKeyValues(path)
+		}
+		return file[key]
+	}
+	pick := func(v *string, env string) {
+		if *v == "" {
+			*v = os.Getenv(env)
+		}
+		if *v == "" {
+			*v = fromFile(env)
+		}
+	}
+	pick(&c.Endpoint, EnvEndpoint)
+	pick(&c.Token, EnvToken)
+	pick(&c.ProductID, EnvProduct)
+	if c.CAFile == "" {
+		c.CAFile = os.Getenv(EnvCAFile)
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = os.Getenv(EnvLog)
+	}
+	if c.WorkspaceDir == "" {
+		c.WorkspaceDir = DefaultWorkspaceDir()
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	switch {
+	case c.Endpoint == "":
+		return c, fmt.Errorf("%w: no endpoint (set Config.Endpoint or %s)", ErrConfig, EnvEndpoint)
+	case c.Token == "":
+		return c, fmt.Errorf("%w: no token (set Config.Token or %s)", ErrConfig, EnvToken)
+	case c.ProductID == "":
+		return c, fmt.Errorf("%w: no product (set Config.ProductID or %s)", ErrConfig, EnvProduct)
+	}
+	for name, v := range map[string]string{"endpoint": c.Endpoint, "product": c.ProductID, "app version": c.AppVersion, "device info": c.DeviceInfo} {
+		if len(v) > 8<<10 {
+			return c, fmt.Errorf("%w: %s longer than 8 KiB", ErrConfig, name)
+		}
+	}
+	if !strings.HasPrefix(c.Endpoint, "ws://") && !strings.HasPrefix(c.Endpoint, "wss://") {
+		return c, fmt.Errorf("%w: endpoint %q is not a ws:// or wss:// URL", ErrConfig, c.Endpoint)
+	}
+	return c, nil
+}
+
+// readKeyValues reads KEY=VALUE lines; a missing or unreadable file is empty.
+func readKeyValues(path string) map[string]string {
+	out := map[string]string{}
+	if path == "" {
+		return out
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
