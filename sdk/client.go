@@ -295,8 +295,11 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	case r.err != nil:
 		return fail(fmt.Errorf("%w: waiting for welcome from %s: %s", ErrUnreachable, c.url, transport.Describe(r.err)))
 	case r.m.Type == wire.TypeResult && r.m.Error != nil:
-		if r.m.Error.Code == wire.CodeUnauthorized || r.m.Error.Code == wire.CodeForbidden || r.m.Error.Code == wire.CodeNotFound {
+		switch r.m.Error.Code {
+		case wire.CodeUnauthorized, wire.CodeForbidden:
 			return fail(fmt.Errorf("%w: %s", ErrUnauthorized, r.m.Error.Message))
+		case wire.CodeNotFound: // the product is unknown to the service
+			return fail(fmt.Errorf("%w: %s", ErrConfig, r.m.Error.Message))
 		}
 		return fail(fmt.Errorf("%w: hello refused: %v", ErrProtocol, r.m.Error))
 	case r.m.Type != wire.TypeWelcome:

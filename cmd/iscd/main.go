@@ -97,8 +97,11 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := srv.Start(ln); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Wait() }()
 	select {
 	case err := <-errc:
 		return err
@@ -108,8 +111,7 @@ func serve(args []string, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	<-errc
-	return err
+	return errors.Join(err, <-errc)
 }
 
 func envOr(key, def string) string {

@@ -33,7 +33,10 @@ type Config struct {
 	Dev          bool          // create the demo org, user, product and tokens, write dev.env
 	Heartbeat    time.Duration // application heartbeat interval for clients; 0: 15s
 	ResumeWindow time.Duration // 0: 15m
-	Logger       *slog.Logger
+	// EventRetention bounds the unacknowledged events kept per session;
+	// 0: boltstore.DefaultRetention.
+	EventRetention int
+	Logger         *slog.Logger
 }
 
 // Server is a running iscd.
@@ -44,6 +47,7 @@ type Server struct {
 	hub      *session.Hub
 	http     *http.Server
 	stopping atomic.Bool
+	served   chan error
 }
 
 // Open opens the data directory and prepares the service; Serve starts it.
@@ -57,7 +61,7 @@ func Open(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("iscd: data directory: %w", err)
 	}
-	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "iscd.db"), 0)
+	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "iscd.db"), cfg.EventRetention)
 	if err != nil {
 		return nil, err
 	}
@@ -97,9 +101,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// Serve serves on ln until Shutdown. It first makes sure an admin token
-// exists and, in dev mode, writes dev.env for ln's address.
-func (s *Server) Serve(ln net.Listener) error {
+// Start prepares the service for ln's address (it makes sure an admin
+// token exists and, in dev mode, writes dev.env) and serves ln in the
+// background. When it returns without error the service accepts
+// connections; Wait returns when serving ends.
+func (s *Server) Start(ln net.Listener) error {
 	scheme := "http"
 	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -118,12 +124,20 @@ func (s *Server) Serve(ln net.Listener) error {
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
-	err := s.http.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	s.served = make(chan error, 1)
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.served <- err
+	}()
+	return nil
 }
+
+// Wait blocks until the service stops serving (after Shutdown, or on a
+// listener failure) and returns why.
+func (s *Server) Wait() error { return <-s.served }
 
 // Shutdown tells connected clients the service is stopping (they get a
 // ServiceClosed event and reconnect later), stops the HTTP server and

@@ -391,8 +391,13 @@ func (h *Hub) pump(l *live, after uint64) {
 func (h *Hub) request(l *live, m *wire.Message) {
 	ctx := context.Background()
 	if m.Op == wire.OpClose {
+		// The session is gone before the client hears so.
+		if err := h.store.DeleteSession(ctx, l.caller.Session); err != nil {
+			_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeInternal, "could not end the session"))
+			return
+		}
 		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: m.ID, Body: json.RawMessage("{}")})
-		h.End(ctx, l.caller.Session, "")
+		l.conn.Close(websocket.CloseNormalClosure, "session closed")
 		return
 	}
 	h.mu.Lock()
