@@ -19,3 +19,38 @@ bin:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- C side: the library, its examples and their tests -------------------
+# lib:        build/lib/libiscsdk.so.$(VERSION) (soname libiscsdk.so.$(SOMAJOR))
+#             and its symlinks; exports the iscsdk_* names only.
+# examples:   build/bin/console_c and console_cpp, linked against it.
+# test-c:     the C ABI tests (capi/cabitest) against build/lib and build/bin.
+# test-cmake: the CMake build, its ctest tests, install into a temporary
+#             prefix, and a consumer project built against that install.
+LIBDIR  := $(BUILD)/lib
+LIBSO   := libiscsdk.so.$(VERSION)
+LIBMAP  := $(CURDIR)/capi/libiscsdk.map
+CFLAGS_STRICT   := -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude
+CXXFLAGS_STRICT := -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude
+LDFLAGS_EXAMPLE := -L$(LIBDIR) -liscsdk -Wl,-rpath,'$$ORIGIN/../lib'
+
+.PHONY: test-c test-cmake
+
+lib:
+	$(GO) build -trimpath -buildmode=c-shared \
+		-ldflags "-s -w -extldflags '-Wl,-soname,libiscsdk.so.$(SOMAJOR) -Wl,--version-script=$(LIBMAP)'" \
+		-o $(LIBDIR)/$(LIBSO) ./capi
+	rm -f $(LIBDIR)/*.h
+	ln -sf $(LIBSO) $(LIBDIR)/libiscsdk.so.$(SOMAJOR)
+	ln -sf libiscsdk.so.$(SOMAJOR) $(LIBDIR)/libiscsdk.so
+
+examples: lib
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(CFLAGS_STRICT) examples/c/console.c -o $(BUILD)/bin/console_c $(LDFLAGS_EXAMPLE)
+	$(CXX) $(CXXFLAGS_STRICT) examples/cpp/console.cpp -o $(BUILD)/bin/console_cpp $(LDFLAGS_EXAMPLE)
+
+test-c: lib bin
+	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/...
+
+test-cmake:
+	BUILD=$(abspath $(BUILD)) GO=$(GO) tests/cmake/run.sh

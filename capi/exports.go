@@ -1,0 +1,293 @@
+package main
+
+/*
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// Every export below is called by its iscsdk_* namesake in iscsdk.c, with
+// errbuf the calling thread's last-error buffer. Each starts with
+// `defer guard(...)`.
+
+// ---- basics ----
+
+//export isc_go_init
+func isc_go_init(o *C.iscsdk_options, out *C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, 0)
+	id, err := initClient(o)
+	if err == nil {
+		*out = C.uintptr_t(id)
+	}
+	return reply(errbuf, named("iscsdk_init", err))
+}
+
+// initClient connects a new client; o is NULL or a full iscsdk_options
+// (iscsdk.c has dealt with struct_size).
+func initClient(o *C.iscsdk_options) (uintptr, error) {
+	var cfg sdk.Config
+	if o != nil {
+		var a args
+		cfg.Endpoint = a.str("options->endpoint", o.endpoint, false)
+		cfg.Token = a.str("options->token", o.token, false)
+		cfg.ProductID = a.str("options->product_id", o.product_id, false)
+		cfg.AppVersion = a.str("options->app_version", o.app_version, false)
+		cfg.WorkspaceDir = a.str("options->workspace_dir", o.workspace_dir, false)
+		if a.err != nil {
+			return 0, a.err
+		}
+		cfg.ConnectTimeout = time.Duration(o.connect_timeout_ms) * time.Millisecond
+	}
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		return 0, err
+	}
+	return clients.add(c), nil
+}
+
+//export isc_go_register_event_recall
+func isc_go_register_event_recall(id C.uintptr_t, fn C.iscsdk_event_fn, userData C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	c := a.client(id)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_register_event_recall", a.err))
+	}
+	var recall func(sdk.Event) // nil: queue for poll
+	if fn != nil {
+		recall = func(e sdk.Event) { deliver(fn, userData, e) }
+	}
+	return reply(errbuf, named("iscsdk_register_event_recall", c.RegisterEventRecall(recall)))
+}
+
+// deliver hands e to the host's callback, on the sdk's callback thread. The
+// C copy of the event lives for the duration of the call only.
+func deliver(fn C.iscsdk_event_fn, userData C.uintptr_t, e sdk.Event) {
+	ev := newEvent(e)
+	if ev == nil {
+		panic("out of memory for an event") // the sdk logs it; the host is not told
+	}
+	defer C.iscsdk_event_free(ev)
+	C.isc_invoke(fn, ev, userData)
+}
+
+// newEvent copies e into one C block, freed with iscsdk_event_free.
+func newEvent(e sdk.Event) *C.iscsdk_event {
+	b := e.JSON()
+	return C.isc_event_new(C.int32_t(e.Type), C.uint64_t(e.RequestID), (*C.char)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b)))
+}
+
+//export isc_go_shut_out
+func isc_go_shut_out(id C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	return reply(errbuf, named("iscsdk_shut_out", shutOut(uintptr(id))))
+}
+
+func shutOut(id uintptr) error {
+	c, err := clients.remove(id)
+	if err != nil {
+		return err
+	}
+	// Any other error is about closing the log file: the session is over
+	// all the same, and the host can do nothing about it.
+	if err := c.ShutOut(); errors.Is(err, sdk.ErrShutOut) {
+		return err
+	}
+	return nil
+}
+
+//export isc_go_poll_event
+func isc_go_poll_event(id C.uintptr_t, timeoutMS C.uint32_t, out **C.iscsdk_event, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	return reply(errbuf, named("iscsdk_poll_event", pollEvent(id, time.Duration(timeoutMS)*time.Millisecond, out)))
+}
+
+func pollEvent(id C.uintptr_t, timeout time.Duration, out **C.iscsdk_event) error {
+	var a args
+	if out != nil {
+		*out = nil
+	}
+	c := a.client(id)
+	if out == nil {
+		a.fail("out_event is NULL")
+	}
+	if a.err != nil {
+		return a.err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	e, err := c.PollEvent(ctx)
+	if errors.Is(err, sdk.ErrTimeout) {
+		return fmt.Errorf("%w: no event within %v", err, timeout)
+	}
+	if err != nil {
+		return err
+	}
+	ev := newEvent(e)
+	if ev == nil {
+		return fmt.Errorf("%w: out of memory for an event", errInternal)
+	}
+	*out = ev
+	return nil
+}
+
+// ---- licences ----
+
+//export isc_go_device_info
+func isc_go_device_info(out **C.char, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, 0)
+	var a args
+	a.outString("out_dev_info", out)
+	return reply(errbuf, named("iscsdk_device_info", a.notImplemented("device fingerprints")))
+}
+
+//export isc_go_get_license_string_request
+func isc_go_get_license_string_request(id C.uintptr_t, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("dev_info", devInfo, false)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_get_license_string_request", a.notImplemented("licences")))
+}
+
+//export isc_go_get_license_file_request
+func isc_go_get_license_file_request(id C.uintptr_t, fileName, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("file_name", fileName, true)
+	a.str("dev_info", devInfo, false)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_get_license_file_request", a.notImplemented("licences")))
+}
+
+//export isc_go_license_verify
+func isc_go_license_verify(license, publicKey, devInfo *C.char, out **C.char, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, 0)
+	var a args
+	a.outString("out_result_json", out)
+	a.str("license", license, true)
+	a.str("public_key", publicKey, true)
+	a.str("dev_info", devInfo, false)
+	return reply(errbuf, named("iscsdk_license_verify", a.notImplemented("licences")))
+}
+
+//export isc_go_license_verify_notify
+func isc_go_license_verify_notify(id C.uintptr_t, verified C.int, errorMsg *C.char, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.client(id)
+	a.str("error_msg", errorMsg, false)
+	return reply(errbuf, named("iscsdk_license_verify_notify", a.notImplemented("licences")))
+}
+
+// ---- upgrades ----
+
+//export isc_go_check_new_versions
+func isc_go_check_new_versions(id C.uintptr_t, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	return reply(errbuf, named("iscsdk_check_new_versions", a.notImplemented("upgrades")))
+}
+
+//export isc_go_upgrade_notify
+func isc_go_upgrade_notify(id C.uintptr_t, upgrade C.int, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.client(id)
+	return reply(errbuf, named("iscsdk_upgrade_notify", a.notImplemented("upgrades")))
+}
+
+// ---- cloud files ----
+
+//export isc_go_open_cloud_file
+func isc_go_open_cloud_file(id C.uintptr_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_open_cloud_file", a.notImplemented("cloud files")))
+}
+
+//export isc_go_open_cloud_path
+func isc_go_open_cloud_path(id C.uintptr_t, cloudPath *C.char, openType C.int32_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("cloud_path", cloudPath, true)
+	a.oneOf("open_type", int32(openType), C.ISCSDK_OPEN_ONLY, C.ISCSDK_OPEN_AND_CHECKOUT)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_open_cloud_path", a.notImplemented("cloud files")))
+}
+
+//export isc_go_save
+func isc_go_save(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("local_path", localPath, true)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_save", a.notImplemented("cloud files")))
+}
+
+//export isc_go_select_save_as_path
+func isc_go_select_save_as_path(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("local_path", localPath, true)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_select_save_as_path", a.notImplemented("cloud files")))
+}
+
+//export isc_go_save_as
+func isc_go_save_as(id C.uintptr_t, localPath, cloudPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("local_path", localPath, true)
+	a.str("cloud_path", cloudPath, true)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_save_as", a.notImplemented("cloud files")))
+}
+
+// ---- cloud compute ----
+
+//export isc_go_get_solution
+func isc_go_get_solution(id C.uintptr_t, filePath, optionsJSON, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.outID("out_request_id", out)
+	a.client(id)
+	a.str("file_path", filePath, true)
+	a.object("options_json", optionsJSON)
+	a.object("come_back_json", comeBack)
+	return reply(errbuf, named("iscsdk_get_solution", a.notImplemented("cloud compute")))
+}
+
+//export isc_go_cancel
+func isc_go_cancel(id C.uintptr_t, requestID C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	a.client(id)
+	return reply(errbuf, named("iscsdk_cancel", a.notImplemented("cloud compute")))
+}

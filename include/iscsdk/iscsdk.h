@@ -1,0 +1,405 @@
+/*
+** iscsdk.h: the C interface of iscsdk, the library that connects a desktop
+** CAD/CAE program to the iscd cloud service.
+**
+** This header is the whole contract. A program links libiscsdk (iscsdk.dll on
+** Windows), calls iscsdk_init() once, registers an event callback with
+** iscsdk_register_event_recall() or polls with iscsdk_poll_event(), makes
+** requests, and calls iscsdk_shut_out() before it exits.
+**
+** CONVENTIONS
+**
+** Status. Every call that can fail returns an iscsdk_status: ISCSDK_OK (0) or
+** a negative ISCSDK_E_* code. iscsdk_status_string() names a code;
+** iscsdk_last_error() says what went wrong in the calling thread's latest call.
+**
+** Strings. Strings passed in are NUL-terminated UTF-8 (file paths too, also
+** on Windows), at most 64 KiB, and are copied before the call returns: the
+** caller may free them at once. A string that is not valid UTF-8 or is too
+** long is refused with ISCSDK_E_INVALID_ARG. Strings the library returns are
+** freed with iscsdk_free(), never with the host's free(): on Windows the DLL
+** and the host may use different C runtimes.
+**
+** Structs. Every struct passed in or out starts with uint32_t struct_size,
+** set by its creator to sizeof(the struct) as its header knew it, so that
+** fields can be added at the end without breaking programs built against an
+** older header.
+**
+** Requests. Calls that ask the service for something return at once with a
+** request id (never 0). The answer arrives later as an event carrying the
+** same id. come_back_json, where a call takes it, is NULL or any JSON object;
+** it comes back unchanged as "comeBackParams" in that event.
+**
+** Threads. Every call may be made from any thread, concurrently. Events
+** reach the callback on one thread owned by the library, one at a time, in
+** the order they happened. No callback runs after iscsdk_shut_out() returns.
+**
+** Safety. No call crashes or exits the host because of bad input: NULL
+** pointers, unknown handles, invalid UTF-8 and a second iscsdk_shut_out()
+** return an error status. An internal failure (a bug) is contained and
+** returns ISCSDK_E_INTERNAL; the client it happened on then refuses every
+** call but iscsdk_shut_out(). The library never writes to stdout or stderr;
+** it logs to a size-capped file in its workspace.
+**
+** Loading. The library contains the Go runtime. It is loaded once and never
+** unloaded: do not dlclose()/FreeLibrary() it. It cannot share a process with
+** another shared library built with Go (a limit of the Go runtime). On
+** POSIX systems a host that installs signal handlers must install them with
+** SA_ONSTACK, since a signal may arrive on one of the library's threads.
+*/
+#ifndef ISCSDK_H
+#define ISCSDK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+** ISCSDK_API marks the library's functions: exported while building the
+** library (ISCSDK_BUILDING defined), imported from the DLL on Windows.
+** ISCSDK_CALL is their calling convention, and that of the event callback.
+*/
+#if defined(_WIN32) || defined(__CYGWIN__)
+#  define ISCSDK_CALL __cdecl
+#  if defined(ISCSDK_BUILDING)
+#    define ISCSDK_API __declspec(dllexport)
+#  else
+#    define ISCSDK_API __declspec(dllimport)
+#  endif
+#else
+#  define ISCSDK_CALL
+#  if defined(__GNUC__) && __GNUC__ >= 4
+#    define ISCSDK_API __attribute__((visibility("default")))
+#  else
+#    define ISCSDK_API
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+** VERSION
+**
+** The version of this header. iscsdk_version_number() returns the library's;
+** a program that wants to detect a header/library mismatch compares the two.
+** ISCSDK_VERSION_NUMBER is MAJOR*10000 + MINOR*100 + PATCH.
+*/
+#define ISCSDK_VERSION_MAJOR  0
+#define ISCSDK_VERSION_MINOR  1
+#define ISCSDK_VERSION_PATCH  0
+#define ISCSDK_VERSION_NUMBER (ISCSDK_VERSION_MAJOR * 10000 + ISCSDK_VERSION_MINOR * 100 + ISCSDK_VERSION_PATCH)
+#define ISCSDK_VERSION_STRING "0.1.0"
+
+/*
+** STATUS CODES
+**
+** ISCSDK_OK is 0; errors are negative. New codes may be added: treat an
+** unknown negative code as a failure.
+*/
+typedef int32_t iscsdk_status;
+
+#define ISCSDK_OK                      0
+#define ISCSDK_E_INVALID_ARG          -1  /* NULL pointer, bad struct_size, invalid UTF-8, string too long, bad JSON */
+#define ISCSDK_E_INVALID_HANDLE       -2  /* unknown client, or one already shut out */
+#define ISCSDK_E_NOT_IMPLEMENTED      -3  /* not available in this version of the library */
+#define ISCSDK_E_INTERNAL             -4  /* a bug in the library, contained; its client is now unusable */
+#define ISCSDK_E_TIMEOUT              -5  /* iscsdk_poll_event(): no event within the timeout */
+#define ISCSDK_E_UNREACHABLE          -6  /* the service could not be reached in time */
+#define ISCSDK_E_UNAUTHORIZED         -7  /* the service refused the token */
+#define ISCSDK_E_CONFIG               -8  /* no endpoint, token or product, or an invalid one */
+#define ISCSDK_E_PROTOCOL             -9  /* the service answered something this library does not understand */
+#define ISCSDK_E_CALLBACK_REGISTERED -10  /* iscsdk_poll_event() while a callback is registered */
+#define ISCSDK_E_DISCONNECTED        -11  /* the connection dropped before the service answered */
+
+/*
+** EVENT TYPES
+**
+** The value of iscsdk_event.type. The event's JSON is
+** {"operate": NAME, "params": {...}, "comeBackParams": {...}}; params values
+** are strings. NAME and the params every program can rely on are listed
+** here; more params, and more event types, may be added: ignore what you do
+** not know.
+*/
+#define ISCSDK_EVENT_HEARTBEAT               1  /* "Heartbeat": rttMs, serverTime */
+#define ISCSDK_EVENT_LICENSE_VERIFY          2  /* "LicenseVerify": Status, LicenseType, LicenseContent or LicenseFilePath; on failure errorCode, errorMsg */
+#define ISCSDK_EVENT_UPGRADE_NOTICE          3  /* "UpgradeNotice": available */
+#define ISCSDK_EVENT_UPDATE                  4  /* "Update": fromForceWin */
+#define ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT  5  /* "OpenFile": mainFile, openType, workState, assembly, cloudPath, version */
+#define ISCSDK_EVENT_SAVE_RESULT             6  /* "SaveResult": status; on success cloudPath, version; on failure errorCode, errorMsg */
+#define ISCSDK_EVENT_SERVICE_CLOSED          7  /* "ServiceClosed": reason, message */
+#define ISCSDK_EVENT_CONNECTION_STATE        8  /* "ConnectionState": state (connected, disconnected, reconnecting), ... */
+#define ISCSDK_EVENT_TRANSFER_PROGRESS       9  /* "TransferProgress": bytesDone, bytesTotal, path */
+#define ISCSDK_EVENT_SOLUTION_PROGRESS      10  /* "SolutionProgress": state (queued, uploading, running, downloading); percent, log when known */
+#define ISCSDK_EVENT_SOLUTION_RESULT        11  /* "SolutionResult": status (success, failed, canceled), resultDir, exitCode; on failure errorCode, errorMsg */
+#define ISCSDK_EVENT_LICENSE_STATE          12  /* "LicenseState": the licence changed in the cloud */
+#define ISCSDK_EVENT_NOTICE                 13  /* "Notice": title, text: a message from the service's operator */
+
+/* open_type of iscsdk_open_cloud_path() */
+#define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */
+#define ISCSDK_OPEN_AND_CHECKOUT  1  /* checked out for editing: workState CHECKOUT */
+
+/*
+** TYPES
+*/
+
+/* A connection to the service, made by iscsdk_init(). Opaque: it is an id
+** in the library's table of clients, not a pointer to memory. */
+typedef struct iscsdk_client iscsdk_client;
+
+/*
+** Settings for iscsdk_init(). Zero the struct, set struct_size to
+** sizeof(iscsdk_options), then set what you need; NULL and 0 mean the
+** default. Fields past struct_size are taken as NULL/0, and fields this
+** library does not know (a newer header) are ignored.
+*/
+typedef struct iscsdk_options {
+    uint32_t    struct_size;          /* sizeof(iscsdk_options) */
+    const char* endpoint;             /* ws:// or wss:// URL; NULL: $ISCSDK_ENDPOINT */
+    const char* token;                /* NULL: $ISCSDK_TOKEN, then the user's credentials file */
+    const char* product_id;           /* NULL: $ISCSDK_PRODUCT */
+    const char* app_version;          /* the host application's version, e.g. "2024.1.3" */
+    const char* workspace_dir;        /* local cache/workspace; NULL: a per-user default */
+    uint32_t    connect_timeout_ms;   /* 0: library default (10 s) */
+} iscsdk_options;
+
+/*
+** An event from the library. json is NUL-terminated and json_len excludes
+** the NUL. In a callback, the event and its json are valid only during the
+** call: copy what you need. An event from iscsdk_poll_event() is the
+** caller's, freed with iscsdk_event_free().
+*/
+typedef struct iscsdk_event {
+    uint32_t    struct_size;          /* sizeof(iscsdk_event) of the library */
+    int32_t     type;                 /* ISCSDK_EVENT_* */
+    uint64_t    request_id;           /* 0 for events nobody asked for (heartbeat, service closed...) */
+    const char* json;                 /* {"operate":...,"params":{...},"comeBackParams":{...}}, NUL-terminated */
+    size_t      json_len;
+} iscsdk_event;                       /* in a callback: valid only during the call */
+
+/*
+** The event callback. user_data is the pointer given to
+** iscsdk_register_event_recall(), passed back untouched.
+*/
+typedef void (ISCSDK_CALL *iscsdk_event_fn)(const iscsdk_event* event, void* user_data);
+
+/*
+** BASICS
+*/
+
+/*
+** Connect to the service and open a session. Blocks until the session is
+** open or options->connect_timeout_ms has passed.
+**
+** options may be NULL (every default); it is read during the call only.
+** On ISCSDK_OK *out_client is the new client, which the caller owns until
+** it passes it to iscsdk_shut_out(); on failure *out_client is NULL.
+** Until a callback is registered, events queue for iscsdk_poll_event().
+**
+** Errors: ISCSDK_E_INVALID_ARG (out_client NULL, struct_size smaller than 4,
+** a bad string), ISCSDK_E_CONFIG (no endpoint, token or product anywhere, or
+** an endpoint that is not ws:// or wss://), ISCSDK_E_UNREACHABLE (no answer
+** in time; the message names the endpoint), ISCSDK_E_UNAUTHORIZED (the token
+** was refused), ISCSDK_E_PROTOCOL.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_init(const iscsdk_options* options, iscsdk_client** out_client);
+
+/*
+** Set the function that receives c's events: fn(event, user_data), on a
+** library thread, one event at a time, in order. fn NULL stops callbacks:
+** events queue (bounded: the oldest are dropped past 4096) for
+** iscsdk_poll_event(). Events already queued go to the new function.
+**
+** When this returns, a callback in progress with the previous function has
+** returned (unless this is called from inside that callback), so the
+** previous user_data may be freed. Calling it from inside a callback is
+** allowed: the next event goes to the new function.
+**
+** Errors: ISCSDK_E_INVALID_ARG (c NULL), ISCSDK_E_INVALID_HANDLE.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_register_event_recall(iscsdk_client* c, iscsdk_event_fn fn, void* user_data);
+
+/*
+** End c's session and free everything it holds. After it returns c is
+** invalid (calls with it return ISCSDK_E_INVALID_HANDLE) and no callback
+** runs any more: the caller may free the callback's user_data.
+**
+** From inside a callback it also ends the session, but returns without
+** waiting for that callback (it cannot); no callback follows the one in
+** progress. It never deadlocks.
+**
+** Errors: ISCSDK_E_INVALID_ARG (c NULL), ISCSDK_E_INVALID_HANDLE (unknown, or
+** already shut out: a second call is harmless).
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_shut_out(iscsdk_client* c);
+
+/*
+** For hosts that want events on their own (UI) thread instead of a
+** callback: take the next queued event, waiting up to timeout_ms for one
+** (0: do not wait). On ISCSDK_OK *out_event is an event the caller owns and
+** frees with iscsdk_event_free(); otherwise it is NULL.
+**
+** Errors: ISCSDK_E_TIMEOUT (no event), ISCSDK_E_CALLBACK_REGISTERED (events
+** go to the callback), ISCSDK_E_INVALID_ARG (c or out_event NULL),
+** ISCSDK_E_INVALID_HANDLE (also when c is shut out during the wait).
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_poll_event(iscsdk_client* c, uint32_t timeout_ms, iscsdk_event** out_event);
+
+/* Free an event returned by iscsdk_poll_event(). NULL is a no-op. */
+ISCSDK_API void ISCSDK_CALL iscsdk_event_free(iscsdk_event* event);
+
+/*
+** LICENCES
+*/
+
+/*
+** This device's fingerprint, "MAC|diskId|boardId|cpuId" (upper case; several
+** MACs or disks comma-separated; a part that cannot be read left empty; at
+** most 5 KB). *out_dev_info is the caller's, freed with iscsdk_free().
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_device_info(char** out_dev_info);
+
+/*
+** Ask for a licence string for this product. dev_info (may be NULL or
+** empty) is the fingerprint the licence is bound to. The answer is an
+** ISCSDK_EVENT_LICENSE_VERIFY event with *out_request_id.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_license_string_request(iscsdk_client* c, const char* dev_info, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** The same as iscsdk_get_license_string_request(), the licence delivered
+** as the file file_name in the workspace (LicenseFilePath in the event).
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_license_file_request(iscsdk_client* c, const char* file_name, const char* dev_info, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Verify a licence offline against the vendor's public_key and this
+** device's dev_info (NULL: this device). *out_result_json is the caller's,
+** freed with iscsdk_free(). Needs no client.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify(const char* license, const char* public_key, const char* dev_info, char** out_result_json);
+
+/*
+** Tell the service whether the program verified its licence (verified
+** non-zero), or why not (error_msg, may be NULL).
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify_notify(iscsdk_client* c, int verified, const char* error_msg);
+
+/*
+** UPGRADES
+*/
+
+/*
+** Ask whether a newer version of the program exists: an
+** ISCSDK_EVENT_UPGRADE_NOTICE event answers, then maybe ISCSDK_EVENT_UPDATE.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_check_new_versions(iscsdk_client* c, uint64_t* out_request_id);
+
+/*
+** Answer a non-forced upgrade notice: upgrade non-zero installs the new
+** version after the program exits.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_upgrade_notify(iscsdk_client* c, int upgrade);
+
+/*
+** CLOUD FILES
+**
+** iscsdk_open_cloud_file() and iscsdk_select_save_as_path() show a picker: a
+** page of the service opened in the user's browser (its URL also arrives in
+** an event, for hosts that show it in their own web view).
+** iscsdk_open_cloud_path() and iscsdk_save_as() are the same operations
+** without a picker. local_path names a file, or with is_assembly non-zero an
+** assembly folder (named like its main file, holding every part it uses).
+*/
+
+/*
+** Let the user pick a cloud file; it is downloaded and an
+** ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT event gives its local path.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Open the cloud file cloud_path with open_type ISCSDK_OPEN_ONLY or
+** ISCSDK_OPEN_AND_CHECKOUT; answered by ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, const char* cloud_path, int32_t open_type, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Save local_path (saved locally first by the program) back to where it was
+** opened from; answered by ISCSDK_EVENT_SAVE_RESULT.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Let the user pick where in the cloud to save local_path; answered by
+** ISCSDK_EVENT_SAVE_RESULT.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_select_save_as_path(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Save local_path to cloud_path; answered by ISCSDK_EVENT_SAVE_RESULT.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char* local_path, const char* cloud_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** CLOUD COMPUTE
+*/
+
+/*
+** Solve the model file_path in the cloud. options_json (may be NULL) is a
+** JSON object of solver options. Progress arrives as
+** ISCSDK_EVENT_SOLUTION_PROGRESS and ISCSDK_EVENT_TRANSFER_PROGRESS events,
+** the outcome as one ISCSDK_EVENT_SOLUTION_RESULT.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const char* file_path, const char* options_json, const char* come_back_json, uint64_t* out_request_id);
+
+/*
+** Cancel the request request_id (a solution, a transfer). Its result event
+** still arrives, with status "canceled" where the operation has one.
+** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cancel(iscsdk_client* c, uint64_t request_id);
+
+/*
+** MISCELLANEOUS
+*/
+
+/* The library's ISCSDK_VERSION_NUMBER. Any thread; cannot fail. */
+ISCSDK_API uint32_t ISCSDK_CALL iscsdk_version_number(void);
+
+/*
+** The name of a status code, e.g. "ISCSDK_E_TIMEOUT: timed out". The text is
+** static: never free it. Unknown codes give "unknown status". Any thread.
+*/
+ISCSDK_API const char* ISCSDK_CALL iscsdk_status_string(iscsdk_status status);
+
+/*
+** What happened in the calling thread's latest call that returned an
+** iscsdk_status: "" after ISCSDK_OK, else a message saying what failed and
+** why (at most 1023 bytes, UTF-8). Other threads' calls do not change it.
+** The text belongs to the library and stays valid until the thread's next
+** iscsdk call. Never NULL.
+*/
+ISCSDK_API const char* ISCSDK_CALL iscsdk_last_error(void);
+
+/* Free a string the library returned. NULL is a no-op. */
+ISCSDK_API void ISCSDK_CALL iscsdk_free(void* p);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ISCSDK_H */
