@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make demo: a dev iscd on a free loopback port, the C example connected to
+# it, and the service doing what it can do so far, printed as it happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin
+data=$(mktemp -d)
+iscd_pid=
+cleanup() {
+  [ -n "$iscd_pid" ] && kill "$iscd_pid" 2>/dev/null && wait "$iscd_pid" 2>/dev/null
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# wait_for DESCRIPTION COMMAND...: retry a check for up to 10 seconds.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "demo: timed out waiting for $what" >&2; exit 1
+}
+
+start_iscd() {
+  "$bin/iscd" serve --dev --data "$data" --listen "${1:-127.0.0.1:0}" --heartbeat 1s 2>>"$data/iscd.log" &
+  iscd_pid=$!
+  wait_for "iscd to listen" grep -q '"msg":"listening"' "$data/iscd.log"
+}
+
+say "starting iscd serve --dev (data in $data)"
+start_iscd
+set -a; . "$data/dev.env"; set +a
+addr=${ISCD_ADMIN_URL#http://}
+echo "iscd listens on $addr; dev.env has the endpoint, a demo token and product '$ISCSDK_PRODUCT'"
+
+say "running the C example (examples/c/console.c) for 9 seconds"
+"$bin/console_c" --seconds 9 &
+app_pid=$!
+session_id() { "$bin/iscctl" session list --json | grep -o '"id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
+wait_for "the example's session" test -n "$(session_id)"
+sid=$(session_id)
+
+sleep 1.5
+say "iscctl notice send: the service pushes an event to the program"
+"$bin/iscctl" notice send --product "$ISCSDK_PRODUCT" --title "Maintenance" --text "iscd restarts at 18:00"
+
+sleep 1
+say "iscctl session disconnect: the connection drops; the SDK reconnects and resumes"
+"$bin/iscctl" session disconnect "$sid"
+"$bin/iscctl" notice send --session "$sid" --title "While you were away" --text "delivered after the resume"
+
+sleep 2
+say "iscd stops (SIGTERM): the program is told why, then waits for it to come back"
+kill -TERM "$iscd_pid"; wait "$iscd_pid" 2>/dev/null || true
+sleep 1
+say "iscd starts again on the same data and port: the session resumes"
+start_iscd "$addr"
+
+wait "$app_pid"
+say "the example shut out; stopping iscd"
