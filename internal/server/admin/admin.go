@@ -3,10 +3,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -24,7 +26,9 @@ import (
 // maxBody bounds an admin request body.
 const maxBody = 1 << 20
 
-// idPattern is what an id chosen by an operator may look like.
+// idPattern is what an id chosen by an operator may look like. Ids also
+// must not contain "..": they name paths and files (cloud files, upgrade
+// packages), where ".." would climb out of a directory.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // API is the admin HTTP handler.
@@ -69,11 +73,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) authorized(r *http.Request) bool {
+	// The scheme is case-insensitive (RFC 9110, 11.1).
 	v := r.Header.Get("Authorization")
-	bearer, ok := strings.CutPrefix(v, "Bearer ")
-	if !ok {
+	const scheme = "Bearer "
+	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return false
 	}
+	bearer := v[len(scheme):]
 	id, secret, err := token.Parse(token.PrefixAdmin, bearer)
 	if err != nil {
 		return false
@@ -101,7 +107,7 @@ func reply(w http.ResponseWriter, status int, v any) {
 func (a *API) storeFail(w http.ResponseWriter, what string, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		fail(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("%s: %v", what, err))
+		fail(w, http.StatusNotFound, wire.CodeNotFound, what+" not found")
 	case errors.Is(err, store.ErrExists):
 		fail(w, http.StatusConflict, "conflict", what+" already exists")
 	default:
@@ -110,11 +116,31 @@ func (a *API) storeFail(w http.ResponseWriter, what string, err error) {
 	}
 }
 
+// decode reads a JSON body into v. encoding/json would quietly turn
+// invalid UTF-8 into U+FFFD, so the raw bytes are checked first.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+		} else {
+			fail(w, http.StatusBadRequest, wire.CodeBadRequest, "read body: "+err.Error())
+		}
+		return false
+	}
+	if !utf8.Valid(body) {
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "request body is not valid UTF-8")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: data after the object")
 		return false
 	}
 	return true
@@ -136,8 +162,8 @@ func checkText(w http.ResponseWriter, field, v string, required bool, max int) b
 }
 
 func checkID(w http.ResponseWriter, field, v string) bool {
-	if v != "" && !idPattern.MatchString(v) {
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" must match "+idPattern.String())
+	if v != "" && (!idPattern.MatchString(v) || strings.Contains(v, "..")) {
+		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+` must match `+idPattern.String()+` and not contain ".."`)
 		return false
 	}
 	return true
@@ -191,7 +217,11 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		u.ID = "usr_" + token.ID()
 	}
 	if err := a.dir.CreateUser(r.Context(), u); err != nil {
-		a.storeFail(w, "user "+u.ID, err)
+		what := "user " + u.ID
+		if errors.Is(err, store.ErrNotFound) {
+			what = "org " + u.OrgID // the only thing CreateUser looks up
+		}
+		a.storeFail(w, what, err)
 		return
 	}
 	a.log.Info("user created", "user", u.ID, "org", u.OrgID)
@@ -328,7 +358,11 @@ func (a *API) notice(w http.ResponseWriter, r *http.Request) {
 		n, err = a.hub.PublishAll(ctx, session.Filter{ProductID: req.ProductID, OrgID: req.OrgID, UserID: req.UserID}, ev)
 	}
 	if err != nil {
-		a.storeFail(w, "notice", err)
+		what := "notice"
+		if req.SessionID != "" {
+			what = "session " + req.SessionID
+		}
+		a.storeFail(w, what, err)
 		return
 	}
 	reply(w, http.StatusOK, adminapi.NoticeSent{Sessions: n})
