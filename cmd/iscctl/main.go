@@ -1,0 +1,628 @@
+// Command iscctl manages an iscd service through its admin API: orgs,
+// users, API tokens, products, sessions and notices.
+//
+//	iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]
+//	iscctl help [command]
+//
+// The admin URL and token come from --url and --token, or from
+// $ISCD_ADMIN_URL and $ISCD_ADMIN_TOKEN (iscd serve --dev writes both to
+// DATA/dev.env; otherwise the first admin token is in DATA/admin.token).
+//
+// Results go to stdout as aligned tables, or with --json as the API's JSON,
+// indented; errors go to stderr. The exit code is 0 on success, 1 when the
+// call fails and 2 when the command line is wrong.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the call failed
+	exitUsage = 2 // the command line is wrong
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// command is one iscctl command: the words that name it, what it takes and
+// what it does.
+type command struct {
+	name    string // e.g. "org create"
+	summary string
+	about   string // more for the command's --help; optional
+	args    []string
+	flags   []flagSpec
+	offline bool // needs no --url or --token
+	run     func(x *call) error
+}
+
+// flagSpec is a string flag of a command.
+type flagSpec struct {
+	name, arg, usage string
+	required         bool
+}
+
+// call is one run of a command: its parsed command line and where it writes.
+type call struct {
+	ctx    context.Context
+	g      globals
+	api    *adminapi.Client // nil for offline commands
+	json   bool
+	flags  map[string]string
+	args   []string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+var commands = []command{
+	{
+		name: "org create", summary: "create an organisation",
+		flags: []flagSpec{{"name", "N", "the organisation's name", true}, {"id", "ID", "its id (default: generated, org_...)", false}},
+		run: func(x *call) error {
+			var o store.Org
+			return x.do("POST", "/orgs", adminapi.CreateOrg{ID: x.flags["id"], Name: x.flags["name"]}, &o,
+				func() { x.table("", orgHeader, [][]string{orgRow(o)}) })
+		},
+	},
+	{
+		name: "org list", summary: "list organisations",
+		run: func(x *call) error {
+			var orgs []store.Org
+			return x.do("GET", "/orgs", nil, &orgs, func() {
+				x.table("organisations", orgHeader, rows(orgs, orgRow))
+			})
+		},
+	},
+	{
+		name: "user create", summary: "create a user in an organisation",
+		flags: []flagSpec{
+			{"org", "O", "the organisation's id", true}, {"name", "N", "the user's name", true},
+			{"email", "E", "the user's email address", false}, {"id", "ID", "the user's id (default: generated, usr_...)", false},
+		},
+		run: func(x *call) error {
+			var u store.User
+			req := adminapi.CreateUser{ID: x.flags["id"], OrgID: x.flags["org"], Name: x.flags["name"], Email: x.flags["email"]}
+			return x.do("POST", "/users", req, &u, func() { x.table("", userHeader, [][]string{userRow(u)}) })
+		},
+	},
+	{
+		name: "user list", summary: "list users",
+		flags: []flagSpec{{"org", "O", "only the users of this organisation", false}},
+		run: func(x *call) error {
+			var users []store.User
+			return x.do("GET", query("/users", "org", x.flags["org"]), nil, &users, func() {
+				x.table("users", userHeader, rows(users, userRow))
+			})
+		},
+	},
+	{
+		name: "token create", summary: "create a user's API token (shown once)",
+		about: "The token is printed once, alone on stdout; iscd keeps only its hash.",
+		flags: []flagSpec{{"user", "U", "the user's id", true}, {"name", "N", "what the token is for, e.g. a machine", false}},
+		run: func(x *call) error {
+			var t adminapi.NewToken
+			return x.do("POST", "/tokens", adminapi.CreateToken{UserID: x.flags["user"], Name: x.flags["name"]}, &t, func() {
+				fmt.Fprintln(x.stdout, t.Secret)
+				fmt.Fprintf(x.stderr, "Created API token %s for user %s (org %s).\nCopy it now: it is not shown again.\n", t.ID, t.UserID, t.OrgID)
+			})
+		},
+	},
+	{
+		name: "token list", summary: "list API tokens (never their secrets)",
+		flags: []flagSpec{{"user", "U", "only this user's tokens", false}},
+		run: func(x *call) error {
+			var toks []store.Token
+			return x.do("GET", query("/tokens", "user", x.flags["user"]), nil, &toks, func() {
+				x.table("tokens", []string{"ID", "USER", "ORG", "NAME", "CREATED", "STATUS"}, rows(toks, func(t store.Token) []string {
+					status := "active"
+					if t.Revoked {
+						status = "revoked"
+					}
+					return []string{t.ID, t.UserID, t.OrgID, t.Name, when(t.Created), status}
+				}))
+			})
+		},
+	},
+	{
+		name: "token revoke", summary: "revoke an API token", args: []string{"ID"},
+		about: "Sessions already open stay open; the token opens no new ones.",
+		run: func(x *call) error {
+			return x.do("DELETE", "/tokens/"+url.PathEscape(x.args[0]), nil, nil, func() {
+				fmt.Fprintf(x.stdout, "revoked token %s\n", x.args[0])
+			})
+		},
+	},
+	{
+		name: "product create", summary: "register a product (a desktop program)",
+		flags: []flagSpec{{"id", "P", "the product's id, as its programs send it", true}, {"name", "N", "the product's name", true}},
+		run: func(x *call) error {
+			var p store.Product
+			return x.do("POST", "/products", adminapi.CreateProduct{ID: x.flags["id"], Name: x.flags["name"]}, &p,
+				func() { x.table("", productHeader, [][]string{productRow(p)}) })
+		},
+	},
+	{
+		name: "product list", summary: "list products",
+		run: func(x *call) error {
+			var ps []store.Product
+			return x.do("GET", "/products", nil, &ps, func() { x.table("products", productHeader, rows(ps, productRow)) })
+		},
+	},
+	{
+		name: "session list", summary: "list sessions (connected or resumable)",
+		flags: []flagSpec{{"product", "P", "only this product's sessions", false}, {"org", "O", "only this organisation's sessions", false}},
+		run: func(x *call) error {
+			var ss []adminapi.Session
+			path := query(query("/sessions", "product", x.flags["product"]), "org", x.flags["org"])
+			return x.do("GET", path, nil, &ss, func() {
+				x.table("sessions", []string{"ID", "ORG", "USER", "PRODUCT", "APP", "DEVICE", "STATE", "LAST SEEN"}, rows(ss, func(s adminapi.Session) []string {
+					state := "resumable"
+					if s.Connected {
+						state = "connected"
+					}
+					return []string{s.ID, s.OrgID, s.UserID, s.ProductID, shorten(s.AppVersion, 20), shorten(s.Device, 24), state, when(s.LastSeen)}
+				}))
+			})
+		},
+	},
+	{
+		name: "session end", summary: "end a session (the client is told)", args: []string{"ID"},
+		run: func(x *call) error {
+			return x.do("DELETE", "/sessions/"+url.PathEscape(x.args[0]), nil, nil, func() {
+				fmt.Fprintf(x.stdout, "ended session %s\n", x.args[0])
+			})
+		},
+	},
+	{
+		name: "session disconnect", summary: "drop a session's connection (it may resume)", args: []string{"ID"},
+		about: "The connection is dropped as a network failure would drop it; the client reconnects and resumes.",
+		run: func(x *call) error {
+			return x.do("POST", "/sessions/"+url.PathEscape(x.args[0])+"/disconnect", nil, nil, func() {
+				fmt.Fprintf(x.stdout, "disconnected session %s\n", x.args[0])
+			})
+		},
+	},
+	{
+		name: "notice send", summary: "push a notice to matching sessions",
+		about: "Without filters the notice goes to every session. Disconnected sessions get it when they resume.",
+		flags: []flagSpec{
+			{"product", "P", "only sessions of this product", false}, {"org", "O", "only sessions of this organisation", false},
+			{"user", "U", "only sessions of this user", false}, {"session", "S", "only this session", false},
+			{"title", "T", "the notice's title", false}, {"text", "X", "the notice's text", true},
+		},
+		run: func(x *call) error {
+			req := adminapi.Notice{ProductID: x.flags["product"], OrgID: x.flags["org"], UserID: x.flags["user"],
+				SessionID: x.flags["session"], Title: x.flags["title"], Text: x.flags["text"]}
+			var sent adminapi.NoticeSent
+			return x.do("POST", "/notices", req, &sent, func() {
+				fmt.Fprintf(x.stdout, "notice sent to %d %s\n", sent.Sessions, plural(sent.Sessions, "session", "sessions"))
+			})
+		},
+	},
+	{
+		name: "version", summary: "print iscctl's version", offline: true,
+		run: func(x *call) error {
+			if x.json {
+				return x.printJSON(map[string]string{"version": sdk.Version})
+			}
+			_, err := fmt.Fprintln(x.stdout, "iscctl", sdk.Version)
+			return err
+		},
+	},
+}
+
+var (
+	orgHeader     = []string{"ID", "NAME", "CREATED"}
+	userHeader    = []string{"ID", "ORG", "NAME", "EMAIL", "CREATED"}
+	productHeader = []string{"ID", "NAME", "CREATED"}
+)
+
+func orgRow(o store.Org) []string { return []string{o.ID, o.Name, when(o.Created)} }
+func userRow(u store.User) []string {
+	return []string{u.ID, u.OrgID, u.Name, u.Email, when(u.Created)}
+}
+func productRow(p store.Product) []string { return []string{p.ID, p.Name, when(p.Created)} }
+
+// run is iscctl with its environment passed in; it returns the exit code.
+func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
+	g := globals{url: env("ISCD_ADMIN_URL"), token: env("ISCD_ADMIN_TOKEN")}
+	fs := flag.NewFlagSet("iscctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "iscctl: %v\nRun 'iscctl help' for usage.\n", err)
+		return exitUsage
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	if rest[0] == "help" {
+		return help(rest[1:], stdout, stderr)
+	}
+	c, rest, err := find(rest)
+	if err != nil {
+		fmt.Fprintf(stderr, "iscctl: %v\nRun 'iscctl help' for the list of commands.\n", err)
+		return exitUsage
+	}
+	x, err := c.parse(rest, g)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.help(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "iscctl %s: %v\nusage: iscctl %s\nRun 'iscctl %s --help' for its flags.\n", c.name, err, c.synopsis(), c.name)
+		return exitUsage
+	}
+	x.stdout, x.stderr = stdout, stderr
+	if !c.offline {
+		if x.api, err = x.client(); err != nil {
+			fmt.Fprintf(stderr, "iscctl: %v\n", err)
+			return exitError
+		}
+	}
+	var cancel context.CancelFunc
+	x.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.run(x); err != nil {
+		fmt.Fprintf(stderr, "iscctl: %v\n", err)
+		if hint := hint(err, x); hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", hint)
+		}
+		return exitError
+	}
+	return exitOK
+}
+
+// globals are the flags every command takes, before or after its name.
+type globals struct {
+	url, token string
+	json       bool
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.url, "url", g.url, "the admin API's base URL, e.g. http://127.0.0.1:7400 ($ISCD_ADMIN_URL)")
+	fs.StringVar(&g.token, "token", g.token, "an admin token, isa_... ($ISCD_ADMIN_TOKEN)")
+	fs.BoolVar(&g.json, "json", g.json, "print the API's JSON instead of a table")
+}
+
+// find returns the command named by the first one or two words of args
+// and the arguments after its name.
+func find(args []string) (*command, []string, error) {
+	var subs []string
+	for i := range commands {
+		c := &commands[i]
+		group, sub, _ := strings.Cut(c.name, " ")
+		if group != args[0] {
+			continue
+		}
+		if sub == "" {
+			return c, args[1:], nil
+		}
+		if len(args) > 1 && args[1] == sub {
+			return c, args[2:], nil
+		}
+		subs = append(subs, sub)
+	}
+	switch {
+	case len(subs) == 0:
+		return nil, nil, fmt.Errorf("unknown command %q", args[0])
+	case len(args) == 1 || strings.HasPrefix(args[1], "-"):
+		return nil, nil, fmt.Errorf("%s needs a subcommand: %s", args[0], strings.Join(subs, ", "))
+	}
+	return nil, nil, fmt.Errorf("unknown command %q (%s takes: %s)", args[0]+" "+args[1], args[0], strings.Join(subs, ", "))
+}
+
+// parse parses a command's flags and arguments; flags may come before,
+// between or after the arguments.
+func (c *command) parse(args []string, g globals) (*call, error) {
+	fs := flag.NewFlagSet("iscctl "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	g.register(fs)
+	vals := map[string]*string{}
+	for _, f := range c.flags {
+		vals[f.name] = fs.String(f.name, "", f.usage)
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != len(c.args) {
+		if len(c.args) == 0 {
+			return nil, fmt.Errorf("unexpected argument %q", pos[0])
+		}
+		return nil, fmt.Errorf("want %s, got %d arguments", strings.Join(c.args, " "), len(pos))
+	}
+	for i, a := range pos {
+		// An id is one path segment of the API's URL; "." and ".." would
+		// name another endpoint.
+		if a == "" || a == "." || a == ".." {
+			return nil, fmt.Errorf("%q is not a valid %s", a, c.args[i])
+		}
+	}
+	x := &call{g: g, json: g.json, flags: map[string]string{}, args: pos}
+	for _, f := range c.flags {
+		v := strings.TrimSpace(*vals[f.name])
+		if f.required && v == "" {
+			return nil, fmt.Errorf("--%s is required", f.name)
+		}
+		x.flags[f.name] = *vals[f.name]
+	}
+	return x, nil
+}
+
+// client checks the admin URL and token and returns the API client.
+func (x *call) client() (*adminapi.Client, error) {
+	raw, tok := strings.TrimSpace(x.g.url), strings.TrimSpace(x.g.token)
+	if raw == "" {
+		return nil, errors.New("no admin URL: set --url or $ISCD_ADMIN_URL (e.g. http://127.0.0.1:7400)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("admin URL %q is not an http:// or https:// URL (--url, $ISCD_ADMIN_URL)", raw)
+	}
+	if tok == "" {
+		return nil, errors.New("no admin token: set --token or $ISCD_ADMIN_TOKEN (iscd writes the first one to DATA/admin.token)")
+	}
+	hc := &http.Client{
+		Timeout: 30 * time.Second,
+		// The admin API never redirects. Following one would turn a
+		// DELETE or POST into a GET of some other endpoint.
+		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			return fmt.Errorf("iscd redirected to %s; is --url right?", req.URL.Redacted())
+		},
+	}
+	return &adminapi.Client{BaseURL: raw, Token: tok, HTTP: hc}, nil
+}
+
+// hint suggests a fix for a failed call, or returns "".
+func hint(err error, x *call) string {
+	var apiErr *adminapi.Error
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized:
+		if strings.HasPrefix(x.api.Token, "isk_") {
+			return "that is a user's API token (isk_...); the admin API takes an admin token (isa_...)"
+		}
+		return "check --token or $ISCD_ADMIN_TOKEN"
+	case errors.As(err, &netErr):
+		return fmt.Sprintf("is iscd running at %s? (--url, $ISCD_ADMIN_URL)", x.api.BaseURL)
+	}
+	return ""
+}
+
+// do calls the API. With --json it prints the reply as the API sent it,
+// indented; otherwise it decodes the reply into out and calls human. out
+// is nil for calls that answer with no body.
+func (x *call) do(method, path string, body, out any, human func()) error {
+	if out == nil {
+		if err := x.api.Do(x.ctx, method, path, body, nil); err != nil {
+			return err
+		}
+		if !x.json {
+			human()
+		}
+		return nil
+	}
+	var raw json.RawMessage
+	if err := x.api.Do(x.ctx, method, path, body, &raw); err != nil {
+		return err
+	}
+	if x.json {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return fmt.Errorf("%s %s: reply is not JSON: %w", method, path, err)
+		}
+		buf.WriteByte('\n')
+		_, err := x.stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
+	}
+	human()
+	return nil
+}
+
+func (x *call) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = x.stdout.Write(append(b, '\n'))
+	return err
+}
+
+// table prints rows under header, aligned. what names the rows for the
+// "no ..." message that replaces an empty table; it goes to stderr so that
+// stdout stays empty.
+func (x *call) table(what string, header []string, rows [][]string) {
+	if len(rows) == 0 && what != "" {
+		fmt.Fprintf(x.stderr, "no %s\n", what)
+		return
+	}
+	tw := tabwriter.NewWriter(x.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i, cell := range r {
+			r[i] = clean(cell)
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func rows[T any](items []T, row func(T) []string) [][]string {
+	out := make([][]string, len(items))
+	for i, it := range items {
+		out[i] = row(it)
+	}
+	return out
+}
+
+// clean makes a cell safe for a terminal table: names and device strings
+// come from users and clients, and may hold tabs, newlines or escape
+// sequences. An empty cell shows as "-".
+func clean(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// shorten cuts s to n runes; --json shows it whole.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// query adds key=value to path unless value is empty.
+func query(path, key, value string) string {
+	if value == "" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
+}
+
+func (c *command) synopsis() string {
+	parts := []string{c.name}
+	for _, f := range c.flags {
+		if f.required {
+			parts = append(parts, "--"+f.name+" "+f.arg)
+		} else {
+			parts = append(parts, "[--"+f.name+" "+f.arg+"]")
+		}
+	}
+	return strings.Join(append(parts, c.args...), " ")
+}
+
+const globalHelp = `
+global flags (before or after the command):
+  --url URL      the admin API's base URL, e.g. http://127.0.0.1:7400 ($ISCD_ADMIN_URL)
+  --token TOKEN  an admin token, isa_... ($ISCD_ADMIN_TOKEN)
+  --json         print the API's JSON instead of a table
+
+Exit status: 0 on success, 1 when the call fails, 2 when the command line is wrong.
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "usage: iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]\n\n"+
+		"Manage an iscd service through its admin API.\n\ncommands:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(tw, "  help [COMMAND]\tshow this help, or a command's\n")
+	tw.Flush()
+	fmt.Fprint(w, globalHelp)
+	fmt.Fprint(w, "Run 'iscctl <command> --help' for a command's flags.\n")
+}
+
+func (c *command) help(w io.Writer) {
+	fmt.Fprintf(w, "usage: iscctl %s\n\n%s.\n", c.synopsis(), upperFirst(c.summary))
+	if c.about != "" {
+		fmt.Fprintf(w, "%s\n", c.about)
+	}
+	if len(c.flags) > 0 {
+		fmt.Fprint(w, "\nflags:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range c.flags {
+			req := ""
+			if f.required {
+				req = " (required)"
+			}
+			fmt.Fprintf(tw, "  --%s %s\t%s%s\n", f.name, f.arg, f.usage, req)
+		}
+		tw.Flush()
+	}
+	if !c.offline {
+		fmt.Fprint(w, globalHelp)
+	}
+}
+
+// help runs "iscctl help [command]".
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return exitOK
+	}
+	c, rest, err := find(args)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unknown command %q", strings.Join(args, " "))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "iscctl help: %v\nRun 'iscctl help' for the list of commands.\n", err)
+		return exitUsage
+	}
+	c.help(stdout)
+	return exitOK
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
