@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -117,7 +118,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		url:    u,
 		header: http.Header{"Authorization": {"Bearer " + cfg.Token}},
 		dialer: &websocket.Dialer{
-			Proxy:            http.ProxyFromEnvironment,
+			Proxy:            proxyFromEnvironment(),
 			TLSClientConfig:  tlsConf,
 			HandshakeTimeout: cfg.ConnectTimeout,
 			ReadBufferSize:   transport.BufferSize,
@@ -479,6 +480,15 @@ func (c *Client) heartbeats(ctx context.Context, conn *transport.Conn) {
 			_ = conn.Send(ctx, &wire.Message{Type: wire.TypeAck, Seq: seq})
 		}
 	}
+}
+
+// proxyFromEnvironment reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY (and
+// their lower-case forms) when Init runs, unlike http.ProxyFromEnvironment,
+// which reads them once per process. wss:// uses HTTPS_PROXY, ws:// uses
+// HTTP_PROXY; the WebSocket goes through the proxy with CONNECT.
+func proxyFromEnvironment() func(*http.Request) (*url.URL, error) {
+	fn := httpproxy.FromEnvironment().ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return fn(r.URL) }
 }
 
 func sessionURL(endpoint string) (string, error) {
