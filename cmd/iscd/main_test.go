@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"serve", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
+		{[]string{"serve", "--data", t.TempDir(), "--listen", "256.0.0.1:0"}, "listen 256.0.0.1:0"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(tc.args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("iscd %v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	var out bytes.Buffer
+	if err := run([]string{"version"}, &out, &out); err != nil || !strings.HasPrefix(out.String(), "iscd ") {
+		t.Errorf("version: %q %v", out.String(), err)
+	}
+}
+
+// The real binary: it starts, says where it listens, and stops cleanly on
+// SIGTERM.
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var logs []string
+	for sc.Scan() {
+		logs = append(logs, sc.Text())
+		if strings.Contains(sc.Text(), `"msg":"listening"`) {
+			break
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "dev.env")); err != nil {
+		t.Fatalf("dev.env missing once listening: %v\n%s", err, strings.Join(logs, "\n"))
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	watchdog := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
+	for sc.Scan() { // until iscd exits and its stderr closes
+		logs = append(logs, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("iscd exited with %v after SIGTERM\n%s", err, strings.Join(logs, "\n"))
+	}
+	if !strings.Contains(strings.Join(logs, "\n"), `"msg":"shutting down"`) {
+		t.Fatalf("no graceful shutdown in the log:\n%s", strings.Join(logs, "\n"))
+	}
+}

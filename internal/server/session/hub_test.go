@@ -1,0 +1,141 @@
+package session_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// dial opens a raw session connection, as a client of another language would.
+func dial(t *testing.T, srv *servertest.Server) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(srv.Endpoint, http.Header{"Authorization": {"Bearer " + srv.APIToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return ws
+}
+
+func send(t *testing.T, ws *websocket.Conn, m *wire.Message) {
+	t.Helper()
+	b, err := wire.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recv(t *testing.T, ws *websocket.Conn) *wire.Message {
+	t.Helper()
+	_, b, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	m, err := wire.Decode(b)
+	if err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return m
+}
+
+func hello(srv *servertest.Server) *wire.Message {
+	return &wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Product: srv.Product}}
+}
+
+func TestHandshakeErrors(t *testing.T) {
+	srv := servertest.Start(t)
+	for _, tc := range []struct {
+		name string
+		m    *wire.Message
+		code string
+		msg  string
+	}{
+		{"first message not hello", &wire.Message{Type: wire.TypeRequest, ID: 1, Op: wire.OpPing}, wire.CodeBadRequest, "first message must be hello"},
+		{"future protocol", &wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 99, Product: srv.Product}}, wire.CodeUnsupportedVersion, "protocol 99 not supported"},
+		{"unknown product", &wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 1, Product: "nosuch"}}, wire.CodeNotFound, `unknown product "nosuch"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := dial(t, srv)
+			send(t, ws, tc.m)
+			m := recv(t, ws)
+			if m.Type != wire.TypeResult || m.Error == nil || m.Error.Code != tc.code || !strings.Contains(m.Error.Message, tc.msg) {
+				t.Fatalf("got %+v %+v", m, m.Error)
+			}
+			if _, _, err := ws.ReadMessage(); err == nil {
+				t.Fatal("connection still open after a failed handshake")
+			}
+		})
+	}
+}
+
+func TestRequestsAfterWelcome(t *testing.T) {
+	srv := servertest.Start(t)
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	w := recv(t, ws)
+	if w.Type != wire.TypeWelcome || w.Welcome.Resumed || w.Welcome.HeartbeatMS <= 0 || !strings.HasPrefix(w.Welcome.ResumeToken, "isr_") {
+		t.Fatalf("welcome %+v", w.Welcome)
+	}
+	send(t, ws, &wire.Message{Type: wire.TypeRequest, ID: 5, Op: "no.such.op"})
+	if m := recv(t, ws); m.ID != 5 || m.Error == nil || m.Error.Code != wire.CodeUnknownOp {
+		t.Fatalf("unknown op answer %+v", m)
+	}
+	send(t, ws, &wire.Message{Type: wire.TypeRequest, ID: 6, Op: wire.OpPing, Body: []byte(`{}`)})
+	if m := recv(t, ws); m.ID != 6 || m.Error != nil || !strings.Contains(string(m.Body), "serverTime") {
+		t.Fatalf("ping answer %+v", m)
+	}
+}
+
+func TestResumeWithWrongTokenStartsANewSession(t *testing.T) {
+	srv := servertest.Start(t)
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	first := recv(t, ws).Welcome
+	ws.Close()
+
+	ws2 := dial(t, srv)
+	h := hello(srv)
+	h.Hello.Resume = &wire.Resume{Session: first.Session, Token: "isr_forged_token"}
+	send(t, ws2, h)
+	w := recv(t, ws2).Welcome
+	if w.Resumed || w.Session == first.Session {
+		t.Fatalf("resumed a session with a forged token: %+v", w)
+	}
+}
+
+func TestOversizedAndMalformedMessagesCloseTheConnection(t *testing.T) {
+	srv := servertest.Start(t)
+	for name, payload := range map[string][]byte{
+		"oversized": []byte(`{"type":"bye","reason":"` + strings.Repeat("x", wire.MaxBinaryMessage) + `"}`),
+		"not json":  []byte("hello"),
+		"bad utf-8": []byte("{\"type\":\"ack\",\"seq\":1,\"x\":\"\xff\"}"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ws := dial(t, srv)
+			send(t, ws, hello(srv))
+			recv(t, ws)
+			ws.WriteMessage(websocket.TextMessage, payload)
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return // closed, as it should
+				}
+			}
+		})
+	}
+	// The service is still fine.
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	if m := recv(t, ws); m.Type != wire.TypeWelcome {
+		t.Fatalf("service unhealthy after bad clients: %+v", m)
+	}
+}
