@@ -224,6 +224,9 @@ func seqKey(seq uint64) []byte {
 func (d *DB) AppendEvent(_ context.Context, sessionID string, data []byte) (uint64, error) {
 	var seq uint64
 	err := d.db.Batch(func(tx *bolt.Tx) error {
+		// bbolt runs this again when another call in the batch fails, so
+		// it must not build on what an earlier, rolled-back run left in seq.
+		seq = 0
 		if tx.Bucket(bktSessions).Get([]byte(sessionID)) == nil {
 			return fmt.Errorf("session %q: %w", sessionID, store.ErrNotFound)
 		}
