@@ -69,7 +69,6 @@ type call struct {
 	ctx    context.Context
 	g      globals
 	api    *adminapi.Client // nil for offline commands
-	json   bool
 	flags  map[string]string
 	args   []string
 	stdout io.Writer
@@ -224,7 +223,7 @@ var commands = []command{
 	{
 		name: "version", summary: "print iscctl's version", offline: true,
 		run: func(x *call) error {
-			if x.json {
+			if x.g.json {
 				return x.printJSON(map[string]string{"version": sdk.Version})
 			}
 			_, err := fmt.Fprintln(x.stdout, "iscctl", sdk.Version)
@@ -376,7 +375,7 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 			return nil, fmt.Errorf("%q is not a valid %s", a, c.args[i])
 		}
 	}
-	x := &call{g: g, json: g.json, flags: map[string]string{}, args: pos}
+	x := &call{g: g, flags: map[string]string{}, args: pos}
 	for _, f := range c.flags {
 		v := strings.TrimSpace(*vals[f.name])
 		if f.required && v == "" {
@@ -402,8 +401,8 @@ func (x *call) client() (*adminapi.Client, error) {
 	}
 	hc := &http.Client{
 		Timeout: 30 * time.Second,
-		// The admin API never redirects. Following one would turn a
-		// DELETE or POST into a GET of some other endpoint.
+		// The admin API never redirects. Following one could send a
+		// DELETE to another endpoint, or turn a POST into a GET.
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			return fmt.Errorf("iscd redirected to %s; is --url right?", req.URL.Redacted())
 		},
@@ -417,12 +416,12 @@ func hint(err error, x *call) string {
 	var netErr *net.OpError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized:
-		if strings.HasPrefix(x.api.Token, "isk_") {
+		if strings.HasPrefix(x.g.token, "isk_") {
 			return "that is a user's API token (isk_...); the admin API takes an admin token (isa_...)"
 		}
 		return "check --token or $ISCD_ADMIN_TOKEN"
 	case errors.As(err, &netErr):
-		return fmt.Sprintf("is iscd running at %s? (--url, $ISCD_ADMIN_URL)", x.api.BaseURL)
+		return fmt.Sprintf("is iscd running at %s? (--url, $ISCD_ADMIN_URL)", x.g.url)
 	}
 	return ""
 }
@@ -435,7 +434,7 @@ func (x *call) do(method, path string, body, out any, human func()) error {
 		if err := x.api.Do(x.ctx, method, path, body, nil); err != nil {
 			return err
 		}
-		if !x.json {
+		if !x.g.json {
 			human()
 		}
 		return nil
@@ -444,7 +443,7 @@ func (x *call) do(method, path string, body, out any, human func()) error {
 	if err := x.api.Do(x.ctx, method, path, body, &raw); err != nil {
 		return err
 	}
-	if x.json {
+	if x.g.json {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, raw, "", "  "); err != nil {
 			return fmt.Errorf("%s %s: reply is not JSON: %w", method, path, err)
