@@ -37,7 +37,8 @@ say "running the C example (examples/c/console.c) for 9 seconds"
 "$bin/console_c" --seconds 9 &
 app_pid=$!
 session_id() { "$bin/iscctl" session list --json | grep -o '"id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
-wait_for "the example's session" test -n "$(session_id)"
+has_session() { test -n "$(session_id)"; }
+wait_for "the example's session" has_session
 sid=$(session_id)
 
 sleep 1.5

@@ -136,7 +136,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		return &Error{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 	}
-	if out != nil {
+	if out != nil && len(data) > 0 { // 204 No Content leaves out as it is
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
 		}
