@@ -1,6 +1,7 @@
 package main
 
 /*
+#include <stdlib.h>
 #include "capi.h"
 */
 import "C"
@@ -47,11 +48,38 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		}
 		cfg.ConnectTimeout = time.Duration(o.connect_timeout_ms) * time.Millisecond
 	}
+	fromCEnv(&cfg)
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		return 0, err
 	}
 	return clients.add(c), nil
+}
+
+// fromCEnv fills the settings the host left empty from the C environment.
+// Go copies the environment when the library loads, so without this a host
+// that calls setenv() before iscsdk_init() would not be heard.
+func fromCEnv(cfg *sdk.Config) {
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{
+		{sdk.EnvEndpoint, &cfg.Endpoint},
+		{sdk.EnvToken, &cfg.Token},
+		{sdk.EnvProduct, &cfg.ProductID},
+		{sdk.EnvCAFile, &cfg.CAFile},
+		{sdk.EnvLog, &cfg.LogLevel},
+		{sdk.EnvCreds, &cfg.CredentialsFile},
+	} {
+		if *f.v != "" {
+			continue
+		}
+		key := C.CString(f.key)
+		if v := C.getenv(key); v != nil {
+			*f.v = C.GoString(v)
+		}
+		C.free(unsafe.Pointer(key))
+	}
 }
 
 //export isc_go_register_event_recall
@@ -154,8 +182,8 @@ func isc_go_device_info(out **C.char, errbuf *C.char) (st C.iscsdk_status) {
 func isc_go_get_license_string_request(id C.uintptr_t, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("dev_info", devInfo, false)
 	a.object("come_back_json", comeBack)
 	return reply(errbuf, named("iscsdk_get_license_string_request", a.notImplemented("licences")))
@@ -165,8 +193,8 @@ func isc_go_get_license_string_request(id C.uintptr_t, devInfo, comeBack *C.char
 func isc_go_get_license_file_request(id C.uintptr_t, fileName, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("file_name", fileName, true)
 	a.str("dev_info", devInfo, false)
 	a.object("come_back_json", comeBack)
@@ -199,8 +227,8 @@ func isc_go_license_verify_notify(id C.uintptr_t, verified C.int, errorMsg *C.ch
 func isc_go_check_new_versions(id C.uintptr_t, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	return reply(errbuf, named("iscsdk_check_new_versions", a.notImplemented("upgrades")))
 }
 
@@ -218,8 +246,8 @@ func isc_go_upgrade_notify(id C.uintptr_t, upgrade C.int, errbuf *C.char) (st C.
 func isc_go_open_cloud_file(id C.uintptr_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.object("come_back_json", comeBack)
 	return reply(errbuf, named("iscsdk_open_cloud_file", a.notImplemented("cloud files")))
 }
@@ -228,8 +256,8 @@ func isc_go_open_cloud_file(id C.uintptr_t, comeBack *C.char, out *C.uint64_t, e
 func isc_go_open_cloud_path(id C.uintptr_t, cloudPath *C.char, openType C.int32_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("cloud_path", cloudPath, true)
 	a.oneOf("open_type", int32(openType), C.ISCSDK_OPEN_ONLY, C.ISCSDK_OPEN_AND_CHECKOUT)
 	a.object("come_back_json", comeBack)
@@ -240,8 +268,8 @@ func isc_go_open_cloud_path(id C.uintptr_t, cloudPath *C.char, openType C.int32_
 func isc_go_save(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("local_path", localPath, true)
 	a.object("come_back_json", comeBack)
 	return reply(errbuf, named("iscsdk_save", a.notImplemented("cloud files")))
@@ -251,8 +279,8 @@ func isc_go_save(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *
 func isc_go_select_save_as_path(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("local_path", localPath, true)
 	a.object("come_back_json", comeBack)
 	return reply(errbuf, named("iscsdk_select_save_as_path", a.notImplemented("cloud files")))
@@ -262,8 +290,8 @@ func isc_go_select_save_as_path(id C.uintptr_t, localPath *C.char, isAssembly C.
 func isc_go_save_as(id C.uintptr_t, localPath, cloudPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("local_path", localPath, true)
 	a.str("cloud_path", cloudPath, true)
 	a.object("come_back_json", comeBack)
@@ -276,8 +304,8 @@ func isc_go_save_as(id C.uintptr_t, localPath, cloudPath *C.char, isAssembly C.i
 func isc_go_get_solution(id C.uintptr_t, filePath, optionsJSON, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.outID("out_request_id", out)
 	a.client(id)
+	a.outID("out_request_id", out)
 	a.str("file_path", filePath, true)
 	a.object("options_json", optionsJSON)
 	a.object("come_back_json", comeBack)
