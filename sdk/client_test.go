@@ -13,12 +13,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
 func TestInitConnectsAndHeartbeats(t *testing.T) {
-	svc := startService(t, server.Config{Heartbeat: 50 * time.Millisecond})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.StartConfig(t, server.Config{Heartbeat: 50 * time.Millisecond})
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +38,8 @@ func TestInitConnectsAndHeartbeats(t *testing.T) {
 }
 
 func TestInitErrors(t *testing.T) {
-	svc := startService(t, server.Config{})
-	good := svc.config(t)
+	svc := servertest.Start(t)
+	good := config(t, svc)
 	for _, tc := range []struct {
 		name string
 		edit func(*sdk.Config)
@@ -87,8 +88,8 @@ func TestInitTimeoutOnSilentService(t *testing.T) {
 }
 
 func TestConfigFromEnvironmentAndCredentialsFile(t *testing.T) {
-	svc := startService(t, server.Config{})
-	cfg := svc.config(t)
+	svc := servertest.Start(t)
+	cfg := config(t, svc)
 	creds := t.TempDir() + "/credentials"
 	writeFile(t, creds, fmt.Sprintf("# iscsdk credentials\nISCSDK_TOKEN=%s\nISCSDK_PRODUCT=%s\n", cfg.Token, cfg.ProductID))
 	t.Setenv(sdk.EnvEndpoint, cfg.Endpoint)
@@ -110,14 +111,14 @@ func TestConfigFromEnvironmentAndCredentialsFile(t *testing.T) {
 }
 
 func TestEventsArriveInOrder(t *testing.T) {
-	svc := startService(t, server.Config{})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.ShutOut()
 	for i := 1; i <= 50; i++ {
-		svc.notice(c.SessionID(), strconv.Itoa(i))
+		notice(t, svc, c.SessionID(), strconv.Itoa(i))
 	}
 	for i := 1; i <= 50; i++ {
 		e := next(t, c, isNotice)
@@ -139,9 +140,9 @@ func expectNotices(t *testing.T, c *sdk.Client, from, to int) {
 }
 
 func TestReconnectReplaysMissedEventsAfterDroppedConnection(t *testing.T) {
-	svc := startService(t, server.Config{})
-	p := startProxy(t, svc.addr)
-	cfg := svc.config(t)
+	svc := servertest.Start(t)
+	p := startProxy(t, svc.Addr)
+	cfg := config(t, svc)
 	cfg.Endpoint = p.endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
@@ -151,36 +152,36 @@ func TestReconnectReplaysMissedEventsAfterDroppedConnection(t *testing.T) {
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
 	for i := 1; i <= 3; i++ {
-		svc.notice(id, strconv.Itoa(i))
+		notice(t, svc, id, strconv.Itoa(i))
 	}
 	expectNotices(t, c, 1, 3)
 
 	p.setCut(true) // the network fails
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 4; i <= 10; i++ { // events published while the client is away
-		svc.notice(id, strconv.Itoa(i))
+		notice(t, svc, id, strconv.Itoa(i))
 	}
 	p.setCut(false)
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["resumed"] != "true" || e.Params["session"] != id || e.Params["eventsLost"] != "" {
 		t.Fatalf("reconnect: %v", e.Params)
 	}
-	svc.notice(id, "11")
+	notice(t, svc, id, "11")
 	expectNotices(t, c, 4, 11)
 }
 
 func TestReconnectAfterServerDropsConnection(t *testing.T) {
-	svc := startService(t, server.Config{})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.ShutOut()
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
-	svc.notice(id, "1")
+	notice(t, svc, id, "1")
 	expectNotices(t, c, 1, 1)
-	if err := svc.admin().Do(context.Background(), "POST", "/sessions/"+id+"/disconnect", nil, nil); err != nil {
+	if err := svc.Admin().Do(context.Background(), "POST", "/sessions/"+id+"/disconnect", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	next(t, c, isState(sdk.StateDisconnected))
@@ -188,14 +189,14 @@ func TestReconnectAfterServerDropsConnection(t *testing.T) {
 	if e.Params["resumed"] != "true" {
 		t.Fatalf("not resumed: %v", e.Params)
 	}
-	svc.notice(id, "2")
+	notice(t, svc, id, "2")
 	expectNotices(t, c, 2, 2)
 }
 
 func TestResumeAcrossServiceRestart(t *testing.T) {
-	svc := startService(t, server.Config{})
-	p := startProxy(t, svc.addr)
-	cfg := svc.config(t)
+	svc := servertest.Start(t)
+	p := startProxy(t, svc.Addr)
+	cfg := config(t, svc)
 	cfg.Endpoint = p.endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
@@ -204,47 +205,47 @@ func TestResumeAcrossServiceRestart(t *testing.T) {
 	defer c.ShutOut()
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
-	svc.notice(id, "1")
+	notice(t, svc, id, "1")
 	expectNotices(t, c, 1, 1)
 
 	p.setCut(true)
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 2; i <= 5; i++ {
-		svc.notice(id, strconv.Itoa(i)) // stored, not delivered
+		notice(t, svc, id, strconv.Itoa(i)) // stored, not delivered
 	}
-	svc.restart() // same data directory, same port
+	svc.Restart() // same data directory, same port
 	p.setCut(false)
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["resumed"] != "true" || e.Params["session"] != id {
 		t.Fatalf("after restart: %v", e.Params)
 	}
-	svc.notice(id, "6")
+	notice(t, svc, id, "6")
 	expectNotices(t, c, 2, 6)
 }
 
 func TestGracefulShutdownTellsTheHost(t *testing.T) {
-	svc := startService(t, server.Config{})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.ShutOut()
-	svc.stop()
+	svc.Stop()
 	e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventServiceClosed })
 	if e.Params["reason"] != "shutdown" || e.Params["message"] == "" {
 		t.Fatalf("service closed event: %v", e.Params)
 	}
 	next(t, c, isState(sdk.StateDisconnected))
-	svc.start()
+	svc.Restart()
 	if e := next(t, c, isState(sdk.StateConnected)); e.Params["resumed"] != "true" {
 		t.Fatalf("after restart: %v", e.Params)
 	}
 }
 
 func TestRetentionGapIsReported(t *testing.T) {
-	svc := startService(t, server.Config{EventRetention: 3})
-	p := startProxy(t, svc.addr)
-	cfg := svc.config(t)
+	svc := servertest.StartConfig(t, server.Config{EventRetention: 3})
+	p := startProxy(t, svc.Addr)
+	cfg := config(t, svc)
 	cfg.Endpoint = p.endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
@@ -255,7 +256,7 @@ func TestRetentionGapIsReported(t *testing.T) {
 	p.setCut(true)
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 1; i <= 5; i++ {
-		svc.notice(c.SessionID(), strconv.Itoa(i))
+		notice(t, svc, c.SessionID(), strconv.Itoa(i))
 	}
 	p.setCut(false)
 	e := next(t, c, isState(sdk.StateConnected))
@@ -266,8 +267,8 @@ func TestRetentionGapIsReported(t *testing.T) {
 }
 
 func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
-	svc := startService(t, server.Config{})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 		t.Fatalf("PollEvent with a callback: %v", err)
 	}
 	for i := 1; i <= 20; i++ {
-		svc.notice(id, strconv.Itoa(i))
+		notice(t, svc, id, strconv.Itoa(i))
 	}
 	for i := 1; i <= 20; i++ {
 		if got := <-gotA; got != strconv.Itoa(i) {
@@ -302,7 +303,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 			gotB <- e.Params["text"]
 		}
 	})
-	svc.notice(id, "21")
+	notice(t, svc, id, "21")
 	if got := <-gotB; got != "21" {
 		t.Fatalf("callback B got %s", got)
 	}
@@ -310,7 +311,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 		t.Fatal("old callback still called after re-registering")
 	}
 	c.RegisterEventRecall(nil) // back to polling
-	svc.notice(id, "22")
+	notice(t, svc, id, "22")
 	expectNotices(t, c, 22, 22)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -326,10 +327,10 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 }
 
 func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
-	svc := startService(t, server.Config{})
+	svc := servertest.Start(t)
 	before := goleak.IgnoreCurrent()
 
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 	}
 	goleak.VerifyNone(t, before)
 
-	c2, err := sdk.Init(context.Background(), svc.config(t))
+	c2, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 		}
 	})
 	for i := 0; i < 20; i++ {
-		svc.notice(c2.SessionID(), "x")
+		notice(t, svc, c2.SessionID(), "x")
 	}
 	if err := c2.ShutOut(); err != nil {
 		t.Fatal(err)
@@ -371,14 +372,14 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 }
 
 func TestShutOutEndsTheSession(t *testing.T) {
-	svc := startService(t, server.Config{})
-	c, err := sdk.Init(context.Background(), svc.config(t))
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.ShutOut()
 	var sessions []map[string]any
-	if err := svc.admin().Do(context.Background(), "GET", "/sessions", nil, &sessions); err != nil {
+	if err := svc.Admin().Do(context.Background(), "GET", "/sessions", nil, &sessions); err != nil {
 		t.Fatal(err)
 	}
 	if len(sessions) != 0 {
@@ -387,10 +388,10 @@ func TestShutOutEndsTheSession(t *testing.T) {
 }
 
 func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
-	svc := startService(t, server.Config{Heartbeat: 20 * time.Millisecond})
-	p := startProxy(t, svc.addr)
+	svc := servertest.StartConfig(t, server.Config{Heartbeat: 20 * time.Millisecond})
+	p := startProxy(t, svc.Addr)
 	before := goleak.IgnoreCurrent()
-	cfg := svc.config(t)
+	cfg := config(t, svc)
 	cfg.Endpoint = p.endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {

@@ -4,109 +4,33 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
-// service is a real iscd (in-process) on a loopback port, restartable on
-// the same data directory and port.
-type service struct {
-	t    *testing.T
-	dir  string
-	addr string
-	srv  *server.Server
-	env  map[string]string
-	opts server.Config
-}
-
-func startService(t *testing.T, opts server.Config) *service {
-	t.Helper()
-	s := &service{t: t, dir: t.TempDir(), addr: "127.0.0.1:0", opts: opts}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *service) start() {
-	s.t.Helper()
-	cfg := s.opts
-	cfg.DataDir, cfg.Dev = s.dir, true
-	srv, err := server.Open(cfg)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.addr = ln.Addr().String() // the same port on restart
-	if err := srv.Start(ln); err != nil {
-		s.t.Fatal(err)
-	}
-	s.srv = srv
-	s.env = readEnv(s.t, filepath.Join(s.dir, "dev.env"))
-}
-
-func readEnv(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		env[k] = v
-	}
-	return env
-}
-
-func (s *service) stop() {
-	if s.srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		s.t.Errorf("shutdown: %v", err)
-	}
-	if err := s.srv.Wait(); err != nil {
-		s.t.Errorf("serve: %v", err)
-	}
-	s.srv = nil
-}
-
-func (s *service) restart() { s.stop(); s.start() }
-
-func (s *service) config(t *testing.T) sdk.Config {
+// config returns a client configuration for srv, isolated from the
+// machine's environment and credentials file.
+func config(t *testing.T, srv *servertest.Server) sdk.Config {
 	return sdk.Config{
-		Endpoint: s.env["ISCSDK_ENDPOINT"], Token: s.env["ISCSDK_TOKEN"], ProductID: s.env["ISCSDK_PRODUCT"],
+		Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product,
 		AppVersion: "1.2.3", WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second,
 		CredentialsFile: filepath.Join(t.TempDir(), "none"),
 	}
 }
 
-func (s *service) admin() *adminapi.Client {
-	// No keep-alive: the goroutine leak checks must see only the SDK's.
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	return &adminapi.Client{BaseURL: s.env["ISCD_ADMIN_URL"], Token: s.env["ISCD_ADMIN_TOKEN"], HTTP: hc}
-}
-
 // notice pushes one Notice event with text to session id.
-func (s *service) notice(id, text string) {
-	s.t.Helper()
+func notice(t *testing.T, srv *servertest.Server, id, text string) {
+	t.Helper()
 	var out adminapi.NoticeSent
-	if err := s.admin().Do(context.Background(), "POST", "/notices", adminapi.Notice{SessionID: id, Title: "t", Text: text}, &out); err != nil {
-		s.t.Fatalf("notice %s: %v", text, err)
+	if err := srv.Admin().Do(context.Background(), "POST", "/notices", adminapi.Notice{SessionID: id, Title: "t", Text: text}, &out); err != nil {
+		t.Fatalf("notice %s: %v", text, err)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -57,9 +58,9 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestHonoursHTTPProxyAndNoProxy(t *testing.T) {
-	svc := startService(t, server.Config{})
-	_, port, _ := net.SplitHostPort(svc.addr)
-	p := &connectProxy{target: svc.addr}
+	svc := servertest.Start(t)
+	_, port, _ := net.SplitHostPort(svc.Addr)
+	p := &connectProxy{target: svc.Addr}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestHonoursHTTPProxyAndNoProxy(t *testing.T) {
 	t.Cleanup(func() { hs.Close() })
 
 	// A name only the proxy can reach: the client must not resolve it.
-	cfg := svc.config(t)
+	cfg := config(t, svc)
 	cfg.Endpoint = "ws://iscd.corp.invalid:" + port + "/v1/session"
 	t.Setenv("HTTP_PROXY", "http://"+ln.Addr().String())
 	t.Setenv("http_proxy", "")
@@ -120,8 +121,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 
 func TestWSSWithCAFile(t *testing.T) {
 	cert, key := selfSigned(t, t.TempDir())
-	svc := startService(t, server.Config{TLSCert: cert, TLSKey: key})
-	cfg := svc.config(t)
+	svc := servertest.StartConfig(t, server.Config{TLSCert: cert, TLSKey: key})
+	cfg := config(t, svc)
 	if !strings.HasPrefix(cfg.Endpoint, "wss://") {
 		t.Fatalf("dev.env endpoint %s is not wss://", cfg.Endpoint)
 	}
@@ -146,8 +147,8 @@ func TestWSSWithCAFile(t *testing.T) {
 }
 
 func TestLogGoesToTheWorkspaceWithoutSecrets(t *testing.T) {
-	svc := startService(t, server.Config{})
-	cfg := svc.config(t)
+	svc := servertest.Start(t)
+	cfg := config(t, svc)
 	cfg.LogLevel = "debug"
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
@@ -179,8 +180,8 @@ func TestLogGoesToTheWorkspaceWithoutSecrets(t *testing.T) {
 }
 
 func TestLogFileIsCapped(t *testing.T) {
-	svc := startService(t, server.Config{})
-	cfg := svc.config(t)
+	svc := servertest.Start(t)
+	cfg := config(t, svc)
 	cfg.LogLevel = "debug"
 	// Pre-fill the log to just under its cap: the next lines rotate it.
 	path := filepath.Join(cfg.WorkspaceDir, "logs", "iscsdk.log")

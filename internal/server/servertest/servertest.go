@@ -6,17 +6,20 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 )
 
 // Server is a running development-mode iscd. Its fields come from the
-// DATA/dev.env file the service writes when it starts.
+// DATA/dev.env file the service writes when it starts; a restart mints new
+// tokens (the old ones stay valid) and keeps the data directory and port.
 type Server struct {
 	*server.Server
 	DataDir    string
@@ -26,52 +29,82 @@ type Server struct {
 	Endpoint   string // ISCSDK_ENDPOINT, ws://ADDR/v1/session
 	APIToken   string // ISCSDK_TOKEN, the demo user's isk_ token
 	Product    string // ISCSDK_PRODUCT, the demo product
+
+	t   testing.TB
+	cfg server.Config
 }
 
 // Start opens a development-mode iscd with its data in t.TempDir(), serves
 // it on 127.0.0.1:0 and shuts it down when the test ends. It fails the
 // test if the service cannot start or does not stop cleanly.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartConfig(t, server.Config{}) }
+
+// StartConfig is Start with settings; DataDir and Dev are set by it.
+func StartConfig(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	srv, err := server.Open(server.Config{DataDir: dir, Dev: true})
+	cfg.DataDir, cfg.Dev = t.TempDir(), true
+	s := &Server{t: t, cfg: cfg, DataDir: cfg.DataDir, Addr: "127.0.0.1:0"}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	srv, err := server.Open(s.cfg)
 	if err != nil {
-		t.Fatalf("open iscd: %v", err)
+		s.t.Fatalf("open iscd: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		srv.Shutdown(context.Background()) // closes the store
+		s.t.Fatalf("listen: %v", err)
 	}
 	// Start has written dev.env when it returns.
 	if err := srv.Start(ln); err != nil {
 		ln.Close()
-		srv.Shutdown(context.Background()) // closes the store
-		t.Fatalf("start iscd: %v", err)
+		srv.Shutdown(context.Background())
+		s.t.Fatalf("start iscd: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shut down iscd: %v", err)
-		}
-		if err := srv.Wait(); err != nil {
-			t.Errorf("iscd serve: %v", err)
-		}
-	})
-	env, err := readEnv(filepath.Join(dir, "dev.env"))
+	env, err := readEnv(filepath.Join(s.DataDir, "dev.env"))
 	if err != nil {
-		t.Fatalf("read dev.env: %v", err)
+		s.t.Fatalf("read dev.env: %v", err)
 	}
-	return &Server{
-		Server:     srv,
-		DataDir:    dir,
-		Addr:       ln.Addr().String(),
-		AdminURL:   env["ISCD_ADMIN_URL"],
-		AdminToken: env["ISCD_ADMIN_TOKEN"],
-		Endpoint:   env["ISCSDK_ENDPOINT"],
-		APIToken:   env["ISCSDK_TOKEN"],
-		Product:    env["ISCSDK_PRODUCT"],
+	s.Server, s.Addr = srv, ln.Addr().String()
+	s.AdminURL, s.AdminToken = env["ISCD_ADMIN_URL"], env["ISCD_ADMIN_TOKEN"]
+	s.Endpoint, s.APIToken, s.Product = env["ISCSDK_ENDPOINT"], env["ISCSDK_TOKEN"], env["ISCSDK_PRODUCT"]
+}
+
+// Stop shuts the service down gracefully (connected clients are told);
+// stopping a stopped service does nothing.
+func (s *Server) Stop() {
+	if s.Server == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		s.t.Errorf("shut down iscd: %v", err)
+	}
+	if err := s.Wait(); err != nil {
+		s.t.Errorf("iscd serve: %v", err)
+	}
+	s.Server = nil
+}
+
+// Restart stops the service (if it runs) and starts it again on the same
+// data directory and port.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Admin returns an admin API client. It keeps no idle connections, so
+// goroutine-leak checks see only the code under test.
+func (s *Server) Admin() *adminapi.Client {
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return &adminapi.Client{BaseURL: s.AdminURL, Token: s.AdminToken, HTTP: hc}
 }
 
 // readEnv parses KEY=VALUE lines.
