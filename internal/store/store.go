@@ -116,5 +116,6 @@ type Sessions interface {
 type Store interface {
 	Directory
 	Sessions
+	Licenses
 	Close() error
 }

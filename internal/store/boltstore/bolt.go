@@ -44,7 +44,8 @@ func Open(path string, retention int) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents} {
+		for _, b := range [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
+			bktLicenses, bktSeats, bktKeys, bktAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

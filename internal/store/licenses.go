@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Licence errors that callers branch on.
+var (
+	ErrNoSeat      = errors.New("store: no seat free")
+	ErrDeviceLimit = errors.New("store: device limit reached")
+)
+
+// Licence kinds and statuses.
+const (
+	KindFloating   = "floating"    // Seats concurrent sessions, each holding a lease
+	KindNodeLocked = "node-locked" // up to Seats devices, bound for good
+
+	StatusActive   = "ACTIVE"
+	StatusFrozen   = "FROZEN"
+	StatusReleased = "RELEASED"
+)
+
+// License is an org's right to run a product.
+type License struct {
+	ID           string        `json:"id"`
+	OrgID        string        `json:"orgId"`
+	ProductID    string        `json:"productId"`
+	Edition      string        `json:"edition,omitempty"`
+	Features     []string      `json:"features,omitempty"`
+	Kind         string        `json:"kind"`
+	Seats        int           `json:"seats"`
+	EffectiveAt  time.Time     `json:"effectiveAt"`
+	ExpiresAt    time.Time     `json:"expiresAt"`
+	Grace        time.Duration `json:"grace"`        // usable this long after ExpiresAt
+	OfflineGrace time.Duration `json:"offlineGrace"` // a lease is usable this long after it lapses
+	Status       string        `json:"status"`
+	Trial        bool          `json:"trial,omitempty"`
+	Created      time.Time     `json:"created"`
+	Updated      time.Time     `json:"updated"`
+
+	// Marketplace bookkeeping (empty for licences made by iscctl).
+	InstanceID  string `json:"instanceId,omitempty"`
+	OrderID     string `json:"orderId,omitempty"`
+	OrderLineID string `json:"orderLineId,omitempty"`
+	LicenseCode string `json:"licenseCode,omitempty"`
+}
+
+// Seat is a floating lease held by a session, or a node-locked device
+// binding (SessionID empty, LeaseExpires zero: it does not lapse).
+type Seat struct {
+	ID           string    `json:"id"`
+	LicenseID    string    `json:"licenseId"`
+	SessionID    string    `json:"sessionId,omitempty"`
+	UserID       string    `json:"userId,omitempty"`
+	Device       string    `json:"device,omitempty"` // the fingerprint as sent
+	Acquired     time.Time `json:"acquired"`
+	Renewed      time.Time `json:"renewed"`
+	LeaseExpires time.Time `json:"leaseExpires,omitzero"`
+}
+
+// Lapsed reports whether a floating lease has run out at now.
+func (s Seat) Lapsed(now time.Time) bool {
+	return !s.LeaseExpires.IsZero() && now.After(s.LeaseExpires)
+}
+
+// AuditEntry records what happened to a licence, for operators.
+type AuditEntry struct {
+	Time      time.Time `json:"time"`
+	LicenseID string    `json:"licenseId,omitempty"`
+	OrgID     string    `json:"orgId,omitempty"`
+	SessionID string    `json:"sessionId,omitempty"`
+	UserID    string    `json:"userId,omitempty"`
+	Event     string    `json:"event"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// ProductKey is a product's licence signing key. Private is the encoded
+// private key; it never leaves the service.
+type ProductKey struct {
+	ProductID string    `json:"productId"`
+	ID        string    `json:"id"`
+	Private   string    `json:"private"`
+	Created   time.Time `json:"created"`
+	Retired   bool      `json:"retired,omitempty"` // verifies old documents, signs nothing new
+}
+
+// SameDevice decides whether two fingerprints are one device (the drift
+// rule); the store needs it to bind node-locked licences atomically.
+type SameDevice func(a, b string) bool
+
+// Licenses holds licences, their seats, signing keys and the audit log.
+type Licenses interface {
+	PutLicense(ctx context.Context, l License) error
+	License(ctx context.Context, id string) (License, error)
+	// Licenses lists an org's licences for a product ("" matches all).
+	Licenses(ctx context.Context, orgID, productID string) ([]License, error)
+
+	// AcquireSeat gives sessionID a floating seat of licence id until
+	// leaseExpires: the seat it already holds (renewed), or a new one if
+	// fewer than the licence's Seats unlapsed seats exist; else ErrNoSeat.
+	AcquireSeat(ctx context.Context, s Seat) (Seat, error)
+	// RenewSeat extends a held seat; ErrNotFound if it lapsed and was taken.
+	RenewSeat(ctx context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (Seat, error)
+	// BindDevice binds a node-locked licence to s.Device, or finds the
+	// binding of the same device by same; ErrDeviceLimit when full.
+	BindDevice(ctx context.Context, s Seat, same SameDevice) (Seat, error)
+	// Seats lists a licence's seats ("" lists all), lapsed ones included.
+	Seats(ctx context.Context, licenseID string) ([]Seat, error)
+	// ReleaseSeat frees one seat by id.
+	ReleaseSeat(ctx context.Context, seatID string) (Seat, error)
+	// ReleaseSessionSeats frees every floating seat a session holds.
+	ReleaseSessionSeats(ctx context.Context, sessionID string) ([]Seat, error)
+
+	PutProductKey(ctx context.Context, k ProductKey) error
+	ProductKeys(ctx context.Context, productID string) ([]ProductKey, error)
+
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	Audit(ctx context.Context, licenseID string, limit int) ([]AuditEntry, error)
+}
