@@ -84,6 +84,7 @@ type Client struct {
 
 	mu          sync.Mutex
 	conn        *transport.Conn
+	connChanged chan struct{} // closed and replaced whenever conn changes
 	pending     map[uint64]chan *wire.Message
 	session     string
 	resumeToken string
@@ -126,7 +127,8 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		},
 		log:     logger,
 		logOut:  logOut,
-		pending: map[uint64]chan *wire.Message{},
+		pending:     map[uint64]chan *wire.Message{},
+		connChanged: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
@@ -185,11 +187,18 @@ func (c *Client) ShutOut() error {
 	}
 	// Tell the service the session is over, so it frees what the session
 	// held at once instead of waiting for the resume window to pass.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
-		c.log.Info("close session", "err", err)
+	// While disconnected there is no one to tell: the session then ends on
+	// the service when its resume window passes.
+	c.mu.Lock()
+	connected := c.conn != nil
+	c.mu.Unlock()
+	if connected {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
+			c.log.Info("close session", "err", err)
+		}
+		cancel()
 	}
-	cancel()
 	c.cancel()
 	c.runWG.Wait()
 	c.events.close()
@@ -205,14 +214,9 @@ func (c *Client) call(ctx context.Context, op string, body, out any) error {
 	}
 	id := c.nextID.Add(1)
 	ch := make(chan *wire.Message, 1)
-	c.mu.Lock()
-	conn := c.conn
-	if conn != nil {
-		c.pending[id] = ch
-	}
-	c.mu.Unlock()
-	if conn == nil {
-		return fmt.Errorf("%s: %w", op, ErrDisconnected)
+	conn, err := c.waitConn(ctx, id, ch)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer func() {
 		c.mu.Lock()
@@ -239,6 +243,33 @@ func (c *Client) call(ctx context.Context, op string, body, out any) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%s: %w", op, ctx.Err())
 	}
+}
+
+// waitConn waits until the client is connected (or ctx ends) and registers
+// ch for the answer to request id on that connection.
+func (c *Client) waitConn(ctx context.Context, id uint64, ch chan *wire.Message) (*transport.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.conn == nil {
+		changed := c.connChanged
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			c.mu.Lock()
+			return nil, ErrDisconnected
+		}
+		c.mu.Lock()
+	}
+	c.pending[id] = ch
+	return c.conn, nil
+}
+
+// setConn changes the current connection and wakes waitConn; mu is held.
+func (c *Client) setConn(conn *transport.Conn) {
+	c.conn = conn
+	close(c.connChanged)
+	c.connChanged = make(chan struct{})
 }
 
 // emit hands an event to the host.
@@ -313,7 +344,7 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	}
 	c.session, c.resumeToken = w.Session, w.ResumeToken
 	c.heartbeat = time.Duration(w.HeartbeatMS) * time.Millisecond
-	c.conn = conn
+	c.setConn(conn)
 	c.mu.Unlock()
 
 	p := map[string]string{"session": w.Session, "resumed": strconv.FormatBool(w.Resumed), "serverTime": w.ServerTime.UTC().Format(time.RFC3339Nano)}
@@ -388,7 +419,7 @@ func (c *Client) serve(conn *transport.Conn) error {
 		conn.Close(websocket.CloseNormalClosure, "")
 		c.mu.Lock()
 		if c.conn == conn {
-			c.conn = nil
+			c.setConn(nil)
 		}
 		for id, ch := range c.pending {
 			close(ch)

@@ -143,3 +143,35 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	return nil
 }
+
+// Licences.
+type (
+	// CreateLicense is the body of POST /admin/v1/licenses.
+	CreateLicense struct {
+		ID           string    `json:"id,omitempty"`
+		OrgID        string    `json:"orgId"`
+		ProductID    string    `json:"productId"`
+		Edition      string    `json:"edition,omitempty"`
+		Features     []string  `json:"features,omitempty"`
+		Kind         string    `json:"kind,omitempty"` // floating (default) or node-locked
+		Seats        int       `json:"seats"`
+		EffectiveAt  time.Time `json:"effectiveAt,omitzero"`
+		ExpiresAt    time.Time `json:"expiresAt,omitzero"` // zero: perpetual
+		GraceSeconds int64     `json:"graceSeconds,omitempty"`
+		// OfflineGraceSeconds: how long a lease stays usable while iscd is
+		// unreachable; 0 means the default (licensing.DefaultOfflineGrace).
+		OfflineGraceSeconds int64 `json:"offlineGraceSeconds,omitempty"`
+		Trial               bool  `json:"trial,omitempty"`
+	}
+	// LicenseDetail answers GET /admin/v1/licenses/{id}.
+	LicenseDetail struct {
+		store.License
+		Seats []store.Seat `json:"seats"`
+	}
+	// PublicKeys answers GET /admin/v1/products/{id}/keys: the keys a
+	// program compiles in to verify licences offline, oldest first.
+	PublicKeys struct {
+		ProductID string   `json:"productId"`
+		Keys      []string `json:"keys"`
+	}
+)

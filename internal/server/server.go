@@ -18,6 +18,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -36,7 +37,10 @@ type Config struct {
 	// EventRetention bounds the unacknowledged events kept per session;
 	// 0: boltstore.DefaultRetention.
 	EventRetention int
-	Logger         *slog.Logger
+	// LicenseLease is how long a floating seat lasts between renewals;
+	// 0: licensing.DefaultLease.
+	LicenseLease time.Duration
+	Logger       *slog.Logger
 }
 
 // Server is a running iscd.
@@ -45,6 +49,7 @@ type Server struct {
 	log      *slog.Logger
 	store    store.Store
 	hub      *session.Hub
+	licenses *licensing.Service
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
@@ -68,9 +73,13 @@ func Open(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st}
 	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow})
 
+	adm := admin.New(st, s.hub, cfg.Logger)
+	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease)
+	s.licenses.MountAdmin(adm)
+
 	mux := http.NewServeMux()
 	mux.Handle(wire.Path, s.hub)
-	mux.Handle(adminapi.Prefix+"/", admin.New(st, s.hub, cfg.Logger))
+	mux.Handle(adminapi.Prefix+"/", adm)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.http = &http.Server{
@@ -85,6 +94,9 @@ func Open(cfg Config) (*Server, error) {
 // Hub is the session hub, for capabilities that register request handlers
 // or publish events.
 func (s *Server) Hub() *session.Hub { return s.hub }
+
+// Licenses is the licence service.
+func (s *Server) Licenses() *licensing.Service { return s.licenses }
 
 // Store is the service's store.
 func (s *Server) Store() store.Store { return s.store }
@@ -207,6 +219,7 @@ const (
 	DevOrg     = "demo"
 	DevUser    = "demo"
 	DevProduct = "demo-cad"
+	DevLicense = "demo-floating" // 5 floating seats, a year from the first dev start
 )
 
 // setupDev creates the demo org, user and product (once), mints fresh demo
@@ -222,6 +235,24 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 			return fmt.Errorf("iscd: dev setup: %w", err)
 		}
 	}
+	if _, err := s.store.License(ctx, DevLicense); errors.Is(err, store.ErrNotFound) {
+		_, err = s.licenses.CreateLicense(ctx, adminapi.CreateLicense{
+			ID: DevLicense, OrgID: DevOrg, ProductID: DevProduct, Edition: "professional",
+			Features: []string{"mesh", "solve", "export"}, Kind: store.KindFloating, Seats: 5,
+			ExpiresAt: now.AddDate(1, 0, 0), GraceSeconds: 7 * 24 * 3600,
+		})
+		if err != nil {
+			return fmt.Errorf("iscd: dev licence: %w", err)
+		}
+	}
+	keys, err := s.licenses.PublicKeys(ctx, DevProduct)
+	if err != nil {
+		return fmt.Errorf("iscd: dev product key: %w", err)
+	}
+	pub := make([]string, len(keys))
+	for i, k := range keys {
+		pub[i] = k.String()
+	}
 	apiSecret, id, hash := token.New(token.PrefixAPI)
 	if err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAPI, Hash: hash, UserID: DevUser, OrgID: DevOrg, Name: "dev", Created: now}); err != nil {
 		return err
@@ -235,7 +266,7 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCSDK_ENDPOINT=" + ws,
 		"ISCSDK_TOKEN=" + apiSecret,
 		"ISCSDK_PRODUCT=" + DevProduct,
-		"ISCSDK_LICENSE_PUBLIC_KEY=",
+		"ISCSDK_LICENSE_PUBLIC_KEY=" + strings.Join(pub, ","),
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
 	}, "\n") + "\n"

@@ -57,15 +57,20 @@ func New(dir store.Directory, hub *session.Hub, log *slog.Logger) *API {
 	a.mux.HandleFunc("POST "+p+"/sessions/{id}/disconnect", a.disconnectSession)
 	a.mux.HandleFunc("POST "+p+"/notices", a.notice)
 	a.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
+		Fail(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
 	})
 	return a
 }
 
+// Handle adds an endpoint, such as "POST /admin/v1/licenses", for a
+// capability of the service. It is served behind the same admin token
+// check and body limit as the others.
+func (a *API) Handle(pattern string, h http.HandlerFunc) { a.mux.HandleFunc(pattern, h) }
+
 // ServeHTTP checks the admin token, then routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {
-		fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "admin token missing or invalid (Authorization: Bearer <admin token>)")
+		Fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "admin token missing or invalid (Authorization: Bearer <admin token>)")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -91,13 +96,15 @@ func (a *API) authorized(r *http.Request) bool {
 	return token.Verify(secret, t.Hash)
 }
 
-func fail(w http.ResponseWriter, status int, code, msg string) {
+// Fail answers with status and {"error":{"code","message"}}.
+func Fail(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]wire.Error{"error": {Code: code, Message: msg}})
 }
 
-func reply(w http.ResponseWriter, status int, v any) {
+// Reply answers with status and v as JSON.
+func Reply(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
@@ -105,65 +112,72 @@ func reply(w http.ResponseWriter, status int, v any) {
 
 // storeFail answers a store error with the right status.
 func (a *API) storeFail(w http.ResponseWriter, what string, err error) {
+	StoreFail(w, a.log, what, err)
+}
+
+// StoreFail answers a store error: 404 for store.ErrNotFound, 409 for
+// store.ErrExists, else 500 (logged; the details are not shown).
+func StoreFail(w http.ResponseWriter, log *slog.Logger, what string, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		fail(w, http.StatusNotFound, wire.CodeNotFound, what+" not found")
+		Fail(w, http.StatusNotFound, wire.CodeNotFound, what+" not found")
 	case errors.Is(err, store.ErrExists):
-		fail(w, http.StatusConflict, "conflict", what+" already exists")
+		Fail(w, http.StatusConflict, "conflict", what+" already exists")
 	default:
-		a.log.Error("admin store error", "what", what, "err", err)
-		fail(w, http.StatusInternalServerError, wire.CodeInternal, what+": internal error")
+		log.Error("admin store error", "what", what, "err", err)
+		Fail(w, http.StatusInternalServerError, wire.CodeInternal, what+": internal error")
 	}
 }
 
-// decode reads a JSON body into v. encoding/json would quietly turn
+// Decode reads a JSON body into v, or answers 400/413 and returns false. encoding/json would quietly turn
 // invalid UTF-8 into U+FFFD, so the raw bytes are checked first.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+			Fail(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
 		} else {
-			fail(w, http.StatusBadRequest, wire.CodeBadRequest, "read body: "+err.Error())
+			Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "read body: "+err.Error())
 		}
 		return false
 	}
 	if !utf8.Valid(body) {
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "request body is not valid UTF-8")
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "request body is not valid UTF-8")
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: "+err.Error())
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: "+err.Error())
 		return false
 	}
 	if dec.More() {
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: data after the object")
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "invalid JSON body: data after the object")
 		return false
 	}
 	return true
 }
 
-// checkText rejects empty, over-long or non-UTF-8 names.
-func checkText(w http.ResponseWriter, field, v string, required bool, max int) bool {
+// CheckText rejects empty (when required), over-long or non-UTF-8 text.
+func CheckText(w http.ResponseWriter, field, v string, required bool, max int) bool {
 	switch {
 	case required && strings.TrimSpace(v) == "":
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is required")
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is required")
 	case len(v) > max:
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("%s longer than %d bytes", field, max))
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("%s longer than %d bytes", field, max))
 	case !utf8.ValidString(v):
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is not valid UTF-8")
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+" is not valid UTF-8")
 	default:
 		return true
 	}
 	return false
 }
 
-func checkID(w http.ResponseWriter, field, v string) bool {
+// CheckID rejects an id an operator chose that is not a safe name.
+func CheckID(w http.ResponseWriter, field, v string) bool {
 	if v != "" && (!idPattern.MatchString(v) || strings.Contains(v, "..")) {
-		fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+` must match `+idPattern.String()+` and not contain ".."`)
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, field+` must match `+idPattern.String()+` and not contain ".."`)
 		return false
 	}
 	return true
@@ -177,12 +191,12 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "orgs", err)
 		return
 	}
-	reply(w, http.StatusOK, orgs)
+	Reply(w, http.StatusOK, orgs)
 }
 
 func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.CreateOrg
-	if !decode(w, r, &req) || !checkID(w, "id", req.ID) || !checkText(w, "name", req.Name, true, 200) {
+	if !Decode(w, r, &req) || !CheckID(w, "id", req.ID) || !CheckText(w, "name", req.Name, true, 200) {
 		return
 	}
 	o := store.Org{ID: req.ID, Name: req.Name, Created: now()}
@@ -194,7 +208,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("org created", "org", o.ID)
-	reply(w, http.StatusCreated, o)
+	Reply(w, http.StatusCreated, o)
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -203,13 +217,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "users", err)
 		return
 	}
-	reply(w, http.StatusOK, users)
+	Reply(w, http.StatusOK, users)
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.CreateUser
-	if !decode(w, r, &req) || !checkID(w, "id", req.ID) || !checkText(w, "orgId", req.OrgID, true, 64) ||
-		!checkText(w, "name", req.Name, true, 200) || !checkText(w, "email", req.Email, false, 320) {
+	if !Decode(w, r, &req) || !CheckID(w, "id", req.ID) || !CheckText(w, "orgId", req.OrgID, true, 64) ||
+		!CheckText(w, "name", req.Name, true, 200) || !CheckText(w, "email", req.Email, false, 320) {
 		return
 	}
 	u := store.User{ID: req.ID, OrgID: req.OrgID, Name: req.Name, Email: req.Email, Created: now()}
@@ -225,7 +239,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("user created", "user", u.ID, "org", u.OrgID)
-	reply(w, http.StatusCreated, u)
+	Reply(w, http.StatusCreated, u)
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
@@ -242,12 +256,12 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		t.Hash = ""
 		out = append(out, t)
 	}
-	reply(w, http.StatusOK, out)
+	Reply(w, http.StatusOK, out)
 }
 
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.CreateToken
-	if !decode(w, r, &req) || !checkText(w, "userId", req.UserID, true, 64) || !checkText(w, "name", req.Name, false, 200) {
+	if !Decode(w, r, &req) || !CheckText(w, "userId", req.UserID, true, 64) || !CheckText(w, "name", req.Name, false, 200) {
 		return
 	}
 	u, err := a.dir.User(r.Context(), req.UserID)
@@ -263,7 +277,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("token created", "token", id, "user", u.ID) // the id, never the secret
 	t.Hash = ""
-	reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
+	Reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
 }
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
@@ -289,12 +303,12 @@ func (a *API) listProducts(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "products", err)
 		return
 	}
-	reply(w, http.StatusOK, ps)
+	Reply(w, http.StatusOK, ps)
 }
 
 func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.CreateProduct
-	if !decode(w, r, &req) || !checkText(w, "id", req.ID, true, 64) || !checkID(w, "id", req.ID) || !checkText(w, "name", req.Name, true, 200) {
+	if !Decode(w, r, &req) || !CheckText(w, "id", req.ID, true, 64) || !CheckID(w, "id", req.ID) || !CheckText(w, "name", req.Name, true, 200) {
 		return
 	}
 	p := store.Product{ID: req.ID, Name: req.Name, Created: now()}
@@ -303,7 +317,7 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("product created", "product", p.ID)
-	reply(w, http.StatusCreated, p)
+	Reply(w, http.StatusCreated, p)
 }
 
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
@@ -319,13 +333,13 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 			out = append(out, s)
 		}
 	}
-	reply(w, http.StatusOK, out)
+	Reply(w, http.StatusOK, out)
 }
 
 func (a *API) endSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !a.hub.End(r.Context(), id, "ended by an operator") {
-		fail(w, http.StatusNotFound, wire.CodeNotFound, "no session "+id)
+		Fail(w, http.StatusNotFound, wire.CodeNotFound, "no session "+id)
 		return
 	}
 	a.log.Info("session ended by operator", "session", id)
@@ -335,7 +349,7 @@ func (a *API) endSession(w http.ResponseWriter, r *http.Request) {
 func (a *API) disconnectSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !a.hub.Disconnect(id) {
-		fail(w, http.StatusNotFound, wire.CodeNotFound, "session "+id+" is not connected")
+		Fail(w, http.StatusNotFound, wire.CodeNotFound, "session "+id+" is not connected")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -343,7 +357,7 @@ func (a *API) disconnectSession(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) notice(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.Notice
-	if !decode(w, r, &req) || !checkText(w, "title", req.Title, false, 200) || !checkText(w, "text", req.Text, true, 4096) {
+	if !Decode(w, r, &req) || !CheckText(w, "title", req.Title, false, 200) || !CheckText(w, "text", req.Text, true, 4096) {
 		return
 	}
 	ev := wire.Event{Kind: wire.KindNotice, Operate: "Notice", Params: map[string]string{"title": req.Title, "text": req.Text}}
@@ -365,5 +379,5 @@ func (a *API) notice(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, what, err)
 		return
 	}
-	reply(w, http.StatusOK, adminapi.NoticeSent{Sessions: n})
+	Reply(w, http.StatusOK, adminapi.NoticeSent{Sessions: n})
 }

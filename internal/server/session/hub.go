@@ -71,6 +71,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	ops      map[string]Handler
+	onEnd    []func(ctx context.Context, sessionID string)
 	live     map[string]*live // by session id
 	closing  bool
 	closedWG sync.WaitGroup // one per connection goroutine set
@@ -117,6 +118,29 @@ func (h *Hub) Handle(op string, fn Handler) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ops[op] = fn
+}
+
+// OnEnd registers fn to run when a session ends for good: the client shut
+// out, an operator ended it, or its resume window passed. Capabilities use
+// it to free what the session held (a licence seat, a check-out).
+func (h *Hub) OnEnd(fn func(ctx context.Context, sessionID string)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onEnd = append(h.onEnd, fn)
+}
+
+// ended deletes a session and runs the OnEnd functions.
+func (h *Hub) ended(ctx context.Context, sessionID string) error {
+	if err := h.store.DeleteSession(ctx, sessionID); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	fns := h.onEnd
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn(ctx, sessionID)
+	}
+	return nil
 }
 
 func (h *Hub) capabilities() []string {
@@ -392,7 +416,7 @@ func (h *Hub) request(l *live, m *wire.Message) {
 	ctx := context.Background()
 	if m.Op == wire.OpClose {
 		// The session is gone before the client hears so.
-		if err := h.store.DeleteSession(ctx, l.caller.Session); err != nil {
+		if err := h.ended(ctx, l.caller.Session); err != nil {
 			_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeInternal, "could not end the session"))
 			return
 		}
@@ -502,16 +526,20 @@ func (h *Hub) Sessions(ctx context.Context) ([]SessionInfo, error) {
 	}
 	now := time.Now()
 	out := make([]SessionInfo, 0, len(all))
+	var expired []string
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, s := range all {
 		_, connected := h.live[s.ID]
 		if !connected && now.Sub(s.LastSeen) > h.cfg.ResumeWindow {
-			_ = h.store.DeleteSession(ctx, s.ID)
+			expired = append(expired, s.ID)
 			continue
 		}
 		s.ResumeHash = ""
 		out = append(out, SessionInfo{Session: s, Connected: connected})
+	}
+	h.mu.Unlock()
+	for _, id := range expired {
+		_ = h.ended(ctx, id)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
@@ -543,7 +571,7 @@ func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
 	if _, err := h.store.Session(ctx, sessionID); err != nil {
 		return false
 	}
-	_ = h.store.DeleteSession(ctx, sessionID)
+	_ = h.ended(ctx, sessionID)
 	if l != nil {
 		go l.conn.Close(websocket.CloseNormalClosure, "session ended")
 	}

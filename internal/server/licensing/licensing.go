@@ -1,0 +1,365 @@
+// Package licensing is iscd's licence service: it keeps each product's
+// signing keys, answers the SDK's licence requests with signed documents,
+// allocates floating seats as leases and binds node-locked devices, and
+// pushes freeze, unfreeze and release to running programs.
+package licensing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/device"
+	"github.com/iscsdk/iscsdk/internal/license"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// DefaultLease is how long a floating seat lasts without renewal. The SDK
+// renews at half-time, so a crashed program's seat is free again within
+// one lease.
+const DefaultLease = 30 * time.Minute
+
+// Service is the licence service of one iscd.
+type Service struct {
+	st    store.Store
+	hub   *session.Hub
+	log   *slog.Logger
+	lease time.Duration
+	now   func() time.Time
+
+	keyMu sync.Mutex // serialises key creation per service
+}
+
+// New returns the service and registers its request handlers on hub.
+// lease <= 0 means DefaultLease.
+func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration) *Service {
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	s := &Service{st: st, hub: hub, log: log, lease: lease, now: func() time.Time { return time.Now().UTC() }}
+	hub.Handle(wire.OpLicenseRequest, s.request)
+	hub.Handle(wire.OpLicenseRenew, s.renew)
+	hub.Handle(wire.OpLicenseRelease, s.release)
+	hub.Handle(wire.OpLicenseNotify, s.notify)
+	hub.OnEnd(s.sessionEnded)
+	return s
+}
+
+func fail(code, format string, args ...any) error {
+	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// SigningKey returns the product's current signing key, creating the
+// first one on first use.
+func (s *Service) SigningKey(ctx context.Context, product string) (license.SigningKey, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	keys, err := s.st.ProductKeys(ctx, product)
+	if err != nil {
+		return license.SigningKey{}, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if !keys[i].Retired {
+			return license.ParseSigningKey(keys[i].Private)
+		}
+	}
+	return s.newKey(ctx, product)
+}
+
+func (s *Service) newKey(ctx context.Context, product string) (license.SigningKey, error) {
+	k, err := license.GenerateKey(product)
+	if err != nil {
+		return license.SigningKey{}, err
+	}
+	enc, err := license.MarshalSigningKey(k)
+	if err != nil {
+		return license.SigningKey{}, err
+	}
+	if err := s.st.PutProductKey(ctx, store.ProductKey{ProductID: product, ID: k.Public().ID, Private: enc, Created: s.now()}); err != nil {
+		return license.SigningKey{}, err
+	}
+	s.log.Info("licence signing key created", "product", product, "key", k.Public().ID)
+	return k, nil
+}
+
+// RotateKey retires the product's signing keys and makes a new one. Old
+// documents still verify with the old public keys; new ones are signed by
+// the new key.
+func (s *Service) RotateKey(ctx context.Context, product string) (license.PublicKey, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	keys, err := s.st.ProductKeys(ctx, product)
+	if err != nil {
+		return license.PublicKey{}, err
+	}
+	for _, k := range keys {
+		if !k.Retired {
+			k.Retired = true
+			if err := s.st.PutProductKey(ctx, k); err != nil {
+				return license.PublicKey{}, err
+			}
+		}
+	}
+	k, err := s.newKey(ctx, product)
+	return k.Public(), err
+}
+
+// PublicKeys returns every public key of the product, oldest first: what a
+// program must know to verify any document iscd signed for it.
+func (s *Service) PublicKeys(ctx context.Context, product string) ([]license.PublicKey, error) {
+	if _, err := s.SigningKey(ctx, product); err != nil { // make sure one exists
+		return nil, err
+	}
+	keys, err := s.st.ProductKeys(ctx, product)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]license.PublicKey, 0, len(keys))
+	for _, k := range keys {
+		sk, err := license.ParseSigningKey(k.Private)
+		if err != nil {
+			return nil, fmt.Errorf("product %s key %s: %w", product, k.ID, err)
+		}
+		out = append(out, sk.Public())
+	}
+	return out, nil
+}
+
+func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
+	e.Time = s.now()
+	if err := s.st.AppendAudit(ctx, e); err != nil {
+		s.log.Error("licence audit", "event", e.Event, "err", err)
+	}
+}
+
+// parseDevice checks a fingerprint sent by a client.
+func parseDevice(raw string) (device.Fingerprint, error) {
+	if raw == "" {
+		return device.Fingerprint{}, nil
+	}
+	fp, err := device.Parse(raw)
+	if err != nil {
+		return fp, fail(wire.CodeBadDevice, "device fingerprint: %v", err)
+	}
+	return fp, nil
+}
+
+// request finds the caller's org a licence for the product and grants it.
+func (s *Service) request(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.LicenseRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fail(wire.CodeBadRequest, "license.request: %v", err)
+	}
+	fp, err := parseDevice(req.Device)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.st.Licenses(ctx, c.OrgID, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, s.refuse(ctx, c, "", fail(wire.CodeNotEntitled, "organisation %s has no licence", c.OrgID))
+	}
+	var mine []store.License
+	for _, l := range all {
+		if l.ProductID == c.ProductID {
+			mine = append(mine, l)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, s.refuse(ctx, c, "", fail(wire.CodeWrongProduct, "organisation %s has no licence for product %s", c.OrgID, c.ProductID))
+	}
+	// Active licences first, then by expiry (latest first): the best
+	// failure is reported when none can be granted.
+	slices.SortStableFunc(mine, func(a, b store.License) int {
+		if (a.Status == store.StatusActive) != (b.Status == store.StatusActive) {
+			if a.Status == store.StatusActive {
+				return -1
+			}
+			return 1
+		}
+		return b.ExpiresAt.Compare(a.ExpiresAt)
+	})
+	var firstErr error
+	for _, l := range mine {
+		g, err := s.grant(ctx, c, l, req.Device, fp)
+		if err == nil {
+			s.audit(ctx, store.AuditEntry{LicenseID: l.ID, OrgID: l.OrgID, SessionID: c.Session, UserID: c.UserID, Event: "issued", Detail: l.Kind})
+			return g, nil
+		}
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			return nil, err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, s.refuse(ctx, c, mine[0].ID, firstErr)
+}
+
+func (s *Service) refuse(ctx context.Context, c session.Caller, licenseID string, err error) error {
+	s.audit(ctx, store.AuditEntry{LicenseID: licenseID, OrgID: c.OrgID, SessionID: c.Session, UserID: c.UserID, Event: "refused", Detail: err.Error()})
+	return err
+}
+
+// usable says why l cannot be granted now, or nil.
+func (s *Service) usable(l store.License, now time.Time) error {
+	switch {
+	case l.Status == store.StatusFrozen:
+		return fail(wire.CodeFrozen, "licence %s is frozen", l.ID)
+	case l.Status == store.StatusReleased:
+		return fail(wire.CodeReleased, "licence %s was released", l.ID)
+	case !l.EffectiveAt.IsZero() && now.Before(l.EffectiveAt):
+		return fail(wire.CodeNotYetValid, "licence %s starts at %s", l.ID, l.EffectiveAt.Format(time.RFC3339))
+	case !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt.Add(l.Grace)):
+		return fail(wire.CodeExpired, "licence %s expired at %s", l.ID, l.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// grant takes a seat of l (or binds the device) and signs a document.
+func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, rawDevice string, fp device.Fingerprint) (wire.LicenseGrant, error) {
+	now := s.now()
+	if err := s.usable(l, now); err != nil {
+		return wire.LicenseGrant{}, err
+	}
+	seat := store.Seat{LicenseID: l.ID, SessionID: c.Session, UserID: c.UserID, Device: rawDevice, Acquired: now, Renewed: now}
+	var err error
+	switch l.Kind {
+	case store.KindNodeLocked:
+		if rawDevice == "" {
+			return wire.LicenseGrant{}, fail(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
+		}
+		seat, err = s.st.BindDevice(ctx, seat, sameDevice)
+		if errors.Is(err, store.ErrDeviceLimit) {
+			return wire.LicenseGrant{}, fail(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
+		}
+	default:
+		seat.LeaseExpires = now.Add(s.lease)
+		seat, err = s.st.AcquireSeat(ctx, seat)
+		if errors.Is(err, store.ErrNoSeat) {
+			return wire.LicenseGrant{}, fail(wire.CodeNoSeat, "all %d seats of licence %s are in use", l.Seats, l.ID)
+		}
+	}
+	if err != nil {
+		return wire.LicenseGrant{}, err
+	}
+	return s.sign(ctx, l, seat, fp, now)
+}
+
+func sameDevice(a, b string) bool {
+	fa, err1 := device.Parse(a)
+	fb, err2 := device.Parse(b)
+	return err1 == nil && err2 == nil && device.Same(fa, fb)
+}
+
+func (s *Service) sign(ctx context.Context, l store.License, seat store.Seat, fp device.Fingerprint, now time.Time) (wire.LicenseGrant, error) {
+	key, err := s.SigningKey(ctx, l.ProductID)
+	if err != nil {
+		return wire.LicenseGrant{}, err
+	}
+	doc := license.Document{
+		ID: l.ID, Product: l.ProductID, Org: l.OrgID, Edition: l.Edition, Features: l.Features,
+		Kind: l.Kind, Seat: seat.ID, IssuedAt: now, EffectiveAt: l.EffectiveAt, ExpiresAt: l.ExpiresAt,
+		LeaseExpiresAt: seat.LeaseExpires, Grace: l.Grace, LeaseGrace: l.OfflineGrace, Trial: l.Trial,
+	}
+	if len(fp.MACs)+len(fp.Disks) > 0 || fp.Board != "" || fp.CPU != "" {
+		doc.Device = device.Hash(fp, l.ID)
+	}
+	str, err := license.Sign(doc, key)
+	if err != nil {
+		return wire.LicenseGrant{}, fmt.Errorf("sign licence %s: %w", l.ID, err)
+	}
+	return wire.LicenseGrant{License: str, LicenseID: l.ID, Kind: l.Kind, LeaseExpiresAt: seat.LeaseExpires, ExpiresAt: l.ExpiresAt, OfflineGrace: int64(l.OfflineGrace / time.Second)}, nil
+}
+
+// renew extends the caller's lease on a licence and signs a fresh document.
+// A seat that lapsed meanwhile is taken again if one is free.
+func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.LicenseRef
+	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
+		return nil, fail(wire.CodeBadRequest, "license.renew needs a licenseId")
+	}
+	fp, err := parseDevice(req.Device)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.st.License(ctx, req.LicenseID)
+	if err != nil || l.OrgID != c.OrgID || l.ProductID != c.ProductID {
+		return nil, fail(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
+	}
+	now := s.now()
+	if err := s.usable(l, now); err != nil {
+		return nil, err
+	}
+	if l.Kind == store.KindNodeLocked {
+		return s.grant(ctx, c, l, req.Device, fp)
+	}
+	seat, err := s.st.RenewSeat(ctx, l.ID, c.Session, now.Add(s.lease), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.grant(ctx, c, l, req.Device, fp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, l, seat, fp, now)
+}
+
+// release gives the caller's seat of a licence back.
+func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.LicenseRef
+	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
+		return nil, fail(wire.CodeBadRequest, "license.release needs a licenseId")
+	}
+	seats, err := s.st.Seats(ctx, req.LicenseID)
+	if err != nil {
+		return nil, err
+	}
+	for _, seat := range seats {
+		if seat.SessionID == c.Session && !seat.LeaseExpires.IsZero() {
+			if _, err := s.st.ReleaseSeat(ctx, seat.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			s.audit(ctx, store.AuditEntry{LicenseID: req.LicenseID, OrgID: c.OrgID, SessionID: c.Session, UserID: c.UserID, Event: "seat-returned"})
+		}
+	}
+	return struct{}{}, nil
+}
+
+// notify records the program's own verdict on a licence.
+func (s *Service) notify(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.LicenseNotify
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fail(wire.CodeBadRequest, "license.notify: %v", err)
+	}
+	if len(req.Message) > 4096 {
+		return nil, fail(wire.CodeTooLarge, "license.notify message longer than 4096 bytes")
+	}
+	ev := "verify-ok"
+	if !req.Verified {
+		ev = "verify-failed"
+	}
+	s.audit(ctx, store.AuditEntry{LicenseID: req.LicenseID, OrgID: c.OrgID, SessionID: c.Session, UserID: c.UserID, Event: ev, Detail: req.Message})
+	return struct{}{}, nil
+}
+
+// sessionEnded returns the seats of a session that ended.
+func (s *Service) sessionEnded(ctx context.Context, sessionID string) {
+	seats, err := s.st.ReleaseSessionSeats(ctx, sessionID)
+	if err != nil {
+		s.log.Error("release seats of ended session", "session", sessionID, "err", err)
+		return
+	}
+	for _, seat := range seats {
+		s.audit(ctx, store.AuditEntry{LicenseID: seat.LicenseID, SessionID: sessionID, UserID: seat.UserID, Event: "seat-returned", Detail: "session ended"})
+	}
+}
