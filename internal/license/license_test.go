@@ -488,3 +488,37 @@ func TestCodesDistinct(t *testing.T) {
 		seen[c] = true
 	}
 }
+
+// TestDocumentedExample pins the format to the example in docs/licensing.md.
+func TestDocumentedExample(t *testing.T) {
+	const (
+		pub = "ISK1.acme.cad.5f3a9c1e.6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw"
+		lic = "ISL1.5f3a9c1e.eyJ2ZXJzaW9uIjoxLCJpZCI6ImxpYy00MiIsImtleUlkIjoiNWYzYTljMWUiLCJwcm9kdWN0IjoiYWNtZS5jYWQiLCJvcmciOiJvcmctNyIsImVkaXRpb24iOiJwcm8iLCJmZWF0dXJlcyI6WyJjYW0iLCJzb2x2ZXIiXSwia2luZCI6ImZsb2F0aW5nIiwiZGV2aWNlIjp7Im1hYyI6WyI2M2M2ZWRjZDRjODBjNjQ4NDc1ZTkyNTM5YzYyZGM3Nzc3NjI5MzBjZWRkZmUwOGRmZTcyM2VkZmM2YmM2NWYwIl0sImRpc2siOlsiMjQ5NGMyM2MzNTNhZjE5NWM0NmU2NjY2OGNlNDk2ZDk5YTE1OTdiZDY2YTlkOWNiNzBkNjhjOTYyN2E2YWM1MiJdLCJjcHUiOiJjMWFjNmYyYjc2MTNhNTZiM2FjNWExZTIxMjQxMjMyM2E0MjI3OGZiZjFjZGJjYWRkZmNhYWViZGVhN2Q3NDQ3In0sInNlYXQiOiJzZWF0LTMiLCJpc3N1ZWRBdCI6MTc3MjM2NjQwMCwiZWZmZWN0aXZlQXQiOjE3NzIzNjY0MDAsImV4cGlyZXNBdCI6MTgwMzkwMjQwMCwibGVhc2VFeHBpcmVzQXQiOjE3NzIzNzAwMDAsImdyYWNlIjo2MDQ4MDAsImxlYXNlR3JhY2UiOjg2NDAwLCJ0cmlhbCI6ZmFsc2V9.YfOxQJxQXh5ShvUSQzg_XiDU0z6DJR3FvKpOTJJOicuzgmQNVCfZ_tf7_q3MKL6_5qfcaJlpzqoACmvEcZDNBw"
+		dev = "04:7C:16:5E:E3:5D|001B_444A_488B_5CEC.||BFEBFBFF00090672"
+	)
+	k := testKey(t, "acme.cad", "5f3a9c1e", 7)
+	if got := k.Public().String(); got != pub {
+		t.Errorf("public key %s, documented %s", got, pub)
+	}
+	fp := mustFingerprint(t, dev)
+	s := sign(t, Document{
+		ID: "lic-42", Org: "org-7", Edition: "pro", Features: []string{"solver", "cam"}, Kind: KindFloating,
+		Device: device.Hash(fp, "lic-42"), Seat: "seat-3", IssuedAt: t0, EffectiveAt: t0, ExpiresAt: t0.AddDate(1, 0, 0),
+		LeaseExpiresAt: t0.Add(time.Hour), Grace: 7 * 24 * time.Hour, LeaseGrace: 24 * time.Hour,
+	}, k)
+	if s != lic {
+		t.Errorf("licence string\n%s\ndocumented\n%s", s, lic)
+	}
+	keys, err := ParsePublicKeys(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(Verify(lic, keys, dev, t0.Add(90*time.Minute)))
+	want := `{"valid":true,"code":"ok","message":"lease expired at 2026-03-01T13:00:00Z; offline grace until 2026-03-02T13:00:00Z",` +
+		`"licenseId":"lic-42","product":"acme.cad","edition":"pro","features":["cam","solver"],"kind":"floating",` +
+		`"issuedAt":"2026-03-01T12:00:00Z","effectiveAt":"2026-03-01T12:00:00Z","expiresAt":"2027-03-01T12:00:00Z",` +
+		`"leaseExpiresAt":"2026-03-01T13:00:00Z","state":"offline-grace"}`
+	if string(b) != want {
+		t.Errorf("result\n%s\ndocumented\n%s", b, want)
+	}
+}
