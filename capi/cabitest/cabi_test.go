@@ -76,6 +76,16 @@ func setup(m *testing.M) (int, error) {
 		}
 	}
 
+	for _, ex := range [][]string{
+		{"gcc", "-std=c99", "examples/c/console.c", "console_c"},
+		{"g++", "-std=c++11", "examples/cpp/console.cpp", "console_cpp"},
+	} {
+		if err := run(root, ex[0], ex[1], "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude", ex[2],
+			"-o", filepath.Join(progDir, ex[3]), "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {
+			return 0, err
+		}
+	}
+
 	stop, err := startISCD(iscd, filepath.Join(tmp, "iscd-data"))
 	if err != nil {
 		return 0, err
@@ -395,5 +405,27 @@ func TestVersionMatchesSDK(t *testing.T) {
 	m := regexp.MustCompile(`#define ISCSDK_VERSION_STRING "([^"]+)"`).FindSubmatch(header)
 	if m == nil || string(m[1]) != sdk.Version {
 		t.Errorf("ISCSDK_VERSION_STRING %q, sdk.Version %q", m, sdk.Version)
+	}
+}
+
+// The examples print the session's events and exit 0; when init fails they
+// exit 1 with the reason on stderr.
+func TestExamples(t *testing.T) {
+	for _, name := range []string{"console_c", "console_cpp"} {
+		cmd := exec.Command(filepath.Join(progDir, name), "--seconds", "1")
+		cmd.Env = baseEnv
+		out, err := cmd.Output()
+		if err != nil || !regexp.MustCompile(`(?m)^event 8 ConnectionState request=0 \{"operate":"ConnectionState".*"state":"connected"`).Match(out) {
+			t.Errorf("%s --seconds 1: %v\n%s", name, err, out)
+		}
+
+		cmd = exec.Command(filepath.Join(progDir, name))
+		cmd.Env = append(slices.Clone(baseEnv), "ISCSDK_ENDPOINT=ws://127.0.0.1:1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "ws://127.0.0.1:1") || len(out) != 0 {
+			t.Errorf("%s against a dead endpoint: %v\nstdout: %s\nstderr: %s", name, err, out, stderr.String())
+		}
 	}
 }

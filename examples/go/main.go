@@ -1,0 +1,45 @@
+// Command console connects to iscd with the Go sdk and prints every event
+// until Ctrl-C, or for --seconds N. With iscd's dev.env in the environment
+// it needs no flags:
+//
+//	set -a; . iscd-data/dev.env; set +a; go run ./examples/go --seconds 10
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+func main() {
+	seconds := flag.Int("seconds", 0, "shut out after this many seconds (0: at Ctrl-C)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *seconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*seconds)*time.Second)
+		defer cancel()
+	}
+
+	client, err := sdk.Init(ctx, sdk.Config{}) // every setting from the environment
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "init:", err)
+		os.Exit(1)
+	}
+	client.RegisterEventRecall(func(e sdk.Event) {
+		fmt.Printf("event %d %s request=%d %s\n", e.Type, e.Type, e.RequestID, e.JSON())
+	})
+	<-ctx.Done()
+	if err := client.ShutOut(); err != nil { // no event is printed after this
+		fmt.Fprintln(os.Stderr, "shut out:", err)
+		os.Exit(1)
+	}
+}
