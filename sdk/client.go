@@ -79,8 +79,11 @@ type Client struct {
 	cancel context.CancelFunc
 	runWG  sync.WaitGroup
 
-	nextID atomic.Uint64
-	shut   atomic.Bool
+	nextID      atomic.Uint64 // wire request ids
+	nextRequest atomic.Uint64 // the host's request ids (events carry them)
+	shut        atomic.Bool
+	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
+	licenses    *keeper
 
 	mu          sync.Mutex
 	conn        *transport.Conn
@@ -125,12 +128,13 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 			ReadBufferSize:   transport.BufferSize,
 			WriteBufferSize:  transport.BufferSize,
 		},
-		log:     logger,
-		logOut:  logOut,
+		log:         logger,
+		logOut:      logOut,
 		pending:     map[uint64]chan *wire.Message{},
 		connChanged: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.licenses = newKeeper(c)
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
@@ -143,8 +147,9 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		c.logOut.Close()
 		return nil, err
 	}
-	c.runWG.Add(1)
+	c.runWG.Add(2)
 	go c.run(conn)
+	go func() { defer c.runWG.Done(); c.licenses.run(c.ctx) }()
 	return c, nil
 }
 
@@ -201,6 +206,7 @@ func (c *Client) ShutOut() error {
 	}
 	c.cancel()
 	c.runWG.Wait()
+	c.asyncWG.Wait()
 	c.events.close()
 	c.log.Info("shut out")
 	return c.logOut.Close()
@@ -354,6 +360,8 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	case w.Resumed && w.FirstSeq > lastSeq+1:
 		p["eventsLost"] = strconv.FormatUint(w.FirstSeq-lastSeq-1, 10)
 	}
+	c.recordTrustedTime(w.ServerTime)
+	c.licenses.poke() // renew what lapsed while offline
 	c.log.Info("connected", "endpoint", c.url, "session", w.Session, "resumed", w.Resumed)
 	c.emitState(StateConnected, p)
 	return conn, nil
@@ -465,7 +473,11 @@ func (c *Client) receive(conn *transport.Conn, m *wire.Message) {
 		c.ackedSeq = c.lastSeq
 	}
 	c.mu.Unlock()
-	c.emit(fromWire(m.Seq, m.Event))
+	e := fromWire(m.Seq, m.Event)
+	if e.Type == EventLicenseState {
+		c.licenses.pushed(e)
+	}
+	c.emit(e)
 	if ack {
 		_ = conn.Send(c.ctx, &wire.Message{Type: wire.TypeAck, Seq: m.Seq})
 	}
@@ -498,6 +510,7 @@ func (c *Client) heartbeats(ctx context.Context, conn *transport.Conn) {
 			continue
 		}
 		rtt := time.Since(start)
+		c.recordTrustedTime(pong.ServerTime)
 		c.emit(localEvent(EventHeartbeat, map[string]string{
 			"rttMs":      strconv.FormatFloat(float64(rtt.Microseconds())/1000, 'f', 3, 64),
 			"serverTime": pong.ServerTime.UTC().Format(time.RFC3339Nano),

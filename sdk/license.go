@@ -1,0 +1,523 @@
+package sdk
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iscsdk/iscsdk/internal/device"
+	"github.com/iscsdk/iscsdk/internal/license"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// ErrInvalidArgument: an argument is too long, not UTF-8, or malformed.
+var ErrInvalidArgument = errors.New("iscsdk: invalid argument")
+
+// Limits on what a host passes in.
+const (
+	MaxDeviceInfo   = device.MaxLen // 5 KB, as compat-api.md says
+	MaxComeBackJSON = 64 << 10
+	maxPathLen      = 4096
+)
+
+// requestTimeout bounds a licence request, including waiting for a
+// reconnection.
+const requestTimeout = 60 * time.Second
+
+// LicenseResult is the verdict of VerifyLicense. Its JSON form (what
+// iscsdk_license_verify returns) is
+// {"valid":true|false,"code":"ok"|...,"message":...,"licenseId":...,
+// "product":...,"edition":...,"features":[...],"kind":...,"trial":...,
+// "issuedAt":...,"effectiveAt":...,"expiresAt":...,"leaseExpiresAt":...,
+// "state":"valid"|"grace"|"offline-grace"}; docs/licensing.md lists the codes.
+type LicenseResult = license.Result
+
+// DeviceInfo returns this machine's fingerprint, "MAC|diskId|boardId|cpuId"
+// (docs/licensing.md says where each part comes from).
+func DeviceInfo() string { return device.Info() }
+
+// VerifyLicense checks a licence string entirely offline: the signature with
+// the product's public keys (one or more, comma-separated, as
+// `iscctl key export-public` prints them), the product, the device (devInfo,
+// "" for this machine when the licence is bound to one), the validity window
+// and the clock. It returns an error only for unusable arguments; an invalid
+// licence is a result with Valid false and a Code.
+func VerifyLicense(licenseString, publicKeys, devInfo string) (LicenseResult, error) {
+	if err := checkText("dev_info", devInfo, MaxDeviceInfo); err != nil {
+		return LicenseResult{}, err
+	}
+	if !utf8.ValidString(publicKeys) || len(publicKeys) > 64<<10 {
+		return LicenseResult{}, fmt.Errorf("%w: public_key is not UTF-8 or too long", ErrInvalidArgument)
+	}
+	keys, err := license.ParsePublicKeys(publicKeys)
+	if err != nil {
+		return LicenseResult{}, fmt.Errorf("%w: public_key: %v", ErrInvalidArgument, err)
+	}
+	if devInfo == "" {
+		devInfo = device.Info()
+	}
+	now := time.Now()
+	if hw := trustedTime(); now.Before(hw.Add(-license.ClockTolerance)) {
+		return LicenseResult{Code: license.CodeClockTampered, Message: fmt.Sprintf(
+			"the clock (%s) is behind the last trusted time (%s): it was set back", now.UTC().Format(time.RFC3339), hw.UTC().Format(time.RFC3339))}, nil
+	}
+	return license.Verify(licenseString, keys, devInfo, now), nil
+}
+
+func checkText(name, v string, max int) error {
+	switch {
+	case len(v) > max:
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidArgument, name, max)
+	case !utf8.ValidString(v):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, name)
+	}
+	return nil
+}
+
+func checkComeBack(cb json.RawMessage) (json.RawMessage, error) {
+	if len(cb) == 0 {
+		return nil, nil
+	}
+	if len(cb) > MaxComeBackJSON {
+		return nil, fmt.Errorf("%w: come-back JSON longer than %d bytes", ErrInvalidArgument, MaxComeBackJSON)
+	}
+	var obj map[string]json.RawMessage
+	if !utf8.Valid(cb) || json.Unmarshal(cb, &obj) != nil || obj == nil {
+		return nil, fmt.Errorf("%w: come-back JSON must be a JSON object", ErrInvalidArgument)
+	}
+	return cb, nil
+}
+
+// GetLicenseStringRequest asks the service for a licence for this device
+// (devInfo; "" means DeviceInfo()). It returns at once; the answer arrives
+// as a LicenseVerify event carrying the returned request id and comeBack:
+// Status "success" with LicenseType "string" and LicenseContent, or
+// Status "failed" with errorCode and errorMsg. A floating licence's lease is
+// then renewed in the background until ShutOut (LicenseState events).
+func (c *Client) GetLicenseStringRequest(devInfo string, comeBack json.RawMessage) (uint64, error) {
+	return c.requestLicense("", devInfo, comeBack)
+}
+
+// GetLicenseFileRequest is GetLicenseStringRequest delivered as a file:
+// the licence string is written atomically to fileName (a relative name is
+// taken inside the workspace's "licenses" directory and may not leave it)
+// and the event carries LicenseType "file" and LicenseFilePath.
+func (c *Client) GetLicenseFileRequest(fileName, devInfo string, comeBack json.RawMessage) (uint64, error) {
+	if fileName == "" {
+		return 0, fmt.Errorf("%w: no file name", ErrInvalidArgument)
+	}
+	if err := checkText("file name", fileName, maxPathLen); err != nil {
+		return 0, err
+	}
+	path, err := c.licenseFilePath(fileName)
+	if err != nil {
+		return 0, err
+	}
+	return c.requestLicense(path, devInfo, comeBack)
+}
+
+// licenseFilePath resolves fileName; relative names stay under the
+// workspace's licenses directory.
+func (c *Client) licenseFilePath(fileName string) (string, error) {
+	if filepath.IsAbs(fileName) {
+		return filepath.Clean(fileName), nil
+	}
+	if !filepath.IsLocal(fileName) {
+		return "", fmt.Errorf("%w: licence file %q leaves the workspace", ErrInvalidArgument, fileName)
+	}
+	return filepath.Join(c.cfg.WorkspaceDir, "licenses", fileName), nil
+}
+
+func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessage) (uint64, error) {
+	if c.shut.Load() {
+		return 0, ErrShutOut
+	}
+	if err := checkText("dev_info", devInfo, MaxDeviceInfo); err != nil {
+		return 0, err
+	}
+	cb, err := checkComeBack(comeBack)
+	if err != nil {
+		return 0, err
+	}
+	if devInfo == "" {
+		devInfo = device.Info()
+	}
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		var g wire.LicenseGrant
+		err := c.call(ctx, wire.OpLicenseRequest, wire.LicenseRequest{Device: devInfo}, &g)
+		if err == nil && filePath != "" {
+			err = writeFileAtomic(filePath, []byte(g.License+"\n"))
+		}
+		if err != nil {
+			c.emit(licenseFailure(id, cb, filePath, err))
+			return
+		}
+		c.recordTrustedTime(time.Now())
+		c.licenses.hold(g, devInfo)
+		p := map[string]string{"Status": "success", "licenseId": g.LicenseID, "kind": g.Kind}
+		if filePath != "" {
+			p["LicenseType"], p["LicenseFilePath"] = "file", filePath
+		} else {
+			p["LicenseType"], p["LicenseContent"] = "string", g.License
+		}
+		if !g.LeaseExpiresAt.IsZero() {
+			p["leaseExpiresAt"] = g.LeaseExpiresAt.UTC().Format(time.RFC3339)
+		}
+		if !g.ExpiresAt.IsZero() {
+			p["expiresAt"] = g.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		c.emit(Event{Type: EventLicenseVerify, RequestID: id, Operate: EventLicenseVerify.String(), Params: p, ComeBack: cb})
+	})
+	return id, nil
+}
+
+// licenseFailure is the failed LicenseVerify event for err.
+func licenseFailure(id uint64, cb json.RawMessage, filePath string, err error) Event {
+	code, msg := "internal", err.Error()
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		code, msg = we.Code, we.Message
+	case errors.Is(err, ErrDisconnected):
+		code = "unreachable"
+	case errors.Is(err, os.ErrPermission), errors.As(err, new(*os.PathError)):
+		code = "file_error"
+	}
+	p := map[string]string{"Status": "failed", "LicenseType": "string", "errorCode": code, "errorMsg": msg}
+	if filePath != "" {
+		p["LicenseType"], p["LicenseFilePath"] = "file", filePath
+	}
+	return Event{Type: EventLicenseVerify, RequestID: id, Operate: EventLicenseVerify.String(), Params: p, ComeBack: cb}
+}
+
+// LicenseVerifyNotify reports the program's own verdict on the licence it
+// received (verified, or not with errorMsg) to the service's audit log. It
+// returns at once; the report is sent when the client is connected.
+func (c *Client) LicenseVerifyNotify(verified bool, errorMsg string) error {
+	if c.shut.Load() {
+		return ErrShutOut
+	}
+	if err := checkText("error_msg", errorMsg, 4096); err != nil {
+		return err
+	}
+	n := wire.LicenseNotify{Verified: verified, Message: errorMsg, LicenseID: c.licenses.latest()}
+	c.goAsync(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		if err := c.call(ctx, wire.OpLicenseNotify, n, nil); err != nil {
+			c.log.Warn("licence verify notify not delivered", "err", err)
+		}
+	})
+	return nil
+}
+
+// goAsync runs fn on a goroutine that ShutOut waits for; fn's context ends
+// at ShutOut.
+func (c *Client) goAsync(fn func(ctx context.Context)) {
+	c.asyncWG.Add(1)
+	go func() {
+		defer c.asyncWG.Done()
+		fn(c.ctx)
+	}()
+}
+
+// writeFileAtomic writes data beside path and renames it into place.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// ---- leases ----
+
+// Licence states reported in LicenseState events (param "state").
+const (
+	LicenseRenewed      = "renewed"       // the lease was extended
+	LicenseOfflineGrace = "offline-grace" // the lease lapsed while offline; usable until the grace ends
+	LicenseExpired      = "expired"       // lease and grace are over: stop using the licence
+	LicenseFrozen       = "frozen"        // pushed by the service
+	LicenseUnfrozen     = "unfrozen"
+	LicenseReleased     = "released"
+)
+
+// keeper renews the leases of the licences the client holds and tells the
+// host when one lapses into offline grace or expires.
+type keeper struct {
+	c    *Client
+	mu   sync.Mutex
+	held map[string]*held
+	last string
+	wake chan struct{}
+}
+
+type held struct {
+	grant    wire.LicenseGrant
+	device   string
+	received time.Time // when grant arrived
+	state    string    // "" (valid), offline-grace, expired, frozen
+	failed   int       // renewals failed in a row
+	renewNow bool      // unfrozen: get a fresh document at once
+}
+
+// renewAt is half-way through the lease as it was granted.
+func (h *held) renewAt() time.Time {
+	if h.renewNow {
+		return time.Time{}
+	}
+	return h.received.Add(h.grant.LeaseExpiresAt.Sub(h.received) / 2)
+}
+
+func newKeeper(c *Client) *keeper {
+	return &keeper{c: c, held: map[string]*held{}, wake: make(chan struct{}, 1)}
+}
+
+func (k *keeper) poke() {
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (k *keeper) hold(g wire.LicenseGrant, dev string) {
+	k.mu.Lock()
+	k.held[g.LicenseID] = &held{grant: g, device: dev, received: time.Now()}
+	k.last = g.LicenseID
+	k.mu.Unlock()
+	k.poke()
+}
+
+func (k *keeper) latest() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.last
+}
+
+// pushed handles a LicenseState event from the service.
+func (k *keeper) pushed(e Event) {
+	id, state := e.Params["licenseId"], e.Params["state"]
+	k.mu.Lock()
+	h := k.held[id]
+	if h != nil {
+		switch state {
+		case LicenseFrozen:
+			h.state = LicenseFrozen
+		case LicenseReleased:
+			delete(k.held, id)
+		case LicenseUnfrozen:
+			h.state, h.renewNow = "", true
+		}
+	}
+	k.mu.Unlock()
+	k.poke()
+}
+
+// run renews leases at half-time until ctx ends.
+func (k *keeper) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := k.step(ctx, time.Now())
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// step does what is due at now and returns when to look again.
+func (k *keeper) step(ctx context.Context, now time.Time) time.Time {
+	next := now.Add(time.Hour)
+	k.mu.Lock()
+	ids := make([]string, 0, len(k.held))
+	for id := range k.held {
+		ids = append(ids, id)
+	}
+	k.mu.Unlock()
+	for _, id := range ids {
+		if t := k.stepOne(ctx, id, now); t.Before(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Time {
+	k.mu.Lock()
+	h := k.held[id]
+	if h == nil || h.state == LicenseFrozen || h.state == LicenseExpired || h.grant.LeaseExpiresAt.IsZero() {
+		k.mu.Unlock()
+		return now.Add(time.Hour) // nothing to renew: node-locked, frozen or over
+	}
+	g, dev, due := h.grant, h.device, h.renewAt()
+	k.mu.Unlock()
+	if now.Before(due) {
+		return due
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	var ng wire.LicenseGrant
+	err := k.c.call(cctx, wire.OpLicenseRenew, wire.LicenseRef{LicenseID: id, Device: dev}, &ng)
+	cancel()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if h = k.held[id]; h == nil {
+		return now.Add(time.Hour)
+	}
+	if err == nil {
+		*h = held{grant: ng, device: dev, received: time.Now()}
+		k.c.recordTrustedTime(h.received)
+		k.c.emit(localEvent(EventLicenseState, map[string]string{
+			"licenseId": id, "state": LicenseRenewed, "leaseExpiresAt": ng.LeaseExpiresAt.UTC().Format(time.RFC3339), "LicenseContent": ng.License}))
+		return h.renewAt()
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		// The service refused (frozen, released, expired) and has told the
+		// host with a pushed event; stop renewing this licence.
+		h.state = LicenseExpired
+		if we.Code == wire.CodeFrozen {
+			h.state = LicenseFrozen
+		}
+		k.c.log.Warn("lease renewal refused", "license", id, "code", we.Code)
+		return now.Add(time.Hour)
+	}
+	// Unreachable: keep trying; say so when the lease lapses and when the
+	// offline grace ends.
+	h.failed++
+	lease := g.LeaseExpiresAt
+	end := lease.Add(time.Duration(g.OfflineGrace) * time.Second)
+	switch {
+	case !now.Before(end):
+		h.state = LicenseExpired
+		k.c.emit(localEvent(EventLicenseState, map[string]string{"licenseId": id, "state": LicenseExpired,
+			"message": "the lease and its offline grace are over and the service could not be reached"}))
+		return now.Add(time.Hour)
+	case !now.Before(lease) && h.state != LicenseOfflineGrace:
+		h.state = LicenseOfflineGrace
+		k.c.emit(localEvent(EventLicenseState, map[string]string{"licenseId": id, "state": LicenseOfflineGrace,
+			"graceEndsAt": end.UTC().Format(time.RFC3339), "message": "offline: the licence stays usable until the grace ends"}))
+	}
+	// Retry with backoff, but wake for the next state change.
+	retry := now.Add(backoff(min(h.failed, 8)))
+	for _, t := range []time.Time{lease, end} {
+		if t.After(now) && t.Before(retry) {
+			retry = t
+		}
+	}
+	return retry
+}
+
+// ---- trusted time ----
+
+// The trusted-time mark is the latest time the SDK had reason to believe
+// (the service's clock, or the local clock when a licence was granted). It
+// is kept per user, with an HMAC bound to this machine so that editing the
+// file invalidates it. It stops a clock set back to revive an expired
+// licence; it does not stop someone who can read this source and the
+// machine's fingerprint.
+
+var trusted struct {
+	sync.Mutex
+	key  []byte    // HMAC key, bound to this machine
+	mark time.Time // the newest mark read or written
+}
+
+// trustedMarkSlack: the mark is rewritten only when it moves by more.
+const trustedMarkSlack = time.Minute
+
+func trustedTimePath() string { return filepath.Join(DefaultWorkspaceDir(), "trusted-time") }
+
+// trustedKey is computed once: the fingerprint reads sysfs.
+func trustedKey() []byte {
+	if trusted.key == nil {
+		trusted.key = []byte("iscsdk trusted time v1\x00" + device.Info())
+	}
+	return trusted.key
+}
+
+func hmacHex(key []byte, msg string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// trustedTime returns the mark, or the zero time when there is none or
+// the file was edited.
+func trustedTime() time.Time {
+	trusted.Lock()
+	defer trusted.Unlock()
+	return readTrustedTime()
+}
+
+func readTrustedTime() time.Time {
+	b, err := os.ReadFile(trustedTimePath())
+	if err != nil {
+		return time.Time{}
+	}
+	unix, mac, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if !ok || !hmac.Equal([]byte(mac), []byte(hmacHex(trustedKey(), unix))) {
+		return time.Time{}
+	}
+	sec, err := strconv.ParseInt(unix, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	t := time.Unix(sec, 0)
+	if t.After(trusted.mark) {
+		trusted.mark = t
+	}
+	return t
+}
+
+// recordTrustedTime raises the mark to t (a time the SDK trusts: the
+// service's clock, or the local clock while the service vouches for it).
+func (c *Client) recordTrustedTime(t time.Time) {
+	trusted.Lock()
+	defer trusted.Unlock()
+	if trusted.mark.IsZero() {
+		readTrustedTime()
+	}
+	if t.Before(trusted.mark.Add(trustedMarkSlack)) {
+		return
+	}
+	unix := strconv.FormatInt(t.Unix(), 10)
+	if err := writeFileAtomic(trustedTimePath(), []byte(unix+" "+hmacHex(trustedKey(), unix)+"\n")); err != nil {
+		c.log.Warn("record trusted time", "err", err)
+		return
+	}
+	trusted.mark = t
+}
