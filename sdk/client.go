@@ -212,15 +212,26 @@ func (c *Client) ShutOut() error {
 	return c.logOut.Close()
 }
 
-// call sends one request and waits for its result, decoded into out.
+// call sends one request and waits for its result, decoded into out. While
+// the client is disconnected it waits for the reconnection, until ctx ends.
 func (c *Client) call(ctx context.Context, op string, body, out any) error {
+	return c.do(ctx, true, op, body, out)
+}
+
+// tryCall is call that fails with ErrDisconnected at once while the client
+// is disconnected.
+func (c *Client) tryCall(ctx context.Context, op string, body, out any) error {
+	return c.do(ctx, false, op, body, out)
+}
+
+func (c *Client) do(ctx context.Context, wait bool, op string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("%s: encode: %w", op, err)
 	}
 	id := c.nextID.Add(1)
 	ch := make(chan *wire.Message, 1)
-	conn, err := c.waitConn(ctx, id, ch)
+	conn, err := c.waitConn(ctx, wait, id, ch)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -253,10 +264,13 @@ func (c *Client) call(ctx context.Context, op string, body, out any) error {
 
 // waitConn waits until the client is connected (or ctx ends) and registers
 // ch for the answer to request id on that connection.
-func (c *Client) waitConn(ctx context.Context, id uint64, ch chan *wire.Message) (*transport.Conn, error) {
+func (c *Client) waitConn(ctx context.Context, wait bool, id uint64, ch chan *wire.Message) (*transport.Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.conn == nil {
+		if !wait {
+			return nil, ErrDisconnected
+		}
 		changed := c.connChanged
 		c.mu.Unlock()
 		select {
@@ -360,7 +374,7 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	case w.Resumed && w.FirstSeq > lastSeq+1:
 		p["eventsLost"] = strconv.FormatUint(w.FirstSeq-lastSeq-1, 10)
 	}
-	c.recordTrustedTime(w.ServerTime)
+	recordTrustedTime(c.log, w.ServerTime)
 	c.licenses.poke() // renew what lapsed while offline
 	c.log.Info("connected", "endpoint", c.url, "session", w.Session, "resumed", w.Resumed)
 	c.emitState(StateConnected, p)
@@ -510,7 +524,7 @@ func (c *Client) heartbeats(ctx context.Context, conn *transport.Conn) {
 			continue
 		}
 		rtt := time.Since(start)
-		c.recordTrustedTime(pong.ServerTime)
+		recordTrustedTime(c.log, pong.ServerTime)
 		c.emit(localEvent(EventHeartbeat, map[string]string{
 			"rttMs":      strconv.FormatFloat(float64(rtt.Microseconds())/1000, 'f', 3, 64),
 			"serverTime": pong.ServerTime.UTC().Format(time.RFC3339Nano),

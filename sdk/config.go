@@ -15,12 +15,13 @@ const DefaultConnectTimeout = 10 * time.Second
 
 // Environment variables read when a Config field is empty.
 const (
-	EnvEndpoint = "ISCSDK_ENDPOINT"
-	EnvToken    = "ISCSDK_TOKEN"
-	EnvProduct  = "ISCSDK_PRODUCT"
-	EnvCAFile   = "ISCSDK_CA_FILE"
-	EnvLog      = "ISCSDK_LOG"
-	EnvCreds    = "ISCSDK_CREDENTIALS" // path of the credentials file
+	EnvEndpoint  = "ISCSDK_ENDPOINT"
+	EnvToken     = "ISCSDK_TOKEN"
+	EnvProduct   = "ISCSDK_PRODUCT"
+	EnvCAFile    = "ISCSDK_CA_FILE"
+	EnvLog       = "ISCSDK_LOG"
+	EnvCreds     = "ISCSDK_CREDENTIALS" // path of the credentials file
+	EnvWorkspace = "ISCSDK_WORKSPACE"   // the default workspace directory
 )
 
 // Config says how to reach the service. Each of Endpoint, Token and ProductID
@@ -66,8 +67,13 @@ func DefaultCredentialsFile() string {
 	return filepath.Join(dir, "iscsdk", "credentials")
 }
 
-// DefaultWorkspaceDir is the workspace used when Config.WorkspaceDir is empty.
+// DefaultWorkspaceDir is the workspace used when Config.WorkspaceDir is
+// empty: $ISCSDK_WORKSPACE, else the user's cache directory + "/iscsdk".
+// It also holds the per-user trusted-time mark of licence verification.
 func DefaultWorkspaceDir() string {
+	if dir := os.Getenv(EnvWorkspace); dir != "" {
+		return dir
+	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()

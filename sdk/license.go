@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -166,7 +167,7 @@ func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessa
 			c.emit(licenseFailure(id, cb, filePath, err))
 			return
 		}
-		c.recordTrustedTime(time.Now())
+		recordTrustedTime(c.log, time.Now())
 		c.licenses.hold(g, devInfo)
 		p := map[string]string{"Status": "success", "licenseId": g.LicenseID, "kind": g.Kind}
 		if filePath != "" {
@@ -390,7 +391,7 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	var ng wire.LicenseGrant
-	err := k.c.call(cctx, wire.OpLicenseRenew, wire.LicenseRef{LicenseID: id, Device: dev}, &ng)
+	err := k.c.tryCall(cctx, wire.OpLicenseRenew, wire.LicenseRef{LicenseID: id, Device: dev}, &ng)
 	cancel()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -399,7 +400,7 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 	}
 	if err == nil {
 		*h = held{grant: ng, device: dev, received: time.Now()}
-		k.c.recordTrustedTime(h.received)
+		recordTrustedTime(k.c.log, h.received)
 		k.c.emit(localEvent(EventLicenseState, map[string]string{
 			"licenseId": id, "state": LicenseRenewed, "leaseExpiresAt": ng.LeaseExpiresAt.UTC().Format(time.RFC3339), "LicenseContent": ng.License}))
 		return h.renewAt()
@@ -505,7 +506,7 @@ func readTrustedTime() time.Time {
 
 // recordTrustedTime raises the mark to t (a time the SDK trusts: the
 // service's clock, or the local clock while the service vouches for it).
-func (c *Client) recordTrustedTime(t time.Time) {
+func recordTrustedTime(log *slog.Logger, t time.Time) {
 	trusted.Lock()
 	defer trusted.Unlock()
 	if trusted.mark.IsZero() {
@@ -516,7 +517,7 @@ func (c *Client) recordTrustedTime(t time.Time) {
 	}
 	unix := strconv.FormatInt(t.Unix(), 10)
 	if err := writeFileAtomic(trustedTimePath(), []byte(unix+" "+hmacHex(trustedKey(), unix)+"\n")); err != nil {
-		c.log.Warn("record trusted time", "err", err)
+		log.Warn("record trusted time", "err", err)
 		return
 	}
 	trusted.mark = t

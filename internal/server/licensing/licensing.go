@@ -236,7 +236,7 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 	var err error
 	switch l.Kind {
 	case store.KindNodeLocked:
-		if rawDevice == "" {
+		if fp.IsZero() {
 			return wire.LicenseGrant{}, fail(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
 		}
 		seat, err = s.st.BindDevice(ctx, seat, sameDevice)
