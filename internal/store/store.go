@@ -117,5 +117,6 @@ type Store interface {
 	Directory
 	Sessions
 	Licenses
+	Marketplace
 	Close() error
 }

@@ -1,0 +1,88 @@
+package boltstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+var (
+	bktMarketInstances = []byte("marketinstances")
+	bktMarketLicenses  = []byte("marketlicenses") // key: eventId
+	bktMarketCodes     = []byte("marketcodes")    // key: hex SHA-256 of the code; value: instance id
+)
+
+// PutInstance implements store.Marketplace.
+func (d *DB) PutInstance(_ context.Context, i store.MarketInstance) error {
+	return d.db.Update(func(tx *bolt.Tx) error { return put(tx, bktMarketInstances, i.ID, i, false) })
+}
+
+// Instance implements store.Marketplace.
+func (d *DB) Instance(_ context.Context, id string) (store.MarketInstance, error) {
+	i, err := get[store.MarketInstance](d, bktMarketInstances, id)
+	if err != nil {
+		return i, fmt.Errorf("marketplace instance %q: %w", id, err)
+	}
+	return i, nil
+}
+
+// PutMarketLicense implements store.Marketplace. The check and the write
+// are one transaction, so two concurrent retries store one licence.
+func (d *DB) PutMarketLicense(_ context.Context, l store.MarketLicense) (store.MarketLicense, error) {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		old, err := getTx[store.MarketLicense](tx, bktMarketLicenses, l.EventID)
+		if err == nil {
+			l = old
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return put(tx, bktMarketLicenses, l.EventID, l, true)
+	})
+	if err != nil {
+		return store.MarketLicense{}, fmt.Errorf("marketplace event %q: %w", l.EventID, err)
+	}
+	return l, nil
+}
+
+// MarketLicense implements store.Marketplace.
+func (d *DB) MarketLicense(_ context.Context, eventID string) (store.MarketLicense, error) {
+	l, err := get[store.MarketLicense](d, bktMarketLicenses, eventID)
+	if err != nil {
+		return l, fmt.Errorf("marketplace event %q: %w", eventID, err)
+	}
+	return l, nil
+}
+
+func codeKey(code string) []byte {
+	sum := sha256.Sum256([]byte(code))
+	return []byte(hex.EncodeToString(sum[:]))
+}
+
+// BindLicenseCode implements store.Marketplace.
+func (d *DB) BindLicenseCode(_ context.Context, code, instanceID string) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktMarketCodes).Put(codeKey(code), []byte(instanceID))
+	})
+}
+
+// LicenseCodeInstance implements store.Marketplace.
+func (d *DB) LicenseCodeInstance(_ context.Context, code string) (string, error) {
+	var id string
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bktMarketCodes).Get(codeKey(code))
+		if v == nil {
+			return fmt.Errorf("licence code: %w", store.ErrNotFound)
+		}
+		id = string(v)
+		return nil
+	})
+	return id, err
+}
