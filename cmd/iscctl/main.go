@@ -58,7 +58,8 @@ type command struct {
 	run     func(x *call) error
 }
 
-// flagSpec is a string flag of a command.
+// flagSpec is a flag of a command: a string flag, or a boolean one when
+// arg is "" (x.flags holds "true" or "").
 type flagSpec struct {
 	name, arg, usage string
 	required         bool
@@ -68,7 +69,7 @@ type flagSpec struct {
 type call struct {
 	ctx    context.Context
 	g      globals
-	api    *adminapi.Client // nil for offline commands
+	api    *adminapi.Client // made by the first call; see client
 	flags  map[string]string
 	args   []string
 	stdout io.Writer
@@ -278,20 +279,19 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		c.help(stdout)
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "iscctl %s: %v\nusage: iscctl %s\nRun 'iscctl %s --help' for its flags.\n", c.name, err, c.synopsis(), c.name)
+		c.misused(stderr, err)
 		return exitUsage
 	}
 	x.stdout, x.stderr = stdout, stderr
-	if !c.offline {
-		if x.api, err = x.client(); err != nil {
-			fmt.Fprintf(stderr, "iscctl: %v\n", err)
-			return exitError
-		}
-	}
 	var cancel context.CancelFunc
 	x.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.run(x); err != nil {
+		var bad usageError
+		if errors.As(err, &bad) {
+			c.misused(stderr, err)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "iscctl: %v\n", err)
 		if hint := hint(err, x); hint != "" {
 			fmt.Fprintf(stderr, "hint: %s\n", hint)
@@ -300,6 +300,15 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// usageError is a mistake on the command line that a command finds itself,
+// such as a flag's value that does not parse: iscctl reports it as it
+// reports a bad flag, with exit code 2. Commands check their flags before
+// their first call, so a usage error never follows a change.
+type usageError struct{ error }
+
+// badFlag returns a usageError about a flag.
+func badFlag(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // globals are the flags every command takes, before or after its name.
 type globals struct {
@@ -348,8 +357,13 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 	fs.Usage = func() {}
 	g.register(fs)
 	vals := map[string]*string{}
+	bools := map[string]*bool{}
 	for _, f := range c.flags {
-		vals[f.name] = fs.String(f.name, "", f.usage)
+		if f.arg == "" {
+			bools[f.name] = fs.Bool(f.name, false, f.usage)
+		} else {
+			vals[f.name] = fs.String(f.name, "", f.usage)
+		}
 	}
 	var pos []string
 	for {
@@ -377,6 +391,12 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 	}
 	x := &call{g: g, flags: map[string]string{}, args: pos}
 	for _, f := range c.flags {
+		if b := bools[f.name]; b != nil {
+			if *b {
+				x.flags[f.name] = "true"
+			}
+			continue
+		}
 		v := strings.TrimSpace(*vals[f.name])
 		if f.required && v == "" {
 			return nil, fmt.Errorf("--%s is required", f.name)
@@ -386,8 +406,22 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 	return x, nil
 }
 
-// client checks the admin URL and token and returns the API client.
+// client returns the API client, made on first use: a command checks its
+// own flags first, so that a wrong command line is reported as one (exit
+// 2) even where no service is set up.
 func (x *call) client() (*adminapi.Client, error) {
+	if x.api == nil {
+		api, err := x.newClient()
+		if err != nil {
+			return nil, err
+		}
+		x.api = api
+	}
+	return x.api, nil
+}
+
+// newClient checks the admin URL and token and returns an API client.
+func (x *call) newClient() (*adminapi.Client, error) {
 	raw, tok := strings.TrimSpace(x.g.url), strings.TrimSpace(x.g.token)
 	if raw == "" {
 		return nil, errors.New("no admin URL: set --url or $ISCD_ADMIN_URL (e.g. http://127.0.0.1:7400)")
@@ -430,8 +464,12 @@ func hint(err error, x *call) string {
 // indented; otherwise it decodes the reply into out and calls human. out
 // is nil for calls that answer with no body.
 func (x *call) do(method, path string, body, out any, human func()) error {
+	api, err := x.client()
+	if err != nil {
+		return err
+	}
 	if out == nil {
-		if err := x.api.Do(x.ctx, method, path, body, nil); err != nil {
+		if err := api.Do(x.ctx, method, path, body, nil); err != nil {
 			return err
 		}
 		if !x.g.json {
@@ -440,7 +478,7 @@ func (x *call) do(method, path string, body, out any, human func()) error {
 		return nil
 	}
 	var raw json.RawMessage
-	if err := x.api.Do(x.ctx, method, path, body, &raw); err != nil {
+	if err := api.Do(x.ctx, method, path, body, &raw); err != nil {
 		return err
 	}
 	if x.g.json {
@@ -545,13 +583,19 @@ func query(path, key, value string) string {
 	return path + sep + url.QueryEscape(key) + "=" + url.QueryEscape(value)
 }
 
+// misused reports a wrong command line for c.
+func (c *command) misused(w io.Writer, err error) {
+	fmt.Fprintf(w, "iscctl %s: %v\nusage: iscctl %s\nRun 'iscctl %s --help' for its flags.\n", c.name, err, c.synopsis(), c.name)
+}
+
 func (c *command) synopsis() string {
 	parts := []string{c.name}
 	for _, f := range c.flags {
+		flag := strings.TrimSpace("--" + f.name + " " + f.arg)
 		if f.required {
-			parts = append(parts, "--"+f.name+" "+f.arg)
+			parts = append(parts, flag)
 		} else {
-			parts = append(parts, "[--"+f.name+" "+f.arg+"]")
+			parts = append(parts, "["+flag+"]")
 		}
 	}
 	return strings.Join(append(parts, c.args...), " ")
@@ -592,7 +636,7 @@ func (c *command) help(w io.Writer) {
 			if f.required {
 				req = " (required)"
 			}
-			fmt.Fprintf(tw, "  --%s %s\t%s%s\n", f.name, f.arg, f.usage, req)
+			fmt.Fprintf(tw, "  %s\t%s%s\n", strings.TrimSpace("--"+f.name+" "+f.arg), f.usage, req)
 		}
 		tw.Flush()
 	}
