@@ -1,5 +1,6 @@
 // Command iscctl manages an iscd service through its admin API: orgs,
-// users, API tokens, products, sessions and notices.
+// users, API tokens, products, sessions, notices, licences, seats and
+// licence signing keys.
 //
 //	iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]
 //	iscctl help [command]
@@ -25,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -218,6 +220,123 @@ var commands = []command{
 			var sent adminapi.NoticeSent
 			return x.do("POST", "/notices", req, &sent, func() {
 				fmt.Fprintf(x.stdout, "notice sent to %d %s\n", sent.Sessions, plural(sent.Sessions, "session", "sessions"))
+			})
+		},
+	},
+	{
+		name: "license create", summary: "give an organisation a licence for a product",
+		about: "Dates are RFC 3339 (2026-01-02T15:04:05Z) or a day (2026-01-02, from 00:00 UTC); --expires also takes\n" +
+			"+DURATION from now (+30d). Durations are Go's (36h, 90m) with a day unit: 7d, 1d12h.\n" +
+			"A floating licence lets --seats sessions run at once; a node-locked one, --seats devices for good.",
+		flags: []flagSpec{
+			{"org", "O", "the organisation's id", true},
+			{"product", "P", "the product's id (default: the only product)", false},
+			{"id", "ID", "the licence's id (default: generated, lic_...)", false},
+			{"edition", "E", "the edition, e.g. professional", false},
+			{"features", "a,b", "the features it unlocks", false},
+			{"kind", "floating|node-locked", "what the seats count: sessions at once (floating, the default) or devices", false},
+			{"seats", "N", "how many sessions (floating) or devices (node-locked)", true},
+			{"effective", "DATE", "when it starts (default: at once)", false},
+			{"expires", "DATE", "when it ends (default: never)", false},
+			{"grace", "DUR", "how long it stays usable after it expires", false},
+			{"offline-grace", "DUR", "how long a lease stays usable while iscd is unreachable (default: 24h)", false},
+			{"trial", "", "mark it as a trial licence", false},
+		},
+		run: createLicense,
+	},
+	{
+		name: "license list", summary: "list licences",
+		flags: []flagSpec{{"org", "O", "only this organisation's licences", false}, {"product", "P", "only licences for this product", false}},
+		run: func(x *call) error {
+			var ls []store.License
+			path := query(query("/licenses", "org", x.flags["org"]), "product", x.flags["product"])
+			return x.do("GET", path, nil, &ls, func() { x.table("licences", licenseHeader, rows(ls, licenseRow)) })
+		},
+	},
+	{
+		name: "license show", summary: "show a licence and the seats in use", args: []string{"ID"},
+		run: func(x *call) error {
+			var d adminapi.LicenseDetail
+			var err error
+			if e := x.do("GET", "/licenses/"+url.PathEscape(x.args[0]), nil, &d, func() { err = x.showLicense(d) }); e != nil {
+				return e
+			}
+			return err
+		},
+	},
+	{
+		name: "license freeze", summary: "suspend a licence (its sessions are told)", args: []string{"ID"},
+		about: "A frozen licence verifies for nobody until it is unfrozen; its seats are kept.",
+		run:   setLicenseStatus("freeze"),
+	},
+	{
+		name: "license unfreeze", summary: "make a frozen licence usable again", args: []string{"ID"},
+		run: setLicenseStatus("unfreeze"),
+	},
+	{
+		name: "license release", summary: "end a licence for good and free its seats", args: []string{"ID"},
+		about: "A released licence cannot be unfrozen. Releasing it again changes nothing.",
+		run:   setLicenseStatus("release"),
+	},
+	{
+		name: "license audit", summary: "show what happened to a licence, oldest first", args: []string{"ID"},
+		flags: []flagSpec{{"limit", "N", "only the last N entries (default 100, at most 10000)", false}},
+		run: func(x *call) error {
+			path := "/licenses/" + url.PathEscape(x.args[0]) + "/audit"
+			if v := x.flags["limit"]; v != "" {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil || n < 1 || n > 10000 {
+					return badFlag("--limit %q is not a number from 1 to 10000", v)
+				}
+				path = query(path, "limit", strconv.Itoa(n))
+			}
+			var es []store.AuditEntry
+			return x.do("GET", path, nil, &es, func() {
+				x.table("audit entries", []string{"TIME", "EVENT", "SESSION", "USER", "DETAIL"}, rows(es, func(e store.AuditEntry) []string {
+					return []string{when(e.Time), e.Event, e.SessionID, e.UserID, e.Detail}
+				}))
+			})
+		},
+	},
+	{
+		name: "seats list", summary: "list the seats in use (leases and device bindings)",
+		flags: []flagSpec{{"license", "L", "only this licence's seats", false}},
+		run: func(x *call) error {
+			var seats []store.Seat
+			return x.do("GET", query("/seats", "license", x.flags["license"]), nil, &seats, func() {
+				x.table("seats in use", seatHeader, rows(seats, seatRow))
+			})
+		},
+	},
+	{
+		name: "seats release", summary: "free a seat (the session holding it is told)", args: []string{"SEAT_ID"},
+		about: "The session loses its licence; a node-locked device's binding is removed, so another device may take it.",
+		run: func(x *call) error {
+			return x.do("DELETE", "/seats/"+url.PathEscape(x.args[0]), nil, nil, func() {
+				fmt.Fprintf(x.stdout, "released seat %s\n", x.args[0])
+			})
+		},
+	},
+	{
+		name: "key export-public", summary: "print a product's licence public keys, one a line",
+		about: "These are what a program compiles in to verify its licences offline (oldest first; keep them all).",
+		flags: []flagSpec{{"product", "P", "the product's id", true}},
+		run: func(x *call) error {
+			var k adminapi.PublicKeys
+			return x.do("GET", "/products/"+url.PathEscape(x.flags["product"])+"/keys", nil, &k, func() { x.lines(k.Keys) })
+		},
+	},
+	{
+		name: "key rotate", summary: "give a product a new licence signing key",
+		about: "New licences are signed with the new key; documents signed with the old ones still verify where the\n" +
+			"program has their public keys. It prints every public key, as export-public does.",
+		flags: []flagSpec{{"product", "P", "the product's id", true}},
+		run: func(x *call) error {
+			var k adminapi.PublicKeys
+			return x.do("POST", "/products/"+url.PathEscape(x.flags["product"])+"/keys/rotate", nil, &k, func() {
+				x.lines(k.Keys)
+				fmt.Fprintf(x.stderr, "Product %s signs new licences with the last key. Programs built with only the older keys\n"+
+					"cannot verify those licences offline: ship the new key too.\n", k.ProductID)
 			})
 		},
 	},
