@@ -2,6 +2,7 @@
 // capabilities land) licences, cloud files and compute.
 //
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F]
+//	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
 //	iscd version
 package main
 
@@ -15,10 +16,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -67,7 +70,14 @@ func serve(args []string, stderr io.Writer) error {
 	resume := fs.Duration("resume-window", 15*time.Minute, "how long a disconnected session can be resumed")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "json", "log format: json or text")
+	mktKeyFile := fs.String("marketplace-key-file", "", "turn on the marketplace production interface with the access key in this file; $ISCD_MARKETPLACE_KEY holds the key itself otherwise")
+	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
+	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	mkt, err := marketplaceConfig(*mktKeyFile, *mktOrg, *mktProduct)
+	if err != nil {
 		return err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -86,7 +96,7 @@ func serve(args []string, stderr io.Writer) error {
 
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
-		Heartbeat: *heartbeat, ResumeWindow: *resume, Logger: log,
+		Heartbeat: *heartbeat, ResumeWindow: *resume, Marketplace: mkt, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -112,6 +122,27 @@ func serve(args []string, stderr io.Writer) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	return errors.Join(err, <-errc)
+}
+
+// marketplaceConfig reads the marketplace access key from keyFile, or
+// else from $ISCD_MARKETPLACE_KEY; with neither the endpoint stays off
+// (dev mode turns it on with a key of its own).
+func marketplaceConfig(keyFile, org, product string) (marketplace.Config, error) {
+	cfg := marketplace.Config{DefaultOrg: org, DefaultProduct: product}
+	if keyFile != "" {
+		data, err := os.ReadFile(keyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--marketplace-key-file: %w", err)
+		}
+		cfg.AccessKey = strings.TrimSpace(string(data))
+		if cfg.AccessKey == "" {
+			return cfg, fmt.Errorf("--marketplace-key-file %s is empty", keyFile)
+		}
+	} else {
+		cfg.AccessKey = strings.TrimSpace(os.Getenv("ISCD_MARKETPLACE_KEY"))
+	}
+	cfg.Enabled = cfg.AccessKey != ""
+	return cfg, nil
 }
 
 func envOr(key, def string) string {

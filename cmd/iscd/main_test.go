@@ -72,3 +72,29 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("no graceful shutdown in the log:\n%s", strings.Join(logs, "\n"))
 	}
 }
+
+func TestMarketplaceKey(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mkt.key")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ISCD_MARKETPLACE_KEY", "from-env")
+	if c, err := marketplaceConfig(file, "acme", "cad"); err != nil || c.AccessKey != "from-file" || !c.Enabled || c.DefaultOrg != "acme" || c.DefaultProduct != "cad" {
+		t.Fatalf("key file: %v %v", c, err)
+	}
+	if c, err := marketplaceConfig("", "", ""); err != nil || c.AccessKey != "from-env" || !c.Enabled {
+		t.Fatalf("env: %v %v", c, err)
+	}
+	t.Setenv("ISCD_MARKETPLACE_KEY", "")
+	if c, err := marketplaceConfig("", "", ""); err != nil || c.Enabled {
+		t.Fatalf("no key: %v %v", c, err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte(" \n"), 0o600)
+	for _, f := range []string{empty, filepath.Join(dir, "missing")} {
+		if _, err := marketplaceConfig(f, "", ""); err == nil || !strings.Contains(err.Error(), "--marketplace-key-file") {
+			t.Errorf("%s: err = %v", f, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -40,7 +42,11 @@ type Config struct {
 	// LicenseLease is how long a floating seat lasts between renewals;
 	// 0: licensing.DefaultLease.
 	LicenseLease time.Duration
-	Logger       *slog.Logger
+	// Marketplace configures the cloud marketplace's production
+	// interface (off unless Enabled). Dev mode turns it on with a fresh
+	// random key, the demo org and the demo product.
+	Marketplace marketplace.Config
+	Logger      *slog.Logger
 }
 
 // Server is a running iscd.
@@ -66,6 +72,12 @@ func Open(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("iscd: data directory: %w", err)
 	}
+	if cfg.Dev {
+		devMarketplace(&cfg.Marketplace)
+	}
+	if cfg.Marketplace.Enabled && cfg.Marketplace.AccessKey == "" {
+		return nil, errors.New("iscd: the marketplace endpoint needs an access key")
+	}
 	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "iscd.db"), cfg.EventRetention)
 	if err != nil {
 		return nil, err
@@ -80,6 +92,15 @@ func Open(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(wire.Path, s.hub)
 	mux.Handle(adminapi.Prefix+"/", adm)
+	if cfg.Marketplace.Enabled {
+		mh, err := marketplace.New(cfg.Marketplace, st, s.licenses, cfg.Logger)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("iscd: %w", err)
+		}
+		mux.Handle(marketplace.Path, mh)
+		cfg.Logger.Info("marketplace endpoint", "path", marketplace.Path, "config", cfg.Marketplace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.http = &http.Server{
@@ -222,6 +243,22 @@ const (
 	DevLicense = "demo-floating" // 5 floating seats, a year from the first dev start
 )
 
+// devMarketplace turns the marketplace endpoint on for dev mode: a fresh
+// random access key unless one is given (it goes to dev.env), and the demo
+// org and product as defaults.
+func devMarketplace(m *marketplace.Config) {
+	m.Enabled = true
+	if m.AccessKey == "" {
+		m.AccessKey = "devmkt_" + rand.Text()
+	}
+	if m.DefaultOrg == "" {
+		m.DefaultOrg = DevOrg
+	}
+	if m.DefaultProduct == "" {
+		m.DefaultProduct = DevProduct
+	}
+}
+
 // setupDev creates the demo org, user and product (once), mints fresh demo
 // tokens and writes DATA/dev.env with everything a client needs.
 func (s *Server) setupDev(ctx context.Context, base string) error {
@@ -270,6 +307,9 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
 	}, "\n") + "\n"
+	if m := s.cfg.Marketplace; m.Enabled {
+		env += "ISCD_MARKETPLACE_URL=" + base + marketplace.Path + "\n" + "ISCD_MARKETPLACE_KEY=" + m.AccessKey + "\n"
+	}
 	path := filepath.Join(s.cfg.DataDir, "dev.env")
 	if err := writeFileAtomic(path, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("iscd: write dev.env: %w", err)

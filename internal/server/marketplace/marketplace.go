@@ -1,0 +1,207 @@
+// Package marketplace is iscd's side of the cloud marketplace's production
+// interface: the one URL the marketplace POSTs to when a customer buys,
+// renews, upgrades, lets lapse or releases a licence. It checks each
+// request's signature, timestamp and nonce, and turns the activity into
+// licence state through package licensing, so that running programs see
+// it. docs/marketplace.md describes the mapping and every activity.
+package marketplace
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+// Path is where iscd serves the production interface (POST only).
+const Path = "/marketplace/v1/production"
+
+// MaxBody is the largest request body read; a longer one fails
+// authentication before any of it is parsed.
+const MaxBody = 1 << 20
+
+// DefaultGrace is how long a marketplace licence stays usable after its
+// expiry time when Config.Grace is zero. The marketplace freezes an
+// instance itself once its own grace period is over; this only bounds how
+// long a program keeps running if that call never comes.
+const DefaultGrace = 15 * 24 * time.Hour
+
+// Result codes of the production interface.
+const (
+	ResultOK            = "000000"
+	ResultAuth          = "000001" // signature, timestamp or nonce refused
+	ResultBadParams     = "000002"
+	ResultNotFound      = "000003" // instance or licence code unknown (or released)
+	ResultAsync         = "000004" // accepted, processing asynchronously
+	ResultInternal      = "000005"
+	ResultNoResource    = "000100"
+	ResultQuota         = "000900" // not enough licence quota on the order
+	ResultOutsidePeriod = "000901" // outside the order's validity period
+	ResultNeedExpiry    = "000902" // a period-billed licence needs an expiry time
+	ResultNeedDevice    = "000903" // device fingerprint required
+)
+
+// Config configures the endpoint. The zero Config is off.
+type Config struct {
+	// Enabled mounts the endpoint; it needs an AccessKey.
+	Enabled bool
+	// AccessKey is the secret shared with the marketplace. It is never
+	// logged: Config's String and LogValue leave it out.
+	AccessKey string
+	// DefaultOrg receives the licences of requests that name no customer
+	// (no customerId or tenantId); "" refuses them.
+	DefaultOrg string
+	// DefaultProduct is the iscd product of requests whose productId is
+	// not an iscd product; "" refuses them.
+	DefaultProduct string
+	// Grace is added after a licence's expiry time; 0 means DefaultGrace.
+	Grace time.Duration
+}
+
+// String describes c without its access key.
+func (c Config) String() string {
+	key := "unset"
+	if c.AccessKey != "" {
+		key = "set"
+	}
+	return "marketplace{enabled=" + boolString(c.Enabled) + " key=" + key + " org=" + c.DefaultOrg + " product=" + c.DefaultProduct + "}"
+}
+
+// GoString is String, so that %#v does not print the key either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the access key.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("enabled", c.Enabled), slog.Bool("key", c.AccessKey != ""),
+		slog.String("defaultOrg", c.DefaultOrg), slog.String("defaultProduct", c.DefaultProduct))
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Handler serves the production interface.
+type Handler struct {
+	cfg    Config
+	st     store.Store
+	lic    *licensing.Service
+	log    *slog.Logger
+	now    func() time.Time
+	nonces *nonces
+
+	// mu serialises activities: the marketplace retries a call while the
+	// first attempt may still run, and two attempts must not both create
+	// or both renew. Calls are rare (a few a minute), so one lock is
+	// plenty.
+	mu sync.Mutex
+}
+
+// New returns the handler for cfg. It refuses a Config without an access key.
+func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (*Handler, error) {
+	if cfg.AccessKey == "" {
+		return nil, errors.New("marketplace: no access key")
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, st: st, lic: lic, log: log, now: func() time.Time { return time.Now().UTC() }, nonces: newNonces()}, nil
+}
+
+// reply is every answer's shape: the result and, per activity, instanceId
+// or license.
+type reply struct {
+	ResultCode string `json:"resultCode"`
+	ResultMsg  string `json:"resultMsg"`
+	InstanceID string `json:"instanceId,omitempty"`
+	License    string `json:"license,omitempty"`
+}
+
+// failure is an activity's refusal with its result code.
+type failure struct {
+	code, msg string
+}
+
+func (f *failure) Error() string { return f.code + ": " + f.msg }
+
+func refuse(code, msg string) error { return &failure{code, msg} }
+
+// ServeHTTP answers one marketplace call. Every answer the marketplace
+// should read is HTTP 200 with a resultCode, as the interface wants.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	rep := h.serve(r)
+	if rep.ResultCode != ResultOK {
+		h.log.Info("marketplace call refused", "code", rep.ResultCode, "msg", rep.ResultMsg, "remote", r.RemoteAddr)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+func (h *Handler) serve(r *http.Request) reply {
+	// Authenticate before the body is parsed: a bounded read, the
+	// signature over the raw bytes, the clock, then the nonce.
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body unreadable or over 1 MiB"}
+	}
+	q := r.URL.Query()
+	now := h.now()
+	if err := checkSignature(h.cfg.AccessKey, q.Get("signature"), q.Get("nonce"), q.Get("timestamp"), body, now); err != nil {
+		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
+	}
+	if err := h.nonces.add(q.Get("nonce"), now); err != nil {
+		if errors.Is(err, errBusy) {
+			return reply{ResultCode: ResultInternal, ResultMsg: err.Error() + "; retry later"}
+		}
+		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
+	}
+
+	var req request
+	if !utf8.Valid(body) {
+		return reply{ResultCode: ResultBadParams, ResultMsg: "request body is not valid UTF-8"}
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return reply{ResultCode: ResultBadParams, ResultMsg: "request body is not a JSON object: " + err.Error()}
+	}
+	if err := req.check(); err != nil {
+		return h.answer(req, reply{}, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rep, err := h.dispatch(r, req)
+	return h.answer(req, rep, err)
+}
+
+// answer turns an activity's outcome into a reply; unexpected errors are
+// logged and not shown.
+func (h *Handler) answer(req request, rep reply, err error) reply {
+	var f *failure
+	switch {
+	case err == nil:
+		rep.ResultCode, rep.ResultMsg = ResultOK, "success"
+		h.log.Info("marketplace call", "activity", req.Activity, "instance", rep.InstanceID, "test", req.test())
+		return rep
+	case errors.As(err, &f):
+		return reply{ResultCode: f.code, ResultMsg: f.msg}
+	default:
+		h.log.Error("marketplace call failed", "activity", req.Activity, "instance", req.InstanceID, "err", err)
+		return reply{ResultCode: ResultInternal, ResultMsg: "internal error; retry later"}
+	}
+}
