@@ -225,7 +225,7 @@ func seatsOf(t *testing.T, srv *servertest.Server, licID string) []store.Seat {
 	if err := srv.Admin().Do(context.Background(), "GET", "/licenses/"+licID, nil, &d); err != nil {
 		t.Fatal(err)
 	}
-	return d.Seats
+	return d.SeatsInUse
 }
 
 func TestFloatingSeats(t *testing.T) {

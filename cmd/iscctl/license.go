@@ -126,21 +126,6 @@ func expires(t time.Time) string {
 // showLicense prints a licence's fields, one a line, then its seats.
 func (x *call) showLicense(d adminapi.LicenseDetail) error {
 	l := d.License
-	if l.Seats == 0 {
-		// The reply's "seats" is the list of seats in use, which hides the
-		// licence's own "seats", the count; every licence has at least
-		// one, so 0 means it was hidden. The licence list has it.
-		var ls []store.License
-		path := query(query("/licenses", "org", l.OrgID), "product", l.ProductID)
-		if err := x.api.Do(x.ctx, "GET", path, nil, &ls); err != nil { // x.do made x.api
-			return err
-		}
-		for _, it := range ls {
-			if it.ID == l.ID {
-				l.Seats = it.Seats
-			}
-		}
-	}
 	trial := "no"
 	if l.Trial {
 		trial = "yes"
@@ -148,7 +133,7 @@ func (x *call) showLicense(d adminapi.LicenseDetail) error {
 	fields := [][2]string{
 		{"ID", l.ID}, {"Org", l.OrgID}, {"Product", l.ProductID}, {"Edition", l.Edition},
 		{"Features", strings.Join(l.Features, ", ")}, {"Kind", l.Kind},
-		{"Seats", fmt.Sprintf("%d (%d in use)", l.Seats, len(d.Seats))},
+		{"Seats", fmt.Sprintf("%d (%d in use)", l.Seats, len(d.SeatsInUse))},
 		{"Status", strings.ToLower(l.Status)}, {"Trial", trial},
 		{"Effective", when(l.EffectiveAt)}, {"Expires", expires(l.ExpiresAt)},
 		{"Grace", formatDuration(l.Grace)}, {"Offline grace", formatDuration(l.OfflineGrace)},
@@ -165,9 +150,9 @@ func (x *call) showLicense(d adminapi.LicenseDetail) error {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], clean(f[1]))
 	}
 	tw.Flush()
-	if len(d.Seats) > 0 {
+	if len(d.SeatsInUse) > 0 {
 		fmt.Fprintln(x.stdout)
-		x.table("", seatHeader, rows(d.Seats, seatRow))
+		x.table("", seatHeader, rows(d.SeatsInUse, seatRow))
 	}
 	return nil
 }

@@ -165,8 +165,8 @@ type (
 	}
 	// LicenseDetail answers GET /admin/v1/licenses/{id}.
 	LicenseDetail struct {
-		store.License
-		Seats []store.Seat `json:"seats"`
+		License    store.License `json:"license"`
+		SeatsInUse []store.Seat  `json:"seatsInUse"`
 	}
 	// PublicKeys answers GET /admin/v1/products/{id}/keys: the keys a
 	// program compiles in to verify licences offline, oldest first.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -33,8 +34,8 @@ type License struct {
 	Seats        int           `json:"seats"`
 	EffectiveAt  time.Time     `json:"effectiveAt"`
 	ExpiresAt    time.Time     `json:"expiresAt"`
-	Grace        time.Duration `json:"grace"`        // usable this long after ExpiresAt
-	OfflineGrace time.Duration `json:"offlineGrace"` // a lease is usable this long after it lapses
+	Grace        time.Duration `json:"-"` // usable this long after ExpiresAt (JSON: graceSeconds)
+	OfflineGrace time.Duration `json:"-"` // a lease is usable this long after it lapses (JSON: offlineGraceSeconds)
 	Status       string        `json:"status"`
 	Trial        bool          `json:"trial,omitempty"`
 	Created      time.Time     `json:"created"`
@@ -45,6 +46,32 @@ type License struct {
 	OrderID     string `json:"orderId,omitempty"`
 	OrderLineID string `json:"orderLineId,omitempty"`
 	LicenseCode string `json:"licenseCode,omitempty"`
+}
+
+// licenseJSON is License with its grace periods in whole seconds, as the
+// admin API takes them.
+type licenseJSON struct {
+	plainLicense
+	GraceSeconds        int64 `json:"graceSeconds"`
+	OfflineGraceSeconds int64 `json:"offlineGraceSeconds"`
+}
+
+type plainLicense License // License without its JSON methods
+
+// MarshalJSON writes the grace periods as graceSeconds and offlineGraceSeconds.
+func (l License) MarshalJSON() ([]byte, error) {
+	return json.Marshal(licenseJSON{plainLicense(l), int64(l.Grace / time.Second), int64(l.OfflineGrace / time.Second)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *License) UnmarshalJSON(b []byte) error {
+	var v licenseJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*l = License(v.plainLicense)
+	l.Grace, l.OfflineGrace = time.Duration(v.GraceSeconds)*time.Second, time.Duration(v.OfflineGraceSeconds)*time.Second
+	return nil
 }
 
 // Seat is a floating lease held by a session, or a node-locked device

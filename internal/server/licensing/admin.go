@@ -2,6 +2,7 @@ package licensing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -186,6 +187,13 @@ func (s *Service) MountAdmin(a *admin.API) {
 }
 
 func (s *Service) answerErr(w http.ResponseWriter, what string, err error) {
+	// A wrapped store error names what was missing ("org acme: store: not
+	// found"); name that, not the licence.
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrExists} {
+		if msg, ok := strings.CutSuffix(err.Error(), ": "+sentinel.Error()); ok && errors.Is(err, sentinel) {
+			what = msg
+		}
+	}
 	if we, ok := err.(*wire.Error); ok {
 		status := http.StatusBadRequest
 		if we.Code == wire.CodeReleased {
@@ -205,7 +213,7 @@ func (s *Service) adminCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := s.CreateLicense(r.Context(), req)
 	if err != nil {
-		s.answerErr(w, "licence", err)
+		s.answerErr(w, "licence "+req.ID, err)
 		return
 	}
 	admin.Reply(w, http.StatusCreated, l)
@@ -232,7 +240,7 @@ func (s *Service) adminShow(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "seats", err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, adminapi.LicenseDetail{License: l, Seats: liveSeats(seats, s.now())})
+	admin.Reply(w, http.StatusOK, adminapi.LicenseDetail{License: l, SeatsInUse: liveSeats(seats, s.now())})
 }
 
 // liveSeats drops lapsed leases: they are free.
@@ -261,6 +269,10 @@ func (s *Service) adminStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.st.License(r.Context(), r.PathValue("id")); err != nil {
+		admin.StoreFail(w, s.log, "licence "+r.PathValue("id"), err)
+		return
+	}
 	limit := 100
 	if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 && v <= 10000 {
 		limit = v
@@ -277,6 +289,12 @@ func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) adminSeats(w http.ResponseWriter, r *http.Request) {
+	if id := r.URL.Query().Get("license"); id != "" {
+		if _, err := s.st.License(r.Context(), id); err != nil {
+			admin.StoreFail(w, s.log, "licence "+id, err)
+			return
+		}
+	}
 	seats, err := s.st.Seats(r.Context(), r.URL.Query().Get("license"))
 	if err != nil {
 		admin.StoreFail(w, s.log, "seats", err)
