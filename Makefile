@@ -54,3 +54,20 @@ test-c: lib bin
 
 test-cmake:
 	BUILD=$(abspath $(BUILD)) GO=$(GO) tests/cmake/run.sh
+
+# ---- the two commands of the README --------------------------------------
+# test: everything, as CI runs it: vet, the Go tests with the race detector
+# (the C ABI tests among them, against build/), a short fuzz of every
+# decoder of untrusted input, and the CMake build/install/consumer test.
+FUZZTIME ?= 5s
+
+test: build
+	$(GO) vet ./...
+	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -race -count=1 ./...
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./internal/wire
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/license
+	$(GO) test -run='^$$' -fuzz=FuzzSignedPayload -fuzztime=$(FUZZTIME) ./internal/license
+	$(MAKE) test-cmake
+
+demo: build
+	scripts/demo.sh
