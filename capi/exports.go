@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -175,30 +176,43 @@ func isc_go_device_info(out **C.char, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, 0)
 	var a args
 	a.outString("out_dev_info", out)
-	return reply(errbuf, named("iscsdk_device_info", a.notImplemented("device fingerprints")))
+	if a.err == nil {
+		*out = C.CString(sdk.DeviceInfo()) // malloc: the host frees it with iscsdk_free
+	}
+	return reply(errbuf, named("iscsdk_device_info", a.err))
 }
 
 //export isc_go_get_license_string_request
 func isc_go_get_license_string_request(id C.uintptr_t, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("dev_info", devInfo, false)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_get_license_string_request", a.notImplemented("licences")))
+	dev := a.str("dev_info", devInfo, false)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_get_license_string_request", a.err))
+	}
+	req, err := c.GetLicenseStringRequest(dev, cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_get_license_string_request", err))
 }
 
 //export isc_go_get_license_file_request
 func isc_go_get_license_file_request(id C.uintptr_t, fileName, devInfo, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("file_name", fileName, true)
-	a.str("dev_info", devInfo, false)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_get_license_file_request", a.notImplemented("licences")))
+	name := a.str("file_name", fileName, true)
+	dev := a.str("dev_info", devInfo, false)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_get_license_file_request", a.err))
+	}
+	req, err := c.GetLicenseFileRequest(name, dev, cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_get_license_file_request", err))
 }
 
 //export isc_go_license_verify
@@ -206,19 +220,34 @@ func isc_go_license_verify(license, publicKey, devInfo *C.char, out **C.char, er
 	defer guard(&st, errbuf, 0)
 	var a args
 	a.outString("out_result_json", out)
-	a.str("license", license, true)
-	a.str("public_key", publicKey, true)
-	a.str("dev_info", devInfo, false)
-	return reply(errbuf, named("iscsdk_license_verify", a.notImplemented("licences")))
+	lic := a.str("license", license, true)
+	keys := a.str("public_key", publicKey, true)
+	dev := a.str("dev_info", devInfo, false)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_license_verify", a.err))
+	}
+	res, err := sdk.VerifyLicense(lic, keys, dev)
+	if err != nil {
+		return reply(errbuf, named("iscsdk_license_verify", err))
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return reply(errbuf, named("iscsdk_license_verify", fmt.Errorf("%w: %v", errInternal, err)))
+	}
+	*out = C.CString(string(b))
+	return reply(errbuf, nil)
 }
 
 //export isc_go_license_verify_notify
 func isc_go_license_verify_notify(id C.uintptr_t, verified C.int, errorMsg *C.char, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
-	a.str("error_msg", errorMsg, false)
-	return reply(errbuf, named("iscsdk_license_verify_notify", a.notImplemented("licences")))
+	c := a.client(id)
+	msg := a.str("error_msg", errorMsg, false)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_license_verify_notify", a.err))
+	}
+	return reply(errbuf, named("iscsdk_license_verify_notify", c.LicenseVerifyNotify(verified != 0, msg)))
 }
 
 // ---- upgrades ----

@@ -28,7 +28,7 @@ func statusOf(err error) int32 {
 	switch {
 	case err == nil:
 		return C.ISCSDK_OK
-	case errors.Is(err, errInvalidArg):
+	case errors.Is(err, errInvalidArg), errors.Is(err, sdk.ErrInvalidArgument):
 		return C.ISCSDK_E_INVALID_ARG
 	case errors.Is(err, errInvalidHandle), errors.Is(err, sdk.ErrShutOut):
 		return C.ISCSDK_E_INVALID_HANDLE

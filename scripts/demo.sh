@@ -33,8 +33,8 @@ set -a; . "$data/dev.env"; set +a
 addr=${ISCD_ADMIN_URL#http://}
 echo "iscd listens on $addr; dev.env has the endpoint, a demo token and product '$ISCSDK_PRODUCT'"
 
-say "running the C example (examples/c/console.c) for 9 seconds"
-"$bin/console_c" --seconds 9 &
+say "running the C example (examples/c/console.c) for 11 seconds: it asks for a licence, checks it offline and reports the verdict"
+"$bin/console_c" --seconds 11 &
 app_pid=$!
 session_id() { "$bin/iscctl" session list --json | grep -o '"id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
 has_session() { test -n "$(session_id)"; }
@@ -44,6 +44,12 @@ sid=$(session_id)
 sleep 1.5
 say "iscctl notice send: the service pushes an event to the program"
 "$bin/iscctl" notice send --product "$ISCSDK_PRODUCT" --title "Maintenance" --text "iscd restarts at 18:00"
+
+sleep 1
+say "iscctl license freeze: the program is told at once; unfreeze gives it a fresh licence"
+"$bin/iscctl" license freeze demo-floating
+sleep 1
+"$bin/iscctl" license unfreeze demo-floating
 
 sleep 1
 say "iscctl session disconnect: the connection drops; the SDK reconnects and resumes"
@@ -58,4 +64,7 @@ say "iscd starts again on the same data and port: the session resumes"
 start_iscd "$addr"
 
 wait "$app_pid"
-say "the example shut out; stopping iscd"
+say "the example shut out; its seat is free again, and the licence's audit log has the story"
+"$bin/iscctl" license show demo-floating
+"$bin/iscctl" license audit demo-floating --limit 8
+say "stopping iscd"

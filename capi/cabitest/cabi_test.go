@@ -68,7 +68,7 @@ func setup(m *testing.M) (int, error) {
 	if err := os.Mkdir(progDir, 0o755); err != nil {
 		return 0, err
 	}
-	for _, prog := range []string{"args", "session"} {
+	for _, prog := range []string{"args", "session", "license"} {
 		if err := run(root, "gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"tests/cabi/"+prog+".c", "-o", filepath.Join(progDir, prog),
 			"-pthread", "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {
@@ -119,7 +119,7 @@ func buildLibrary(dir string) error {
 
 // startISCD starts `iscd serve --dev` and waits until it listens.
 func startISCD(bin, data string) (stop func(), err error) {
-	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0", "--heartbeat", "200ms")
+	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0", "--heartbeat", "200ms", "--license-lease", "2s")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -68,6 +69,7 @@ func serve(args []string, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
 	heartbeat := fs.Duration("heartbeat", 15*time.Second, "application heartbeat interval told to clients")
 	resume := fs.Duration("resume-window", 15*time.Minute, "how long a disconnected session can be resumed")
+	lease := fs.Duration("license-lease", licensing.DefaultLease, "how long a floating licence seat lasts between renewals")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "json", "log format: json or text")
 	mktKeyFile := fs.String("marketplace-key-file", "", "turn on the marketplace production interface with the access key in this file; $ISCD_MARKETPLACE_KEY holds the key itself otherwise")
@@ -96,7 +98,7 @@ func serve(args []string, stderr io.Writer) error {
 
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
-		Heartbeat: *heartbeat, ResumeWindow: *resume, Marketplace: mkt, Logger: log,
+		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
 	})
 	if err != nil {
 		return err

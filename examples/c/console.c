@@ -1,6 +1,7 @@
 /*
-** console.c: connect to iscd and print every event until Ctrl-C, or for
-** --seconds N. With iscd's dev.env in the environment it needs no options:
+** console.c: connect to iscd, ask for a licence and check it offline, and
+** print every event until Ctrl-C, or for --seconds N. With iscd's dev.env
+** in the environment it needs no options:
 **
 **     set -a; . iscd-data/dev.env; set +a; build/bin/console_c --seconds 10
 */
@@ -36,12 +37,58 @@ static const char* event_name(int32_t type)
     return type > 0 && type < (int32_t)(sizeof names / sizeof names[0]) ? names[type] : "?";
 }
 
-/* Runs on the library's event thread, one event at a time. */
+/* Copy the string value of "key" in an event's json into out ("" if absent).
+** Enough for the licence string and status; a real program uses its JSON parser. */
+static void json_value(const char* json, const char* key, char* out, size_t size)
+{
+    char pattern[64];
+    const char* p;
+    size_t n = 0;
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    out[0] = '\0';
+    if ((p = strstr(json, pattern)) == NULL) {
+        return;
+    }
+    p += strlen(pattern);
+    while (p[n] != '\0' && p[n] != '"' && n + 1 < size) {
+        n++;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* The licence arrived: check it offline with the product's public key (a
+** real program compiles the key in), then tell the service the verdict. */
+static void check_license(iscsdk_client* client, const iscsdk_event* e)
+{
+    static char license[64 * 1024];
+    char status[16];
+    char* result = NULL;
+    const char* key = getenv("ISCSDK_LICENSE_PUBLIC_KEY");
+
+    json_value(e->json, "Status", status, sizeof status);
+    json_value(e->json, "LicenseContent", license, sizeof license);
+    if (strcmp(status, "success") != 0 || key == NULL || key[0] == '\0') {
+        return;
+    }
+    if (iscsdk_license_verify(license, key, NULL, &result) != ISCSDK_OK) {
+        printf("licence check: %s\n", iscsdk_last_error());
+        return;
+    }
+    printf("licence check: %s\n", result);
+    iscsdk_license_verify_notify(client, strstr(result, "\"valid\":true") != NULL, NULL);
+    iscsdk_free(result);
+}
+
+/* Runs on the library's event thread, one event at a time. user_data is
+** the client (any pointer the program likes comes back unchanged). */
 static void ISCSDK_CALL print_event(const iscsdk_event* e, void* user_data)
 {
-    (void)user_data;
     printf("event %d %s request=%llu %s\n", (int)e->type, event_name(e->type),
            (unsigned long long)e->request_id, e->json);
+    if (e->type == ISCSDK_EVENT_LICENSE_VERIFY && e->request_id != 0) {
+        check_license((iscsdk_client*)user_data, e);
+    }
     fflush(stdout);
 }
 
@@ -77,6 +124,7 @@ int main(int argc, char** argv)
 {
     iscsdk_client* client = NULL;
     iscsdk_status st;
+    uint64_t request_id = 0;
     long seconds = -1, waited_ms = 0;
 
     if (argc == 3 && strcmp(argv[1], "--seconds") == 0) {
@@ -95,11 +143,16 @@ int main(int argc, char** argv)
         fprintf(stderr, "iscsdk_init: %s\n%s\n", iscsdk_status_string(st), iscsdk_last_error());
         return 1;
     }
-    st = iscsdk_register_event_recall(client, print_event, NULL);
+    st = iscsdk_register_event_recall(client, print_event, client);
     if (st != ISCSDK_OK) {
         fprintf(stderr, "iscsdk_register_event_recall: %s\n", iscsdk_last_error());
         iscsdk_shut_out(client);
         return 1;
+    }
+    /* A licence for this device; the answer is a LicenseVerify event. */
+    st = iscsdk_get_license_string_request(client, NULL, "{\"from\":\"console.c\"}", &request_id);
+    if (st != ISCSDK_OK) {
+        fprintf(stderr, "iscsdk_get_license_string_request: %s\n", iscsdk_last_error());
     }
     while (!interrupted && (seconds < 0 || waited_ms < seconds * 1000)) {
         sleep_ms(100);

@@ -1,5 +1,5 @@
-// console.cpp: connect to iscd and print every event until Ctrl-C, or for
-// --seconds N, through the C++ wrapper.
+// console.cpp: connect to iscd, ask for a licence and check it offline, and
+// print every event until Ctrl-C, or for --seconds N, through the C++ wrapper.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -46,10 +46,49 @@ const char* EventName(int type)
     return type > 0 && type < static_cast<int>(sizeof names / sizeof names[0]) ? names[type] : "?";
 }
 
-void PrintEvent(const iscsdk::Event& e)
+// The string value of "key" in an event's JSON (enough for the licence
+// string; a real program uses its JSON library).
+std::string JsonValue(const std::string& json, const std::string& key)
 {
-    std::cout << "event " << e.type << ' ' << EventName(e.type) << " request=" << e.requestId << ' ' << e.json << std::endl;
+    const std::string pattern = "\"" + key + "\":\"";
+    std::string::size_type at = json.find(pattern);
+    if (at == std::string::npos) {
+        return std::string();
+    }
+    at += pattern.size();
+    return json.substr(at, json.find('"', at) - at);
 }
+
+class Console {
+public:
+    explicit Console(iscsdk::Sdk& sdk) : sdk_(sdk) {}
+
+    // Runs on the library's event thread, one event at a time.
+    void OnEvent(const iscsdk::Event& e)
+    {
+        std::cout << "event " << e.type << ' ' << EventName(e.type) << " request=" << e.requestId << ' ' << e.json << std::endl;
+        if (e.type == ISCSDK_EVENT_LICENSE_VERIFY && e.requestId != 0 && JsonValue(e.json, "Status") == "success") {
+            CheckLicense(JsonValue(e.json, "LicenseContent"));
+        }
+    }
+
+private:
+    // Check the licence offline with the product's public key (a real
+    // program compiles it in), then tell the service the verdict.
+    void CheckLicense(const std::string& license)
+    {
+        const char* key = std::getenv("ISCSDK_LICENSE_PUBLIC_KEY");
+        std::string result;
+        if (key == nullptr || iscsdk::Sdk::LicenseVerify(license, key, std::string(), result) != ISCSDK_OK) {
+            std::cout << "licence check: " << iscsdk::Sdk::LastError() << std::endl;
+            return;
+        }
+        std::cout << "licence check: " << result << std::endl;
+        sdk_.LicenseVerifyNotify(result.find("\"valid\":true") != std::string::npos);
+    }
+
+    iscsdk::Sdk& sdk_;
+};
 
 } // namespace
 
@@ -72,9 +111,14 @@ int main(int argc, char** argv)
     }
     // A program ported from the compatible SDK can keep its member function:
     // sdk.RegisterEventRecall(this, &App::OnEvent), OnEvent(int type, const std::string& json).
-    if (sdk.RegisterEventRecall(PrintEvent) != ISCSDK_OK) {
+    Console console(sdk);
+    if (sdk.RegisterEventRecall([&console](const iscsdk::Event& e) { console.OnEvent(e); }) != ISCSDK_OK) {
         std::cerr << "RegisterEventRecall: " << iscsdk::Sdk::LastError() << '\n';
         return 1;
+    }
+    // A licence for this device; the answer is a LicenseVerify event.
+    if (sdk.GetLicenseStringRequest(std::string(), "{\"from\":\"console.cpp\"}") != ISCSDK_OK) {
+        std::cerr << "GetLicenseStringRequest: " << iscsdk::Sdk::LastError() << '\n';
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds < 0 ? 0 : seconds);
     while (!interrupted && (seconds < 0 || std::chrono::steady_clock::now() < deadline)) {

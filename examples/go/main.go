@@ -1,5 +1,5 @@
-// Command console connects to iscd with the Go sdk and prints every event
-// until Ctrl-C, or for --seconds N. With iscd's dev.env in the environment
+// Command console connects to iscd with the Go sdk, asks for a licence and
+// checks it offline, and prints every event until Ctrl-C, or for --seconds N. With iscd's dev.env in the environment
 // it needs no flags:
 //
 //	set -a; . iscd-data/dev.env; set +a; go run ./examples/go --seconds 10
@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -36,7 +37,22 @@ func main() {
 	}
 	client.RegisterEventRecall(func(e sdk.Event) {
 		fmt.Printf("event %d %s request=%d %s\n", e.Type, e.Type, e.RequestID, e.JSON())
+		if e.Type == sdk.EventLicenseVerify && e.RequestID != 0 && e.Params["Status"] == "success" {
+			// Check the licence offline with the product's public key (a
+			// real program compiles it in) and tell the service the verdict.
+			res, err := sdk.VerifyLicense(e.Params["LicenseContent"], os.Getenv("ISCSDK_LICENSE_PUBLIC_KEY"), "")
+			if err != nil {
+				fmt.Println("licence check:", err)
+				return
+			}
+			fmt.Printf("licence check: valid=%v code=%s edition=%s features=%v\n", res.Valid, res.Code, res.Edition, res.Features)
+			client.LicenseVerifyNotify(res.Valid, res.Message)
+		}
 	})
+	// A licence for this device; the answer is a LicenseVerify event.
+	if _, err := client.GetLicenseStringRequest("", json.RawMessage(`{"from":"examples/go"}`)); err != nil {
+		fmt.Fprintln(os.Stderr, "licence request:", err)
+	}
 	<-ctx.Done()
 	if err := client.ShutOut(); err != nil { // no event is printed after this
 		fmt.Fprintln(os.Stderr, "shut out:", err)

@@ -255,38 +255,67 @@ ISCSDK_API void ISCSDK_CALL iscsdk_event_free(iscsdk_event* event);
 /*
 ** This device's fingerprint, "MAC|diskId|boardId|cpuId" (upper case; several
 ** MACs or disks comma-separated; a part that cannot be read left empty; at
-** most 5 KB). *out_dev_info is the caller's, freed with iscsdk_free().
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** most 5 KB; docs/licensing.md lists the sources). *out_dev_info is the
+** caller's, freed with iscsdk_free(). Needs no client; any thread.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_device_info(char** out_dev_info);
 
 /*
-** Ask for a licence string for this product. dev_info (may be NULL or
-** empty) is the fingerprint the licence is bound to. The answer is an
-** ISCSDK_EVENT_LICENSE_VERIFY event with *out_request_id.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Ask the service for a licence string for this product and device.
+** dev_info (NULL or "": this device, as iscsdk_device_info()) is the
+** fingerprint the licence is bound to; at most 5 KB of UTF-8.
+** Returns at once with *out_request_id; the answer is an
+** ISCSDK_EVENT_LICENSE_VERIFY event with that request id and
+** come_back_json as comeBackParams:
+**   success: Status "success", LicenseType "string", LicenseContent (the
+**            signed licence string), licenseId, kind, expiresAt,
+**            leaseExpiresAt (floating);
+**   failure: Status "failed", errorCode, errorMsg. errorCode is one of
+**            not_entitled, wrong_product, not_yet_valid, license_expired,
+**            license_frozen, license_released, no_seat, device_limit,
+**            device_required, bad_device, unreachable (no answer in 60 s).
+** A floating licence takes a seat, held as a lease that the library renews
+** in the background (ISCSDK_EVENT_LICENSE_STATE: renewed, offline-grace,
+** expired, frozen, unfrozen, released) and returns at iscsdk_shut_out().
+** Asking again, or reconnecting, never takes a second seat.
+** Errors: ISCSDK_E_INVALID_ARG (NULL out pointer, dev_info too long or not
+** UTF-8, come_back_json not a JSON object), ISCSDK_E_INVALID_HANDLE.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_license_string_request(iscsdk_client* c, const char* dev_info, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** The same as iscsdk_get_license_string_request(), the licence delivered
-** as the file file_name in the workspace (LicenseFilePath in the event).
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** The same as iscsdk_get_license_string_request(), the licence written
+** (atomically) to the file file_name: an absolute path, or a name relative
+** to the workspace's "licenses" directory that may not leave it ("..": an
+** ISCSDK_E_INVALID_ARG). The event has LicenseType "file" and
+** LicenseFilePath (absolute); errorCode file_error if it cannot be written.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_license_file_request(iscsdk_client* c, const char* file_name, const char* dev_info, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** Verify a licence offline against the vendor's public_key and this
-** device's dev_info (NULL: this device). *out_result_json is the caller's,
-** freed with iscsdk_free(). Needs no client.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Verify a licence string offline: the signature against public_key (the
+** product's key as `iscctl key export-public` prints it; several keys
+** comma-separated during a key rotation), the product, the device dev_info
+** (NULL or "": this device), the validity window and the local clock.
+** *out_result_json is the caller's, freed with iscsdk_free():
+**   {"valid":true|false,"code":"ok"|"too_large"|"malformed"|"unknown_key"|
+**    "bad_signature"|"wrong_product"|"wrong_device"|"clock_tampered"|
+**    "not_yet_valid"|"expired"|"lease_expired","message":"...",
+**    "licenseId":...,"product":...,"edition":...,"features":[...],
+**    "kind":...,"trial":...,"issuedAt":...,"expiresAt":...,
+**    "leaseExpiresAt":...,"state":"valid"|"grace"|"offline-grace"}
+** An invalid licence is ISCSDK_OK with "valid":false. Errors:
+** ISCSDK_E_INVALID_ARG (NULL license, public_key or out pointer; a string
+** over 64 KiB or not UTF-8; public_key not a key). Needs no client; any
+** thread.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify(const char* license, const char* public_key, const char* dev_info, char** out_result_json);
 
 /*
 ** Tell the service whether the program verified its licence (verified
-** non-zero), or why not (error_msg, may be NULL).
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** non-zero), or why not (error_msg, may be NULL; at most 4 KB). Returns at
+** once; the report is sent (when connected) and kept in the licence's
+** audit log (`iscctl license audit`).
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify_notify(iscsdk_client* c, int verified, const char* error_msg);
 

@@ -5,6 +5,7 @@
 ** once the driver has posted notices "1".."n" to that session.
 **
 **   calls      NULL out pointers, bad strings, not-implemented calls, double shut_out
+**              (licences: tests/cabi/license.c)
 **   callbacks  callback switch, order, one at a time, none after shut_out
 **   reentrant  shut_out from inside the callback
 **   poll       poll mode, timeouts, poll while a callback is registered
@@ -110,10 +111,8 @@ static void scenario_calls(void)
     CHECK_STATUS(iscsdk_save(c, "/tmp/\xe6\xa8\xa1\xe5\x9e\x8b.prt", 0, " {\"k\": [1]} ", &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_ERROR_HAS("iscsdk_save: not implemented yet");
     CHECK(id == 0);
-    CHECK_STATUS(iscsdk_get_license_string_request(c, "", NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_check_new_versions(c, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_upgrade_notify(c, 0), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_license_verify_notify(c, 0, "expired"), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_open_cloud_file(c, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_open_cloud_path(c, "/a.prt", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_select_save_as_path(c, "/tmp/asm", 1, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);

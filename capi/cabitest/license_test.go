@@ -1,0 +1,128 @@
+package cabitest
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+func admin() *adminapi.Client {
+	return &adminapi.Client{BaseURL: devEnv["ISCD_ADMIN_URL"], Token: devEnv["ISCD_ADMIN_TOKEN"]}
+}
+
+// customer makes an org with a user, an API token and a floating licence
+// of seats for the demo product; it returns the token and the licence id.
+func customer(t *testing.T, seats int) (string, string) {
+	t.Helper()
+	ctx, a := context.Background(), admin()
+	do := func(path string, in, out any) {
+		if err := a.Do(ctx, "POST", path, in, out); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	var org store.Org
+	var user store.User
+	var tok adminapi.NewToken
+	var lic store.License
+	do("/orgs", adminapi.CreateOrg{Name: t.Name()}, &org)
+	do("/users", adminapi.CreateUser{OrgID: org.ID, Name: "engineer"}, &user)
+	do("/tokens", adminapi.CreateToken{UserID: user.ID}, &tok)
+	do("/licenses", adminapi.CreateLicense{OrgID: org.ID, ProductID: devEnv["ISCSDK_PRODUCT"], Seats: seats, OfflineGraceSeconds: 60}, &lic)
+	return tok.Secret, lic.ID
+}
+
+func TestLicenseFlow(t *testing.T) {
+	start(t, nil, "license", "flow").finish()
+	var audit []store.AuditEntry
+	if err := admin().Do(context.Background(), "GET", "/licenses/"+server.DevLicense+"/audit?limit=1000", nil, &audit); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range audit {
+		if e.Event == "verify-failed" && e.Detail == "cabi: the compiled key says no" {
+			return
+		}
+	}
+	t.Fatalf("the C program's LicenseVerifyNotify is not in the audit log: %+v", audit)
+}
+
+// A program killed with SIGKILL never returns its seat; the seat comes
+// back when its lease lapses (2 s here), not before.
+func TestKilledProgramsSeatReturnsAfterLease(t *testing.T) {
+	tok, licID := customer(t, 1)
+	p := start(t, []string{"ISCSDK_TOKEN=" + tok}, "license", "seat")
+	p.expect("LICENSED")
+	var d adminapi.LicenseDetail
+	if err := admin().Do(context.Background(), "GET", "/licenses/"+licID, nil, &d); err != nil || len(d.SeatsInUse) != 1 {
+		t.Fatalf("seats after the C program's request: %+v %v", d.SeatsInUse, err)
+	}
+	lease := d.SeatsInUse[0].LeaseExpires
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+
+	c, err := sdk.Init(context.Background(), sdk.Config{Endpoint: devEnv["ISCSDK_ENDPOINT"], Token: tok, ProductID: devEnv["ISCSDK_PRODUCT"],
+		WorkspaceDir: t.TempDir(), LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	ask := func() map[string]string {
+		id, err := c.GetLicenseStringRequest("", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for {
+			e, err := c.PollEvent(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Type == sdk.EventLicenseVerify && e.RequestID == id {
+				return e.Params
+			}
+		}
+	}
+	// The killed program's lease (renewed at half-time) may have been
+	// extended once before it died; read the seat again.
+	if err := admin().Do(context.Background(), "GET", "/licenses/"+licID, nil, &d); err == nil && len(d.SeatsInUse) == 1 {
+		lease = d.SeatsInUse[0].LeaseExpires
+	}
+	if got := ask(); got["errorCode"] != "no_seat" {
+		t.Fatalf("the killed program's seat was free before its lease lapsed: %v", got)
+	}
+	time.Sleep(time.Until(lease) + 100*time.Millisecond) // the lease's end is the behaviour under test
+	if got := ask(); got["Status"] != "success" {
+		t.Fatalf("after the lease lapsed: %v", got)
+	}
+}
+
+func TestFreezeReachesTheCProgram(t *testing.T) {
+	tok, licID := customer(t, 1)
+	p := start(t, []string{"ISCSDK_TOKEN=" + tok}, "license", "freeze")
+	p.expect("LICENSED")
+	for _, step := range []struct{ action, line string }{{"freeze", "FROZEN"}, {"unfreeze", "UNFROZEN"}} {
+		sent := time.Now()
+		if err := admin().Do(context.Background(), "POST", "/licenses/"+licID+"/"+step.action, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		p.expect(step.line)
+		// The promise: within a second. Loopback delivery takes
+		// milliseconds, so this bound has two orders of magnitude to spare.
+		if d := time.Since(sent); d > time.Second {
+			t.Errorf("%s reached the C program after %v", step.action, d)
+		} else {
+			t.Logf("%s reached the C program after %v", step.action, d)
+		}
+	}
+	p.finish()
+	if !strings.Contains(p.out.String(), "FROZEN\nUNFROZEN\n") {
+		t.Fatalf("output:\n%s", p.out.String())
+	}
+}
