@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/device"
 	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -161,7 +162,7 @@ func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessa
 		var g wire.LicenseGrant
 		err := c.call(ctx, wire.OpLicenseRequest, wire.LicenseRequest{Device: devInfo}, &g)
 		if err == nil && filePath != "" {
-			err = writeFileAtomic(filePath, []byte(g.License+"\n"))
+			err = atomicfile.Write(filePath, []byte(g.License+"\n"), 0o600)
 		}
 		if err != nil {
 			c.emit(licenseFailure(id, cb, filePath, err))
@@ -234,30 +235,6 @@ func (c *Client) goAsync(fn func(ctx context.Context)) {
 		defer c.asyncWG.Done()
 		fn(c.ctx)
 	}()
-}
-
-// writeFileAtomic writes data beside path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // ---- leases ----
@@ -516,7 +493,7 @@ func recordTrustedTime(log *slog.Logger, t time.Time) {
 		return
 	}
 	unix := strconv.FormatInt(t.Unix(), 10)
-	if err := writeFileAtomic(trustedTimePath(), []byte(unix+" "+hmacHex(trustedKey(), unix)+"\n")); err != nil {
+	if err := atomicfile.Write(trustedTimePath(), []byte(unix+" "+hmacHex(trustedKey(), unix)+"\n"), 0o600); err != nil {
 		log.Warn("record trusted time", "err", err)
 		return
 	}

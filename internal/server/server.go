@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -222,7 +223,7 @@ func (s *Server) ensureAdminToken(ctx context.Context) error {
 		return err
 	}
 	path := filepath.Join(s.cfg.DataDir, "admin.token")
-	if err := writeFileAtomic(path, []byte(secret+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("iscd: write admin token: %w", err)
 	}
 	s.log.Info("admin token created", "file", path)
@@ -311,35 +312,9 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		env += "ISCD_MARKETPLACE_URL=" + base + marketplace.Path + "\n" + "ISCD_MARKETPLACE_KEY=" + m.AccessKey + "\n"
 	}
 	path := filepath.Join(s.cfg.DataDir, "dev.env")
-	if err := writeFileAtomic(path, []byte(env), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("iscd: write dev.env: %w", err)
 	}
 	s.log.Info("dev mode", "env", path, "org", DevOrg, "user", DevUser, "product", DevProduct)
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, so a reader never sees a partial file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

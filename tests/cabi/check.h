@@ -53,6 +53,28 @@ static inline int check_done(void)
     return failed == 0 ? 0 : 1;
 }
 
+/* ---- reading events ---- */
+
+/* Copy the string value of "key" in json into out (empty if absent). */
+static inline void json_value(const char* json, const char* key, char* out, size_t size)
+{
+    char pattern[64];
+    const char* p;
+    size_t n = 0;
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    out[0] = '\0';
+    p = strstr(json, pattern);
+    if (p == NULL) {
+        return;
+    }
+    p += strlen(pattern);
+    while (p[n] != '\0' && p[n] != '"' && n + 1 < size) {
+        n++;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
 /* ---- waiting without sleeping: a flag guarded by a condition variable ---- */
 
 typedef struct signal_t {

@@ -15,26 +15,6 @@
 
 #include "check.h"
 
-/* Copy the string value of "key" in json into out (empty if absent). */
-static void json_value(const char* json, const char* key, char* out, size_t size)
-{
-    char pattern[64];
-    const char* p;
-    size_t n = 0;
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    out[0] = '\0';
-    p = strstr(json, pattern);
-    if (p == NULL) {
-        return;
-    }
-    p += strlen(pattern);
-    while (p[n] != '\0' && p[n] != '"' && n + 1 < size) {
-        n++;
-    }
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
 /* Poll until an event of type (and, if state is not NULL, with that
 ** "state") arrives; NULL after 30 s. The caller frees it. */
 static iscsdk_event* wait_event(iscsdk_client* c, int32_t type, const char* state)
