@@ -88,7 +88,7 @@ type Client struct {
 	mu          sync.Mutex
 	conn        *transport.Conn
 	connChanged chan struct{} // closed and replaced whenever conn changes
-	pending     map[uint64]chan *wire.Message
+	pending     map[uint64]chan reply
 	session     string
 	resumeToken string
 	lastSeq     uint64 // newest event received
@@ -130,7 +130,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		},
 		log:         logger,
 		logOut:      logOut,
-		pending:     map[uint64]chan *wire.Message{},
+		pending:     map[uint64]chan reply{},
 		connChanged: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -229,42 +229,120 @@ func (c *Client) do(ctx context.Context, wait bool, op string, body, out any) er
 	if err != nil {
 		return fmt.Errorf("%s: encode: %w", op, err)
 	}
-	id := c.nextID.Add(1)
-	ch := make(chan *wire.Message, 1)
-	conn, err := c.waitConn(ctx, wait, id, ch)
+	r, err := c.roundTrip(ctx, wait, func(conn *transport.Conn, id uint64) error {
+		return conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b})
+	})
+	if err == nil {
+		err = r.result(out)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// reply is the service's answer to a request: a "res" message, or a
+// binary frame of the request's id.
+type reply struct {
+	m     *wire.Message
+	frame *wire.Frame
+}
+
+// result decodes a "res" answer into out.
+func (r reply) result(out any) error {
+	switch {
+	case r.m == nil:
+		return fmt.Errorf("%w: binary answer where a result was expected", ErrProtocol)
+	case r.m.Error != nil:
+		return r.m.Error
+	case out != nil:
+		if err := json.Unmarshal(r.m.Body, out); err != nil {
+			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+	}
+	return nil
+}
+
+// binary returns a binary answer of the wanted kind.
+func (r reply) binary(kind byte) (*wire.Frame, error) {
+	switch {
+	case r.m != nil && r.m.Error != nil:
+		return nil, r.m.Error
+	case r.frame == nil || r.frame.Kind != kind:
+		return nil, fmt.Errorf("%w: expected a binary answer of kind %d", ErrProtocol, kind)
+	}
+	return r.frame, nil
+}
+
+// roundTrip gives send a request id on the current connection (waiting
+// for one if wait) and returns the answer to that id.
+func (c *Client) roundTrip(ctx context.Context, wait bool, send func(conn *transport.Conn, id uint64) error) (reply, error) {
+	id := c.nextID.Add(1)
+	ch := make(chan reply, 1)
+	conn, err := c.waitConn(ctx, wait, id, ch)
+	if err != nil {
+		return reply{}, err
 	}
 	defer func() {
 		c.mu.Lock()
 		delete(c.pending, id)
 		c.mu.Unlock()
 	}()
-	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b}); err != nil {
-		return fmt.Errorf("%s: %w", op, ErrDisconnected)
+	if err := send(conn, id); err != nil {
+		if errors.Is(err, wire.ErrTooLarge) {
+			return reply{}, err
+		}
+		return reply{}, ErrDisconnected
 	}
 	select {
-	case m := <-ch:
-		if m == nil {
-			return fmt.Errorf("%s: %w", op, ErrDisconnected)
+	case r, ok := <-ch:
+		if !ok {
+			return reply{}, ErrDisconnected
 		}
-		if m.Error != nil {
-			return fmt.Errorf("%s: %w", op, m.Error)
-		}
-		if out != nil {
-			if err := json.Unmarshal(m.Body, out); err != nil {
-				return fmt.Errorf("%s: %w: %v", op, ErrProtocol, err)
-			}
-		}
-		return nil
+		return r, nil
 	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", op, ctx.Err())
+		return reply{}, ctx.Err()
 	}
+}
+
+// sendFrame sends a binary request and decodes its "res" answer into out.
+func (c *Client) sendFrame(ctx context.Context, f wire.Frame, out any) error {
+	r, err := c.roundTrip(ctx, true, func(conn *transport.Conn, id uint64) error {
+		f.ID = id
+		b, err := wire.EncodeFrame(f)
+		if err != nil {
+			return err
+		}
+		return conn.SendBinary(ctx, b)
+	})
+	if err != nil {
+		return err
+	}
+	return r.result(out)
+}
+
+// fetch sends a request whose answer is a binary frame of kind.
+func (c *Client) fetch(ctx context.Context, op string, body any, kind byte) (*wire.Frame, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.roundTrip(ctx, true, func(conn *transport.Conn, id uint64) error {
+		return conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	f, err := r.binary(kind)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return f, nil
 }
 
 // waitConn waits until the client is connected (or ctx ends) and registers
 // ch for the answer to request id on that connection.
-func (c *Client) waitConn(ctx context.Context, wait bool, id uint64, ch chan *wire.Message) (*transport.Conn, error) {
+func (c *Client) waitConn(ctx context.Context, wait bool, id uint64, ch chan reply) (*transport.Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.conn == nil {
@@ -450,19 +528,21 @@ func (c *Client) serve(conn *transport.Conn) error {
 		c.mu.Unlock()
 	}()
 	for {
-		m, _, err := conn.Read()
+		m, bin, err := conn.Read()
 		if err != nil {
 			return err
 		}
+		if m == nil {
+			f, err := wire.DecodeFrame(bin)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrProtocol, err)
+			}
+			c.answered(f.ID, reply{frame: &f})
+			continue
+		}
 		switch m.Type {
 		case wire.TypeResult:
-			c.mu.Lock()
-			ch := c.pending[m.ID]
-			delete(c.pending, m.ID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- m
-			}
+			c.answered(m.ID, reply{m: m})
 		case wire.TypeEvent:
 			c.receive(conn, m)
 		case wire.TypeBye:
@@ -471,6 +551,17 @@ func (c *Client) serve(conn *transport.Conn) error {
 		default:
 			c.log.Debug("ignored message", "type", m.Type)
 		}
+	}
+}
+
+// answered hands the answer to request id to its caller, if it still waits.
+func (c *Client) answered(id uint64, r reply) {
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- r
 	}
 }
 

@@ -134,3 +134,51 @@ func normalize(m *Message) *Message {
 	}
 	return &c
 }
+
+func TestFrames(t *testing.T) {
+	for _, f := range []Frame{
+		{Kind: BinChunkPut, ID: 7, ChunkID: [32]byte{1, 2, 3}, Payload: []byte("chunk")},
+		{Kind: BinChunkData, ID: 8, ChunkID: [32]byte{9}, Payload: []byte{}},
+		{Kind: BinCommit, ID: 9, Header: []byte(`{"path":"/a.prt"}`), Payload: []byte("manifest")},
+		{Kind: BinManifest, ID: 10, Payload: []byte("manifest")},
+	} {
+		b, err := EncodeFrame(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeFrame(b)
+		if err != nil || got.Kind != f.Kind || got.ID != f.ID || got.ChunkID != f.ChunkID ||
+			string(got.Header) != string(f.Header) || string(got.Payload) != string(f.Payload) {
+			t.Fatalf("round trip of kind %d: %+v %v", f.Kind, got, err)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"empty":            nil,
+		"no id":            {BinManifest, 0, 0, 0, 0, 0, 0, 0, 0},
+		"unknown kind":     {99, 0, 0, 0, 0, 0, 0, 0, 1},
+		"short chunk id":   {BinChunkPut, 0, 0, 0, 0, 0, 0, 0, 1, 5},
+		"header too long":  {BinCommit, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 'x'},
+		"no header length": {BinCommit, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+	} {
+		if _, err := DecodeFrame(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := EncodeFrame(Frame{Kind: BinManifest, ID: 1, Payload: make([]byte, MaxBinaryMessage)}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized frame: %v", err)
+	}
+}
+
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add([]byte{BinCommit, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, '{', '}', 'm'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := DecodeFrame(b)
+		if err != nil {
+			return
+		}
+		again, err := EncodeFrame(fr)
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("accepted frame does not re-encode to itself: %v", err)
+		}
+	})
+}

@@ -71,6 +71,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	ops      map[string]Handler
+	bins     map[byte]BinaryHandler
 	onEnd    []func(ctx context.Context, sessionID string)
 	live     map[string]*live // by session id
 	closing  bool
@@ -103,6 +104,7 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 		ops:  map[string]Handler{},
+		bins: map[byte]BinaryHandler{},
 		live: map[string]*live{},
 	}
 	h.Handle(wire.OpPing, func(_ context.Context, _ Caller, body json.RawMessage) (any, error) {
@@ -111,6 +113,24 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 		return wire.Pong{ClientTime: p.ClientTime, ServerTime: time.Now().UTC()}, nil
 	})
 	return h
+}
+
+// BinaryHandler answers a binary frame from a client (see wire.Frame).
+type BinaryHandler func(ctx context.Context, c Caller, f wire.Frame) (any, error)
+
+// Binary is a handler result sent as a binary frame (wire.BinChunkData or
+// wire.BinManifest) answering the request, instead of a "res" message.
+type Binary struct {
+	Kind    byte
+	ChunkID [wire.ChunkIDLen]byte
+	Data    []byte
+}
+
+// HandleBinary registers the handler of binary frames of one kind.
+func (h *Hub) HandleBinary(kind byte, fn BinaryHandler) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.bins[kind] = fn
 }
 
 // Handle registers the handler of a request op. Capabilities list them.
@@ -251,10 +271,21 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 	var reqWG sync.WaitGroup
 	defer reqWG.Wait()
 	for {
-		m, _, err := conn.Read()
+		m, bin, err := conn.Read()
 		if err != nil {
 			h.log.Debug("connection ended", "session", l.caller.Session, "err", transport.Describe(err))
 			return
+		}
+		if m == nil {
+			// Bulk data: wait for a free slot rather than refuse, so a fast
+			// uploader is slowed down by TCP instead of failing.
+			sem <- struct{}{}
+			reqWG.Add(1)
+			go func() {
+				defer func() { <-sem; reqWG.Done() }()
+				h.binary(l, bin)
+			}()
+			continue
 		}
 		switch m.Type {
 		case wire.TypeRequest:
@@ -431,31 +462,67 @@ func (h *Hub) request(l *live, m *wire.Message) {
 		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
 		return
 	}
-	out, err := h.call(ctx, fn, l.caller, m.Body)
+	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, m.Body) })
+	h.answer(l, m.ID, m.Op, out, err)
+}
+
+// binary answers one binary frame from the client.
+func (h *Hub) binary(l *live, b []byte) {
+	ctx := context.Background()
+	f, err := wire.DecodeFrame(b)
+	if err != nil {
+		h.log.Info("bad binary frame", "session", l.caller.Session, "err", err)
+		l.conn.Close(websocket.CloseUnsupportedData, "malformed binary frame")
+		return
+	}
+	h.mu.Lock()
+	fn := h.bins[f.Kind]
+	h.mu.Unlock()
+	if fn == nil {
+		_ = l.conn.Send(ctx, wire.Failure(f.ID, wire.CodeUnknownOp, fmt.Sprintf("unknown binary frame kind %d", f.Kind)))
+		return
+	}
+	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, f) })
+	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
+}
+
+// answer sends a handler's outcome for request id.
+func (h *Hub) answer(l *live, id uint64, op string, out any, err error) {
+	ctx := context.Background()
 	if err != nil {
 		var we *wire.Error
 		if !errors.As(err, &we) {
-			h.log.Error("request failed", "op", m.Op, "session", l.caller.Session, "err", err)
+			h.log.Error("request failed", "op", op, "session", l.caller.Session, "err", err)
 			we = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
 		}
-		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: m.ID, Error: we})
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: id, Error: we})
 		return
 	}
-	res, err := wire.Result(m.ID, out)
+	if bin, ok := out.(Binary); ok {
+		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.Kind, ID: id, ChunkID: bin.ChunkID, Payload: bin.Data})
+		if err == nil {
+			_ = l.conn.SendBinary(ctx, frame)
+			return
+		}
+		h.log.Error("binary reply", "op", op, "err", err)
+		_ = l.conn.Send(ctx, wire.Failure(id, wire.CodeInternal, "internal error"))
+		return
+	}
+	res, err := wire.Result(id, out)
 	if err != nil {
-		res = wire.Failure(m.ID, wire.CodeInternal, "internal error")
+		res = wire.Failure(id, wire.CodeInternal, "internal error")
 	}
 	_ = l.conn.Send(ctx, res)
 }
 
 // call runs a handler; a panic in it fails the request, not the service.
-func (h *Hub) call(ctx context.Context, fn Handler, c Caller, body json.RawMessage) (out any, err error) {
+func (h *Hub) call(_ context.Context, fn func() (any, error)) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panic: %v", r)
 		}
 	}()
-	return fn(ctx, c, body)
+	return fn()
 }
 
 // Publish stores an event for a session and pushes it if it is connected.

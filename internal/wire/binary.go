@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Binary frames carry bulk data: chunks and manifests. Each starts with a
+// kind byte and the id of the request it belongs to:
+//
+//	kind (1) | request id (8, big-endian) | payload
+//
+// A frame from the client is a request of its own (the service answers
+// with a "res" message of that id); a frame from the service answers the
+// client's request of that id instead of a "res" message.
+const (
+	BinChunkPut  byte = 1 // client → service: chunk id (32) | encoded chunk
+	BinChunkData byte = 2 // service → client: chunk id (32) | encoded chunk
+	BinCommit    byte = 3 // client → service: header length (4) | JSON header | manifest
+	BinManifest  byte = 4 // service → client: manifest
+)
+
+// binHeader is the size of the kind and the request id.
+const binHeader = 9
+
+// ChunkIDLen is the size of a chunk id (a SHA-256).
+const ChunkIDLen = 32
+
+// Frame is a decoded binary frame.
+type Frame struct {
+	Kind    byte
+	ID      uint64 // the request id
+	ChunkID [ChunkIDLen]byte
+	Header  []byte // BinCommit: its JSON header
+	Payload []byte // the chunk (encoded), or the manifest
+}
+
+// EncodeFrame lays f out for the wire.
+func EncodeFrame(f Frame) ([]byte, error) {
+	n := binHeader + len(f.Payload)
+	switch f.Kind {
+	case BinChunkPut, BinChunkData:
+		n += ChunkIDLen
+	case BinCommit:
+		n += 4 + len(f.Header)
+	case BinManifest:
+	default:
+		return nil, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+	}
+	if n > MaxBinaryMessage {
+		return nil, ErrTooLarge
+	}
+	b := make([]byte, binHeader, n)
+	b[0] = f.Kind
+	binary.BigEndian.PutUint64(b[1:], f.ID)
+	switch f.Kind {
+	case BinChunkPut, BinChunkData:
+		b = append(b, f.ChunkID[:]...)
+	case BinCommit:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f.Header)))
+		b = append(b, f.Header...)
+	}
+	return append(b, f.Payload...), nil
+}
+
+// DecodeFrame parses a binary frame. The slices point into b.
+func DecodeFrame(b []byte) (Frame, error) {
+	var f Frame
+	if len(b) < binHeader {
+		return f, errors.New("wire: binary frame shorter than its header")
+	}
+	if len(b) > MaxBinaryMessage {
+		return f, ErrTooLarge
+	}
+	f.Kind, f.ID, b = b[0], binary.BigEndian.Uint64(b[1:binHeader]), b[binHeader:]
+	if f.ID == 0 {
+		return f, errors.New("wire: binary frame without a request id")
+	}
+	switch f.Kind {
+	case BinChunkPut, BinChunkData:
+		if len(b) < ChunkIDLen {
+			return f, errors.New("wire: chunk frame without a chunk id")
+		}
+		copy(f.ChunkID[:], b)
+		b = b[ChunkIDLen:]
+	case BinCommit:
+		if len(b) < 4 {
+			return f, errors.New("wire: commit frame without a header length")
+		}
+		n := binary.BigEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) || n > MaxControlMessage {
+			return f, errors.New("wire: commit frame header longer than the frame")
+		}
+		f.Header, b = b[4:4+n], b[4+n:]
+	case BinManifest:
+	default:
+		return f, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+	}
+	f.Payload = b
+	return f, nil
+}
