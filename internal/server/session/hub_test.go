@@ -139,3 +139,28 @@ func TestOversizedAndMalformedMessagesCloseTheConnection(t *testing.T) {
 		t.Fatalf("service unhealthy after bad clients: %+v", m)
 	}
 }
+
+func TestBinaryFrames(t *testing.T) {
+	srv := servertest.Start(t)
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	recv(t, ws)
+	// A well-formed frame nobody handles: an error answer, the connection stays.
+	frame, _ := wire.EncodeFrame(wire.Frame{Kind: wire.BinManifest, ID: 77, Payload: []byte("x")})
+	ws.WriteMessage(websocket.BinaryMessage, frame)
+	if m := recv(t, ws); m.ID != 77 || m.Error == nil || m.Error.Code != wire.CodeUnknownOp {
+		t.Fatalf("unhandled frame: %+v", m)
+	}
+	// A malformed one closes this connection only.
+	ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2})
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	ws2 := dial(t, srv)
+	send(t, ws2, hello(srv))
+	if m := recv(t, ws2); m.Type != wire.TypeWelcome {
+		t.Fatalf("service unhealthy after a malformed frame: %+v", m)
+	}
+}
