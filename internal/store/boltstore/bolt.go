@@ -45,7 +45,7 @@ func Open(path string, retention int) (*DB, error) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
-			bktLicenses, bktSeats, bktKeys, bktAudit, bktMarketInstances, bktMarketLicenses, bktMarketCodes} {
+			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

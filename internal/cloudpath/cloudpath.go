@@ -1,0 +1,65 @@
+// Package cloudpath checks the paths of cloud files: "/folder/part.prt".
+//
+// A cloud path is absolute, slash-separated, UTF-8, at most MaxLen bytes,
+// with no empty, "." or ".." segment, no trailing slash, and no backslash,
+// NUL or control character. Paths are compared as they are (case-sensitive).
+package cloudpath
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxLen bounds a cloud path, and MaxSegment one name in it.
+const (
+	MaxLen     = 1024
+	MaxSegment = 255
+)
+
+// ErrInvalid is wrapped by every error of Check.
+var ErrInvalid = errors.New("invalid cloud path")
+
+// Check returns p if it is a valid cloud path, else an error that says why.
+func Check(p string) (string, error) {
+	bad := func(why string) (string, error) { return "", fmt.Errorf("%w %q: %s", ErrInvalid, p, why) }
+	switch {
+	case len(p) > MaxLen:
+		return bad(fmt.Sprintf("longer than %d bytes", MaxLen))
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
+	case !strings.HasPrefix(p, "/"):
+		return bad("it must start with /")
+	case p == "/":
+		return bad("the root is not a file")
+	case strings.HasSuffix(p, "/"):
+		return bad("it must not end with /")
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		switch {
+		case seg == "":
+			return bad("empty name between slashes")
+		case seg == "." || seg == "..":
+			return bad(`"." and ".." are not allowed`)
+		case len(seg) > MaxSegment:
+			return bad(fmt.Sprintf("a name longer than %d bytes", MaxSegment))
+		case strings.ContainsFunc(seg, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }):
+			return bad("backslash or control character")
+		}
+	}
+	return p, nil
+}
+
+// Dir returns the folder of a valid path ("/" for a top-level file).
+func Dir(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// Base returns the last name of a valid path.
+func Base(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }

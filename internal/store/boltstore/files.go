@@ -1,0 +1,209 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+var (
+	bktFiles     = []byte("files")     // org \x00 path → FileEntry
+	bktVersions  = []byte("versions")  // org \x00 path \x00 number → Version
+	bktManifests = []byte("manifests") // org \x00 path \x00 number → manifest
+)
+
+func fileKey(org, path string) []byte { return []byte(org + "\x00" + path) }
+
+func versionKey(org, path string, n int) []byte {
+	return binary.BigEndian.AppendUint64([]byte(org+"\x00"+path+"\x00"), uint64(n))
+}
+
+func getFile(tx *bolt.Tx, org, path string) (store.FileEntry, error) {
+	var e store.FileEntry
+	data := tx.Bucket(bktFiles).Get(fileKey(org, path))
+	if data == nil {
+		return e, fmt.Errorf("file %s: %w", path, store.ErrNotFound)
+	}
+	return e, json.Unmarshal(data, &e)
+}
+
+func putFile(tx *bolt.Tx, e store.FileEntry) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bktFiles).Put(fileKey(e.OrgID, e.Path), data)
+}
+
+// File implements store.Files.
+func (d *DB) File(_ context.Context, org, path string) (store.FileEntry, error) {
+	var e store.FileEntry
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, err = getFile(tx, org, path)
+		return err
+	})
+	return e, err
+}
+
+// ListFiles implements store.Files.
+func (d *DB) ListFiles(_ context.Context, org, dir string) ([]store.FileEntry, []store.Folder, error) {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	files, folders := []store.FileEntry{}, []store.Folder{}
+	seen := map[string]bool{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktFiles).Cursor()
+		start := fileKey(org, prefix)
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, start); k, v = c.Next() {
+			rest := string(k[len(start):])
+			if sub, _, nested := strings.Cut(rest, "/"); nested {
+				if !seen[sub] {
+					seen[sub] = true
+					folders = append(folders, store.Folder{Path: prefix + sub})
+				}
+				continue
+			}
+			var e store.FileEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			files = append(files, e)
+		}
+		return nil
+	})
+	return files, folders, err
+}
+
+// CommitVersion implements store.Files.
+func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, c store.Commit) (store.Version, error) {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		e, err := getFile(tx, v.OrgID, v.Path)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		exists := err == nil
+		holds := e.Lock != nil && e.Lock.UserID == c.UserID
+		switch {
+		case e.Lock != nil && !holds:
+			return fmt.Errorf("%s: %w (since %s)", v.Path, store.ErrLocked, e.Lock.Since.Format(time.RFC3339))
+		case exists && e.Assembly != c.Assembly:
+			return fmt.Errorf("%s: %w: one is an assembly, the other a single file", v.Path, store.ErrConflict)
+		case e.Head != c.Base && !holds:
+			return fmt.Errorf("%s: %w: version %d is the latest, the save started from %d", v.Path, store.ErrConflict, e.Head, c.Base)
+		}
+		v.Number = e.Head + 1
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		key := versionKey(v.OrgID, v.Path, v.Number)
+		if err := tx.Bucket(bktVersions).Put(key, data); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bktManifests).Put(key, manifest); err != nil {
+			return err
+		}
+		e.OrgID, e.Path, e.Assembly = v.OrgID, v.Path, c.Assembly
+		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy = v.Number, v.Size, v.Hash, v.Time, v.Author
+		if c.CheckIn && holds {
+			e.Lock = nil
+		}
+		return putFile(tx, e)
+	})
+	return v, err
+}
+
+// Versions implements store.Files: oldest first.
+func (d *DB) Versions(_ context.Context, org, path string) ([]store.Version, error) {
+	out := []store.Version{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		if _, err := getFile(tx, org, path); err != nil {
+			return err
+		}
+		prefix := []byte(org + "\x00" + path + "\x00")
+		c := tx.Bucket(bktVersions).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+			var ver store.Version
+			if err := json.Unmarshal(v, &ver); err != nil {
+				return err
+			}
+			out = append(out, ver)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Manifest implements store.Files.
+func (d *DB) Manifest(_ context.Context, org, path string, n int) ([]byte, error) {
+	var out []byte
+	err := d.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(bktManifests).Get(versionKey(org, path, n))
+		if data == nil {
+			return fmt.Errorf("version %d of %s: %w", n, path, store.ErrNotFound)
+		}
+		out = bytes.Clone(data)
+		return nil
+	})
+	return out, err
+}
+
+// Lock implements store.Files.
+func (d *DB) Lock(_ context.Context, org, path string, l store.Lock) (store.FileEntry, error) {
+	var e store.FileEntry
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if e, err = getFile(tx, org, path); err != nil {
+			return err
+		}
+		if e.Lock != nil && e.Lock.UserID != l.UserID {
+			return fmt.Errorf("%s: %w", path, store.ErrLocked)
+		}
+		e.Lock = &l
+		return putFile(tx, e)
+	})
+	return e, err
+}
+
+// Unlock implements store.Files.
+func (d *DB) Unlock(_ context.Context, org, path, userID string, force bool) (store.FileEntry, error) {
+	var e store.FileEntry
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if e, err = getFile(tx, org, path); err != nil {
+			return err
+		}
+		if e.Lock == nil {
+			return nil
+		}
+		if e.Lock.UserID != userID && !force {
+			return fmt.Errorf("%s: %w", path, store.ErrLocked)
+		}
+		e.Lock = nil
+		return putFile(tx, e)
+	})
+	return e, err
+}
+
+// Manifests implements store.Files.
+func (d *DB) Manifests(_ context.Context, org string, fn func([]byte) error) error {
+	return d.db.View(func(tx *bolt.Tx) error {
+		prefix := []byte(org + "\x00")
+		c := tx.Bucket(bktManifests).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Cloud file errors that callers branch on.
+var (
+	ErrConflict = errors.New("store: the file changed since the version it was based on")
+	ErrLocked   = errors.New("store: the file is checked out by someone else")
+)
+
+// FileEntry is a cloud file (or assembly) of an org and where it stands.
+type FileEntry struct {
+	OrgID     string    `json:"orgId"`
+	Path      string    `json:"path"`
+	Assembly  bool      `json:"assembly,omitempty"`
+	Head      int       `json:"head"` // the latest version's number
+	Size      int64     `json:"size"` // of the head version
+	Hash      string    `json:"hash"`
+	Updated   time.Time `json:"updated"`
+	UpdatedBy string    `json:"updatedBy"`
+	Lock      *Lock     `json:"lock,omitempty"` // the check-out, if any
+}
+
+// Lock is a check-out: the exclusive right of one user to save.
+type Lock struct {
+	UserID    string    `json:"userId"`
+	SessionID string    `json:"sessionId,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// Version is one immutable save of a file. Its manifest (the files and
+// chunk lists) is kept beside it.
+type Version struct {
+	OrgID  string    `json:"orgId"`
+	Path   string    `json:"path"`
+	Number int       `json:"number"`
+	Author string    `json:"author"`
+	Time   time.Time `json:"time"`
+	Size   int64     `json:"size"`
+	Hash   string    `json:"hash"`  // of the manifest's content
+	Files  int       `json:"files"` // 1, or an assembly's file count
+}
+
+// Commit says on what terms a version is saved.
+type Commit struct {
+	Base      int    // the head version the save started from (0: a new file)
+	UserID    string // the saver
+	SessionID string
+	Assembly  bool
+	CheckIn   bool // release the saver's check-out with this save
+}
+
+// Folder is a folder in a listing: folders exist while files are in them.
+type Folder struct {
+	Path string `json:"path"`
+}
+
+// Files holds an org's cloud files, their versions and check-outs.
+type Files interface {
+	File(ctx context.Context, orgID, path string) (FileEntry, error)
+	// ListFiles returns the files directly in dir and its subfolders.
+	ListFiles(ctx context.Context, orgID, dir string) ([]FileEntry, []Folder, error)
+	// CommitVersion stores v with its manifest as the next version of its
+	// file, atomically: ErrLocked if another user has it checked out,
+	// ErrConflict if the head moved past c.Base (and the saver does not hold
+	// the check-out) or the kind (file/assembly) differs.
+	CommitVersion(ctx context.Context, v Version, manifest []byte, c Commit) (Version, error)
+	Versions(ctx context.Context, orgID, path string) ([]Version, error)
+	Manifest(ctx context.Context, orgID, path string, number int) ([]byte, error)
+	// Lock checks a file out to l.UserID; ErrLocked if someone else has it.
+	Lock(ctx context.Context, orgID, path string, l Lock) (FileEntry, error)
+	// Unlock checks it in; only its holder may, unless force (an admin).
+	Unlock(ctx context.Context, orgID, path, userID string, force bool) (FileEntry, error)
+	// Manifests calls fn with every manifest of an org (for garbage collection).
+	Manifests(ctx context.Context, orgID string, fn func([]byte) error) error
+}
