@@ -42,7 +42,36 @@
 // hex digits: feature flags and processor signature, e.g.
 // "BFEBFBFF00090672". Elsewhere the part is empty.
 //
-// Other systems have no sources yet beyond the CPU (Windows comes later).
+// # Sources on Windows
+//
+// Read through golang.org/x/sys/windows from system DLLs only
+// (info_windows.go):
+//
+// MAC: the adapters GetAdaptersAddresses lists, of type Ethernet or
+// IEEE 802.11, with a 6-byte address that is neither all zero, multicast
+// nor locally administered, and physical: the adapter's entry in the
+// network adapter class of the registry
+// (HKLM\SYSTEM\CurrentControlSet\Control\Class\{4d36e972-…}\NNNN, matched
+// by NetCfgInstanceId) has NCF_PHYSICAL and not NCF_VIRTUAL in
+// Characteristics and a DeviceInstanceID (or ComponentId) not on USB\,
+// ROOT\ or SWD\. An adapter without such an entry (Wine) counts when its
+// description names no software adapter (virtual, VMware, Hyper-V, TAP, VPN,
+// loopback, Bluetooth, WAN Miniport, …). Wired adapters first, then
+// wireless ones, each sorted by the adapter's GUID name.
+//
+// Disk: the serial number of the system volume (the one holding the
+// Windows directory) from GetVolumeInformationW, formatted as `vol` prints
+// it: "1A2B-3C4D". One entry.
+//
+// Board: the serial number of the first SMBIOS baseboard (structure type 2)
+// in GetSystemFirmwareTable('RSMB'), a real value only (the placeholders
+// above are skipped); else the MachineGuid of
+// HKLM\SOFTWARE\Microsoft\Cryptography (64-bit view), which Windows setup
+// writes once per installation. Both are readable without elevation.
+//
+// CPU: as on Linux.
+//
+// Other systems have no sources yet beyond the CPU.
 //
 // # The drift rule
 //

@@ -1,6 +1,8 @@
 package device
 
 import (
+	"bytes"
+	"net"
 	"slices"
 	"strings"
 )
@@ -74,4 +76,24 @@ func cleanList(vs []string) []string {
 		}
 	}
 	return out
+}
+
+// usableMAC rejects all-zero, multicast and locally administered addresses:
+// the last are set by software (VMs, containers, Wi-Fi privacy) and change.
+func usableMAC(hw net.HardwareAddr) bool {
+	return hw[0]&0x03 == 0 && !bytes.Equal(hw, make(net.HardwareAddr, len(hw)))
+}
+
+// usableBoardID rejects the placeholders firmware vendors leave in place.
+func usableBoardID(v string) bool {
+	if strings.Trim(v, "0-. ") == "" { // empty, "0", all-zero UUID
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "to be filled by o.e.m.", "default string", "none", "not specified", "not applicable",
+		"system serial number", "base board serial number", "0123456789", "123456789", "n/a",
+		"03000200-0400-0500-0006-000700080009":
+		return false
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package device
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"os"
@@ -96,12 +95,6 @@ func (s sysfs) macs() []string {
 		}
 	}
 	return append(wired, wireless...)
-}
-
-// usableMAC rejects all-zero, multicast and locally administered addresses:
-// the last are set by software (VMs, containers, Wi-Fi privacy) and change.
-func usableMAC(hw net.HardwareAddr) bool {
-	return hw[0]&0x03 == 0 && !bytes.Equal(hw, make(net.HardwareAddr, len(hw)))
 }
 
 // virtualDiskPrefixes name block devices that are not disks of this
@@ -216,20 +209,6 @@ func (s sysfs) board() string {
 		}
 	}
 	return ""
-}
-
-// usableBoardID rejects the placeholders firmware vendors leave in place.
-func usableBoardID(v string) bool {
-	if strings.Trim(v, "0-. ") == "" { // empty, "0", all-zero UUID
-		return false
-	}
-	switch strings.ToLower(v) {
-	case "to be filled by o.e.m.", "default string", "none", "not specified", "not applicable",
-		"system serial number", "base board serial number", "0123456789", "123456789", "n/a",
-		"03000200-0400-0500-0006-000700080009":
-		return false
-	}
-	return true
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

@@ -1,8 +1,7 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package device
 
 // collect has no sources on this system yet: only the CPU part, which Info
-// adds, is filled. (Windows sources are a separate piece of work; they go in
-// info_windows.go, and this file's constraint becomes !linux && !windows.)
+// adds, is filled.
 func collect() Fingerprint { return Fingerprint{} }
