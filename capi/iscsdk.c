@@ -5,6 +5,8 @@
 ** message into the calling thread's last-error buffer.
 **
 ** Compiled by gcc or mingw-w64 only (cgo), so _Thread_local is available.
+** mingw-w64 implements it with libgcc's emulated TLS, which make windows
+** links into iscsdk.dll statically (no libgcc DLL to ship).
 */
 #include <stdarg.h>
 #include <stdio.h>

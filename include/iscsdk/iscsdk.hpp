@@ -117,6 +117,12 @@ inline std::string Utf8(const std::wstring& w)
 
 } /* namespace detail */
 
+#if defined(_WIN32) || defined(ISCSDK_WSTRING_PATHS)
+/* A UTF-16 string (a Windows path) as the UTF-8 the library takes, e.g.
+** for Options::workspaceDir. */
+inline std::string ToUtf8(const std::wstring& w) { return detail::Utf8(w); }
+#endif
+
 /*
 ** A connection to the service. Non-copyable, movable; the destructor shuts
 ** out. Request methods take an optional come-back JSON object and an
@@ -317,7 +323,11 @@ public:
     }
 
 #if defined(_WIN32) || defined(ISCSDK_WSTRING_PATHS)
-    /* UTF-16 path overloads. */
+    /* UTF-16 path overloads: the path is converted to UTF-8. */
+    iscsdk_status GetLicenseFileRequest(const std::wstring& fileName, const std::string& devInfo = std::string(), const std::string& comeBackJson = std::string(), uint64_t* requestId = nullptr)
+    {
+        return GetLicenseFileRequest(detail::Utf8(fileName), devInfo, comeBackJson, requestId);
+    }
     iscsdk_status Save(const std::wstring& path, bool isAssembly = false, const std::string& comeBackJson = std::string(), uint64_t* requestId = nullptr)
     {
         return Save(detail::Utf8(path), isAssembly, comeBackJson, requestId);
