@@ -664,3 +664,91 @@ func TestDevicePackageUnderWine(t *testing.T) {
 		}
 	}
 }
+
+// ---- CMake ----
+
+// CMake with cmake/mingw-w64-x86_64.cmake cross-builds the DLL and the
+// examples and installs a package with which a Windows consumer's
+// find_package(iscsdk) gives iscsdk::iscsdk (IMPORTED_IMPLIB iscsdk.lib,
+// IMPORTED_LOCATION iscsdk.dll); the consumer's .exe runs under Wine.
+func TestCMakeToolchain(t *testing.T) {
+	needMingw(t)
+	if _, err := exec.LookPath("cmake"); err != nil {
+		t.Skip("cmake is not installed: apt-get install cmake")
+	}
+	dir := t.TempDir()
+	toolchain := "-DCMAKE_TOOLCHAIN_FILE=" + filepath.Join(root, "cmake", "mingw-w64-x86_64.cmake")
+	tree, prefix, consumer := filepath.Join(dir, "tree"), filepath.Join(dir, "prefix"), filepath.Join(dir, "consumer")
+	env := os.Environ()
+	for _, args := range [][]string{
+		{"-S", root, "-B", tree, toolchain, "-DCMAKE_INSTALL_PREFIX=" + prefix},
+		{"--build", tree, "-j", "2"},
+		{"--install", tree},
+		{"-S", filepath.Join(root, "tests", "consumer"), "-B", consumer, toolchain, "-DCMAKE_PREFIX_PATH=" + prefix},
+		{"--build", consumer},
+	} {
+		if err := run(root, env, "cmake", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"bin/iscsdk.dll", "lib/iscsdk.lib", "include/iscsdk/iscsdk.h", "include/iscsdk/iscsdk.hpp", "lib/cmake/iscsdk/iscsdkConfig.cmake"} {
+		if _, err := os.Stat(filepath.Join(prefix, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if got, want := dllExports(t, filepath.Join(prefix, "bin", "iscsdk.dll")), declared(t); !slices.Equal(got, want) {
+		t.Errorf("the CMake-built iscsdk.dll exports\n%v\nthe header declares\n%v", got, want)
+	}
+	for _, f := range []string{filepath.Join(tree, "console_c.exe"), filepath.Join(tree, "console_cpp.exe"), filepath.Join(consumer, "app.exe")} {
+		if dlls := imports(t, f); !slices.Contains(dlls, "iscsdk.dll") || slices.ContainsFunc(dlls, func(d string) bool { return strings.HasPrefix(d, "lib") }) {
+			t.Errorf("%s imports %v", f, dlls)
+		}
+	}
+
+	needWine(t)
+	cmd := exec.Command(wine, "app.exe") // iscsdk.dll was copied next to it
+	cmd.Dir = consumer
+	cmd.Env = wineEnv
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "iscsdk_version_number 100, ISCSDK_VERSION_NUMBER 100") {
+		t.Errorf("the consumer under Wine: %v\n%s", err, out)
+	}
+}
+
+// The per-user defaults on Windows: credentials from
+// %APPDATA%\iscsdk\credentials, the workspace (its log) in
+// %LOCALAPPDATA%\iscsdk.
+func TestPerUserDirsUnderWine(t *testing.T) {
+	needWine(t)
+	homes, _ := filepath.Glob(filepath.Join(tmp, "prefix", "drive_c", "users", "*", "AppData"))
+	homes = slices.DeleteFunc(homes, func(h string) bool { return strings.Contains(h, "/Public/") })
+	if len(homes) != 1 {
+		t.Fatalf("the Wine user's AppData: %v", homes)
+	}
+	appData, localAppData := filepath.Join(homes[0], "Roaming"), filepath.Join(homes[0], "Local")
+	var creds strings.Builder
+	for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT"} {
+		fmt.Fprintf(&creds, "%s=%s\n", k, devEnv[k])
+	}
+	if err := os.MkdirAll(filepath.Join(appData, "iscsdk"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(appData, "iscsdk", "credentials"), []byte(creds.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(localAppData, "iscsdk", "logs", "iscsdk.log")
+	os.Remove(log)
+
+	cmd := exec.Command(wine, "console_c.exe", "--seconds", "1")
+	cmd.Dir = progDir
+	cmd.Env = slices.DeleteFunc(slices.Clone(wineEnv), func(kv string) bool {
+		return strings.HasPrefix(kv, "ISCSDK_ENDPOINT=") || strings.HasPrefix(kv, "ISCSDK_TOKEN=") || strings.HasPrefix(kv, "ISCSDK_PRODUCT=")
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"state":"connected"`) {
+		t.Fatalf("console_c.exe with only the credentials file: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Errorf("the default workspace is not %%LOCALAPPDATA%%\\iscsdk: %v", err)
+	}
+}
