@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,7 @@ type Client struct {
 	shut        atomic.Bool
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
 	licenses    *keeper
+	files       *fileIndex // where local files came from
 
 	mu          sync.Mutex
 	conn        *transport.Conn
@@ -135,6 +137,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.licenses = newKeeper(c)
+	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files", ".iscsdk-index.json")}
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)

@@ -19,7 +19,9 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
+	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/session"
@@ -88,6 +90,12 @@ func Open(cfg Config) (*Server, error) {
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease)
+	chunks, err := chunkstore.NewDir(filepath.Join(cfg.DataDir, "chunks"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("iscd: chunk store: %w", err)
+	}
+	files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 
 	mux := http.NewServeMux()

@@ -118,5 +118,6 @@ type Store interface {
 	Sessions
 	Licenses
 	Marketplace
+	Files
 	Close() error
 }

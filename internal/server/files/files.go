@@ -1,0 +1,327 @@
+// Package files is iscd's cloud file service: it receives chunks (checked
+// against their ids), commits versions from manifests once every chunk is
+// present, hands out manifests and chunks, and keeps check-outs.
+package files
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Service is the cloud file service of one iscd.
+type Service struct {
+	st     store.Store
+	chunks chunkstore.Store
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New returns the service and registers its handlers on hub.
+func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
+	s := &Service{st: st, chunks: chunks, log: log, now: func() time.Time { return time.Now().UTC() }}
+	hub.Handle(wire.OpFilesHave, s.have)
+	hub.Handle(wire.OpFilesChunk, s.chunk)
+	hub.Handle(wire.OpFilesOpen, s.open)
+	hub.Handle(wire.OpFilesManifest, s.manifest)
+	hub.Handle(wire.OpFilesStat, s.stat)
+	hub.Handle(wire.OpFilesList, s.list)
+	hub.Handle(wire.OpFilesHistory, s.history)
+	hub.Handle(wire.OpFilesLock, s.lock)
+	hub.Handle(wire.OpFilesUnlock, s.unlock)
+	hub.HandleBinary(wire.BinChunkPut, s.put)
+	hub.HandleBinary(wire.BinCommit, s.commit)
+	return s
+}
+
+func fail(code, format string, args ...any) error {
+	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// storeErr turns a store error into the error the client sees.
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fail(wire.CodeNotFound, "%v", trimStore(err))
+	case errors.Is(err, store.ErrConflict):
+		return fail(wire.CodeConflict, "%v", trimStore(err))
+	case errors.Is(err, store.ErrLocked):
+		return fail(wire.CodeLocked, "%v", trimStore(err))
+	case errors.Is(err, chunkstore.ErrNoSpace):
+		return fail(wire.CodeStorageFull, "the service's storage is full; nothing was saved")
+	}
+	return err
+}
+
+// trimStore drops the package prefix of a store error: the client sees
+// "file /a.prt: not found", not Go's error plumbing.
+func trimStore(err error) string { return strings.ReplaceAll(err.Error(), "store: ", "") }
+
+func decode(body json.RawMessage, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fail(wire.CodeBadRequest, "%v", err)
+	}
+	return nil
+}
+
+func checkPath(p string) (string, error) {
+	p, err := cloudpath.Check(p)
+	if err != nil {
+		return "", fail(wire.CodeBadPath, "%v", err)
+	}
+	return p, nil
+}
+
+func info(e store.FileEntry, userID string) wire.FileInfo {
+	fi := wire.FileInfo{Path: e.Path, Assembly: e.Assembly, Version: e.Head, Size: e.Size, Hash: e.Hash, Updated: e.Updated, UpdatedBy: e.UpdatedBy}
+	if e.Lock != nil {
+		fi.LockedBy, fi.LockedByMe = e.Lock.UserID, e.Lock.UserID == userID
+	}
+	return fi
+}
+
+// have answers which of the given chunks the service lacks.
+func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.FilesHave
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if len(req.IDs) > wire.MaxHaveBatch {
+		return nil, fail(wire.CodeTooLarge, "more than %d ids in one files.have", wire.MaxHaveBatch)
+	}
+	missing := []string{}
+	for _, h := range req.IDs {
+		id, err := chunkstore.ParseID(h)
+		if err != nil {
+			return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h, err)
+		}
+		ok, err := s.chunks.Has(ctx, c.OrgID, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, h)
+		}
+	}
+	return wire.FilesHave{IDs: missing}, nil
+}
+
+// put stores one uploaded chunk after checking it against its id.
+func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+	id := chunkstore.ID(f.ChunkID)
+	if err := s.chunks.Put(ctx, c.OrgID, id, f.Payload); err != nil {
+		if errors.Is(err, chunkstore.ErrNoSpace) {
+			s.log.Error("chunk store full", "org", c.OrgID, "err", err)
+			return nil, storeErr(err)
+		}
+		if errors.Is(err, chunkstore.ErrMismatch) || errors.Is(err, chunkstore.ErrEncoding) || errors.Is(err, chunkstore.ErrTooLarge) {
+			s.log.Warn("chunk refused", "org", c.OrgID, "session", c.Session, "err", err)
+			return nil, fail(wire.CodeBadChunk, "chunk %s: %v", id, err)
+		}
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// commit makes a new version from a manifest whose chunks are all stored.
+func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+	var h wire.FilesCommit
+	if err := json.Unmarshal(f.Header, &h); err != nil {
+		return nil, fail(wire.CodeBadRequest, "commit header: %v", err)
+	}
+	path, err := checkPath(h.Path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Decode(f.Payload)
+	if err != nil {
+		return nil, fail(wire.CodeBadRequest, "manifest: %v", err)
+	}
+	if !h.Assembly && len(m.Files) != 1 {
+		return nil, fail(wire.CodeBadRequest, "a single file's manifest has %d files", len(m.Files))
+	}
+	var size int64
+	missing := 0
+	for _, file := range m.Files {
+		size += file.Size
+		for _, ch := range file.Chunks {
+			ok, err := s.chunks.Has(ctx, c.OrgID, ch.ID)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				missing++
+			}
+		}
+	}
+	if missing > 0 {
+		return nil, fail(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)
+	}
+	v := store.Version{OrgID: c.OrgID, Path: path, Author: c.UserID, Time: s.now(), Size: size, Hash: m.Hash(), Files: len(m.Files)}
+	v, err = s.st.CommitVersion(ctx, v, f.Payload, store.Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	s.log.Info("version saved", "org", c.OrgID, "path", path, "version", v.Number, "size", size, "user", c.UserID)
+	e, err := s.st.File(ctx, c.OrgID, path)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return info(e, c.UserID), nil
+}
+
+func (s *Service) file(ctx context.Context, c session.Caller, body json.RawMessage) (wire.FilesVersion, store.FileEntry, error) {
+	var req wire.FilesVersion
+	if err := decode(body, &req); err != nil {
+		return req, store.FileEntry{}, err
+	}
+	p, err := checkPath(req.Path)
+	if err != nil {
+		return req, store.FileEntry{}, err
+	}
+	req.Path = p
+	e, err := s.st.File(ctx, c.OrgID, p)
+	if err != nil {
+		return req, e, storeErr(err)
+	}
+	if req.Version == 0 {
+		req.Version = e.Head
+	}
+	return req, e, nil
+}
+
+func (s *Service) stat(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	_, e, err := s.file(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	return info(e, c.UserID), nil
+}
+
+// open returns a file's head, checking it out first if asked.
+func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.FilesOpen
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	p, err := checkPath(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	var e store.FileEntry
+	if req.Checkout {
+		e, err = s.st.Lock(ctx, c.OrgID, p, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
+	} else {
+		e, err = s.st.File(ctx, c.OrgID, p)
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return info(e, c.UserID), nil
+}
+
+func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	req, _, err := s.file(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.st.Manifest(ctx, c.OrgID, req.Path, req.Version)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return session.Binary{Kind: wire.BinManifest, Data: m}, nil
+}
+
+func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.FilesChunk
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id, err := chunkstore.ParseID(req.ID)
+	if err != nil {
+		return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
+	}
+	enc, err := s.chunks.Get(ctx, c.OrgID, id)
+	if errors.Is(err, chunkstore.ErrNotFound) {
+		return nil, fail(wire.CodeNotFound, "chunk %s not found", req.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
+}
+
+func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.FilesList
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Dir != "/" {
+		if _, err := checkPath(req.Dir); err != nil {
+			return nil, err
+		}
+	}
+	files, folders, err := s.st.ListFiles(ctx, c.OrgID, req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	out := wire.FilesListing{Dir: req.Dir, Folders: []string{}, Files: []wire.FileInfo{}}
+	for _, f := range folders {
+		out.Folders = append(out.Folders, f.Path)
+	}
+	for _, e := range files {
+		out.Files = append(out.Files, info(e, c.UserID))
+	}
+	return out, nil
+}
+
+func (s *Service) history(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	req, _, err := s.file(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := s.st.Versions(ctx, c.OrgID, req.Path)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := make([]wire.FileVersion, len(vs))
+	for i, v := range vs {
+		out[i] = wire.FileVersion{Number: v.Number, Author: v.Author, Time: v.Time, Size: v.Size, Hash: v.Hash, Files: v.Files}
+	}
+	return out, nil
+}
+
+func (s *Service) lock(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	req, _, err := s.file(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.st.Lock(ctx, c.OrgID, req.Path, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return info(e, c.UserID), nil
+}
+
+func (s *Service) unlock(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	req, _, err := s.file(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.st.Unlock(ctx, c.OrgID, req.Path, c.UserID, false)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return info(e, c.UserID), nil
+}

@@ -1,0 +1,732 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/atomicfile"
+	"github.com/iscsdk/iscsdk/internal/chunker"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Errors of cloud file operations that the SDK finds itself; the service's
+// refusals are *wire.Error values with the codes of docs/data.md.
+var (
+	// ErrNotFromCloud: Save of a local file that was not opened from (or
+	// saved to) the cloud; use SaveAs.
+	ErrNotFromCloud = errors.New("iscsdk: the file did not come from the cloud")
+	// ErrCheckedIn: Save of a file opened without check-out.
+	ErrCheckedIn = errors.New("iscsdk: the file was opened without check-out and cannot be saved back")
+	// ErrFileChanged: the file was written to while it was being saved.
+	ErrFileChanged = errors.New("iscsdk: the file changed while it was being saved")
+)
+
+// Transfer tuning.
+const (
+	uploadWindow   = 8        // chunks in flight while saving
+	downloadWindow = 8        // chunks in flight while opening
+	haveBatchBytes = 16 << 20 // chunks held between two have/want rounds
+	saveAttempts   = 5        // a save or open survives this many dropped connections
+	progressEvery  = 100 * time.Millisecond
+	transferTimout = 30 * time.Minute
+)
+
+// Progress reports a transfer: bytes of the files read (saving) or
+// written (opening) so far, of the total.
+type Progress struct {
+	Path       string
+	BytesDone  int64
+	BytesTotal int64
+}
+
+// SaveOptions tune a save.
+type SaveOptions struct {
+	Assembly bool           // localPath is an assembly folder
+	CheckIn  bool           // release the check-out with this save
+	Progress func(Progress) // called at most ~10 times a second; nil: none
+}
+
+// SaveResult says what a save did and what it cost.
+type SaveResult struct {
+	CloudPath   string
+	Version     int
+	Size        int64 // of the saved file(s)
+	BytesSent   int64 // encoded chunk bytes sent: what the network carried
+	ChunksTotal int
+	ChunksSent  int
+}
+
+// OpenResult says what an open did.
+type OpenResult struct {
+	CloudPath    string
+	Version      int
+	MainFile     string // the local file, or an assembly's local folder
+	Assembly     bool
+	CheckedOut   bool
+	BytesFetched int64 // encoded chunk bytes received
+	ChunksTotal  int
+	ChunksReused int // taken from the local copy instead of the network
+}
+
+// localFile is one file of a save: where it is and its manifest path.
+type localFile struct {
+	abs  string
+	rel  string
+	info fs.FileInfo
+}
+
+// listLocal returns the files of a save: the file itself, or every regular
+// file below an assembly folder (symbolic links are not followed).
+func listLocal(path string, assembly bool) ([]localFile, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !assembly {
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is not a regular file (an assembly folder is saved with assembly set)", ErrInvalidArgument, path)
+		}
+		return []localFile{{abs: path, rel: filepath.Base(path), info: st}}, nil
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: assembly %s is not a folder", ErrInvalidArgument, path)
+	}
+	var out []localFile
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(path, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if err := manifest.CheckPath(rel); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		}
+		out = append(out, localFile{abs: p, rel: rel, info: info})
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("%w: assembly %s holds no file", ErrInvalidArgument, path)
+	}
+	return out, err
+}
+
+// SaveTo saves a local file (or assembly folder) as a new version of
+// cloudPath and waits for it. base is the version the local copy came from
+// (0: a new cloud file); if someone saved since, the save is refused with
+// a conflict and nothing changes. Only chunks the service lacks are sent;
+// a dropped connection resumes without sending anything twice.
+func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base int, opt SaveOptions) (SaveResult, error) {
+	if c.shut.Load() {
+		return SaveResult{}, ErrShutOut
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	var res SaveResult
+	var sent int64
+	var chunksSent int
+	for attempt := 1; ; attempt++ {
+		res, err = c.saveOnce(ctx, localPath, cp, base, opt)
+		sent, chunksSent = sent+res.BytesSent, chunksSent+res.ChunksSent
+		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+			break
+		}
+		c.log.Info("save interrupted, resuming", "path", cp, "attempt", attempt)
+	}
+	res.BytesSent, res.ChunksSent = sent, chunksSent // over every attempt
+	if err != nil {
+		return res, fmt.Errorf("save %s: %w", cp, err)
+	}
+	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn && c.files.get(localPath).CheckedOut})
+	return res, nil
+}
+
+// saveOnce builds the manifest while sending the missing chunks, then commits.
+func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, opt SaveOptions) (SaveResult, error) {
+	res := SaveResult{CloudPath: cloudPath}
+	files, err := listLocal(localPath, opt.Assembly)
+	if err != nil {
+		return res, err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.info.Size()
+	}
+	up := &uploader{c: c, ctx: ctx, res: &res, report: throttle(opt.Progress, cloudPath, total)}
+	var entries []manifest.File
+	for _, lf := range files {
+		entry, err := up.file(lf)
+		if err != nil {
+			return res, err
+		}
+		entries = append(entries, entry)
+	}
+	if err := up.flush(); err != nil {
+		return res, err
+	}
+	up.report(total, true)
+	m := manifest.New(entries...)
+	enc, err := manifest.Encode(m)
+	if err != nil {
+		return res, err
+	}
+	hdr, _ := json.Marshal(wire.FilesCommit{Path: cloudPath, Base: base, Assembly: opt.Assembly, CheckIn: opt.CheckIn})
+	var fi wire.FileInfo
+	if err := c.sendFrame(ctx, wire.Frame{Kind: wire.BinCommit, Header: hdr, Payload: enc}, &fi); err != nil {
+		if errors.Is(err, wire.ErrTooLarge) {
+			return res, fmt.Errorf("%w: the manifest (%d bytes) is larger than a frame: too many chunks", ErrInvalidArgument, len(enc))
+		}
+		return res, err
+	}
+	res.Version, res.Size = fi.Version, total
+	return res, nil
+}
+
+// uploader sends the chunks of a save in have/want rounds.
+type uploader struct {
+	c      *Client
+	ctx    context.Context
+	res    *SaveResult
+	report func(done int64, final bool)
+	done   int64
+
+	batch      []manifest.Chunk // Data unused; Encoded copied
+	batchBytes int
+}
+
+// file chunks one local file, sending what the service lacks as it goes.
+func (u *uploader) file(lf localFile) (manifest.File, error) {
+	f, err := os.Open(lf.abs)
+	if err != nil {
+		return manifest.File{}, err
+	}
+	defer f.Close()
+	entry, err := manifest.Build(u.ctx, f, func(ch manifest.Chunk) error {
+		u.res.ChunksTotal++
+		u.done += int64(len(ch.Data))
+		u.report(u.done, false)
+		u.batch = append(u.batch, manifest.Chunk{ID: ch.ID, Encoded: append([]byte(nil), ch.Encoded...)})
+		u.batchBytes += len(ch.Encoded)
+		if u.batchBytes >= haveBatchBytes || len(u.batch) >= wire.MaxHaveBatch {
+			return u.flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return entry, err
+	}
+	// A program that writes the file while it is saved must not get a
+	// version that is half old, half new.
+	after, err := f.Stat()
+	if err != nil {
+		return entry, err
+	}
+	if after.Size() != lf.info.Size() || !after.ModTime().Equal(lf.info.ModTime()) || entry.Size != lf.info.Size() {
+		return entry, fmt.Errorf("%w: %s", ErrFileChanged, lf.abs)
+	}
+	entry.Path, entry.Mode, entry.ModTime = lf.rel, lf.info.Mode().Perm(), lf.info.ModTime()
+	return entry, nil
+}
+
+// flush asks which chunks of the batch are missing and sends those.
+func (u *uploader) flush() error {
+	if len(u.batch) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(u.batch))
+	for _, ch := range u.batch {
+		ids = append(ids, ch.ID.String())
+	}
+	var have wire.FilesHave
+	if err := u.c.call(u.ctx, wire.OpFilesHave, wire.FilesHave{IDs: ids}, &have); err != nil {
+		return err
+	}
+	missing := map[string]bool{}
+	for _, id := range have.IDs {
+		missing[id] = true
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		slots = make(chan struct{}, uploadWindow)
+	)
+	for _, ch := range u.batch {
+		if !missing[ch.ID.String()] {
+			continue
+		}
+		delete(missing, ch.ID.String()) // the same chunk twice in a batch: once
+		slots <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func(ch manifest.Chunk) {
+			defer func() { <-slots; wg.Done() }()
+			err := u.c.sendFrame(u.ctx, wire.Frame{Kind: wire.BinChunkPut, ChunkID: ch.ID, Payload: ch.Encoded}, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			if err == nil {
+				u.res.BytesSent += int64(len(ch.Encoded))
+				u.res.ChunksSent++
+			}
+		}(ch)
+	}
+	wg.Wait()
+	u.batch, u.batchBytes = u.batch[:0], 0
+	return first
+}
+
+// throttle turns a progress callback into one called at most every
+// progressEvery (and once at the end).
+func throttle(fn func(Progress), path string, total int64) func(done int64, final bool) {
+	var last time.Time
+	return func(done int64, final bool) {
+		if fn == nil || (!final && time.Since(last) < progressEvery) {
+			return
+		}
+		last = time.Now()
+		fn(Progress{Path: path, BytesDone: done, BytesTotal: total})
+	}
+}
+
+// OpenFile downloads the head version of cloudPath into the workspace
+// (checking it out first if checkout) and returns where it is. Chunks
+// the previous local copy already holds are not fetched; the file is
+// written beside its final place, verified against its hash, and renamed
+// into place, so a half-downloaded file is never seen.
+func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, progress func(Progress)) (OpenResult, error) {
+	if c.shut.Load() {
+		return OpenResult{}, ErrShutOut
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return OpenResult{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	var res OpenResult
+	for attempt := 1; ; attempt++ {
+		res, err = c.openOnce(ctx, cp, checkout, progress)
+		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("open %s: %w", cp, err)
+	}
+	c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout})
+	return res, nil
+}
+
+func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, progress func(Progress)) (OpenResult, error) {
+	res := OpenResult{CloudPath: cloudPath, CheckedOut: checkout}
+	var fi wire.FileInfo
+	if err := c.call(ctx, wire.OpFilesOpen, wire.FilesOpen{Path: cloudPath, Checkout: checkout}, &fi); err != nil {
+		return res, err
+	}
+	f, err := c.fetch(ctx, wire.OpFilesManifest, wire.FilesVersion{Path: cloudPath, Version: fi.Version}, wire.BinManifest)
+	if err != nil {
+		return res, err
+	}
+	m, err := manifest.Decode(f.Payload)
+	if err != nil {
+		return res, fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
+	}
+	res.Version, res.Assembly = fi.Version, fi.Assembly
+	res.MainFile = c.localPathFor(cloudPath)
+	var total, done int64
+	for _, file := range m.Files {
+		total += file.Size
+		res.ChunksTotal += len(file.Chunks)
+	}
+	report := throttle(progress, cloudPath, total)
+	for _, file := range m.Files {
+		dst := res.MainFile
+		if fi.Assembly {
+			dst = filepath.Join(res.MainFile, filepath.FromSlash(file.Path))
+		}
+		if err := c.download(ctx, file, dst, &res, func(n int64) { done += n; report(done, false) }); err != nil {
+			return res, err
+		}
+	}
+	report(total, true)
+	return res, nil
+}
+
+// localPathFor is where a cloud file lives in the workspace.
+func (c *Client) localPathFor(cloudPath string) string {
+	return filepath.Join(c.cfg.WorkspaceDir, "files", filepath.FromSlash(strings.TrimPrefix(cloudPath, "/")))
+}
+
+// seed maps the chunks of an existing local copy to where they are in it.
+func seed(path string) (map[chunkstore.ID][2]int64, *os.File) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil
+	}
+	out := map[chunkstore.ID][2]int64{}
+	ch := chunker.New(f)
+	for {
+		c, err := ch.Next()
+		if err != nil {
+			break
+		}
+		out[chunkstore.Sum(c.Data)] = [2]int64{c.Offset, int64(len(c.Data))}
+	}
+	return out, f
+}
+
+// download writes one file of a manifest to dst.
+func (c *Client) download(ctx context.Context, file manifest.File, dst string, res *OpenResult, wrote func(int64)) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	old, oldFile := seed(dst)
+	defer func() {
+		if oldFile != nil {
+			oldFile.Close()
+		}
+	}()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.part")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename: nothing to remove
+	defer tmp.Close()
+
+	type fetched struct {
+		data []byte
+		err  error
+	}
+	// Chunks are fetched up to downloadWindow ahead and written in order.
+	futures := make([]chan fetched, len(file.Chunks))
+	next := 0
+	var fetchedMu sync.Mutex
+	launch := func(i int) {
+		ref := file.Chunks[i]
+		ch := make(chan fetched, 1)
+		futures[i] = ch
+		if where, ok := old[ref.ID]; ok && oldFile != nil {
+			data := make([]byte, where[1])
+			if _, err := oldFile.ReadAt(data, where[0]); err == nil && chunkstore.Sum(data) == ref.ID {
+				res.ChunksReused++
+				ch <- fetched{data: data}
+				return
+			}
+		}
+		go func() {
+			f, err := c.fetch(ctx, wire.OpFilesChunk, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
+			if err != nil {
+				ch <- fetched{err: err}
+				return
+			}
+			if f.ChunkID != ref.ID {
+				ch <- fetched{err: fmt.Errorf("%w: asked for chunk %s, got %s", ErrProtocol, ref.ID, chunkstore.ID(f.ChunkID))}
+				return
+			}
+			data, err := chunkstore.Decode(f.Payload)
+			if err == nil && chunkstore.Sum(data) != ref.ID {
+				err = fmt.Errorf("%w: chunk %s does not match its id", ErrProtocol, ref.ID)
+			}
+			fetchedMu.Lock()
+			res.BytesFetched += int64(len(f.Payload))
+			fetchedMu.Unlock()
+			ch <- fetched{data: data, err: err}
+		}()
+	}
+	h := sha256.New()
+	for i := range file.Chunks {
+		for ; next < len(file.Chunks) && next <= i+downloadWindow; next++ {
+			launch(next)
+		}
+		r := <-futures[i]
+		futures[i] = nil
+		if r.err != nil {
+			// Drain what is in flight so no goroutine outlives the call.
+			for j := i + 1; j < next; j++ {
+				<-futures[j]
+			}
+			return r.err
+		}
+		if _, err := tmp.Write(r.data); err != nil {
+			for j := i + 1; j < next; j++ {
+				<-futures[j]
+			}
+			return err
+		}
+		h.Write(r.data)
+		wrote(int64(len(r.data)))
+	}
+	if got := chunkstore.ID(h.Sum(nil)); got != file.Hash {
+		return fmt.Errorf("%w: %s downloaded with hash %s, want %s", ErrProtocol, dst, hex.EncodeToString(got[:]), file.Hash)
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if !file.ModTime.IsZero() {
+		_ = os.Chtimes(tmp.Name(), file.ModTime, file.ModTime)
+	}
+	if file.Mode != 0 {
+		_ = os.Chmod(tmp.Name(), file.Mode)
+	}
+	if oldFile != nil { // Windows cannot rename over an open file
+		oldFile.Close()
+		oldFile = nil
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+// ---- the compatible calls ----
+
+// Save saves a local file (or assembly folder) back to where it came from
+// in the cloud. It returns at once; a SaveResult event with the returned
+// request id reports the outcome (status, cloudPath, version; errorCode and
+// errorMsg on failure). TransferProgress events report progress.
+func (c *Client) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	abs, cb, err := c.checkLocal(localPath, comeBack)
+	if err != nil {
+		return 0, err
+	}
+	return c.startSave(abs, "", assembly, cb), nil
+}
+
+// SaveAs saves a local file (or assembly folder) as cloudPath: a new cloud
+// file, or a new version of an existing one. Like Save, it reports with a
+// SaveResult event.
+func (c *Client) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	abs, cb, err := c.checkLocal(localPath, comeBack)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	return c.startSave(abs, cp, assembly, cb), nil
+}
+
+func (c *Client) checkLocal(localPath string, comeBack json.RawMessage) (string, json.RawMessage, error) {
+	if c.shut.Load() {
+		return "", nil, ErrShutOut
+	}
+	if localPath == "" {
+		return "", nil, fmt.Errorf("%w: no local path", ErrInvalidArgument)
+	}
+	if err := checkText("local path", localPath, maxPathLen); err != nil {
+		return "", nil, err
+	}
+	cb, err := checkComeBack(comeBack)
+	if err != nil {
+		return "", nil, err
+	}
+	abs, err := filepath.Abs(localPath)
+	return abs, cb, err
+}
+
+func (c *Client) startSave(localPath, cloudPath string, assembly bool, cb json.RawMessage) uint64 {
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, transferTimout)
+		defer cancel()
+		res, err := c.compatSave(ctx, id, localPath, cloudPath, assembly)
+		p := map[string]string{"status": "success", "cloudPath": res.CloudPath, "localPath": localPath}
+		if err != nil {
+			code, msg := errorCode(err)
+			p = map[string]string{"status": "failed", "errorCode": code, "errorMsg": msg, "localPath": localPath}
+			if cloudPath != "" {
+				p["cloudPath"] = cloudPath
+			}
+		} else {
+			p["version"] = strconv.Itoa(res.Version)
+			p["bytesTotal"] = strconv.FormatInt(res.Size, 10)
+			p["bytesSent"] = strconv.FormatInt(res.BytesSent, 10)
+			p["chunksTotal"] = strconv.Itoa(res.ChunksTotal)
+			p["chunksSent"] = strconv.Itoa(res.ChunksSent)
+		}
+		c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
+	})
+	return id
+}
+
+func (c *Client) compatSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool) (SaveResult, error) {
+	e := c.files.get(localPath)
+	base := e.Version
+	if cloudPath == "" { // Save: back to where it came from
+		switch {
+		case e.CloudPath == "":
+			return SaveResult{}, fmt.Errorf("%w: %s (use save-as)", ErrNotFromCloud, localPath)
+		case !e.CheckedOut:
+			return SaveResult{}, fmt.Errorf("%w: %s", ErrCheckedIn, localPath)
+		}
+		cloudPath = e.CloudPath
+	} else if e.CloudPath != cloudPath {
+		// Save-as onto an existing cloud file makes a new version of it.
+		var fi wire.FileInfo
+		err := c.call(ctx, wire.OpFilesStat, wire.FilesVersion{Path: cloudPath}, &fi)
+		var we *wire.Error
+		switch {
+		case err == nil:
+			base = fi.Version
+		case errors.As(err, &we) && we.Code == wire.CodeNotFound:
+			base = 0
+		default:
+			return SaveResult{}, err
+		}
+	}
+	return c.SaveTo(ctx, localPath, cloudPath, base, SaveOptions{Assembly: assembly, Progress: c.progressEvents(id)})
+}
+
+// progressEvents reports a transfer as TransferProgress events.
+func (c *Client) progressEvents(id uint64) func(Progress) {
+	return func(p Progress) {
+		c.emit(Event{Type: EventTransferProgress, RequestID: id, Operate: EventTransferProgress.String(), Params: map[string]string{
+			"path": p.Path, "bytesDone": strconv.FormatInt(p.BytesDone, 10), "bytesTotal": strconv.FormatInt(p.BytesTotal, 10)}})
+	}
+}
+
+// Open types of OpenCloudPath, as the C ABI numbers them.
+const (
+	OpenOnly        = 0 // workState CHECKIN: read only, cannot be saved back
+	OpenAndCheckout = 1 // workState CHECKOUT: exclusive edit lock
+)
+
+// OpenCloudPath downloads a cloud file into the workspace; an OpenFile
+// event with the returned request id reports mainFile (the local path),
+// openType, workState, assembly, cloudPath and version, or errorCode and
+// errorMsg.
+func (c *Client) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
+	if c.shut.Load() {
+		return 0, ErrShutOut
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if openType != OpenOnly && openType != OpenAndCheckout {
+		return 0, fmt.Errorf("%w: open type %d", ErrInvalidArgument, openType)
+	}
+	cb, err := checkComeBack(comeBack)
+	if err != nil {
+		return 0, err
+	}
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, transferTimout)
+		defer cancel()
+		res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))
+		p := map[string]string{"cloudPath": cp}
+		if err != nil {
+			code, msg := errorCode(err)
+			p["status"], p["errorCode"], p["errorMsg"] = "failed", code, msg
+		} else {
+			p["status"] = "success"
+			p["mainFile"], p["version"], p["assembly"] = res.MainFile, strconv.Itoa(res.Version), strconv.FormatBool(res.Assembly)
+			p["openType"], p["workState"] = "OpenOnly", "CHECKIN"
+			if res.CheckedOut {
+				p["openType"], p["workState"] = "OpenAndCheckout", "CHECKOUT"
+			}
+			p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
+		}
+		c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), Params: p, ComeBack: cb})
+	})
+	return id, nil
+}
+
+// errorCode names an error for an event's errorCode.
+func errorCode(err error) (string, string) {
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		return we.Code, we.Message
+	case errors.Is(err, ErrNotFromCloud):
+		return "not_from_cloud", err.Error()
+	case errors.Is(err, ErrCheckedIn):
+		return "checked_in", err.Error()
+	case errors.Is(err, ErrFileChanged):
+		return "file_changed", err.Error()
+	case errors.Is(err, ErrInvalidArgument):
+		return "invalid_argument", err.Error()
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing_file", err.Error()
+	case errors.Is(err, fs.ErrPermission):
+		return "unreadable", err.Error()
+	case errors.Is(err, ErrDisconnected), errors.Is(err, context.DeadlineExceeded):
+		return "unreachable", err.Error()
+	}
+	return "internal", err.Error()
+}
+
+// ---- where local files came from ----
+
+// indexEntry records where a local file came from.
+type indexEntry struct {
+	CloudPath  string `json:"cloudPath"`
+	Version    int    `json:"version"`
+	Assembly   bool   `json:"assembly,omitempty"`
+	CheckedOut bool   `json:"checkedOut,omitempty"`
+}
+
+// fileIndex maps local absolute paths to their cloud files; it is kept in
+// the workspace so that Save works across program runs.
+type fileIndex struct {
+	mu   sync.Mutex
+	path string
+	m    map[string]indexEntry
+}
+
+func (x *fileIndex) load() {
+	if x.m != nil {
+		return
+	}
+	x.m = map[string]indexEntry{}
+	if b, err := os.ReadFile(x.path); err == nil {
+		_ = json.Unmarshal(b, &x.m)
+	}
+}
+
+func (x *fileIndex) get(local string) indexEntry {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.load()
+	return x.m[filepath.Clean(local)]
+}
+
+func (x *fileIndex) set(local string, e indexEntry) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.load()
+	x.m[filepath.Clean(local)] = e
+	b, _ := json.MarshalIndent(x.m, "", " ") // map keys are sorted
+	_ = atomicfile.Write(x.path, b, 0o600)
+}

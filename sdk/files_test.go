@@ -1,0 +1,243 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// randomBytes returns n pseudo-random bytes from seed: incompressible,
+// like a real part's geometry blocks.
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSaveAndOpenRoundTrip(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	b := connect(t, config(t, srv)) // another machine: another workspace
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty.prt", nil},
+		{"one byte.prt", []byte{42}},
+		{"零件 v2.prt", randomBytes(1, 300<<10)},
+		{"big.prt", randomBytes(2, 5<<20)},
+	} {
+		local := writeTemp(t, tc.name, tc.data)
+		cloud := "/projects/" + tc.name
+		res, err := a.SaveTo(ctx, local, cloud, 0, sdk.SaveOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.Version != 1 || res.Size != int64(len(tc.data)) {
+			t.Fatalf("%s: %+v", tc.name, res)
+		}
+		open, err := b.OpenFile(ctx, cloud, false, nil)
+		if err != nil {
+			t.Fatalf("open %s: %v", tc.name, err)
+		}
+		got, err := os.ReadFile(open.MainFile)
+		if err != nil || !bytes.Equal(got, tc.data) {
+			t.Fatalf("%s: opened %d bytes (%v), want %d", tc.name, len(got), err, len(tc.data))
+		}
+		if !filepath.IsAbs(open.MainFile) || filepath.Base(open.MainFile) != tc.name {
+			t.Fatalf("mainFile %s", open.MainFile)
+		}
+	}
+}
+
+func TestAssemblyRoundTrip(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	b := connect(t, config(t, srv))
+	asm := filepath.Join(t.TempDir(), "Gearbox")
+	files := map[string][]byte{
+		"Gearbox.asm":             []byte("assembly gearbox\nparts: shaft, 齿轮\n"),
+		"parts/shaft.prt":         randomBytes(3, 100<<10),
+		"parts/齿轮 large.prt":      randomBytes(4, 400<<10),
+		"parts/deep/nested/n.prt": []byte("n"),
+	}
+	for rel, data := range files {
+		p := filepath.Join(asm, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
+	}
+	ctx := context.Background()
+	if _, err := a.SaveTo(ctx, asm, "/asm/Gearbox", 0, sdk.SaveOptions{Assembly: true}); err != nil {
+		t.Fatal(err)
+	}
+	open, err := b.OpenFile(ctx, "/asm/Gearbox", false, nil)
+	if err != nil || !open.Assembly || filepath.Base(open.MainFile) != "Gearbox" {
+		t.Fatalf("open: %+v %v", open, err)
+	}
+	for rel, data := range files {
+		got, err := os.ReadFile(filepath.Join(open.MainFile, filepath.FromSlash(rel)))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %v", rel, err)
+		}
+	}
+}
+
+// edit changes a few scattered bytes and inserts some.
+func edit(data []byte) []byte {
+	out := append([]byte(nil), data...)
+	for _, at := range []int{len(out) / 7, len(out) / 3, len(out) * 5 / 6} {
+		out[at] ^= 0xff
+	}
+	mid := len(out) / 2
+	return append(out[:mid:mid], append([]byte("inserted text"), out[mid:]...)...)
+}
+
+func TestResaveSendsOnlyTheChange(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	b := connect(t, config(t, srv))
+	ctx := context.Background()
+	data := randomBytes(5, 8<<20)
+	local := writeTemp(t, "model.prt", data)
+	first, err := a.SaveTo(ctx, local, "/model.prt", 0, sdk.SaveOptions{})
+	if err != nil || first.BytesSent < int64(len(data)) {
+		t.Fatalf("first save: %+v %v", first, err)
+	}
+	if _, err := b.OpenFile(ctx, "/model.prt", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(local, edit(data), 0o644)
+	second, err := a.SaveTo(ctx, local, "/model.prt", 1, sdk.SaveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("first save sent %d bytes, the re-save %d (%d of %d chunks)", first.BytesSent, second.BytesSent, second.ChunksSent, second.ChunksTotal)
+	if second.Version != 2 || second.BytesSent > int64(len(data))/10 {
+		t.Fatalf("re-save sent %d bytes of %d", second.BytesSent, len(data))
+	}
+	open, err := b.OpenFile(ctx, "/model.prt", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("re-open fetched %d bytes, reused %d of %d chunks", open.BytesFetched, open.ChunksReused, open.ChunksTotal)
+	if open.Version != 2 || open.BytesFetched > int64(len(data))/10 {
+		t.Fatalf("re-open fetched %d bytes", open.BytesFetched)
+	}
+	got, _ := os.ReadFile(open.MainFile)
+	if !bytes.Equal(got, edit(data)) {
+		t.Fatal("re-opened content differs")
+	}
+}
+
+func TestConflictAndCheckOut(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	a := connect(t, config(t, srv))
+	b := connect(t, colleague(t, srv))
+	local := writeTemp(t, "p.prt", []byte("v1"))
+	if _, err := a.SaveTo(ctx, local, "/p.prt", 0, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Both start from version 1; a saves first; b's save is refused.
+	os.WriteFile(local, []byte("v2 by a"), 0o644)
+	if _, err := a.SaveTo(ctx, local, "/p.prt", 1, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bLocal := writeTemp(t, "p.prt", []byte("v2 by b"))
+	_, err := b.SaveTo(ctx, bLocal, "/p.prt", 1, sdk.SaveOptions{})
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != wire.CodeConflict {
+		t.Fatalf("stale save: %v", err)
+	}
+	if got, _ := os.ReadFile(bLocal); string(got) != "v2 by b" {
+		t.Fatal("the refused save touched the local file")
+	}
+
+	// The compatible calls: OpenOnly cannot be saved back; OpenAndCheckout can.
+	open := func(c *sdk.Client, typ int) sdk.Event {
+		id, err := c.OpenCloudPath("/p.prt", typ, json.RawMessage(`{"k":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventOpenCloudFile && e.RequestID == id })
+	}
+	save := func(c *sdk.Client, path string) sdk.Event {
+		id, err := c.Save(path, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSaveResult && e.RequestID == id })
+	}
+	e := open(a, sdk.OpenOnly)
+	if e.Params["status"] != "success" || e.Params["workState"] != "CHECKIN" || e.Params["openType"] != "OpenOnly" || e.Params["assembly"] != "false" {
+		t.Fatalf("OpenOnly: %v", e.Params)
+	}
+	if e := save(a, e.Params["mainFile"]); e.Params["status"] != "failed" || e.Params["errorCode"] != "checked_in" {
+		t.Fatalf("save of a checked-in file: %v", e.Params)
+	}
+	e = open(a, sdk.OpenAndCheckout)
+	if e.Params["workState"] != "CHECKOUT" || e.Params["version"] != "2" {
+		t.Fatalf("OpenAndCheckout: %v", e.Params)
+	}
+	main := e.Params["mainFile"]
+	os.WriteFile(main, []byte("v3 by a, checked out"), 0o644)
+	if e := save(a, main); e.Params["status"] != "success" || e.Params["version"] != "3" || e.Params["cloudPath"] != "/p.prt" {
+		t.Fatalf("save of a checked-out file: %v", e.Params)
+	}
+	// Checked out by a: b, a colleague, cannot save or check it out.
+	_, err = b.SaveTo(ctx, bLocal, "/p.prt", 3, sdk.SaveOptions{})
+	if !errors.As(err, &we) || we.Code != wire.CodeLocked {
+		t.Fatalf("save of a file checked out by another: %v", err)
+	}
+	if _, err := b.OpenFile(ctx, "/p.prt", true, nil); !errors.As(err, &we) || we.Code != wire.CodeLocked {
+		t.Fatalf("check-out of a file checked out by another: %v", err)
+	}
+	if e := save(a, bLocal); e.Params["errorCode"] != "not_from_cloud" {
+		t.Fatalf("save of a file from elsewhere: %v", e.Params)
+	}
+	if e := save(a, filepath.Join(t.TempDir(), "missing.prt")); e.Params["errorCode"] != "not_from_cloud" && e.Params["errorCode"] != "missing_file" {
+		t.Fatalf("save of a missing file: %v", e.Params)
+	}
+}
+
+// colleague makes another user of the demo organisation.
+func colleague(t *testing.T, srv *servertest.Server) sdk.Config {
+	t.Helper()
+	var user store.User
+	var tok adminapi.NewToken
+	a := srv.Admin()
+	if err := a.Do(context.Background(), "POST", "/users", adminapi.CreateUser{OrgID: server.DevOrg, Name: "colleague"}, &user); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(context.Background(), "POST", "/tokens", adminapi.CreateToken{UserID: user.ID}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(t, srv)
+	cfg.Token = tok.Secret
+	return cfg
+}
