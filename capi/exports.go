@@ -285,23 +285,33 @@ func isc_go_open_cloud_file(id C.uintptr_t, comeBack *C.char, out *C.uint64_t, e
 func isc_go_open_cloud_path(id C.uintptr_t, cloudPath *C.char, openType C.int32_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("cloud_path", cloudPath, true)
+	path := a.str("cloud_path", cloudPath, true)
 	a.oneOf("open_type", int32(openType), C.ISCSDK_OPEN_ONLY, C.ISCSDK_OPEN_AND_CHECKOUT)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_open_cloud_path", a.notImplemented("cloud files")))
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_open_cloud_path", a.err))
+	}
+	req, err := c.OpenCloudPath(path, int(openType), cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_open_cloud_path", err))
 }
 
 //export isc_go_save
 func isc_go_save(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("local_path", localPath, true)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_save", a.notImplemented("cloud files")))
+	local := a.str("local_path", localPath, true)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_save", a.err))
+	}
+	req, err := c.Save(local, isAssembly != 0, cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_save", err))
 }
 
 //export isc_go_select_save_as_path
@@ -319,12 +329,17 @@ func isc_go_select_save_as_path(id C.uintptr_t, localPath *C.char, isAssembly C.
 func isc_go_save_as(id C.uintptr_t, localPath, cloudPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("local_path", localPath, true)
-	a.str("cloud_path", cloudPath, true)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_save_as", a.notImplemented("cloud files")))
+	local := a.str("local_path", localPath, true)
+	cloud := a.str("cloud_path", cloudPath, true)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_save_as", a.err))
+	}
+	req, err := c.SaveAs(local, cloud, isAssembly != 0, cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_save_as", err))
 }
 
 // ---- cloud compute ----

@@ -159,7 +159,9 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	if err != nil {
 		return res, fmt.Errorf("save %s: %w", cp, err)
 	}
-	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn && c.files.get(localPath).CheckedOut})
+	// The saver may save this local file again (it is theirs, or they hold
+	// the check-out), unless the save checked it in.
+	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn})
 	return res, nil
 }
 
@@ -430,10 +432,17 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 	futures := make([]chan fetched, len(file.Chunks))
 	next := 0
 	var fetchedMu sync.Mutex
+	// A file that repeats a chunk (zeros, a pattern) fetches it once: the
+	// last few chunks written are kept for reuse.
+	recent := map[chunkstore.ID][]byte{}
 	launch := func(i int) {
 		ref := file.Chunks[i]
 		ch := make(chan fetched, 1)
 		futures[i] = ch
+		if data, ok := recent[ref.ID]; ok {
+			ch <- fetched{data: data}
+			return
+		}
 		if where, ok := old[ref.ID]; ok && oldFile != nil {
 			data := make([]byte, where[1])
 			if _, err := oldFile.ReadAt(data, where[0]); err == nil && chunkstore.Sum(data) == ref.ID {
@@ -484,6 +493,10 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 		}
 		h.Write(r.data)
 		wrote(int64(len(r.data)))
+		if len(recent) >= 16 {
+			clear(recent)
+		}
+		recent[file.Chunks[i].ID] = r.data
 	}
 	if got := chunkstore.ID(h.Sum(nil)); got != file.Hash {
 		return fmt.Errorf("%w: %s downloaded with hash %s, want %s", ErrProtocol, dst, hex.EncodeToString(got[:]), file.Hash)

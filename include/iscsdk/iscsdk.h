@@ -356,16 +356,31 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_upgrade_notify(iscsdk_client* c, int
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** Open the cloud file cloud_path with open_type ISCSDK_OPEN_ONLY or
-** ISCSDK_OPEN_AND_CHECKOUT; answered by ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Open the cloud file (or assembly) cloud_path ("/folder/part.prt": UTF-8,
+** absolute, no "." or ".." names) with open_type ISCSDK_OPEN_ONLY (read
+** only: workState CHECKIN, cannot be saved back) or ISCSDK_OPEN_AND_CHECKOUT
+** (an exclusive edit lock: workState CHECKOUT). Returns at once; the file is
+** downloaded into the workspace — only the chunks the previous local copy
+** lacks — verified, and moved into place, then an
+** ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT event with *out_request_id gives
+** status, mainFile (local absolute path: the file, or an assembly's
+** folder), openType, workState, assembly, cloudPath, version; on failure
+** errorCode (not_found, locked, bad_path, unreachable, ...) and errorMsg.
+** ISCSDK_EVENT_TRANSFER_PROGRESS events report progress.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, const char* cloud_path, int32_t open_type, const char* come_back_json, uint64_t* out_request_id);
 
 /*
 ** Save local_path (saved locally first by the program) back to where it was
-** opened from; answered by ISCSDK_EVENT_SAVE_RESULT.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** opened from, as a new version. Returns at once; only the chunks the
+** service lacks are sent (compressed), a dropped connection resumes without
+** sending anything twice, and an ISCSDK_EVENT_SAVE_RESULT event with
+** *out_request_id gives status, cloudPath, version, bytesSent, bytesTotal;
+** on failure errorCode and errorMsg: not_from_cloud (use iscsdk_save_as),
+** checked_in (opened with ISCSDK_OPEN_ONLY), conflict (someone saved since:
+** the local file is untouched), locked (checked out by someone else),
+** file_changed (written to while it was saved), missing_file, unreadable,
+** storage_full, unreachable.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 
@@ -377,8 +392,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* l
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_select_save_as_path(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** Save local_path to cloud_path; answered by ISCSDK_EVENT_SAVE_RESULT.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Save local_path to cloud_path: a new cloud file, or a new version of an
+** existing one; answered like iscsdk_save() by ISCSDK_EVENT_SAVE_RESULT.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char* local_path, const char* cloud_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 

@@ -88,15 +88,17 @@ static void scenario_calls(void)
 
     /* Valid arguments to calls that have not landed yet. */
     id = 7;
-    CHECK_STATUS(iscsdk_save(c, "/tmp/\xe6\xa8\xa1\xe5\x9e\x8b.prt", 0, " {\"k\": [1]} ", &id), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_ERROR_HAS("iscsdk_save: not implemented yet");
+    CHECK_STATUS(iscsdk_open_cloud_file(c, " {\"k\": [1]} ", &id), ISCSDK_E_NOT_IMPLEMENTED);
+    CHECK_ERROR_HAS("iscsdk_open_cloud_file: not implemented yet");
     CHECK(id == 0);
     CHECK_STATUS(iscsdk_check_new_versions(c, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_upgrade_notify(c, 0), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_open_cloud_file(c, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_open_cloud_path(c, "/a.prt", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_select_save_as_path(c, "/tmp/asm", 1, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_save_as(c, "/tmp/a.prt", "/a.prt", 0, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
+    /* Cloud paths that leave their root, or are not paths. */
+    CHECK_STATUS(iscsdk_open_cloud_path(c, "/a/../../etc/passwd", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("invalid cloud path");
+    CHECK_STATUS(iscsdk_save_as(c, "/tmp/a.prt", "relative.prt", 0, NULL, &id), ISCSDK_E_INVALID_ARG);
+    CHECK_STATUS(iscsdk_save_as(c, "/tmp/a.prt", "/a\\b.prt", 0, NULL, &id), ISCSDK_E_INVALID_ARG);
     CHECK_STATUS(iscsdk_get_solution(c, "/tmp/a.inp", "{}", NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_cancel(c, 1), ISCSDK_E_NOT_IMPLEMENTED);
 
