@@ -241,3 +241,87 @@ func colleague(t *testing.T, srv *servertest.Server) sdk.Config {
 	cfg.Token = tok.Secret
 	return cfg
 }
+
+// A connection dropped in the middle of a save: the save resumes by itself
+// and sends (almost) nothing twice: at most the chunks that were in flight.
+func TestSaveResumesAfterADroppedConnection(t *testing.T) {
+	srv := servertest.Start(t)
+	p := startProxy(t, srv.Addr)
+	cfg := config(t, srv)
+	cfg.Endpoint = p.endpoint()
+	a := connect(t, cfg)
+	// Chunks go up in rounds of 16 MiB: cut after two rounds were sent.
+	data := randomBytes(9, 40<<20)
+	local := writeTemp(t, "big.prt", data)
+	cut := false
+	res, err := a.SaveTo(context.Background(), local, "/resume/big.prt", 0, sdk.SaveOptions{Progress: func(pr sdk.Progress) {
+		if !cut && pr.BytesDone > pr.BytesTotal*7/10 {
+			cut = true
+			p.setCut(true) // the network fails half-way...
+			p.setCut(false) // ...and comes back: the SDK reconnects
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cut {
+		t.Fatal("the connection was never cut")
+	}
+	next(t, a, isState(sdk.StateDisconnected)) // it really dropped
+	const inFlight = 8 * 256 << 10 // the upload window of the largest chunks
+	t.Logf("sent %d bytes for a %d-byte file across the drop", res.BytesSent, len(data))
+	if res.BytesSent > int64(len(data))+inFlight {
+		t.Fatalf("sent %d bytes: more than the file plus one window", res.BytesSent)
+	}
+	b := connect(t, config(t, srv))
+	open, err := b.OpenFile(context.Background(), "/resume/big.prt", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, data) || open.Version != 1 {
+		t.Fatalf("the resumed save's version is wrong (version %d)", open.Version)
+	}
+}
+
+func TestFileWrittenDuringSaveIsRefused(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	local := writeTemp(t, "busy.prt", randomBytes(10, 4<<20))
+	written := false
+	_, err := a.SaveTo(context.Background(), local, "/busy.prt", 0, sdk.SaveOptions{Progress: func(sdk.Progress) {
+		if !written {
+			written = true
+			f, _ := os.OpenFile(local, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("the program is still writing")
+			f.Close()
+		}
+	}})
+	if !errors.Is(err, sdk.ErrFileChanged) {
+		t.Fatalf("err = %v, want ErrFileChanged", err)
+	}
+	if _, err := a.OpenFile(context.Background(), "/busy.prt", false, nil); err == nil {
+		t.Fatal("a half-changed file became a version")
+	}
+}
+
+func TestSaveBadInput(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	ctx := context.Background()
+	if _, err := a.SaveTo(ctx, filepath.Join(t.TempDir(), "missing.prt"), "/m.prt", 0, sdk.SaveOptions{}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	for _, bad := range []string{"/../x.prt", "x.prt", "/a/./b", "/a\\b"} {
+		if _, err := a.SaveTo(ctx, writeTemp(t, "f", nil), bad, 0, sdk.SaveOptions{}); !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Errorf("cloud path %q: %v", bad, err)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := a.SaveTo(ctx, dir, "/empty-asm", 0, sdk.SaveOptions{Assembly: true}); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("empty assembly: %v", err)
+	}
+	var we *wire.Error
+	if _, err := a.OpenFile(ctx, "/nothing/here.prt", false, nil); !errors.As(err, &we) || we.Code != wire.CodeNotFound {
+		t.Fatalf("open of a missing cloud file: %v", err)
+	}
+}
