@@ -325,3 +325,37 @@ func TestSaveBadInput(t *testing.T) {
 		t.Fatalf("open of a missing cloud file: %v", err)
 	}
 }
+
+func TestListHistoryAndLocks(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	b := connect(t, colleague(t, srv))
+	ctx := context.Background()
+	local := writeTemp(t, "p.prt", []byte("v1"))
+	a.SaveTo(ctx, local, "/proj/p.prt", 0, sdk.SaveOptions{})
+	a.SaveTo(ctx, local, "/proj/sub/q.prt", 0, sdk.SaveOptions{})
+	os.WriteFile(local, []byte("version two"), 0o644)
+	a.SaveTo(ctx, local, "/proj/p.prt", 1, sdk.SaveOptions{})
+
+	l, err := b.List(ctx, "/proj")
+	if err != nil || len(l.Files) != 1 || l.Files[0].Path != "/proj/p.prt" || l.Files[0].Version != 2 || len(l.Folders) != 1 || l.Folders[0] != "/proj/sub" {
+		t.Fatalf("list: %+v %v", l, err)
+	}
+	h, err := b.History(ctx, "/proj/p.prt")
+	if err != nil || len(h) != 2 || h[1].Number != 2 || h[1].Size != int64(len("version two")) {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	if fi, err := a.CheckOut(ctx, "/proj/p.prt"); err != nil || !fi.LockedByMe {
+		t.Fatalf("check-out: %+v %v", fi, err)
+	}
+	if fi, err := b.Stat(ctx, "/proj/p.prt"); err != nil || fi.LockedBy == "" || fi.LockedByMe {
+		t.Fatalf("stat by a colleague: %+v %v", fi, err)
+	}
+	var we *wire.Error
+	if _, err := b.CheckIn(ctx, "/proj/p.prt"); !errors.As(err, &we) || we.Code != wire.CodeLocked {
+		t.Fatalf("check-in by a colleague: %v", err)
+	}
+	if fi, err := a.CheckIn(ctx, "/proj/p.prt"); err != nil || fi.LockedBy != "" {
+		t.Fatalf("check-in: %+v %v", fi, err)
+	}
+}
