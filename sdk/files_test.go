@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
@@ -257,7 +260,7 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 	res, err := a.SaveTo(context.Background(), local, "/resume/big.prt", 0, sdk.SaveOptions{Progress: func(pr sdk.Progress) {
 		if !cut && pr.BytesDone > pr.BytesTotal*7/10 {
 			cut = true
-			p.setCut(true) // the network fails half-way...
+			p.setCut(true)  // the network fails half-way...
 			p.setCut(false) // ...and comes back: the SDK reconnects
 		}
 	}})
@@ -268,7 +271,7 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 		t.Fatal("the connection was never cut")
 	}
 	next(t, a, isState(sdk.StateDisconnected)) // it really dropped
-	const inFlight = 8 * 256 << 10 // the upload window of the largest chunks
+	const inFlight = 8 * 256 << 10             // the upload window of the largest chunks
 	t.Logf("sent %d bytes for a %d-byte file across the drop", res.BytesSent, len(data))
 	if res.BytesSent > int64(len(data))+inFlight {
 		t.Fatalf("sent %d bytes: more than the file plus one window", res.BytesSent)
@@ -357,5 +360,70 @@ func TestListHistoryAndLocks(t *testing.T) {
 	}
 	if fi, err := a.CheckIn(ctx, "/proj/p.prt"); err != nil || fi.LockedBy != "" {
 		t.Fatalf("check-in: %+v %v", fi, err)
+	}
+}
+
+// fullDisk is a chunk store whose disk fills up after limit chunks.
+type fullDisk struct {
+	chunkstore.Store
+	mu    sync.Mutex
+	limit int
+}
+
+func (f *fullDisk) Put(ctx context.Context, org string, id chunkstore.ID, enc []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.limit == 0 {
+		return fmt.Errorf("write chunk %s: %w", id, chunkstore.ErrNoSpace)
+	}
+	f.limit--
+	return f.Store.Put(ctx, org, id, enc)
+}
+
+func TestServerDiskFullFailsCleanly(t *testing.T) {
+	dir, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartConfig(t, server.Config{Chunks: &fullDisk{Store: dir, limit: 20}})
+	a := connect(t, config(t, srv))
+	local := writeTemp(t, "big.prt", randomBytes(11, 8<<20))
+	_, err = a.SaveTo(context.Background(), local, "/full.prt", 0, sdk.SaveOptions{})
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != wire.CodeStorageFull {
+		t.Fatalf("save onto a full disk: %v", err)
+	}
+	if _, err := a.Stat(context.Background(), "/full.prt"); !errors.As(err, &we) || we.Code != wire.CodeNotFound {
+		t.Fatalf("a version exists after a failed save: %v", err)
+	}
+}
+
+// iscd killed (stopped) in the middle of a save and started again on the
+// same data: the save completes, and only what was missing is sent.
+func TestSaveSurvivesAnIscdRestart(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	data := randomBytes(12, 40<<20)
+	local := writeTemp(t, "big.prt", data)
+	restarted := false
+	res, err := a.SaveTo(context.Background(), local, "/restart/big.prt", 0, sdk.SaveOptions{Progress: func(pr sdk.Progress) {
+		if !restarted && pr.BytesDone > pr.BytesTotal*7/10 {
+			restarted = true
+			srv.Restart()
+		}
+	}})
+	if err != nil || !restarted {
+		t.Fatalf("save across a restart: %v (restarted %v)", err, restarted)
+	}
+	const inFlight = 8 * 256 << 10
+	if res.BytesSent > int64(len(data))+inFlight {
+		t.Fatalf("sent %d bytes for %d", res.BytesSent, len(data))
+	}
+	open, err := connect(t, config(t, srv)).OpenFile(context.Background(), "/restart/big.prt", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, data) {
+		t.Fatal("content differs after the restart")
 	}
 }

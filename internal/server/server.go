@@ -45,6 +45,9 @@ type Config struct {
 	// LicenseLease is how long a floating seat lasts between renewals;
 	// 0: licensing.DefaultLease.
 	LicenseLease time.Duration
+	// Chunks stores the chunks of cloud files; nil: a chunkstore.Dir
+	// under DataDir/chunks.
+	Chunks chunkstore.Store
 	// Marketplace configures the cloud marketplace's production
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
 	// random key, the demo org and the demo product.
@@ -90,10 +93,14 @@ func Open(cfg Config) (*Server, error) {
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease)
-	chunks, err := chunkstore.NewDir(filepath.Join(cfg.DataDir, "chunks"))
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("iscd: chunk store: %w", err)
+	chunks := cfg.Chunks
+	if chunks == nil {
+		dir, err := chunkstore.NewDir(filepath.Join(cfg.DataDir, "chunks"))
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("iscd: chunk store: %w", err)
+		}
+		chunks = dir
 	}
 	files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
