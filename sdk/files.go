@@ -344,7 +344,9 @@ func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, 
 	if err != nil {
 		return res, fmt.Errorf("open %s: %w", cp, err)
 	}
-	c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout})
+	if !res.Assembly || !isZipAssembly(cp) { // an unpacked zip did not come from the cloud as such
+		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout})
+	}
 	return res, nil
 }
 
@@ -380,6 +382,15 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		}
 	}
 	report(total, true)
+	if !fi.Assembly && isZipAssembly(cloudPath) {
+		// A zipped assembly opens as its folder, read only: save it back
+		// with SaveAs (it becomes a folder assembly).
+		dir, err := unzipAssembly(res.MainFile)
+		if err != nil {
+			return res, err
+		}
+		res.MainFile, res.Assembly, res.CheckedOut = dir, true, false
+	}
 	return res, nil
 }
 
@@ -688,6 +699,8 @@ func errorCode(err error) (string, string) {
 		return "checked_in", err.Error()
 	case errors.Is(err, ErrFileChanged):
 		return "file_changed", err.Error()
+	case errors.Is(err, ErrBadArchive):
+		return "bad_archive", err.Error()
 	case errors.Is(err, ErrInvalidArgument):
 		return "invalid_argument", err.Error()
 	case errors.Is(err, fs.ErrNotExist):

@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -425,5 +426,49 @@ func TestSaveSurvivesAnIscdRestart(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, data) {
 		t.Fatal("content differs after the restart")
+	}
+}
+
+func zipOf(t *testing.T, entries map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for name, content := range entries {
+		f, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(content))
+	}
+	w.Close()
+	return writeTemp(t, "asm.zip", buf.Bytes())
+}
+
+func TestZippedAssemblyOpensAsAFolder(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	ctx := context.Background()
+	if _, err := a.SaveTo(ctx, zipOf(t, map[string]string{"Pump.asm": "asm", "parts/impeller.prt": "blade", "parts/螺栓.prt": "bolt"}), "/z/Pump.zip", 0, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	open, err := a.OpenFile(ctx, "/z/Pump.zip", false, nil)
+	if err != nil || !open.Assembly || filepath.Base(open.MainFile) != "Pump" {
+		t.Fatalf("open: %+v %v", open, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(open.MainFile, "parts", "螺栓.prt")); err != nil || string(b) != "bolt" {
+		t.Fatalf("unpacked part: %q %v", b, err)
+	}
+
+	// A zip whose entries climb out of the folder is refused, and nothing
+	// lands outside it.
+	a.SaveTo(ctx, zipOf(t, map[string]string{"ok.prt": "ok", "../../escape.txt": "evil"}), "/z/Evil.zip", 0, sdk.SaveOptions{})
+	id, _ := a.OpenCloudPath("/z/Evil.zip", sdk.OpenOnly, nil)
+	e := next(t, a, func(e sdk.Event) bool { return e.Type == sdk.EventOpenCloudFile && e.RequestID == id })
+	if e.Params["status"] != "failed" || e.Params["errorCode"] != "bad_archive" {
+		t.Fatalf("zip-slip archive: %v", e.Params)
+	}
+	// Evil's folder would be files/z/Evil: "../../escape.txt" is files/escape.txt.
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(open.MainFile)), "escape.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a zip entry escaped its folder")
 	}
 }
