@@ -62,6 +62,7 @@ type Server struct {
 	store    store.Store
 	hub      *session.Hub
 	licenses *licensing.Service
+	files    *files.Service
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
@@ -102,7 +103,7 @@ func Open(cfg Config) (*Server, error) {
 		}
 		chunks = dir
 	}
-	files.New(st, chunks, s.hub, cfg.Logger)
+	s.files = files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 
 	mux := http.NewServeMux()
@@ -131,6 +132,9 @@ func Open(cfg Config) (*Server, error) {
 // Hub is the session hub, for capabilities that register request handlers
 // or publish events.
 func (s *Server) Hub() *session.Hub { return s.hub }
+
+// Files is the cloud file service.
+func (s *Server) Files() *files.Service { return s.files }
 
 // Licenses is the licence service.
 func (s *Server) Licenses() *licensing.Service { return s.licenses }

@@ -1,6 +1,7 @@
 package files_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -106,5 +107,58 @@ func TestCommitNeedsEveryChunk(t *testing.T) {
 	}
 	if m := answer(t, ws, wire.Frame{Kind: wire.BinCommit, ID: 12, Header: hdr, Payload: []byte("not a manifest")}); m.Error == nil || m.Error.Code != wire.CodeBadRequest {
 		t.Fatalf("bad manifest: %+v", m)
+	}
+}
+
+func TestGCKeepsVersionsAndUploadsInFlight(t *testing.T) {
+	srv := servertest.Start(t)
+	ws, _, err := websocket.DefaultDialer.Dial(srv.Endpoint, http.Header{"Authorization": {"Bearer " + srv.APIToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 1, Product: srv.Product}})
+	ws.WriteMessage(websocket.TextMessage, b)
+	ws.ReadMessage()
+
+	kept, abandoned := []byte("a committed part"), []byte("an upload that never committed")
+	for i, c := range [][]byte{kept, abandoned} {
+		answer(t, ws, wire.Frame{Kind: wire.BinChunkPut, ID: uint64(20 + i), ChunkID: chunkstore.Sum(c), Payload: chunkstore.Encode(c)})
+	}
+	id := chunkstore.Sum(kept)
+	enc, _ := manifest.Encode(manifest.New(manifest.File{Path: "k.prt", Size: int64(len(kept)), Hash: id, Chunks: []manifest.ChunkRef{{ID: id, Size: len(kept)}}}))
+	hdr, _ := json.Marshal(wire.FilesCommit{Path: "/k.prt"})
+	if m := answer(t, ws, wire.Frame{Kind: wire.BinCommit, ID: 30, Header: hdr, Payload: enc}); m.Error != nil {
+		t.Fatal(m.Error)
+	}
+	ctx := context.Background()
+	// Within the grace period the abandoned upload is still in flight.
+	stats, err := srv.Files().GC(ctx, "demo", time.Hour)
+	if err != nil || stats.Deleted != 0 || stats.Chunks != 2 {
+		t.Fatalf("GC within the grace: %+v %v", stats, err)
+	}
+	// Past it (grace -1s: the cut-off is in the future), it goes; the version's chunk stays.
+	stats, err = srv.Files().GC(ctx, "demo", -time.Second)
+	if err != nil || stats.Deleted != 1 || stats.Live != 1 {
+		t.Fatalf("GC past the grace: %+v %v", stats, err)
+	}
+	have := wire.FilesHave{IDs: []string{chunkstore.Sum(kept).String(), chunkstore.Sum(abandoned).String()}}
+	body, _ := json.Marshal(have)
+	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 40, Op: wire.OpFilesHave, Body: body})
+	ws.WriteMessage(websocket.TextMessage, req)
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := wire.Decode(data); err == nil && m.ID == 40 {
+			var missing wire.FilesHave
+			json.Unmarshal(m.Body, &missing)
+			if len(missing.IDs) != 1 || missing.IDs[0] != chunkstore.Sum(abandoned).String() {
+				t.Fatalf("after GC the service lacks %v", missing.IDs)
+			}
+			return
+		}
 	}
 }
