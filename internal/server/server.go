@@ -48,6 +48,9 @@ type Config struct {
 	// Chunks stores the chunks of cloud files; nil: a chunkstore.Dir
 	// under DataDir/chunks.
 	Chunks chunkstore.Store
+	// GCInterval is how often unreferenced chunks are collected; 0: daily,
+	// negative: never.
+	GCInterval time.Duration
 	// Marketplace configures the cloud marketplace's production
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
 	// random key, the demo org and the demo product.
@@ -66,6 +69,8 @@ type Server struct {
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
+	stopGC   context.CancelFunc
+	gcDone   chan struct{}
 }
 
 // Open opens the data directory and prepares the service; Serve starts it.
@@ -105,6 +110,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s.files = files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
+	files.MountAdmin(adm, st, cfg.Logger)
 
 	mux := http.NewServeMux()
 	mux.Handle(wire.Path, s.hub)
@@ -177,6 +183,7 @@ func (s *Server) Start(ln net.Listener) error {
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
+	s.startGC()
 	s.served = make(chan error, 1)
 	go func() {
 		err := s.http.Serve(ln)
@@ -198,10 +205,49 @@ func (s *Server) Wait() error { return <-s.served }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopping.Store(true)
 	s.log.Info("shutting down")
+	if s.stopGC != nil {
+		s.stopGC()
+		<-s.gcDone
+	}
 	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
 	serr := s.http.Shutdown(ctx)
 	cerr := s.store.Close()
 	return errors.Join(herr, serr, cerr)
+}
+
+// startGC collects every org's unreferenced chunks every GCInterval.
+func (s *Server) startGC() {
+	every := s.cfg.GCInterval
+	if every == 0 {
+		every = 24 * time.Hour
+	}
+	if every < 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopGC, s.gcDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.gcDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			orgs, err := s.store.Orgs(ctx)
+			if err != nil {
+				s.log.Error("chunk GC: list orgs", "err", err)
+				continue
+			}
+			for _, o := range orgs {
+				if _, err := s.files.GC(ctx, o.ID, files.UploadGrace); err != nil && ctx.Err() == nil {
+					s.log.Error("chunk GC", "org", o.ID, "err", err)
+				}
+			}
+		}
+	}()
 }
 
 // tokenAuth authenticates API tokens against the store.
