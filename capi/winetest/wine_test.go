@@ -679,7 +679,10 @@ func TestCMakeToolchain(t *testing.T) {
 	dir := t.TempDir()
 	toolchain := "-DCMAKE_TOOLCHAIN_FILE=" + filepath.Join(root, "cmake", "mingw-w64-x86_64.cmake")
 	tree, prefix, consumer := filepath.Join(dir, "tree"), filepath.Join(dir, "prefix"), filepath.Join(dir, "consumer")
-	env := os.Environ()
+	// Not the flags of a make that runs this test (-n, a jobserver).
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "MAKEFLAGS=") || strings.HasPrefix(kv, "MFLAGS=") || strings.HasPrefix(kv, "MAKELEVEL=")
+	})
 	for _, args := range [][]string{
 		{"-S", root, "-B", tree, toolchain, "-DCMAKE_INSTALL_PREFIX=" + prefix},
 		{"--build", tree, "-j", "2"},
