@@ -30,6 +30,7 @@ start_iscd() {
 say "starting iscd serve --dev (data in $data)"
 start_iscd
 set -a; . "$data/dev.env"; set +a
+export ISCSDK_WORKSPACE="$data/workspace" # the programs' cache and logs: thrown away at the end
 addr=${ISCD_ADMIN_URL#http://}
 echo "iscd listens on $addr; dev.env has the endpoint, a demo token and product '$ISCSDK_PRODUCT'"
 
@@ -67,4 +68,6 @@ wait "$app_pid"
 say "the example shut out; its seat is free again, and the licence's audit log has the story"
 "$bin/iscctl" license show demo-floating
 "$bin/iscctl" license audit demo-floating --limit 8
+say "cloud files (examples/c/cloud_files.c): a CalculiX model and an assembly, saved, changed, saved again, opened"
+"$bin/cloud_files" examples/data/beam.inp examples/data/Bracket
 say "stopping iscd"
