@@ -24,6 +24,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/picker"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -55,6 +56,8 @@ type Config struct {
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
 	// random key, the demo org and the demo product.
 	Marketplace marketplace.Config
+	// Picker tunes the file pickers' links (TTL, clock).
+	Picker picker.Config
 	Logger      *slog.Logger
 }
 
@@ -111,10 +114,13 @@ func Open(cfg Config) (*Server, error) {
 	s.files = files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	files.MountAdmin(adm, st, cfg.Logger)
+	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
+	pickers.Register(s.hub)
 
 	mux := http.NewServeMux()
 	mux.Handle(wire.Path, s.hub)
 	mux.Handle(adminapi.Prefix+"/", adm)
+	mux.Handle(picker.Path, pickers)
 	if cfg.Marketplace.Enabled {
 		mh, err := marketplace.New(cfg.Marketplace, st, s.licenses, cfg.Logger)
 		if err != nil {

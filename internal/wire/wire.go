@@ -118,6 +118,7 @@ const (
 	KindSolutionResult   int32 = 11
 	KindLicenseState     int32 = 12
 	KindNotice           int32 = 13
+	// KindPicker (14) is in picker.go.
 )
 
 // Event is a service-pushed event in the compatible shape: Operate names it,
