@@ -580,27 +580,31 @@ func (c *Client) checkLocal(localPath string, comeBack json.RawMessage) (string,
 
 func (c *Client) startSave(localPath, cloudPath string, assembly bool, cb json.RawMessage) uint64 {
 	id := c.nextRequest.Add(1)
-	c.goAsync(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, transferTimout)
-		defer cancel()
-		res, err := c.compatSave(ctx, id, localPath, cloudPath, assembly)
-		p := map[string]string{"status": "success", "cloudPath": res.CloudPath, "localPath": localPath}
-		if err != nil {
-			code, msg := errorCode(err)
-			p = map[string]string{"status": "failed", "errorCode": code, "errorMsg": msg, "localPath": localPath}
-			if cloudPath != "" {
-				p["cloudPath"] = cloudPath
-			}
-		} else {
-			p["version"] = strconv.Itoa(res.Version)
-			p["bytesTotal"] = strconv.FormatInt(res.Size, 10)
-			p["bytesSent"] = strconv.FormatInt(res.BytesSent, 10)
-			p["chunksTotal"] = strconv.Itoa(res.ChunksTotal)
-			p["chunksSent"] = strconv.Itoa(res.ChunksSent)
-		}
-		c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
-	})
+	c.goAsync(func(ctx context.Context) { c.reportSave(ctx, id, localPath, cloudPath, assembly, cb) })
 	return id
+}
+
+// reportSave saves and reports the outcome as the SaveResult event of
+// request id (Save, SaveAs, SelectSaveAsPath).
+func (c *Client) reportSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool, cb json.RawMessage) {
+	ctx, cancel := context.WithTimeout(ctx, transferTimout)
+	defer cancel()
+	res, err := c.compatSave(ctx, id, localPath, cloudPath, assembly)
+	p := map[string]string{"status": "success", "cloudPath": res.CloudPath, "localPath": localPath}
+	if err != nil {
+		code, msg := errorCode(err)
+		p = map[string]string{"status": "failed", "errorCode": code, "errorMsg": msg, "localPath": localPath}
+		if cloudPath != "" {
+			p["cloudPath"] = cloudPath
+		}
+	} else {
+		p["version"] = strconv.Itoa(res.Version)
+		p["bytesTotal"] = strconv.FormatInt(res.Size, 10)
+		p["bytesSent"] = strconv.FormatInt(res.BytesSent, 10)
+		p["chunksTotal"] = strconv.Itoa(res.ChunksTotal)
+		p["chunksSent"] = strconv.Itoa(res.ChunksSent)
+	}
+	c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
 }
 
 func (c *Client) compatSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool) (SaveResult, error) {
@@ -665,26 +669,30 @@ func (c *Client) OpenCloudPath(cloudPath string, openType int, comeBack json.Raw
 		return 0, err
 	}
 	id := c.nextRequest.Add(1)
-	c.goAsync(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, transferTimout)
-		defer cancel()
-		res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))
-		p := map[string]string{"cloudPath": cp}
-		if err != nil {
-			code, msg := errorCode(err)
-			p["status"], p["errorCode"], p["errorMsg"] = "failed", code, msg
-		} else {
-			p["status"] = "success"
-			p["mainFile"], p["version"], p["assembly"] = res.MainFile, strconv.Itoa(res.Version), strconv.FormatBool(res.Assembly)
-			p["openType"], p["workState"] = "OpenOnly", "CHECKIN"
-			if res.CheckedOut {
-				p["openType"], p["workState"] = "OpenAndCheckout", "CHECKOUT"
-			}
-			p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
-		}
-		c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), Params: p, ComeBack: cb})
-	})
+	c.goAsync(func(ctx context.Context) { c.reportOpen(ctx, id, cp, openType, cb) })
 	return id, nil
+}
+
+// reportOpen opens and reports the outcome as the OpenFile event of
+// request id (OpenCloudPath, OpenCloudFile).
+func (c *Client) reportOpen(ctx context.Context, id uint64, cp string, openType int, cb json.RawMessage) {
+	ctx, cancel := context.WithTimeout(ctx, transferTimout)
+	defer cancel()
+	res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))
+	p := map[string]string{"cloudPath": cp}
+	if err != nil {
+		code, msg := errorCode(err)
+		p["status"], p["errorCode"], p["errorMsg"] = "failed", code, msg
+	} else {
+		p["status"] = "success"
+		p["mainFile"], p["version"], p["assembly"] = res.MainFile, strconv.Itoa(res.Version), strconv.FormatBool(res.Assembly)
+		p["openType"], p["workState"] = "OpenOnly", "CHECKIN"
+		if res.CheckedOut {
+			p["openType"], p["workState"] = "OpenAndCheckout", "CHECKOUT"
+		}
+		p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
+	}
+	c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), Params: p, ComeBack: cb})
 }
 
 // errorCode names an error for an event's errorCode.
