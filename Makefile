@@ -99,7 +99,8 @@ test-windows:
 		echo "test-windows: SKIPPED: mingw-w64 not found (apt-get install $(WINE_PKGS))"; exit 0; fi; \
 	if ! command -v wine64 >/dev/null && ! test -x /usr/lib/wine/wine64; then \
 		echo "test-windows: Wine not found: the Wine tests are SKIPPED (apt-get install wine64)"; fi; \
-	$(MAKE) windows bin && ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/winetest
+	$(MAKE) windows && $(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd && \
+	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/winetest
 
 # ---- the two commands of the README --------------------------------------
 # test: everything, as CI runs it: vet, the Go tests with the race detector
