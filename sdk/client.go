@@ -86,6 +86,7 @@ type Client struct {
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
 	licenses    *keeper
 	files       *fileIndex // where local files came from
+	pickers     pickerWaits
 
 	mu          sync.Mutex
 	conn        *transport.Conn
@@ -585,7 +586,9 @@ func (c *Client) receive(conn *transport.Conn, m *wire.Message) {
 	if e.Type == EventLicenseState {
 		c.licenses.pushed(e)
 	}
-	c.emit(e)
+	if !c.pickers.deliver(e) { // a pick is the SDK's, not the host's
+		c.emit(e)
+	}
 	if ack {
 		_ = conn.Send(c.ctx, &wire.Message{Type: wire.TypeAck, Seq: m.Seq})
 	}

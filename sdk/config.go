@@ -22,6 +22,7 @@ const (
 	EnvLog       = "ISCSDK_LOG"
 	EnvCreds     = "ISCSDK_CREDENTIALS" // path of the credentials file
 	EnvWorkspace = "ISCSDK_WORKSPACE"   // the default workspace directory
+	EnvNoBrowser = "ISCSDK_NO_BROWSER"  // "1": pickers do not open the browser (Config.NoBrowser)
 )
 
 // Config says how to reach the service. Each of Endpoint, Token and ProductID
@@ -50,6 +51,10 @@ type Config struct {
 	// (default: $ISCSDK_CREDENTIALS, else the user's config directory +
 	// "/iscsdk/credentials"). It holds KEY=VALUE lines, like iscd's dev.env.
 	CredentialsFile string
+	// NoBrowser keeps the pickers (OpenCloudFile, SelectSaveAsPath) from
+	// opening the user's browser: the host shows the URL of the Picker
+	// event itself. Also set by $ISCSDK_NO_BROWSER=1.
+	NoBrowser bool
 }
 
 // ErrConfig reports a missing or invalid setting.
@@ -108,6 +113,9 @@ func (c Config) resolve() (Config, error) {
 	pick(&c.ProductID, EnvProduct)
 	if c.CAFile == "" {
 		c.CAFile = os.Getenv(EnvCAFile)
+	}
+	if v := os.Getenv(EnvNoBrowser); v != "" && v != "0" {
+		c.NoBrowser = true
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = os.Getenv(EnvLog)

@@ -26,6 +26,7 @@ const (
 	EventSolutionResult   EventType = EventType(wire.KindSolutionResult)   // operate "SolutionResult"
 	EventLicenseState     EventType = EventType(wire.KindLicenseState)     // operate "LicenseState"
 	EventNotice           EventType = EventType(wire.KindNotice)           // operate "Notice": title, text
+	EventPicker           EventType = EventType(wire.KindPicker)           // operate "Picker": url, pickerId, mode, expires, browser
 )
 
 var eventNames = map[EventType]string{
@@ -42,6 +43,7 @@ var eventNames = map[EventType]string{
 	EventSolutionResult:   "SolutionResult",
 	EventLicenseState:     "LicenseState",
 	EventNotice:           "Notice",
+	EventPicker:           "Picker",
 }
 
 // String returns the event's operate name, or "EventType(N)".

@@ -58,7 +58,7 @@ type Config struct {
 	Marketplace marketplace.Config
 	// Picker tunes the file pickers' links (TTL, clock).
 	Picker picker.Config
-	Logger      *slog.Logger
+	Logger *slog.Logger
 }
 
 // Server is a running iscd.

@@ -43,4 +43,7 @@ type PickerOpened struct {
 	URL      string    `json:"url"`
 	PickerID string    `json:"pickerId"`
 	Expires  time.Time `json:"expires"`
+	// TTLSeconds is the link's life, for a client whose clock is not the
+	// service's.
+	TTLSeconds int64 `json:"ttlSeconds"`
 }

@@ -158,7 +158,7 @@ func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessa
 	s.links[hashToken(token)] = l
 	s.mu.Unlock()
 	s.log.Info("picker opened", "picker", l.id, "mode", l.mode, "session", c.Session, "user", c.UserID)
-	return wire.PickerOpened{URL: Path + token, PickerID: l.id, Expires: l.expires.UTC()}, nil
+	return wire.PickerOpened{URL: Path + token, PickerID: l.id, Expires: l.expires.UTC(), TTLSeconds: int64(s.ttl / time.Second)}, nil
 }
 
 // sweep forgets links dead for longer than keepDead; mu is held.
