@@ -59,6 +59,12 @@ type (
 		Title     string `json:"title"`
 		Text      string `json:"text"`
 	}
+	// UnlockFile is the body of POST /admin/v1/files/unlock: break the
+	// check-out of an organisation's cloud file.
+	UnlockFile struct {
+		OrgID string `json:"orgId"`
+		Path  string `json:"path"` // a cloud path, /folder/part.prt
+	}
 )
 
 // Replies.
