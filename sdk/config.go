@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -49,7 +50,8 @@ type Config struct {
 	LogLevel string
 	// CredentialsFile overrides the per-user credentials file
 	// (default: $ISCSDK_CREDENTIALS, else the user's config directory +
-	// "/iscsdk/credentials"). It holds KEY=VALUE lines, like iscd's dev.env.
+	// "/iscsdk/credentials"; %LOCALAPPDATA%\iscsdk\credentials on Windows).
+	// It holds KEY=VALUE lines, like iscd's dev.env.
 	CredentialsFile string
 	// NoBrowser keeps the pickers (OpenCloudFile, SelectSaveAsPath) from
 	// opening the user's browser: the host shows the URL of the Picker
@@ -65,7 +67,13 @@ func DefaultCredentialsFile() string {
 	if p := os.Getenv(EnvCreds); p != "" {
 		return p
 	}
-	dir, err := os.UserConfigDir()
+	// On Windows the token stays on the machine (%LOCALAPPDATA%), never in
+	// the roaming profile; elsewhere it is configuration (~/.config).
+	dirOf := os.UserConfigDir
+	if runtime.GOOS == "windows" {
+		dirOf = os.UserCacheDir
+	}
+	dir, err := dirOf()
 	if err != nil {
 		return ""
 	}

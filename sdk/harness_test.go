@@ -102,17 +102,7 @@ func (p *proxy) setCut(cut bool) {
 // next polls the client for the next event accepted by keep.
 func next(t *testing.T, c *sdk.Client, keep func(sdk.Event) bool) sdk.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	for {
-		e, err := c.PollEvent(ctx)
-		if err != nil {
-			t.Fatalf("waiting for an event: %v", err)
-		}
-		if keep(e) {
-			return e
-		}
-	}
+	return servertest.NextEvent(t, c, keep)
 }
 
 func isState(state string) func(sdk.Event) bool {

@@ -561,8 +561,9 @@ func TestExamplesUnderWine(t *testing.T) {
 }
 
 // The C flow: init with a CJK workspace, licence request, offline verify
-// and notify, licence files with CJK names, per-thread last error, pushed
-// events through the callback, shut-out.
+// and notify, licence files with CJK names, per-thread last error, a
+// CJK-named part saved to the cloud and opened back, pushed events through
+// the callback, shut-out.
 func TestFlowUnderWine(t *testing.T) {
 	needWine(t)
 	dir := t.TempDir()
@@ -610,8 +611,18 @@ func TestFlowUnderWine(t *testing.T) {
 	}) {
 		t.Errorf("the Windows program's LicenseVerifyNotify is not in the audit log: %+v", audit)
 	}
-	// TODO(cloud files): run flow.exe's "files" scenario (save a CJK-named
-	// file, open it back) once iscsdk_save and iscsdk_open_cloud_path land.
+
+	// The part saved from a CJK name came back into the CJK workspace.
+	opened := regexp.MustCompile(`(?m)^OPENED (.+)$`).FindStringSubmatch(p.out.String())
+	if opened == nil {
+		t.Fatalf("flow.exe opened no cloud file:\n%s", p.out.String())
+	}
+	if got, want := linuxPath(opened[1]), filepath.Join(dir, "工作区", "files", "win", "图纸 1.prt"); got != want {
+		t.Errorf("opened %q, want %q", got, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "工作区", "files", "win", "图纸 1.prt")); err != nil || string(b) != "solid bracket\n" {
+		t.Errorf("the opened part: %q %v", b, err)
+	}
 }
 
 // postNotices pushes notices "1".."n" to session through the admin API.
@@ -719,8 +730,8 @@ func TestCMakeToolchain(t *testing.T) {
 }
 
 // The per-user defaults on Windows: credentials from
-// %APPDATA%\iscsdk\credentials, the workspace (its log) in
-// %LOCALAPPDATA%\iscsdk.
+// %LOCALAPPDATA%\iscsdk\credentials (a token must not roam with the
+// profile), the workspace (its log) in %LOCALAPPDATA%\iscsdk.
 func TestPerUserDirsUnderWine(t *testing.T) {
 	needWine(t)
 	homes, _ := filepath.Glob(filepath.Join(tmp, "prefix", "drive_c", "users", "*", "AppData"))
@@ -733,10 +744,13 @@ func TestPerUserDirsUnderWine(t *testing.T) {
 	for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT"} {
 		fmt.Fprintf(&creds, "%s=%s\n", k, devEnv[k])
 	}
-	if err := os.MkdirAll(filepath.Join(appData, "iscsdk"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(localAppData, "iscsdk"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(appData, "iscsdk", "credentials"), []byte(creds.String()), 0o600); err != nil {
+	// A file in the roaming profile is not read.
+	os.MkdirAll(filepath.Join(appData, "iscsdk"), 0o755)
+	os.WriteFile(filepath.Join(appData, "iscsdk", "credentials"), []byte("ISCSDK_TOKEN=isk_0000000000000000_roaming\n"), 0o600)
+	if err := os.WriteFile(filepath.Join(localAppData, "iscsdk", "credentials"), []byte(creds.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	log := filepath.Join(localAppData, "iscsdk", "logs", "iscsdk.log")

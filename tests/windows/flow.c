@@ -19,11 +19,9 @@
 **   - shuts out: no callback after, a second shut-out refused.
 ** It prints "FILE <utf-8 path>" for each licence file, "DEVICE <info>",
 ** and last "N passed, M failed"; the exit code is 0 when nothing failed.
-**
-** TODO(cloud files): now that iscsdk_save / iscsdk_open_cloud_path land in
-** the C ABI, add a "files" scenario: save a file with a CJK name from DIR
-** (and an assembly folder), open it back into the CJK workspace, compare
-** the bytes; the driver (capi/winetest, TestFlowUnderWine) runs it.
+**   - saves DIR\<CJK name>.prt to the cloud (iscsdk_save_as), opens it back
+**     (iscsdk_open_cloud_path) into the CJK workspace and compares the bytes;
+**     prints "OPENED <utf-8 path>".
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +115,22 @@ static int read_first_line(const char* utf8_path, char* out, int size)
     return ok;
 }
 
+/* Write text to a file named by a UTF-8 path. */
+static int write_text(const char* utf8_path, const char* text)
+{
+    wchar_t wpath[MAX_PATH * 2];
+    FILE* f;
+    int ok;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8_path, -1, wpath, MAX_PATH * 2) == 0) {
+        return 0;
+    }
+    if ((f = _wfopen(wpath, L"wb")) == NULL) {
+        return 0;
+    }
+    ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
 static void say(const char* format, const char* arg)
 {
     printf(format, arg);
@@ -192,6 +206,7 @@ int main(int argc, char** argv)
     /* 许可证-模型.lic, 工作区 (workspace), 模型 (model): UTF-8. */
     static const char lic_name[] = "\xe8\xae\xb8\xe5\x8f\xaf\xe8\xaf\x81-\xe6\xa8\xa1\xe5\x9e\x8b.lic";
     static const char ws_name[] = "\xe5\xb7\xa5\xe4\xbd\x9c\xe5\x8c\xba";
+    static const char part_name[] = "\xe5\x9b\xbe\xe7\xba\xb8 1.prt"; /* 图纸 1.prt */
     static char lic[64 * 1024];
     char path[2048], value[2048], line[256], workspace[1024], session[128] = "";
     const char* key = getenv("ISCSDK_LICENSE_PUBLIC_KEY");
@@ -292,7 +307,26 @@ int main(int argc, char** argv)
     }
     CHECK(line[0] != '\0' && strcmp(iscsdk_last_error(), line) == 0);
 
-    /* TODO(cloud files): the "files" scenario goes here (see the top). */
+    /* Cloud files: 图纸 1.prt saved from DIR, opened back into the workspace. */
+    snprintf(path, sizeof path, "%s\\%s", argv[1], part_name);
+    if (CHECK(write_text(path, "solid bracket\n"))) {
+        CHECK_STATUS(iscsdk_save_as(c, path, "/win/\xe5\x9b\xbe\xe7\xba\xb8 1.prt", 0, NULL, &id), ISCSDK_OK);
+        if ((ev = wait_event(c, ISCSDK_EVENT_SAVE_RESULT)) != NULL) {
+            CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
+            CHECK(ev->request_id == id);
+            iscsdk_event_free(ev);
+        }
+        CHECK_STATUS(iscsdk_open_cloud_path(c, "/win/\xe5\x9b\xbe\xe7\xba\xb8 1.prt", ISCSDK_OPEN_ONLY, NULL, &id), ISCSDK_OK);
+        if ((ev = wait_event(c, ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT)) != NULL) {
+            CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
+            json_value(ev->json, "mainFile", value, sizeof value);
+            unescape(value);
+            CHECK(strstr(value, ws_name) != NULL && strstr(value, part_name) != NULL);
+            CHECK(read_first_line(value, line, sizeof line) && strcmp(line, "solid bracket\n") == 0);
+            say("OPENED %s\n", value);
+            iscsdk_event_free(ev);
+        }
+    }
 
     /* Pushed events through the callback. */
     all_notices = CreateEventW(NULL, TRUE, FALSE, NULL);

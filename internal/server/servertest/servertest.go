@@ -15,6 +15,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/sdk"
 )
 
 // Server is a running development-mode iscd. Its fields come from the
@@ -122,4 +123,21 @@ func readEnv(path string) (map[string]string, error) {
 		}
 	}
 	return env, sc.Err()
+}
+
+// NextEvent polls c for the next event that keep accepts, dropping the
+// others, and fails the test after 15 seconds.
+func NextEvent(t testing.TB, c *sdk.Client, keep func(sdk.Event) bool) sdk.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		e, err := c.PollEvent(ctx)
+		if err != nil {
+			t.Fatalf("waiting for an event: %v", err)
+		}
+		if keep(e) {
+			return e
+		}
+	}
 }
