@@ -1,6 +1,7 @@
 // Command iscctl manages an iscd service through its admin API: orgs,
 // users, API tokens, products, sessions, notices, licences, seats and
-// licence signing keys.
+// licence signing keys. Its file commands (ls, put, get, history, lock,
+// unlock) work on a user's cloud files over an SDK session.
 //
 //	iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]
 //	iscctl help [command]
@@ -8,6 +9,9 @@
 // The admin URL and token come from --url and --token, or from
 // $ISCD_ADMIN_URL and $ISCD_ADMIN_TOKEN (iscd serve --dev writes both to
 // DATA/dev.env; otherwise the first admin token is in DATA/admin.token).
+// The file commands take the user's endpoint, API token and product from
+// --endpoint, --user-token and --product, or $ISCSDK_ENDPOINT,
+// $ISCSDK_TOKEN and $ISCSDK_PRODUCT, or the SDK's credentials file.
 //
 // Results go to stdout as aligned tables, or with --json as the API's JSON,
 // indented; errors go to stderr. The exit code is 0 on success, 1 when the
@@ -26,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -57,7 +62,13 @@ type command struct {
 	args    []string
 	flags   []flagSpec
 	offline bool // needs no --url or --token
-	run     func(x *call) error
+	// user: a user's command over an SDK session (the file commands): it
+	// takes --endpoint, --user-token and --product.
+	user bool
+	// transfer: moves file content; it has no time limit and shows a
+	// progress bar when stderr is a terminal.
+	transfer bool
+	run      func(x *call) error
 }
 
 // flagSpec is a flag of a command: a string flag, or a boolean one when
@@ -76,6 +87,7 @@ type call struct {
 	args   []string
 	stdout io.Writer
 	stderr io.Writer
+	term   bool // stderr is a terminal: progress bars are drawn
 }
 
 var commands = []command{
@@ -341,6 +353,52 @@ var commands = []command{
 		},
 	},
 	{
+		name: "ls", summary: "list a cloud folder: folders, then files", args: []string{"[DIR]"}, user: true,
+		about: "DIR defaults to /. A file's path lists that file.",
+		run:   listFiles,
+	},
+	{
+		name: "put", summary: "save a local file or assembly folder to the cloud", args: []string{"LOCAL", "CLOUDPATH"},
+		user: true, transfer: true,
+		about: "Only the chunks the service lacks are sent. A CLOUDPATH ending in / is a folder: LOCAL's name is added.\n" +
+			"Without --base the save goes on top of the cloud file's latest version (a new file if there is none);\n" +
+			"with --base N it is refused with a conflict if anyone saved after version N.",
+		flags: []flagSpec{
+			{"assembly", "", "LOCAL is an assembly folder", false},
+			{"checkin", "", "release your check-out of the file with this save", false},
+			{"base", "N", "the version LOCAL was based on (0: a new cloud file)", false},
+		},
+		run: putFile,
+	},
+	{
+		name: "get", summary: "download a cloud file or assembly", args: []string{"CLOUDPATH"}, user: true, transfer: true,
+		about: "The download goes to the SDK's workspace ($ISCSDK_WORKSPACE), whose copy makes the next get of the\n" +
+			"file fetch only what changed, and is then copied to --out: by default the file's name in the current\n" +
+			"directory. An existing file there is replaced; an existing assembly folder is not.",
+		flags: []flagSpec{
+			{"out", "LOCAL", "where to write it; an existing folder gets the file's name inside", false},
+			{"checkout", "", "check the file out first (an exclusive edit lock)", false},
+		},
+		run: getFile,
+	},
+	{
+		name: "history", summary: "list a cloud file's versions, oldest first", args: []string{"CLOUDPATH"}, user: true,
+		run: fileHistory,
+	},
+	{
+		name: "lock", summary: "check a cloud file out: only you may save it", args: []string{"CLOUDPATH"}, user: true,
+		run: lockFile,
+	},
+	{
+		name: "unlock", summary: "check a cloud file in (release your check-out)", args: []string{"CLOUDPATH"}, user: true,
+		about: "With --force an operator breaks anyone's check-out through the admin API (--url, --token).",
+		flags: []flagSpec{
+			{"force", "", "break the check-out whoever holds it (admin API; needs --org)", false},
+			{"org", "O", "the file's organisation (with --force)", false},
+		},
+		run: unlockFile,
+	},
+	{
 		name: "version", summary: "print iscctl's version", offline: true,
 		run: func(x *call) error {
 			if x.g.json {
@@ -366,7 +424,7 @@ func productRow(p store.Product) []string { return []string{p.ID, p.Name, when(p
 
 // run is iscctl with its environment passed in; it returns the exit code.
 func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
-	g := globals{url: env("ISCD_ADMIN_URL"), token: env("ISCD_ADMIN_TOKEN")}
+	g := globals{url: env("ISCD_ADMIN_URL"), token: env("ISCD_ADMIN_TOKEN"), user: userConfig(env)}
 	fs := flag.NewFlagSet("iscctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g.register(fs)
@@ -402,8 +460,15 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	x.stdout, x.stderr = stdout, stderr
+	x.term = !x.g.json && isTerminal(stderr)
 	var cancel context.CancelFunc
-	x.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	if c.transfer {
+		// A transfer takes as long as the file needs; Ctrl-C ends it
+		// cleanly (no partial version, no half-written file).
+		x.ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt)
+	} else {
+		x.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	}
 	defer cancel()
 	if err := c.run(x); err != nil {
 		var bad usageError
@@ -433,6 +498,7 @@ func badFlag(format string, a ...any) error { return usageError{fmt.Errorf(forma
 type globals struct {
 	url, token string
 	json       bool
+	user       sdk.Config // the file commands' session
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -475,6 +541,9 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	g.register(fs)
+	if c.user {
+		g.registerUser(fs)
+	}
 	vals := map[string]*string{}
 	bools := map[string]*bool{}
 	for _, f := range c.flags {
@@ -495,7 +564,13 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(pos) != len(c.args) {
+	optional := 0 // arguments shown as [ARG] may be left out
+	for _, a := range c.args {
+		if strings.HasPrefix(a, "[") {
+			optional++
+		}
+	}
+	if len(pos) < len(c.args)-optional || len(pos) > len(c.args) {
 		if len(c.args) == 0 {
 			return nil, fmt.Errorf("unexpected argument %q", pos[0])
 		}
@@ -503,8 +578,8 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 	}
 	for i, a := range pos {
 		// An id is one path segment of the API's URL; "." and ".." would
-		// name another endpoint.
-		if a == "" || a == "." || a == ".." {
+		// name another endpoint. (Paths are the file commands' to check.)
+		if !c.user && (a == "" || a == "." || a == "..") {
 			return nil, fmt.Errorf("%q is not a valid %s", a, c.args[i])
 		}
 	}
@@ -576,7 +651,7 @@ func hint(err error, x *call) string {
 	case errors.As(err, &netErr):
 		return fmt.Sprintf("is iscd running at %s? (--url, $ISCD_ADMIN_URL)", x.g.url)
 	}
-	return ""
+	return x.fileHint(err)
 }
 
 // do calls the API. With --json it prints the reply as the API sent it,
@@ -731,7 +806,7 @@ Exit status: 0 on success, 1 when the call fails, 2 when the command line is wro
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, "usage: iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]\n\n"+
-		"Manage an iscd service through its admin API.\n\ncommands:\n")
+		"Manage an iscd service through its admin API, and a user's cloud files.\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
@@ -739,6 +814,7 @@ func usage(w io.Writer) {
 	fmt.Fprintf(tw, "  help [COMMAND]\tshow this help, or a command's\n")
 	tw.Flush()
 	fmt.Fprint(w, globalHelp)
+	fmt.Fprint(w, "The file commands (ls, put, get, history, lock, unlock) use a user's session: see 'iscctl ls --help'.\n")
 	fmt.Fprint(w, "Run 'iscctl <command> --help' for a command's flags.\n")
 }
 
@@ -759,7 +835,10 @@ func (c *command) help(w io.Writer) {
 		}
 		tw.Flush()
 	}
-	if !c.offline {
+	switch {
+	case c.user:
+		fmt.Fprint(w, userHelp)
+	case !c.offline:
 		fmt.Fprint(w, globalHelp)
 	}
 }
