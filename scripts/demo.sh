@@ -70,4 +70,6 @@ say "the example shut out; its seat is free again, and the licence's audit log h
 "$bin/iscctl" license audit demo-floating --limit 8
 say "cloud files (examples/c/cloud_files.c): a CalculiX model and an assembly, saved, changed, saved again, opened"
 "$bin/cloud_files" examples/data/beam.inp examples/data/Bracket
+"$bin/iscctl" ls /demo
+"$bin/iscctl" history /demo/beam.inp
 say "stopping iscd"
