@@ -3,6 +3,7 @@ module github.com/iscsdk/iscsdk
 go 1.26.0
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/gorilla/websocket v1.5.3
 	github.com/klauspost/compress v1.20.4
 	go.etcd.io/bbolt v1.5.0
