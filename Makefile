@@ -6,11 +6,11 @@ SOMAJOR := 0
 
 export CGO_ENABLED := 1
 
-.PHONY: all build bin lib examples test demo bench clean
+.PHONY: all build bin lib examples plugin test demo bench clean
 
 all: build
 
-build: bin lib examples
+build: bin lib examples plugin
 
 bin:
 	$(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd ./cmd/iscctl
@@ -55,6 +55,15 @@ test-c: lib bin
 
 test-cmake:
 	BUILD=$(abspath $(BUILD)) GO=$(GO) tests/cmake/run.sh
+
+# plugin: build/lib/libheat_solver.so, the example native solver plugin
+# (examples/solver-plugin, include/iscsdk/solver_plugin.h). Its tests, and
+# those of the loader, are in internal/solver/plugin: make test runs them
+# with cgo and again with CGO_ENABLED=0, as the worker is built.
+plugin:
+	@mkdir -p $(LIBDIR)
+	$(CC) -shared -fPIC -O2 -std=c99 -Wall -Wextra -Werror -Iinclude examples/solver-plugin/heat.c \
+		-o $(LIBDIR)/libheat_solver.so -lm
 
 # ---- Windows: the mingw-w64 cross-build (make windows) --------------------
 # build/windows/: iscsdk.dll, its import library iscsdk.lib (from
@@ -111,6 +120,7 @@ FUZZTIME ?= 5s
 test: build
 	$(GO) vet ./...
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -race -count=1 $(NATIVE_PKGS)
+	CGO_ENABLED=0 $(GO) test -count=1 ./internal/solver/plugin
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./internal/wire
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/license
 	$(GO) test -run='^$$' -fuzz=FuzzSignedPayload -fuzztime=$(FUZZTIME) ./internal/license
