@@ -536,3 +536,50 @@ func TestHeatExampleC(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSolve measures a solve's fixed cost: argument checks, the call
+// into C and one progress report back into Go.
+func BenchmarkSolve(b *testing.B) {
+	if buildErr != nil {
+		b.Skip(buildErr)
+	}
+	p, err := Open(libs["fake"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	dir := b.TempDir()
+	for b.Loop() {
+		if code, err := p.Solve(context.Background(), dir, "{}", func(float64, string) {}); code != 0 || err != nil {
+			b.Fatal(code, err)
+		}
+	}
+}
+
+// BenchmarkReport measures one progress report: the heat plugin on a grid
+// small enough that the sweeps cost little next to the reports.
+func BenchmarkReport(b *testing.B) {
+	if buildErr != nil {
+		b.Skip(buildErr)
+	}
+	p, err := Open(libs["heat"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	dir := b.TempDir()
+	// 4 x 3: two interior points, relaxed so little they never converge; a
+	// report every 8 sweeps, each with a log line
+	model := "nx 4\nny 3\ntop 1\nbottom 0\nleft 0\nright 0\ntolerance 1e-300\nomega 1e-9\nlog_every 8\n" +
+		"max_iterations " + strconv.Itoa(8*max(b.N, 1)) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "model.heat"), []byte(model), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	reports := 0
+	b.ResetTimer()
+	p.Solve(context.Background(), dir, "{}", func(float64, string) { reports++ })
+	b.StopTimer()
+	if reports < b.N {
+		b.Fatalf("%d reports for b.N %d", reports, b.N)
+	}
+}
