@@ -583,3 +583,48 @@ func BenchmarkReport(b *testing.B) {
 		b.Fatalf("%d reports for b.N %d", reports, b.N)
 	}
 }
+
+// TestHeader compiles a minimal plugin against solver_plugin.h as strict C99
+// and as C++11, as a vendor's build would.
+func TestHeader(t *testing.T) {
+	lib(t, "fake") // skips without gcc
+	src := `#include <iscsdk/solver_plugin.h>
+#include <stddef.h>
+ISCSDK_SOLVER_EXPORT int32_t ISCSDK_SOLVER_CALL iscsdk_solver_abi_version(void) { return ISCSDK_SOLVER_PLUGIN_ABI_VERSION; }
+ISCSDK_SOLVER_EXPORT const char* ISCSDK_SOLVER_CALL iscsdk_solver_name(void) { return "header test"; }
+ISCSDK_SOLVER_EXPORT int32_t ISCSDK_SOLVER_CALL iscsdk_solver_solve(const char* workdir, const char* args_json,
+        iscsdk_solver_progress_fn progress, void* user_data)
+{
+    (void)workdir;
+    (void)args_json;
+    return progress(user_data, ISCSDK_SOLVER_PROGRESS_UNKNOWN, NULL) ? ISCSDK_SOLVER_CANCELED : ISCSDK_SOLVER_OK;
+}
+`
+	dir := t.TempDir()
+	for _, c := range []struct{ compiler, file, std string }{
+		{"gcc", "p.c", "-std=c99"},
+		{"g++", "p.cpp", "-std=c++11"},
+	} {
+		if _, err := exec.LookPath(c.compiler); err != nil {
+			t.Logf("SKIPPED: %s not found", c.compiler)
+			continue
+		}
+		file := filepath.Join(dir, c.file)
+		if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(c.compiler, c.std, "-pedantic", "-Wall", "-Wextra", "-Werror",
+			"-I"+filepath.Join(root, "include"), "-shared", "-fPIC", file, "-o", file+".so").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", c.compiler, c.std, err, out)
+		}
+		p, err := Open(file + ".so")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, err := p.Solve(context.Background(), dir, "", nil); code != 0 || err != nil || p.Name() != "header test" {
+			t.Errorf("%s: Solve = %d, %v; name %q", c.compiler, code, err, p.Name())
+		}
+		p.Close()
+	}
+}
