@@ -81,6 +81,11 @@ func fromCEnv(cfg *sdk.Config) {
 		}
 		C.free(unsafe.Pointer(key))
 	}
+	key := C.CString(sdk.EnvNoBrowser)
+	if v := C.getenv(key); v != nil && C.GoString(v) != "" && C.GoString(v) != "0" {
+		cfg.NoBrowser = true
+	}
+	C.free(unsafe.Pointer(key))
 }
 
 //export isc_go_register_event_recall
@@ -275,10 +280,15 @@ func isc_go_upgrade_notify(id C.uintptr_t, upgrade C.int, errbuf *C.char) (st C.
 func isc_go_open_cloud_file(id C.uintptr_t, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_open_cloud_file", a.notImplemented("cloud files")))
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_open_cloud_file", a.err))
+	}
+	req, err := c.OpenCloudFile(cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_open_cloud_file", err))
 }
 
 //export isc_go_open_cloud_path
@@ -318,11 +328,16 @@ func isc_go_save(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *
 func isc_go_select_save_as_path(id C.uintptr_t, localPath *C.char, isAssembly C.int, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("local_path", localPath, true)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_select_save_as_path", a.notImplemented("cloud files")))
+	local := a.str("local_path", localPath, true)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_select_save_as_path", a.err))
+	}
+	req, err := c.SelectSaveAsPath(local, isAssembly != 0, cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_select_save_as_path", err))
 }
 
 //export isc_go_save_as

@@ -68,7 +68,7 @@ func setup(m *testing.M) (int, error) {
 	if err := os.Mkdir(progDir, 0o755); err != nil {
 		return 0, err
 	}
-	for _, prog := range []string{"args", "session", "license", "files"} {
+	for _, prog := range []string{"args", "session", "license", "files", "picker"} {
 		if err := run(root, "gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"tests/cabi/"+prog+".c", "-o", filepath.Join(progDir, prog),
 			"-pthread", "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {
@@ -97,6 +97,7 @@ func setup(m *testing.M) (int, error) {
 		"XDG_CACHE_HOME=" + filepath.Join(tmp, "cache"), // the default workspace
 		"ISCSDK_CREDENTIALS=" + filepath.Join(tmp, "no-credentials"),
 		"ISCSDK_LOG=debug",
+		"ISCSDK_NO_BROWSER=1", // the pickers' pages are for the tests to open
 	}
 	for k, v := range devEnv {
 		baseEnv = append(baseEnv, k+"="+v)

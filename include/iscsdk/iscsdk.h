@@ -134,6 +134,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_SOLUTION_RESULT        11  /* "SolutionResult": status (success, failed, canceled), resultDir, exitCode; on failure errorCode, errorMsg */
 #define ISCSDK_EVENT_LICENSE_STATE          12  /* "LicenseState": the licence changed in the cloud */
 #define ISCSDK_EVENT_NOTICE                 13  /* "Notice": title, text: a message from the service's operator */
+#define ISCSDK_EVENT_PICKER                 14  /* "Picker": url, pickerId, mode (open, save), expires, browser (opened, off, failed) */
 
 /* open_type of iscsdk_open_cloud_path() */
 #define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */
@@ -349,9 +350,21 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_upgrade_notify(iscsdk_client* c, int
 */
 
 /*
-** Let the user pick a cloud file; it is downloaded and an
-** ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT event gives its local path.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Let the user pick a cloud file in a picker, then open it as
+** iscsdk_open_cloud_path() does, with the open type the user chose there
+** (Open only, or Open and check out). Returns at once with
+** *out_request_id. An ISCSDK_EVENT_PICKER event with that id gives the
+** picker's url: a one-time link to a page of the service, bound to this
+** client's session, valid for 15 minutes and for one pick. The library
+** opens it in the user's default browser (browser "opened"; "failed" if
+** it could not), unless $ISCSDK_NO_BROWSER is "1" (browser "off"); a host
+** may show the url in its own web view instead, as a top-level page (the
+** page refuses to be framed). Then an ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT
+** event with the same id reports as for iscsdk_open_cloud_path(); if the
+** user pressed Cancel, status "failed" with errorCode "cancelled"; if
+** nobody picked in time, errorCode "expired".
+** Errors: ISCSDK_E_INVALID_ARG (out_request_id NULL, come_back_json not a
+** JSON object), ISCSDK_E_INVALID_HANDLE.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, const char* come_back_json, uint64_t* out_request_id);
 
@@ -385,9 +398,16 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, co
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** Let the user pick where in the cloud to save local_path; answered by
-** ISCSDK_EVENT_SAVE_RESULT.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Let the user pick a cloud folder and a name (proposed: local_path's
+** name) for local_path in a picker, then save it there as
+** iscsdk_save_as() does. Returns at once with *out_request_id; an
+** ISCSDK_EVENT_PICKER event gives the picker's url, as for
+** iscsdk_open_cloud_file(), and an ISCSDK_EVENT_SAVE_RESULT event with the
+** same id the outcome: as for iscsdk_save_as(), or errorCode
+** "cancelled", "expired", or missing_file (local_path does not exist:
+** reported at once, without a picker).
+** Errors: ISCSDK_E_INVALID_ARG (local_path or out_request_id NULL, a bad
+** string, come_back_json not a JSON object), ISCSDK_E_INVALID_HANDLE.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_select_save_as_path(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 

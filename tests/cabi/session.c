@@ -86,14 +86,18 @@ static void scenario_calls(void)
     CHECK_STATUS(iscsdk_get_solution(c, "/tmp/a.inp", "not json", NULL, &id), ISCSDK_E_INVALID_ARG);
     CHECK_ERROR_HAS("options_json");
 
-    /* Valid arguments to calls that have not landed yet. */
+    /* The pickers check their arguments before they ask for a picker. */
     id = 7;
-    CHECK_STATUS(iscsdk_open_cloud_file(c, " {\"k\": [1]} ", &id), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_ERROR_HAS("iscsdk_open_cloud_file: not implemented yet");
+    CHECK_STATUS(iscsdk_open_cloud_file(c, "[1]", &id), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("iscsdk_open_cloud_file: invalid argument: come_back_json is not a JSON object");
     CHECK(id == 0);
+    CHECK_STATUS(iscsdk_select_save_as_path(c, "/tmp/asm", 1, NULL, NULL), ISCSDK_E_INVALID_ARG);
+    CHECK_STATUS(iscsdk_select_save_as_path(c, "/tmp/\xe6\x96", 1, NULL, &id), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("local_path is not valid UTF-8");
+
+    /* Valid arguments to calls that have not landed yet. */
     CHECK_STATUS(iscsdk_check_new_versions(c, &id), ISCSDK_E_NOT_IMPLEMENTED);
     CHECK_STATUS(iscsdk_upgrade_notify(c, 0), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_select_save_as_path(c, "/tmp/asm", 1, NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
     /* Cloud paths that leave their root, or are not paths. */
     CHECK_STATUS(iscsdk_open_cloud_path(c, "/a/../../etc/passwd", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id), ISCSDK_E_INVALID_ARG);
     CHECK_ERROR_HAS("invalid cloud path");

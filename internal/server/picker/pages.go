@@ -23,8 +23,9 @@ nav li+li::before{content:"/";color:var(--muted);margin-right:.25rem}
 table{border-collapse:collapse;width:100%}
 caption{text-align:left;color:var(--muted);padding:.25rem 0}
 th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:middle}
-th{background:var(--bg2);font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+thead th{background:var(--bg2)}
+th{font-weight:600}
+.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:var(--muted)}
 .locked{color:#b3261e}
 form.row{display:flex;gap:.4rem;margin:0}
@@ -106,7 +107,7 @@ var listingPage = template.Must(template.New("listing").Funcs(funcs).Parse(head 
 {{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
 <table>
 <caption>{{if .Open}}Folders and files in {{.Dir}}. Open a file, or open and check it out to edit and save it back.{{else}}Folders and files in {{.Dir}}.{{end}}</caption>
-<thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Size</th><th scope="col">Updated</th><th scope="col">State</th>{{if .Open}}<th scope="col">Open</th>{{end}}</tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col" class="num">Version</th><th scope="col" class="num">Size</th><th scope="col">Updated</th><th scope="col">State</th>{{if .Open}}<th scope="col">Open</th>{{end}}</tr></thead>
 <tbody>
 {{if .Up}}<tr><td colspan="{{if .Open}}6{{else}}5{{end}}"><a href="{{.Up}}" class="up">.. (parent folder)</a></td></tr>
 {{end}}{{range .Folders}}<tr class="folder"><td colspan="{{if $.Open}}6{{else}}5{{end}}"><a href="{{.Href}}">{{.Name}}/</a></td></tr>
