@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,8 @@ func startChromium(t *testing.T, bin string) *tab {
 		"--user-data-dir="+profile, "--disable-background-networking", "--disable-component-update",
 		"--disable-sync", "--no-first-run", "--disable-quic", "--window-size=1000,700", "about:blank")
 	cmd.Env = append(os.Environ(), "HOME="+profile)
+	// Its own process group: the renderers and helpers go with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +79,18 @@ func startChromium(t *testing.T, bin string) *tab {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	// Runs after the tab's cleanup (which asks the browser to close) and
+	// before the profile directory is removed.
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	})
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -108,7 +122,15 @@ func startChromium(t *testing.T, bin string) *tab {
 	}
 	tb := &tab{t: t, conn: conn, pending: map[int]chan cdpMsg{}, loads: make(chan struct{}, 64)}
 	go tb.read()
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() {
+		// Browser.close ends every process of the browser cleanly; its
+		// answer may not come before the connection drops.
+		b, _ := json.Marshal(map[string]any{})
+		tb.wmu.Lock()
+		conn.WriteJSON(cdpMsg{ID: 1 << 30, Method: "Browser.close", Params: b})
+		tb.wmu.Unlock()
+		conn.Close()
+	})
 
 	var target struct{ TargetID string }
 	tb.browserCall("Target.createTarget", map[string]any{"url": "about:blank"}, &target)

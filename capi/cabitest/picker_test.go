@@ -1,10 +1,12 @@
 package cabitest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // a11y is a smoke check of a page's accessibility: the problems found,
@@ -35,7 +37,10 @@ func TestPickerInChromium(t *testing.T) {
 		t.Skip("chromium is not installed (Debian: apt-get install chromium); the picker pages are not tested in a browser")
 	}
 	tab := startChromium(t, bin)
-	p := start(t, nil, "picker", t.TempDir())
+	// A cloud folder of this run's own: iscd lives as long as the package's tests.
+	folder := fmt.Sprintf("pick%d", time.Now().UnixNano())
+	p := start(t, nil, "picker", t.TempDir(), folder)
+	intoFolder := fmt.Sprintf(`[...document.querySelectorAll("tr.folder a")].find(a => a.textContent === "%s/")`, folder)
 
 	// Open: into the folder, "Open and check out" on the file.
 	u := p.expect("PICKER ")
@@ -47,14 +52,14 @@ func TestPickerInChromium(t *testing.T) {
 	if got := tab.eval(`getComputedStyle(document.querySelector("table")).borderCollapse`); got != "collapse" {
 		t.Errorf("the page's style did not apply (CSP?): border-collapse %q", got)
 	}
-	tab.click(`[...document.querySelectorAll("tr.folder a")].find(a => a.textContent === "pick/")`)
+	tab.click(intoFolder)
 	if problems := tab.eval(a11y); problems != "" {
 		t.Errorf("open page: %s", problems)
 	}
-	if got := tab.eval(`document.querySelector('nav [aria-current="page"]').textContent`); got != "pick" {
+	if got := tab.eval(`document.querySelector('nav [aria-current="page"]').textContent`); got != folder {
 		t.Errorf("breadcrumb %q", got)
 	}
-	row := `document.querySelector('tr.file[data-path="/pick/bracket.prt"]')`
+	row := `document.querySelector('tr.file[data-path="/` + folder + `/bracket.prt"]')`
 	if got := tab.eval(row + `.innerText`); !strings.Contains(got, "v1") || !strings.Contains(got, "Checked in") {
 		t.Errorf("file row %q", got)
 	}
@@ -78,12 +83,12 @@ func TestPickerInChromium(t *testing.T) {
 	if got := tab.eval(`document.getElementById("name").value`); got != "housing.prt" {
 		t.Errorf("proposed name %q", got)
 	}
-	tab.click(`[...document.querySelectorAll("tr.folder a")].find(a => a.textContent === "pick/")`)
+	tab.click(intoFolder)
 	if problems := tab.eval(a11y); problems != "" {
 		t.Errorf("save page: %s", problems)
 	}
 	// The file there is checked out by us now, and says so.
-	if got := tab.eval(`document.querySelector('tr.file[data-path="/pick/bracket.prt"]').innerText`); !strings.Contains(got, "Checked out by you") {
+	if got := tab.eval(`document.querySelector('tr.file[data-path="/` + folder + `/bracket.prt"]').innerText`); !strings.Contains(got, "Checked out by you") {
 		t.Errorf("file row %q", got)
 	}
 	if dir := os.Getenv("ISCSDK_TEST_SCREENSHOTS"); dir != "" {
@@ -91,10 +96,10 @@ func TestPickerInChromium(t *testing.T) {
 	}
 	tab.eval(`document.getElementById("name").value = "housing v2.prt"`)
 	tab.click(`document.querySelector('button[value="save"]')`)
-	if got := tab.eval(`document.body.innerText`); !strings.Contains(got, "saving to /pick/housing v2.prt") {
+	if got := tab.eval(`document.body.innerText`); !strings.Contains(got, "saving to /"+folder+"/housing v2.prt") {
 		t.Errorf("after the save pick: %q", got)
 	}
-	if got := p.expect("SAVED "); got != "/pick/housing v2.prt" {
+	if got := p.expect("SAVED "); got != "/"+folder+"/housing v2.prt" {
 		t.Errorf("saved to %q", got)
 	}
 

@@ -1,12 +1,13 @@
 /*
 ** picker.c: the pickers through the C ABI against a live iscd. Run as
-** `picker DIR` with iscd's dev.env and ISCSDK_NO_BROWSER=1 in the
-** environment; DIR is a scratch directory. Someone else (the Go test, in
-** headless Chromium) uses the pages whose URLs it prints:
+** `picker DIR FOLDER` with iscd's dev.env and ISCSDK_NO_BROWSER=1 in the
+** environment; DIR is a scratch directory, FOLDER a new cloud folder's
+** name. Someone else (the Go test, in headless Chromium) uses the pages
+** whose URLs it prints:
 **
-**   PICKER <url>   open: pick /pick/bracket.prt with "Open and check out"
+**   PICKER <url>   open: pick /FOLDER/bracket.prt with "Open and check out"
 **   OPENED <path>  the file was downloaded, checked out, and is the same
-**   PICKER <url>   save: pick /pick, name "housing v2.prt", "Save here"
+**   PICKER <url>   save: pick /FOLDER, name "housing v2.prt", "Save here"
 **   SAVED <path>   saved there, and it opens with the same content
 **   PICKER <url>   open again: "Cancel"
 **   CANCELLED      the OpenFile event said errorCode "cancelled"
@@ -86,8 +87,9 @@ static void show_picker(iscsdk_client* c, uint64_t id, const char* mode)
 
 int main(int argc, char** argv)
 {
-    const char* dir = argc > 1 ? argv[1] : ".";
-    char local[1024], got[1024], cloud[1024];
+    const char* dir = argc > 2 ? argv[1] : ".";
+    const char* folder = argc > 2 ? argv[2] : "pick";
+    char local[1024], got[1024], cloud[1024], want[1024];
     iscsdk_client* c = NULL;
     iscsdk_event* ev;
     uint64_t id = 0;
@@ -99,7 +101,8 @@ int main(int argc, char** argv)
     /* A file in the cloud to pick. */
     snprintf(local, sizeof local, "%s/bracket.prt", dir);
     write_file(local, "bracket, revision A");
-    if (CHECK_STATUS(iscsdk_save_as(c, local, "/pick/bracket.prt", 0, NULL, &id), ISCSDK_OK) &&
+    snprintf(cloud, sizeof cloud, "/%s/bracket.prt", folder);
+    if (CHECK_STATUS(iscsdk_save_as(c, local, cloud, 0, NULL, &id), ISCSDK_OK) &&
         (ev = wait_for(c, id, ISCSDK_EVENT_SAVE_RESULT)) != NULL) {
         CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
         iscsdk_event_free(ev);
@@ -113,7 +116,8 @@ int main(int argc, char** argv)
             CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
             CHECK(strstr(ev->json, "\"workState\":\"CHECKOUT\"") != NULL);
             CHECK(strstr(ev->json, "\"openType\":\"OpenAndCheckout\"") != NULL);
-            CHECK(strstr(ev->json, "\"cloudPath\":\"/pick/bracket.prt\"") != NULL);
+            json_value(ev->json, "cloudPath", want, sizeof want);
+            CHECK(strcmp(want, cloud) == 0);
             CHECK(strstr(ev->json, "\"comeBackParams\":{\"doc\":2}") != NULL);
             json_value(ev->json, "mainFile", got, sizeof got);
             CHECK(got[0] == '/' && strcmp(got, local) != 0);
@@ -133,7 +137,8 @@ int main(int argc, char** argv)
             CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
             CHECK(strstr(ev->json, "\"version\":\"1\"") != NULL);
             json_value(ev->json, "cloudPath", cloud, sizeof cloud);
-            CHECK(strcmp(cloud, "/pick/housing v2.prt") == 0);
+            snprintf(want, sizeof want, "/%s/housing v2.prt", folder);
+            CHECK(strcmp(cloud, want) == 0);
             printf("SAVED %s\n", cloud);
             iscsdk_event_free(ev);
         }
