@@ -20,6 +20,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -147,8 +148,11 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	var res SaveResult
 	var sent int64
 	var chunksSent int
+	// One id for every attempt: a commit whose answer was lost is
+	// recognised when the retry sends it again.
+	saveID := token.ID()
 	for attempt := 1; ; attempt++ {
-		res, err = c.saveOnce(ctx, localPath, cp, base, opt)
+		res, err = c.saveOnce(ctx, localPath, cp, base, saveID, opt)
 		sent, chunksSent = sent+res.BytesSent, chunksSent+res.ChunksSent
 		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
 			break
@@ -166,7 +170,7 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 }
 
 // saveOnce builds the manifest while sending the missing chunks, then commits.
-func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, opt SaveOptions) (SaveResult, error) {
+func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, saveID string, opt SaveOptions) (SaveResult, error) {
 	res := SaveResult{CloudPath: cloudPath}
 	files, err := listLocal(localPath, opt.Assembly)
 	if err != nil {
@@ -194,7 +198,7 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	if err != nil {
 		return res, err
 	}
-	hdr, _ := json.Marshal(wire.FilesCommit{Path: cloudPath, Base: base, Assembly: opt.Assembly, CheckIn: opt.CheckIn})
+	hdr, _ := json.Marshal(wire.FilesCommit{Path: cloudPath, Base: base, Assembly: opt.Assembly, CheckIn: opt.CheckIn, ID: saveID})
 	var fi wire.FileInfo
 	if err := c.sendFrame(ctx, wire.Frame{Kind: wire.BinCommit, Header: hdr, Payload: enc}, &fi); err != nil {
 		if errors.Is(err, wire.ErrTooLarge) {

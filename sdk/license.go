@@ -168,7 +168,6 @@ func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessa
 			c.emit(licenseFailure(id, cb, filePath, err))
 			return
 		}
-		recordTrustedTime(c.log, time.Now())
 		c.licenses.hold(g, devInfo)
 		p := map[string]string{"Status": "success", "licenseId": g.LicenseID, "kind": g.Kind}
 		if filePath != "" {
@@ -377,20 +376,26 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 	}
 	if err == nil {
 		*h = held{grant: ng, device: dev, received: time.Now()}
-		recordTrustedTime(k.c.log, h.received)
 		k.c.emit(localEvent(EventLicenseState, map[string]string{
 			"licenseId": id, "state": LicenseRenewed, "leaseExpiresAt": ng.LeaseExpiresAt.UTC().Format(time.RFC3339), "LicenseContent": ng.License}))
 		return h.renewAt()
 	}
 	var we *wire.Error
 	if errors.As(err, &we) {
-		// The service refused (frozen, released, expired) and has told the
-		// host with a pushed event; stop renewing this licence.
-		h.state = LicenseExpired
-		if we.Code == wire.CodeFrozen {
-			h.state = LicenseFrozen
-		}
+		// The service refused: stop renewing this licence. A freeze or a
+		// release was pushed to the host already; anything else (expired,
+		// no seat left) the host hears of here.
 		k.c.log.Warn("lease renewal refused", "license", id, "code", we.Code)
+		switch we.Code {
+		case wire.CodeFrozen:
+			h.state = LicenseFrozen
+		case wire.CodeReleased:
+			h.state = LicenseExpired
+		default:
+			h.state = LicenseExpired
+			k.c.emit(localEvent(EventLicenseState, map[string]string{"licenseId": id, "state": LicenseExpired,
+				"errorCode": we.Code, "message": "the service refused to renew the lease: " + we.Message}))
+		}
 		return now.Add(time.Hour)
 	}
 	// Unreachable: keep trying; say so when the lease lapses and when the
@@ -421,8 +426,9 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 
 // ---- trusted time ----
 
-// The trusted-time mark is the latest time the SDK had reason to believe
-// (the service's clock, or the local clock when a licence was granted). It
+// The trusted-time mark is the latest time the service's clock said (at
+// each connection and heartbeat): never the local clock, which may be wrong
+// in either direction. It
 // is kept per user, with an HMAC bound to this machine so that editing the
 // file invalidates it. It stops a clock set back to revive an expired
 // licence; it does not stop someone who can read this source and the
@@ -481,8 +487,7 @@ func readTrustedTime() time.Time {
 	return t
 }
 
-// recordTrustedTime raises the mark to t (a time the SDK trusts: the
-// service's clock, or the local clock while the service vouches for it).
+// recordTrustedTime raises the mark to t, a time the service's clock said.
 func recordTrustedTime(log *slog.Logger, t time.Time) {
 	trusted.Lock()
 	defer trusted.Unlock()

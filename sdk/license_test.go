@@ -17,7 +17,12 @@ import (
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
-const fp1 = "04:7C:16:5E:E3:5D|001B_444A|BOARD-1|BFEBFBFF00090672"
+// Three machines' fingerprints.
+const (
+	fp1 = "04:7C:16:5E:E3:5D|001B_444A|BOARD-1|BFEBFBFF00090672"
+	fp2 = "0A:00:00:00:00:02|DISK-2|BOARD-2|CPU-2"
+	fp3 = "0A:00:00:00:00:03|DISK-3|BOARD-3|CPU-3"
+)
 
 // customer makes an org with a user and a licence for the demo product
 // and returns a client config for that user and the licence id.
@@ -234,13 +239,15 @@ func TestFloatingSeats(t *testing.T) {
 	p := startProxy(t, srv.Addr)
 	viaProxy := cfg
 	viaProxy.Endpoint = p.endpoint()
+	// Three machines (seats count users on machines).
 	a, b, c := connect(t, viaProxy), connect(t, cfg), connect(t, cfg)
-	for _, cl := range []*sdk.Client{a, b} {
-		if e := requestLicense(t, cl, fp1); e.Params["Status"] != "success" {
-			t.Fatalf("seat: %v", e.Params)
-		}
+	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
+		t.Fatalf("seat: %v", e.Params)
 	}
-	if e := requestLicense(t, c, fp1); e.Params["errorCode"] != "no_seat" {
+	if e := requestLicense(t, b, fp2); e.Params["Status"] != "success" {
+		t.Fatalf("seat: %v", e.Params)
+	}
+	if e := requestLicense(t, c, fp3); e.Params["errorCode"] != "no_seat" {
 		t.Fatalf("third session on a 2-seat licence: %v", e.Params)
 	}
 	// Asking again, and reconnecting, never takes a second seat.
@@ -259,7 +266,7 @@ func TestFloatingSeats(t *testing.T) {
 	if err := b.ShutOut(); err != nil {
 		t.Fatal(err)
 	}
-	if e := requestLicense(t, c, fp1); e.Params["Status"] != "success" {
+	if e := requestLicense(t, c, fp3); e.Params["Status"] != "success" {
 		t.Fatalf("after a ShutOut: %v", e.Params)
 	}
 }
@@ -276,13 +283,13 @@ func TestCrashedClientSeatReturnsAfterLease(t *testing.T) {
 	}
 	p.setCut(true) // the program is gone: no ShutOut, no renewals
 	next(t, a, isState(sdk.StateDisconnected))
-	b := connect(t, cfg)
-	if e := requestLicense(t, b, fp1); e.Params["errorCode"] != "no_seat" {
+	b := connect(t, cfg) // another machine
+	if e := requestLicense(t, b, fp2); e.Params["errorCode"] != "no_seat" {
 		t.Fatalf("seat free before the lease lapsed: %v", e.Params)
 	}
 	lease := seatsOf(t, srv, licID)[0].LeaseExpires
 	time.Sleep(time.Until(lease) + 50*time.Millisecond) // wait for the lease itself: the behaviour under test is its end
-	if e := requestLicense(t, b, fp1); e.Params["Status"] != "success" {
+	if e := requestLicense(t, b, fp2); e.Params["Status"] != "success" {
 		t.Fatalf("after the lease lapsed: %v", e.Params)
 	}
 }
@@ -365,5 +372,33 @@ func TestVerifyNotifyIsAudited(t *testing.T) {
 	got := strings.Join(events, "\n")
 	if !strings.Contains(got, "issued:") || !strings.Contains(got, "verify-failed:signature did not match") || !strings.Contains(got, "seat-returned") {
 		t.Fatalf("audit:\n%s", got)
+	}
+}
+
+// A program back in a new session (its old one expired while it slept, or
+// it restarted) takes over its own seat instead of needing a second one.
+func TestNewSessionTakesOverItsOwnSeat(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 1})
+	p := startProxy(t, srv.Addr)
+	first := cfg
+	first.Endpoint = p.endpoint()
+	a := connect(t, first)
+	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
+		t.Fatal(e.Params)
+	}
+	p.setCut(true) // gone without a ShutOut: its seat's lease runs on
+	next(t, a, isState(sdk.StateDisconnected))
+	b := connect(t, cfg) // the same user on the same machine, a new session
+	if e := requestLicense(t, b, fp1); e.Params["Status"] != "success" {
+		t.Fatalf("the same device in a new session: %v", e.Params)
+	}
+	if n := len(seatsOf(t, srv, licID)); n != 1 {
+		t.Fatalf("%d seats held, want 1", n)
+	}
+	// Another machine of that user still finds no seat.
+	c := connect(t, cfg)
+	if e := requestLicense(t, c, "0A:00:00:00:00:09|D9|B9|C9"); e.Params["errorCode"] != "no_seat" {
+		t.Fatalf("another device: %v", e.Params)
 	}
 }

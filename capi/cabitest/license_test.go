@@ -73,7 +73,9 @@ func TestKilledProgramsSeatReturnsAfterLease(t *testing.T) {
 	}
 	defer c.ShutOut()
 	ask := func() map[string]string {
-		id, err := c.GetLicenseStringRequest("", nil)
+		// Another machine: the killed program's own machine would take its
+		// seat over at once.
+		id, err := c.GetLicenseStringRequest("0A:00:00:00:00:07|OTHER-DISK|OTHER-BOARD|OTHER-CPU", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

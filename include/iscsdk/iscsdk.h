@@ -278,7 +278,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_device_info(char** out_dev_info);
 ** A floating licence takes a seat, held as a lease that the library renews
 ** in the background (ISCSDK_EVENT_LICENSE_STATE: renewed, offline-grace,
 ** expired, frozen, unfrozen, released) and returns at iscsdk_shut_out().
-** Asking again, or reconnecting, never takes a second seat.
+** Asking again, reconnecting, or coming back in a new session on the same
+** device never takes a second seat (seats count users' machines).
 ** Errors: ISCSDK_E_INVALID_ARG (NULL out pointer, dev_info too long or not
 ** UTF-8, come_back_json not a JSON object), ISCSDK_E_INVALID_HANDLE.
 */

@@ -23,6 +23,9 @@ type FileEntry struct {
 	Updated   time.Time `json:"updated"`
 	UpdatedBy string    `json:"updatedBy"`
 	Lock      *Lock     `json:"lock,omitempty"` // the check-out, if any
+	// LastCommit is the client's id of the save that made Head: a save
+	// retried because its answer was lost is recognised, not saved twice.
+	LastCommit string `json:"lastCommit,omitempty"`
 }
 
 // Lock is a check-out: the exclusive right of one user to save.
@@ -51,7 +54,8 @@ type Commit struct {
 	UserID    string // the saver
 	SessionID string
 	Assembly  bool
-	CheckIn   bool // release the saver's check-out with this save
+	CheckIn   bool   // release the saver's check-out with this save
+	ID        string // the client's id of this save (retries repeat it); "" for none
 }
 
 // Folder is a folder in a listing: folders exist while files are in them.
@@ -65,7 +69,8 @@ type Files interface {
 	// ListFiles returns the files directly in dir and its subfolders.
 	ListFiles(ctx context.Context, orgID, dir string) ([]FileEntry, []Folder, error)
 	// CommitVersion stores v with its manifest as the next version of its
-	// file, atomically: ErrLocked if another user has it checked out,
+	// file, atomically (a repeat of the save that made the head, by c.ID,
+	// returns that version): ErrLocked if another user has it checked out,
 	// ErrConflict if the head moved past c.Base (and the saver does not hold
 	// the check-out) or the kind (file/assembly) differs.
 	CommitVersion(ctx context.Context, v Version, manifest []byte, c Commit) (Version, error)

@@ -11,6 +11,7 @@ import (
 var (
 	ErrNoSeat      = errors.New("store: no seat free")
 	ErrDeviceLimit = errors.New("store: device limit reached")
+	ErrNotActive   = errors.New("store: licence is not active")
 )
 
 // Licence kinds and statuses.
@@ -124,9 +125,12 @@ type Licenses interface {
 	// Licenses lists an org's licences for a product ("" matches all).
 	Licenses(ctx context.Context, orgID, productID string) ([]License, error)
 
-	// AcquireSeat gives sessionID a floating seat of licence id until
-	// leaseExpires: the seat it already holds (renewed), or a new one if
-	// fewer than the licence's Seats unlapsed seats exist; else ErrNoSeat.
+	// AcquireSeat gives s.SessionID a floating seat of the licence until
+	// s.LeaseExpires: the seat it already holds, or the live seat of the
+	// same user on the same device (a program that came back in a new
+	// session takes its seat over), or a new one if fewer than the
+	// licence's Seats unlapsed seats exist; else ErrNoSeat. ErrNotActive
+	// if the licence is frozen or released (checked in the same step).
 	AcquireSeat(ctx context.Context, s Seat) (Seat, error)
 	// RenewSeat extends a held seat; ErrNotFound if it lapsed and was taken.
 	RenewSeat(ctx context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (Seat, error)

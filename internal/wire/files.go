@@ -62,6 +62,9 @@ type FilesCommit struct {
 	Base     int    `json:"base"` // the version the save started from; 0 for a new file
 	Assembly bool   `json:"assembly"`
 	CheckIn  bool   `json:"checkIn,omitempty"`
+	// ID names this save; a retry repeats it, and the service answers a
+	// repeat of the save that made the head with that version.
+	ID string `json:"id,omitempty"`
 }
 
 // FileInfo describes a cloud file.

@@ -169,7 +169,7 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		return nil, fail(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)
 	}
 	v := store.Version{OrgID: c.OrgID, Path: path, Author: c.UserID, Time: s.now(), Size: size, Hash: m.Hash(), Files: len(m.Files)}
-	v, err = s.st.CommitVersion(ctx, v, f.Payload, store.Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn})
+	v, err = s.st.CommitVersion(ctx, v, f.Payload, store.Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn, ID: h.ID})
 	if err != nil {
 		return nil, storeErr(err)
 	}

@@ -246,6 +246,12 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 	default:
 		seat.LeaseExpires = now.Add(s.lease)
 		seat, err = s.st.AcquireSeat(ctx, seat)
+		if errors.Is(err, store.ErrNotActive) { // frozen or released meanwhile
+			if fresh, ferr := s.st.License(ctx, l.ID); ferr == nil && s.usable(fresh, now) != nil {
+				return wire.LicenseGrant{}, s.usable(fresh, now)
+			}
+			return wire.LicenseGrant{}, fail(wire.CodeFrozen, "licence %s is not active", l.ID)
+		}
 		if errors.Is(err, store.ErrNoSeat) {
 			return wire.LicenseGrant{}, fail(wire.CodeNoSeat, "all %d seats of licence %s are in use", l.Seats, l.ID)
 		}

@@ -91,6 +91,12 @@ func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, 
 			return err
 		}
 		exists := err == nil
+		if exists && c.ID != "" && e.LastCommit == c.ID && e.UpdatedBy == c.UserID {
+			// The same save again: its answer was lost on the way.
+			ver, err := getTx[store.Version](tx, bktVersions, string(versionKey(v.OrgID, v.Path, e.Head)))
+			v = ver
+			return err
+		}
 		holds := e.Lock != nil && e.Lock.UserID == c.UserID
 		switch {
 		case e.Lock != nil && !holds:
@@ -113,7 +119,7 @@ func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, 
 			return err
 		}
 		e.OrgID, e.Path, e.Assembly = v.OrgID, v.Path, c.Assembly
-		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy = v.Number, v.Size, v.Hash, v.Time, v.Author
+		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy, e.LastCommit = v.Number, v.Size, v.Hash, v.Time, v.Author, c.ID
 		if c.CheckIn && holds {
 			e.Lock = nil
 		}

@@ -84,3 +84,26 @@ func TestFilesVersionsAndLocks(t *testing.T) {
 		t.Fatalf("%d manifests, want 4", n)
 	}
 }
+
+func TestCommitRetryIsRecognised(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	v := store.Version{OrgID: "acme", Path: "/a.prt", Author: "jo", Time: time.Now()}
+	first, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-1"})
+	if err != nil || first.Number != 1 {
+		t.Fatal(first, err)
+	}
+	// The answer was lost; the client sends the same save again from base 0.
+	again, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-1"})
+	if err != nil || again.Number != 1 {
+		t.Fatalf("retried commit: %+v %v", again, err)
+	}
+	// Another save from the same stale base is still a conflict.
+	if _, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-2"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a different save from a stale base: %v", err)
+	}
+}

@@ -61,13 +61,19 @@ func (d *DB) AcquireSeat(_ context.Context, s store.Seat) (store.Seat, error) {
 		if err != nil {
 			return err
 		}
+		if l.Status != store.StatusActive {
+			return fmt.Errorf("licence %s is %s: %w", l.ID, l.Status, store.ErrNotActive)
+		}
 		seats, err := seatsOf(tx, s.LicenseID)
 		if err != nil {
 			return err
 		}
 		live := 0
 		for _, old := range seats {
-			if old.SessionID == s.SessionID && s.SessionID != "" {
+			mine := old.SessionID == s.SessionID && s.SessionID != ""
+			comeback := s.Device != "" && old.UserID == s.UserID && old.Device == s.Device && !old.Lapsed(s.Renewed)
+			if mine || comeback {
+				old.SessionID = s.SessionID
 				old.Renewed, old.LeaseExpires, old.Device = s.Renewed, s.LeaseExpires, s.Device
 				s = old
 				return put(tx, bktSeats, s.ID, s, false)
