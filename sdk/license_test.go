@@ -402,3 +402,29 @@ func TestNewSessionTakesOverItsOwnSeat(t *testing.T) {
 		t.Fatalf("another device: %v", e.Params)
 	}
 }
+
+// A session gone for longer than its resume window is ended by the sweep,
+// and the seat it held comes back without waiting for the lease.
+func TestSweepEndsExpiredSessionsAndFreesTheirSeats(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{ResumeWindow: time.Millisecond})
+	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 1})
+	p := startProxy(t, srv.Addr)
+	gone := cfg
+	gone.Endpoint = p.endpoint()
+	a := connect(t, gone)
+	requestLicense(t, a, fp1)
+	p.setCut(true)
+	next(t, a, isState(sdk.StateDisconnected))
+	if n := len(seatsOf(t, srv, licID)); n != 1 {
+		t.Fatalf("%d seats before the sweep", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(seatsOf(t, srv, licID)) != 0 { // the window is 1 ms: the next sweeps end it
+		if err := srv.Hub().Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep never ended the session")
+		}
+	}
+}

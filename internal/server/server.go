@@ -50,7 +50,7 @@ type Config struct {
 	// under DataDir/chunks.
 	Chunks chunkstore.Store
 	// GCInterval is how often unreferenced chunks are collected; 0: daily,
-	// negative: never.
+	// negative: never. (Expired sessions are ended every minute.)
 	GCInterval time.Duration
 	// Marketplace configures the cloud marketplace's production
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
@@ -189,7 +189,7 @@ func (s *Server) Start(ln net.Listener) error {
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
-	s.startGC()
+	s.startHousekeeping()
 	s.served = make(chan error, 1)
 	go func() {
 		err := s.http.Serve(ln)
@@ -221,39 +221,54 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(herr, serr, cerr)
 }
 
-// startGC collects every org's unreferenced chunks every GCInterval.
-func (s *Server) startGC() {
-	every := s.cfg.GCInterval
-	if every == 0 {
-		every = 24 * time.Hour
-	}
-	if every < 0 {
-		return
+// sweepEvery is how often sessions past their resume window are ended.
+const sweepEvery = time.Minute
+
+// startHousekeeping ends expired sessions every minute and collects every
+// org's unreferenced chunks every GCInterval, until Shutdown.
+func (s *Server) startHousekeeping() {
+	gcEvery := s.cfg.GCInterval
+	if gcEvery == 0 {
+		gcEvery = 24 * time.Hour
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopGC, s.gcDone = cancel, make(chan struct{})
 	go func() {
 		defer close(s.gcDone)
-		t := time.NewTicker(every)
-		defer t.Stop()
+		sweep := time.NewTicker(sweepEvery)
+		defer sweep.Stop()
+		var gc <-chan time.Time
+		if gcEvery > 0 {
+			t := time.NewTicker(gcEvery)
+			defer t.Stop()
+			gc = t.C
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-			}
-			orgs, err := s.store.Orgs(ctx)
-			if err != nil {
-				s.log.Error("chunk GC: list orgs", "err", err)
-				continue
-			}
-			for _, o := range orgs {
-				if _, err := s.files.GC(ctx, o.ID, files.UploadGrace); err != nil && ctx.Err() == nil {
-					s.log.Error("chunk GC", "org", o.ID, "err", err)
+			case <-sweep.C:
+				if err := s.hub.Sweep(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("session sweep", "err", err)
 				}
+			case <-gc:
+				s.collectChunks(ctx)
 			}
 		}
 	}()
+}
+
+func (s *Server) collectChunks(ctx context.Context) {
+	orgs, err := s.store.Orgs(ctx)
+	if err != nil {
+		s.log.Error("chunk GC: list orgs", "err", err)
+		return
+	}
+	for _, o := range orgs {
+		if _, err := s.files.GC(ctx, o.ID, files.UploadGrace); err != nil && ctx.Err() == nil {
+			s.log.Error("chunk GC", "org", o.ID, "err", err)
+		}
+	}
 }
 
 // tokenAuth authenticates API tokens against the store.

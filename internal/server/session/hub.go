@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -79,10 +80,11 @@ type Hub struct {
 }
 
 type live struct {
-	caller Caller
-	conn   *transport.Conn
-	wake   chan struct{} // new events are stored
-	gone   chan struct{} // closed when this connection is done
+	touched atomic.Int64 // unix seconds LastSeen was last stored
+	caller  Caller
+	conn    *transport.Conn
+	wake    chan struct{} // new events are stored
+	gone    chan struct{} // closed when this connection is done
 }
 
 // New returns a hub; register handlers with Handle before serving.
@@ -455,6 +457,9 @@ func (h *Hub) request(l *live, m *wire.Message) {
 		l.conn.Close(websocket.CloseNormalClosure, "session closed")
 		return
 	}
+	if m.Op == wire.OpPing {
+		h.touch(ctx, l)
+	}
 	h.mu.Lock()
 	fn := h.ops[m.Op]
 	h.mu.Unlock()
@@ -513,6 +518,31 @@ func (h *Hub) answer(l *live, id uint64, op string, out any, err error) {
 		res = wire.Failure(id, wire.CodeInternal, "internal error")
 	}
 	_ = l.conn.Send(ctx, res)
+}
+
+// touchEvery is how often a connected session's LastSeen is stored: so a
+// session survives an iscd crash (not only a graceful stop) within its
+// resume window of the crash.
+const touchEvery = time.Minute
+
+// touch stores that the session is alive, at most every touchEvery.
+func (h *Hub) touch(ctx context.Context, l *live) {
+	now := time.Now()
+	last := l.touched.Load()
+	if now.Unix()-last < int64(touchEvery/time.Second) || !l.touched.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	if s, err := h.store.Session(ctx, l.caller.Session); err == nil {
+		s.LastSeen = now.UTC()
+		_ = h.store.PutSession(ctx, s)
+	}
+}
+
+// Sweep ends the sessions whose resume window has passed (freeing what
+// they held); iscd runs it every minute.
+func (h *Hub) Sweep(ctx context.Context) error {
+	_, err := h.Sessions(ctx)
+	return err
 }
 
 // call runs a handler; a panic in it fails the request, not the service.
