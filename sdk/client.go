@@ -84,6 +84,8 @@ type Client struct {
 	nextRequest atomic.Uint64 // the host's request ids (events carry them)
 	shut        atomic.Bool
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
+	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
+	closing     bool           // ShutOut waits for asyncWG: start nothing more
 	licenses    *keeper
 	files       *fileIndex // where local files came from
 	pickers     pickerWaits
@@ -138,7 +140,8 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.licenses = newKeeper(c)
-	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files", ".iscsdk-index.json")}
+	// Beside files/, not in it: no cloud path can land on it.
+	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
@@ -210,6 +213,9 @@ func (c *Client) ShutOut() error {
 	}
 	c.cancel()
 	c.runWG.Wait()
+	c.asyncMu.Lock()
+	c.closing = true
+	c.asyncMu.Unlock()
 	c.asyncWG.Wait()
 	c.events.close()
 	c.log.Info("shut out")
@@ -469,8 +475,8 @@ func (c *Client) run(conn *transport.Conn) {
 	defer c.runWG.Done()
 	for {
 		err := c.serve(conn)
-		if c.ctx.Err() != nil {
-			return
+		if c.ctx.Err() != nil || c.shut.Load() {
+			return // shutting out: the service closed the session on our word
 		}
 		reason := transport.Describe(err)
 		c.log.Warn("disconnected", "err", reason)

@@ -51,6 +51,7 @@ func TestInitErrors(t *testing.T) {
 		{"no token", func(c *sdk.Config) { c.Token = "" }, sdk.ErrConfig, "no token"},
 		{"no endpoint", func(c *sdk.Config) { c.Endpoint = "" }, sdk.ErrConfig, "no endpoint"},
 		{"http endpoint", func(c *sdk.Config) { c.Endpoint = "http://127.0.0.1:1" }, sdk.ErrConfig, "not a ws://"},
+		{"cleartext to another host", func(c *sdk.Config) { c.Endpoint = "ws://iscd.example.com/v1/session" }, sdk.ErrConfig, "in clear"},
 		{"unknown product", func(c *sdk.Config) { c.ProductID = "nosuch" }, sdk.ErrConfig, `unknown product "nosuch"`},
 		{"dead endpoint", func(c *sdk.Config) { c.Endpoint = "ws://127.0.0.1:1/v1/session" }, sdk.ErrUnreachable, "127.0.0.1:1"},
 		{"missing CA file", func(c *sdk.Config) { c.CAFile = "/nonexistent/ca.pem" }, sdk.ErrConfig, "CA file"},

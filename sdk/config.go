@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,6 +50,10 @@ type Config struct {
 	// LogLevel for the workspace log: debug, info, warn, error or off.
 	// Empty means $ISCSDK_LOG, else info.
 	LogLevel string
+	// AllowInsecure lets a ws:// endpoint that is not on this machine be
+	// used (the token then crosses the network in clear): for a trusted
+	// network or a TLS-terminating proxy only. $ISCSDK_ALLOW_INSECURE=1 too.
+	AllowInsecure bool
 	// CredentialsFile overrides the per-user credentials file
 	// (default: $ISCSDK_CREDENTIALS, else the user's config directory +
 	// "/iscsdk/credentials"; %LOCALAPPDATA%\iscsdk\credentials on Windows).
@@ -150,7 +156,24 @@ func (c Config) resolve() (Config, error) {
 	if !strings.HasPrefix(c.Endpoint, "ws://") && !strings.HasPrefix(c.Endpoint, "wss://") {
 		return c, fmt.Errorf("%w: endpoint %q is not a ws:// or wss:// URL", ErrConfig, c.Endpoint)
 	}
+	if strings.HasPrefix(c.Endpoint, "ws://") && !c.AllowInsecure && os.Getenv("ISCSDK_ALLOW_INSECURE") != "1" && !loopback(c.Endpoint) {
+		return c, fmt.Errorf("%w: %s would send the token in clear over the network: use wss:// (or AllowInsecure on a trusted network)", ErrConfig, c.Endpoint)
+	}
 	return c, nil
+}
+
+// loopback reports whether a URL's host is this machine.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // readKeyValues reads KEY=VALUE lines; a missing or unreadable file is empty.

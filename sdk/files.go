@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ var (
 	ErrNotFromCloud = errors.New("iscsdk: the file did not come from the cloud")
 	// ErrCheckedIn: Save of a file opened without check-out.
 	ErrCheckedIn = errors.New("iscsdk: the file was opened without check-out and cannot be saved back")
+	// ErrLocalChanges: opening would overwrite a local copy with changes
+	// that were never saved; save them, or move the file away, first.
+	ErrLocalChanges = errors.New("iscsdk: the local copy has changes that were not saved")
 	// ErrFileChanged: the file was written to while it was being saved.
 	ErrFileChanged = errors.New("iscsdk: the file changed while it was being saved")
 )
@@ -69,6 +73,8 @@ type SaveResult struct {
 	BytesSent   int64 // encoded chunk bytes sent: what the network carried
 	ChunksTotal int
 	ChunksSent  int
+
+	contentHash string // a single file's, for the local index
 }
 
 // OpenResult says what an open did.
@@ -81,6 +87,8 @@ type OpenResult struct {
 	BytesFetched int64 // encoded chunk bytes received
 	ChunksTotal  int
 	ChunksReused int // taken from the local copy instead of the network
+
+	contentHash string // a single file's, for the local index
 }
 
 // localFile is one file of a save: where it is and its manifest path.
@@ -165,7 +173,7 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	}
 	// The saver may save this local file again (it is theirs, or they hold
 	// the check-out), unless the save checked it in.
-	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn})
+	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn, Hash: res.contentHash})
 	return res, nil
 }
 
@@ -207,6 +215,9 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 		return res, err
 	}
 	res.Version, res.Size = fi.Version, total
+	if !opt.Assembly && len(entries) == 1 {
+		res.contentHash = entries[0].Hash.String()
+	}
 	return res, nil
 }
 
@@ -349,7 +360,7 @@ func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, 
 		return res, fmt.Errorf("open %s: %w", cp, err)
 	}
 	if !res.Assembly || !isZipAssembly(cp) { // an unpacked zip did not come from the cloud as such
-		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout})
+		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout, Hash: res.contentHash})
 	}
 	return res, nil
 }
@@ -369,6 +380,9 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		return res, fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
 	}
 	res.Version, res.Assembly = fi.Version, fi.Assembly
+	if !fi.Assembly && len(m.Files) == 1 {
+		res.contentHash = m.Files[0].Hash.String()
+	}
 	res.MainFile = c.localPathFor(cloudPath)
 	var total, done int64
 	for _, file := range m.Files {
@@ -404,21 +418,24 @@ func (c *Client) localPathFor(cloudPath string) string {
 }
 
 // seed maps the chunks of an existing local copy to where they are in it.
-func seed(path string) (map[chunkstore.ID][2]int64, *os.File) {
+// It also returns the whole copy's hash (zero when there is no copy).
+func seed(path string) (map[chunkstore.ID][2]int64, *os.File, chunkstore.ID) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil
+		return nil, nil, chunkstore.ID{}
 	}
 	out := map[chunkstore.ID][2]int64{}
+	h := sha256.New()
 	ch := chunker.New(f)
 	for {
 		c, err := ch.Next()
 		if err != nil {
 			break
 		}
+		h.Write(c.Data)
 		out[chunkstore.Sum(c.Data)] = [2]int64{c.Offset, int64(len(c.Data))}
 	}
-	return out, f
+	return out, f, chunkstore.ID(h.Sum(nil))
 }
 
 // download writes one file of a manifest to dst.
@@ -426,7 +443,13 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
-	old, oldFile := seed(dst)
+	old, oldFile, localHash := seed(dst)
+	// A local copy changed since it last matched the cloud (edited, never
+	// saved) is not overwritten: the engineer's work comes first.
+	if known := c.files.get(dst).Hash; oldFile != nil && known != "" && known != localHash.String() && localHash != file.Hash {
+		oldFile.Close()
+		return fmt.Errorf("%w: %s", ErrLocalChanges, dst)
+	}
 	defer func() {
 		if oldFile != nil {
 			oldFile.Close()
@@ -711,6 +734,8 @@ func errorCode(err error) (string, string) {
 		return "checked_in", err.Error()
 	case errors.Is(err, ErrFileChanged):
 		return "file_changed", err.Error()
+	case errors.Is(err, ErrLocalChanges):
+		return "local_changes", err.Error()
 	case errors.Is(err, ErrBadArchive):
 		return "bad_archive", err.Error()
 	case errors.Is(err, ErrInvalidArgument):
@@ -733,6 +758,7 @@ type indexEntry struct {
 	Version    int    `json:"version"`
 	Assembly   bool   `json:"assembly,omitempty"`
 	CheckedOut bool   `json:"checkedOut,omitempty"`
+	Hash       string `json:"hash,omitempty"` // of a single file's content when it last matched the cloud
 }
 
 // fileIndex maps local absolute paths to their cloud files; it is kept in
@@ -757,14 +783,27 @@ func (x *fileIndex) get(local string) indexEntry {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.load()
-	return x.m[filepath.Clean(local)]
+	return x.m[indexKey(local)]
 }
 
+// indexKey is how a local path is looked up: cleaned, and on Windows,
+// whose file names ignore case, lower-cased.
+func indexKey(local string) string {
+	local = filepath.Clean(local)
+	if runtime.GOOS == "windows" {
+		local = strings.ToLower(local)
+	}
+	return local
+}
+
+// set records e and writes the index, merged with what other programs
+// sharing the workspace wrote since it was read.
 func (x *fileIndex) set(local string, e indexEntry) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.m = nil
 	x.load()
-	x.m[filepath.Clean(local)] = e
+	x.m[indexKey(local)] = e
 	b, _ := json.MarshalIndent(x.m, "", " ") // map keys are sorted
 	_ = atomicfile.Write(x.path, b, 0o600)
 }

@@ -472,3 +472,31 @@ func TestZippedAssemblyOpensAsAFolder(t *testing.T) {
 		t.Fatal("a zip entry escaped its folder")
 	}
 }
+
+// Re-opening a file whose local copy was edited and never saved does not
+// overwrite the edits.
+func TestOpenKeepsUnsavedLocalChanges(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	ctx := context.Background()
+	a.SaveTo(ctx, writeTemp(t, "p.prt", []byte("v1")), "/keep/p.prt", 0, sdk.SaveOptions{})
+	open, err := a.OpenFile(ctx, "/keep/p.prt", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(open.MainFile, []byte("edited by the engineer, not saved"), 0o644) // the program crashed here
+	_, err = a.OpenFile(ctx, "/keep/p.prt", true, nil)
+	if !errors.Is(err, sdk.ErrLocalChanges) {
+		t.Fatalf("re-open over unsaved edits: %v", err)
+	}
+	if b, _ := os.ReadFile(open.MainFile); string(b) != "edited by the engineer, not saved" {
+		t.Fatal("the edits were overwritten")
+	}
+	// Saved, they are the cloud's too, and opening is fine again.
+	if _, err := a.SaveTo(ctx, open.MainFile, "/keep/p.prt", 1, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.OpenFile(ctx, "/keep/p.prt", true, nil); err != nil {
+		t.Fatalf("re-open after the save: %v", err)
+	}
+}

@@ -227,11 +227,22 @@ func (c *Client) LicenseVerifyNotify(verified bool, errorMsg string) error {
 }
 
 // goAsync runs fn on a goroutine that ShutOut waits for; fn's context ends
-// at ShutOut.
+// at ShutOut. Once ShutOut has begun waiting it starts nothing more, and a
+// panic in fn is logged, never passed on to the host.
 func (c *Client) goAsync(fn func(ctx context.Context)) {
+	c.asyncMu.Lock()
+	defer c.asyncMu.Unlock()
+	if c.closing {
+		return
+	}
 	c.asyncWG.Add(1)
 	go func() {
 		defer c.asyncWG.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				c.log.Error("asynchronous call panicked", "panic", fmt.Sprint(r))
+			}
+		}()
 		fn(c.ctx)
 	}()
 }

@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -425,6 +429,42 @@ func TestSweepEndsExpiredSessionsAndFreesTheirSeats(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the sweep never ended the session")
+		}
+	}
+}
+
+// A session cannot write into the audit log of another org's licence.
+func TestNotifyOnlyForOwnLicences(t *testing.T) {
+	srv := servertest.Start(t)
+	_, otherLic := customer(t, srv, adminapi.CreateLicense{Seats: 1})
+	ws, _, err := websocket.DefaultDialer.Dial(srv.Endpoint, http.Header{"Authorization": {"Bearer " + srv.APIToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	hello, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: 1, Product: srv.Product}})
+	ws.WriteMessage(websocket.TextMessage, hello)
+	ws.ReadMessage()
+	body, _ := json.Marshal(wire.LicenseNotify{LicenseID: otherLic, Verified: false, Message: "forged"})
+	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 3, Op: wire.OpLicenseNotify, Body: body})
+	ws.WriteMessage(websocket.TextMessage, req)
+	for {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := wire.Decode(b); err == nil && m.ID == 3 {
+			if m.Error == nil || m.Error.Code != wire.CodeNotFound {
+				t.Fatalf("notify for another org's licence: %+v", m)
+			}
+			break
+		}
+	}
+	var audit []store.AuditEntry
+	srv.Admin().Do(context.Background(), "GET", "/licenses/"+otherLic+"/audit", nil, &audit)
+	for _, e := range audit {
+		if e.Detail == "forged" {
+			t.Fatal("a forged entry reached another org's audit log")
 		}
 	}
 }

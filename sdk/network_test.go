@@ -72,6 +72,7 @@ func TestHonoursHTTPProxyAndNoProxy(t *testing.T) {
 	// A name only the proxy can reach: the client must not resolve it.
 	cfg := config(t, svc)
 	cfg.Endpoint = "ws://iscd.corp.invalid:" + port + "/v1/session"
+	cfg.AllowInsecure = true // the test's network is this machine
 	t.Setenv("HTTP_PROXY", "http://"+ln.Addr().String())
 	t.Setenv("http_proxy", "")
 	t.Setenv("NO_PROXY", "")

@@ -34,7 +34,33 @@ type Service struct {
 	lease time.Duration
 	now   func() time.Time
 
-	keyMu sync.Mutex // serialises key creation per service
+	keyMu    sync.Mutex // serialises key creation per service
+	notifies counter    // license.notify calls per session
+}
+
+// maxNotifies bounds the licence verdicts one session may record.
+const maxNotifies = 100
+
+// counter counts calls per session, up to a limit.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) allow(session string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[session]++
+	return c.n[session] <= maxNotifies
+}
+
+func (c *counter) forget(session string) {
+	c.mu.Lock()
+	delete(c.n, session)
+	c.mu.Unlock()
 }
 
 // New returns the service and registers its request handlers on hub.
@@ -350,6 +376,16 @@ func (s *Service) notify(ctx context.Context, c session.Caller, body json.RawMes
 	if len(req.Message) > 4096 {
 		return nil, fail(wire.CodeTooLarge, "license.notify message longer than 4096 bytes")
 	}
+	// Only a licence of the caller's own org gets the entry: nobody writes
+	// into another org's audit log.
+	if req.LicenseID != "" {
+		if l, err := s.st.License(ctx, req.LicenseID); err != nil || l.OrgID != c.OrgID {
+			return nil, fail(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
+		}
+	}
+	if !s.notifies.allow(c.Session) {
+		return nil, fail(wire.CodeUnavailable, "more than %d licence verdicts from one session", maxNotifies)
+	}
 	ev := "verify-ok"
 	if !req.Verified {
 		ev = "verify-failed"
@@ -360,6 +396,7 @@ func (s *Service) notify(ctx context.Context, c session.Caller, body json.RawMes
 
 // sessionEnded returns the seats of a session that ended.
 func (s *Service) sessionEnded(ctx context.Context, sessionID string) {
+	s.notifies.forget(sessionID)
 	seats, err := s.st.ReleaseSessionSeats(ctx, sessionID)
 	if err != nil {
 		s.log.Error("release seats of ended session", "session", sessionID, "err", err)

@@ -97,6 +97,11 @@ func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, 
 			v = ver
 			return err
 		}
+		if !exists {
+			if err := checkNoOverlap(tx, v.OrgID, v.Path); err != nil {
+				return err
+			}
+		}
 		holds := e.Lock != nil && e.Lock.UserID == c.UserID
 		switch {
 		case e.Lock != nil && !holds:
@@ -126,6 +131,26 @@ func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, 
 		return putFile(tx, e)
 	})
 	return v, err
+}
+
+// checkNoOverlap refuses a new file where a folder is (files below path)
+// or below another file (a file at one of its parent paths).
+func checkNoOverlap(tx *bolt.Tx, org, path string) error {
+	c := tx.Bucket(bktFiles).Cursor()
+	below := fileKey(org, path+"/")
+	if k, _ := c.Seek(below); k != nil && bytes.HasPrefix(k, below) {
+		return fmt.Errorf("%s: %w: it is a folder", path, store.ErrConflict)
+	}
+	for dir := path; ; {
+		i := strings.LastIndexByte(dir, '/')
+		if i <= 0 {
+			return nil
+		}
+		dir = dir[:i]
+		if tx.Bucket(bktFiles).Get(fileKey(org, dir)) != nil {
+			return fmt.Errorf("%s: %w: %s is a file", path, store.ErrConflict, dir)
+		}
+	}
 }
 
 // Versions implements store.Files: oldest first.

@@ -107,3 +107,28 @@ func TestCommitRetryIsRecognised(t *testing.T) {
 		t.Fatalf("a different save from a stale base: %v", err)
 	}
 }
+
+func TestFileAndFolderCannotShareAPath(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	save := func(path string) error {
+		_, err := db.CommitVersion(ctx, store.Version{OrgID: "acme", Path: path}, nil, store.Commit{UserID: "jo"})
+		return err
+	}
+	if err := save("/a/b.prt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := save("/a"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a file where a folder is: %v", err)
+	}
+	if err := save("/a/b.prt/c.prt"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a file below a file: %v", err)
+	}
+	if err := save("/ab"); err != nil {
+		t.Fatalf("a sibling with a common prefix: %v", err)
+	}
+}
