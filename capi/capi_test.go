@@ -12,19 +12,26 @@ import (
 
 func TestHandlesAreNeverReused(t *testing.T) {
 	a := clients.add(nil)
-	if _, err := clients.remove(a); err != nil {
-		t.Fatal(err)
+	if _, first, err := clients.beginClose(a); err != nil || !first {
+		t.Fatal(first, err)
 	}
+	if _, err := clients.get(a); !errors.Is(err, errInvalidHandle) {
+		t.Errorf("get(closing) = %v; want errInvalidHandle", err)
+	}
+	if _, first, err := clients.beginClose(a); err != nil || first {
+		t.Errorf("a second shut-out while the first runs: first %v, %v", first, err)
+	}
+	clients.endClose(a)
 	b := clients.add(nil)
-	defer clients.remove(b)
+	defer clients.endClose(b)
 	if b == a {
 		t.Fatalf("id %d reused", a)
 	}
 	if _, err := clients.get(a); !errors.Is(err, errInvalidHandle) || statusOf(err) != -2 {
 		t.Errorf("get(shut out) = %v, status %d; want ISCSDK_E_INVALID_HANDLE", err, statusOf(err))
 	}
-	if _, err := clients.remove(a); !errors.Is(err, errInvalidHandle) {
-		t.Errorf("second remove = %v; want errInvalidHandle", err)
+	if _, _, err := clients.beginClose(a); !errors.Is(err, errInvalidHandle) {
+		t.Errorf("shut-out after the end = %v; want errInvalidHandle", err)
 	}
 	if _, err := clients.get(0); statusOf(err) != -1 {
 		t.Errorf("get(NULL) = %v; want ISCSDK_E_INVALID_ARG", err)
@@ -40,9 +47,10 @@ func TestPanicPoisonsTheClient(t *testing.T) {
 	if _, err := clients.get(id); statusOf(err) != -4 || !strings.Contains(err.Error(), "shut it out") {
 		t.Errorf("get(poisoned) = %v; want ISCSDK_E_INTERNAL telling to shut out", err)
 	}
-	if _, err := clients.remove(id); err != nil {
+	if _, _, err := clients.beginClose(id); err != nil {
 		t.Errorf("a poisoned client cannot be shut out: %v", err)
 	}
+	clients.endClose(id)
 }
 
 func TestStatusOfWrappedSDKErrors(t *testing.T) {

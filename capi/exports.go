@@ -127,10 +127,17 @@ func isc_go_shut_out(id C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
 }
 
 func shutOut(id uintptr) error {
-	c, err := clients.remove(id)
+	c, first, err := clients.beginClose(id)
 	if err != nil {
 		return err
 	}
+	if !first {
+		// Another thread is shutting it out: wait for it (so no callback
+		// runs after this returns either), then refuse the handle.
+		c.ShutOut()
+		return fmt.Errorf("%w: %#x was shut out", errInvalidHandle, id)
+	}
+	defer clients.endClose(id)
 	// Any other error is about closing the log file: the session is over
 	// all the same, and the host can do nothing about it.
 	if err := c.ShutOut(); errors.Is(err, sdk.ErrShutOut) {

@@ -15,6 +15,7 @@ var clients = table{m: map[uintptr]*client{}}
 type client struct {
 	sdk      *sdk.Client
 	poisoned string // why the client is unusable; set under table.mu
+	closing  bool   // shut_out has begun: every other call is refused
 }
 
 type table struct {
@@ -40,23 +41,33 @@ func (t *table) get(id uintptr) (*sdk.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.closing {
+		return nil, fmt.Errorf("%w: %#x is being shut out", errInvalidHandle, id)
+	}
 	if c.poisoned != "" {
 		return nil, fmt.Errorf("%w: the client is unusable after an earlier internal error (%s); shut it out", errInternal, c.poisoned)
 	}
 	return c.sdk, nil
 }
 
-// remove takes id out of the table, poisoned or not, so that every later
-// call with it fails with ISCSDK_E_INVALID_HANDLE.
-func (t *table) remove(id uintptr) (*sdk.Client, error) {
+// beginClose marks id closing, poisoned or not, so that every other call
+// with it fails with ISCSDK_E_INVALID_HANDLE, and returns its client;
+// first is false for a shut-out already under way. endClose forgets id.
+func (t *table) beginClose(id uintptr) (c *sdk.Client, first bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := t.lookup(id)
+	e, err := t.lookup(id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	first, e.closing = !e.closing, true
+	return e.sdk, first, nil
+}
+
+func (t *table) endClose(id uintptr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	delete(t.m, id)
-	return c.sdk, nil
 }
 
 // poison marks id unusable after a panic: its state can no longer be trusted.

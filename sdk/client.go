@@ -83,6 +83,7 @@ type Client struct {
 	nextID      atomic.Uint64 // wire request ids
 	nextRequest atomic.Uint64 // the host's request ids (events carry them)
 	shut        atomic.Bool
+	shutDone    chan struct{} // closed when ShutOut has finished
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
 	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
@@ -137,6 +138,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		logOut:      logOut,
 		pending:     map[uint64]chan reply{},
 		connChanged: make(chan struct{}),
+		shutDone:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.licenses = newKeeper(c)
@@ -192,11 +194,17 @@ func (c *Client) SessionID() string {
 // goroutines and the log file. No callback runs after it returns. Called
 // from inside the event callback it does not wait for that callback (it
 // cannot), and no further callback runs after the current one returns.
-// A second call returns ErrShutOut.
+// A second call returns ErrShutOut once the first has finished (at once
+// when it is made from inside the event callback, which the first may be
+// waiting for).
 func (c *Client) ShutOut() error {
 	if !c.shut.CompareAndSwap(false, true) {
+		if !c.events.inCallback() {
+			<-c.shutDone
+		}
 		return ErrShutOut
 	}
+	defer close(c.shutDone)
 	// Tell the service the session is over, so it frees what the session
 	// held at once instead of waiting for the resume window to pass.
 	// While disconnected there is no one to tell: the session then ends on

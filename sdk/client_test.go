@@ -411,3 +411,33 @@ func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
 	}
 	goleak.VerifyNone(t, before)
 }
+
+// Two threads shut out at once: both return only when the client is gone,
+// so neither sees a callback after its call returns.
+func TestConcurrentShutOuts(t *testing.T) {
+	svc := servertest.Start(t)
+	before := goleak.IgnoreCurrent()
+	c, err := sdk.Init(context.Background(), config(t, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after atomic.Int32
+	c.RegisterEventRecall(func(sdk.Event) {
+		if after.Load() > 0 {
+			t.Error("callback after a ShutOut returned")
+		}
+	})
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			err := c.ShutOut()
+			after.Add(1)
+			errs <- err
+		}()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) || !(errors.Is(e1, sdk.ErrShutOut) || errors.Is(e2, sdk.ErrShutOut)) {
+		t.Fatalf("results %v and %v: want one nil and one ErrShutOut", e1, e2)
+	}
+	goleak.VerifyNone(t, before)
+}
