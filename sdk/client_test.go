@@ -441,3 +441,28 @@ func TestConcurrentShutOuts(t *testing.T) {
 	}
 	goleak.VerifyNone(t, before)
 }
+
+// Revoking a token ends the sessions connected with it, at once.
+func TestRevokedTokenEndsItsSessions(t *testing.T) {
+	svc := servertest.Start(t)
+	c, err := sdk.Init(context.Background(), config(t, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	next(t, c, isState(sdk.StateConnected))
+	id, _, _ := strings.Cut(strings.TrimPrefix(svc.APIToken, "isk_"), "_")
+	if err := svc.Admin().Do(context.Background(), "DELETE", "/tokens/"+id, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventServiceClosed })
+	if e.Params["reason"] != "kicked" || !strings.Contains(e.Params["message"], "revoked") {
+		t.Fatalf("service closed: %v", e.Params)
+	}
+	e = next(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && strings.Contains(e.Params["error"], "unauthorized")
+	})
+	if e.Params["state"] != sdk.StateDisconnected {
+		t.Fatalf("reconnect with the revoked token: %v", e.Params)
+	}
+}

@@ -289,7 +289,7 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	if t.Revoked {
 		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
 	}
-	return session.Identity{OrgID: t.OrgID, UserID: t.UserID}, nil
+	return session.Identity{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID}, nil
 }
 
 // ensureAdminToken creates the first admin token and writes it, readable by

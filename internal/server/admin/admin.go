@@ -293,7 +293,8 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "token "+id, err)
 		return
 	}
-	a.log.Info("token revoked", "token", id)
+	n := a.hub.EndToken(r.Context(), id)
+	a.log.Info("token revoked", "token", id, "sessions ended", n)
 	w.WriteHeader(http.StatusNoContent)
 }
 

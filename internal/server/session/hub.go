@@ -39,8 +39,9 @@ type Handler func(ctx context.Context, c Caller, body json.RawMessage) (any, err
 
 // Identity is what an API token authenticates to.
 type Identity struct {
-	OrgID  string
-	UserID string
+	OrgID   string
+	UserID  string
+	TokenID string // the token the connection presented: revoking it ends the connection
 }
 
 // Authenticator checks the bearer token of an upgrade request.
@@ -81,6 +82,7 @@ type Hub struct {
 
 type live struct {
 	touched atomic.Int64 // unix seconds LastSeen was last stored
+	tokenID string
 	caller  Caller
 	conn    *transport.Conn
 	wake    chan struct{} // new events are stored
@@ -357,10 +359,11 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 		return nil, 0, err
 	}
 	l := &live{
-		caller: Caller{Session: s.ID, OrgID: s.OrgID, UserID: s.UserID, ProductID: s.ProductID, AppVersion: s.AppVersion, Device: s.Device},
-		conn:   conn,
-		wake:   make(chan struct{}, 1),
-		gone:   make(chan struct{}),
+		tokenID: id.TokenID,
+		caller:  Caller{Session: s.ID, OrgID: s.OrgID, UserID: s.UserID, ProductID: s.ProductID, AppVersion: s.AppVersion, Device: s.Device},
+		conn:    conn,
+		wake:    make(chan struct{}, 1),
+		gone:    make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -673,6 +676,24 @@ func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
 		go l.conn.Close(websocket.CloseNormalClosure, "session ended")
 	}
 	return true
+}
+
+// EndToken ends every session connected with a token that was revoked:
+// the client is told (bye "kicked") and cannot reconnect with it. It
+// returns how many sessions it ended.
+func (h *Hub) EndToken(ctx context.Context, tokenID string) int {
+	h.mu.Lock()
+	var ids []string
+	for id, l := range h.live {
+		if l.tokenID == tokenID {
+			ids = append(ids, id)
+		}
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		h.End(ctx, id, "the API token of this session was revoked")
+	}
+	return len(ids)
 }
 
 // Shutdown stops accepting connections, tells every connected client why
