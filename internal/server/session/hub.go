@@ -146,7 +146,7 @@ func (h *Hub) Handle(op string, fn Handler) {
 
 // OnEnd registers fn to run when a session ends for good: the client shut
 // out, an operator ended it, or its resume window passed. Capabilities use
-// it to free what the session held (a licence seat, a check-out).
+// it to free what the session held (a floating licence seat).
 func (h *Hub) OnEnd(fn func(ctx context.Context, sessionID string)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
