@@ -83,7 +83,7 @@ type Client struct {
 	nextID      atomic.Uint64 // wire request ids
 	nextRequest atomic.Uint64 // the host's request ids (events carry them)
 	shut        atomic.Bool
-	shutDone    chan struct{} // closed when ShutOut has finished
+	shutDone    chan struct{}  // closed when ShutOut has finished
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
 	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
