@@ -88,7 +88,8 @@ type Client struct {
 	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
 	licenses    *keeper
-	files       *fileIndex // where local files came from
+	files       *fileIndex  // where local files came from
+	cache       *chunkCache // chunks downloaded before
 	pickers     pickerWaits
 
 	mu          sync.Mutex
@@ -144,6 +145,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	c.licenses = newKeeper(c)
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
+	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)

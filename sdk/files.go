@@ -481,6 +481,11 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 			ch <- fetched{data: data}
 			return
 		}
+		if data, ok := c.cache.get(ref.ID); ok {
+			res.ChunksReused++
+			ch <- fetched{data: data}
+			return
+		}
 		if where, ok := old[ref.ID]; ok && oldFile != nil {
 			data := make([]byte, where[1])
 			if _, err := oldFile.ReadAt(data, where[0]); err == nil && chunkstore.Sum(data) == ref.ID {
@@ -502,6 +507,9 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 			data, err := chunkstore.Decode(f.Payload)
 			if err == nil && chunkstore.Sum(data) != ref.ID {
 				err = fmt.Errorf("%w: chunk %s does not match its id", ErrProtocol, ref.ID)
+			}
+			if err == nil {
+				c.cache.put(ref.ID, f.Payload)
 			}
 			fetchedMu.Lock()
 			res.BytesFetched += int64(len(f.Payload))

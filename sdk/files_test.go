@@ -500,3 +500,26 @@ func TestOpenKeepsUnsavedLocalChanges(t *testing.T) {
 		t.Fatalf("re-open after the save: %v", err)
 	}
 }
+
+// A file whose local copy is gone opens from the workspace's chunk cache:
+// nothing is fetched again.
+func TestOpenUsesTheChunkCache(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	ctx := context.Background()
+	data := randomBytes(13, 2<<20)
+	a.SaveTo(ctx, writeTemp(t, "c.prt", data), "/cache/c.prt", 0, sdk.SaveOptions{})
+	b := connect(t, config(t, srv))
+	first, err := b.OpenFile(ctx, "/cache/c.prt", false, nil)
+	if err != nil || first.BytesFetched == 0 {
+		t.Fatalf("first open: %+v %v", first, err)
+	}
+	os.Remove(first.MainFile) // the engineer deleted the local copy
+	again, err := b.OpenFile(ctx, "/cache/c.prt", false, nil)
+	if err != nil || again.BytesFetched != 0 || again.ChunksReused != again.ChunksTotal {
+		t.Fatalf("open from the cache: %+v %v", again, err)
+	}
+	if got, _ := os.ReadFile(again.MainFile); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+}
