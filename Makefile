@@ -121,9 +121,12 @@ test: build
 	$(GO) vet ./...
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -race -count=1 $(NATIVE_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 ./internal/solver/plugin
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./internal/wire
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./internal/license
-	$(GO) test -run='^$$' -fuzz=FuzzSignedPayload -fuzztime=$(FUZZTIME) ./internal/license
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/wire
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFrame$$' -fuzztime=$(FUZZTIME) ./internal/wire
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/license
+	$(GO) test -run='^$$' -fuzz='^FuzzSignedPayload$$' -fuzztime=$(FUZZTIME) ./internal/license
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/manifest
+	$(GO) test -run='^$$' -fuzz='^FuzzSMBIOS$$' -fuzztime=$(FUZZTIME) ./internal/device
 	$(MAKE) test-cmake
 	$(MAKE) test-windows
 
