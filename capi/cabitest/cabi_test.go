@@ -16,10 +16,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -120,66 +120,8 @@ func buildLibrary(dir string) error {
 
 // startISCD starts `iscd serve --dev` and waits until it listens.
 func startISCD(bin, data string) (stop func(), err error) {
-	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0", "--heartbeat", "200ms", "--license-lease", "2s")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	listening := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		found := false
-		for sc.Scan() {
-			if !found && strings.Contains(sc.Text(), `"msg":"listening"`) {
-				found = true
-				listening <- true
-			}
-		}
-		if !found {
-			listening <- false
-		}
-	}()
-	select {
-	case ok := <-listening:
-		if !ok {
-			stop()
-			return nil, fmt.Errorf("iscd exited before listening")
-		}
-	case <-time.After(30 * time.Second):
-		stop()
-		return nil, fmt.Errorf("iscd did not listen within 30s")
-	}
-	if devEnv, err = readEnv(filepath.Join(data, "dev.env")); err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
-}
-
-func readEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			env[k] = v
-		}
-	}
-	for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT", "ISCD_ADMIN_URL", "ISCD_ADMIN_TOKEN"} {
-		if env[k] == "" {
-			return nil, fmt.Errorf("%s: no %s", path, k)
-		}
-	}
-	return env, nil
+	devEnv, stop, err = servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s")
+	return stop, err
 }
 
 func run(dir, name string, args ...string) error {

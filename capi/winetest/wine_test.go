@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,12 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
@@ -218,63 +217,10 @@ func buildPrograms() (string, error) {
 	return dir, nil
 }
 
-// startISCD starts `iscd serve --dev` on Linux loopback, as capi/cabitest
-// does, and reads its dev.env.
+// startISCD starts `iscd serve --dev` on Linux loopback and reads its dev.env.
 func startISCD(bin, data string) (stop func(), err error) {
-	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0", "--heartbeat", "500ms")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	listening := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		found := false
-		for sc.Scan() {
-			if !found && strings.Contains(sc.Text(), `"msg":"listening"`) {
-				found = true
-				listening <- true
-			}
-		}
-		if !found {
-			listening <- false
-		}
-	}()
-	select {
-	case ok := <-listening:
-		if !ok {
-			stop()
-			return nil, errors.New("iscd exited before listening")
-		}
-	case <-time.After(30 * time.Second):
-		stop()
-		return nil, errors.New("iscd did not listen within 30s")
-	}
-	b, err := os.ReadFile(filepath.Join(data, "dev.env"))
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	devEnv = map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			devEnv[k] = v
-		}
-	}
-	for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT", "ISCSDK_LICENSE_PUBLIC_KEY", "ISCD_ADMIN_URL", "ISCD_ADMIN_TOKEN"} {
-		if devEnv[k] == "" {
-			stop()
-			return nil, fmt.Errorf("dev.env: no %s", k)
-		}
-	}
-	return stop, nil
+	devEnv, stop, err = servertest.StartBinary(bin, data, "--heartbeat", "500ms")
+	return stop, err
 }
 
 func run(dir string, env []string, name string, args ...string) error {

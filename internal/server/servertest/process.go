@@ -1,0 +1,69 @@
+package servertest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// StartBinary runs the iscd binary bin as `iscd serve --dev --data DATA
+// --listen 127.0.0.1:0 ARGS...`, waits until it listens, and returns its
+// dev.env and a function that stops it (SIGTERM, then waits). For tests
+// that drive programs in other processes (C, Windows under Wine), from a
+// TestMain: it takes no testing.TB.
+func StartBinary(bin, data string, args ...string) (env map[string]string, stop func(), err error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--dev", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+	listening := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		found := false
+		for sc.Scan() { // to the end: iscd must never block on a full pipe
+			if !found && strings.Contains(sc.Text(), `"msg":"listening"`) {
+				found = true
+				listening <- true
+			}
+		}
+		if !found {
+			listening <- false
+		}
+	}()
+	select {
+	case ok := <-listening:
+		if !ok {
+			stop()
+			return nil, nil, errors.New("iscd exited before listening")
+		}
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, nil, errors.New("iscd did not listen within 30s")
+	}
+	env, err = readEnv(filepath.Join(data, "dev.env"))
+	if err == nil {
+		for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT", "ISCSDK_LICENSE_PUBLIC_KEY", "ISCD_ADMIN_URL", "ISCD_ADMIN_TOKEN"} {
+			if env[k] == "" {
+				err = fmt.Errorf("dev.env: no %s", k)
+			}
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return env, stop, nil
+}
