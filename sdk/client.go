@@ -160,7 +160,11 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.runWG.Add(2)
 	go c.run(conn)
-	go func() { defer c.runWG.Done(); c.licenses.run(c.ctx) }()
+	go func() {
+		defer c.runWG.Done()
+		defer c.survive("licence keeper")
+		c.licenses.run(c.ctx)
+	}()
 	return c, nil
 }
 
@@ -390,6 +394,16 @@ func (c *Client) setConn(conn *transport.Conn) {
 	c.connChanged = make(chan struct{})
 }
 
+// survive is deferred by the SDK's long-lived goroutines: a bug in them
+// must not take the host program down. It logs the panic and tells the
+// host the client stopped working; the host can shut out and init again.
+func (c *Client) survive(what string) {
+	if r := recover(); r != nil {
+		c.log.Error("internal error: goroutine stopped", "goroutine", what, "panic", fmt.Sprint(r))
+		c.emitState(StateDisconnected, map[string]string{"error": "internal error in the " + what + " (please report it): shut out and init again"})
+	}
+}
+
 // emit hands an event to the host.
 func (c *Client) emit(e Event) {
 	if c.events.push(e) {
@@ -483,6 +497,7 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 // with backoff, until ShutOut.
 func (c *Client) run(conn *transport.Conn) {
 	defer c.runWG.Done()
+	defer c.survive("connection")
 	for {
 		err := c.serve(conn)
 		if c.ctx.Err() != nil || c.shut.Load() {
@@ -526,7 +541,11 @@ func (c *Client) serve(conn *transport.Conn) error {
 	hbCtx, stopHB := context.WithCancel(c.ctx)
 	var hbWG sync.WaitGroup
 	hbWG.Add(1)
-	go func() { defer hbWG.Done(); c.heartbeats(hbCtx, conn) }()
+	go func() {
+		defer hbWG.Done()
+		defer c.survive("heartbeat")
+		c.heartbeats(hbCtx, conn)
+	}()
 	go func() {
 		<-hbCtx.Done()
 		if c.ctx.Err() != nil {
