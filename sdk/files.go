@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -74,7 +75,8 @@ type SaveResult struct {
 	ChunksTotal int
 	ChunksSent  int
 
-	contentHash string // a single file's, for the local index
+	contentHash string            // a single file's, for the local index
+	fileHashes  map[string]string // an assembly's, by relative path
 }
 
 // OpenResult says what an open did.
@@ -88,7 +90,8 @@ type OpenResult struct {
 	ChunksTotal  int
 	ChunksReused int // taken from the local copy instead of the network
 
-	contentHash string // a single file's, for the local index
+	contentHash string            // a single file's, for the local index
+	fileHashes  map[string]string // an assembly's, by relative path
 }
 
 // localFile is one file of a save: where it is and its manifest path.
@@ -173,7 +176,7 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	}
 	// The saver may save this local file again (it is theirs, or they hold
 	// the check-out), unless the save checked it in.
-	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn, Hash: res.contentHash})
+	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn, Hash: res.contentHash, Files: res.fileHashes})
 	return res, nil
 }
 
@@ -217,6 +220,12 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	res.Version, res.Size = fi.Version, total
 	if !opt.Assembly && len(entries) == 1 {
 		res.contentHash = entries[0].Hash.String()
+	}
+	if opt.Assembly {
+		res.fileHashes = map[string]string{}
+		for _, e := range entries {
+			res.fileHashes[e.Path] = e.Hash.String()
+		}
 	}
 	return res, nil
 }
@@ -360,7 +369,7 @@ func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, 
 		return res, fmt.Errorf("open %s: %w", cp, err)
 	}
 	if !res.Assembly || !isZipAssembly(cp) { // an unpacked zip did not come from the cloud as such
-		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout, Hash: res.contentHash})
+		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout, Hash: res.contentHash, Files: res.fileHashes})
 	}
 	return res, nil
 }
@@ -390,6 +399,22 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		res.ChunksTotal += len(file.Chunks)
 	}
 	report := throttle(progress, cloudPath, total)
+	var known map[string]string // what the local assembly held when it last matched the cloud
+	want := map[string]chunkstore.ID{}
+	if fi.Assembly {
+		known = c.files.get(res.MainFile).Files
+		res.fileHashes = map[string]string{}
+		for _, f := range m.Files {
+			want[f.Path], res.fileHashes[f.Path] = f.Hash, f.Hash.String()
+		}
+		// No part edited locally and never saved is overwritten.
+		for rel, recorded := range known {
+			p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
+			if h, err := fileHash(p); err == nil && h.String() != recorded && h != want[rel] {
+				return res, fmt.Errorf("%w: %s", ErrLocalChanges, p)
+			}
+		}
+	}
 	for _, file := range m.Files {
 		dst := res.MainFile
 		if fi.Assembly {
@@ -400,6 +425,17 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		}
 	}
 	report(total, true)
+	// Parts the new version no longer has go, unless edited locally; parts
+	// the engineer added (never in the cloud) stay, to be saved.
+	for rel, recorded := range known {
+		if _, still := want[rel]; still {
+			continue
+		}
+		p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
+		if h, err := fileHash(p); err == nil && h.String() == recorded {
+			os.Remove(p)
+		}
+	}
 	if !fi.Assembly && isZipAssembly(cloudPath) {
 		// A zipped assembly opens as its folder, read only: save it back
 		// with SaveAs (it becomes a folder assembly).
@@ -762,11 +798,26 @@ func errorCode(err error) (string, string) {
 
 // indexEntry records where a local file came from.
 type indexEntry struct {
-	CloudPath  string `json:"cloudPath"`
-	Version    int    `json:"version"`
-	Assembly   bool   `json:"assembly,omitempty"`
-	CheckedOut bool   `json:"checkedOut,omitempty"`
-	Hash       string `json:"hash,omitempty"` // of a single file's content when it last matched the cloud
+	CloudPath  string            `json:"cloudPath"`
+	Version    int               `json:"version"`
+	Assembly   bool              `json:"assembly,omitempty"`
+	CheckedOut bool              `json:"checkedOut,omitempty"`
+	Hash       string            `json:"hash,omitempty"`  // of a single file's content when it last matched the cloud
+	Files      map[string]string `json:"files,omitempty"` // an assembly's parts' hashes then, by relative path
+}
+
+// fileHash is the SHA-256 of a file's content.
+func fileHash(path string) (chunkstore.ID, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return chunkstore.ID{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return chunkstore.ID{}, err
+	}
+	return chunkstore.ID(h.Sum(nil)), nil
 }
 
 // fileIndex maps local absolute paths to their cloud files; it is kept in

@@ -523,3 +523,49 @@ func TestOpenUsesTheChunkCache(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// Re-opening an assembly brings the folder to the new version: a part the
+// new version dropped goes (unless edited locally), a part the engineer
+// added stays, and a part edited and never saved stops the open.
+func TestReopenedAssemblyFollowsTheCloud(t *testing.T) {
+	srv := servertest.Start(t)
+	a := connect(t, config(t, srv))
+	b := connect(t, config(t, srv))
+	ctx := context.Background()
+	asm := filepath.Join(t.TempDir(), "Pump")
+	os.MkdirAll(filepath.Join(asm, "parts"), 0o755)
+	os.WriteFile(filepath.Join(asm, "Pump.asm"), []byte("v1"), 0o644)
+	os.WriteFile(filepath.Join(asm, "parts", "old.prt"), []byte("old part"), 0o644)
+	if _, err := a.SaveTo(ctx, asm, "/asm/Pump", 0, sdk.SaveOptions{Assembly: true}); err != nil {
+		t.Fatal(err)
+	}
+	open, err := b.OpenFile(ctx, "/asm/Pump", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(open.MainFile, "parts", "mine.prt"), []byte("added by b"), 0o644)
+
+	// a drops old.prt and saves version 2.
+	os.Remove(filepath.Join(asm, "parts", "old.prt"))
+	os.WriteFile(filepath.Join(asm, "Pump.asm"), []byte("v2"), 0o644)
+	if _, err := a.SaveTo(ctx, asm, "/asm/Pump", 1, sdk.SaveOptions{Assembly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.OpenFile(ctx, "/asm/Pump", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(open.MainFile, "parts", "old.prt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a part the new version dropped is still in the folder")
+	}
+	if got, _ := os.ReadFile(filepath.Join(open.MainFile, "parts", "mine.prt")); string(got) != "added by b" {
+		t.Fatal("the engineer's new part was removed")
+	}
+	if got, _ := os.ReadFile(filepath.Join(open.MainFile, "Pump.asm")); string(got) != "v2" {
+		t.Fatal("the main file is not version 2")
+	}
+	// b edits the main file and does not save: re-opening stops.
+	os.WriteFile(filepath.Join(open.MainFile, "Pump.asm"), []byte("b's unsaved edit"), 0o644)
+	if _, err := b.OpenFile(ctx, "/asm/Pump", false, nil); !errors.Is(err, sdk.ErrLocalChanges) {
+		t.Fatalf("re-open over an unsaved edit: %v", err)
+	}
+}
