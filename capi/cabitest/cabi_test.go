@@ -120,8 +120,12 @@ func buildLibrary(dir string) error {
 
 // startISCD starts `iscd serve --dev` and waits until it listens.
 func startISCD(bin, data string) (stop func(), err error) {
-	devEnv, stop, err = servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s")
-	return stop, err
+	b, err := servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s")
+	if err != nil {
+		return nil, err
+	}
+	devEnv = b.Env
+	return b.Stop, nil
 }
 
 func run(dir, name string, args ...string) error {

@@ -219,8 +219,12 @@ func buildPrograms() (string, error) {
 
 // startISCD starts `iscd serve --dev` on Linux loopback and reads its dev.env.
 func startISCD(bin, data string) (stop func(), err error) {
-	devEnv, stop, err = servertest.StartBinary(bin, data, "--heartbeat", "500ms")
-	return stop, err
+	b, err := servertest.StartBinary(bin, data, "--heartbeat", "500ms")
+	if err != nil {
+		return nil, err
+	}
+	devEnv = b.Env
+	return b.Stop, nil
 }
 
 func run(dir string, env []string, name string, args ...string) error {

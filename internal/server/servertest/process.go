@@ -11,12 +11,31 @@ import (
 	"time"
 )
 
+// Binary is an iscd process started by StartBinary.
+type Binary struct {
+	Env  map[string]string // its dev.env
+	Stop func()            // SIGTERM, then wait
+	Kill func()            // SIGKILL, then wait: a crash
+}
+
 // StartBinary runs the iscd binary bin as `iscd serve --dev --data DATA
-// --listen 127.0.0.1:0 ARGS...`, waits until it listens, and returns its
-// dev.env and a function that stops it (SIGTERM, then waits). For tests
-// that drive programs in other processes (C, Windows under Wine), from a
-// TestMain: it takes no testing.TB.
-func StartBinary(bin, data string, args ...string) (env map[string]string, stop func(), err error) {
+// --listen 127.0.0.1:0 ARGS...` (a later --listen in ARGS wins), waits
+// until it listens, and returns it. For tests that drive programs in other
+// processes (C, Windows under Wine), from a TestMain: it takes no
+// testing.TB.
+func StartBinary(bin, data string, args ...string) (*Binary, error) {
+	env, cmd, err := startBinary(bin, data, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &Binary{
+		Env:  env,
+		Stop: func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() },
+		Kill: func() { cmd.Process.Kill(); cmd.Wait() },
+	}, nil
+}
+
+func startBinary(bin, data string, args ...string) (env map[string]string, proc *exec.Cmd, err error) {
 	cmd := exec.Command(bin, append([]string{"serve", "--dev", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -25,7 +44,7 @@ func StartBinary(bin, data string, args ...string) (env map[string]string, stop 
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
-	stop = func() {
+	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}
@@ -65,5 +84,5 @@ func StartBinary(bin, data string, args ...string) (env map[string]string, stop 
 		stop()
 		return nil, nil, err
 	}
-	return env, stop, nil
+	return env, cmd, nil
 }
