@@ -1,0 +1,206 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+
+	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// The compatible calls: asynchronous, answered by events.
+
+// Save saves a local file (or assembly folder) back to where it came from
+// in the cloud. It returns at once; a SaveResult event with the returned
+// request id reports the outcome (status, cloudPath, version; errorCode and
+// errorMsg on failure). TransferProgress events report progress.
+func (c *Client) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	abs, cb, err := c.checkLocal(localPath, comeBack)
+	if err != nil {
+		return 0, err
+	}
+	return c.startSave(abs, "", assembly, cb), nil
+}
+
+// SaveAs saves a local file (or assembly folder) as cloudPath: a new cloud
+// file, or a new version of an existing one. Like Save, it reports with a
+// SaveResult event.
+func (c *Client) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	abs, cb, err := c.checkLocal(localPath, comeBack)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	return c.startSave(abs, cp, assembly, cb), nil
+}
+
+func (c *Client) checkLocal(localPath string, comeBack json.RawMessage) (string, json.RawMessage, error) {
+	if c.shut.Load() {
+		return "", nil, ErrShutOut
+	}
+	if localPath == "" {
+		return "", nil, fmt.Errorf("%w: no local path", ErrInvalidArgument)
+	}
+	if err := checkText("local path", localPath, maxPathLen); err != nil {
+		return "", nil, err
+	}
+	cb, err := checkComeBack(comeBack)
+	if err != nil {
+		return "", nil, err
+	}
+	abs, err := filepath.Abs(localPath)
+	return abs, cb, err
+}
+
+func (c *Client) startSave(localPath, cloudPath string, assembly bool, cb json.RawMessage) uint64 {
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) { c.reportSave(ctx, id, localPath, cloudPath, assembly, cb) })
+	return id
+}
+
+// reportSave saves and reports the outcome as the SaveResult event of
+// request id (Save, SaveAs, SelectSaveAsPath).
+func (c *Client) reportSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool, cb json.RawMessage) {
+	ctx, cancel := context.WithTimeout(ctx, transferTimout)
+	defer cancel()
+	res, err := c.compatSave(ctx, id, localPath, cloudPath, assembly)
+	p := map[string]string{"status": "success", "cloudPath": res.CloudPath, "localPath": localPath}
+	if err != nil {
+		code, msg := errorCode(err)
+		p = map[string]string{"status": "failed", "errorCode": code, "errorMsg": msg, "localPath": localPath}
+		if cloudPath != "" {
+			p["cloudPath"] = cloudPath
+		}
+	} else {
+		p["version"] = strconv.Itoa(res.Version)
+		p["bytesTotal"] = strconv.FormatInt(res.Size, 10)
+		p["bytesSent"] = strconv.FormatInt(res.BytesSent, 10)
+		p["chunksTotal"] = strconv.Itoa(res.ChunksTotal)
+		p["chunksSent"] = strconv.Itoa(res.ChunksSent)
+	}
+	c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
+}
+
+func (c *Client) compatSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool) (SaveResult, error) {
+	e := c.files.get(localPath)
+	base := e.Version
+	if cloudPath == "" { // Save: back to where it came from
+		switch {
+		case e.CloudPath == "":
+			return SaveResult{}, fmt.Errorf("%w: %s (use save-as)", ErrNotFromCloud, localPath)
+		case !e.CheckedOut:
+			return SaveResult{}, fmt.Errorf("%w: %s", ErrCheckedIn, localPath)
+		}
+		cloudPath = e.CloudPath
+	} else if e.CloudPath != cloudPath {
+		// Save-as onto an existing cloud file makes a new version of it.
+		var fi wire.FileInfo
+		err := c.call(ctx, wire.OpFilesStat, wire.FilesVersion{Path: cloudPath}, &fi)
+		var we *wire.Error
+		switch {
+		case err == nil:
+			base = fi.Version
+		case errors.As(err, &we) && we.Code == wire.CodeNotFound:
+			base = 0
+		default:
+			return SaveResult{}, err
+		}
+	}
+	return c.SaveTo(ctx, localPath, cloudPath, base, SaveOptions{Assembly: assembly, Progress: c.progressEvents(id)})
+}
+
+// progressEvents reports a transfer as TransferProgress events.
+func (c *Client) progressEvents(id uint64) func(Progress) {
+	return func(p Progress) {
+		c.emit(Event{Type: EventTransferProgress, RequestID: id, Operate: EventTransferProgress.String(), Params: map[string]string{
+			"path": p.Path, "bytesDone": strconv.FormatInt(p.BytesDone, 10), "bytesTotal": strconv.FormatInt(p.BytesTotal, 10)}})
+	}
+}
+
+// Open types of OpenCloudPath, as the C ABI numbers them.
+const (
+	OpenOnly        = 0 // workState CHECKIN: read only, cannot be saved back
+	OpenAndCheckout = 1 // workState CHECKOUT: exclusive edit lock
+)
+
+// OpenCloudPath downloads a cloud file into the workspace; an OpenFile
+// event with the returned request id reports mainFile (the local path),
+// openType, workState, assembly, cloudPath and version, or errorCode and
+// errorMsg.
+func (c *Client) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
+	if c.shut.Load() {
+		return 0, ErrShutOut
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if openType != OpenOnly && openType != OpenAndCheckout {
+		return 0, fmt.Errorf("%w: open type %d", ErrInvalidArgument, openType)
+	}
+	cb, err := checkComeBack(comeBack)
+	if err != nil {
+		return 0, err
+	}
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) { c.reportOpen(ctx, id, cp, openType, cb) })
+	return id, nil
+}
+
+// reportOpen opens and reports the outcome as the OpenFile event of
+// request id (OpenCloudPath, OpenCloudFile).
+func (c *Client) reportOpen(ctx context.Context, id uint64, cp string, openType int, cb json.RawMessage) {
+	ctx, cancel := context.WithTimeout(ctx, transferTimout)
+	defer cancel()
+	res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))
+	p := map[string]string{"cloudPath": cp}
+	if err != nil {
+		code, msg := errorCode(err)
+		p["status"], p["errorCode"], p["errorMsg"] = "failed", code, msg
+	} else {
+		p["status"] = "success"
+		p["mainFile"], p["version"], p["assembly"] = res.MainFile, strconv.Itoa(res.Version), strconv.FormatBool(res.Assembly)
+		p["openType"], p["workState"] = "OpenOnly", "CHECKIN"
+		if res.CheckedOut {
+			p["openType"], p["workState"] = "OpenAndCheckout", "CHECKOUT"
+		}
+		p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
+	}
+	c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), Params: p, ComeBack: cb})
+}
+
+// errorCode names an error for an event's errorCode.
+func errorCode(err error) (string, string) {
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		return we.Code, we.Message
+	case errors.Is(err, ErrNotFromCloud):
+		return "not_from_cloud", err.Error()
+	case errors.Is(err, ErrCheckedIn):
+		return "checked_in", err.Error()
+	case errors.Is(err, ErrFileChanged):
+		return "file_changed", err.Error()
+	case errors.Is(err, ErrLocalChanges):
+		return "local_changes", err.Error()
+	case errors.Is(err, ErrBadArchive):
+		return "bad_archive", err.Error()
+	case errors.Is(err, ErrInvalidArgument):
+		return "invalid_argument", err.Error()
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing_file", err.Error()
+	case errors.Is(err, fs.ErrPermission):
+		return "unreadable", err.Error()
+	case errors.Is(err, ErrDisconnected), errors.Is(err, context.DeadlineExceeded):
+		return "unreachable", err.Error()
+	}
+	return "internal", err.Error()
+}

@@ -1,0 +1,276 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/iscsdk/iscsdk/internal/chunker"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// OpenFile downloads the head version of cloudPath into the workspace
+// (checking it out first if checkout) and returns where it is. Chunks
+// the previous local copy already holds are not fetched; the file is
+// written beside its final place, verified against its hash, and renamed
+// into place, so a half-downloaded file is never seen.
+func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, progress func(Progress)) (OpenResult, error) {
+	if c.shut.Load() {
+		return OpenResult{}, ErrShutOut
+	}
+	cp, err := cloudpath.Check(cloudPath)
+	if err != nil {
+		return OpenResult{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	var res OpenResult
+	for attempt := 1; ; attempt++ {
+		res, err = c.openOnce(ctx, cp, checkout, progress)
+		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("open %s: %w", cp, err)
+	}
+	if !res.Assembly || !isZipAssembly(cp) { // an unpacked zip did not come from the cloud as such
+		c.files.set(res.MainFile, indexEntry{CloudPath: cp, Version: res.Version, Assembly: res.Assembly, CheckedOut: checkout, Hash: res.contentHash, Files: res.fileHashes})
+	}
+	return res, nil
+}
+
+func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, progress func(Progress)) (OpenResult, error) {
+	res := OpenResult{CloudPath: cloudPath, CheckedOut: checkout}
+	var fi wire.FileInfo
+	if err := c.call(ctx, wire.OpFilesOpen, wire.FilesOpen{Path: cloudPath, Checkout: checkout}, &fi); err != nil {
+		return res, err
+	}
+	f, err := c.fetch(ctx, wire.OpFilesManifest, wire.FilesVersion{Path: cloudPath, Version: fi.Version}, wire.BinManifest)
+	if err != nil {
+		return res, err
+	}
+	m, err := manifest.Decode(f.Payload)
+	if err != nil {
+		return res, fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
+	}
+	res.Version, res.Assembly = fi.Version, fi.Assembly
+	if !fi.Assembly && len(m.Files) == 1 {
+		res.contentHash = m.Files[0].Hash.String()
+	}
+	res.MainFile = c.localPathFor(cloudPath)
+	var total, done int64
+	for _, file := range m.Files {
+		total += file.Size
+		res.ChunksTotal += len(file.Chunks)
+	}
+	report := throttle(progress, cloudPath, total)
+	var known map[string]string // what the local assembly held when it last matched the cloud
+	want := map[string]chunkstore.ID{}
+	if fi.Assembly {
+		known = c.files.get(res.MainFile).Files
+		res.fileHashes = map[string]string{}
+		for _, f := range m.Files {
+			want[f.Path], res.fileHashes[f.Path] = f.Hash, f.Hash.String()
+		}
+		// No part edited locally and never saved is overwritten.
+		for rel, recorded := range known {
+			p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
+			if h, err := fileHash(p); err == nil && h.String() != recorded && h != want[rel] {
+				return res, fmt.Errorf("%w: %s", ErrLocalChanges, p)
+			}
+		}
+	}
+	for _, file := range m.Files {
+		dst := res.MainFile
+		if fi.Assembly {
+			dst = filepath.Join(res.MainFile, filepath.FromSlash(file.Path))
+		}
+		if err := c.download(ctx, file, dst, &res, func(n int64) { done += n; report(done, false) }); err != nil {
+			return res, err
+		}
+	}
+	report(total, true)
+	// Parts the new version no longer has go, unless edited locally; parts
+	// the engineer added (never in the cloud) stay, to be saved.
+	for rel, recorded := range known {
+		if _, still := want[rel]; still {
+			continue
+		}
+		p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
+		if h, err := fileHash(p); err == nil && h.String() == recorded {
+			os.Remove(p)
+		}
+	}
+	if !fi.Assembly && isZipAssembly(cloudPath) {
+		// A zipped assembly opens as its folder, read only: save it back
+		// with SaveAs (it becomes a folder assembly).
+		dir, err := unzipAssembly(res.MainFile)
+		if err != nil {
+			return res, err
+		}
+		res.MainFile, res.Assembly, res.CheckedOut = dir, true, false
+	}
+	return res, nil
+}
+
+// localPathFor is where a cloud file lives in the workspace.
+func (c *Client) localPathFor(cloudPath string) string {
+	return filepath.Join(c.cfg.WorkspaceDir, "files", filepath.FromSlash(strings.TrimPrefix(cloudPath, "/")))
+}
+
+// seed maps the chunks of an existing local copy to where they are in it.
+// It also returns the whole copy's hash (zero when there is no copy).
+func seed(path string) (map[chunkstore.ID][2]int64, *os.File, chunkstore.ID) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, chunkstore.ID{}
+	}
+	out := map[chunkstore.ID][2]int64{}
+	h := sha256.New()
+	ch := chunker.New(f)
+	for {
+		c, err := ch.Next()
+		if err != nil {
+			break
+		}
+		h.Write(c.Data)
+		out[chunkstore.Sum(c.Data)] = [2]int64{c.Offset, int64(len(c.Data))}
+	}
+	return out, f, chunkstore.ID(h.Sum(nil))
+}
+
+// download writes one file of a manifest to dst.
+func (c *Client) download(ctx context.Context, file manifest.File, dst string, res *OpenResult, wrote func(int64)) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	old, oldFile, localHash := seed(dst)
+	// A local copy changed since it last matched the cloud (edited, never
+	// saved) is not overwritten: the engineer's work comes first.
+	if known := c.files.get(dst).Hash; oldFile != nil && known != "" && known != localHash.String() && localHash != file.Hash {
+		oldFile.Close()
+		return fmt.Errorf("%w: %s", ErrLocalChanges, dst)
+	}
+	defer func() {
+		if oldFile != nil {
+			oldFile.Close()
+		}
+	}()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.part")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename: nothing to remove
+	defer tmp.Close()
+
+	type fetched struct {
+		data []byte
+		err  error
+	}
+	// Chunks are fetched up to downloadWindow ahead and written in order.
+	futures := make([]chan fetched, len(file.Chunks))
+	next := 0
+	var fetchedMu sync.Mutex
+	// A file that repeats a chunk (zeros, a pattern) fetches it once: the
+	// last few chunks written are kept for reuse.
+	recent := map[chunkstore.ID][]byte{}
+	launch := func(i int) {
+		ref := file.Chunks[i]
+		ch := make(chan fetched, 1)
+		futures[i] = ch
+		if data, ok := recent[ref.ID]; ok {
+			ch <- fetched{data: data}
+			return
+		}
+		if data, ok := c.cache.get(ref.ID); ok {
+			res.ChunksReused++
+			ch <- fetched{data: data}
+			return
+		}
+		if where, ok := old[ref.ID]; ok && oldFile != nil {
+			data := make([]byte, where[1])
+			if _, err := oldFile.ReadAt(data, where[0]); err == nil && chunkstore.Sum(data) == ref.ID {
+				res.ChunksReused++
+				ch <- fetched{data: data}
+				return
+			}
+		}
+		go func() {
+			f, err := c.fetch(ctx, wire.OpFilesChunk, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
+			if err != nil {
+				ch <- fetched{err: err}
+				return
+			}
+			if f.ChunkID != ref.ID {
+				ch <- fetched{err: fmt.Errorf("%w: asked for chunk %s, got %s", ErrProtocol, ref.ID, chunkstore.ID(f.ChunkID))}
+				return
+			}
+			data, err := chunkstore.Decode(f.Payload)
+			if err == nil && chunkstore.Sum(data) != ref.ID {
+				err = fmt.Errorf("%w: chunk %s does not match its id", ErrProtocol, ref.ID)
+			}
+			if err == nil {
+				c.cache.put(ref.ID, f.Payload)
+			}
+			fetchedMu.Lock()
+			res.BytesFetched += int64(len(f.Payload))
+			fetchedMu.Unlock()
+			ch <- fetched{data: data, err: err}
+		}()
+	}
+	h := sha256.New()
+	for i := range file.Chunks {
+		for ; next < len(file.Chunks) && next <= i+downloadWindow; next++ {
+			launch(next)
+		}
+		r := <-futures[i]
+		futures[i] = nil
+		if r.err != nil {
+			// Drain what is in flight so no goroutine outlives the call.
+			for j := i + 1; j < next; j++ {
+				<-futures[j]
+			}
+			return r.err
+		}
+		if _, err := tmp.Write(r.data); err != nil {
+			for j := i + 1; j < next; j++ {
+				<-futures[j]
+			}
+			return err
+		}
+		h.Write(r.data)
+		wrote(int64(len(r.data)))
+		if len(recent) >= 16 {
+			clear(recent)
+		}
+		recent[file.Chunks[i].ID] = r.data
+	}
+	if got := chunkstore.ID(h.Sum(nil)); got != file.Hash {
+		return fmt.Errorf("%w: %s downloaded with hash %s, want %s", ErrProtocol, dst, hex.EncodeToString(got[:]), file.Hash)
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if !file.ModTime.IsZero() {
+		_ = os.Chtimes(tmp.Name(), file.ModTime, file.ModTime)
+	}
+	if file.Mode != 0 {
+		_ = os.Chmod(tmp.Name(), file.Mode)
+	}
+	if oldFile != nil { // Windows cannot rename over an open file
+		oldFile.Close()
+		oldFile = nil
+	}
+	return os.Rename(tmp.Name(), dst)
+}
