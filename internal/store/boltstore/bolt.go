@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -207,7 +209,7 @@ func (d *DB) DeleteSession(_ context.Context, id string) error {
 			return err
 		}
 		err := tx.Bucket(bktEvents).DeleteBucket([]byte(id))
-		if err == bolt.ErrBucketNotFound {
+		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
 		}
 		return err
@@ -247,17 +249,26 @@ func (d *DB) AppendEvent(_ context.Context, sessionID string, data []byte) (uint
 		}
 		// Retention: drop the oldest beyond the limit.
 		if seq > uint64(d.retention) {
-			c := b.Cursor()
-			limit := seqKey(seq - uint64(d.retention))
-			for k, _ := c.First(); k != nil && len(k) == 8 && bytes.Compare(k, limit) <= 0; k, _ = c.First() {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+			if err := dropThrough(b, seq-uint64(d.retention)); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	return seq, err
+}
+
+// dropThrough deletes a session's events with Seq <= seq (the 8-byte keys
+// sort before the "last" key, so the loop stops there).
+func dropThrough(b *bolt.Bucket, seq uint64) error {
+	c := b.Cursor()
+	limit := seqKey(seq)
+	for k, _ := c.First(); len(k) == 8 && bytes.Compare(k, limit) <= 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EventsAfter implements store.Sessions.
@@ -269,7 +280,7 @@ func (d *DB) EventsAfter(_ context.Context, sessionID string, after uint64, limi
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(k) == 8 && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(seqKey(after + 1)); len(k) == 8 && len(out) < limit; k, v = c.Next() {
 			out = append(out, store.Event{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
 		}
 		return nil
@@ -284,14 +295,7 @@ func (d *DB) AckEvents(_ context.Context, sessionID string, upTo uint64) error {
 		if b == nil {
 			return nil
 		}
-		c := b.Cursor()
-		limit := seqKey(upTo)
-		for k, _ := c.First(); k != nil && len(k) == 8 && bytes.Compare(k, limit) <= 0; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return dropThrough(b, upTo)
 	})
 }
 
@@ -305,7 +309,7 @@ func (d *DB) EventRange(_ context.Context, sessionID string) (first, last uint64
 		if v := b.Get(keyLastSeq); v != nil {
 			last = binary.BigEndian.Uint64(v)
 		}
-		if k, _ := b.Cursor().First(); k != nil && len(k) == 8 {
+		if k, _ := b.Cursor().First(); len(k) == 8 {
 			first = binary.BigEndian.Uint64(k)
 		}
 		return nil
