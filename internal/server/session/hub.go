@@ -544,7 +544,12 @@ func (h *Hub) touch(ctx context.Context, l *live) {
 // Sweep ends the sessions whose resume window has passed (freeing what
 // they held); iscd runs it every minute.
 func (h *Hub) Sweep(ctx context.Context) error {
-	_, err := h.Sessions(ctx)
+	_, expired, err := h.sessions(ctx)
+	for _, id := range expired {
+		if err := h.ended(ctx, id); err != nil {
+			return err
+		}
+	}
 	return err
 }
 
@@ -617,16 +622,22 @@ type SessionInfo struct {
 	Connected bool `json:"connected"`
 }
 
-// Sessions lists the resumable sessions (connected or within the resume
-// window) and forgets the expired ones.
+// Sessions lists the resumable sessions: connected, or within the resume
+// window. It changes nothing; Sweep ends the expired ones.
 func (h *Hub) Sessions(ctx context.Context) ([]SessionInfo, error) {
+	out, _, err := h.sessions(ctx)
+	return out, err
+}
+
+// sessions splits the stored sessions into resumable ones and the ids of
+// those past their resume window.
+func (h *Hub) sessions(ctx context.Context) (resumable []SessionInfo, expired []string, err error) {
 	all, err := h.store.ListSessions(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := time.Now()
-	out := make([]SessionInfo, 0, len(all))
-	var expired []string
+	resumable = make([]SessionInfo, 0, len(all))
 	h.mu.Lock()
 	for _, s := range all {
 		_, connected := h.live[s.ID]
@@ -635,14 +646,11 @@ func (h *Hub) Sessions(ctx context.Context) ([]SessionInfo, error) {
 			continue
 		}
 		s.ResumeHash = ""
-		out = append(out, SessionInfo{Session: s, Connected: connected})
+		resumable = append(resumable, SessionInfo{Session: s, Connected: connected})
 	}
 	h.mu.Unlock()
-	for _, id := range expired {
-		_ = h.ended(ctx, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, nil
+	sort.Slice(resumable, func(i, j int) bool { return resumable[i].Created.Before(resumable[j].Created) })
+	return resumable, expired, nil
 }
 
 // Disconnect drops a session's connection without a goodbye, as a network
