@@ -119,5 +119,6 @@ type Store interface {
 	Licenses
 	Marketplace
 	Files
+	Jobs
 	Close() error
 }

@@ -46,8 +46,9 @@ func Open(path string, retention int) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
-			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes} {
+		buckets := [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
+			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes}
+		for _, b := range append(buckets, jobBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -1,0 +1,323 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+var (
+	bktSolvers    = []byte("solvers")     // product \x00 name → Solver
+	bktJobs       = []byte("jobs")        // id → Job
+	bktJobQueue   = []byte("jobqueue")    // created (8) | id → nothing: the queued jobs, oldest first
+	bktJobRunning = []byte("jobrunning")  // id → nothing: the leased jobs
+	bktJobInputs  = []byte("jobinputs")   // id → inputs manifest
+	bktJobOutputs = []byte("joboutputs")  // id → outputs manifest
+	bktUsage      = []byte("usage")       // org \x00 end (8) | sn → UsageRecord
+	bktUsageSN    = []byte("usagenumber") // sn → nothing: each record once
+)
+
+var jobBuckets = [][]byte{bktSolvers, bktJobs, bktJobQueue, bktJobRunning, bktJobInputs, bktJobOutputs, bktUsage, bktUsageSN}
+
+func solverKey(product, name string) []byte { return []byte(product + "\x00" + name) }
+
+func queueKey(j store.Job) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(j.Created.UnixNano())), j.ID...)
+}
+
+// PutSolver implements store.Jobs.
+func (d *DB) PutSolver(_ context.Context, s store.Solver) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bktProducts).Get([]byte(s.ProductID)) == nil {
+			return fmt.Errorf("product %q: %w", s.ProductID, store.ErrNotFound)
+		}
+		data, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bktSolvers).Put(solverKey(s.ProductID, s.Name), data)
+	})
+}
+
+// Solvers implements store.Jobs.
+func (d *DB) Solvers(_ context.Context, productID string) ([]store.Solver, error) {
+	return list(d, bktSolvers, func(s store.Solver) bool { return productID == "" || s.ProductID == productID })
+}
+
+// DeleteSolver implements store.Jobs.
+func (d *DB) DeleteSolver(_ context.Context, productID, name string) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktSolvers)
+		if b.Get(solverKey(productID, name)) == nil {
+			return fmt.Errorf("solver %s/%s: %w", productID, name, store.ErrNotFound)
+		}
+		return b.Delete(solverKey(productID, name))
+	})
+}
+
+// CreateJob implements store.Jobs.
+func (d *DB) CreateJob(_ context.Context, j store.Job, inputs []byte) error {
+	j.State = store.JobQueued
+	return d.db.Update(func(tx *bolt.Tx) error {
+		if err := put(tx, bktJobs, j.ID, j, true); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bktJobInputs).Put([]byte(j.ID), inputs); err != nil {
+			return err
+		}
+		return tx.Bucket(bktJobQueue).Put(queueKey(j), nil)
+	})
+}
+
+// Job implements store.Jobs.
+func (d *DB) Job(_ context.Context, id string) (store.Job, error) {
+	var j store.Job
+	err := d.db.View(func(tx *bolt.Tx) error {
+		var err error
+		j, err = getTx[store.Job](tx, bktJobs, id)
+		return err
+	})
+	return j, err
+}
+
+// JobManifest implements store.Jobs.
+func (d *DB) JobManifest(_ context.Context, id string, outputs bool) ([]byte, error) {
+	bkt := bktJobInputs
+	if outputs {
+		bkt = bktJobOutputs
+	}
+	var m []byte
+	err := d.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(bkt).Get([]byte(id))
+		if data == nil {
+			return fmt.Errorf("manifest of job %s: %w", id, store.ErrNotFound)
+		}
+		m = slices.Clone(data)
+		return nil
+	})
+	return m, err
+}
+
+// ListJobs implements store.Jobs.
+func (d *DB) ListJobs(_ context.Context, f store.JobFilter) ([]store.Job, error) {
+	out, err := list(d, bktJobs, func(j store.Job) bool {
+		return (f.OrgID == "" || j.OrgID == f.OrgID) && (f.State == "" || j.State == f.State)
+	})
+	sort.Slice(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, err
+}
+
+// LeaseJob implements store.Jobs.
+func (d *DB) LeaseJob(_ context.Context, worker string, solvers []string, now, expires time.Time) (store.Job, error) {
+	var leased store.Job
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktJobQueue).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			j, err := getTx[store.Job](tx, bktJobs, string(k[8:]))
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(solvers, j.Solver.Name) {
+				continue
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			j.State, j.LeaseExpires = store.JobRunning, expires
+			j.Attempts = append(j.Attempts, store.JobAttempt{Worker: worker, Started: now})
+			if err := tx.Bucket(bktJobRunning).Put([]byte(j.ID), nil); err != nil {
+				return err
+			}
+			leased = j
+			return put(tx, bktJobs, j.ID, j, false)
+		}
+		return fmt.Errorf("queued job: %w", store.ErrNotFound)
+	})
+	return leased, err
+}
+
+// holder loads a running job whose current attempt is worker's.
+func holder(tx *bolt.Tx, id, worker string, attempt int) (store.Job, error) {
+	j, err := getTx[store.Job](tx, bktJobs, id)
+	if err != nil {
+		return j, err
+	}
+	if j.State != store.JobRunning || j.Attempt() != attempt || j.Worker() != worker {
+		return j, fmt.Errorf("job %s attempt %d: %w", id, attempt, store.ErrLeaseLost)
+	}
+	return j, nil
+}
+
+// RenewJob implements store.Jobs.
+func (d *DB) RenewJob(_ context.Context, id, worker string, attempt int, expires time.Time) (store.Job, error) {
+	var j store.Job
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if j, err = holder(tx, id, worker, attempt); err != nil {
+			return err
+		}
+		j.LeaseExpires = expires
+		return put(tx, bktJobs, id, j, false)
+	})
+	return j, err
+}
+
+// end finishes the current attempt of j in state with outcome.
+func end(tx *bolt.Tx, j *store.Job, state, outcome string, now time.Time) error {
+	if n := len(j.Attempts); n > 0 && j.Attempts[n-1].Ended.IsZero() {
+		j.Attempts[n-1].Ended, j.Attempts[n-1].Outcome = now, outcome
+	}
+	if err := tx.Bucket(bktJobRunning).Delete([]byte(j.ID)); err != nil {
+		return err
+	}
+	j.State, j.LeaseExpires = state, time.Time{}
+	switch state {
+	case store.JobQueued:
+		return tx.Bucket(bktJobQueue).Put(queueKey(*j), nil)
+	default:
+		j.Finished = now
+	}
+	return nil
+}
+
+// FinishJob implements store.Jobs.
+func (d *DB) FinishJob(_ context.Context, id, worker string, attempt int, state string, r store.JobResult, outputs []byte, u *store.UsageRecord, now time.Time) (store.Job, error) {
+	var j store.Job
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if j, err = holder(tx, id, worker, attempt); err != nil {
+			return err
+		}
+		j.JobResult = r
+		if err := end(tx, &j, state, state, now); err != nil {
+			return err
+		}
+		if outputs != nil {
+			if err := tx.Bucket(bktJobOutputs).Put([]byte(id), outputs); err != nil {
+				return err
+			}
+		}
+		if u != nil {
+			if err := putUsage(tx, *u); err != nil {
+				return err
+			}
+		}
+		return put(tx, bktJobs, id, j, false)
+	})
+	return j, err
+}
+
+func putUsage(tx *bolt.Tx, u store.UsageRecord) error {
+	sns := tx.Bucket(bktUsageSN)
+	if sns.Get([]byte(u.SN)) != nil {
+		return nil // recorded already
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	key := append(binary.BigEndian.AppendUint64([]byte(u.OrgID+"\x00"), uint64(u.End.UnixNano())), u.SN...)
+	if err := tx.Bucket(bktUsage).Put(key, data); err != nil {
+		return err
+	}
+	return sns.Put([]byte(u.SN), nil)
+}
+
+// CancelJob implements store.Jobs.
+func (d *DB) CancelJob(_ context.Context, id string, now time.Time) (store.Job, error) {
+	var j store.Job
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if j, err = getTx[store.Job](tx, bktJobs, id); err != nil {
+			return err
+		}
+		switch j.State {
+		case store.JobQueued:
+			if err := tx.Bucket(bktJobQueue).Delete(queueKey(j)); err != nil {
+				return err
+			}
+			j.State, j.Finished = store.JobCanceled, now
+			j.ErrorCode, j.Error = "canceled", "canceled before it started"
+		case store.JobRunning:
+			j.CancelRequested = true
+		default:
+			return nil
+		}
+		return put(tx, bktJobs, id, j, false)
+	})
+	return j, err
+}
+
+// ExpireLeases implements store.Jobs.
+func (d *DB) ExpireLeases(_ context.Context, now time.Time) ([]store.Job, error) {
+	var changed []store.Job
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		var ids []string
+		if err := tx.Bucket(bktJobRunning).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			j, err := getTx[store.Job](tx, bktJobs, id)
+			if err != nil {
+				return err
+			}
+			if !now.After(j.LeaseExpires) {
+				continue
+			}
+			state := store.JobQueued
+			switch {
+			case j.CancelRequested:
+				state = store.JobCanceled
+				j.ErrorCode, j.Error = "canceled", "canceled; its worker stopped answering"
+			case j.Attempt() >= max(j.Solver.MaxAttempts, 1):
+				state = store.JobFailed
+				j.ErrorCode = "worker_lost"
+				j.Error = fmt.Sprintf("its worker was lost %d times", j.Attempt())
+			}
+			if err := end(tx, &j, state, "lost", now); err != nil {
+				return err
+			}
+			if err := put(tx, bktJobs, id, j, false); err != nil {
+				return err
+			}
+			changed = append(changed, j)
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// Usage implements store.Jobs.
+func (d *DB) Usage(_ context.Context, orgID string, from, to time.Time) ([]store.UsageRecord, error) {
+	out := []store.UsageRecord{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		prefix := []byte(orgID + "\x00")
+		c := tx.Bucket(bktUsage).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(from.UnixNano()))); k != nil && len(k) > len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+			if binary.BigEndian.Uint64(k[len(prefix):]) >= uint64(to.UnixNano()) {
+				break
+			}
+			var u store.UsageRecord
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	return out, err
+}
