@@ -14,6 +14,7 @@ import (
 // Binary is an iscd process started by StartBinary.
 type Binary struct {
 	Env  map[string]string // its dev.env
+	Pid  int               // its process id (for /proc: memory, CPU time)
 	Stop func()            // SIGTERM, then wait
 	Kill func()            // SIGKILL, then wait: a crash
 }
@@ -30,6 +31,7 @@ func StartBinary(bin, data string, args ...string) (*Binary, error) {
 	}
 	return &Binary{
 		Env:  env,
+		Pid:  cmd.Process.Pid,
 		Stop: func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() },
 		Kill: func() { cmd.Process.Kill(); cmd.Wait() },
 	}, nil
