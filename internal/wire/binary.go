@@ -19,7 +19,16 @@ const (
 	BinChunkData byte = 2 // service → client: chunk id (32) | encoded chunk
 	BinCommit    byte = 3 // client → service: header length (4) | JSON header | manifest
 	BinManifest  byte = 4 // service → client: manifest
+	BinJobSubmit byte = 5 // client → service: header length (4) | JSON JobSubmit | inputs manifest
+	BinJobChunk  byte = 6 // worker → service: header length (4) | JSON JobChunk | encoded chunk
+	BinJobDone   byte = 7 // worker → service: header length (4) | JSON JobDone | outputs manifest
 )
+
+// hasHeader reports whether frames of kind carry a JSON header, laid out
+// as BinCommit's.
+func hasHeader(kind byte) bool {
+	return kind == BinCommit || kind == BinJobSubmit || kind == BinJobChunk || kind == BinJobDone
+}
 
 // binHeader is the size of the kind and the request id.
 const binHeader = 9
@@ -32,7 +41,7 @@ type Frame struct {
 	Kind    byte
 	ID      uint64 // the request id
 	ChunkID [ChunkIDLen]byte
-	Header  []byte // BinCommit: its JSON header
+	Header  []byte // the JSON header of BinCommit, BinJobSubmit, BinJobChunk, BinJobDone
 	Payload []byte // the chunk (encoded), or the manifest
 }
 
@@ -42,11 +51,12 @@ func EncodeFrame(f Frame) ([]byte, error) {
 	switch f.Kind {
 	case BinChunkPut, BinChunkData:
 		n += ChunkIDLen
-	case BinCommit:
-		n += 4 + len(f.Header)
 	case BinManifest:
 	default:
-		return nil, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+		if !hasHeader(f.Kind) {
+			return nil, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+		}
+		n += 4 + len(f.Header)
 	}
 	if n > MaxBinaryMessage {
 		return nil, ErrTooLarge
@@ -57,7 +67,8 @@ func EncodeFrame(f Frame) ([]byte, error) {
 	switch f.Kind {
 	case BinChunkPut, BinChunkData:
 		b = append(b, f.ChunkID[:]...)
-	case BinCommit:
+	case BinManifest:
+	default:
 		b = binary.BigEndian.AppendUint32(b, uint32(len(f.Header)))
 		b = append(b, f.Header...)
 	}
@@ -84,18 +95,19 @@ func DecodeFrame(b []byte) (Frame, error) {
 		}
 		copy(f.ChunkID[:], b)
 		b = b[ChunkIDLen:]
-	case BinCommit:
+	case BinManifest:
+	default:
+		if !hasHeader(f.Kind) {
+			return f, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+		}
 		if len(b) < 4 {
-			return f, errors.New("wire: commit frame without a header length")
+			return f, fmt.Errorf("wire: frame kind %d without a header length", f.Kind)
 		}
 		n := binary.BigEndian.Uint32(b)
 		if uint64(n) > uint64(len(b)-4) || n > MaxControlMessage {
-			return f, errors.New("wire: commit frame header longer than the frame")
+			return f, fmt.Errorf("wire: frame kind %d: header longer than the frame", f.Kind)
 		}
 		f.Header, b = b[4:4+n], b[4+n:]
-	case BinManifest:
-	default:
-		return f, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
 	}
 	f.Payload = b
 	return f, nil
