@@ -120,5 +120,6 @@ type Store interface {
 	Marketplace
 	Files
 	Jobs
+	Releases
 	Close() error
 }
