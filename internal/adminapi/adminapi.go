@@ -100,12 +100,25 @@ func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e
 
 // Do sends method path with body (nil for none) and decodes the reply into out.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return err
 		}
+	}
+	return c.send(ctx, method, path, "application/json", b, body != nil, out)
+}
+
+// DoRaw is Do with a body of raw bytes (application/octet-stream): a
+// release's chunk.
+func (c *Client) DoRaw(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.send(ctx, method, path, "application/octet-stream", body, true, out)
+}
+
+func (c *Client) send(ctx context.Context, method, path, contentType string, b []byte, hasBody bool, out any) error {
+	var rd io.Reader
+	if hasBody {
 		rd = bytes.NewReader(b)
 	}
 	base := strings.TrimRight(c.BaseURL, "/")
@@ -117,8 +130,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if hasBody {
+		req.Header.Set("Content-Type", contentType)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -179,5 +192,41 @@ type (
 	PublicKeys struct {
 		ProductID string   `json:"productId"`
 		Keys      []string `json:"keys"`
+	}
+)
+
+// Releases (docs/upgrades.md). A package is published in three steps, as
+// cloud files are saved: ask which chunks are missing, put those, then
+// publish the release with its manifest.
+//
+//	POST   /admin/v1/releases/{product}/chunks/have    body ChunkIDs; reply ChunkIDs (the missing ones)
+//	PUT    /admin/v1/releases/{product}/chunks/{id}    body: the encoded chunk; 204
+//	POST   /admin/v1/releases                          body PublishRelease; reply store.Release
+//	GET    /admin/v1/releases?product=P[&platform=X]   reply []store.Release, newest first
+//	DELETE /admin/v1/releases/{product}/{platform}/{version}   withdraw; 204
+type (
+	// ChunkIDs is a list of hex chunk ids.
+	ChunkIDs struct {
+		IDs []string `json:"ids"`
+	}
+	// PublishRelease is the body of POST /admin/v1/releases. The package's
+	// chunks must be stored first; iscd checks the manifest against them,
+	// and signs the release with the product's key.
+	PublishRelease struct {
+		ProductID      string `json:"productId"`
+		Platform       string `json:"platform"` // GOOS-GOARCH, e.g. windows-amd64
+		Version        string `json:"version"`
+		Notes          string `json:"notes,omitempty"`
+		Forced         bool   `json:"forced,omitempty"`
+		MinSupported   string `json:"minSupported,omitempty"`
+		FileName       string `json:"fileName"`
+		InstallCommand string `json:"installCommand,omitempty"` // "" is "{package}"
+		Manifest       []byte `json:"manifest"`                 // the encoded manifest of the one file
+	}
+	// ReleasePublished answers POST /admin/v1/releases.
+	ReleasePublished struct {
+		Release store.Release `json:"release"`
+		// Pushed counts the sessions told at once (a forced release).
+		Pushed int `json:"pushed"`
 	}
 )

@@ -26,6 +26,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/picker"
 	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/server/upgrades"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
 	"github.com/iscsdk/iscsdk/internal/token"
@@ -69,6 +70,7 @@ type Server struct {
 	hub      *session.Hub
 	licenses *licensing.Service
 	files    *files.Service
+	upgrades *upgrades.Service
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
@@ -114,6 +116,8 @@ func Open(cfg Config) (*Server, error) {
 	s.files = files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	files.MountAdmin(adm, st, cfg.Logger)
+	s.upgrades = upgrades.New(st, chunks, s.hub, s.licenses, cfg.Logger)
+	s.upgrades.MountAdmin(adm)
 	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
 	pickers.Register(s.hub)
 
@@ -150,6 +154,9 @@ func (s *Server) Files() *files.Service { return s.files }
 
 // Licenses is the licence service.
 func (s *Server) Licenses() *licensing.Service { return s.licenses }
+
+// Upgrades is the release catalogue.
+func (s *Server) Upgrades() *upgrades.Service { return s.upgrades }
 
 // Store is the service's store.
 func (s *Server) Store() store.Store { return s.store }

@@ -37,6 +37,8 @@ type API struct {
 	hub *session.Hub
 	log *slog.Logger
 	mux *http.ServeMux
+	// limits holds the body limit of endpoints added with HandleLarge.
+	limits map[string]int64
 }
 
 // New returns the admin API over dir and hub.
@@ -67,13 +69,27 @@ func New(dir store.Directory, hub *session.Hub, log *slog.Logger) *API {
 // check and body limit as the others.
 func (a *API) Handle(pattern string, h http.HandlerFunc) { a.mux.HandleFunc(pattern, h) }
 
+// HandleLarge is Handle for an endpoint whose body may be up to limit
+// bytes instead of 1 MiB (a release's manifest). Call it before serving.
+func (a *API) HandleLarge(pattern string, limit int64, h http.HandlerFunc) {
+	if a.limits == nil {
+		a.limits = map[string]int64{}
+	}
+	a.limits[pattern] = limit
+	a.mux.HandleFunc(pattern, h)
+}
+
 // ServeHTTP checks the admin token, then routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {
 		Fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "admin token missing or invalid (Authorization: Bearer <admin token>)")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	limit := int64(maxBody)
+	if _, pattern := a.mux.Handler(r); a.limits[pattern] > 0 {
+		limit = a.limits[pattern]
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	a.mux.ServeHTTP(w, r)
 }
 
