@@ -93,7 +93,7 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		if fi.Assembly {
 			dst = filepath.Join(res.MainFile, filepath.FromSlash(file.Path))
 		}
-		if err := c.download(ctx, file, dst, &res, func(n int64) { done += n; report(done, false) }); err != nil {
+		if err := c.download(ctx, wire.OpFilesChunk, file, dst, &res, func(n int64) { done += n; report(done, false) }); err != nil {
 			return res, err
 		}
 	}
@@ -147,8 +147,9 @@ func seed(path string) (map[chunkstore.ID][2]int64, *os.File, chunkstore.ID) {
 	return out, f, chunkstore.ID(h.Sum(nil))
 }
 
-// download writes one file of a manifest to dst.
-func (c *Client) download(ctx context.Context, file manifest.File, dst string, res *OpenResult, wrote func(int64)) error {
+// download writes one file of a manifest to dst, fetching its chunks with
+// chunkOp (files.chunk for cloud files, upgrades.chunk for packages).
+func (c *Client) download(ctx context.Context, chunkOp string, file manifest.File, dst string, res *OpenResult, wrote func(int64)) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (c *Client) download(ctx context.Context, file manifest.File, dst string, r
 			}
 		}
 		go func() {
-			f, err := c.fetch(ctx, wire.OpFilesChunk, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
+			f, err := c.fetch(ctx, chunkOp, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
 			if err != nil {
 				ch <- fetched{err: err}
 				return
