@@ -1,0 +1,135 @@
+//go:build linux
+
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/chunkstoretest"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store/s3test"
+)
+
+// srv is the package's S3 server, started by TestMain; nil (and why in
+// missing) when versitygw is not installed.
+var (
+	srv     *s3test.Server
+	missing error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, err := os.MkdirTemp("", "s3store-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(root)
+	srv, err = s3test.Start(root)
+	if err != nil {
+		if _, berr := s3test.Binary(); berr != nil {
+			missing = berr
+			fmt.Fprintf(os.Stderr, "\n*** s3store: THE OBJECT STORE TESTS ARE SKIPPED: %v ***\n\n", berr)
+		} else {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	code := m.Run()
+	if srv != nil {
+		srv.Stop()
+	}
+	return code
+}
+
+// open returns a store on a fresh bucket of the package's server.
+func open(t testing.TB, now func() time.Time) *s3store.Store {
+	t.Helper()
+	if srv == nil {
+		t.Skipf("SKIPPED: no S3 server: %v", missing)
+	}
+	ctx := context.Background()
+	b, err := srv.MakeBucket(ctx, "chunks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config(b)
+	cfg.Prefix = "iscd/"
+	cfg.Now = now
+	s, err := s3store.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestSuite runs the behavioural suite of every chunk store on the S3 one.
+func TestSuite(t *testing.T) {
+	chunkstoretest.Run(t, func(t *testing.T, now func() time.Time) chunkstore.Store { return open(t, now) })
+}
+
+func TestNoBucket(t *testing.T) {
+	if srv == nil {
+		t.Skipf("SKIPPED: no S3 server: %v", missing)
+	}
+	_, err := s3store.New(context.Background(), srv.Config("no-such-bucket"))
+	if err == nil || !strings.Contains(err.Error(), "bucket does not exist") {
+		t.Fatalf("New on a missing bucket: %v", err)
+	}
+}
+
+func TestWrongCredentials(t *testing.T) {
+	if srv == nil {
+		t.Skipf("SKIPPED: no S3 server: %v", missing)
+	}
+	b, err := srv.MakeBucket(context.Background(), "creds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config(b)
+	cfg.SecretKey = "wrong-secret-value"
+	_, err = s3store.New(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("New with a wrong secret succeeded")
+	}
+	if strings.Contains(err.Error(), cfg.SecretKey) || strings.Contains(err.Error(), srv.SecretKey) {
+		t.Fatalf("the error shows a secret: %v", err)
+	}
+	t.Log(err)
+}
+
+// TestServerDown: with the server gone, calls fail promptly with an error
+// that names the store, and work again once it is back.
+func TestServerDown(t *testing.T) {
+	s := open(t, time.Now)
+	ctx := context.Background()
+	data := []byte("a chunk")
+	id := chunkstore.Sum(data)
+	srv.Stop()
+	defer srv.Resume()
+	start := time.Now()
+	err := s.Put(ctx, "acme", id, chunkstore.Encode(data))
+	if err == nil || !strings.Contains(err.Error(), srv.Endpoint[len("http://"):]) {
+		t.Fatalf("Put with the server down: %v", err)
+	}
+	t.Logf("after %v: %v", time.Since(start), err)
+	if errors.Is(err, chunkstore.ErrNoSpace) {
+		t.Fatal("a server down reported as a full store")
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "acme", id, chunkstore.Encode(data)); err != nil {
+		t.Fatalf("Put once the server is back: %v", err)
+	}
+}
