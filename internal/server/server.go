@@ -266,16 +266,36 @@ func (s *Server) startHousekeeping() {
 }
 
 func (s *Server) collectChunks(ctx context.Context) {
+	if _, err := s.CollectChunks(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("chunk GC", "err", err)
+	}
+}
+
+// CollectChunks deletes every organisation's chunks that no version
+// references and no upload touched within files.UploadGrace (iscd does it
+// every GCInterval; `iscd gc` once). It goes on past an organisation that
+// fails and returns the totals and the errors.
+func (s *Server) CollectChunks(ctx context.Context) (chunkstore.GCStats, error) {
+	var total chunkstore.GCStats
 	orgs, err := s.store.Orgs(ctx)
 	if err != nil {
-		s.log.Error("chunk GC: list orgs", "err", err)
-		return
+		return total, fmt.Errorf("iscd: chunk GC: list orgs: %w", err)
 	}
+	var errs []error
 	for _, o := range orgs {
-		if _, err := s.files.GC(ctx, o.ID, files.UploadGrace); err != nil && ctx.Err() == nil {
-			s.log.Error("chunk GC", "org", o.ID, "err", err)
+		st, err := s.files.GC(ctx, o.ID, files.UploadGrace)
+		total.Chunks += st.Chunks
+		total.Live += st.Live
+		total.Recent += st.Recent
+		total.Deleted += st.Deleted
+		if err != nil {
+			errs = append(errs, fmt.Errorf("org %s: %w", o.ID, err))
+			if ctx.Err() != nil {
+				break
+			}
 		}
 	}
+	return total, errors.Join(errs...)
 }
 
 // tokenAuth authenticates API tokens against the store.
