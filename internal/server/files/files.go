@@ -108,13 +108,24 @@ func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessa
 		}
 		ok, err := s.chunks.Has(ctx, c.OrgID, id)
 		if err != nil {
-			return nil, err
+			return nil, s.chunkStoreDown(ctx, c, err)
 		}
 		if !ok {
 			missing = append(missing, h)
 		}
 	}
 	return wire.FilesHave{IDs: missing}, nil
+}
+
+// chunkStoreDown logs a failure of the chunk store (a disk error, an
+// object store out of reach) and returns what the client sees: the storage
+// is unavailable, nothing of the request was done, try again.
+func (s *Service) chunkStoreDown(ctx context.Context, c session.Caller, err error) error {
+	if ctx.Err() != nil {
+		return err // the session ended: nobody to tell
+	}
+	s.log.Error("chunk store failed", "org", c.OrgID, "session", c.Session, "err", err)
+	return fail(wire.CodeUnavailable, "the service's file storage is unavailable (nothing was changed); try again later")
 }
 
 // put stores one uploaded chunk after checking it against its id.
@@ -129,7 +140,7 @@ func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any,
 			s.log.Warn("chunk refused", "org", c.OrgID, "session", c.Session, "err", err)
 			return nil, fail(wire.CodeBadChunk, "chunk %s: %v", id, err)
 		}
-		return nil, err
+		return nil, s.chunkStoreDown(ctx, c, err)
 	}
 	return struct{}{}, nil
 }
@@ -158,7 +169,7 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		for _, ch := range file.Chunks {
 			ok, err := s.chunks.Has(ctx, c.OrgID, ch.ID)
 			if err != nil {
-				return nil, err
+				return nil, s.chunkStoreDown(ctx, c, err)
 			}
 			if !ok {
 				missing++
@@ -257,7 +268,7 @@ func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMess
 		return nil, fail(wire.CodeNotFound, "chunk %s not found", req.ID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.chunkStoreDown(ctx, c, err)
 	}
 	return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
 }
