@@ -1,0 +1,260 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+// newFileLock is the namespace of the transaction-level advisory locks,
+// one per org, that creating a file takes: whether a new path overlaps a
+// file or a folder depends on other rows than its own.
+const newFileLock int32 = 0x69736364 // "iscd"
+
+// File implements store.Files.
+func (d *DB) File(ctx context.Context, org, path string) (store.FileEntry, error) {
+	return getDoc[store.FileEntry](ctx, d.pool, "file "+path, "SELECT doc FROM files WHERE org_id = $1 AND path = $2 FOR UPDATE", org, path)
+}
+
+// ListFiles implements store.Files.
+func (d *DB) ListFiles(ctx context.Context, org, dir string) ([]store.FileEntry, []store.Folder, error) {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	upper := prefix[:len(prefix)-1] + "0" // '0' follows '/'
+	rows, err := d.pool.Query(ctx, `SELECT path, doc FROM files WHERE org_id = $1 AND path >= $2 AND path < $3
+		ORDER BY path`, org, prefix, upper)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	defer rows.Close()
+	files, folders := []store.FileEntry{}, []store.Folder{}
+	seen := map[string]bool{}
+	for rows.Next() {
+		var path string
+		var doc []byte
+		if err := rows.Scan(&path, &doc); err != nil {
+			return nil, nil, err
+		}
+		if sub, _, nested := strings.Cut(path[len(prefix):], "/"); nested {
+			if !seen[sub] {
+				seen[sub] = true
+				folders = append(folders, store.Folder{Path: prefix + sub})
+			}
+			continue
+		}
+		var e store.FileEntry
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, nil, err
+		}
+		files = append(files, e)
+	}
+	return files, folders, rows.Err()
+}
+
+// lockFile reads a file's entry and locks its row until tx ends; found is
+// false when there is no such file.
+func lockFile(ctx context.Context, tx pgx.Tx, org, path string) (e store.FileEntry, found bool, err error) {
+	e, err = getDoc[store.FileEntry](ctx, tx, "file "+path, "SELECT doc FROM files WHERE org_id = $1 AND path = $2 FOR UPDATE", org, path)
+	if errors.Is(err, store.ErrNotFound) {
+		return e, false, nil
+	}
+	return e, err == nil, err
+}
+
+func putFile(ctx context.Context, tx pgx.Tx, e store.FileEntry) error {
+	_, err := tx.Exec(ctx, `INSERT INTO files (org_id, path, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id, path) DO UPDATE SET doc = excluded.doc`, e.OrgID, e.Path, mustJSON(e))
+	return err
+}
+
+// CommitVersion implements store.Files. The file's row lock orders the
+// saves of one file across replicas; a new file's creation also takes its
+// org's creation lock, so two new paths that would overlap cannot both
+// pass the check.
+func (d *DB) CommitVersion(ctx context.Context, v store.Version, manifest []byte, c store.Commit) (store.Version, error) {
+	in := v
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		v = in
+		e, exists, err := lockFile(ctx, tx, v.OrgID, v.Path)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", newFileLock, v.OrgID); err != nil {
+				return err
+			}
+			// Another save may have created it while this one waited.
+			if e, exists, err = lockFile(ctx, tx, v.OrgID, v.Path); err != nil {
+				return err
+			}
+		}
+		if exists && c.ID != "" && e.LastCommit == c.ID && e.UpdatedBy == c.UserID {
+			// The same save again: its answer was lost on the way.
+			v, err = getDoc[store.Version](ctx, tx, fmt.Sprintf("version %d of %s", e.Head, v.Path),
+				"SELECT doc FROM versions WHERE org_id = $1 AND path = $2 AND number = $3", v.OrgID, v.Path, e.Head)
+			return err
+		}
+		if !exists {
+			if err := checkNoOverlap(ctx, tx, v.OrgID, v.Path); err != nil {
+				return err
+			}
+		}
+		holds := e.Lock != nil && e.Lock.UserID == c.UserID
+		switch {
+		case e.Lock != nil && !holds:
+			return fmt.Errorf("%s: %w (since %s)", v.Path, store.ErrLocked, e.Lock.Since.Format(time.RFC3339))
+		case exists && e.Assembly != c.Assembly:
+			return fmt.Errorf("%s: %w: one is an assembly, the other a single file", v.Path, store.ErrConflict)
+		case e.Head != c.Base && !holds:
+			return fmt.Errorf("%s: %w: version %d is the latest, the save started from %d", v.Path, store.ErrConflict, e.Head, c.Base)
+		}
+		v.Number = e.Head + 1
+		if manifest == nil {
+			manifest = []byte{}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO versions (org_id, path, number, doc, manifest) VALUES ($1, $2, $3, $4, $5)`,
+			v.OrgID, v.Path, v.Number, mustJSON(v), manifest); err != nil {
+			return err
+		}
+		e.OrgID, e.Path, e.Assembly = v.OrgID, v.Path, c.Assembly
+		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy, e.LastCommit = v.Number, v.Size, v.Hash, v.Time, v.Author, c.ID
+		if c.CheckIn && holds {
+			e.Lock = nil
+		}
+		return putFile(ctx, tx, e)
+	})
+	if err != nil {
+		return in, err
+	}
+	return v, nil
+}
+
+// checkNoOverlap refuses a new file where a folder is (files below path)
+// or below another file (a file at one of its parent paths).
+func checkNoOverlap(ctx context.Context, tx pgx.Tx, org, path string) error {
+	var below string
+	err := tx.QueryRow(ctx, "SELECT path FROM files WHERE org_id = $1 AND path >= $2 AND path < $3 LIMIT 1",
+		org, path+"/", path+"0").Scan(&below)
+	if err == nil {
+		return fmt.Errorf("%s: %w: it is a folder", path, store.ErrConflict)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	var parents []string
+	for dir := path; ; {
+		i := strings.LastIndexByte(dir, '/')
+		if i <= 0 {
+			break
+		}
+		dir = dir[:i]
+		parents = append(parents, dir)
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	var file string
+	err = tx.QueryRow(ctx, "SELECT path FROM files WHERE org_id = $1 AND path = ANY($2) LIMIT 1", org, parents).Scan(&file)
+	if err == nil {
+		return fmt.Errorf("%s: %w: %s is a file", path, store.ErrConflict, file)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	return nil
+}
+
+// Versions implements store.Files: oldest first.
+func (d *DB) Versions(ctx context.Context, org, path string) ([]store.Version, error) {
+	var out []store.Version
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := getDoc[store.FileEntry](ctx, tx, "file "+path, "SELECT doc FROM files WHERE org_id = $1 AND path = $2", org, path); err != nil {
+			return err
+		}
+		var err error
+		out, err = listDocs[store.Version](ctx, tx, "SELECT doc FROM versions WHERE org_id = $1 AND path = $2 ORDER BY number", org, path)
+		return err
+	})
+	return out, err
+}
+
+// Manifest implements store.Files.
+func (d *DB) Manifest(ctx context.Context, org, path string, n int) ([]byte, error) {
+	var out []byte
+	err := d.pool.QueryRow(ctx, "SELECT manifest FROM versions WHERE org_id = $1 AND path = $2 AND number = $3", org, path, n).Scan(&out)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("version %d of %s: %w", n, path, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("version %d of %s: %w", n, path, err)
+	}
+	return out, nil
+}
+
+// Lock implements store.Files, under the file's row lock.
+func (d *DB) Lock(ctx context.Context, org, path string, l store.Lock) (store.FileEntry, error) {
+	var e store.FileEntry
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		var found bool
+		var err error
+		if e, found, err = lockFile(ctx, tx, org, path); err != nil {
+			return err
+		} else if !found {
+			return fmt.Errorf("file %s: %w", path, store.ErrNotFound)
+		}
+		if e.Lock != nil && e.Lock.UserID != l.UserID {
+			return fmt.Errorf("%s: %w", path, store.ErrLocked)
+		}
+		e.Lock = &l
+		return putFile(ctx, tx, e)
+	})
+	return e, err
+}
+
+// Unlock implements store.Files, under the file's row lock.
+func (d *DB) Unlock(ctx context.Context, org, path, userID string, force bool) (store.FileEntry, error) {
+	var e store.FileEntry
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		var found bool
+		var err error
+		if e, found, err = lockFile(ctx, tx, org, path); err != nil {
+			return err
+		} else if !found {
+			return fmt.Errorf("file %s: %w", path, store.ErrNotFound)
+		}
+		if e.Lock == nil {
+			return nil
+		}
+		if e.Lock.UserID != userID && !force {
+			return fmt.Errorf("%s: %w", path, store.ErrLocked)
+		}
+		e.Lock = nil
+		return putFile(ctx, tx, e)
+	})
+	return e, err
+}
+
+// Manifests implements store.Files.
+func (d *DB) Manifests(ctx context.Context, org string, fn func([]byte) error) error {
+	rows, err := d.pool.Query(ctx, "SELECT manifest FROM versions WHERE org_id = $1 ORDER BY path, number", org)
+	if err != nil {
+		return fmt.Errorf("manifests of %s: %w", org, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m []byte
+		if err := rows.Scan(&m); err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,212 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
+)
+
+// PutLicense implements store.Licenses.
+func (d *DB) PutLicense(ctx context.Context, l store.License) error {
+	_, err := d.pool.Exec(ctx, `INSERT INTO licenses (id, org_id, product_id, doc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, product_id = excluded.product_id, doc = excluded.doc`,
+		l.ID, l.OrgID, l.ProductID, mustJSON(l))
+	if err != nil {
+		return fmt.Errorf("licence %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// License implements store.Licenses.
+func (d *DB) License(ctx context.Context, id string) (store.License, error) {
+	return getDoc[store.License](ctx, d.pool, "licence "+id, "SELECT doc FROM licenses WHERE id = $1 FOR UPDATE", id)
+}
+
+// Licenses implements store.Licenses.
+func (d *DB) Licenses(ctx context.Context, orgID, productID string) ([]store.License, error) {
+	return listDocs[store.License](ctx, d.pool, `SELECT doc FROM licenses
+		WHERE ($1 = '' OR org_id = $1) AND ($2 = '' OR product_id = $2) ORDER BY id`, orgID, productID)
+}
+
+// lockLicense reads a licence and locks its row until tx ends: every
+// transaction that counts, takes or extends the licence's seats holds it,
+// so they run one after the other whichever replica runs them.
+func lockLicense(ctx context.Context, tx pgx.Tx, id string) (store.License, error) {
+	return getDoc[store.License](ctx, tx, "licence "+id, "SELECT doc FROM licenses WHERE id = $1 FOR UPDATE", id)
+}
+
+func seatsOf(ctx context.Context, q querier, licenseID string) ([]store.Seat, error) {
+	return listDocs[store.Seat](ctx, q, "SELECT doc FROM seats WHERE $1 = '' OR license_id = $1 ORDER BY id", licenseID)
+}
+
+func putSeat(ctx context.Context, tx pgx.Tx, s store.Seat) error {
+	_, err := tx.Exec(ctx, `INSERT INTO seats (id, license_id, session_id, doc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id, session_id = excluded.session_id, doc = excluded.doc`,
+		s.ID, s.LicenseID, s.SessionID, mustJSON(s))
+	return err
+}
+
+// AcquireSeat implements store.Licenses, under the licence's row lock.
+func (d *DB) AcquireSeat(ctx context.Context, s store.Seat) (store.Seat, error) {
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		l, err := lockLicense(ctx, tx, s.LicenseID)
+		if err != nil {
+			return err
+		}
+		if l.Status != store.StatusActive {
+			return fmt.Errorf("licence %s is %s: %w", l.ID, l.Status, store.ErrNotActive)
+		}
+		seats, err := seatsOf(ctx, tx, s.LicenseID)
+		if err != nil {
+			return err
+		}
+		live := 0
+		var lapsed []string
+		for _, old := range seats {
+			mine := old.SessionID == s.SessionID && s.SessionID != ""
+			comeback := s.Device != "" && old.UserID == s.UserID && old.Device == s.Device && !old.Lapsed(s.Renewed)
+			if mine || comeback {
+				old.SessionID = s.SessionID
+				old.Renewed, old.LeaseExpires, old.Device = s.Renewed, s.LeaseExpires, s.Device
+				s = old
+				return putSeat(ctx, tx, s)
+			}
+			if old.Lapsed(s.Renewed) {
+				lapsed = append(lapsed, old.ID)
+				continue
+			}
+			live++
+		}
+		if len(lapsed) > 0 {
+			if _, err := tx.Exec(ctx, "DELETE FROM seats WHERE id = ANY($1)", lapsed); err != nil {
+				return err
+			}
+		}
+		if live >= l.Seats {
+			return store.ErrNoSeat
+		}
+		s.ID = "seat_" + token.ID()
+		return putSeat(ctx, tx, s)
+	})
+	return s, err
+}
+
+// RenewSeat implements store.Licenses, under the licence's row lock (a
+// lapsed seat is either renewed or taken, never both).
+func (d *DB) RenewSeat(ctx context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (store.Seat, error) {
+	var s store.Seat
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockLicense(ctx, tx, licenseID); err != nil {
+			return fmt.Errorf("seat of session %s on licence %s: %w", sessionID, licenseID, err)
+		}
+		seats, err := listDocs[store.Seat](ctx, tx, "SELECT doc FROM seats WHERE license_id = $1 AND session_id = $2 ORDER BY id LIMIT 1", licenseID, sessionID)
+		if err != nil {
+			return err
+		}
+		if len(seats) == 0 {
+			return fmt.Errorf("seat of session %s on licence %s: %w", sessionID, licenseID, store.ErrNotFound)
+		}
+		s = seats[0]
+		s.Renewed, s.LeaseExpires = now, leaseExpires
+		return putSeat(ctx, tx, s)
+	})
+	return s, err
+}
+
+// BindDevice implements store.Licenses, under the licence's row lock.
+func (d *DB) BindDevice(ctx context.Context, s store.Seat, same store.SameDevice) (store.Seat, error) {
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		l, err := lockLicense(ctx, tx, s.LicenseID)
+		if err != nil {
+			return err
+		}
+		seats, err := seatsOf(ctx, tx, s.LicenseID)
+		if err != nil {
+			return err
+		}
+		for _, old := range seats {
+			if same(old.Device, s.Device) {
+				old.Renewed, old.SessionID, old.UserID = s.Renewed, s.SessionID, s.UserID
+				s = old
+				return putSeat(ctx, tx, s)
+			}
+		}
+		if len(seats) >= l.Seats {
+			return store.ErrDeviceLimit
+		}
+		s.ID = "seat_" + token.ID()
+		return putSeat(ctx, tx, s)
+	})
+	return s, err
+}
+
+// Seats implements store.Licenses: oldest first.
+func (d *DB) Seats(ctx context.Context, licenseID string) ([]store.Seat, error) {
+	out, err := seatsOf(ctx, d.pool, licenseID)
+	if len(out) == 0 {
+		out = nil // as the embedded store
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Acquired.Before(out[j].Acquired) })
+	return out, err
+}
+
+// ReleaseSeat implements store.Licenses.
+func (d *DB) ReleaseSeat(ctx context.Context, seatID string) (store.Seat, error) {
+	return getDoc[store.Seat](ctx, d.pool, "seat "+seatID, "DELETE FROM seats WHERE id = $1 RETURNING doc", seatID)
+}
+
+// ReleaseSessionSeats implements store.Licenses; node-locked bindings
+// (no lease) stay.
+func (d *DB) ReleaseSessionSeats(ctx context.Context, sessionID string) ([]store.Seat, error) {
+	out, err := listDocs[store.Seat](ctx, d.pool, `DELETE FROM seats WHERE session_id = $1
+		AND coalesce(doc->>'leaseExpires', '') <> '' RETURNING doc`, sessionID)
+	if len(out) == 0 {
+		out = nil // as the embedded store
+	}
+	return out, err
+}
+
+// PutProductKey implements store.Licenses.
+func (d *DB) PutProductKey(ctx context.Context, k store.ProductKey) error {
+	_, err := d.pool.Exec(ctx, `INSERT INTO product_keys (product_id, id, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (product_id, id) DO UPDATE SET doc = excluded.doc`, k.ProductID, k.ID, mustJSON(k))
+	if err != nil {
+		return fmt.Errorf("product key %s/%s: %w", k.ProductID, k.ID, err)
+	}
+	return nil
+}
+
+// ProductKeys implements store.Licenses: a product's keys, oldest first.
+func (d *DB) ProductKeys(ctx context.Context, productID string) ([]store.ProductKey, error) {
+	keys, err := listDocs[store.ProductKey](ctx, d.pool, "SELECT doc FROM product_keys WHERE product_id = $1 ORDER BY id", productID)
+	sort.SliceStable(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
+	return keys, err
+}
+
+// AppendAudit implements store.Licenses.
+func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+	_, err := d.pool.Exec(ctx, "INSERT INTO audit (license_id, doc) VALUES ($1, $2)", e.LicenseID, mustJSON(e))
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Audit implements store.Licenses: the newest limit entries, oldest first.
+func (d *DB) Audit(ctx context.Context, licenseID string, limit int) ([]store.AuditEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	out, err := listDocs[store.AuditEntry](ctx, d.pool, `SELECT doc FROM
+		(SELECT id, doc FROM audit WHERE license_id = $1 ORDER BY id DESC LIMIT $2) newest ORDER BY id`, licenseID, limit)
+	if len(out) == 0 {
+		out = nil // as the embedded store
+	}
+	return out, err
+}
