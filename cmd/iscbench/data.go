@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// corpusSize is the data group's corpus: 1 GiB, 256 MiB with -quick.
+func corpusSize(quick bool) int64 {
+	if quick {
+		return 256 << 20
+	}
+	return 1 << 30
+}
+
+const corpusCloudPath = "/bench/corpus"
+
+// benchData measures saving and opening the corpus against the bare local
+// pipeline, a raw loopback TCP copy and, when installed, rsync and rclone.
+func benchData(ctx context.Context, e *env, r *report) error {
+	repo := filepath.Dir(e.opt.include)
+	t := time.Now()
+	c, err := makeCorpus(filepath.Join(e.opt.tmp, "corpus"), corpusSize(e.opt.quick), repo)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.dir)
+	fmt.Fprintf(e.log, "   corpus: %s (made in %.1fs)\n", c.describe(), time.Since(t).Seconds())
+	for _, n := range c.notes {
+		fmt.Fprintln(e.log, "   corpus:", n)
+	}
+	mb := float64(c.size) / 1e6
+
+	s, err := e.startISCD("data")
+	if err != nil {
+		return err
+	}
+	saver, err := e.client(ctx, s, "saver")
+	if err != nil {
+		return err
+	}
+	defer saver.ShutOut()
+	opener, err := e.client(ctx, s, "opener")
+	if err != nil {
+		return err
+	}
+	defer opener.ShutOut()
+
+	// The baselines: best of three each, on the data in the page cache as
+	// the save will find it.
+	var pipe, tcp []time.Duration
+	for range 3 {
+		d, err := timePipeline(ctx, c)
+		if err != nil {
+			return err
+		}
+		pipe = append(pipe, d)
+		if d, err = timeTCP(ctx, c); err != nil {
+			return err
+		}
+		tcp = append(tcp, d)
+	}
+	bestPipe, bestTCP := slices.Min(pipe), slices.Min(tcp)
+	fmt.Fprintf(e.log, "   pipeline (chunk+hash+zstd, %d cores): %.0f MB/s; loopback TCP: %.0f MB/s\n",
+		e.opt.cores(), mb/bestPipe.Seconds(), mb/bestTCP.Seconds())
+
+	t = time.Now()
+	cold, err := saver.SaveTo(ctx, c.dir, corpusCloudPath, 0, sdk.SaveOptions{Assembly: true})
+	if err != nil {
+		return err
+	}
+	coldTime := time.Since(t)
+	coldMBs := mb / coldTime.Seconds()
+	r.add("save_cold_mb_s", coldMBs, "MB/s", "file bytes (10^6) per second of SaveTo of the corpus as one assembly, to an empty iscd",
+		fmt.Sprintf("%s in %.2fs, %d of %d chunks sent, %.0f MB on the wire", c.describe(), coldTime.Seconds(), cold.ChunksSent, cold.ChunksTotal, float64(cold.BytesSent)/1e6))
+	r.add("save_cold_ratio_vs_pipeline", coldMBs/(mb/bestPipe.Seconds()), "ratio",
+		"cold save throughput / bare local pipeline (manifest.Build: chunk + SHA-256 + zstd, same files, same cores, no network), best of 3",
+		fmt.Sprintf("pipeline %.0f MB/s", mb/bestPipe.Seconds()))
+	r.add("save_cold_ratio_vs_tcp", coldMBs/(mb/bestTCP.Seconds()), "ratio",
+		"cold save throughput / raw loopback TCP copy of the same bytes (read + write, 256 KiB buffers, receiver discards), best of 3",
+		fmt.Sprintf("TCP %.0f MB/s", mb/bestTCP.Seconds()))
+
+	t = time.Now()
+	open1, err := opener.OpenFile(ctx, corpusCloudPath, false, nil)
+	if err != nil {
+		return err
+	}
+	openTime := time.Since(t)
+	r.add("open_cold_mb_s", mb/openTime.Seconds(), "MB/s", "file bytes per second of OpenFile of the corpus by a client with an empty workspace",
+		fmt.Sprintf("%.2fs, %.0f MB fetched; TCP %.0f MB/s", openTime.Seconds(), float64(open1.BytesFetched)/1e6, mb/bestTCP.Seconds()))
+
+	peers := startPeers(ctx, e, c)
+	defer peers.close()
+	peers.cold(ctx)
+
+	edits, err := c.edit()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.log, "   edits: %s\n", strings.Join(edits, "; "))
+
+	t = time.Now()
+	re, err := saver.SaveTo(ctx, c.dir, corpusCloudPath, cold.Version, sdk.SaveOptions{Assembly: true})
+	if err != nil {
+		return err
+	}
+	reTime := time.Since(t)
+	r.add("resave_bytes_fraction", float64(re.BytesSent)/float64(cold.BytesSent), "ratio",
+		"bytes on the wire re-saving after 10 scattered edits (5 overwrites of 8 B, 5 inserts of 40 B in 10 files) / the cold save's",
+		fmt.Sprintf("%d of %d bytes, %d of %d chunks", re.BytesSent, cold.BytesSent, re.ChunksSent, re.ChunksTotal))
+	r.add("resave_time_fraction", reTime.Seconds()/coldTime.Seconds(), "ratio",
+		"time of that re-save / the cold save's (it reads and chunks every file again)",
+		fmt.Sprintf("%.2fs of %.2fs; the local pipeline alone takes %.2fs", reTime.Seconds(), coldTime.Seconds(), bestPipe.Seconds()))
+
+	t = time.Now()
+	open2, err := opener.OpenFile(ctx, corpusCloudPath, false, nil)
+	if err != nil {
+		return err
+	}
+	warmTime := time.Since(t)
+	r.add("open_warm_bytes_fraction", float64(open2.BytesFetched)/float64(open1.BytesFetched), "ratio",
+		"bytes fetched re-opening the edited version by a client holding the old one / its first (cold) open's",
+		fmt.Sprintf("%d of %d bytes in %.2fs (cold open %.2fs), %d of %d chunks reused", open2.BytesFetched, open1.BytesFetched,
+			warmTime.Seconds(), openTime.Seconds(), open2.ChunksReused, open2.ChunksTotal))
+
+	peers.resave(ctx)
+	peers.report(r, coldTime, reTime)
+	return nil
+}
+
+// timePipeline runs the bare local pipeline over the corpus: what a save
+// does before anything goes on the network.
+func timePipeline(ctx context.Context, c *corpus) (time.Duration, error) {
+	t := time.Now()
+	for _, f := range c.files {
+		fh, err := os.Open(filepath.Join(c.dir, filepath.FromSlash(f.rel)))
+		if err != nil {
+			return 0, err
+		}
+		_, err = manifest.Build(ctx, fh, func(manifest.Chunk) error { return nil })
+		fh.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t), nil
+}
+
+// timeTCP copies the corpus's bytes through a loopback TCP connection,
+// file after file (read + write, no sendfile), into a reader that discards.
+func timeTCP(ctx context.Context, c *corpus) (time.Duration, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	got := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 256<<10)
+		_, err = io.CopyBuffer(io.Discard, onlyReader{conn}, buf)
+		got <- err
+	}()
+	t := time.Now()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 256<<10)
+	for _, f := range c.files {
+		fh, err := os.Open(filepath.Join(c.dir, filepath.FromSlash(f.rel)))
+		if err != nil {
+			conn.Close()
+			return 0, err
+		}
+		_, err = io.CopyBuffer(onlyWriter{conn}, onlyReader{fh}, buf)
+		fh.Close()
+		if err != nil {
+			conn.Close()
+			return 0, err
+		}
+	}
+	conn.Close()
+	if err := <-got; err != nil {
+		return 0, err
+	}
+	return time.Since(t), nil
+}
+
+// onlyReader and onlyWriter hide ReadFrom/WriteTo: a plain read + write
+// loop, no sendfile or splice.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
