@@ -91,11 +91,14 @@ type Client struct {
 	files       *fileIndex  // where local files came from
 	cache       *chunkCache // chunks downloaded before
 	pickers     pickerWaits
+	upgrades    *upgrader
+	solves      *solveRouter // the service's job events, to the Solve waiting
 
 	mu          sync.Mutex
 	conn        *transport.Conn
 	connChanged chan struct{} // closed and replaced whenever conn changes
 	pending     map[uint64]chan reply
+	solutions   map[uint64]*solution // GetSolution requests in progress
 	session     string
 	resumeToken string
 	lastSeq     uint64 // newest event received
@@ -146,6 +149,8 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
 	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
+	c.upgrades = newUpgrader(c)
+	c.solves = newSolveRouter()
 	c.events = newDispatcher(func(r any) { c.log.Error("event callback panicked", "panic", fmt.Sprint(r)) })
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
@@ -158,6 +163,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		c.logOut.Close()
 		return nil, err
 	}
+	c.upgrades.reportLast() // how the upgrade installed after the last exit went
 	c.runWG.Add(2)
 	go c.run(conn)
 	go func() {
@@ -231,6 +237,7 @@ func (c *Client) ShutOut() error {
 	c.closing = true
 	c.asyncMu.Unlock()
 	c.asyncWG.Wait()
+	c.upgrades.handOff() // a staged upgrade installs once the process has exited
 	c.events.close()
 	c.log.Info("shut out")
 	return c.logOut.Close()
@@ -621,7 +628,11 @@ func (c *Client) receive(conn *transport.Conn, m *wire.Message) {
 	if e.Type == EventLicenseState {
 		c.licenses.pushed(e)
 	}
-	if !c.pickers.deliver(e) { // a pick is the SDK's, not the host's
+	switch {
+	case e.Type == EventUpgradeNotice && e.RequestID == 0 && e.Params["pushed"] == "true":
+		c.upgrades.pushed(e) // news of a forced release: the SDK checks, and tells the host if it concerns it
+	case c.solves.deliver(e): // a job's news goes to its Solve
+	case !c.pickers.deliver(e): // a pick is the SDK's, not the host's
 		c.emit(e)
 	}
 	if ack {

@@ -18,14 +18,16 @@ const DefaultConnectTimeout = 10 * time.Second
 
 // Environment variables read when a Config field is empty.
 const (
-	EnvEndpoint  = "ISCSDK_ENDPOINT"
-	EnvToken     = "ISCSDK_TOKEN"
-	EnvProduct   = "ISCSDK_PRODUCT"
-	EnvCAFile    = "ISCSDK_CA_FILE"
-	EnvLog       = "ISCSDK_LOG"
-	EnvCreds     = "ISCSDK_CREDENTIALS" // path of the credentials file
-	EnvWorkspace = "ISCSDK_WORKSPACE"   // the default workspace directory
-	EnvNoBrowser = "ISCSDK_NO_BROWSER"  // "1": pickers do not open the browser (Config.NoBrowser)
+	EnvEndpoint      = "ISCSDK_ENDPOINT"
+	EnvToken         = "ISCSDK_TOKEN"
+	EnvProduct       = "ISCSDK_PRODUCT"
+	EnvCAFile        = "ISCSDK_CA_FILE"
+	EnvLog           = "ISCSDK_LOG"
+	EnvCreds         = "ISCSDK_CREDENTIALS"        // path of the credentials file
+	EnvWorkspace     = "ISCSDK_WORKSPACE"          // the default workspace directory
+	EnvNoBrowser     = "ISCSDK_NO_BROWSER"         // "1": pickers do not open the browser (Config.NoBrowser)
+	EnvPublicKey     = "ISCSDK_LICENSE_PUBLIC_KEY" // the product's public key(s) (Config.PublicKey)
+	EnvNoAutoInstall = "ISCSDK_NO_AUTO_INSTALL"    // "1": the host runs upgrade installers itself (Config.NoAutoInstall)
 )
 
 // Config says how to reach the service. Each of Endpoint, Token and ProductID
@@ -63,6 +65,15 @@ type Config struct {
 	// opening the user's browser: the host shows the URL of the Picker
 	// event itself. Also set by $ISCSDK_NO_BROWSER=1.
 	NoBrowser bool
+	// PublicKey is the product's public key, or several comma-separated
+	// (as `iscctl key export-public` prints them): upgrade packages are
+	// verified with it before they are staged or run. Empty means
+	// $ISCSDK_LICENSE_PUBLIC_KEY; with neither, no upgrade is staged.
+	PublicKey string
+	// NoAutoInstall: ShutOut does not start the installer of a staged
+	// upgrade; the host runs it itself (the Update event gives
+	// packagePath and installCommand). Also set by $ISCSDK_NO_AUTO_INSTALL=1.
+	NoAutoInstall bool
 }
 
 // ErrConfig reports a missing or invalid setting.
@@ -130,6 +141,12 @@ func (c Config) resolve() (Config, error) {
 	}
 	if v := os.Getenv(EnvNoBrowser); v != "" && v != "0" {
 		c.NoBrowser = true
+	}
+	if c.PublicKey == "" {
+		c.PublicKey = os.Getenv(EnvPublicKey)
+	}
+	if v := os.Getenv(EnvNoAutoInstall); v != "" && v != "0" {
+		c.NoAutoInstall = true
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = os.Getenv(EnvLog)

@@ -27,6 +27,7 @@ const (
 	EventLicenseState     EventType = EventType(wire.KindLicenseState)     // operate "LicenseState"
 	EventNotice           EventType = EventType(wire.KindNotice)           // operate "Notice": title, text
 	EventPicker           EventType = EventType(wire.KindPicker)           // operate "Picker": url, pickerId, mode, expires, browser
+	EventUpgradeResult    EventType = EventType(wire.KindUpgradeResult)    // operate "UpgradeResult": status, version, installer; made at Init
 )
 
 var eventNames = map[EventType]string{
@@ -44,6 +45,7 @@ var eventNames = map[EventType]string{
 	EventLicenseState:     "LicenseState",
 	EventNotice:           "Notice",
 	EventPicker:           "Picker",
+	EventUpgradeResult:    "UpgradeResult",
 }
 
 // String returns the event's operate name, or "EventType(N)".

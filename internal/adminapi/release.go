@@ -1,0 +1,96 @@
+package adminapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/iscsdk/iscsdk/internal/manifest"
+)
+
+// publishWindow is how many chunks go up at once.
+const publishWindow = 4
+
+// PublishRelease uploads a package read from pkg (chunked as cloud files
+// are: only the chunks iscd lacks are sent, so a publish that failed
+// half-way sends the rest when it is run again) and publishes it as req
+// (req.Manifest is filled in). progress, if not nil, is called with the
+// bytes of pkg read and sent so far.
+func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.Reader, progress func(done int64)) (ReleasePublished, error) {
+	var out ReleasePublished
+	base := "/releases/" + req.ProductID + "/chunks/"
+	var (
+		batch []manifest.Chunk
+		done  int64
+	)
+	flush := func() error {
+		ids := ChunkIDs{}
+		for _, ch := range batch {
+			ids.IDs = append(ids.IDs, ch.ID.String())
+		}
+		var missing ChunkIDs
+		if err := c.Do(ctx, "POST", base+"have", ids, &missing); err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		for _, id := range missing.IDs {
+			want[id] = true
+		}
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			first error
+			slots = make(chan struct{}, publishWindow)
+		)
+		for _, ch := range batch {
+			if !want[ch.ID.String()] {
+				continue
+			}
+			delete(want, ch.ID.String())
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				if err := c.DoRaw(ctx, "PUT", base+ch.ID.String(), ch.Encoded, nil); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		batch = batch[:0]
+		return first
+	}
+	f, err := manifest.Build(ctx, pkg, func(ch manifest.Chunk) error {
+		batch = append(batch, manifest.Chunk{ID: ch.ID, Encoded: bytes.Clone(ch.Encoded)})
+		done += int64(len(ch.Data))
+		if len(batch) >= 64 {
+			if err := flush(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(done)
+			}
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return out, fmt.Errorf("upload the package: %w", err)
+	}
+	if progress != nil {
+		progress(done)
+	}
+	f.Path = "package" // the file's name is req.FileName
+	if req.Manifest, err = manifest.Encode(manifest.New(f)); err != nil {
+		return out, err
+	}
+	err = c.Do(ctx, "POST", "/releases", req, &out)
+	return out, err
+}

@@ -1,0 +1,330 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/atomicfile"
+	"github.com/iscsdk/iscsdk/internal/license"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/release"
+	"github.com/iscsdk/iscsdk/internal/semver"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Upgrades (docs/upgrades.md): CheckNewVersions asks the service for a
+// newer release; UpgradeNotify answers an optional offer; the package is
+// downloaded in the background, verified against the product's public key
+// and staged in the workspace; at ShutOut the SDK hands it to a detached
+// installer that waits for the program's process to end (install.go).
+
+// Platform is the platform this program's releases are published for:
+// GOOS-GOARCH as Go names them, e.g. "windows-amd64", "linux-amd64".
+func Platform() string { return runtime.GOOS + "-" + runtime.GOARCH }
+
+// Upgrade error codes of UpgradeNotice, Update and UpgradeResult events
+// (param errorCode), besides the service's (not_found, bad_version, ...).
+const (
+	UpgradeNoPublicKey  = "no_public_key" // Config.PublicKey is empty: nothing can be verified
+	UpgradeBadSignature = "bad_signature" // the release's signature does not verify
+	UpgradeUnknownKey   = "unknown_key"   // signed by a key the program was not given
+	UpgradeBadPackage   = "bad_package"   // the package's bytes are not those that were signed
+	UpgradeInstallStart = "install_start" // the installer could not be started
+)
+
+// upgradeAttempts: a download survives this many dropped connections.
+const upgradeAttempts = 5
+
+// upgrader keeps a client's upgrade state: the offer awaiting the host's
+// answer and the downloads in progress. What outlives the process is in
+// the workspace, under upgrades/<product>/.
+type upgrader struct {
+	c   *Client
+	dir string
+
+	mu       sync.Mutex
+	offer    *wire.UpgradeOffer // the latest offer, until answered
+	offerReq uint64             // the request that got it (events carry it)
+	staging  map[string]bool    // versions being downloaded
+}
+
+func newUpgrader(c *Client) *upgrader {
+	return &upgrader{c: c, dir: filepath.Join(c.cfg.WorkspaceDir, "upgrades", c.cfg.ProductID), staging: map[string]bool{}}
+}
+
+// staged is a verified package ready to install, as upgrades/<product>/
+// staged.json records it (installing.json once handed to the installer).
+type staged struct {
+	Statement release.Statement `json:"statement"`
+	Signature release.Signature `json:"signature"`
+	Package   string            `json:"package"` // absolute path
+	Forced    bool              `json:"forced,omitempty"`
+	Staged    time.Time         `json:"staged"`
+	Started   time.Time         `json:"started,omitzero"` // handed to the installer
+	Result    string            `json:"result,omitempty"` // where the installer's exit code goes
+	Log       string            `json:"log,omitempty"`
+}
+
+func (u *upgrader) path(name string) string { return filepath.Join(u.dir, name) }
+
+func readJSON[T any](path string) (T, bool) {
+	var v T
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &v) != nil {
+		return v, false
+	}
+	return v, true
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, b, 0o600)
+}
+
+// CheckNewVersions asks the service whether a newer version of the
+// program (Config.AppVersion, a semantic version) exists for this
+// platform. It returns at once; an UpgradeNotice event with the returned
+// request id answers: available "true" or "false"; when true also
+// version, notes, forced, size, current; on failure errorCode, errorMsg.
+// A version the user declined (UpgradeNotify(false)) is not offered again
+// unless it becomes forced. A forced upgrade is downloaded and staged at
+// once and announced by an Update event with fromForceWin "true"; an
+// optional one waits for UpgradeNotify.
+func (c *Client) CheckNewVersions() (uint64, error) {
+	if c.shut.Load() {
+		return 0, ErrShutOut
+	}
+	id := c.nextRequest.Add(1)
+	c.goAsync(func(ctx context.Context) { c.upgrades.check(ctx, id, false) })
+	return id, nil
+}
+
+// UpgradeNotify answers the latest optional upgrade offer. true: the
+// package is downloaded in the background (resumable), its hash and
+// signature are checked against Config.PublicKey, it is staged in the
+// workspace, and an Update event with fromForceWin "false" (and the
+// request id of the CheckNewVersions that offered it) says so; it is
+// installed after the program exits (see Config.NoAutoInstall). false:
+// that version is not offered again unless it becomes forced. Without an
+// offer, or for a forced one answered false, it returns ErrInvalidArgument.
+func (c *Client) UpgradeNotify(upgrade bool) error {
+	if c.shut.Load() {
+		return ErrShutOut
+	}
+	u := c.upgrades
+	u.mu.Lock()
+	o, id := u.offer, u.offerReq
+	if o != nil && (upgrade || !o.Forced) {
+		u.offer = nil
+	}
+	u.mu.Unlock()
+	switch {
+	case o == nil:
+		return fmt.Errorf("%w: no upgrade was offered (call CheckNewVersions first)", ErrInvalidArgument)
+	case !upgrade && o.Forced:
+		return fmt.Errorf("%w: the upgrade to %s is forced and cannot be declined", ErrInvalidArgument, o.Version)
+	case !upgrade:
+		return u.decline(o.Version)
+	}
+	c.goAsync(func(ctx context.Context) { u.stage(ctx, id, *o) })
+	return nil
+}
+
+func (u *upgrader) declined() []string {
+	v, _ := readJSON[[]string](u.path("declined.json"))
+	return v
+}
+
+func (u *upgrader) decline(version string) error {
+	d := u.declined()
+	if !slices.Contains(d, version) {
+		d = append(d, version)
+	}
+	if err := os.MkdirAll(u.dir, 0o700); err != nil {
+		return err
+	}
+	u.c.log.Info("upgrade declined", "version", version)
+	return writeJSON(u.path("declined.json"), d)
+}
+
+func (u *upgrader) notice(id uint64, p map[string]string) {
+	u.c.emit(Event{Type: EventUpgradeNotice, RequestID: id, Operate: EventUpgradeNotice.String(), Params: p})
+}
+
+// check asks the service and tells the host. pushed: the service pushed
+// news of a forced release; the host hears of it only if it concerns
+// this program.
+func (u *upgrader) check(ctx context.Context, id uint64, pushed bool) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	var o wire.UpgradeOffer
+	err := u.c.call(ctx, wire.OpUpgradesCheck, wire.UpgradesCheck{Platform: Platform()}, &o)
+	if err != nil {
+		u.c.log.Warn("upgrade check failed", "err", err)
+		if !pushed {
+			code, msg := errorCode(err)
+			u.notice(id, map[string]string{"available": "false", "errorCode": code, "errorMsg": msg})
+		}
+		return
+	}
+	if pushed && !o.Forced {
+		return
+	}
+	if !o.Available || (!o.Forced && slices.Contains(u.declined(), o.Version)) {
+		p := map[string]string{"available": "false", "current": o.Current}
+		if o.Available {
+			p["declined"] = o.Version
+		}
+		u.notice(id, p)
+		return
+	}
+	u.mu.Lock()
+	u.offer, u.offerReq = &o, id
+	u.mu.Unlock()
+	u.notice(id, map[string]string{"available": "true", "version": o.Version, "notes": o.Notes, "forced": strconv.FormatBool(o.Forced),
+		"forcedBy": o.ForcedBy, "size": strconv.FormatInt(o.Size, 10), "current": o.Current, "fileName": o.FileName})
+	if o.Forced {
+		u.stage(ctx, id, o)
+	}
+}
+
+// pushed handles the service's news of a forced release.
+func (u *upgrader) pushed(e Event) {
+	if e.Params["platform"] != Platform() {
+		return
+	}
+	u.c.goAsync(func(ctx context.Context) { u.check(ctx, 0, true) })
+}
+
+func statementOf(o wire.UpgradeOffer) (release.Statement, release.Signature) {
+	return release.Statement{Product: o.Product, Platform: o.Platform, Version: o.Version, FileName: o.FileName, Size: o.Size,
+		SHA256: o.SHA256, InstallCommand: o.InstallCommand}, release.Signature{KeyID: o.KeyID, Value: o.Signature}
+}
+
+// verify checks a release's signature with the program's public keys.
+func (u *upgrader) verify(st release.Statement, sig release.Signature) (string, error) {
+	if u.c.cfg.PublicKey == "" {
+		return UpgradeNoPublicKey, fmt.Errorf("no public key to verify the package with (set Config.PublicKey or %s)", EnvPublicKey)
+	}
+	keys, err := license.ParsePublicKeys(u.c.cfg.PublicKey)
+	if err != nil {
+		return UpgradeNoPublicKey, fmt.Errorf("public key: %v", err)
+	}
+	err = release.Verify(st, sig, keys)
+	switch {
+	case errors.Is(err, release.ErrUnknownKey):
+		return UpgradeUnknownKey, err
+	case err != nil:
+		return UpgradeBadSignature, err
+	}
+	return "", nil
+}
+
+// stage downloads, verifies and stages the offered package, and raises
+// the Update event that says how it went.
+func (u *upgrader) stage(ctx context.Context, id uint64, o wire.UpgradeOffer) {
+	u.mu.Lock()
+	if u.staging[o.Version] {
+		u.mu.Unlock()
+		return // already on its way
+	}
+	u.staging[o.Version] = true
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		delete(u.staging, o.Version)
+		u.mu.Unlock()
+	}()
+	p := map[string]string{"fromForceWin": strconv.FormatBool(o.Forced), "version": o.Version}
+	s, res, code, err := u.download(ctx, id, o)
+	if err != nil {
+		p["status"], p["errorCode"], p["errorMsg"] = "failed", code, err.Error()
+		u.c.log.Warn("upgrade refused or failed", "version", o.Version, "code", code, "err", err)
+	} else {
+		argv, _ := release.Command(s.Statement.InstallCommand, s.Package, filepath.Dir(s.Package), s.Statement.Version)
+		cmd, _ := json.Marshal(argv)
+		p["status"], p["packagePath"], p["installCommand"] = "staged", s.Package, string(cmd)
+		p["autoInstall"] = strconv.FormatBool(!u.c.cfg.NoAutoInstall)
+		p["size"], p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(o.Size, 10), strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
+		u.c.log.Info("upgrade staged", "version", o.Version, "package", s.Package, "fetched", res.BytesFetched)
+	}
+	u.c.emit(Event{Type: EventUpdate, RequestID: id, Operate: EventUpdate.String(), Params: p})
+}
+
+// download fetches the package into upgrades/<product>/<version>/ and
+// records it as staged. Nothing is recorded unless the signature verifies
+// and the bytes hash to what was signed. A dropped connection resumes:
+// chunks fetched before are in the workspace's chunk cache.
+func (u *upgrader) download(ctx context.Context, id uint64, o wire.UpgradeOffer) (staged, OpenResult, string, error) {
+	var res OpenResult
+	st, sig := statementOf(o)
+	if code, err := u.verify(st, sig); err != nil {
+		return staged{}, res, code, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, transferTimout)
+	defer cancel()
+	ref := wire.UpgradeRef{Platform: st.Platform, Version: st.Version}
+	dst := filepath.Join(u.dir, st.Version, st.FileName)
+	if prev, ok := readJSON[staged](u.path("staged.json")); ok && prev.Statement == st && prev.Signature == sig {
+		if h, err := fileHash(prev.Package); err == nil && h.String() == st.SHA256 {
+			return prev, res, "", nil // staged before: nothing to fetch
+		}
+	}
+	report := throttle(u.c.progressEvents(id), st.FileName, st.Size)
+	var err error
+	for attempt := 1; ; attempt++ {
+		var f *wire.Frame
+		if f, err = u.c.fetch(ctx, wire.OpUpgradesManifest, ref, wire.BinManifest); err == nil {
+			var m *manifest.Manifest
+			if m, err = manifest.Decode(f.Payload); err != nil {
+				return staged{}, res, UpgradeBadPackage, fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
+			}
+			if len(m.Files) != 1 || m.Files[0].Hash.String() != st.SHA256 || m.Files[0].Size != st.Size {
+				return staged{}, res, UpgradeBadPackage, fmt.Errorf("the package the service holds is not the one that was signed (SHA-256 %s, size %d)", st.SHA256, st.Size)
+			}
+			var done int64
+			err = u.c.download(ctx, wire.OpUpgradesChunk, m.Files[0], dst, &res, func(n int64) { done += n; report(done, false) })
+		}
+		if !errors.Is(err, ErrDisconnected) || attempt == upgradeAttempts || ctx.Err() != nil {
+			break
+		}
+		u.c.log.Info("upgrade download interrupted, resuming", "version", st.Version, "attempt", attempt)
+	}
+	if errors.Is(err, ErrProtocol) {
+		// A chunk or the whole file did not hash as signed: nothing was
+		// written where the package goes (download checks before it
+		// renames), and nothing is staged.
+		return staged{}, res, UpgradeBadPackage, fmt.Errorf("the package's bytes were altered: %v", err)
+	}
+	if err != nil {
+		code, _ := errorCode(err)
+		return staged{}, res, code, err
+	}
+	report(st.Size, true)
+	if runtime.GOOS != "windows" {
+		_ = os.Chmod(dst, 0o700) // an installer that is the package runs as a program
+	}
+	s := staged{Statement: st, Signature: sig, Package: dst, Forced: o.Forced, Staged: time.Now().UTC()}
+	if err := writeJSON(u.path("staged.json"), s); err != nil {
+		return staged{}, res, "internal", err
+	}
+	return s, res, "", nil
+}
+
+// atLeast reports whether the program's version is at least v.
+func (u *upgrader) atLeast(v string) bool {
+	c, err := semver.Compare(u.c.cfg.AppVersion, v)
+	return err == nil && c >= 0
+}
