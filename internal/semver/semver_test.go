@@ -16,7 +16,7 @@ func TestCompare(t *testing.T) {
 	}{
 		{"1.0.0", "1.0.0", 0},
 		{"2024.1.3", "2024.1.3", 0},
-		{"v1.2.3", "1.2.3", 0},               // a leading v is ignored
+		{"v1.2.3", "1.2.3", 0},                // a leading v is ignored
 		{"1.0.0+build.1", "1.0.0+build.2", 0}, // build metadata has no precedence
 		{"1.0.0+20240101", "1.0.0", 0},
 		{"1.0.0", "2.0.0", -1},
