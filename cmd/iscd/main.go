@@ -3,6 +3,8 @@
 //
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
+//	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
+//	iscd gc [--data DIR] [--blobs ...]
 //	iscd version
 package main
 
@@ -30,6 +32,7 @@ const usage = `usage: iscd <command> [flags]
 
 commands:
   serve     run the service (iscd serve --help for flags)
+  gc        delete unreferenced file chunks once, and exit (iscd gc --help)
   version   print the version
 `
 
@@ -48,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "gc":
+		return gc(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "iscd", sdk.Version)
 		return nil
@@ -75,6 +80,7 @@ func serve(args []string, stderr io.Writer) error {
 	mktKeyFile := fs.String("marketplace-key-file", "", "turn on the marketplace production interface with the access key in this file; $ISCD_MARKETPLACE_KEY holds the key itself otherwise")
 	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
+	blobs := addBlobFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,10 +101,15 @@ func serve(args []string, stderr io.Writer) error {
 		h = slog.NewTextHandler(stderr, opts)
 	}
 	log := slog.New(h)
+	chunks, err := blobs.open(log)
+	if err != nil {
+		return err
+	}
 
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
+		Chunks: chunks,
 	})
 	if err != nil {
 		return err

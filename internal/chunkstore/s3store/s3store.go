@@ -17,10 +17,10 @@
 // # Time and garbage collection without locks
 //
 // An object's content and name never change, so a chunk's time lives in its
-// name. Refreshing the time (Has, or a Put of a chunk already stored) copies
-// the object on the server to a name with the new time, then deletes the
-// older names. A chunk may so have several objects for a moment; its time
-// is the newest.
+// name. Has refreshes the time by copying the object, on the server, to a
+// name with the new time, then deleting the older names; Put always writes
+// a new object. A chunk may so have several objects for a while; its time
+// is the newest, and List reports it once.
 //
 // This is what keeps Delete safe against a concurrent Has or Put on another
 // replica, with no lock: Delete lists the chunk's objects and removes exactly
@@ -231,7 +231,12 @@ func (s *Store) Has(ctx context.Context, org string, id chunkstore.ID) (bool, er
 
 // Put implements chunkstore.Store. It returns an error matching
 // chunkstore.ErrInvalidOrg for an organisation name chunkstore.CheckOrg
-// refuses. A chunk already stored is not uploaded again.
+// refuses.
+//
+// Put is one request: it does not first look for the chunk (clients put only
+// what Has said is missing), so putting a chunk already stored uploads it
+// again under the current time, which is a refresh; the next refresh or GC
+// removes the older object.
 func (s *Store) Put(ctx context.Context, org string, id chunkstore.ID, encoded []byte) error {
 	if err := check(ctx, org); err != nil {
 		return fmt.Errorf("s3store: put %s: %w", id, err)
@@ -239,12 +244,8 @@ func (s *Store) Put(ctx context.Context, org string, id chunkstore.ID, encoded [
 	if err := chunkstore.Verify(org, id, encoded); err != nil {
 		return fmt.Errorf("s3store: put %s/%s: %w", org, id, err)
 	}
-	ok, err := s.refresh(ctx, org, id)
-	if ok || err != nil {
-		return s.wrap("put", org, id, err)
-	}
 	// One PUT request: the object appears whole or not at all.
-	_, err = s.client.PutObject(ctx, s.cfg.Bucket, s.key(org, id, s.now()), bytes.NewReader(encoded), int64(len(encoded)),
+	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.key(org, id, s.now()), bytes.NewReader(encoded), int64(len(encoded)),
 		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
 	return s.wrap("put", org, id, err)
 }

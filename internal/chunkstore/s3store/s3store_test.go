@@ -35,15 +35,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(root)
-	srv, err = s3test.Start(root)
-	if err != nil {
-		if _, berr := s3test.Binary(); berr != nil {
-			missing = berr
-			fmt.Fprintf(os.Stderr, "\n*** s3store: THE OBJECT STORE TESTS ARE SKIPPED: %v ***\n\n", berr)
-		} else {
-			fmt.Fprintln(os.Stderr, err)
+	if _, err := s3test.Binary(); err != nil {
+		missing = err
+		if !s3test.Absent(err) {
 			return 1
 		}
+	} else if srv, err = s3test.Start(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	code := m.Run()
 	if srv != nil {

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store"
@@ -81,6 +82,37 @@ func moduleRoot() (string, bool) {
 		}
 		dir = up
 	}
+}
+
+// Absent reports a missing versitygw: where CI is true (CI must have it;
+// .ci/run installs it) it is an error, elsewhere a reason to skip the tests
+// that need it, printed loudly.
+func Absent(err error) (skip bool) {
+	if os.Getenv("CI") == "true" {
+		fmt.Fprintf(os.Stderr, "s3test: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "\n*** THE OBJECT STORE TESTS ARE SKIPPED: %v ***\n\n", err)
+	return true
+}
+
+// StartT starts a server with its data in t.TempDir() for one test and
+// stops it when the test ends. Without versitygw the test is skipped (and
+// fails in CI: see Absent).
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	if _, err := Binary(); err != nil {
+		if Absent(err) {
+			t.Skipf("SKIPPED: %v", err)
+		}
+		t.Fatal(err)
+	}
+	s, err := Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Server is a running versitygw.
