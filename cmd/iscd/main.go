@@ -4,6 +4,8 @@
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
+//	           [--job-lease D] [--dev-plugin NAME=LIB]
+//	iscd worker --server URL --token-file F [--solver NAME]... [--plugin NAME=LIB]... [--capacity N]
 //	iscd gc [--data DIR] [--blobs ...]
 //	iscd version
 package main
@@ -23,8 +25,10 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -32,6 +36,7 @@ const usage = `usage: iscd <command> [flags]
 
 commands:
   serve     run the service (iscd serve --help for flags)
+  worker    run a compute worker for an iscd (iscd worker --help)
   gc        delete unreferenced file chunks once, and exit (iscd gc --help)
   version   print the version
 `
@@ -53,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(args[1:], stderr)
 	case "gc":
 		return gc(args[1:], stdout, stderr)
+	case "worker":
+		return runWorker(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "iscd", sdk.Version)
 		return nil
@@ -80,6 +87,9 @@ func serve(args []string, stderr io.Writer) error {
 	mktKeyFile := fs.String("marketplace-key-file", "", "turn on the marketplace production interface with the access key in this file; $ISCD_MARKETPLACE_KEY holds the key itself otherwise")
 	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
+	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
+	devPlugins := pluginFlag{}
+	fs.Var(devPlugins, "dev-plugin", "NAME=LIBRARY: a native solver plugin for the dev worker (repeatable)")
 	blobs := addBlobFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,7 +119,7 @@ func serve(args []string, stderr io.Writer) error {
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
-		Chunks: chunks,
+		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease}, DevWorker: worker.Config{Plugins: devPlugins},
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/files"
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/picker"
@@ -31,6 +33,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/internal/worker"
 )
 
 // Config configures a Server.
@@ -59,6 +62,15 @@ type Config struct {
 	Marketplace marketplace.Config
 	// Picker tunes the file pickers' links (TTL, clock).
 	Picker picker.Config
+	// Jobs tunes the compute service (the workers' lease).
+	Jobs jobs.Config
+	// DevWorker configures the compute worker dev mode runs inside iscd
+	// (Dev only). Its URL and token are filled in; with no solvers named,
+	// it runs the dev product's CalculiX solver if ccx is on PATH.
+	DevWorker worker.Config
+	// NoDevWorker keeps dev mode from starting its worker (tests that
+	// bring their own).
+	NoDevWorker bool
 	Logger *slog.Logger
 }
 
@@ -70,12 +82,14 @@ type Server struct {
 	hub      *session.Hub
 	licenses *licensing.Service
 	files    *files.Service
+	jobs     *jobs.Service
+	base     string // the URL it serves, once started
 	upgrades *upgrades.Service
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
 	stopGC   context.CancelFunc
-	gcDone   chan struct{}
+	gcDone   sync.WaitGroup // housekeeping, the lease expiry and the dev worker
 }
 
 // Open opens the data directory and prepares the service; Serve starts it.
@@ -118,6 +132,8 @@ func Open(cfg Config) (*Server, error) {
 	files.MountAdmin(adm, st, cfg.Logger)
 	s.upgrades = upgrades.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.upgrades.MountAdmin(adm)
+	s.jobs = jobs.New(st, chunks, s.hub, cfg.Logger, cfg.Jobs)
+	s.jobs.MountAdmin(adm)
 	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
 	pickers.Register(s.hub)
 
@@ -125,6 +141,7 @@ func Open(cfg Config) (*Server, error) {
 	mux.Handle(wire.Path, s.hub)
 	mux.Handle(adminapi.Prefix+"/", adm)
 	mux.Handle(picker.Path, pickers)
+	mux.Handle(wire.WorkerPath, s.jobs)
 	if cfg.Marketplace.Enabled {
 		mh, err := marketplace.New(cfg.Marketplace, st, s.licenses, cfg.Logger)
 		if err != nil {
@@ -151,6 +168,9 @@ func (s *Server) Hub() *session.Hub { return s.hub }
 
 // Files is the cloud file service.
 func (s *Server) Files() *files.Service { return s.files }
+
+// Jobs is the compute service.
+func (s *Server) Jobs() *jobs.Service { return s.jobs }
 
 // Licenses is the licence service.
 func (s *Server) Licenses() *licensing.Service { return s.licenses }
@@ -196,6 +216,7 @@ func (s *Server) Start(ln net.Listener) error {
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
+	s.base = base
 	s.startHousekeeping()
 	s.served = make(chan error, 1)
 	go func() {
@@ -220,7 +241,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.log.Info("shutting down")
 	if s.stopGC != nil {
 		s.stopGC()
-		<-s.gcDone
+		s.gcDone.Wait()
 	}
 	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
 	serr := s.http.Shutdown(ctx)
@@ -239,9 +260,9 @@ func (s *Server) startHousekeeping() {
 		gcEvery = 24 * time.Hour
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stopGC, s.gcDone = cancel, make(chan struct{})
-	go func() {
-		defer close(s.gcDone)
+	s.stopGC = cancel
+	s.gcDone.Go(func() { s.jobs.Run(ctx) })
+	s.gcDone.Go(func() {
 		sweep := time.NewTicker(sweepEvery)
 		defer sweep.Stop()
 		var gc <-chan time.Time
@@ -262,7 +283,10 @@ func (s *Server) startHousekeeping() {
 				s.collectChunks(ctx)
 			}
 		}
-	}()
+	})
+	if s.cfg.Dev && !s.cfg.NoDevWorker {
+		s.gcDone.Go(func() { s.runDevWorker(ctx) })
+	}
 }
 
 func (s *Server) collectChunks(ctx context.Context) {
@@ -395,6 +419,9 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		if err != nil {
 			return fmt.Errorf("iscd: dev licence: %w", err)
 		}
+	}
+	if err := s.setupDevSolver(ctx); err != nil {
+		return fmt.Errorf("iscd: dev solver: %w", err)
 	}
 	keys, err := s.licenses.PublicKeys(ctx, DevProduct)
 	if err != nil {

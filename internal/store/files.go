@@ -80,6 +80,7 @@ type Files interface {
 	Lock(ctx context.Context, orgID, path string, l Lock) (FileEntry, error)
 	// Unlock checks it in; only its holder may, unless force (an admin).
 	Unlock(ctx context.Context, orgID, path, userID string, force bool) (FileEntry, error)
-	// Manifests calls fn with every manifest of an org (for garbage collection).
+	// Manifests calls fn with every manifest of an org (for garbage
+	// collection): its versions', and its jobs' inputs and outputs.
 	Manifests(ctx context.Context, orgID string, fn func([]byte) error) error
 }

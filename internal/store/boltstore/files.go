@@ -235,6 +235,6 @@ func (d *DB) Manifests(_ context.Context, org string, fn func([]byte) error) err
 				return err
 			}
 		}
-		return nil
+		return jobManifests(tx, org, fn)
 	})
 }

@@ -321,3 +321,24 @@ func (d *DB) Usage(_ context.Context, orgID string, from, to time.Time) ([]store
 	})
 	return out, err
 }
+
+// jobManifests calls fn with the inputs and outputs manifests of an org's
+// jobs: their chunks are live too.
+func jobManifests(tx *bolt.Tx, org string, fn func([]byte) error) error {
+	return tx.Bucket(bktJobs).ForEach(func(k, data []byte) error {
+		var j struct {
+			OrgID string `json:"orgId"`
+		}
+		if err := json.Unmarshal(data, &j); err != nil || j.OrgID != org {
+			return err
+		}
+		for _, b := range [][]byte{bktJobInputs, bktJobOutputs} {
+			if m := tx.Bucket(b).Get(k); m != nil {
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,398 @@
+// Package jobs is iscd's compute service: clients submit models to be
+// solved, workers lease the jobs and report back, and the job's owner
+// session hears of its progress and result as events. The queue itself is
+// the store's (store.Jobs): it outlives iscd restarts, and a worker that
+// dies loses its lease and the job runs again elsewhere.
+package jobs
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Defaults of a solver that leaves them unset.
+const (
+	DefaultLease       = 30 * time.Second // a worker renews at a third of it
+	DefaultTimeLimit   = time.Hour
+	DefaultMaxOutput   = 4 << 30
+	DefaultMaxAttempts = 3
+	MaxCores           = 1024
+)
+
+// Config tunes the service.
+type Config struct {
+	// Lease is how long a worker holds a job between renewals; a worker
+	// silent for longer loses it. 0: DefaultLease.
+	Lease time.Duration
+}
+
+// Service is the compute service of one iscd.
+type Service struct {
+	st     store.Store
+	chunks chunkstore.Store
+	hub    *session.Hub
+	log    *slog.Logger
+	lease  time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	queued  chan struct{} // closed and replaced when a job is queued
+	workers map[string]*worker
+	logs    map[string][]string // recent solver lines of running jobs
+}
+
+// New returns the service and registers its client operations on hub.
+func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger, cfg Config) *Service {
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease,
+		now:    func() time.Time { return time.Now().UTC() },
+		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{}}
+	hub.HandleBinary(wire.BinJobSubmit, s.submit)
+	hub.Handle(wire.OpJobsGet, s.get)
+	hub.Handle(wire.OpJobsCancel, s.cancel)
+	hub.Handle(wire.OpJobsList, s.list)
+	hub.Handle(wire.OpJobsManifest, s.outputs)
+	return s
+}
+
+func fail(code, format string, args ...any) error {
+	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Info is what a client sees of a job.
+func Info(j store.Job) wire.JobInfo {
+	return wire.JobInfo{ID: j.ID, State: j.State, Solver: j.Solver.Name, Main: j.Main, Attempt: j.Attempt(), Worker: j.Worker(),
+		Created: j.Created, Finished: j.Finished, ExitCode: j.ExitCode, ErrorCode: j.ErrorCode, Error: j.Error, LogTail: j.LogTail,
+		WallSeconds: j.WallSeconds, CPUSeconds: j.CPUSeconds, OutputSize: j.OutputSize, OutputFiles: j.OutputFiles}
+}
+
+// checkJobID accepts 32 lower-case hex digits.
+func checkJobID(id string) error {
+	if len(id) != 32 || strings.ToLower(id) != id {
+		return fail(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return fail(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
+	}
+	return nil
+}
+
+func checkArgs(args []string) error {
+	if len(args) > wire.MaxJobArgs {
+		return fail(wire.CodeTooLarge, "more than %d solver arguments", wire.MaxJobArgs)
+	}
+	for _, a := range args {
+		if len(a) > 4096 || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
+			return fail(wire.CodeBadRequest, "a solver argument is longer than 4096 bytes, not UTF-8, or holds a NUL")
+		}
+	}
+	return nil
+}
+
+// solverFor picks the product's solver named name ("" for its only one).
+func (s *Service) solverFor(ctx context.Context, product, name string) (store.Solver, error) {
+	solvers, err := s.st.Solvers(ctx, product)
+	if err != nil {
+		return store.Solver{}, err
+	}
+	if name == "" {
+		if len(solvers) == 1 {
+			return solvers[0], nil
+		}
+		if len(solvers) == 0 {
+			return store.Solver{}, fail(wire.CodeNoSolver, "product %s has no solver configured", product)
+		}
+		names := make([]string, len(solvers))
+		for i, sv := range solvers {
+			names[i] = sv.Name
+		}
+		return store.Solver{}, fail(wire.CodeNoSolver, "product %s has several solvers (%s): name one", product, strings.Join(names, ", "))
+	}
+	for _, sv := range solvers {
+		if sv.Name == name {
+			return sv, nil
+		}
+	}
+	return store.Solver{}, fail(wire.CodeUnknownSolver, "product %s has no solver %q", product, name)
+}
+
+// submit queues a job from a BinJobSubmit frame whose input chunks are
+// stored. A submit repeated with the same id answers the job it made.
+func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+	var h wire.JobSubmit
+	if err := json.Unmarshal(f.Header, &h); err != nil {
+		return nil, fail(wire.CodeBadRequest, "submit header: %v", err)
+	}
+	if err := checkJobID(h.ID); err != nil {
+		return nil, err
+	}
+	if j, err := s.st.Job(ctx, h.ID); err == nil {
+		if j.OrgID != c.OrgID || j.SessionID != c.Session {
+			return nil, fail(wire.CodeConflict, "job id %s is taken", h.ID)
+		}
+		return Info(j), nil // a retry
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := checkArgs(h.Args); err != nil {
+		return nil, err
+	}
+	if h.Cores < 0 || h.Cores > MaxCores || h.TimeLimitSeconds < 0 {
+		return nil, fail(wire.CodeBadRequest, "cores must be 0..%d and the time limit not negative", MaxCores)
+	}
+	sv, err := s.solverFor(ctx, c.ProductID, h.Solver)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.Args) > 0 && sv.Kind == store.SolverCommand && !slices.Contains(sv.Command, "{args}") {
+		return nil, fail(wire.CodeBadRequest, "solver %s takes no arguments", sv.Name)
+	}
+	m, err := manifest.Decode(f.Payload)
+	if err != nil {
+		return nil, fail(wire.CodeBadRequest, "inputs manifest: %v", err)
+	}
+	var size int64
+	hasMain := false
+	for _, file := range m.Files {
+		size += file.Size
+		hasMain = hasMain || file.Path == h.Main
+		for _, ch := range file.Chunks {
+			ok, err := s.chunks.Has(ctx, c.OrgID, ch.ID)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fail(wire.CodeMissingChunks, "chunk %s of %s is not stored: send it first", ch.ID, file.Path)
+			}
+		}
+	}
+	if !hasMain {
+		return nil, fail(wire.CodeBadRequest, "the model file %q is not among the inputs", h.Main)
+	}
+	limit := sv.TimeLimit
+	if limit <= 0 {
+		limit = DefaultTimeLimit
+	}
+	if want := time.Duration(h.TimeLimitSeconds) * time.Second; want > 0 && want < limit {
+		limit = want
+	}
+	j := store.Job{ID: h.ID, OrgID: c.OrgID, UserID: c.UserID, SessionID: c.Session, ProductID: c.ProductID,
+		LicenseID: s.licenseOf(ctx, c), Solver: sv, Main: h.Main, Args: h.Args, Cores: max(h.Cores, 1), TimeLimit: limit,
+		InputHash: m.Hash(), InputSize: size, Created: s.now()}
+	if err := s.st.CreateJob(ctx, j, f.Payload); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, fail(wire.CodeConflict, "job id %s is taken", h.ID)
+		}
+		return nil, err
+	}
+	j.State = store.JobQueued
+	s.log.Info("job queued", "job", j.ID, "org", j.OrgID, "solver", sv.Name, "main", j.Main, "inputBytes", size)
+	s.progress(ctx, j, nil, nil)
+	s.wake()
+	return Info(j), nil
+}
+
+// licenseOf is the licence a session's solves are metered against: the
+// one it holds a seat of, else the org's first licence of the product.
+func (s *Service) licenseOf(ctx context.Context, c session.Caller) string {
+	ls, err := s.st.Licenses(ctx, c.OrgID, c.ProductID)
+	if err != nil || len(ls) == 0 {
+		return ""
+	}
+	for _, l := range ls {
+		seats, err := s.st.Seats(ctx, l.ID)
+		if err != nil {
+			continue
+		}
+		for _, seat := range seats {
+			if seat.SessionID == c.Session {
+				return l.ID
+			}
+		}
+	}
+	return ls[0].ID
+}
+
+// job loads a job of the caller's org.
+func (s *Service) job(ctx context.Context, c session.Caller, body json.RawMessage) (store.Job, error) {
+	var ref wire.JobRef
+	if err := json.Unmarshal(body, &ref); err != nil {
+		return store.Job{}, fail(wire.CodeBadRequest, "%v", err)
+	}
+	if err := checkJobID(ref.ID); err != nil {
+		return store.Job{}, err
+	}
+	j, err := s.st.Job(ctx, ref.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && j.OrgID != c.OrgID) {
+		return store.Job{}, fail(wire.CodeNotFound, "job %s not found", ref.ID)
+	}
+	return j, err
+}
+
+func (s *Service) get(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	j, err := s.job(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	return Info(j), nil
+}
+
+func (s *Service) list(ctx context.Context, c session.Caller, _ json.RawMessage) (any, error) {
+	js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: c.OrgID, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.JobInfo, len(js))
+	for i, j := range js {
+		out[i] = Info(j)
+	}
+	return out, nil
+}
+
+func (s *Service) outputs(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	j, err := s.job(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.st.JobManifest(ctx, j.ID, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(wire.CodeNotFound, "job %s has no outputs (it is %s)", j.ID, j.State)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return session.Binary{Kind: wire.BinManifest, Data: m}, nil
+}
+
+func (s *Service) cancel(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	j, err := s.job(ctx, c, body)
+	if err != nil {
+		return nil, err
+	}
+	j, err = s.Cancel(ctx, j.ID)
+	if err != nil {
+		return nil, err
+	}
+	return Info(j), nil
+}
+
+// Cancel cancels a job: at once if queued; a running one is stopped by its
+// worker, which is told now.
+func (s *Service) Cancel(ctx context.Context, id string) (store.Job, error) {
+	j, err := s.st.CancelJob(ctx, id, s.now())
+	if err != nil {
+		return j, err
+	}
+	switch {
+	case j.State == store.JobCanceled && j.Attempt() == 0:
+		s.log.Info("job canceled while queued", "job", id)
+		s.result(ctx, j)
+	case j.State == store.JobRunning:
+		s.log.Info("job cancel requested", "job", id, "worker", j.Worker())
+		s.tellCancel(j)
+	}
+	return j, nil
+}
+
+// progress tells the job's owner where it stands.
+func (s *Service) progress(ctx context.Context, j store.Job, percent *float64, lines []string) {
+	p := map[string]string{"jobId": j.ID, "state": j.State, "attempt": strconv.Itoa(j.Attempt())}
+	if w := j.Worker(); w != "" && j.State == store.JobRunning {
+		p["worker"] = w
+	}
+	if percent != nil && *percent >= 0 {
+		p["percent"] = strconv.FormatFloat(*percent, 'f', -1, 64)
+	}
+	if len(lines) > 0 {
+		p["log"] = strings.Join(lines, "\n")
+	}
+	s.publish(ctx, j, wire.Event{Kind: wire.KindSolutionProgress, Operate: wire.OperateJobProgress, Params: p})
+}
+
+// result tells the job's owner how it ended.
+func (s *Service) result(ctx context.Context, j store.Job) {
+	p := map[string]string{"jobId": j.ID, "status": j.State, "attempt": strconv.Itoa(j.Attempt()),
+		"exitCode": strconv.Itoa(j.ExitCode), "outputFiles": strconv.Itoa(j.OutputFiles), "outputSize": strconv.FormatInt(j.OutputSize, 10),
+		"wallSeconds": strconv.FormatFloat(j.WallSeconds, 'f', 3, 64), "cpuSeconds": strconv.FormatFloat(j.CPUSeconds, 'f', 3, 64)}
+	if j.ErrorCode != "" {
+		p["errorCode"], p["errorMsg"] = j.ErrorCode, j.Error
+	}
+	if len(j.LogTail) > 0 {
+		p["logTail"] = strings.Join(j.LogTail, "\n")
+	}
+	s.mu.Lock()
+	delete(s.logs, j.ID)
+	s.mu.Unlock()
+	s.publish(ctx, j, wire.Event{Kind: wire.KindSolutionResult, Operate: wire.OperateJobResult, Params: p})
+}
+
+func (s *Service) publish(ctx context.Context, j store.Job, ev wire.Event) {
+	if _, err := s.hub.Publish(ctx, j.SessionID, ev); err != nil {
+		s.log.Info("job event not delivered: its session is gone", "job", j.ID, "session", j.SessionID, "err", err)
+	}
+}
+
+// wake tells waiting workers that a job was queued.
+func (s *Service) wake() {
+	s.mu.Lock()
+	close(s.queued)
+	s.queued = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Run expires the leases of silent workers until ctx ends: their jobs are
+// queued again (or fail after their attempts, or end canceled).
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(max(s.lease/4, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.expire(ctx)
+		}
+	}
+}
+
+func (s *Service) expire(ctx context.Context) {
+	changed, err := s.st.ExpireLeases(ctx, s.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("expire job leases", "err", err)
+		}
+		return
+	}
+	requeued := false
+	for _, j := range changed {
+		last := j.Attempts[len(j.Attempts)-1]
+		s.log.Warn("job lease lapsed", "job", j.ID, "worker", last.Worker, "attempt", len(j.Attempts), "now", j.State)
+		if j.State == store.JobQueued {
+			requeued = true
+			s.progress(ctx, j, nil, []string{fmt.Sprintf("worker %s was lost; the job is queued again", last.Worker)})
+			continue
+		}
+		s.result(ctx, j)
+	}
+	if requeued {
+		s.wake()
+	}
+}

@@ -1,0 +1,526 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
+	"github.com/iscsdk/iscsdk/internal/transport"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// maxWorkerInflight bounds the requests one worker connection has in
+// progress (leases wait, so it is more than a job's handful).
+const maxWorkerInflight = 64
+
+// maxLeaseWait bounds how long a lease request waits for a job.
+const maxLeaseWait = 30 * time.Second
+
+// worker is a connected worker.
+type worker struct {
+	id        string // token id "/" name: stable across its reconnects
+	name      string
+	solvers   []string
+	capacity  int
+	version   string
+	remote    string
+	connected time.Time
+	conn      *transport.Conn
+
+	mu   sync.Mutex
+	seq  uint64
+	jobs map[string]int // running job → attempt
+}
+
+// Workers lists the workers connected to this iscd.
+func (s *Service) Workers() []adminapi.WorkerInfo {
+	s.mu.Lock()
+	ws := make([]*worker, 0, len(s.workers))
+	for _, w := range s.workers {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	out := make([]adminapi.WorkerInfo, 0, len(ws))
+	for _, w := range ws {
+		w.mu.Lock()
+		running := make([]string, 0, len(w.jobs))
+		for id := range w.jobs {
+			running = append(running, id)
+		}
+		w.mu.Unlock()
+		slices.Sort(running)
+		out = append(out, adminapi.WorkerInfo{ID: w.id, Name: w.name, Solvers: w.solvers, Capacity: w.capacity, Running: running,
+			Version: w.version, Remote: w.remote, Connected: w.connected})
+	}
+	slices.SortFunc(out, func(a, b adminapi.WorkerInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+
+// ServeHTTP serves a worker's connection on wire.WorkerPath.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tok, err := s.authenticate(r)
+	if err != nil {
+		s.log.Info("worker auth refused", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]*wire.Error{"error": {Code: wire.CodeUnauthorized, Message: "invalid or revoked worker token"}})
+		return
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	conn := transport.New(ws, transport.Options{})
+	defer conn.Close(websocket.CloseNormalClosure, "")
+	s.serveWorker(conn, tok, r.RemoteAddr)
+}
+
+func (s *Service) authenticate(r *http.Request) (store.Token, error) {
+	v := r.Header.Get("Authorization")
+	bearer, ok := strings.CutPrefix(v, "Bearer ")
+	if !ok {
+		return store.Token{}, errors.New("no bearer token")
+	}
+	id, secret, err := token.Parse(token.PrefixWorker, bearer)
+	if err != nil {
+		return store.Token{}, err
+	}
+	t, err := s.st.Token(r.Context(), id)
+	if err != nil {
+		return t, fmt.Errorf("token %s: %w", id, err)
+	}
+	if t.Kind != token.PrefixWorker || !token.Verify(secret, t.Hash) {
+		return t, fmt.Errorf("token %s: wrong secret", id)
+	}
+	if t.Revoked {
+		return t, fmt.Errorf("token %s: revoked", id)
+	}
+	return t, nil
+}
+
+// serveWorker runs one worker connection: hello, then requests.
+func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote string) {
+	ctx := context.Background()
+	m, _, err := conn.Read()
+	if err != nil {
+		return
+	}
+	var hello wire.WorkerHello
+	if m.Type != wire.TypeRequest || m.Op != wire.OpWorkerHello || json.Unmarshal(m.Body, &hello) != nil ||
+		hello.Name == "" || len(hello.Name) > 128 || len(hello.Solvers) > 64 || hello.Capacity < 1 || hello.Capacity > 1024 {
+		_ = conn.Send(ctx, wire.Failure(max(m.ID, 1), wire.CodeBadRequest, "first message must be a worker.hello with a name, solvers and a capacity of 1..1024"))
+		return
+	}
+	w := &worker{id: tok.ID + "/" + hello.Name, name: hello.Name, solvers: hello.Solvers, capacity: hello.Capacity,
+		version: hello.Version, remote: remote, connected: s.now(), conn: conn, jobs: map[string]int{}}
+	s.mu.Lock()
+	if old := s.workers[w.id]; old != nil {
+		old.conn.Close(websocket.ClosePolicyViolation, "replaced by a new connection of the same worker")
+		w.jobs = old.jobs // its jobs carry on: the worker renews them on this connection
+	}
+	s.workers[w.id] = w
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.workers[w.id] == w {
+			delete(s.workers, w.id)
+		}
+		s.mu.Unlock()
+	}()
+	s.log.Info("worker connected", "worker", w.id, "solvers", hello.Solvers, "capacity", hello.Capacity, "remote", remote)
+	s.reply(w, m.ID, wire.WorkerWelcome{WorkerID: w.id, LeaseMS: s.lease.Milliseconds()}, nil)
+
+	sem := make(chan struct{}, maxWorkerInflight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		m, bin, err := conn.Read()
+		if err != nil {
+			s.log.Info("worker disconnected", "worker", w.id, "err", transport.Describe(err))
+			return
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("worker request panicked", "worker", w.id, "panic", r)
+				}
+			}()
+			if m == nil {
+				s.workerFrame(ctx, w, bin)
+				return
+			}
+			if m.Type != wire.TypeRequest {
+				_ = conn.Send(ctx, wire.Failure(max(m.ID, 1), wire.CodeBadRequest, "unexpected message "+m.Type))
+				return
+			}
+			out, err := s.workerRequest(ctx, w, m)
+			s.reply(w, m.ID, out, err)
+		}()
+	}
+}
+
+func (s *Service) reply(w *worker, id uint64, out any, err error) {
+	ctx := context.Background()
+	if err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			s.log.Error("worker request failed", "worker", w.id, "err", err)
+			we = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
+		}
+		_ = w.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: id, Error: we})
+		return
+	}
+	if bin, ok := out.(binaryReply); ok {
+		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.kind, ID: id, ChunkID: bin.chunk, Payload: bin.data})
+		if err == nil {
+			_ = w.conn.SendBinary(ctx, frame)
+			return
+		}
+		_ = w.conn.Send(ctx, wire.Failure(id, wire.CodeInternal, "internal error"))
+		return
+	}
+	res, err := wire.Result(id, out)
+	if err != nil {
+		res = wire.Failure(id, wire.CodeInternal, "internal error")
+	}
+	_ = w.conn.Send(ctx, res)
+}
+
+type binaryReply struct {
+	kind  byte
+	chunk chunkstore.ID
+	data  []byte
+}
+
+func decode(body json.RawMessage, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fail(wire.CodeBadRequest, "%v", err)
+	}
+	return nil
+}
+
+func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message) (any, error) {
+	switch m.Op {
+	case wire.OpWorkerLease:
+		var req wire.WorkerLease
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		return s.leaseFor(ctx, w, min(time.Duration(req.WaitMS)*time.Millisecond, maxLeaseWait))
+	case wire.OpWorkerRenew:
+		var req wire.JobProgress
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		return s.renew(ctx, w, req)
+	case wire.OpWorkerManifest:
+		var req wire.JobAttemptRef
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		j, err := s.held(ctx, w, req.ID, req.Attempt)
+		if err != nil {
+			return nil, err
+		}
+		in, err := s.st.JobManifest(ctx, j.ID, false)
+		if err != nil {
+			return nil, err
+		}
+		return binaryReply{kind: wire.BinManifest, data: in}, nil
+	case wire.OpWorkerChunk:
+		var req wire.JobChunk
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		j, err := s.held(ctx, w, req.ID, req.Attempt)
+		if err != nil {
+			return nil, err
+		}
+		id, err := chunkstore.ParseID(req.Chunk)
+		if err != nil {
+			return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", req.Chunk, err)
+		}
+		enc, err := s.chunks.Get(ctx, j.OrgID, id)
+		if errors.Is(err, chunkstore.ErrNotFound) {
+			return nil, fail(wire.CodeNotFound, "chunk %s not found", req.Chunk)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return binaryReply{kind: wire.BinChunkData, chunk: id, data: enc}, nil
+	case wire.OpWorkerHave:
+		var req wire.WorkerHave
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		if len(req.IDs) > wire.MaxHaveBatch {
+			return nil, fail(wire.CodeTooLarge, "more than %d ids in one worker.have", wire.MaxHaveBatch)
+		}
+		j, err := s.held(ctx, w, req.ID, req.Attempt)
+		if err != nil {
+			return nil, err
+		}
+		missing := []string{}
+		for _, h := range req.IDs {
+			id, err := chunkstore.ParseID(h)
+			if err != nil {
+				return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h, err)
+			}
+			ok, err := s.chunks.Has(ctx, j.OrgID, id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				missing = append(missing, h)
+			}
+		}
+		return wire.FilesHave{IDs: missing}, nil
+	}
+	return nil, fail(wire.CodeUnknownOp, "unknown op %s", m.Op)
+}
+
+// codeLeaseLost answers a worker that no longer holds a job's lease.
+const codeLeaseLost = "lease_lost"
+
+// held loads a job whose current attempt w holds.
+func (s *Service) held(ctx context.Context, w *worker, id string, attempt int) (store.Job, error) {
+	j, err := s.st.Job(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, fail(wire.CodeNotFound, "job %s not found", id)
+	}
+	if err != nil {
+		return j, err
+	}
+	if j.State != store.JobRunning || j.Attempt() != attempt || j.Worker() != w.id {
+		return j, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", id, attempt)
+	}
+	return j, nil
+}
+
+// leaseFor gives w the oldest job it can run, waiting up to wait for one.
+func (s *Service) leaseFor(ctx context.Context, w *worker, wait time.Duration) (any, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		queued := s.queued
+		s.mu.Unlock()
+		now := s.now()
+		j, err := s.st.LeaseJob(ctx, w.id, w.solvers, now, now.Add(s.lease))
+		if err == nil {
+			w.mu.Lock()
+			w.jobs[j.ID] = j.Attempt()
+			w.mu.Unlock()
+			s.log.Info("job leased", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
+			s.progress(ctx, j, nil, nil)
+			return lease(j), nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		select {
+		case <-queued:
+		case <-deadline.C:
+			return wire.JobLease{}, nil
+		case <-w.conn.Done():
+			return wire.JobLease{}, nil
+		}
+	}
+}
+
+func lease(j store.Job) wire.JobLease {
+	maxOut := j.Solver.MaxOutput
+	if maxOut <= 0 {
+		maxOut = DefaultMaxOutput
+	}
+	return wire.JobLease{ID: j.ID, Attempt: j.Attempt(), Solver: j.Solver.Name, Kind: j.Solver.Kind, Command: j.Solver.Command,
+		Outputs: j.Solver.Outputs, Progress: j.Solver.Progress, Main: j.Main, Args: j.Args, Cores: j.Cores,
+		TimeLimitSeconds: int64(j.TimeLimit / time.Second), MaxOutput: maxOut, InputHash: j.InputHash}
+}
+
+// renew extends a lease, passes progress on to the owner, and says
+// whether the job is to stop.
+func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any, error) {
+	if len(p.Log) > wire.MaxJobLogLines {
+		p.Log = p.Log[len(p.Log)-wire.MaxJobLogLines:]
+	}
+	for i, l := range p.Log {
+		if len(l) > wire.MaxLogLine {
+			p.Log[i] = l[:wire.MaxLogLine]
+		}
+	}
+	j, err := s.st.RenewJob(ctx, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
+	if errors.Is(err, store.ErrLeaseLost) {
+		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", p.ID, p.Attempt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Percent != nil || len(p.Log) > 0 {
+		if len(p.Log) > 0 {
+			s.mu.Lock()
+			lines := append(s.logs[j.ID], p.Log...)
+			if len(lines) > wire.MaxJobLogLines {
+				lines = lines[len(lines)-wire.MaxJobLogLines:]
+			}
+			s.logs[j.ID] = lines
+			s.mu.Unlock()
+		}
+		s.progress(ctx, j, p.Percent, p.Log)
+	}
+	return wire.JobRenewed{Cancel: j.CancelRequested}, nil
+}
+
+// tellCancel pushes a cancel to the worker running j, if it is connected
+// here; otherwise it learns at its next renewal.
+func (s *Service) tellCancel(j store.Job) {
+	s.mu.Lock()
+	w := s.workers[j.Worker()]
+	s.mu.Unlock()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.seq++
+	seq := w.seq
+	w.mu.Unlock()
+	ev := &wire.Event{Operate: wire.OperateWorkerCancel, Params: map[string]string{"jobId": j.ID, "attempt": strconv.Itoa(j.Attempt())}}
+	_ = w.conn.Send(context.Background(), &wire.Message{Type: wire.TypeEvent, Seq: seq, Event: ev})
+}
+
+// workerFrame handles a binary frame from a worker: an output chunk, or
+// the end of a job.
+func (s *Service) workerFrame(ctx context.Context, w *worker, b []byte) {
+	f, err := wire.DecodeFrame(b)
+	if err != nil {
+		s.log.Info("bad binary frame from worker", "worker", w.id, "err", err)
+		w.conn.Close(websocket.CloseUnsupportedData, "malformed binary frame")
+		return
+	}
+	var out any
+	switch f.Kind {
+	case wire.BinJobChunk:
+		out, err = s.putChunk(ctx, w, f)
+	case wire.BinJobDone:
+		out, err = s.done(ctx, w, f)
+	default:
+		err = fail(wire.CodeUnknownOp, "unknown binary frame kind %d", f.Kind)
+	}
+	s.reply(w, f.ID, out, err)
+}
+
+func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, error) {
+	var h wire.JobChunk
+	if err := json.Unmarshal(f.Header, &h); err != nil {
+		return nil, fail(wire.CodeBadRequest, "chunk header: %v", err)
+	}
+	j, err := s.held(ctx, w, h.ID, h.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	id, err := chunkstore.ParseID(h.Chunk)
+	if err != nil {
+		return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h.Chunk, err)
+	}
+	if err := s.chunks.Put(ctx, j.OrgID, id, f.Payload); err != nil {
+		switch {
+		case errors.Is(err, chunkstore.ErrNoSpace):
+			return nil, fail(wire.CodeStorageFull, "the service's storage is full")
+		case errors.Is(err, chunkstore.ErrMismatch), errors.Is(err, chunkstore.ErrEncoding), errors.Is(err, chunkstore.ErrTooLarge):
+			return nil, fail(wire.CodeBadChunk, "chunk %s: %v", id, err)
+		}
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
+// done ends an attempt: its outputs (every chunk stored, every path
+// inside the job), its result and its usage, then tells the owner.
+func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error) {
+	var h wire.JobDone
+	if err := json.Unmarshal(f.Header, &h); err != nil {
+		return nil, fail(wire.CodeBadRequest, "done header: %v", err)
+	}
+	j, err := s.held(ctx, w, h.ID, h.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	switch h.State {
+	case store.JobSucceeded, store.JobFailed, store.JobCanceled:
+	default:
+		return nil, fail(wire.CodeBadRequest, "a job cannot end %q", h.State)
+	}
+	if len(h.LogTail) > wire.MaxJobLogLines {
+		h.LogTail = h.LogTail[len(h.LogTail)-wire.MaxJobLogLines:]
+	}
+	r := store.JobResult{ExitCode: h.ExitCode, ErrorCode: h.ErrorCode, Error: h.Error, LogTail: h.LogTail,
+		WallSeconds: h.WallSeconds, CPUSeconds: h.CPUSeconds}
+	var outputs []byte
+	if len(f.Payload) > 0 {
+		m, err := manifest.Decode(f.Payload)
+		if err != nil {
+			return nil, fail(wire.CodeBadRequest, "outputs manifest: %v", err)
+		}
+		for _, file := range m.Files {
+			r.OutputSize += file.Size
+			for _, ch := range file.Chunks {
+				ok, err := s.chunks.Has(ctx, j.OrgID, ch.ID)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					return nil, fail(wire.CodeMissingChunks, "chunk %s of output %s is not stored: send it first", ch.ID, file.Path)
+				}
+			}
+		}
+		r.OutputFiles, r.OutputHash, outputs = len(m.Files), m.Hash(), f.Payload
+	}
+	if limit := lease(j).MaxOutput; r.OutputSize > limit+(1<<20) && h.State == store.JobSucceeded {
+		h.State, r.ErrorCode = store.JobFailed, wire.CodeOutputLimit
+		r.Error = fmt.Sprintf("the outputs are %d bytes, more than the limit of %d", r.OutputSize, limit)
+	}
+	if j.CancelRequested && h.State != store.JobSucceeded {
+		h.State, r.ErrorCode, r.Error = store.JobCanceled, wire.CodeCanceled, "canceled"
+	}
+	now := s.now()
+	started := j.Attempts[len(j.Attempts)-1].Started
+	u := &store.UsageRecord{SN: j.ID + "-" + strconv.Itoa(j.Attempt()), OrgID: j.OrgID, LicenseID: j.LicenseID, ProductID: j.ProductID,
+		UserID: j.UserID, JobID: j.ID, Solver: j.Solver.Name, Begin: started, End: now,
+		SolverSeconds: max(h.WallSeconds, 0), CPUSeconds: max(h.CPUSeconds, 0)}
+	if u.SolverSeconds == 0 {
+		u = nil // nothing ran: nothing to bill
+	}
+	j, err = s.st.FinishJob(ctx, j.ID, w.id, h.Attempt, h.State, r, outputs, u, now)
+	if errors.Is(err, store.ErrLeaseLost) {
+		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", h.ID, h.Attempt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	delete(w.jobs, j.ID)
+	w.mu.Unlock()
+	s.log.Info("job finished", "job", j.ID, "state", j.State, "worker", w.id, "attempt", j.Attempt(),
+		"exitCode", j.ExitCode, "wallSeconds", j.WallSeconds, "outputBytes", j.OutputSize)
+	s.result(ctx, j)
+	return Info(j), nil
+}

@@ -1,0 +1,401 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/solver/run"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+var (
+	errCanceled  = errors.New("canceled by its owner")
+	errLeaseLost = errors.New("the job's lease was lost")
+)
+
+// cacheOrg is the chunk cache's one namespace: chunk ids are content
+// hashes, so a chunk is the same whoever's job it came from.
+const cacheOrg = "cache"
+
+// job is one leased attempt in progress.
+type job struct {
+	lease wire.JobLease
+	ctx   context.Context
+	stop  context.CancelCauseFunc
+
+	mu      sync.Mutex
+	percent *float64
+	lines   []string
+	nudge   chan struct{} // progress is waiting to be sent
+}
+
+func (j *job) report(p run.Progress) {
+	j.mu.Lock()
+	if p.Percent >= 0 {
+		pct := p.Percent
+		j.percent = &pct
+	}
+	j.lines = append(j.lines, p.Lines...)
+	if n := len(j.lines); n > wire.MaxJobLogLines {
+		j.lines = j.lines[n-wire.MaxJobLogLines:]
+	}
+	j.mu.Unlock()
+	select {
+	case j.nudge <- struct{}{}:
+	default:
+	}
+}
+
+func (j *job) take() wire.JobProgress {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p := wire.JobProgress{ID: j.lease.ID, Attempt: j.lease.Attempt, Percent: j.percent, Log: j.lines}
+	j.percent, j.lines = nil, nil
+	return p
+}
+
+// run runs one attempt from lease to report.
+func (w *Worker) run(ctx context.Context, l wire.JobLease) {
+	jctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	j := &job{lease: l, ctx: jctx, stop: stop, nudge: make(chan struct{}, 1)}
+	w.mu.Lock()
+	w.running[l.ID] = j
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, l.ID)
+		w.mu.Unlock()
+	}()
+	log := w.log.With("job", l.ID, "attempt", l.Attempt, "solver", l.Solver)
+	log.Info("job started", "main", l.Main)
+
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); w.renew(jctx, j) }()
+
+	dir, err := os.MkdirTemp(w.cfg.Dir, "job-"+l.ID[:8]+"-*")
+	var res run.Result
+	var inputs map[string]bool
+	if err != nil {
+		dir = ""
+		res = run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("job directory: %v", err)}
+	} else {
+		if !w.cfg.KeepDirs {
+			defer os.RemoveAll(dir)
+		}
+		res, inputs = w.solve(jctx, j, dir)
+	}
+	stop(nil) // the renewals end with the solve
+	<-renewed
+	if cause := context.Cause(jctx); errors.Is(cause, errLeaseLost) {
+		log.Warn("job dropped: its lease was lost (it runs elsewhere)")
+		return
+	}
+	if ctx.Err() != nil {
+		log.Info("job abandoned: the worker is stopping; iscd re-queues it when its lease lapses")
+		return
+	}
+	// The last progress, then the outputs and the result.
+	if p := j.take(); p.Percent != nil || len(p.Log) > 0 {
+		_ = w.link.call(ctx, wire.OpWorkerRenew, p, nil)
+	}
+	w.finish(ctx, j, dir, res, inputs, log)
+}
+
+// solve fetches the inputs into dir and runs the solver there. It
+// returns the inputs' paths too: they are not sent back.
+func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map[string]bool) {
+	l := j.lease
+	inputs, err := w.fetchInputs(ctx, j, dir)
+	if err != nil {
+		if ctx.Err() != nil {
+			return run.Result{ErrorCode: run.CodeCanceled, Error: "canceled"}, inputs
+		}
+		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("fetch the inputs: %v", err)}, inputs
+	}
+	spec := run.Spec{Command: l.Command, Main: l.Main, Args: l.Args, Cores: l.Cores, Progress: l.Progress,
+		TimeLimit: time.Duration(l.TimeLimitSeconds) * time.Second, MaxOutput: l.MaxOutput,
+		Env: []string{"ISCSDK_JOB_ID=" + l.ID, "ISCSDK_JOB_ATTEMPT=" + strconv.Itoa(l.Attempt)}}
+	if l.Kind == store.SolverPlugin {
+		if spec.Plugin = w.plugins[l.Solver]; spec.Plugin == nil {
+			return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("this worker has no plugin %s", l.Solver)}, inputs
+		}
+	}
+	res := run.Run(ctx, dir, spec, j.report)
+	if errors.Is(context.Cause(ctx), errCanceled) {
+		res.ErrorCode, res.Error = run.CodeCanceled, "canceled"
+	}
+	return res, inputs
+}
+
+// renew keeps the lease alive and sends progress as it comes, until ctx
+// ends; a renewal answered with cancel stops the job.
+func (w *Worker) renew(ctx context.Context, j *job) {
+	every := max(w.lease/3, 50*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-j.nudge:
+		}
+		var r wire.JobRenewed
+		err := w.link.call(ctx, wire.OpWorkerRenew, j.take(), &r)
+		var we *wire.Error
+		switch {
+		case errors.As(err, &we) && we.Code == "lease_lost":
+			j.stop(errLeaseLost)
+			return
+		case err == nil && r.Cancel:
+			j.stop(errCanceled)
+		}
+	}
+}
+
+// fetchInputs writes the job's input files into dir, taking chunks from
+// the cache where it has them. It returns the inputs' paths.
+func (w *Worker) fetchInputs(ctx context.Context, j *job, dir string) (map[string]bool, error) {
+	ref := wire.JobAttemptRef{ID: j.lease.ID, Attempt: j.lease.Attempt}
+	f, err := w.link.fetch(ctx, wire.OpWorkerManifest, ref, wire.BinManifest)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Decode(f.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("inputs manifest: %w", err)
+	}
+	names := map[string]bool{}
+	for _, file := range m.Files {
+		names[file.Path] = true
+		if err := w.fetchFile(ctx, j, dir, file); err != nil {
+			return nil, fmt.Errorf("%s: %w", file.Path, err)
+		}
+	}
+	return names, nil
+}
+
+func (w *Worker) fetchFile(ctx context.Context, j *job, dir string, file manifest.File) error {
+	dst := filepath.Join(dir, filepath.FromSlash(file.Path)) // manifest.Decode checked the path
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	for _, ch := range file.Chunks {
+		enc, err := w.cache.Get(ctx, cacheOrg, ch.ID)
+		if err != nil {
+			f, err := w.link.fetch(ctx, wire.OpWorkerChunk, wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()}, wire.BinChunkData)
+			if err != nil {
+				return err
+			}
+			if err := chunkstore.Verify(cacheOrg, ch.ID, f.Payload); err != nil {
+				return err
+			}
+			enc = f.Payload
+			if err := w.cache.Put(ctx, cacheOrg, ch.ID, enc); err != nil {
+				w.log.Warn("chunk cache", "err", err)
+			}
+		}
+		data, err := chunkstore.Decode(enc)
+		if err != nil {
+			return err
+		}
+		if _, err := out.Write(data); err != nil {
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// outputs lists the files the job returns: those the solver made that
+// match the solver's output patterns (every one when it has none), and its
+// log. Inputs, symbolic links and anything not a regular file stay behind.
+func outputs(dir string, patterns []string, inputs map[string]bool) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if inputs[rel] && rel != run.LogFile {
+			return nil
+		}
+		if rel == run.LogFile || len(patterns) == 0 || matches(patterns, rel) {
+			if manifest.CheckPath(rel) == nil {
+				out = append(out, rel)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func matches(patterns []string, rel string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, rel); ok {
+			return true
+		}
+		if ok, _ := path.Match(pat, path.Base(rel)); ok && !containsSlash(pat) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// finishAttempts bounds how often the end of a job is retried over
+// dropped connections.
+const finishAttempts = 20
+
+// finish uploads the outputs and reports the result, retrying over
+// dropped connections; iscd refusing (the lease was lost) ends it.
+func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result, inputs map[string]bool, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+}) {
+	state := store.JobSucceeded
+	switch res.ErrorCode {
+	case "":
+	case run.CodeCanceled:
+		state = store.JobCanceled
+	default:
+		state = store.JobFailed
+	}
+	for attempt := 1; ; attempt++ {
+		err := w.report(ctx, j, dir, state, res, inputs)
+		var we *wire.Error
+		switch {
+		case err == nil:
+			log.Info("job finished", "state", state, "exitCode", res.ExitCode, "wall", res.Wall)
+			return
+		case errors.As(err, &we):
+			log.Warn("job report refused", "err", err)
+			return
+		case ctx.Err() != nil || attempt == finishAttempts:
+			log.Warn("job report not delivered", "err", err)
+			return
+		}
+		select { // reconnecting
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 3*time.Second)):
+		}
+	}
+}
+
+// report uploads the outputs and sends the job's end.
+func (w *Worker) report(ctx context.Context, j *job, dir string, state string, res run.Result, inputs map[string]bool) error {
+	var enc []byte
+	if dir != "" {
+		names, err := outputs(dir, j.lease.Outputs, inputs)
+		if err != nil {
+			return err
+		}
+		files := make([]manifest.File, 0, len(names))
+		for _, name := range names {
+			f, err := w.upload(ctx, j, filepath.Join(dir, filepath.FromSlash(name)))
+			if err != nil {
+				return err
+			}
+			f.Path = name
+			files = append(files, f)
+		}
+		if len(files) > 0 {
+			if enc, err = manifest.Encode(manifest.New(files...)); err != nil {
+				return err
+			}
+		}
+	}
+	hdr, _ := json.Marshal(wire.JobDone{ID: j.lease.ID, Attempt: j.lease.Attempt, State: state, ExitCode: res.ExitCode,
+		ErrorCode: res.ErrorCode, Error: res.Error, LogTail: res.LogTail, WallSeconds: res.Wall.Seconds(), CPUSeconds: res.CPU.Seconds()})
+	return w.link.sendFrame(ctx, wire.Frame{Kind: wire.BinJobDone, Header: hdr, Payload: enc}, nil)
+}
+
+// upload chunks one output file and sends the chunks iscd lacks.
+func (w *Worker) upload(ctx context.Context, j *job, p string) (manifest.File, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return manifest.File{}, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return manifest.File{}, err
+	}
+	var batch []manifest.Chunk
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ids := make([]string, len(batch))
+		for i, ch := range batch {
+			ids[i] = ch.ID.String()
+		}
+		var have wire.FilesHave
+		if err := w.link.call(ctx, wire.OpWorkerHave, wire.WorkerHave{ID: j.lease.ID, Attempt: j.lease.Attempt, IDs: ids}, &have); err != nil {
+			return err
+		}
+		missing := map[string]bool{}
+		for _, id := range have.IDs {
+			missing[id] = true
+		}
+		for _, ch := range batch {
+			if !missing[ch.ID.String()] {
+				continue
+			}
+			delete(missing, ch.ID.String())
+			hdr, _ := json.Marshal(wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()})
+			if err := w.link.sendFrame(ctx, wire.Frame{Kind: wire.BinJobChunk, Header: hdr, Payload: ch.Encoded}, nil); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var batchBytes int
+	entry, err := manifest.Build(ctx, f, func(ch manifest.Chunk) error {
+		batch = append(batch, manifest.Chunk{ID: ch.ID, Encoded: append([]byte(nil), ch.Encoded...)})
+		batchBytes += len(ch.Encoded)
+		if batchBytes >= 16<<20 || len(batch) >= wire.MaxHaveBatch {
+			batchBytes = 0
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return entry, err
+	}
+	if err := flush(); err != nil {
+		return entry, err
+	}
+	entry.Mode, entry.ModTime = info.Mode().Perm(), info.ModTime()
+	return entry, nil
+}

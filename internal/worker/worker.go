@@ -1,0 +1,239 @@
+// Package worker is iscd's compute worker: it connects to iscd with a
+// worker token, announces the solvers it can run, leases jobs, and for each
+// one fetches the inputs (through a local chunk cache), runs the solver in a
+// fresh private directory under the job's limits, streams progress, uploads
+// the outputs and reports how the run ended. It is pure Go: native solver
+// plugins are loaded with purego, so `iscd worker` builds with CGO_ENABLED=0.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/solver/plugin"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Config configures a worker.
+type Config struct {
+	URL   string // iscd's base URL (http://host:port) or its /v1/worker URL
+	Token string // a worker token (iscctl worker token)
+	// Name identifies the worker to iscd (with its token); it must be
+	// unique among the token's workers. "": hostname-pid.
+	Name string
+	// Commands are the command solvers this worker runs, by name: the
+	// product's solver definition says how; the program must be on PATH.
+	Commands []string
+	// Plugins maps plugin solver names to their shared libraries.
+	Plugins  map[string]string
+	Capacity int    // jobs at once; 0: 1
+	Dir      string // where job directories are made; "": the system's temporary directory
+	// CacheDir holds the chunks of inputs fetched before, so a model
+	// solved again is not downloaded again; "": Dir/chunk-cache.
+	CacheDir string
+	KeepDirs bool // leave job directories behind (for debugging)
+	Logger   *slog.Logger
+}
+
+// Worker runs jobs for one iscd.
+type Worker struct {
+	cfg     Config
+	log     *slog.Logger
+	link    *link
+	cache   chunkstore.Store
+	plugins map[string]*plugin.Plugin
+	lease   time.Duration
+
+	mu      sync.Mutex
+	running map[string]*job
+}
+
+// New checks cfg and loads the plugins.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("worker: no worker token")
+	}
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 1
+	}
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(os.TempDir(), "iscd-worker")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("worker: job directory: %w", err)
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(cfg.Dir, "chunk-cache")
+	}
+	cache, err := chunkstore.NewDir(cfg.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("worker: chunk cache: %w", err)
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, cache: cache, plugins: map[string]*plugin.Plugin{}, running: map[string]*job{}}
+	for name, path := range cfg.Plugins {
+		p, err := plugin.Open(path)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("worker: solver %s: %w", name, err)
+		}
+		w.plugins[name] = p
+	}
+	if len(w.solvers()) == 0 {
+		w.Close()
+		return nil, errors.New("worker: no solvers: name command solvers or plugins")
+	}
+	w.link, err = newLink(cfg.URL, cfg.Token, w.pushed)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close unloads the plugins. Call it after Run has returned.
+func (w *Worker) Close() error {
+	var errs []error
+	for _, p := range w.plugins {
+		errs = append(errs, p.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Worker) solvers() []string {
+	out := slices.Clone(w.cfg.Commands)
+	for name := range w.plugins {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// Run works until ctx ends: it connects (again after every drop, with
+// backoff), leases jobs up to its capacity and runs them. Jobs in progress
+// when the connection drops carry on and report once it is back. When ctx
+// ends, running jobs are stopped and Run returns after they have.
+func (w *Worker) Run(ctx context.Context) error {
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
+	hello := wire.WorkerHello{Name: w.cfg.Name, Solvers: w.solvers(), Capacity: w.cfg.Capacity, Version: "iscd-worker/1"}
+	slots := make(chan struct{}, w.cfg.Capacity)
+	for attempt := 0; ; attempt++ {
+		conn, welcome, err := w.link.dial(ctx, hello)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d := backoff(attempt)
+			w.log.Warn("cannot reach iscd", "err", err, "retryIn", d)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		attempt = -1
+		w.lease = time.Duration(welcome.LeaseMS) * time.Millisecond
+		w.log.Info("worker connected", "id", welcome.WorkerID, "solvers", hello.Solvers, "capacity", hello.Capacity)
+		connCtx, drop := context.WithCancel(ctx)
+		var leasers sync.WaitGroup
+		for range w.cfg.Capacity {
+			leasers.Go(func() { w.leaseLoop(connCtx, ctx, slots, &jobs) })
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close(websocket.CloseNormalClosure, "worker stopping") })
+		err = w.link.serve(conn)
+		stop()
+		drop()
+		leasers.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Warn("disconnected from iscd; reconnecting", "err", err)
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)
+	return d/2 + rand.N(d/2)
+}
+
+// leaseWait is how long one lease request waits for a job.
+const leaseWait = 25 * time.Second
+
+// leaseLoop asks for a job whenever a slot is free, until connCtx ends;
+// jobs run under ctx (they outlive the connection).
+func (w *Worker) leaseLoop(connCtx, ctx context.Context, slots chan struct{}, jobs *sync.WaitGroup) {
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-connCtx.Done():
+			return
+		}
+		var l wire.JobLease
+		err := w.link.call(connCtx, wire.OpWorkerLease, wire.WorkerLease{WaitMS: leaseWait.Milliseconds()}, &l)
+		if err != nil || l.ID == "" {
+			<-slots
+			if err != nil {
+				if connCtx.Err() == nil && !errors.Is(err, errDisconnected) {
+					w.log.Error("lease", "err", err)
+				}
+				select { // let the connection end or recover
+				case <-connCtx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		jobs.Go(func() {
+			defer func() { <-slots }()
+			w.run(ctx, l)
+		})
+	}
+}
+
+// pushed handles an event iscd pushed: a cancel.
+func (w *Worker) pushed(ev *wire.Event) {
+	if ev.Operate != wire.OperateWorkerCancel {
+		return
+	}
+	w.mu.Lock()
+	j := w.running[ev.Params["jobId"]]
+	w.mu.Unlock()
+	if j != nil && strconv.Itoa(j.lease.Attempt) == ev.Params["attempt"] {
+		w.log.Info("job canceled by iscd", "job", j.lease.ID)
+		j.stop(errCanceled)
+	}
+}
+
+// Running lists the ids of the jobs running now.
+func (w *Worker) Running() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.running))
+	for id := range w.running {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}

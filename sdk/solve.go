@@ -1,0 +1,506 @@
+package sdk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// Solve states, as SolveProgress.State and the SolutionProgress event's
+// "state" report them.
+const (
+	SolveUploading   = "uploading"   // the model's chunks go to the service
+	SolveQueued      = "queued"      // waiting for a worker
+	SolveRunning     = "running"     // the solver runs
+	SolveDownloading = "downloading" // the outputs come back
+)
+
+// Solve outcomes, as SolveResult.Status.
+const (
+	SolveSucceeded = "succeeded"
+	SolveFailed    = "failed"
+	SolveCanceled  = "canceled"
+)
+
+// ErrSolveFailed wraps the reason of a solve that did not succeed: the
+// solver failed, ran out of time, wrote too much, or was canceled.
+var ErrSolveFailed = errors.New("iscsdk: the solve did not succeed")
+
+// SolveOptions tune a solve.
+type SolveOptions struct {
+	Solver string   // the product's solver to use; "": its only one
+	Args   []string // extra solver arguments (only for a solver that takes them)
+	Cores  int      // cores to ask for; 0: 1
+	// TimeLimit shortens the solver's time limit; 0: the solver's.
+	TimeLimit time.Duration
+	// Main is the model file within a model folder (modelPath a folder);
+	// for a single file it is that file.
+	Main string
+	// Inputs are more files the model reads (a deck's *INCLUDE files),
+	// relative to the model file's folder.
+	Inputs []string
+	// ResultDir receives the returned files; "": a new folder
+	// <workspace>/results/<model>-<job id> .
+	ResultDir string
+	// Progress is called as the solve goes, one call at a time.
+	Progress func(SolveProgress)
+
+	submitted func(jobID string) // GetSolution: the job exists, Cancel can name it
+}
+
+// SolveProgress reports a solve in progress.
+type SolveProgress struct {
+	JobID   string
+	State   string   // SolveUploading, SolveQueued, SolveRunning or SolveDownloading
+	Percent float64  // -1 when unknown
+	Log     []string // new solver output lines
+	Attempt int      // the worker attempt (a job whose worker died runs again)
+	Worker  string
+}
+
+// SolveResult says how a solve ended.
+type SolveResult struct {
+	JobID       string
+	Status      string // SolveSucceeded, SolveFailed or SolveCanceled
+	ExitCode    int
+	ResultDir   string   // holds the returned files (also after a failure: the solver's log)
+	Files       []string // their paths, relative to ResultDir
+	ErrorCode   string
+	Error       string
+	LogTail     []string // the solver's last output lines
+	Attempts    int
+	WallSeconds float64 // the solver's run time on the worker
+	CPUSeconds  float64
+	BytesSent   int64 // model bytes uploaded: 0 when the service had them all
+	ChunksSent  int
+}
+
+// Solve sends a model to the service, waits while a worker solves it, and
+// downloads the results. It survives dropped connections (a result that
+// arrives while the program is offline is delivered on reconnect). If ctx
+// ends, the job is canceled on the service. An error is returned with a
+// result whose Status is not SolveSucceeded; it wraps ErrSolveFailed and a
+// *wire.Error with the service's code when the solver failed.
+func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) (SolveResult, error) {
+	if c.shut.Load() {
+		return SolveResult{}, ErrShutOut
+	}
+	files, main, err := solveInputs(modelPath, opt)
+	if err != nil {
+		return SolveResult{}, err
+	}
+	id := newJobID()
+	res := SolveResult{JobID: id, Status: SolveFailed}
+	events := c.solves.watch(id)
+	defer c.solves.forget(id)
+	report := func(p SolveProgress) {
+		if opt.Progress != nil {
+			p.JobID = id
+			opt.Progress(p)
+		}
+	}
+
+	// Upload and submit: a dropped connection resumes; chunks the service
+	// has are not sent again.
+	report(SolveProgress{State: SolveUploading, Percent: -1})
+	var info wire.JobInfo
+	for attempt := 1; ; attempt++ {
+		err = c.submit(ctx, files, main, id, opt, &res, &info)
+		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("solve %s: %w", modelPath, err)
+	}
+	if opt.submitted != nil {
+		opt.submitted(id)
+	}
+
+	// Wait for the result, passing progress on. Canceling ctx cancels the job.
+	var final *Event
+	for final == nil {
+		select {
+		case e := <-events:
+			switch e.Operate {
+			case wire.OperateJobResult:
+				final = &e
+			case wire.OperateJobProgress:
+				p := SolveProgress{State: e.Params["state"], Percent: -1, Worker: e.Params["worker"]}
+				p.Attempt, _ = strconv.Atoi(e.Params["attempt"])
+				if v, err := strconv.ParseFloat(e.Params["percent"], 64); err == nil {
+					p.Percent = v
+				}
+				if l := e.Params["log"]; l != "" {
+					p.Log = strings.Split(l, "\n")
+				}
+				report(p)
+			}
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = c.tryCall(cctx, wire.OpJobsCancel, wire.JobRef{ID: id}, nil)
+			cancel()
+			res.Status, res.ErrorCode, res.Error = SolveCanceled, wire.CodeCanceled, "canceled: "+context.Cause(ctx).Error()
+			return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, ctx.Err())
+		}
+	}
+	p := final.Params
+	res.Status = p["status"]
+	res.ExitCode, _ = strconv.Atoi(p["exitCode"])
+	res.Attempts, _ = strconv.Atoi(p["attempt"])
+	res.WallSeconds, _ = strconv.ParseFloat(p["wallSeconds"], 64)
+	res.CPUSeconds, _ = strconv.ParseFloat(p["cpuSeconds"], 64)
+	res.ErrorCode, res.Error = p["errorCode"], p["errorMsg"]
+	if t := p["logTail"]; t != "" {
+		res.LogTail = strings.Split(t, "\n")
+	}
+	if n, _ := strconv.Atoi(p["outputFiles"]); n > 0 {
+		report(SolveProgress{State: SolveDownloading, Percent: -1})
+		dir := opt.ResultDir
+		if dir == "" {
+			stem := strings.TrimSuffix(filepath.Base(main), filepath.Ext(main))
+			dir = filepath.Join(c.cfg.WorkspaceDir, "results", stem+"-"+id[:12])
+		}
+		if res.Files, err = c.fetchOutputs(ctx, id, dir); err != nil {
+			return res, fmt.Errorf("solve %s: results: %w", modelPath, err)
+		}
+		res.ResultDir = dir
+	}
+	if res.Status != SolveSucceeded {
+		return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, &wire.Error{Code: res.ErrorCode, Message: res.Error})
+	}
+	return res, nil
+}
+
+// solveInputs lists a model's files: the model file and opt.Inputs, or
+// every file of a model folder.
+func solveInputs(modelPath string, opt SolveOptions) ([]localFile, string, error) {
+	if err := checkText("model path", modelPath, maxPathLen); err != nil {
+		return nil, "", err
+	}
+	abs, err := filepath.Abs(modelPath)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, "", err
+	}
+	if st.IsDir() {
+		files, err := listLocal(abs, true)
+		if err != nil {
+			return nil, "", err
+		}
+		if opt.Main == "" {
+			return nil, "", fmt.Errorf("%w: a model folder needs Main, the model file in it", ErrInvalidArgument)
+		}
+		for _, f := range files {
+			if f.rel == opt.Main {
+				return files, opt.Main, nil
+			}
+		}
+		return nil, "", fmt.Errorf("%w: %s is not in %s", ErrInvalidArgument, opt.Main, abs)
+	}
+	files, err := listLocal(abs, false)
+	if err != nil {
+		return nil, "", err
+	}
+	seen := map[string]bool{files[0].rel: true}
+	for _, in := range opt.Inputs {
+		rel := filepath.ToSlash(filepath.Clean(in))
+		if err := manifest.CheckPath(rel); err != nil {
+			return nil, "", fmt.Errorf("%w: input %q: %v", ErrInvalidArgument, in, err)
+		}
+		if seen[rel] {
+			continue
+		}
+		seen[rel] = true
+		p := filepath.Join(filepath.Dir(abs), filepath.FromSlash(rel))
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, "", err
+		}
+		if !info.Mode().IsRegular() {
+			return nil, "", fmt.Errorf("%w: input %s is not a regular file", ErrInvalidArgument, p)
+		}
+		files = append(files, localFile{abs: p, rel: rel, info: info})
+	}
+	return files, files[0].rel, nil
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// submit uploads the inputs' missing chunks and submits the job (again:
+// a repeated submit names the same job).
+func (c *Client) submit(ctx context.Context, files []localFile, main, id string, opt SolveOptions, res *SolveResult, info *wire.JobInfo) error {
+	var sr SaveResult
+	up := &uploader{c: c, ctx: ctx, res: &sr, report: func(int64, bool) {}}
+	defer func() { res.BytesSent, res.ChunksSent = res.BytesSent+sr.BytesSent, res.ChunksSent+sr.ChunksSent }()
+	var entries []manifest.File
+	for _, lf := range files {
+		entry, err := up.file(lf)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, entry)
+	}
+	if err := up.flush(); err != nil {
+		return err
+	}
+	enc, err := manifest.Encode(manifest.New(entries...))
+	if err != nil {
+		return err
+	}
+	hdr, _ := json.Marshal(wire.JobSubmit{ID: id, Solver: opt.Solver, Main: main, Args: opt.Args, Cores: opt.Cores,
+		TimeLimitSeconds: int64(opt.TimeLimit / time.Second)})
+	if err := c.sendFrame(ctx, wire.Frame{Kind: wire.BinJobSubmit, Header: hdr, Payload: enc}, info); err != nil {
+		if errors.Is(err, wire.ErrTooLarge) {
+			return fmt.Errorf("%w: the model's manifest (%d bytes) is larger than a frame", ErrInvalidArgument, len(enc))
+		}
+		return err
+	}
+	return nil
+}
+
+// fetchOutputs downloads a finished job's outputs into dir.
+func (c *Client) fetchOutputs(ctx context.Context, id, dir string) ([]string, error) {
+	var f *wire.Frame
+	var err error
+	for attempt := 1; ; attempt++ {
+		f, err = c.fetch(ctx, wire.OpJobsManifest, wire.JobRef{ID: id}, wire.BinManifest)
+		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Decode(f.Payload) // checks every path stays inside
+	if err != nil {
+		return nil, fmt.Errorf("outputs manifest: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(m.Files))
+	var or OpenResult
+	for _, file := range m.Files {
+		dst := filepath.Join(dir, filepath.FromSlash(file.Path))
+		for attempt := 1; ; attempt++ {
+			err = c.download(ctx, wire.OpFilesChunk, file, dst, &or, func(int64) {})
+			if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			return names, fmt.Errorf("%s: %w", file.Path, err)
+		}
+		names = append(names, file.Path)
+	}
+	return names, nil
+}
+
+// solveRouter hands the service's job events to the Solve waiting for
+// them; they are the SDK's, not the host's (the host gets
+// SolutionProgress and SolutionResult events with its request id).
+type solveRouter struct {
+	mu      sync.Mutex
+	waiting map[string]chan Event
+}
+
+func newSolveRouter() *solveRouter { return &solveRouter{waiting: map[string]chan Event{}} }
+
+// solveEventBuffer bounds the events of one solve not yet taken: progress
+// beyond it is dropped (the result never is: it is the last).
+const solveEventBuffer = 1024
+
+func (r *solveRouter) watch(id string) <-chan Event {
+	ch := make(chan Event, solveEventBuffer)
+	r.mu.Lock()
+	r.waiting[id] = ch
+	r.mu.Unlock()
+	return ch
+}
+
+func (r *solveRouter) forget(id string) {
+	r.mu.Lock()
+	delete(r.waiting, id)
+	r.mu.Unlock()
+}
+
+// deliver takes a job event; it reports false for any other event.
+func (r *solveRouter) deliver(e Event) bool {
+	if e.Operate != wire.OperateJobProgress && e.Operate != wire.OperateJobResult {
+		return false
+	}
+	r.mu.Lock()
+	ch := r.waiting[e.Params["jobId"]]
+	r.mu.Unlock()
+	if ch == nil {
+		return true // a job nobody here waits for (a previous run of the program)
+	}
+	if e.Operate == wire.OperateJobResult {
+		ch <- e // room is kept for it: progress stops at the buffer's end minus one
+		return true
+	}
+	if len(ch) < cap(ch)-1 {
+		ch <- e
+	}
+	return true
+}
+
+// ---- the compatible calls: GetSolution and Cancel -------------------------
+
+// solutionOptions is GetSolution's options JSON.
+type solutionOptions struct {
+	Solver           string   `json:"solver"`
+	Args             []string `json:"args"`
+	Cores            int      `json:"cores"`
+	TimeLimitSeconds int64    `json:"timeLimitSeconds"`
+	Main             string   `json:"main"`
+	Inputs           []string `json:"inputs"`
+	ResultDir        string   `json:"resultDir"`
+}
+
+// solution is a GetSolution in progress, for Cancel.
+type solution struct {
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	jobID  string
+}
+
+// GetSolution solves a model in the cloud (Solve, asynchronously).
+// optionsJSON (may be empty) is an object with any of: solver, args,
+// cores, timeLimitSeconds, main (the model file of a model folder), inputs
+// (more files of the model, relative to its folder), resultDir.
+// SolutionProgress events with the returned request id report the state
+// (uploading, queued, running, downloading) with percent and new log lines
+// when known; one SolutionResult event ends it with status
+// success/failed/canceled, resultDir, exitCode, and errorCode and errorMsg
+// on failure.
+func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMessage) (uint64, error) {
+	abs, cb, err := c.checkLocal(filePath, comeBack)
+	if err != nil {
+		return 0, err
+	}
+	var o solutionOptions
+	if strings.TrimSpace(optionsJSON) != "" {
+		if err := checkText("options", optionsJSON, 64<<10); err != nil {
+			return 0, err
+		}
+		dec := json.NewDecoder(strings.NewReader(optionsJSON))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err != nil {
+			return 0, fmt.Errorf("%w: options: %v", ErrInvalidArgument, err)
+		}
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return 0, err
+	}
+	id := c.nextRequest.Add(1)
+	sol := &solution{}
+	c.mu.Lock()
+	if c.solutions == nil {
+		c.solutions = map[uint64]*solution{}
+	}
+	c.solutions[id] = sol
+	c.mu.Unlock()
+	opt := SolveOptions{Solver: o.Solver, Args: o.Args, Cores: o.Cores, TimeLimit: time.Duration(o.TimeLimitSeconds) * time.Second,
+		Main: o.Main, Inputs: o.Inputs, ResultDir: o.ResultDir}
+	opt.submitted = func(jobID string) {
+		sol.mu.Lock()
+		sol.jobID = jobID
+		sol.mu.Unlock()
+	}
+	opt.Progress = func(p SolveProgress) {
+		params := map[string]string{"state": p.State, "jobId": p.JobID}
+		if p.Percent >= 0 {
+			params["percent"] = strconv.FormatFloat(p.Percent, 'f', -1, 64)
+		}
+		if len(p.Log) > 0 {
+			params["log"] = strings.Join(p.Log, "\n")
+		}
+		if p.Attempt > 0 {
+			params["attempt"] = strconv.Itoa(p.Attempt)
+		}
+		c.emit(Event{Type: EventSolutionProgress, RequestID: id, Operate: EventSolutionProgress.String(), Params: params, ComeBack: cb})
+	}
+	c.goAsync(func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		sol.mu.Lock()
+		sol.cancel = cancel
+		sol.mu.Unlock()
+		defer func() {
+			cancel()
+			c.mu.Lock()
+			delete(c.solutions, id)
+			c.mu.Unlock()
+		}()
+		res, err := c.Solve(ctx, abs, opt)
+		p := map[string]string{"status": "success", "jobId": res.JobID, "exitCode": strconv.Itoa(res.ExitCode), "resultDir": res.ResultDir,
+			"files": strconv.Itoa(len(res.Files)), "bytesSent": strconv.FormatInt(res.BytesSent, 10),
+			"wallSeconds": strconv.FormatFloat(res.WallSeconds, 'f', 3, 64), "attempts": strconv.Itoa(res.Attempts)}
+		if err != nil {
+			p["status"] = "failed"
+			if res.Status == SolveCanceled {
+				p["status"] = "canceled"
+			}
+			p["errorCode"], p["errorMsg"] = res.ErrorCode, res.Error
+			if res.ErrorCode == "" {
+				p["errorCode"], p["errorMsg"] = errorCode(err)
+			}
+			if len(res.LogTail) > 0 {
+				p["logTail"] = strings.Join(res.LogTail, "\n")
+			}
+		}
+		c.emit(Event{Type: EventSolutionResult, RequestID: id, Operate: EventSolutionResult.String(), Params: p, ComeBack: cb})
+	})
+	return id, nil
+}
+
+// ErrUnknownRequest: Cancel of a request id that names no solve in
+// progress (never started, or finished).
+var ErrUnknownRequest = errors.New("iscsdk: no request in progress with that id")
+
+// Cancel stops a GetSolution: a job on the service is canceled there (its
+// worker stops the solver), and the SolutionResult event says "canceled";
+// a solve still uploading stops at once.
+func (c *Client) Cancel(requestID uint64) error {
+	if c.shut.Load() {
+		return ErrShutOut
+	}
+	c.mu.Lock()
+	sol := c.solutions[requestID]
+	c.mu.Unlock()
+	if sol == nil {
+		return fmt.Errorf("%w: %d", ErrUnknownRequest, requestID)
+	}
+	sol.mu.Lock()
+	jobID, cancel := sol.jobID, sol.cancel
+	sol.mu.Unlock()
+	if jobID == "" {
+		if cancel != nil {
+			cancel()
+		}
+		return nil
+	}
+	ctx, done := context.WithTimeout(c.ctx, 10*time.Second)
+	defer done()
+	return c.call(ctx, wire.OpJobsCancel, wire.JobRef{ID: jobID}, nil)
+}

@@ -1,0 +1,286 @@
+package sdk_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/internal/worker"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// needCCX skips a test when CalculiX is not installed (.ci/run installs it).
+func needCCX(t *testing.T) string {
+	t.Helper()
+	ccx, err := exec.LookPath("ccx")
+	if err != nil {
+		t.Skip("ccx (CalculiX) not installed: apt-get install calculix-ccx")
+	}
+	return ccx
+}
+
+// localCCX solves deck with the local ccx and returns the .dat it wrote.
+func localCCX(t *testing.T, deck string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(deck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(deck)
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stem := strings.TrimSuffix(name, ".inp")
+	cmd := exec.Command(needCCX(t), "-i", stem)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("local ccx %s: %v\n%s", name, err, out)
+	}
+	dat, err := os.ReadFile(filepath.Join(dir, stem+".dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dat
+}
+
+// testSolvers are command solvers the compute tests define on the demo
+// product beside CalculiX: their scripts do what a misbehaving solver does.
+var testSolvers = []adminapi.Solver{
+	// waits for a file the test creates (or is stopped); writes out.txt
+	{Name: "waiter", Kind: "command", Command: []string{"sh", "-c", `echo "waiting $ISCSDK_JOB_ATTEMPT"; echo $$ > "$1"; while [ ! -e "$2" ]; do sleep 0.02; done; echo done > out.txt`, "waiter", "{args}"}, Outputs: []string{"out.txt"}},
+	{Name: "slow", Kind: "command", Command: []string{"sh", "-c", "echo started; exec sleep 30"}, TimeLimitSeconds: 1},
+	{Name: "big", Kind: "command", Command: []string{"sh", "-c", "while :; do head -c 65536 /dev/zero >> big.out; done"}, MaxOutput: 1 << 20},
+}
+
+// startCompute starts iscd whose dev worker runs CalculiX and the test
+// solvers, and a client of it.
+func startCompute(t *testing.T) (*servertest.Server, *sdk.Client) {
+	t.Helper()
+	needCCX(t)
+	names := []string{"calculix"}
+	for _, s := range testSolvers {
+		names = append(names, s.Name)
+	}
+	srv := servertest.StartConfig(t, server.Config{DevWorker: worker.Config{Commands: names, Capacity: 2}})
+	putSolvers(t, srv)
+	c, err := sdk.Init(context.Background(), config(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.ShutOut() })
+	return srv, c
+}
+
+func putSolvers(t *testing.T, srv *servertest.Server) {
+	t.Helper()
+	for _, s := range testSolvers {
+		if err := srv.Admin().Do(context.Background(), "PUT", "/products/"+srv.Product+"/solvers/"+s.Name, s, nil); err != nil {
+			t.Fatalf("solver %s: %v", s.Name, err)
+		}
+	}
+}
+
+func TestSolveCalculixMatchesALocalRunAndSendsNothingTwice(t *testing.T) {
+	_, c := startCompute(t)
+	deck := filepath.Join("..", "examples", "data", "beam.inp")
+	var mu sync.Mutex
+	states := map[string]bool{}
+	var lastPct float64 = -1
+	res, err := c.Solve(context.Background(), deck, sdk.SolveOptions{Solver: "calculix", Progress: func(p sdk.SolveProgress) {
+		mu.Lock()
+		defer mu.Unlock()
+		states[p.State] = true
+		if p.Percent >= 0 {
+			lastPct = p.Percent
+		}
+	}})
+	if err != nil {
+		t.Fatalf("solve: %v (%+v)", err, res)
+	}
+	for _, s := range []string{sdk.SolveUploading, sdk.SolveQueued, sdk.SolveRunning, sdk.SolveDownloading} {
+		if !states[s] {
+			t.Errorf("no %s progress (saw %v)", s, states)
+		}
+	}
+	if lastPct != 100 {
+		t.Errorf("last percent %v, want 100", lastPct)
+	}
+	if res.Status != sdk.SolveSucceeded || res.ExitCode != 0 || res.BytesSent == 0 || res.WallSeconds <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	got, err := os.ReadFile(filepath.Join(res.ResultDir, "beam.dat"))
+	if err != nil {
+		t.Fatalf("result files %v: %v", res.Files, err)
+	}
+	if want := localCCX(t, deck); !bytes.Equal(got, want) {
+		t.Fatalf("beam.dat from the cloud (%d bytes) differs from a local ccx run (%d bytes)", len(got), len(want))
+	}
+	for _, f := range []string{"beam.frd", "beam.sta", "solver.log"} {
+		if _, err := os.Stat(filepath.Join(res.ResultDir, f)); err != nil {
+			t.Errorf("result %s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(res.ResultDir, "beam.inp")); err == nil {
+		t.Error("the input deck came back as an output")
+	}
+
+	again, err := c.Solve(context.Background(), deck, sdk.SolveOptions{Solver: "calculix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.BytesSent != 0 || again.ChunksSent != 0 {
+		t.Fatalf("the same model solved again sent %d bytes in %d chunks, want 0", again.BytesSent, again.ChunksSent)
+	}
+	if again.JobID == res.JobID || again.ResultDir == res.ResultDir {
+		t.Fatal("the second solve reused the first's job or result folder")
+	}
+}
+
+func TestSolveFailuresSayWhy(t *testing.T) {
+	_, c := startCompute(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "broken.inp")
+	os.WriteFile(bad, []byte("*NODE\n1, 0, 0, 0\n*STEP\n*STATIC\n*CLOAD\nNOSUCHSET, 3, -1.\n*END STEP\n"), 0o600)
+
+	for _, tc := range []struct {
+		name, model, solver string
+		code                string
+		wantLog             string
+	}{
+		{"unknown solver", bad, "abaqus", wire.CodeUnknownSolver, ""},
+		{"several solvers, none named", bad, "", wire.CodeNoSolver, ""},
+		{"the solver rejects the model", bad, "calculix", wire.CodeSolverFailed, "ERROR"},
+		{"time limit", bad, "slow", wire.CodeTimeLimit, "started"},
+		{"output limit", bad, "big", wire.CodeOutputLimit, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := c.Solve(ctx, tc.model, sdk.SolveOptions{Solver: tc.solver})
+			var we *wire.Error
+			if !errors.As(err, &we) || we.Code != tc.code {
+				t.Fatalf("error %v (%+v), want code %s", err, res, tc.code)
+			}
+			if tc.wantLog != "" && !strings.Contains(strings.Join(res.LogTail, "\n")+res.Error, tc.wantLog) {
+				t.Fatalf("the failure does not show the solver's output %q: %+v", tc.wantLog, res)
+			}
+		})
+	}
+	t.Run("missing model", func(t *testing.T) {
+		if _, err := c.Solve(ctx, filepath.Join(dir, "nope.inp"), sdk.SolveOptions{}); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("input outside the model's folder", func(t *testing.T) {
+		_, err := c.Solve(ctx, bad, sdk.SolveOptions{Solver: "calculix", Inputs: []string{"../etc/passwd"}})
+		if !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("arguments for a solver that takes none", func(t *testing.T) {
+		_, err := c.Solve(ctx, bad, sdk.SolveOptions{Solver: "calculix", Args: []string{"-evil"}})
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Code != wire.CodeBadRequest {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+// waiterModel makes a model for the waiter solver and returns it, the
+// arguments naming its pid file and release file, and the paths of both.
+func waiterModel(t *testing.T) (model string, args []string, pidFile, release string) {
+	dir := t.TempDir()
+	model = filepath.Join(dir, "model.inp")
+	os.WriteFile(model, []byte("model "+t.Name()+"\n"), 0o600)
+	pidFile, release = filepath.Join(dir, "solver.pid"), filepath.Join(dir, "release")
+	return model, []string{pidFile, release}, pidFile, release
+}
+
+func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
+	_, c := startCompute(t)
+	model, args, pidFile, _ := waiterModel(t)
+	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
+	id, err := c.GetSolution(model, opts, []byte(`{"tag":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
+	})
+	if err := c.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })
+	if e.Params["status"] != "canceled" || string(e.ComeBack) != `{"tag":7}` {
+		t.Fatalf("result %+v", e)
+	}
+	pid, _ := os.ReadFile(pidFile)
+	if processAlive(strings.TrimSpace(string(pid))) {
+		t.Fatalf("the solver (pid %s) still runs after the canceled result", pid)
+	}
+	if err := c.Cancel(id); !errors.Is(err, sdk.ErrUnknownRequest) {
+		t.Fatalf("cancel of a finished request: %v", err)
+	}
+}
+
+// processAlive reports whether a process exists and is not a zombie.
+func processAlive(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
+	srv, _ := startCompute(t)
+	p := startProxy(t, srv.Addr)
+	cfg := config(t, srv)
+	cfg.Endpoint = p.endpoint()
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	model, args, _, release := waiterModel(t)
+	running := make(chan struct{})
+	var once sync.Once
+	type out struct {
+		res sdk.SolveResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "waiter", Args: args, Progress: func(p sdk.SolveProgress) {
+			if p.State == sdk.SolveRunning && len(p.Log) > 0 {
+				once.Do(func() { close(running) })
+			}
+		}})
+		done <- out{res, err}
+	}()
+	<-running
+	p.setCut(true) // the engineer's network is gone while the solver runs
+	servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && e.Params["state"] != "connected"
+	})
+	os.WriteFile(release, nil, 0o600) // the solver finishes meanwhile
+	p.setCut(false)
+	r := <-done
+	if r.err != nil || r.res.Status != sdk.SolveSucceeded {
+		t.Fatalf("after reconnecting: %v %+v", r.err, r.res)
+	}
+	if out, _ := os.ReadFile(filepath.Join(r.res.ResultDir, "out.txt")); string(out) != "done\n" {
+		t.Fatalf("out.txt %q", out)
+	}
+}
