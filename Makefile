@@ -135,3 +135,10 @@ test: build
 
 demo: build
 	scripts/demo.sh
+
+# bench: the benchmarks (cmd/iscbench; docs/benchmarks.md says what each
+# figure means): a table on stdout and build/bench.json. BENCH_QUICK=1 runs
+# the reduced set in under two minutes. Not part of make test.
+bench: build
+	$(GO) build -trimpath -o $(BUILD)/bin/iscbench ./cmd/iscbench
+	$(BUILD)/bin/iscbench -build $(BUILD) -out $(BUILD)/bench.json
