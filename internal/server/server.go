@@ -30,7 +30,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/server/upgrades"
 	"github.com/iscsdk/iscsdk/internal/store"
-	"github.com/iscsdk/iscsdk/internal/store/boltstore"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/internal/worker"
@@ -44,8 +43,16 @@ type Config struct {
 	Dev          bool          // create the demo org, user, product and tokens, write dev.env
 	Heartbeat    time.Duration // application heartbeat interval for clients; 0: 15s
 	ResumeWindow time.Duration // 0: 15m
+	// Database is where the metadata lives: "" for the embedded bbolt
+	// file DataDir/iscd.db, or a PostgreSQL connection string
+	// (postgres://...) that several replicas share. It is never logged
+	// with its password.
+	Database string
+	// DatabasePassword, if set, is the password of Database (kept out of
+	// the connection string: read from a file); $PGPASSWORD works too.
+	DatabasePassword string
 	// EventRetention bounds the unacknowledged events kept per session;
-	// 0: boltstore.DefaultRetention.
+	// 0: the store's default (4096).
 	EventRetention int
 	// LicenseLease is how long a floating seat lasts between renewals;
 	// 0: licensing.DefaultLease.
@@ -109,7 +116,7 @@ func Open(cfg Config) (*Server, error) {
 	if cfg.Marketplace.Enabled && cfg.Marketplace.AccessKey == "" {
 		return nil, errors.New("iscd: the marketplace endpoint needs an access key")
 	}
-	st, err := boltstore.Open(filepath.Join(cfg.DataDir, "iscd.db"), cfg.EventRetention)
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}

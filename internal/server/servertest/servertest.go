@@ -15,6 +15,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -41,9 +42,16 @@ type Server struct {
 func Start(t testing.TB) *Server { return StartConfig(t, server.Config{}) }
 
 // StartConfig is Start with settings; DataDir and Dev are set by it.
+//
+// With $ISCD_TEST_DATABASE=postgres, a service given no Database gets a
+// fresh PostgreSQL database (pgtest.DSN; the package's TestMain must call
+// pgtest.Main): the same tests then run against the PostgreSQL store.
 func StartConfig(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	cfg.DataDir, cfg.Dev = t.TempDir(), true
+	if cfg.Database == "" && os.Getenv("ISCD_TEST_DATABASE") == "postgres" {
+		cfg.Database = pgtest.DSN(t)
+	}
 	s := &Server{t: t, cfg: cfg, DataDir: cfg.DataDir, Addr: "127.0.0.1:0"}
 	s.start()
 	t.Cleanup(s.Stop)
