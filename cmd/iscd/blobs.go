@@ -67,18 +67,23 @@ func gc(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr("ISCD_DATA", "iscd-data"), "data directory of the service; $ISCD_DATA")
 	blobs := addBlobFlags(fs)
+	db := addDBFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("iscd gc: unexpected argument %q", fs.Arg(0))
 	}
+	dsn, dbPassword, err := db.config()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	chunks, err := blobs.open(log)
 	if err != nil {
 		return err
 	}
-	srv, err := server.Open(server.Config{DataDir: *data, Chunks: chunks, GCInterval: -1, Logger: log})
+	srv, err := server.Open(server.Config{DataDir: *data, Chunks: chunks, GCInterval: -1, Logger: log, Database: dsn, DatabasePassword: dbPassword})
 	if err != nil {
 		return err
 	}

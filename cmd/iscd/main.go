@@ -5,8 +5,10 @@
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
+//	           [--db postgres://USER@HOST/DB [--db-password-file F]]
+//	iscd migrate --db postgres://... [--db-password-file F]
 //	iscd worker --server URL --token-file F [--solver NAME]... [--plugin NAME=LIB]... [--capacity N]
-//	iscd gc [--data DIR] [--blobs ...]
+//	iscd gc [--data DIR] [--blobs ...] [--db ...]
 //	iscd version
 package main
 
@@ -38,6 +40,7 @@ commands:
   serve     run the service (iscd serve --help for flags)
   worker    run a compute worker for an iscd (iscd worker --help)
   gc        delete unreferenced file chunks once, and exit (iscd gc --help)
+  migrate   bring a PostgreSQL store's schema up to date, and exit
   version   print the version
 `
 
@@ -58,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(args[1:], stderr)
 	case "gc":
 		return gc(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "worker":
 		return runWorker(args[1:], stderr)
 	case "version", "--version":
@@ -91,10 +96,15 @@ func serve(args []string, stderr io.Writer) error {
 	devPlugins := pluginFlag{}
 	fs.Var(devPlugins, "dev-plugin", "NAME=LIBRARY: a native solver plugin for the dev worker (repeatable)")
 	blobs := addBlobFlags(fs)
+	db := addDBFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	mkt, err := marketplaceConfig(*mktKeyFile, *mktOrg, *mktProduct)
+	if err != nil {
+		return err
+	}
+	dsn, dbPassword, err := db.config()
 	if err != nil {
 		return err
 	}
@@ -120,6 +130,7 @@ func serve(args []string, stderr io.Writer) error {
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease}, DevWorker: worker.Config{Plugins: devPlugins},
+		Database: dsn, DatabasePassword: dbPassword,
 	})
 	if err != nil {
 		return err
