@@ -370,18 +370,26 @@ func isc_go_save_as(id C.uintptr_t, localPath, cloudPath *C.char, isAssembly C.i
 func isc_go_get_solution(id C.uintptr_t, filePath, optionsJSON, comeBack *C.char, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	a.str("file_path", filePath, true)
-	a.object("options_json", optionsJSON)
-	a.object("come_back_json", comeBack)
-	return reply(errbuf, named("iscsdk_get_solution", a.notImplemented("cloud compute")))
+	path := a.str("file_path", filePath, true)
+	opts := a.object("options_json", optionsJSON)
+	cb := a.object("come_back_json", comeBack)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_get_solution", a.err))
+	}
+	req, err := c.GetSolution(path, string(opts), cb)
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_get_solution", err))
 }
 
 //export isc_go_cancel
 func isc_go_cancel(id C.uintptr_t, requestID C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
-	return reply(errbuf, named("iscsdk_cancel", a.notImplemented("cloud compute")))
+	c := a.client(id)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_cancel", a.err))
+	}
+	return reply(errbuf, named("iscsdk_cancel", c.Cancel(uint64(requestID))))
 }

@@ -411,7 +411,7 @@ func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMess
 		}
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: model: %v", ErrInvalidArgument, err)
 	}
 	id := c.nextRequest.Add(1)
 	sol := &solution{}
@@ -475,8 +475,8 @@ func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMess
 }
 
 // ErrUnknownRequest: Cancel of a request id that names no solve in
-// progress (never started, or finished).
-var ErrUnknownRequest = errors.New("iscsdk: no request in progress with that id")
+// progress (never started, or finished). It is an ErrInvalidArgument too.
+var ErrUnknownRequest = fmt.Errorf("%w: no solution in progress has that request id", ErrInvalidArgument)
 
 // Cancel stops a GetSolution: a job on the service is canceled there (its
 // worker stops the solver), and the SolutionResult event says "canceled";

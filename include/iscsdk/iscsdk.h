@@ -423,18 +423,49 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char
 */
 
 /*
-** Solve the model file_path in the cloud. options_json (may be NULL) is a
-** JSON object of solver options. Progress arrives as
-** ISCSDK_EVENT_SOLUTION_PROGRESS and ISCSDK_EVENT_TRANSFER_PROGRESS events,
-** the outcome as one ISCSDK_EVENT_SOLUTION_RESULT.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Solve the model file_path in the cloud: the library uploads the model
+** (only the chunks the service lacks: the same model solved again sends
+** nothing), a compute worker runs the product's solver on it, and the
+** returned files are downloaded into a local folder. It returns at once with
+** the request id in *out_request_id; the events of that request id follow:
+**
+**   ISCSDK_EVENT_SOLUTION_PROGRESS  "state": uploading, queued, running,
+**       downloading; while running "percent" (0..100, when the solver's
+**       output tells) and "log" (new solver output lines, '\n'-separated);
+**       "jobId", "attempt" (a job whose worker died runs again elsewhere).
+**   ISCSDK_EVENT_SOLUTION_RESULT    exactly one: "status" success, failed or
+**       canceled; "resultDir" (absolute path of the folder holding the
+**       returned files, solver.log among them, also after a failure),
+**       "exitCode", "jobId", "files", "bytesSent", "wallSeconds"; on failure
+**       "errorCode" (unknown_solver, no_solver, solver_failed, time_limit,
+**       output_limit, worker_lost, canceled, invalid_argument, unreachable,
+**       ...) , "errorMsg" and "logTail" (the solver's last lines).
+**
+** file_path is a model file (UTF-8), or a folder holding a model of several
+** files (then options_json must name "main"). options_json (NULL or a JSON
+** object) may hold: "solver" (the product's solver; omit when it has one),
+** "args" (array of extra solver arguments, for a solver that takes them),
+** "cores", "timeLimitSeconds" (shortens the solver's limit), "main",
+** "inputs" (array of more files the model reads, relative to its folder:
+** a deck's *INCLUDE files), "resultDir" (default: a new folder under the
+** workspace, results/<model>-<job id>). Unknown keys are an error.
+**
+** A result that completes while the program is disconnected arrives when it
+** reconnects. ShutOut does not cancel the job on the service: it finishes
+** there and is listed by `iscctl jobs`.
+** Errors: ISCSDK_E_INVALID_ARG for a NULL or non-UTF-8 path, a model that
+** does not exist, options that are not a JSON object or hold unknown keys.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const char* file_path, const char* options_json, const char* come_back_json, uint64_t* out_request_id);
 
 /*
-** Cancel the request request_id (a solution, a transfer). Its result event
-** still arrives, with status "canceled" where the operation has one.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Cancel the solution request_id. The job's worker stops the solver (within
+** a second: SIGTERM, then SIGKILL after 300 ms, to its whole process group)
+** and the request's ISCSDK_EVENT_SOLUTION_RESULT arrives with status
+** "canceled"; a request still uploading stops at once. Returns
+** ISCSDK_E_INVALID_ARG if request_id names no solution in progress (never
+** started, or already finished), ISCSDK_E_DISCONNECTED if the service could
+** not be told (try again).
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cancel(iscsdk_client* c, uint64_t request_id);
 

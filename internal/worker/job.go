@@ -153,8 +153,12 @@ func (w *Worker) renew(ctx context.Context, j *job) {
 		case <-t.C:
 		case <-j.nudge:
 		}
+		// A renewal in flight when the solve ends still arrives: it may
+		// carry the last progress (Run waits for this goroutine).
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(w.lease, time.Second))
 		var r wire.JobRenewed
-		err := w.link.call(ctx, wire.OpWorkerRenew, j.take(), &r)
+		err := w.link.call(cctx, wire.OpWorkerRenew, j.take(), &r)
+		cancel()
 		var we *wire.Error
 		switch {
 		case errors.As(err, &we) && we.Code == "lease_lost":
