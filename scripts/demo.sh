@@ -72,4 +72,10 @@ say "cloud files (examples/c/cloud_files.c): a CalculiX model and an assembly, s
 "$bin/cloud_files" examples/data/beam.inp examples/data/Bracket
 "$bin/iscctl" ls /demo
 "$bin/iscctl" history /demo/beam.inp
+if command -v ccx >/dev/null; then
+  say "compute (examples/c/cloud_solve.c): GetSolution sends beam.inp to the dev worker, which runs CalculiX; progress and the solver's output stream back, the results land in a local folder"
+  "$bin/cloud_solve" examples/data/beam.inp
+else
+  say "compute skipped: ccx (CalculiX) is not installed — apt-get install calculix-ccx"
+fi
 say "stopping iscd"
