@@ -1,6 +1,7 @@
 // Command iscctl manages an iscd service through its admin API: orgs,
-// users, API tokens, products, sessions, notices, licences, seats and
-// licence signing keys. Its file commands (ls, put, get, history, lock,
+// users, API tokens, products, sessions, notices, licences, seats,
+// licence signing keys, and compute (jobs, workers, solvers, usage). Its
+// file commands (ls, put, get, history, lock,
 // unlock) work on a user's cloud files over an SDK session.
 //
 //	iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]
@@ -68,7 +69,10 @@ type command struct {
 	// transfer: moves file content; it has no time limit and shows a
 	// progress bar when stderr is a terminal.
 	transfer bool
-	run      func(x *call) error
+	// long: runs until it is done or Ctrl-C (jobs logs --follow), with
+	// no time limit.
+	long bool
+	run  func(x *call) error
 }
 
 // flagSpec is a flag of a command: a string flag, or a boolean one when
@@ -399,6 +403,129 @@ var commands = []command{
 		run: unlockFile,
 	},
 	{
+		name: "jobs list", summary: "list compute jobs, newest first",
+		flags: []flagSpec{
+			{"org", "O", "only this organisation's jobs", false},
+			{"state", "S", "only jobs in this state: queued, running, succeeded, failed or canceled", false},
+			{"limit", "N", "at most N jobs (default 100, at most 1000)", false},
+		},
+		run: listJobs,
+	},
+	{
+		name: "jobs show", summary: "show a job: its solver, limits, attempts and result", args: []string{"ID"},
+		run: func(x *call) error {
+			var j store.Job
+			return x.do("GET", "/jobs/"+url.PathEscape(x.args[0]), nil, &j, func() { x.showJob(j) })
+		},
+	},
+	{
+		name: "jobs cancel", summary: "cancel a job (a running one is stopped by its worker)", args: []string{"ID"},
+		about: "A queued job ends canceled at once. A running one is stopped by its worker, which is told now, and ends\n" +
+			"canceled; the owner's program gets the result. Canceling a job that has ended changes nothing.",
+		run: func(x *call) error {
+			var j store.Job
+			return x.do("POST", "/jobs/"+url.PathEscape(x.args[0])+"/cancel", nil, &j, func() {
+				switch j.State {
+				case store.JobRunning:
+					fmt.Fprintf(x.stdout, "job %s: cancel requested; worker %s stops it\n", j.ID, clean(j.Worker()))
+				case store.JobCanceled:
+					fmt.Fprintf(x.stdout, "job %s is canceled\n", j.ID)
+				default:
+					fmt.Fprintf(x.stdout, "job %s had already ended: %s\n", j.ID, j.State)
+				}
+			})
+		},
+	},
+	{
+		name: "jobs logs", summary: "print a job's last solver output lines", args: []string{"ID"}, long: true,
+		about: "iscd keeps the last 200 lines of a job's solver output. With --follow, new lines are printed as they\n" +
+			"come until the job ends (or Ctrl-C); its final state goes to stderr.",
+		flags: []flagSpec{{"follow", "", "keep printing new lines until the job ends", false}},
+		run:   jobLogs,
+	},
+	{
+		name: "workers list", summary: "list the compute workers connected to iscd",
+		run: func(x *call) error {
+			var ws []adminapi.WorkerInfo
+			return x.do("GET", "/workers", nil, &ws, func() {
+				x.table("workers connected", []string{"ID", "NAME", "SOLVERS", "CAPACITY", "RUNNING", "VERSION", "REMOTE", "CONNECTED"},
+					rows(ws, func(w adminapi.WorkerInfo) []string {
+						return []string{w.ID, w.Name, strings.Join(w.Solvers, ","), strconv.Itoa(w.Capacity), strconv.Itoa(len(w.Running)),
+							w.Version, w.Remote, when(w.Connected)}
+					}))
+			})
+		},
+	},
+	{
+		name: "worker token", summary: "create a compute worker's token (shown once)",
+		about: "The token is printed once, alone on stdout; iscd keeps only its hash. A worker reads it from\n" +
+			"$ISCD_WORKER_TOKEN or --token-file: iscd worker --server URL --solver NAME.",
+		flags: []flagSpec{{"name", "N", "what the token is for, e.g. a machine or a pool", false}},
+		run: func(x *call) error {
+			var t adminapi.NewToken
+			return x.do("POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: x.flags["name"]}, &t, func() {
+				fmt.Fprintln(x.stdout, t.Secret)
+				fmt.Fprintf(x.stderr, "Created worker token %s.\nCopy it now: it is not shown again. "+
+					"A worker takes it from $ISCD_WORKER_TOKEN or --token-file.\n", t.ID)
+			})
+		},
+	},
+	{
+		name: "solver list", summary: "list a product's solvers",
+		flags: []flagSpec{{"product", "P", "the product's id", true}},
+		run: func(x *call) error {
+			var ss []adminapi.Solver
+			return x.do("GET", "/products/"+url.PathEscape(x.flags["product"])+"/solvers", nil, &ss, func() {
+				x.table("solvers", solverHeader, rows(ss, solverRow))
+			})
+		},
+	},
+	{
+		name: "solver set", summary: "create or replace a product's solver",
+		about: "The solver is replaced whole: flags left out take their defaults. --command is split as a shell\n" +
+			"would split it (quotes and backslashes; no variables or globs), or given as a JSON array of strings.\n" +
+			"It may use {stem} (the model's name without extension), {main} (its file name), {cores} and {args}\n" +
+			"(the job's extra arguments, if the solver takes any). A plugin solver takes no command: each worker\n" +
+			"maps the solver's name to its library (iscd worker --plugin NAME=LIBRARY).\n" +
+			"Sizes take B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).",
+		flags: []flagSpec{
+			{"product", "P", "the product's id", true},
+			{"name", "N", "the solver's name, as workers announce it (e.g. calculix)", true},
+			{"kind", "command|plugin", "a program run with --command (the default), or a native plugin", false},
+			{"command", "CMD", "the command template, e.g. 'ccx -i {stem}' (command solvers)", false},
+			{"outputs", "a,b", "patterns of the files returned, e.g. '*.dat,*.frd' (default: every file the solver made)", false},
+			{"progress", "PARSER", "the parser that turns solver output into percent: calculix (default: none)", false},
+			{"time-limit", "DUR", "the most a job may run, e.g. 1h, 90m, 2d (default: 1h)", false},
+			{"max-output", "SIZE", "the most a job may return, e.g. 4GiB (default: 4GiB)", false},
+			{"max-attempts", "N", "runs before a job whose worker keeps dying fails, 1 to 100 (default: 3)", false},
+		},
+		run: setSolver,
+	},
+	{
+		name: "solver delete", summary: "delete a product's solver",
+		about: "Jobs already submitted keep the solver as it was; new solves cannot use it.",
+		flags: []flagSpec{{"product", "P", "the product's id", true}, {"name", "N", "the solver's name", true}},
+		run: func(x *call) error {
+			path := "/products/" + url.PathEscape(x.flags["product"]) + "/solvers/" + url.PathEscape(x.flags["name"])
+			return x.do("DELETE", path, nil, nil, func() {
+				fmt.Fprintf(x.stdout, "deleted solver %s of product %s\n", x.flags["name"], x.flags["product"])
+			})
+		},
+	},
+	{
+		name: "usage", summary: "show an organisation's solver time, per record and per licence",
+		about: "Each finished attempt that ran a solver is a record, metered against the licence its session held.\n" +
+			"HOURS is what a marketplace usage push reports: each record's solver time in hours, rounded up to\n" +
+			"0.0001. Dates are RFC 3339 or a day (2026-01-02, from 00:00 UTC); the default is the last 30 days.\n" +
+			"With --json, the records in the marketplace's shape: {\"usage_records\": [...]}.",
+		flags: []flagSpec{
+			{"org", "O", "the organisation's id", true},
+			{"from", "DATE", "records that ended at or after this (default: 30 days ago)", false},
+			{"to", "DATE", "records that ended before this (default: now)", false},
+		},
+		run: showUsage,
+	},
+	{
 		name: "version", summary: "print iscctl's version", offline: true,
 		run: func(x *call) error {
 			if x.g.json {
@@ -462,7 +589,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 	x.stdout, x.stderr = stdout, stderr
 	x.term = !x.g.json && isTerminal(stderr)
 	var cancel context.CancelFunc
-	if c.transfer {
+	if c.transfer || c.long {
 		// A transfer takes as long as the file needs; Ctrl-C ends it
 		// cleanly (no partial version, no half-written file).
 		x.ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt)
