@@ -13,7 +13,8 @@
 // packages (postgresql): the binaries are looked for in $PGTEST_BIN, then
 // /usr/lib/postgresql/*/bin, then $PATH. Without them, DSN skips the test
 // saying what to install. As root, the server runs as the "postgres" user
-// (PostgreSQL refuses to run as root).
+// (PostgreSQL refuses to run as root). The server does not fsync unless
+// $PGTEST_DURABLE is set (for benchmarks).
 package pgtest
 
 import (
@@ -141,10 +142,14 @@ func Start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(dir, "data"),
-		"-k", dir, "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
-		"-c", "lc_messages=C", "-c", "log_min_error_statement=panic")
+	args := []string{"-D", filepath.Join(dir, "data"), "-k", dir, "-c", "listen_addresses=",
+		"-c", "max_connections=300", "-c", "shared_buffers=32MB",
+		"-c", "lc_messages=C", "-c", "log_min_error_statement=panic"}
+	if os.Getenv("PGTEST_DURABLE") == "" {
+		// Tests need no durability; benchmarks set $PGTEST_DURABLE=1.
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	// The server dies with the test binary, whatever ends it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	stderr, err := s.cmd.StderrPipe()
