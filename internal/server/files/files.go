@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
@@ -100,21 +102,64 @@ func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessa
 	if len(req.IDs) > wire.MaxHaveBatch {
 		return nil, fail(wire.CodeTooLarge, "more than %d ids in one files.have", wire.MaxHaveBatch)
 	}
-	missing := []string{}
-	for _, h := range req.IDs {
+	ids := make([]chunkstore.ID, len(req.IDs))
+	for i, h := range req.IDs {
 		id, err := chunkstore.ParseID(h)
 		if err != nil {
 			return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h, err)
 		}
-		ok, err := s.chunks.Has(ctx, c.OrgID, id)
-		if err != nil {
-			return nil, s.chunkStoreDown(ctx, c, err)
-		}
-		if !ok {
+		ids[i] = id
+	}
+	have, err := s.hasAll(ctx, c.OrgID, ids)
+	if err != nil {
+		return nil, s.chunkStoreDown(ctx, c, err)
+	}
+	missing := []string{}
+	for i, h := range req.IDs {
+		if !have[i] {
 			missing = append(missing, h)
 		}
 	}
 	return wire.FilesHave{IDs: missing}, nil
+}
+
+// hasConcurrency bounds the chunk store questions of one request in flight
+// at once: an object store answers each in a network round trip.
+const hasConcurrency = 16
+
+// hasAll asks the chunk store about each id, several at a time, and
+// reports which it has.
+func (s *Service) hasAll(ctx context.Context, org string, ids []chunkstore.ID) ([]bool, error) {
+	have := make([]bool, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		once  sync.Once
+		first error
+	)
+	for range min(hasConcurrency, len(ids)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) || ctx.Err() != nil {
+					return
+				}
+				ok, err := s.chunks.Has(ctx, org, ids[i])
+				if err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+				have[i] = ok
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return have, first
 }
 
 // chunkStoreDown logs a failure of the chunk store (a disk error, an
@@ -163,17 +208,21 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		return nil, fail(wire.CodeBadRequest, "a single file's manifest has %d files", len(m.Files))
 	}
 	var size int64
-	missing := 0
+	var ids []chunkstore.ID
 	for _, file := range m.Files {
 		size += file.Size
 		for _, ch := range file.Chunks {
-			ok, err := s.chunks.Has(ctx, c.OrgID, ch.ID)
-			if err != nil {
-				return nil, s.chunkStoreDown(ctx, c, err)
-			}
-			if !ok {
-				missing++
-			}
+			ids = append(ids, ch.ID)
+		}
+	}
+	have, err := s.hasAll(ctx, c.OrgID, ids)
+	if err != nil {
+		return nil, s.chunkStoreDown(ctx, c, err)
+	}
+	missing := 0
+	for _, ok := range have {
+		if !ok {
+			missing++
 		}
 	}
 	if missing > 0 {
