@@ -18,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store"
 )
 
 // The benchmarks behind the numbers in docs/deploy.md: chunk Put, Get and
@@ -73,34 +74,65 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
+// BenchmarkGet reads chunks back, and asks for them, from the replica that
+// put them (which remembers their objects) and from another one (which must
+// look each up: a LIST before the GET).
 func BenchmarkGet(b *testing.B) {
-	for name, s := range benchStores(b) {
-		const n = 64
-		ids := make([]chunkstore.ID, n)
-		for i := range ids {
-			data := benchData(benchSeed.Add(1))
-			ids[i] = chunkstore.Sum(data)
-			if err := s.Put(context.Background(), "acme", ids[i], chunkstore.Encode(data)); err != nil {
-				b.Fatal(err)
+	d, err := chunkstore.NewDir(filepath.Join(b.TempDir(), "chunks"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	writer, cfg := openConfig(b, time.Now)
+	other := func(b *testing.B) chunkstore.Store {
+		s, err := s3store.New(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		put  chunkstore.Store
+		read func(b *testing.B) chunkstore.Store
+		conc []int
+	}{
+		{"dir", d, func(*testing.B) chunkstore.Store { return d }, []int{1, 8}},
+		{"s3/same-replica", writer, func(*testing.B) chunkstore.Store { return writer }, []int{1, 8}},
+		{"s3/other-replica", writer, other, []int{1, 8}},
+	} {
+		for _, par := range tc.conc {
+			for _, op := range []string{"get", "has"} {
+				b.Run(fmt.Sprintf("%s/%s/conc=%d", tc.name, op, par), func(b *testing.B) {
+					ids := make([]chunkstore.ID, b.N)
+					for i := range ids {
+						data := benchData(benchSeed.Add(1))
+						ids[i] = chunkstore.Sum(data)
+						if err := tc.put.Put(context.Background(), "acme", ids[i], chunkstore.Encode(data)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					s := tc.read(b)
+					if op == "get" {
+						b.SetBytes(benchChunk)
+					}
+					b.ResetTimer()
+					runN(b, par, func(i int) {
+						var err error
+						if op == "get" {
+							_, err = s.Get(context.Background(), "acme", ids[i])
+						} else {
+							var ok bool
+							if ok, err = s.Has(context.Background(), "acme", ids[i]); !ok && err == nil {
+								err = fmt.Errorf("chunk %s missing", ids[i])
+							}
+						}
+						if err != nil {
+							b.Error(err)
+						}
+					})
+				})
 			}
 		}
-		for _, par := range []int{1, 8} {
-			b.Run(fmt.Sprintf("%s/conc=%d", name, par), func(b *testing.B) {
-				b.SetBytes(benchChunk)
-				runN(b, par, func(i int) {
-					if _, err := s.Get(context.Background(), "acme", ids[i%n]); err != nil {
-						b.Error(err)
-					}
-				})
-			})
-		}
-		b.Run(name+"/has", func(b *testing.B) {
-			runN(b, 1, func(i int) {
-				if ok, err := s.Has(context.Background(), "acme", ids[i%n]); !ok || err != nil {
-					b.Error(ok, err)
-				}
-			})
-		})
 	}
 }
 

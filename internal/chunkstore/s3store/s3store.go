@@ -33,6 +33,15 @@
 // To spare a copy per question, a chunk whose time is younger than Refresh
 // is not refreshed: its time is then up to Refresh old after a Has. GC's
 // grace period must be much longer than Refresh (iscd's is 24 hours).
+//
+// # What each replica remembers
+//
+// A Store remembers, for the chunks it recently put or saw, the object's
+// name and time. A chunk it saw with a time younger than Refresh is present
+// without asking: no GC deletes a chunk that young (its cut-off is a grace
+// period back), and a refresh on another replica only adds a newer object.
+// So the Has calls of a commit that follows its upload cost no request, and
+// a Get of a remembered chunk is one GET instead of a LIST and a GET.
 package s3store
 
 import (
@@ -45,6 +54,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -67,6 +77,50 @@ type Store struct {
 	cfg    Config
 	client *minio.Client
 	now    func() time.Time
+	seen   seen
+}
+
+// seenMax bounds what a Store remembers (about 200 bytes a chunk).
+const seenMax = 1 << 16
+
+// seen remembers the newest object of chunks: see the package comment.
+type seen struct {
+	mu sync.Mutex
+	m  map[seenKey]object
+}
+
+type seenKey struct {
+	org string
+	id  chunkstore.ID
+}
+
+func (c *seen) get(org string, id chunkstore.ID) (object, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[seenKey{org, id}]
+	return o, ok
+}
+
+func (c *seen) put(org string, id chunkstore.ID, o object) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= seenMax {
+		c.m = make(map[seenKey]object) // crude, but bounded
+	}
+	if old, ok := c.m[seenKey{org, id}]; !ok || o.t >= old.t {
+		c.m[seenKey{org, id}] = o
+	}
+}
+
+func (c *seen) forget(org string, id chunkstore.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, seenKey{org, id})
+}
+
+// fresh reports whether a chunk seen with time t needs no refresh now.
+func (s *Store) fresh(t int64) bool {
+	return s.now().Sub(time.Unix(0, t)) < s.cfg.Refresh
 }
 
 var _ chunkstore.Store = (*Store)(nil)
@@ -185,15 +239,19 @@ func (s *Store) objects(ctx context.Context, org string, id chunkstore.ID) (objs
 // refresh makes sure the chunk is stored with a time no older than Refresh
 // and reports whether it is stored at all.
 func (s *Store) refresh(ctx context.Context, org string, id chunkstore.ID) (bool, error) {
+	if o, ok := s.seen.get(org, id); ok && s.fresh(o.t) {
+		return true, nil
+	}
 	for range maxAttempts {
 		objs, newest, err := s.objects(ctx, org, id)
 		if err != nil || newest < 0 {
 			return false, err
 		}
-		now := s.now()
-		if now.Sub(time.Unix(0, objs[newest].t)) < s.cfg.Refresh {
+		if s.fresh(objs[newest].t) {
+			s.seen.put(org, id, objs[newest])
 			return true, nil
 		}
+		now := s.now()
 		dst := s.key(org, id, now)
 		_, err = s.client.CopyObject(ctx,
 			minio.CopyDestOptions{Bucket: s.cfg.Bucket, Object: dst},
@@ -204,6 +262,7 @@ func (s *Store) refresh(ctx context.Context, org string, id chunkstore.ID) (bool
 		if err != nil {
 			return false, err
 		}
+		s.seen.put(org, id, object{dst, now.UnixNano()})
 		// The new object holds the chunk; the ones listed are redundant. A
 		// failure here leaves an extra object, which the next refresh or
 		// GC removes.
@@ -245,15 +304,31 @@ func (s *Store) Put(ctx context.Context, org string, id chunkstore.ID, encoded [
 		return fmt.Errorf("s3store: put %s/%s: %w", org, id, err)
 	}
 	// One PUT request: the object appears whole or not at all.
-	_, err := s.client.PutObject(ctx, s.cfg.Bucket, s.key(org, id, s.now()), bytes.NewReader(encoded), int64(len(encoded)),
+	now := s.now()
+	key := s.key(org, id, now)
+	_, err := s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(encoded), int64(len(encoded)),
 		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
-	return s.wrap("put", org, id, err)
+	if err != nil {
+		return s.wrap("put", org, id, err)
+	}
+	s.seen.put(org, id, object{key, now.UnixNano()})
+	return nil
 }
 
 // Get implements chunkstore.Store.
 func (s *Store) Get(ctx context.Context, org string, id chunkstore.ID) ([]byte, error) {
 	if err := check(ctx, org); err != nil {
 		return nil, fmt.Errorf("s3store: get %s: %w", id, err)
+	}
+	if o, ok := s.seen.get(org, id); ok {
+		b, err := s.read(ctx, o.key)
+		if err == nil {
+			return b, nil
+		}
+		if !isNotFound(err) {
+			return nil, s.wrap("get", org, id, err)
+		}
+		s.seen.forget(org, id) // refreshed or deleted elsewhere: look
 	}
 	for range maxAttempts {
 		objs, newest, err := s.objects(ctx, org, id)
@@ -270,6 +345,7 @@ func (s *Store) Get(ctx context.Context, org string, id chunkstore.ID) ([]byte, 
 		if err != nil {
 			return nil, s.wrap("get", org, id, err)
 		}
+		s.seen.put(org, id, objs[newest])
 		return b, nil
 	}
 	return nil, fmt.Errorf("s3store: get %s/%s: the chunk's objects kept changing", org, id)
@@ -351,6 +427,10 @@ func (s *Store) list(ctx context.Context, org string, fn func(id chunkstore.ID, 
 // replica makes meanwhile is not listed and survives (see the package
 // comment), so a true result means the chunk was due, not always that it is
 // gone.
+//
+// before must be at least Refresh in the past (GC's grace is): a chunk
+// younger than Refresh is one that other replicas, and a Has running at the
+// same moment in this one, may remember as present without asking.
 func (s *Store) Delete(ctx context.Context, org string, id chunkstore.ID, before time.Time) (bool, error) {
 	if err := check(ctx, org); err != nil {
 		return false, fmt.Errorf("s3store: delete %s: %w", id, err)
@@ -362,6 +442,8 @@ func (s *Store) Delete(ctx context.Context, org string, id chunkstore.ID, before
 	if newest < 0 || !time.Unix(0, objs[newest].t).Before(before) {
 		return false, nil
 	}
+	s.seen.forget(org, id)
+	defer s.seen.forget(org, id)
 	for _, o := range objs {
 		if err := s.client.RemoveObject(ctx, s.cfg.Bucket, o.key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 			return false, s.wrap("delete", org, id, err)

@@ -53,6 +53,13 @@ func run(m *testing.M) int {
 
 // open returns a store on a fresh bucket of the package's server.
 func open(t testing.TB, now func() time.Time) *s3store.Store {
+	s, _ := openConfig(t, now)
+	return s
+}
+
+// openConfig is open, also returning the store's configuration (for a
+// second store on the same bucket: another replica).
+func openConfig(t testing.TB, now func() time.Time) (*s3store.Store, s3store.Config) {
 	t.Helper()
 	if srv == nil {
 		t.Skipf("SKIPPED: no S3 server: %v", missing)
@@ -69,7 +76,7 @@ func open(t testing.TB, now func() time.Time) *s3store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, cfg
 }
 
 // TestSuite runs the behavioural suite of every chunk store on the S3 one.
