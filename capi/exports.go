@@ -44,6 +44,8 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		cfg.ProductID = a.str("options->product_id", o.product_id, false)
 		cfg.AppVersion = a.str("options->app_version", o.app_version, false)
 		cfg.WorkspaceDir = a.str("options->workspace_dir", o.workspace_dir, false)
+		cfg.PublicKey = a.str("options->public_key", o.public_key, false)
+		cfg.NoAutoInstall = o.no_auto_install != 0
 		if a.err != nil {
 			return 0, a.err
 		}
@@ -71,6 +73,7 @@ func fromCEnv(cfg *sdk.Config) {
 		{sdk.EnvCAFile, &cfg.CAFile},
 		{sdk.EnvLog, &cfg.LogLevel},
 		{sdk.EnvCreds, &cfg.CredentialsFile},
+		{sdk.EnvPublicKey, &cfg.PublicKey},
 	} {
 		if *f.v != "" {
 			continue
@@ -81,11 +84,16 @@ func fromCEnv(cfg *sdk.Config) {
 		}
 		C.free(unsafe.Pointer(key))
 	}
-	key := C.CString(sdk.EnvNoBrowser)
-	if v := C.getenv(key); v != nil && C.GoString(v) != "" && C.GoString(v) != "0" {
-		cfg.NoBrowser = true
+	for _, f := range []struct {
+		key string
+		v   *bool
+	}{{sdk.EnvNoBrowser, &cfg.NoBrowser}, {sdk.EnvNoAutoInstall, &cfg.NoAutoInstall}} {
+		key := C.CString(f.key)
+		if v := C.getenv(key); v != nil && C.GoString(v) != "" && C.GoString(v) != "0" {
+			*f.v = true
+		}
+		C.free(unsafe.Pointer(key))
 	}
-	C.free(unsafe.Pointer(key))
 }
 
 //export isc_go_register_event_recall
@@ -268,17 +276,25 @@ func isc_go_license_verify_notify(id C.uintptr_t, verified C.int, errorMsg *C.ch
 func isc_go_check_new_versions(id C.uintptr_t, out *C.uint64_t, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
+	c := a.client(id)
 	a.outID("out_request_id", out)
-	return reply(errbuf, named("iscsdk_check_new_versions", a.notImplemented("upgrades")))
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_check_new_versions", a.err))
+	}
+	req, err := c.CheckNewVersions()
+	*out = C.uint64_t(req)
+	return reply(errbuf, named("iscsdk_check_new_versions", err))
 }
 
 //export isc_go_upgrade_notify
 func isc_go_upgrade_notify(id C.uintptr_t, upgrade C.int, errbuf *C.char) (st C.iscsdk_status) {
 	defer guard(&st, errbuf, id)
 	var a args
-	a.client(id)
-	return reply(errbuf, named("iscsdk_upgrade_notify", a.notImplemented("upgrades")))
+	c := a.client(id)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_upgrade_notify", a.err))
+	}
+	return reply(errbuf, named("iscsdk_upgrade_notify", c.UpgradeNotify(upgrade != 0)))
 }
 
 // ---- cloud files ----

@@ -68,7 +68,7 @@ func setup(m *testing.M) (int, error) {
 	if err := os.Mkdir(progDir, 0o755); err != nil {
 		return 0, err
 	}
-	for _, prog := range []string{"args", "session", "license", "files", "picker", "solve"} {
+	for _, prog := range []string{"args", "session", "license", "files", "picker", "upgrade", "solve"} {
 		if err := run(root, "gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"tests/cabi/"+prog+".c", "-o", filepath.Join(progDir, prog),
 			"-pthread", "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {
@@ -79,6 +79,7 @@ func setup(m *testing.M) (int, error) {
 	for _, ex := range [][]string{
 		{"gcc", "-std=c99", "examples/c/console.c", "console_c"},
 		{"g++", "-std=c++11", "examples/cpp/console.cpp", "console_cpp"},
+		{"g++", "-std=c++11", "tests/cabi/upgrade_cpp.cpp", "upgrade_cpp"},
 	} {
 		if err := run(root, ex[0], ex[1], "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude", ex[2],
 			"-o", filepath.Join(progDir, ex[3]), "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {

@@ -135,6 +135,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_LICENSE_STATE          12  /* "LicenseState": the licence changed in the cloud */
 #define ISCSDK_EVENT_NOTICE                 13  /* "Notice": title, text: a message from the service's operator */
 #define ISCSDK_EVENT_PICKER                 14  /* "Picker": url, pickerId, mode (open, save), expires, browser (opened, off, failed) */
+#define ISCSDK_EVENT_UPGRADE_RESULT         15  /* "UpgradeResult": status (success, failed), version, installer (sdk, host); exitCode, log; on failure errorCode, errorMsg */
 
 /* open_type of iscsdk_open_cloud_path() */
 #define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */
@@ -162,6 +163,10 @@ typedef struct iscsdk_options {
     const char* app_version;          /* the host application's version, e.g. "2024.1.3" */
     const char* workspace_dir;        /* local cache/workspace; NULL: a per-user default */
     uint32_t    connect_timeout_ms;   /* 0: library default (10 s) */
+    const char* public_key;           /* the product's public key(s), as `iscctl key export-public` prints them:
+                                         upgrade packages are verified with it; NULL: $ISCSDK_LICENSE_PUBLIC_KEY */
+    int32_t     no_auto_install;      /* non-zero: iscsdk_shut_out() does not start a staged upgrade's installer;
+                                         the host runs it (see UPGRADES); 0: $ISCSDK_NO_AUTO_INSTALL=1 sets it */
 } iscsdk_options;
 
 /*
@@ -323,19 +328,62 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify_notify(iscsdk_client*
 
 /*
 ** UPGRADES
+**
+** The vendor publishes releases per product and platform (`iscctl release
+** publish`, docs/upgrades.md): a semantic version, notes, forced or
+** optional, a minimum supported version, and a package signed with the
+** product's key. Versions compare by SemVer 2.0 precedence: app_version
+** must be MAJOR.MINOR.PATCH[-pre][+build] ("2024.1.3").
+**
+** A package is downloaded in the background (resumable: chunks fetched
+** before a dropped connection or an exit are not fetched again), checked
+** against options->public_key (signature) and the signed SHA-256 (bytes),
+** and only then staged in the workspace. A package that fails either check
+** is refused, deleted and never run.
+**
+** After exit: when iscsdk_shut_out() is called with an upgrade staged, the
+** library starts the installer (the release's silent-install command) as a
+** detached process that waits until the program's process has ended, then
+** installs; its environment has ISCSDK_HOST_PID. The next iscsdk_init()
+** reports the outcome as an ISCSDK_EVENT_UPGRADE_RESULT event: status
+** "success" or "failed", version, installer "sdk", exitCode, log (the
+** installer's output); errorCode install_failed (non-zero exit),
+** bad_package (the staged file changed), install_start. With
+** options->no_auto_install the host runs the installer itself, from the
+** ISCSDK_EVENT_UPDATE event's packagePath and installCommand, and the next
+** iscsdk_init() at that version reports "success" with installer "host".
 */
 
 /*
-** Ask whether a newer version of the program exists: an
-** ISCSDK_EVENT_UPGRADE_NOTICE event answers, then maybe ISCSDK_EVENT_UPDATE.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Ask whether a newer version of the program (options->app_version) exists
+** for this platform. Returns at once with *out_request_id; an
+** ISCSDK_EVENT_UPGRADE_NOTICE event with that id answers: available "true"
+** or "false"; when true also version, notes, forced ("true"/"false"), size
+** (bytes), current, fileName; with available "false", declined (a version
+** the user declined) or on failure errorCode (bad_version: app_version is
+** not a semantic version; unreachable) and errorMsg.
+** A forced upgrade (a forced release, or app_version below a release's
+** minimum supported version) is downloaded and staged at once, then an
+** ISCSDK_EVENT_UPDATE event with the same id says fromForceWin "true": tell
+** the user to save and exit. The service also pushes a forced release to
+** running programs: the same two events arrive with request id 0.
+** Errors: ISCSDK_E_INVALID_ARG (out_request_id NULL), ISCSDK_E_INVALID_HANDLE.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_check_new_versions(iscsdk_client* c, uint64_t* out_request_id);
 
 /*
-** Answer a non-forced upgrade notice: upgrade non-zero installs the new
-** version after the program exits.
-** Not implemented yet: ISCSDK_E_NOT_IMPLEMENTED.
+** Answer the latest upgrade notice. upgrade non-zero: the package is
+** downloaded and staged in the background (ISCSDK_EVENT_TRANSFER_PROGRESS
+** events), then an ISCSDK_EVENT_UPDATE event, with the request id of the
+** iscsdk_check_new_versions() that offered it, says fromForceWin "false",
+** status "staged", version, packagePath, installCommand (a JSON array of
+** strings), autoInstall, bytesFetched; or status "failed" with errorCode
+** (bad_signature, unknown_key, no_public_key, bad_package, unreachable,
+** ...) and errorMsg. It installs after the program exits. upgrade zero: the
+** version is recorded as declined in the workspace and not offered again,
+** unless it becomes forced.
+** Errors: ISCSDK_E_INVALID_ARG (no upgrade was offered, or a forced one
+** declined), ISCSDK_E_INVALID_HANDLE.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_upgrade_notify(iscsdk_client* c, int upgrade);
 

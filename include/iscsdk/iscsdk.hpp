@@ -35,8 +35,10 @@ struct Options {
     std::string appVersion;
     std::string workspaceDir;
     uint32_t connectTimeoutMs;
+    std::string publicKey; /* verifies upgrade packages; empty: $ISCSDK_LICENSE_PUBLIC_KEY */
+    bool noAutoInstall;    /* the host runs a staged upgrade's installer itself */
 
-    Options() : connectTimeoutMs(0) {}
+    Options() : connectTimeoutMs(0), noAutoInstall(false) {}
 };
 
 /* An event, copied out of the library: it may be kept. */
@@ -162,6 +164,8 @@ public:
         o.app_version = detail::OrNull(options.appVersion);
         o.workspace_dir = detail::OrNull(options.workspaceDir);
         o.connect_timeout_ms = options.connectTimeoutMs;
+        o.public_key = detail::OrNull(options.publicKey);
+        o.no_auto_install = options.noAutoInstall ? 1 : 0;
         return iscsdk_init(&o, &client_);
     }
 
@@ -266,12 +270,14 @@ public:
 
     /* ---- upgrades ---- */
 
+    /* iscsdk_check_new_versions: UPGRADE_NOTICE, then maybe UPDATE. */
     iscsdk_status CheckNewVersions(uint64_t* requestId = nullptr)
     {
         uint64_t id;
         return iscsdk_check_new_versions(client_, requestId ? requestId : &id);
     }
 
+    /* iscsdk_upgrade_notify: true stages the upgrade (UPDATE), false declines it. */
     iscsdk_status UpgradeNotify(bool upgrade)
     {
         return iscsdk_upgrade_notify(client_, upgrade ? 1 : 0);
