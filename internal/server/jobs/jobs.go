@@ -55,6 +55,9 @@ type Service struct {
 	queued  chan struct{} // closed and replaced when a job is queued
 	workers map[string]*worker
 	logs    map[string][]string // recent solver lines of running jobs
+	// running is what each worker holds: worker id → job id → attempt,
+	// from its lease (or a renewal) to the attempt's end or lapse.
+	running map[string]map[string]int
 }
 
 // New returns the service and registers its client operations on hub.
@@ -64,7 +67,8 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	}
 	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease,
 		now:    func() time.Time { return time.Now().UTC() },
-		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{}}
+		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
+		running: map[string]map[string]int{}}
 	hub.HandleBinary(wire.BinJobSubmit, s.submit)
 	hub.Handle(wire.OpJobsGet, s.get)
 	hub.Handle(wire.OpJobsCancel, s.cancel)
@@ -384,6 +388,7 @@ func (s *Service) expire(ctx context.Context) {
 	requeued := false
 	for _, j := range changed {
 		last := j.Attempts[len(j.Attempts)-1]
+		s.released(last.Worker, j.ID, len(j.Attempts))
 		s.log.Warn("job lease lapsed", "job", j.ID, "worker", last.Worker, "attempt", len(j.Attempts), "now", j.State)
 		if j.State == store.JobQueued {
 			requeued = true

@@ -41,27 +41,20 @@ type worker struct {
 	connected time.Time
 	conn      *transport.Conn
 
-	mu   sync.Mutex
-	seq  uint64
-	jobs map[string]int // running job → attempt
+	mu  sync.Mutex
+	seq uint64
 }
 
 // Workers lists the workers connected to this iscd.
 func (s *Service) Workers() []adminapi.WorkerInfo {
 	s.mu.Lock()
-	ws := make([]*worker, 0, len(s.workers))
+	defer s.mu.Unlock()
+	out := make([]adminapi.WorkerInfo, 0, len(s.workers))
 	for _, w := range s.workers {
-		ws = append(ws, w)
-	}
-	s.mu.Unlock()
-	out := make([]adminapi.WorkerInfo, 0, len(ws))
-	for _, w := range ws {
-		w.mu.Lock()
-		running := make([]string, 0, len(w.jobs))
-		for id := range w.jobs {
+		running := make([]string, 0, len(s.running[w.id]))
+		for id := range s.running[w.id] {
 			running = append(running, id)
 		}
-		w.mu.Unlock()
 		slices.Sort(running)
 		out = append(out, adminapi.WorkerInfo{ID: w.id, Name: w.name, Solvers: w.solvers, Capacity: w.capacity, Running: running,
 			Version: w.version, Remote: w.remote, Connected: w.connected})
@@ -128,11 +121,10 @@ func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote stri
 		return
 	}
 	w := &worker{id: tok.ID + "/" + hello.Name, name: hello.Name, solvers: hello.Solvers, capacity: hello.Capacity,
-		version: hello.Version, remote: remote, connected: s.now(), conn: conn, jobs: map[string]int{}}
+		version: hello.Version, remote: remote, connected: s.now(), conn: conn}
 	s.mu.Lock()
-	if old := s.workers[w.id]; old != nil {
+	if old := s.workers[w.id]; old != nil { // its jobs carry on: the worker renews them on this connection
 		old.conn.Close(websocket.ClosePolicyViolation, "replaced by a new connection of the same worker")
-		w.jobs = old.jobs // its jobs carry on: the worker renews them on this connection
 	}
 	s.workers[w.id] = w
 	s.mu.Unlock()
@@ -298,6 +290,30 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 	return nil, fail(wire.CodeUnknownOp, "unknown op %s", m.Op)
 }
 
+// holds records that worker runs attempt of job.
+func (s *Service) holds(worker, job string, attempt int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[worker] == nil {
+		s.running[worker] = map[string]int{}
+	}
+	s.running[worker][job] = attempt
+}
+
+// released records that worker no longer runs attempt of job: it ended,
+// or its lease was lost.
+func (s *Service) released(worker, job string, attempt int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[worker][job] != attempt {
+		return
+	}
+	delete(s.running[worker], job)
+	if len(s.running[worker]) == 0 {
+		delete(s.running, worker)
+	}
+}
+
 // codeLeaseLost answers a worker that no longer holds a job's lease.
 const codeLeaseLost = "lease_lost"
 
@@ -327,9 +343,7 @@ func (s *Service) leaseFor(ctx context.Context, w *worker, wait time.Duration) (
 		now := s.now()
 		j, err := s.st.LeaseJob(ctx, w.id, w.solvers, now, now.Add(s.lease))
 		if err == nil {
-			w.mu.Lock()
-			w.jobs[j.ID] = j.Attempt()
-			w.mu.Unlock()
+			s.holds(w.id, j.ID, j.Attempt())
 			s.log.Info("job leased", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
 			s.progress(ctx, j, nil, nil)
 			return lease(j), nil
@@ -370,11 +384,13 @@ func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any
 	}
 	j, err := s.st.RenewJob(ctx, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
 	if errors.Is(err, store.ErrLeaseLost) {
+		s.released(w.id, p.ID, p.Attempt)
 		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", p.ID, p.Attempt)
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.holds(w.id, j.ID, p.Attempt) // again after an iscd restart
 	if p.Percent != nil || len(p.Log) > 0 {
 		if len(p.Log) > 0 {
 			s.mu.Lock()
@@ -511,14 +527,13 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	}
 	j, err = s.st.FinishJob(ctx, j.ID, w.id, h.Attempt, h.State, r, outputs, u, now)
 	if errors.Is(err, store.ErrLeaseLost) {
+		s.released(w.id, h.ID, h.Attempt)
 		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", h.ID, h.Attempt)
 	}
 	if err != nil {
 		return nil, err
 	}
-	w.mu.Lock()
-	delete(w.jobs, j.ID)
-	w.mu.Unlock()
+	s.released(w.id, j.ID, h.Attempt)
 	s.log.Info("job finished", "job", j.ID, "state", j.State, "worker", w.id, "attempt", j.Attempt(),
 		"exitCode", j.ExitCode, "wallSeconds", j.WallSeconds, "outputBytes", j.OutputSize)
 	s.result(ctx, j)
