@@ -45,6 +45,11 @@ func Open(path string, retention int) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// A lone Batch call waits MaxBatchDelay for company before it commits;
+	// bbolt's default, 10 ms, was most of a licence request's and of a
+	// pushed event's latency (docs/benchmarks.md). 1 ms still coalesces a
+	// burst: calls that arrive while a batch commits form the next one.
+	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		buckets := [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
 			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes}
