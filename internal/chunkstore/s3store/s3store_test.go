@@ -139,3 +139,55 @@ func TestServerDown(t *testing.T) {
 		t.Fatalf("Put once the server is back: %v", err)
 	}
 }
+
+// TestTwoReplicasGCRace: replica B collects a chunk while replica A finds it
+// for an upload (Has), at the same moment, many times over. Whenever A
+// answered that the chunk is there, it must still be there afterwards: the
+// lock-free protocol of the package comment.
+func TestTwoReplicasGCRace(t *testing.T) {
+	clk := &chunkstoretest.Clock{}
+	a, cfg := openConfig(t, clk.Now)
+	b, err := s3store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	kept, collected := 0, 0
+	for round := range 40 {
+		data := []byte(fmt.Sprintf("an abandoned upload's chunk, round %d", round))
+		id := chunkstore.Sum(data)
+		clk.Set(t0)
+		if err := b.Put(ctx, "acme", id, chunkstore.Encode(data)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Set(t0.Add(25 * time.Hour)) // past the grace: due for collection
+		cutoff := t0.Add(time.Hour)
+		var found, deleted bool
+		var herr, derr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			deleted, derr = b.Delete(ctx, "acme", id, cutoff)
+		}()
+		found, herr = a.Has(ctx, "acme", id)
+		<-done
+		if herr != nil || derr != nil {
+			t.Fatalf("round %d: Has: %v; Delete: %v", round, herr, derr)
+		}
+		if found {
+			kept++
+			// What a commit relies on: the chunk is there, for any replica.
+			c, err := s3store.New(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(ctx, "acme", id); err != nil || string(got) != string(chunkstore.Encode(data)) {
+				t.Fatalf("round %d: Has said present (Delete: %v), then Get: %v", round, deleted, err)
+			}
+		} else {
+			collected++
+		}
+	}
+	t.Logf("kept by the upload: %d rounds; collected first: %d rounds", kept, collected)
+}
