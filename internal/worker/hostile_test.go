@@ -1,0 +1,200 @@
+//go:build linux
+
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/transport"
+	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// rawWorker speaks the worker protocol (internal/wire/jobs.go) by hand,
+// as a buggy or hostile worker would: nothing of package worker.
+type rawWorker struct {
+	t      *testing.T
+	conn   *transport.Conn
+	nextID uint64
+}
+
+func (c *compute) dialRaw(t *testing.T, hello wire.WorkerHello) (*rawWorker, wire.WorkerWelcome) {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.token)
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+c.Addr+wire.WorkerPath, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &rawWorker{t: t, conn: transport.New(ws, transport.Options{})}
+	t.Cleanup(func() { w.conn.Close(websocket.CloseNormalClosure, "") })
+	var welcome wire.WorkerWelcome
+	if err := w.call(wire.OpWorkerHello, hello, &welcome); err != nil {
+		t.Fatalf("hello: %v", err)
+	}
+	return w, welcome
+}
+
+// answer reads up to the answer to request id, skipping pushed events.
+func (w *rawWorker) answer(id uint64) *wire.Message {
+	w.t.Helper()
+	for {
+		m, bin, err := w.conn.Read()
+		if err != nil {
+			w.t.Fatalf("read: %v", err)
+		}
+		if m == nil {
+			w.t.Fatalf("unexpected binary frame (%d bytes)", len(bin))
+		}
+		if m.Type == wire.TypeEvent {
+			continue
+		}
+		if m.ID != id {
+			w.t.Fatalf("answer to %d, want %d: %+v", m.ID, id, m)
+		}
+		return m
+	}
+}
+
+// call sends a request and decodes its result; a refusal is returned.
+func (w *rawWorker) call(op string, body, out any) error {
+	w.t.Helper()
+	b, _ := json.Marshal(body)
+	w.nextID++
+	if err := w.conn.Send(context.Background(), &wire.Message{Type: wire.TypeRequest, ID: w.nextID, Op: op, Body: b}); err != nil {
+		w.t.Fatal(err)
+	}
+	m := w.answer(w.nextID)
+	if m.Error != nil {
+		return m.Error
+	}
+	if out != nil {
+		if err := json.Unmarshal(m.Body, out); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return nil
+}
+
+// done sends a BinJobDone frame and returns iscd's refusal, if any.
+func (w *rawWorker) done(h wire.JobDone, outputs []byte) error {
+	w.t.Helper()
+	hdr, _ := json.Marshal(h)
+	w.nextID++
+	b, err := wire.EncodeFrame(wire.Frame{Kind: wire.BinJobDone, ID: w.nextID, Header: hdr, Payload: outputs})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.conn.SendBinary(context.Background(), b); err != nil {
+		w.t.Fatal(err)
+	}
+	if m := w.answer(w.nextID); m.Error != nil {
+		return m.Error
+	}
+	return nil
+}
+
+// evilManifest is an outputs manifest naming one empty file at path, which
+// manifest.Encode refuses to write: it is encoded with a harmless name of
+// the same length, then the name is replaced.
+func evilManifest(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := manifest.Build(context.Background(), strings.NewReader(""), func(manifest.Chunk) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Path = strings.Repeat("q", len(path))
+	enc, err := manifest.Encode(manifest.New(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(enc, []byte(f.Path)) != 1 {
+		t.Fatal("placeholder not unique in the encoding")
+	}
+	return bytes.Replace(enc, []byte(f.Path), []byte(path), 1)
+}
+
+// A hostile worker leases a job: outputs named outside the job's directory
+// are refused and do not finish the job; the worker then goes silent, loses
+// its lease, and an honest worker runs the job again. The hostile worker's
+// late report is refused too, and the client gets the honest result.
+func TestHostileWorkerIsRefusedAndLosesItsLease(t *testing.T) {
+	c := startCompute(t)
+	cl := c.client(t)
+	hostile, welcome := c.dialRaw(t, wire.WorkerHello{Name: "hostile", Solvers: []string{"quick"}, Capacity: 1})
+	if welcome.LeaseMS != lease.Milliseconds() {
+		t.Fatalf("welcome %+v", welcome)
+	}
+
+	model := filepath.Join(t.TempDir(), "m.inp")
+	if err := os.WriteFile(model, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, done := solve(cl, model, sdk.SolveOptions{Solver: "quick"})
+	var l wire.JobLease
+	if err := hostile.call(wire.OpWorkerLease, wire.WorkerLease{WaitMS: waitFor.Milliseconds()}, &l); err != nil || l.ID == "" {
+		t.Fatalf("lease: %v %+v", err, l)
+	}
+
+	for _, evil := range []string{"../evil", "a/../../evil", "/etc/evil", `..\evil`} {
+		err := hostile.done(wire.JobDone{ID: l.ID, Attempt: l.Attempt, State: store.JobSucceeded}, evilManifest(t, evil))
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Code != wire.CodeBadRequest || !strings.Contains(we.Message, "outputs manifest") {
+			t.Fatalf("done with output %q: %v, want bad_request naming the outputs manifest", evil, err)
+		}
+	}
+	if j := c.job(t, l.ID); j.State != store.JobRunning || j.Attempt() != 1 || !strings.HasSuffix(j.Worker(), "/hostile") {
+		t.Fatalf("after the refused reports the job is %s, attempt %d on %s", j.State, j.Attempt(), j.Worker())
+	}
+
+	// The hostile worker never renews: the job runs elsewhere.
+	c.startWorker(t, "honest", "--solver", "quick")
+	res := result(t, done)
+	if res.Attempts != 2 {
+		t.Fatalf("result of attempt %d, want 2", res.Attempts)
+	}
+	if out, _ := os.ReadFile(filepath.Join(res.ResultDir, "out.txt")); strings.TrimSpace(string(out)) != "10" {
+		t.Fatalf("out.txt %q", out)
+	}
+	j := c.job(t, l.ID)
+	if len(j.Attempts) != 2 || j.Attempts[0].Outcome != "lost" || !strings.HasSuffix(j.Attempts[1].Worker, "/honest") {
+		t.Fatalf("attempts %+v", j.Attempts)
+	}
+
+	// iscd no longer counts the job as the hostile worker's.
+	var workers []adminapi.WorkerInfo
+	if err := c.Admin().Do(context.Background(), "GET", "/workers", nil, &workers); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range workers {
+		if w.Name == "hostile" && len(w.Running) > 0 {
+			t.Errorf("the hostile worker still runs %v after losing its lease", w.Running)
+		}
+	}
+
+	// Too late: its lease is gone, for a report and a renewal alike.
+	err := hostile.done(wire.JobDone{ID: l.ID, Attempt: l.Attempt, State: store.JobFailed, ExitCode: 1}, nil)
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != "lease_lost" {
+		t.Fatalf("late done: %v, want lease_lost", err)
+	}
+	if err := hostile.call(wire.OpWorkerRenew, wire.JobProgress{ID: l.ID, Attempt: l.Attempt}, nil); !errors.As(err, &we) || we.Code != "lease_lost" {
+		t.Fatalf("late renew: %v, want lease_lost", err)
+	}
+	if after := c.job(t, l.ID); after.State != store.JobSucceeded || after.Attempt() != 2 || after.ExitCode != 0 {
+		t.Fatalf("the late report changed the job: %+v", after)
+	}
+}
