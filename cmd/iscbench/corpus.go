@@ -487,17 +487,17 @@ func writeStep(w *bufio.Writer, rng *rand.Rand, n int, size int64) error {
 
 // edit makes 10 scattered small changes to the corpus: five overwrites of
 // 8 bytes and five inserts of 40 bytes, in ten different files of at least
-// 1 MiB, each at a random place. It returns what it did.
+// 256 KiB, each at a random place. It returns what it did.
 func (c *corpus) edit() ([]string, error) {
 	rng := rand.New(rand.NewPCG(0xed17, 0x5))
 	var big []corpusFile
 	for _, f := range c.files {
-		if f.size >= 1<<20 {
+		if f.size >= 256<<10 {
 			big = append(big, f)
 		}
 	}
 	if len(big) < 10 {
-		return nil, fmt.Errorf("corpus has only %d files of 1 MiB or more", len(big))
+		return nil, fmt.Errorf("corpus has only %d files of 256 KiB or more", len(big))
 	}
 	var done []string
 	for i, k := range rng.Perm(len(big))[:10] {

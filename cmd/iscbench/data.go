@@ -15,10 +15,10 @@ import (
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
-// corpusSize is the data group's corpus: 1 GiB, 256 MiB with -quick.
+// corpusSize is the data group's corpus: 1 GiB, 128 MiB with -quick.
 func corpusSize(quick bool) int64 {
 	if quick {
-		return 256 << 20
+		return 128 << 20
 	}
 	return 1 << 30
 }

@@ -17,8 +17,8 @@ import (
 
 // benchSaveRSS saves a 4 GiB file from a process of its own and reads that
 // process's peak RSS. The file is incompressible and unique; with -quick
-// it is a 256 MiB random block repeated (the same pipeline runs over 4 GiB,
-// but only the first block is sent).
+// it is sparse (4 GiB of zeros: the whole pipeline reads, chunks, hashes
+// and compresses 4 GiB, but one chunk is sent).
 func benchSaveRSS(ctx context.Context, e *env, r *report) error {
 	const size = 4 << 30
 	file := filepath.Join(e.opt.tmp, "big.bin")
@@ -56,7 +56,7 @@ func benchSaveRSS(ctx context.Context, e *env, r *report) error {
 	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 	what := "unique incompressible data"
 	if e.opt.quick {
-		what = "a 256 MiB random block repeated (quick)"
+		what = "a sparse file of zeros (quick)"
 	}
 	r.add("sdk_rss_save_4g_mib", float64(peak)/1024, "MiB",
 		"peak RSS of a process whose only work is SaveTo of a 4 GiB file; baseline: the same process connected, before the save",
@@ -71,45 +71,20 @@ type saveRSSResult struct {
 	BytesSent int64   `json:"bytesSent"`
 }
 
-// makeBigFile writes size bytes: unique random data, or (repeat) one
-// 256 MiB random block over and over.
-func makeBigFile(path string, size int64, repeat bool) error {
+// makeBigFile writes size bytes of unique random data, or (sparse) makes
+// a file of size zeros that takes no room.
+func makeBigFile(path string, size int64, sparse bool) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 4<<20)
-	if repeat {
-		block := filepath.Join(filepath.Dir(path), "block.bin")
-		bf, err := os.Create(block)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		bw := bufio.NewWriterSize(bf, 4<<20)
-		err = writeRandom(bw, 42, 256<<20)
-		if err == nil {
-			err = bw.Flush()
-		}
-		bf.Close()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		data, err := os.ReadFile(block)
-		os.Remove(block)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		for n := int64(0); n < size && err == nil; n += int64(len(data)) {
-			_, err = w.Write(data)
-		}
+	if sparse {
+		err = f.Truncate(size)
 	} else {
-		err = writeRandom(w, 42, size)
-	}
-	if err == nil {
-		err = w.Flush()
+		w := bufio.NewWriterSize(f, 4<<20)
+		if err = writeRandom(w, 42, size); err == nil {
+			err = w.Flush()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

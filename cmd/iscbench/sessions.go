@@ -35,9 +35,14 @@ const heartbeatEvery = 15 * time.Second
 // memory growth and CPU time; then the same for a bare WebSocket echo
 // server with N connections that send a message per heartbeat interval.
 func benchSessions(ctx context.Context, e *env, r *report) error {
+	// The bare server's cost is per message: with -quick it gets fewer
+	// connections and a shorter interval, and its CPU is scaled to one
+	// message per heartbeatEvery.
 	n, window := 10000, 2*heartbeatEvery
+	bareN, bareEvery := n, heartbeatEvery
 	if e.opt.quick {
 		n, window = 5000, heartbeatEvery
+		bareN, bareEvery = 1000, 5*time.Second
 	}
 	s, err := e.startISCD("sessions")
 	if err != nil {
@@ -83,18 +88,20 @@ func benchSessions(ctx context.Context, e *env, r *report) error {
 		return fmt.Errorf("ws-idle: %w", err)
 	}
 	addr = strings.TrimSpace(addr)
-	bare, err := measureIdle(ctx, e, srv.Process.Pid, n, window, func(i, count int) *exec.Cmd {
-		return exec.CommandContext(ctx, self, "ws-clients", addr, strconv.Itoa(count), heartbeatEvery.String())
+	bare, err := measureIdle(ctx, e, srv.Process.Pid, bareN, max(window/heartbeatEvery, 1)*bareEvery, func(i, count int) *exec.Cmd {
+		return exec.CommandContext(ctx, self, "ws-clients", addr, strconv.Itoa(count), bareEvery.String())
 	})
 	if err != nil {
 		return fmt.Errorf("bare WebSocket server: %w", err)
 	}
+	bare.cpuPer1000 *= float64(bareEvery) / float64(heartbeatEvery)
 	r.add("idle_session_rss_kib", isc.rssPerConn, "KiB",
 		fmt.Sprintf("iscd RSS growth / idle SDK sessions connected (%d); baseline: a bare gorilla/websocket echo server, one goroutine and default buffers a connection", n),
-		fmt.Sprintf("iscd %.0f -> %.0f MiB; bare server %.1f KiB a connection", isc.rss0/1024, isc.rss1/1024, bare.rssPerConn))
+		fmt.Sprintf("iscd %.0f -> %.0f MiB; bare server %.1f KiB a connection (%d connections)", isc.rss0/1024, isc.rss1/1024, bare.rssPerConn, bareN))
 	r.add("idle_session_cpu_pct", isc.cpuPer1000, "%",
 		fmt.Sprintf("iscd CPU (user+system, %% of one core) per 1,000 idle sessions over %v (heartbeat every %v); baseline: the bare server, one message a connection per heartbeat", window, heartbeatEvery),
-		fmt.Sprintf("iscd %.2fs CPU for %d sessions in %v; bare server %.3f %%", isc.cpu.Seconds(), n, window, bare.cpuPer1000))
+		fmt.Sprintf("iscd %.2fs CPU for %d sessions in %v; bare server %.3f %% (%d connections, a message every %v, scaled to %v)",
+			isc.cpu.Seconds(), n, window, bare.cpuPer1000, bareN, bareEvery, heartbeatEvery))
 	return nil
 }
 
@@ -164,7 +171,7 @@ func measureIdle(ctx context.Context, e *env, pid, n int, window time.Duration, 
 	}
 	res.connect = time.Since(t)
 	// Let the connection burst's garbage go before reading memory.
-	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
 		return res, err
 	}
 	rss1, err := rssKiB(pid)
