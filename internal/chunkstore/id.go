@@ -8,8 +8,9 @@
 // of an organisation, never across organisations. [GC] removes the chunks no
 // version references, and never one an upload in flight may still need.
 //
-// [Dir] keeps the chunks in a directory tree; an object store can implement
-// the same interface.
+// [Dir] keeps the chunks in a directory tree; package s3store keeps them in
+// an S3-compatible object store. Both pass the suite in package
+// chunkstoretest.
 package chunkstore
 
 import (
