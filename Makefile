@@ -23,7 +23,7 @@ clean:
 # ---- C side: the library, its examples and their tests -------------------
 # lib:        build/lib/libiscsdk.so.$(VERSION) (soname libiscsdk.so.$(SOMAJOR))
 #             and its symlinks; exports the iscsdk_* names only.
-# examples:   build/bin/console_c, console_cpp, cloud_files and cloud_solve, linked against it.
+# examples:   build/bin/console_c, console_cpp, cloud_files, cloud_solve and upgrade, linked against it.
 # test-c:     the C ABI tests (capi/cabitest) against build/lib and build/bin.
 # test-cmake: the CMake build, its ctest tests, install into a temporary
 #             prefix, and a consumer project built against that install.
@@ -50,6 +50,7 @@ examples: lib
 	$(CXX) $(CXXFLAGS_STRICT) examples/cpp/console.cpp -o $(BUILD)/bin/console_cpp $(LDFLAGS_EXAMPLE)
 	$(CC) $(CFLAGS_STRICT) examples/c/cloud_files.c -o $(BUILD)/bin/cloud_files $(LDFLAGS_EXAMPLE)
 	$(CC) $(CFLAGS_STRICT) examples/c/cloud_solve.c -o $(BUILD)/bin/cloud_solve $(LDFLAGS_EXAMPLE)
+	$(CC) $(CFLAGS_STRICT) examples/c/upgrade.c -o $(BUILD)/bin/upgrade $(LDFLAGS_EXAMPLE)
 
 test-c: lib bin
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/...

@@ -86,12 +86,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(migrateLock))
 
-	_, err = conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY,
-		name    text NOT NULL,
-		applied timestamptz NOT NULL DEFAULT now())`)
-	if err != nil {
+	// An up-to-date database needs no DDL at all, so that iscd serve may
+	// run as a role that only reads and writes rows.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
 		return nil, fmt.Errorf("migrations table: %w", err)
+	}
+	if !exists {
+		_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (
+			version integer PRIMARY KEY,
+			name    text NOT NULL,
+			applied timestamptz NOT NULL DEFAULT now())`)
+		if err != nil {
+			return nil, fmt.Errorf("migrations table: %w", err)
+		}
 	}
 	var have int
 	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {

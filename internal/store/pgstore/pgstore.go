@@ -85,7 +85,10 @@ func (d *DB) Close() error {
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
 
-var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+var (
+	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
+	urlPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
+)
 
 // Redact returns dsn with its password replaced, fit for logs and errors.
 func Redact(dsn string) string {
@@ -97,7 +100,9 @@ func Redact(dsn string) string {
 		}
 		return u.Redacted()
 	}
-	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	// Not a URL url.Parse takes (a key=value string, or a bad URL): mask
+	// what could be a password in either form.
+	return kvPassword.ReplaceAllString(urlPassword.ReplaceAllString(dsn, "${1}xxxxx@"), "${1}xxxxx")
 }
 
 // tx runs fn in a transaction and commits it if fn returns nil.
