@@ -12,8 +12,12 @@ all: build
 
 build: bin lib examples plugin
 
+# bin: iscd and iscctl are built with CGO_ENABLED=0 (the export above is for
+# the C library): neither needs cgo — native solver plugins are loaded with
+# purego — so `iscd worker` is the pure-Go binary workers run
+# (internal/worker's process tests build it so too).
 bin:
-	$(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd ./cmd/iscctl
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd ./cmd/iscctl
 
 # lib, examples: see the C section below.
 
@@ -110,7 +114,7 @@ test-windows:
 		echo "test-windows: SKIPPED: mingw-w64 not found (apt-get install $(WINE_PKGS))"; exit 0; fi; \
 	if ! command -v wine64 >/dev/null && ! test -x /usr/lib/wine/wine64; then \
 		echo "test-windows: Wine not found: the Wine tests are SKIPPED (apt-get install wine64)"; fi; \
-	$(MAKE) windows && $(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd && \
+	$(MAKE) windows && CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd && \
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/winetest
 
 # ---- the two commands of the README --------------------------------------
