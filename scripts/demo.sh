@@ -78,4 +78,16 @@ if command -v ccx >/dev/null; then
 else
   say "compute skipped: ccx (CalculiX) is not installed — apt-get install calculix-ccx"
 fi
+
+# ---- upgrades (docs/upgrades.md) ----
+say "upgrades (examples/c/upgrade.c): a release is published, the program at 2024.1.3 is offered it, accepts, and it installs after the program exits"
+pkg="$data/setup-2024.2.0.sh"
+printf '#!/bin/sh\necho "demo installer: 2024.2.0 installed silently ($*)" > "%s/installed.txt"\n' "$data" > "$pkg"
+"$bin/iscctl" release publish "$pkg" --product "$ISCSDK_PRODUCT" --version 2024.2.0 --notes "faster meshing" --install-command "{package} --silent"
+"$bin/upgrade" 2024.1.3
+wait_for "the installer, once the program had exited" test -s "$ISCSDK_WORKSPACE/upgrades/$ISCSDK_PRODUCT/2024.2.0/exit-code"
+cat "$data/installed.txt"
+say "the program starts again, upgraded: the library reports how the upgrade went; nothing newer is offered"
+"$bin/upgrade" 2024.2.0
+
 say "stopping iscd"

@@ -193,8 +193,12 @@ func (u *upgrader) check(ctx context.Context, id uint64, pushed bool) {
 	u.mu.Lock()
 	u.offer, u.offerReq = &o, id
 	u.mu.Unlock()
-	u.notice(id, map[string]string{"available": "true", "version": o.Version, "notes": o.Notes, "forced": strconv.FormatBool(o.Forced),
-		"forcedBy": o.ForcedBy, "size": strconv.FormatInt(o.Size, 10), "current": o.Current, "fileName": o.FileName})
+	p := map[string]string{"available": "true", "version": o.Version, "notes": o.Notes, "forced": strconv.FormatBool(o.Forced),
+		"size": strconv.FormatInt(o.Size, 10), "current": o.Current, "fileName": o.FileName}
+	if o.ForcedBy != "" {
+		p["forcedBy"] = o.ForcedBy // release, or minimum (the program is older than the minimum supported)
+	}
+	u.notice(id, p)
 	if o.Forced {
 		u.stage(ctx, id, o)
 	}
