@@ -328,7 +328,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 }
 
 func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
-	svc := servertest.Start(t)
+	svc := servertest.StartConfig(t, server.Config{NoDevWorker: true}) // the dev worker's goroutines are not the client's
 	before := goleak.IgnoreCurrent()
 
 	c, err := sdk.Init(context.Background(), config(t, svc))
@@ -389,7 +389,7 @@ func TestShutOutEndsTheSession(t *testing.T) {
 }
 
 func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
-	svc := servertest.StartConfig(t, server.Config{Heartbeat: 20 * time.Millisecond})
+	svc := servertest.StartConfig(t, server.Config{Heartbeat: 20 * time.Millisecond, NoDevWorker: true})
 	p := startProxy(t, svc.Addr)
 	before := goleak.IgnoreCurrent()
 	cfg := config(t, svc)
@@ -415,7 +415,7 @@ func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
 // Two threads shut out at once: both return only when the client is gone,
 // so neither sees a callback after its call returns.
 func TestConcurrentShutOuts(t *testing.T) {
-	svc := servertest.Start(t)
+	svc := servertest.StartConfig(t, server.Config{NoDevWorker: true}) // the dev worker's goroutines are not the client's
 	before := goleak.IgnoreCurrent()
 	c, err := sdk.Init(context.Background(), config(t, svc))
 	if err != nil {
