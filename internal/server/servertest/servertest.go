@@ -46,11 +46,16 @@ func Start(t testing.TB) *Server { return StartConfig(t, server.Config{}) }
 // With $ISCD_TEST_DATABASE=postgres, a service given no Database gets a
 // fresh PostgreSQL database (pgtest.DSN; the package's TestMain must call
 // pgtest.Main): the same tests then run against the PostgreSQL store.
+// With $ISCD_TEST_BLOBS=s3, a service given no Chunks keeps them in a
+// fresh bucket of a versitygw (s3test) that the test process shares.
 func StartConfig(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	cfg.DataDir, cfg.Dev = t.TempDir(), true
 	if cfg.Database == "" && os.Getenv("ISCD_TEST_DATABASE") == "postgres" {
 		cfg.Database = pgtest.DSN(t)
+	}
+	if cfg.Chunks == nil && os.Getenv("ISCD_TEST_BLOBS") == "s3" {
+		cfg.Chunks = s3Chunks(t)
 	}
 	s := &Server{t: t, cfg: cfg, DataDir: cfg.DataDir, Addr: "127.0.0.1:0"}
 	s.start()

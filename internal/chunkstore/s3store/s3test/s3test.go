@@ -1,5 +1,3 @@
-//go:build linux
-
 // Package s3test runs a real S3 server for tests: versitygw serving a
 // temporary directory (its posix backend) on a loopback port, with access
 // keys made up by the harness.
@@ -173,7 +171,7 @@ func (s *Server) Resume() error {
 	cmd := exec.Command(s.bin, "--port", s.addr, "--region", Region, "posix", s.root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the tests
+	cmd.SysProcAttr = procAttr() // on Linux: never outlives the tests
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("s3test: start versitygw: %w", err)
 	}

@@ -1,0 +1,53 @@
+package servertest
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store"
+	"github.com/iscsdk/iscsdk/internal/chunkstore/s3store/s3test"
+)
+
+// One versitygw for the test process, started by the first test that needs
+// it; it ends with the process (s3test.Start).
+var (
+	s3Once sync.Once
+	s3Srv  *s3test.Server
+	s3Err  error
+)
+
+// s3Chunks returns a chunk store on a fresh bucket of the shared versitygw.
+// Without versitygw the test is skipped (failed in CI: see s3test.Absent).
+func s3Chunks(t testing.TB) chunkstore.Store {
+	t.Helper()
+	if _, err := s3test.Binary(); err != nil {
+		if s3test.Absent(err) {
+			t.Skipf("SKIPPED: $ISCD_TEST_BLOBS=s3: %v", err)
+		}
+		t.Fatal(err)
+	}
+	s3Once.Do(func() {
+		dir, err := os.MkdirTemp("", "servertest-s3-")
+		if err != nil {
+			s3Err = err
+			return
+		}
+		s3Srv, s3Err = s3test.Start(dir)
+	})
+	if s3Err != nil {
+		t.Fatal(s3Err)
+	}
+	ctx := context.Background()
+	bucket, err := s3Srv.MakeBucket(ctx, "iscd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(ctx, s3Srv.Config(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
