@@ -193,9 +193,12 @@ func (d *DB) Products(context.Context) ([]store.Product, error) {
 	return list[store.Product](d, bktProducts, nil)
 }
 
-// PutSession implements store.Sessions.
+// PutSession implements store.Sessions. Concurrent puts share one
+// transaction (bbolt's Batch; a put is idempotent, as a batched function
+// must be): every connected session stores its last-seen time each
+// minute, and all of them at once at shutdown.
 func (d *DB) PutSession(_ context.Context, s store.Session) error {
-	return d.db.Update(func(tx *bolt.Tx) error { return put(tx, bktSessions, s.ID, s, false) })
+	return d.db.Batch(func(tx *bolt.Tx) error { return put(tx, bktSessions, s.ID, s, false) })
 }
 
 // Session implements store.Sessions.
