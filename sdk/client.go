@@ -226,6 +226,7 @@ func (c *Client) ShutOut() error {
 	c.mu.Unlock()
 	if connected {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.cancelSolves(ctx) // their results would have no one to go to
 		if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
 			c.log.Info("close session", "err", err)
 		}

@@ -148,6 +148,9 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 				}
 				report(p)
 			}
+		case <-c.ctx.Done(): // ShutOut has canceled the job
+			res.Status, res.ErrorCode, res.Error = SolveCanceled, wire.CodeCanceled, "canceled: the client shut out"
+			return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, ErrShutOut)
 		case <-ctx.Done():
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = c.tryCall(cctx, wire.OpJobsCancel, wire.JobRef{ID: id}, nil)
@@ -342,6 +345,27 @@ func (r *solveRouter) forget(id string) {
 	r.mu.Lock()
 	delete(r.waiting, id)
 	r.mu.Unlock()
+}
+
+// watched lists the jobs being waited for.
+func (r *solveRouter) watched() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.waiting))
+	for id := range r.waiting {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// cancelSolves cancels the jobs of the solves in progress (at ShutOut:
+// their results would reach no one), as far as ctx allows.
+func (c *Client) cancelSolves(ctx context.Context) {
+	for _, id := range c.solves.watched() {
+		if err := c.tryCall(ctx, wire.OpJobsCancel, wire.JobRef{ID: id}, nil); err != nil {
+			c.log.Info("cancel job at shut-out", "job", id, "err", err)
+		}
+	}
 }
 
 // deliver takes a job event; it reports false for any other event.

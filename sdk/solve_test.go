@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
@@ -282,5 +283,44 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 	}
 	if out, _ := os.ReadFile(filepath.Join(r.res.ResultDir, "out.txt")); string(out) != "done\n" {
 		t.Fatalf("out.txt %q", out)
+	}
+}
+
+// A program that shuts out while its solve runs cancels the job: its
+// result would reach no one, and the worker's machine is freed.
+func TestShutOutCancelsSolvesInProgress(t *testing.T) {
+	srv, c := startCompute(t)
+	model, args, pidFile, _ := waiterModel(t)
+	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
+	id, err := c.GetSolution(model, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
+	})
+	job := e.Params["jobId"]
+	if err := c.ShutOut(); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	deadline := time.Now().Add(15 * time.Second)
+	for tick := time.NewTicker(20 * time.Millisecond); time.Now().Before(deadline); <-tick.C {
+		var j struct {
+			State string `json:"state"`
+		}
+		if err := srv.Admin().Do(context.Background(), "GET", "/jobs/"+job, nil, &j); err != nil {
+			t.Fatal(err)
+		}
+		if state = j.State; state == "canceled" {
+			break
+		}
+	}
+	if state != "canceled" {
+		t.Fatalf("job %s is %s after the client shut out, want canceled", job, state)
+	}
+	pid, _ := os.ReadFile(pidFile)
+	if processAlive(strings.TrimSpace(string(pid))) {
+		t.Fatalf("the solver (pid %s) still runs", pid)
 	}
 }

@@ -499,8 +499,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char
 ** workspace, results/<model>-<job id>). Unknown keys are an error.
 **
 ** A result that completes while the program is disconnected arrives when it
-** reconnects. ShutOut does not cancel the job on the service: it finishes
-** there and is listed by `iscctl jobs`.
+** reconnects. iscsdk_shut_out() cancels the solutions still in progress (a
+** result would have no one to go to); no SOLUTION_RESULT follows it.
 ** Errors: ISCSDK_E_INVALID_ARG for a NULL or non-UTF-8 path, a model that
 ** does not exist, options that are not a JSON object or hold unknown keys.
 */
