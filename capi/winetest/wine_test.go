@@ -202,6 +202,10 @@ func buildPrograms() (string, error) {
 			"tests/windows/flow.c", "-o", filepath.Join(dir, "flow.exe"), lib}, static...),
 		append([]string{mingw + "g++", "-std=c++11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"tests/windows/wpath.cpp", "-o", filepath.Join(dir, "wpath.exe"), lib, "-static-libstdc++"}, static...),
+		append([]string{mingw + "gcc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude",
+			"examples/c/upgrade.c", "-o", filepath.Join(dir, "upgrade.exe"), lib}, static...),
+		append([]string{mingw + "gcc", "-std=c99", "-Wall", "-Wextra", "-Werror",
+			"tests/windows/installer.c", "-o", filepath.Join(dir, "installer.exe")}, static...),
 		{mingw + "gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-s", "-shared",
 			"tests/windows/processprng.c", "-o", filepath.Join(tmp, "bcryptprimitives.dll"), "-lbcrypt"},
 	} {
@@ -417,10 +421,16 @@ type program struct {
 
 func start(t *testing.T, exe string, args ...string) *program {
 	t.Helper()
+	return startEnv(t, nil, exe, args...)
+}
+
+// startEnv is start with more environment variables.
+func startEnv(t *testing.T, env []string, exe string, args ...string) *program {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	p := &program{t: t, cmd: exec.CommandContext(ctx, wine, append([]string{exe}, args...)...), lines: make(chan string, 1024)}
 	p.cmd.Dir = progDir
-	p.cmd.Env = wineEnv
+	p.cmd.Env = append(slices.Clone(wineEnv), env...)
 	p.cmd.Stderr = &p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
