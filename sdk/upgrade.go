@@ -167,10 +167,10 @@ func (u *upgrader) notice(id uint64, p map[string]string) {
 // news of a forced release; the host hears of it only if it concerns
 // this program.
 func (u *upgrader) check(ctx context.Context, id uint64, pushed bool) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
+	cctx, cancel := context.WithTimeout(ctx, requestTimeout) // the question; a forced download has its own limit
 	var o wire.UpgradeOffer
-	err := u.c.call(ctx, wire.OpUpgradesCheck, wire.UpgradesCheck{Platform: Platform()}, &o)
+	err := u.c.call(cctx, wire.OpUpgradesCheck, wire.UpgradesCheck{Platform: Platform()}, &o)
+	cancel()
 	if err != nil {
 		u.c.log.Warn("upgrade check failed", "err", err)
 		if !pushed {
