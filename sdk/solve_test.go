@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,45 +14,11 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
-
-// needCCX skips a test when CalculiX is not installed (.ci/run installs it).
-func needCCX(t *testing.T) string {
-	t.Helper()
-	ccx, err := exec.LookPath("ccx")
-	if err != nil {
-		t.Skip("ccx (CalculiX) not installed: apt-get install calculix-ccx")
-	}
-	return ccx
-}
-
-// localCCX solves deck with the local ccx and returns the .dat it wrote.
-func localCCX(t *testing.T, deck string) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	data, err := os.ReadFile(deck)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := filepath.Base(deck)
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	stem := strings.TrimSuffix(name, ".inp")
-	cmd := exec.Command(needCCX(t), "-i", stem)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("local ccx %s: %v\n%s", name, err, out)
-	}
-	dat, err := os.ReadFile(filepath.Join(dir, stem+".dat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dat
-}
 
 // testSolvers are command solvers the compute tests define on the demo
 // product beside CalculiX: their scripts do what a misbehaving solver does.
@@ -68,7 +33,7 @@ var testSolvers = []adminapi.Solver{
 // solvers, and a client of it.
 func startCompute(t *testing.T) (*servertest.Server, *sdk.Client) {
 	t.Helper()
-	needCCX(t)
+	calculixtest.Need(t)
 	names := []string{"calculix"}
 	for _, s := range testSolvers {
 		names = append(names, s.Name)
@@ -124,7 +89,7 @@ func TestSolveCalculixMatchesALocalRunAndSendsNothingTwice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("result files %v: %v", res.Files, err)
 	}
-	if want := localCCX(t, deck); !bytes.Equal(got, want) {
+	if want := calculixtest.LocalDat(t, deck); !bytes.Equal(got, want) {
 		t.Fatalf("beam.dat from the cloud (%d bytes) differs from a local ccx run (%d bytes)", len(got), len(want))
 	}
 	for _, f := range []string{"beam.frd", "beam.sta", "solver.log"} {
