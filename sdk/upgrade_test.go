@@ -285,3 +285,36 @@ func TestUpgradeCheckWithAGarbageVersion(t *testing.T) {
 	}
 	t.Log(n.Params["errorMsg"])
 }
+
+// A staged package changed in the workspace before the program exits is
+// not handed to the installer; the next Init says why.
+func TestStagedPackageChangedIsNeverRun(t *testing.T) {
+	srv := servertest.Start(t)
+	publishRelease(t, srv, "2.0.0", false, []byte("#!/bin/sh\nexit 0\n"))
+	cfg := upgradeConfig(t, srv)
+	cfg.NoAutoInstall = false // the hand-off must refuse, so no installer starts
+	c := connect(t, cfg)
+	c.CheckNewVersions()
+	next(t, c, isType(sdk.EventUpgradeNotice))
+	c.UpgradeNotify(true)
+	u := next(t, c, isType(sdk.EventUpdate))
+	if u.Params["status"] != "staged" || u.Params["autoInstall"] != "true" {
+		t.Fatalf("update: %+v", u)
+	}
+	writeFile(t, u.Params["packagePath"], "#!/bin/sh\necho not the vendor's\n")
+	if err := c.ShutOut(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cfg.WorkspaceDir, "upgrades", srv.Product)
+	if _, err := os.Stat(filepath.Join(dir, "installing.json")); !os.IsNotExist(err) {
+		t.Fatalf("the changed package was handed to an installer (%v)", err)
+	}
+	if _, err := os.Stat(u.Params["packagePath"]); !os.IsNotExist(err) {
+		t.Fatalf("the changed package is still there (%v)", err)
+	}
+	c2 := connect(t, cfg)
+	r := next(t, c2, isType(sdk.EventUpgradeResult))
+	if r.Params["status"] != "failed" || r.Params["errorCode"] != sdk.UpgradeBadPackage || r.Params["version"] != "2.0.0" {
+		t.Fatalf("result: %+v", r)
+	}
+}
