@@ -96,3 +96,21 @@ func ExampleCompare() {
 	// -1
 	// semver: invalid version "2024.1": want MAJOR.MINOR.PATCH (three numbers separated by dots), e.g. 2024.1.3
 }
+
+// FuzzParse: no input panics; what parses prints in a form that parses to
+// an equal version, and compares equal to itself.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1.2.3", "v2024.1.3", "1.0.0-rc.1+build.5", "1.0.0-0.3.7", "1..2", "1.2.3-01", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := semver.Parse(s)
+		if err != nil {
+			return
+		}
+		w, err := semver.Parse(v.String())
+		if err != nil || v.Compare(w) != 0 || w.String() != v.String() {
+			t.Fatalf("%q parsed as %q, which reparses as %q (%v)", s, v, w, err)
+		}
+	})
+}
