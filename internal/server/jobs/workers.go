@@ -17,6 +17,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/transport"
@@ -170,37 +171,9 @@ func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote stri
 	}
 }
 
+// reply answers request id of w.
 func (s *Service) reply(w *worker, id uint64, out any, err error) {
-	ctx := context.Background()
-	if err != nil {
-		var we *wire.Error
-		if !errors.As(err, &we) {
-			s.log.Error("worker request failed", "worker", w.id, "err", err)
-			we = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
-		}
-		_ = w.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: id, Error: we})
-		return
-	}
-	if bin, ok := out.(binaryReply); ok {
-		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.kind, ID: id, ChunkID: bin.chunk, Payload: bin.data})
-		if err == nil {
-			_ = w.conn.SendBinary(ctx, frame)
-			return
-		}
-		_ = w.conn.Send(ctx, wire.Failure(id, wire.CodeInternal, "internal error"))
-		return
-	}
-	res, err := wire.Result(id, out)
-	if err != nil {
-		res = wire.Failure(id, wire.CodeInternal, "internal error")
-	}
-	_ = w.conn.Send(ctx, res)
-}
-
-type binaryReply struct {
-	kind  byte
-	chunk chunkstore.ID
-	data  []byte
+	session.Answer(w.conn, s.log.With("worker", w.id), id, "worker request", out, err)
 }
 
 func decode(body json.RawMessage, v any) error {
@@ -237,7 +210,7 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 		if err != nil {
 			return nil, err
 		}
-		return binaryReply{kind: wire.BinManifest, data: in}, nil
+		return session.Binary{Kind: wire.BinManifest, Data: in}, nil
 	case wire.OpWorkerChunk:
 		var req wire.JobChunk
 		if err := decode(m.Body, &req); err != nil {
@@ -258,7 +231,7 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 		if err != nil {
 			return nil, err
 		}
-		return binaryReply{kind: wire.BinChunkData, chunk: id, data: enc}, nil
+		return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
 	case wire.OpWorkerHave:
 		var req wire.WorkerHave
 		if err := decode(m.Body, &req); err != nil {

@@ -496,31 +496,38 @@ func (h *Hub) binary(l *live, b []byte) {
 
 // answer sends a handler's outcome for request id.
 func (h *Hub) answer(l *live, id uint64, op string, out any, err error) {
+	Answer(l.conn, h.log.With("session", l.caller.Session), id, op, out, err)
+}
+
+// Answer sends the outcome of request id on conn: a *wire.Error as it is,
+// any other error as CodeInternal (logged, not shown), a Binary as a
+// binary frame, anything else as the JSON result.
+func Answer(conn *transport.Conn, log *slog.Logger, id uint64, op string, out any, err error) {
 	ctx := context.Background()
 	if err != nil {
 		var we *wire.Error
 		if !errors.As(err, &we) {
-			h.log.Error("request failed", "op", op, "session", l.caller.Session, "err", err)
+			log.Error("request failed", "op", op, "err", err)
 			we = &wire.Error{Code: wire.CodeInternal, Message: "internal error"}
 		}
-		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: id, Error: we})
+		_ = conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: id, Error: we})
 		return
 	}
 	if bin, ok := out.(Binary); ok {
 		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.Kind, ID: id, ChunkID: bin.ChunkID, Payload: bin.Data})
 		if err == nil {
-			_ = l.conn.SendBinary(ctx, frame)
+			_ = conn.SendBinary(ctx, frame)
 			return
 		}
-		h.log.Error("binary reply", "op", op, "err", err)
-		_ = l.conn.Send(ctx, wire.Failure(id, wire.CodeInternal, "internal error"))
+		log.Error("binary reply", "op", op, "err", err)
+		_ = conn.Send(ctx, wire.Failure(id, wire.CodeInternal, "internal error"))
 		return
 	}
 	res, err := wire.Result(id, out)
 	if err != nil {
 		res = wire.Failure(id, wire.CodeInternal, "internal error")
 	}
-	_ = l.conn.Send(ctx, res)
+	_ = conn.Send(ctx, res)
 }
 
 // touchEvery is how often a connected session's LastSeen is stored: so a
