@@ -438,8 +438,9 @@ var commands = []command{
 	},
 	{
 		name: "jobs logs", summary: "print a job's last solver output lines", args: []string{"ID"}, long: true,
-		about: "iscd keeps the last 200 lines of a job's solver output. With --follow, new lines are printed as they\n" +
-			"come until the job ends (or Ctrl-C); its final state goes to stderr.",
+		about: "iscd keeps the last 200 lines of a running job's solver output, and the last 40 of an ended one.\n" +
+			"With --follow, new lines are printed as they come until the job ends (or Ctrl-C); its final state\n" +
+			"goes to stderr.",
 		flags: []flagSpec{{"follow", "", "keep printing new lines until the job ends", false}},
 		run:   jobLogs,
 	},
