@@ -46,8 +46,28 @@ const requestTimeout = 60 * time.Second
 type LicenseResult = license.Result
 
 // DeviceInfo returns this machine's fingerprint, "MAC|diskId|boardId|cpuId"
-// (docs/licensing.md says where each part comes from).
-func DeviceInfo() string { return device.Info() }
+// (docs/licensing.md says where each part comes from). It is read again
+// at most every deviceInfoTTL.
+func DeviceInfo() string {
+	devCache.mu.Lock()
+	defer devCache.mu.Unlock()
+	if now := time.Now(); devCache.value == "" || now.Sub(devCache.read) >= deviceInfoTTL || now.Before(devCache.read) {
+		devCache.value, devCache.read = device.Info(), now
+	}
+	return devCache.value
+}
+
+// deviceInfoTTL is how long DeviceInfo reuses what it read: reading the
+// fingerprint's sources (sysfs, SMBIOS, CPUID) takes about 0.4 ms, which
+// was most of a licence verification and of a licence request's call
+// (docs/benchmarks.md). A device change shows within this time.
+const deviceInfoTTL = 10 * time.Second
+
+var devCache struct {
+	mu    sync.Mutex
+	value string
+	read  time.Time
+}
 
 // VerifyLicense checks a licence string entirely offline: the signature with
 // the product's public keys (one or more, comma-separated, as
@@ -67,7 +87,7 @@ func VerifyLicense(licenseString, publicKeys, devInfo string) (LicenseResult, er
 		return LicenseResult{}, fmt.Errorf("%w: public_key: %v", ErrInvalidArgument, err)
 	}
 	if devInfo == "" {
-		devInfo = device.Info()
+		devInfo = DeviceInfo()
 	}
 	now := time.Now()
 	if hw := trustedTime(); now.Before(hw.Add(-license.ClockTolerance)) {
@@ -153,7 +173,7 @@ func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessa
 		return 0, err
 	}
 	if devInfo == "" {
-		devInfo = device.Info()
+		devInfo = DeviceInfo()
 	}
 	id := c.nextRequest.Add(1)
 	c.goAsync(func(ctx context.Context) {
