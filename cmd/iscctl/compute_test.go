@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -75,9 +75,7 @@ func solving(t *testing.T, c *sdk.Client, solver, state string) (string, <-chan 
 }
 
 func TestJobsAndUsageAfterARealSolve(t *testing.T) {
-	if _, err := exec.LookPath("ccx"); err != nil {
-		t.Skip("ccx (CalculiX) not installed: apt-get install calculix-ccx")
-	}
+	calculixtest.Need(t)
 	srv, env := start(t) // dev mode: the CalculiX solver and a worker in iscd
 	c := client(t, srv)
 	res, err := c.Solve(context.Background(), beam, sdk.SolveOptions{})
