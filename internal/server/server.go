@@ -251,9 +251,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.gcDone.Wait()
 	}
 	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
+	jerr := s.jobs.Shutdown(ctx) // workers must not talk to a closed store
 	serr := s.http.Shutdown(ctx)
 	cerr := s.store.Close()
-	return errors.Join(herr, serr, cerr)
+	return errors.Join(herr, jerr, serr, cerr)
 }
 
 // sweepEvery is how often sessions past their resume window are ended.

@@ -23,6 +23,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -58,6 +59,9 @@ type Service struct {
 	// running is what each worker holds: worker id → job id → attempt,
 	// from its lease (or a renewal) to the attempt's end or lapse.
 	running map[string]map[string]int
+	closing bool                         // Shutdown was called
+	conns   map[*transport.Conn]struct{} // open worker connections
+	served  sync.WaitGroup               // one per worker connection
 }
 
 // New returns the service and registers its client operations on hub.
@@ -68,7 +72,7 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease,
 		now:    func() time.Time { return time.Now().UTC() },
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
-		running: map[string]map[string]int{}}
+		running: map[string]map[string]int{}, conns: map[*transport.Conn]struct{}{}}
 	hub.HandleBinary(wire.BinJobSubmit, s.submit)
 	hub.Handle(wire.OpJobsGet, s.get)
 	hub.Handle(wire.OpJobsCancel, s.cancel)

@@ -68,6 +68,15 @@ var upgrader = websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 
 
 // ServeHTTP serves a worker's connection on wire.WorkerPath.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]*wire.Error{"error": {Code: wire.CodeUnavailable, Message: "iscd is shutting down"}})
+		return
+	}
 	tok, err := s.authenticate(r)
 	if err != nil {
 		s.log.Info("worker auth refused", "remote", r.RemoteAddr, "err", err)
@@ -81,8 +90,51 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := transport.New(ws, transport.Options{})
-	defer conn.Close(websocket.CloseNormalClosure, "")
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close(websocket.CloseGoingAway, "iscd is shutting down")
+		return
+	}
+	s.conns[conn] = struct{}{}
+	s.served.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		conn.Close(websocket.CloseNormalClosure, "")
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+		s.served.Done()
+	}()
 	s.serveWorker(conn, tok, r.RemoteAddr)
+}
+
+// Shutdown closes every worker connection and refuses new ones, then waits
+// until their requests have ended (or ctx has): iscd calls it before it
+// closes its store. Workers reconnect, to this iscd once it is back or to
+// another replica, and carry on with their jobs.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*transport.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		go c.Close(websocket.CloseGoingAway, "iscd is shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.served.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jobs: worker connections still open: %w", ctx.Err())
+	}
 }
 
 func (s *Service) authenticate(r *http.Request) (store.Token, error) {
