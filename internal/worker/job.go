@@ -281,7 +281,8 @@ func containsSlash(s string) bool {
 const finishAttempts = 20
 
 // finish uploads the outputs and reports the result, retrying over
-// dropped connections; iscd refusing (the lease was lost) ends it.
+// dropped connections and transient errors; iscd refusing it (the lease
+// was lost, a bad report) ends it.
 func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result, inputs map[string]bool, log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
@@ -301,7 +302,7 @@ func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result,
 		case err == nil:
 			log.Info("job finished", "state", state, "exitCode", res.ExitCode, "wall", res.Wall)
 			return
-		case errors.As(err, &we):
+		case errors.As(err, &we) && !transient(we):
 			log.Warn("job report refused", "err", err)
 			return
 		case ctx.Err() != nil || attempt == finishAttempts:
@@ -313,6 +314,12 @@ func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result,
 		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 3*time.Second)):
 		}
 	}
+}
+
+// transient reports whether iscd refused a request for a reason that may
+// pass (it failed inside, or is shutting down): the request is repeated.
+func transient(we *wire.Error) bool {
+	return we.Code == wire.CodeInternal || we.Code == wire.CodeUnavailable
 }
 
 // report uploads the outputs and sends the job's end.
