@@ -18,6 +18,10 @@ import (
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
+// ErrTokenRefused is returned by Worker.Run when iscd refuses the worker
+// token (unknown, revoked, or not a worker token): retrying cannot help.
+var ErrTokenRefused = errors.New("worker: iscd refused the worker token")
+
 // errDisconnected is a call that lost its connection before its answer.
 var errDisconnected = errors.New("worker: disconnected from iscd")
 
@@ -67,7 +71,7 @@ func (l *link) dial(ctx context.Context, hello wire.WorkerHello) (*transport.Con
 	ws, resp, err := l.dialer.DialContext(ctx, l.url, l.header)
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return nil, welcome, fmt.Errorf("worker: %s refused the worker token", l.url)
+			return nil, welcome, fmt.Errorf("%w (%s)", ErrTokenRefused, l.url)
 		}
 		return nil, welcome, fmt.Errorf("worker: connect %s: %w", l.url, err)
 	}

@@ -131,7 +131,9 @@ func (w *Worker) solvers() []string {
 // Run works until ctx ends: it connects (again after every drop, with
 // backoff), leases jobs up to its capacity and runs them. Jobs in progress
 // when the connection drops carry on and report once it is back. When ctx
-// ends, running jobs are stopped and Run returns after they have.
+// ends, running jobs are stopped and Run returns after they have. If iscd
+// refuses the token, Run returns ErrTokenRefused (after its running jobs
+// have ended: their leases are lost anyway).
 func (w *Worker) Run(ctx context.Context) error {
 	var jobs sync.WaitGroup
 	defer jobs.Wait()
@@ -142,6 +144,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, ErrTokenRefused) {
+				return err
 			}
 			d := backoff(attempt)
 			w.log.Warn("cannot reach iscd", "err", err, "retryIn", d)

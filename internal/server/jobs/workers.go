@@ -78,6 +78,13 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.authenticate(r)
+	if errors.Is(err, errTokenLookup) { // not the token's fault: the worker retries
+		s.log.Error("worker auth", "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]*wire.Error{"error": {Code: wire.CodeUnavailable, Message: "cannot check the worker token now"}})
+		return
+	}
 	if err != nil {
 		s.log.Info("worker auth refused", "remote", r.RemoteAddr, "err", err)
 		w.Header().Set("Content-Type", "application/json")
@@ -137,6 +144,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 }
 
+// errTokenLookup is a worker token that could not be checked (the store
+// failed): iscd answers 503, and the worker tries again, where a refused
+// token (401) stops it.
+var errTokenLookup = errors.New("looking up worker token")
+
 func (s *Service) authenticate(r *http.Request) (store.Token, error) {
 	v := r.Header.Get("Authorization")
 	bearer, ok := strings.CutPrefix(v, "Bearer ")
@@ -148,6 +160,9 @@ func (s *Service) authenticate(r *http.Request) (store.Token, error) {
 		return store.Token{}, err
 	}
 	t, err := s.st.Token(r.Context(), id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return t, fmt.Errorf("%w %s: %w", errTokenLookup, id, err)
+	}
 	if err != nil {
 		return t, fmt.Errorf("token %s: %w", id, err)
 	}
