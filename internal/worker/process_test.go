@@ -111,7 +111,9 @@ type compute struct {
 	token string // a worker token's secret
 }
 
-func startCompute(t *testing.T) *compute {
+func startCompute(t *testing.T) *compute { return startComputeLease(t, lease) }
+
+func startComputeLease(t *testing.T, lease time.Duration) *compute {
 	t.Helper()
 	iscdBinary(t)
 	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true, Jobs: jobs.Config{Lease: lease}})
@@ -508,4 +510,89 @@ func TestPluginSolverInAPureGoWorker(t *testing.T) {
 		}
 		t.Logf("%s: percent reports %v, %d log lines, wall %.3fs", filepath.Base(model), percents, lines, res.WallSeconds)
 	}
+}
+
+// Cancel of a solve running on a worker process: the solver stops and the
+// result says canceled.
+func TestCancelStopsTheSolverOnAWorkerProcess(t *testing.T) {
+	c := startCompute(t)
+	cl := c.client(t)
+	c.startWorker(t, "w", "--solver", "waiter")
+	model, args, pidFile, _ := waiterModel(t)
+	id, err := cl.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servertest.NextEvent(t, cl, func(e sdk.Event) bool {
+		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting 1")
+	})
+	pid := readPid(t, pidFile)
+	asked := time.Now()
+	if err := cl.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	if !waitExit(t, pid, waitFor) {
+		t.Fatalf("the solver (pid %d) still runs %v after the cancel", pid, waitFor)
+	}
+	stopped := time.Since(asked)
+	e := servertest.NextEvent(t, cl, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })
+	if e.Params["status"] != "canceled" {
+		t.Fatalf("result %+v", e.Params)
+	}
+	t.Logf("cancel to the solver's exit: %v; to the canceled result: %v", stopped, time.Since(asked))
+}
+
+// iscd restarted while a worker process runs a job: the worker keeps the
+// solver running, reconnects and renews, and the same attempt finishes.
+func TestJobRunningAcrossAnIscdRestart(t *testing.T) {
+	c := startComputeLease(t, 10*time.Second) // the restart is well within a lease
+	cl := c.client(t)
+	c.startWorker(t, "w", "--solver", "waiter")
+	model, args, pidFile, release := waiterModel(t)
+	progress, done := solve(cl, model, sdk.SolveOptions{Solver: "waiter", Args: args})
+	nextProgress(t, progress, done, func(p sdk.SolveProgress) bool { return hasLine(p, "waiting 1") })
+	pid := readPid(t, pidFile)
+
+	c.Restart()
+	if waitExit(t, pid, 0) {
+		t.Fatal("the solver stopped when iscd restarted")
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := result(t, done)
+	if res.Attempts != 1 {
+		t.Fatalf("result of attempt %d, want 1", res.Attempts)
+	}
+	if out, _ := os.ReadFile(filepath.Join(res.ResultDir, "out.txt")); string(out) != "done 1\n" {
+		t.Fatalf("out.txt %q", out)
+	}
+}
+
+// A worker whose token iscd refuses stops, saying why, instead of
+// retrying for ever.
+func TestWorkerWithARefusedTokenStops(t *testing.T) {
+	c := startCompute(t)
+	for _, tok := range []string{"isw_nosuchtoken", "not a token"} {
+		cmd := exec.Command(iscdBinary(t), "worker", "--server", "http://"+c.Addr, "--solver", "quick", "--dir", t.TempDir())
+		cmd.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+tok)
+		out, err := runFor(cmd, waitFor)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "refused the worker token") {
+			t.Fatalf("worker with token %q: %v\n%s", tok, err, out)
+		}
+	}
+}
+
+// runFor runs cmd, killing it after d, and returns its combined output.
+func runFor(cmd *exec.Cmd, d time.Duration) ([]byte, error) {
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	timer := time.AfterFunc(d, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	return []byte(out.String()), err
 }
