@@ -100,8 +100,11 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 	h := &Hub{
 		store: st, auth: auth, log: log, cfg: cfg,
 		up: websocket.Upgrader{
-			ReadBufferSize:    transport.BufferSize,
-			WriteBufferSize:   transport.BufferSize,
+			ReadBufferSize:  transport.BufferSize,
+			WriteBufferSize: transport.BufferSize,
+			// An idle connection holds no write buffer: it is taken from
+			// the pool for each message (64 KiB less a session).
+			WriteBufferPool:   &sync.Pool{},
 			EnableCompression: false,
 			// Desktop programs, not browsers, connect here; a browser page
 			// cannot present the bearer token anyway.
