@@ -65,7 +65,6 @@ func benchSessions(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return fmt.Errorf("iscd: %w", err)
 	}
-	fmt.Fprintf(e.log, "   iscd: %d sessions connected in %.1fs\n", n, isc.connect.Seconds())
 	s.Stop()
 
 	// The baseline: a bare WebSocket echo server, one goroutine a connection.
@@ -170,6 +169,7 @@ func measureIdle(ctx context.Context, e *env, pid, n int, window time.Duration, 
 		}
 	}
 	res.connect = time.Since(t)
+	fmt.Fprintf(e.log, "   %d connected in %.1fs; measuring for %v\n", n, res.connect.Seconds(), window)
 	// Let the connection burst's garbage go before reading memory.
 	if err := sleepCtx(ctx, 2*time.Second); err != nil {
 		return res, err
