@@ -144,9 +144,10 @@ ISCSDK_SOLVER_EXPORT const char* ISCSDK_SOLVER_CALL iscsdk_solver_name(void);
 ** workdir. Blocks until the solve has finished, failed or been canceled.
 **
 ** workdir is the absolute path of the job's directory, without a trailing
-** separator. args_json is a JSON object, never NULL ("{}" when there are no
-** arguments): the solver arguments of the job, as configured for the product
-** and given by the engineer; the plugin documents the keys it reads. progress
+** separator. args_json is a JSON object, never NULL: the worker passes
+** {"input": "<the model's file in workdir>", "cores": N, "args": [...]}
+** ("args", the engineer's extra solver arguments as strings, only when
+** there are some); ignore keys you do not know. progress
 ** is never NULL; user_data is passed back to it untouched. The strings are
 ** owned by the worker and valid until this function returns.
 **

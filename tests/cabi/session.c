@@ -103,8 +103,11 @@ static void scenario_calls(void)
     CHECK_ERROR_HAS("invalid cloud path");
     CHECK_STATUS(iscsdk_save_as(c, "/tmp/a.prt", "relative.prt", 0, NULL, &id), ISCSDK_E_INVALID_ARG);
     CHECK_STATUS(iscsdk_save_as(c, "/tmp/a.prt", "/a\\b.prt", 0, NULL, &id), ISCSDK_E_INVALID_ARG);
-    CHECK_STATUS(iscsdk_get_solution(c, "/tmp/a.inp", "{}", NULL, &id), ISCSDK_E_NOT_IMPLEMENTED);
-    CHECK_STATUS(iscsdk_cancel(c, 1), ISCSDK_E_NOT_IMPLEMENTED);
+    /* A model that does not exist; a request id that names no solution. */
+    CHECK_STATUS(iscsdk_get_solution(c, "/nonexistent/a.inp", "{}", NULL, &id), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("model");
+    CHECK_STATUS(iscsdk_cancel(c, 424242), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("no solution in progress");
 
     /* The session is up: the first event says so. */
     if (CHECK_STATUS(iscsdk_poll_event(c, 10000, &ev), ISCSDK_OK)) {

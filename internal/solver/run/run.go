@@ -8,6 +8,7 @@ package run
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -179,7 +180,15 @@ func dirSize(dir string) (int64, error) {
 }
 
 func runPlugin(ctx context.Context, dir string, spec Spec, out *output) Result {
-	args := fmt.Sprintf(`{"input":%q,"cores":%d}`, spec.Main, max(spec.Cores, 1))
+	b, err := json.Marshal(struct {
+		Input string   `json:"input"`
+		Cores int      `json:"cores"`
+		Args  []string `json:"args,omitempty"`
+	}{spec.Main, max(spec.Cores, 1), spec.Args})
+	if err != nil {
+		return Result{ErrorCode: CodeStart, Error: err.Error()}
+	}
+	args := string(b)
 	code, err := spec.Plugin.Solve(ctx, dir, args, func(percent float64, line string) {
 		out.percent(percent)
 		if line != "" {

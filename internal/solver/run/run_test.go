@@ -161,13 +161,25 @@ func TestCalculixProgress(t *testing.T) {
 	}
 }
 
-// alive reports whether a process exists and is not a zombie (a killed
+// aliveNow reports whether a process exists and is not a zombie (a killed
 // orphan may wait for a container's init to reap it).
-func alive(pid string) bool {
+func aliveNow(pid string) bool {
 	stat, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return false
 	}
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z")
+}
+
+// alive reports whether pid still runs 5 seconds from now: a process that
+// was sent SIGKILL ends at once, but its exit need not have completed when
+// its pipe closed.
+func alive(pid string) bool {
+	for deadline := time.Now().Add(5 * time.Second); aliveNow(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return true
+		}
+	}
+	return false
 }
