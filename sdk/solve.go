@@ -463,6 +463,9 @@ func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMess
 		if p.Attempt > 0 {
 			params["attempt"] = strconv.Itoa(p.Attempt)
 		}
+		if p.Worker != "" {
+			params["worker"] = p.Worker
+		}
 		c.emit(Event{Type: EventSolutionProgress, RequestID: id, Operate: EventSolutionProgress.String(), Params: params, ComeBack: cb})
 	}
 	c.goAsync(func(ctx context.Context) {

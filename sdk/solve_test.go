@@ -199,14 +199,26 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 	}
 }
 
-// processAlive reports whether a process exists and is not a zombie.
-func processAlive(pid string) bool {
+// processAliveNow reports whether a process exists and is not a zombie.
+func processAliveNow(pid string) bool {
 	stat, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return false
 	}
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z")
+}
+
+// processAlive reports whether pid still runs 5 seconds from now: a process that
+// was sent SIGKILL ends at once, but its exit need not have completed when
+// its pipe closed.
+func processAlive(pid string) bool {
+	for deadline := time.Now().Add(5 * time.Second); processAliveNow(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {

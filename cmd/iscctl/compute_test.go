@@ -367,6 +367,31 @@ func TestWorkerToken(t *testing.T) {
 	if !strings.HasPrefix(nt.Secret, "isw_"+nt.ID+"_") || nt.Hash != "" {
 		t.Errorf("worker token --json = %+v", nt)
 	}
+	if r := ok(t, env, "worker", "tokens"); !strings.Contains(r.stdout, "gpu pool") || !strings.Contains(r.stdout, nt.ID) || strings.Contains(r.stdout, "isw_") {
+		t.Errorf("worker tokens:\n%s", r.stdout)
+	}
+
+	// A revoked token opens nothing, and its connected workers are cut off.
+	wk, err := worker.New(worker.Config{URL: srv.AdminURL, Token: nt.Secret, Name: "w", Commands: []string{"calculix"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wk.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- wk.Run(ctx) }()
+	defer func() { stop(); <-ran }()
+	for tick := time.NewTicker(10 * time.Millisecond); len(srv.Jobs().Workers()) == 0; <-tick.C {
+	}
+	ok(t, env, "worker", "revoke", nt.ID)
+	for tick := time.NewTicker(10 * time.Millisecond); len(srv.Jobs().Workers()) != 0; <-tick.C {
+	}
+	req, _ := http.NewRequest("GET", srv.AdminURL+"/v1/worker", nil)
+	req.Header.Set("Authorization", "Bearer "+nt.Secret)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a revoked worker token: %v %v", resp.Status, err)
+	}
+	fails(t, env, exitError, []string{"HTTP 404"}, "worker", "revoke", srv.APIToken[4:20]) // an API token is not a worker token
 }
 
 func TestComputeErrors(t *testing.T) {

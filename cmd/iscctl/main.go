@@ -472,6 +472,27 @@ var commands = []command{
 		},
 	},
 	{
+		name: "worker tokens", summary: "list the compute workers' tokens",
+		run: func(x *call) error {
+			var ts []store.Token
+			return x.do("GET", "/workers/tokens", nil, &ts, func() {
+				x.table("worker tokens", []string{"ID", "NAME", "CREATED", "REVOKED"}, rows(ts, func(t store.Token) []string {
+					return []string{t.ID, t.Name, when(t.Created), strconv.FormatBool(t.Revoked)}
+				}))
+			})
+		},
+	},
+	{
+		name: "worker revoke", summary: "revoke a compute worker's token", args: []string{"ID"},
+		about: "The workers using it are disconnected at once and cannot come back; the jobs they ran are\n" +
+			"queued again when their leases lapse.",
+		run: func(x *call) error {
+			return x.do("DELETE", "/workers/tokens/"+url.PathEscape(x.args[0]), nil, nil, func() {
+				fmt.Fprintf(x.stdout, "revoked worker token %s\n", x.args[0])
+			})
+		},
+	},
+	{
 		name: "solver list", summary: "list a product's solvers",
 		flags: []flagSpec{{"product", "P", "the product's id", true}},
 		run: func(x *call) error {

@@ -17,6 +17,8 @@ import (
 //	POST   /admin/v1/jobs/{id}/cancel               reply store.Job
 //	GET    /admin/v1/workers                        reply []WorkerInfo (connected to this iscd)
 //	POST   /admin/v1/workers/tokens                 body CreateWorkerToken; reply NewToken
+//	GET    /admin/v1/workers/tokens                 reply []store.Token (no hashes)
+//	DELETE /admin/v1/workers/tokens/{id}            revoke; its workers are disconnected
 //	GET    /admin/v1/usage?org=&from=&to=           reply Usage (RFC 3339 times; default: the last 30 days)
 type (
 	// Solver is a product's solver as the admin API takes it: store.Solver

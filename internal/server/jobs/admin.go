@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/store"
@@ -28,6 +30,8 @@ func (s *Service) MountAdmin(a *admin.API) {
 	a.Handle("POST "+p+"/jobs/{id}/cancel", s.cancelJob)
 	a.Handle("GET "+p+"/workers", func(w http.ResponseWriter, _ *http.Request) { admin.Reply(w, http.StatusOK, s.Workers()) })
 	a.Handle("POST "+p+"/workers/tokens", s.createWorkerToken)
+	a.Handle("GET "+p+"/workers/tokens", s.listWorkerTokens)
+	a.Handle("DELETE "+p+"/workers/tokens/{id}", s.revokeWorkerToken)
 	a.Handle("GET "+p+"/usage", s.usage)
 }
 
@@ -167,6 +171,50 @@ func (s *Service) createWorkerToken(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("worker token created", "token", t.ID)
 	t.Hash = ""
 	admin.Reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
+}
+
+func (s *Service) listWorkerTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := s.st.Tokens(r.Context(), "")
+	if err != nil {
+		admin.StoreFail(w, s.log, "tokens", err)
+		return
+	}
+	out := []store.Token{}
+	for _, t := range toks {
+		if t.Kind == token.PrefixWorker {
+			t.Hash = ""
+			out = append(out, t)
+		}
+	}
+	admin.Reply(w, http.StatusOK, out)
+}
+
+// revokeWorkerToken revokes a worker token and disconnects the workers
+// that use it; their jobs run again elsewhere when their leases lapse.
+func (s *Service) revokeWorkerToken(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	t, err := s.st.Token(r.Context(), id)
+	if err == nil && t.Kind != token.PrefixWorker {
+		err = store.ErrNotFound
+	}
+	if err == nil {
+		err = s.st.RevokeToken(r.Context(), id)
+	}
+	if err != nil {
+		admin.StoreFail(w, s.log, "worker token "+id, err)
+		return
+	}
+	s.mu.Lock()
+	n := 0
+	for wid, wk := range s.workers {
+		if strings.HasPrefix(wid, id+"/") {
+			wk.conn.Close(websocket.ClosePolicyViolation, "worker token revoked")
+			n++
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("worker token revoked", "token", id, "workers disconnected", n)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // marketTime is the marketplace's time format.
