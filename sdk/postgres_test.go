@@ -71,3 +71,22 @@ func TestPostgresReplicas(t *testing.T) {
 		t.Fatalf("seat through B after A's program shut out: %v", e.Params)
 	}
 }
+
+// An event caused on one replica reaches a program connected to another
+// as it is stored (PostgreSQL LISTEN/NOTIFY), in order.
+func TestPostgresEventsAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := servertest.StartConfig(t, server.Config{Database: dsn})
+	b := servertest.StartConfig(t, server.Config{Database: dsn})
+	c := connect(t, config(t, a))
+	id := c.SessionID()
+	for _, text := range []string{"one", "two", "three"} {
+		notice(t, b, id, text) // through B's admin API
+	}
+	for _, want := range []string{"one", "two", "three"} {
+		e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventNotice })
+		if e.Params["text"] != want {
+			t.Fatalf("notice %q, want %q", e.Params["text"], want)
+		}
+	}
+}

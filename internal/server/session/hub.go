@@ -584,16 +584,34 @@ func (h *Hub) Publish(ctx context.Context, sessionID string, ev wire.Event) (uin
 	if err != nil {
 		return 0, fmt.Errorf("publish to session %s: %w", sessionID, err)
 	}
-	h.mu.Lock()
-	l := h.live[sessionID]
-	h.mu.Unlock()
-	if l != nil {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
-	}
+	h.Wake(sessionID)
 	return seq, nil
+}
+
+// Wake makes a connected session send what its event log holds beyond
+// what it sent: events another iscd replica stored for it. "" wakes every
+// connected session (when which ones is not known).
+func (h *Hub) Wake(sessionID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sessionID != "" {
+		if l := h.live[sessionID]; l != nil {
+			l.poke()
+		}
+		return
+	}
+	for _, l := range h.live {
+		l.poke()
+	}
+}
+
+// poke wakes the connection's event pump (a wake-up already pending is
+// enough).
+func (l *live) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Filter selects sessions for PublishAll; empty fields match everything.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -33,12 +34,16 @@ type Options struct {
 	// NoMigrate opens the database as it is, without applying migrations
 	// (they are applied by default).
 	NoMigrate bool
+	// Logger gets what the store notices in the background (WatchEvents
+	// reconnecting); nil: nothing is logged.
+	Logger *slog.Logger
 }
 
 // DB is a store.Store on a PostgreSQL database.
 type DB struct {
 	pool      *pgxpool.Pool
 	retention int
+	logger    *slog.Logger
 }
 
 var _ store.Store = (*DB)(nil)
@@ -73,7 +78,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if opt.Retention <= 0 {
 		opt.Retention = DefaultRetention
 	}
-	return &DB{pool: pool, retention: opt.Retention}, nil
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &DB{pool: pool, retention: opt.Retention, logger: opt.Logger}, nil
 }
 
 // Close closes the connections.

@@ -1,0 +1,56 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
+)
+
+// An event appended through one replica is named to the watcher of
+// another; the watcher first says it listens (""), and stops with ctx.
+func TestWatchEvents(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn, 0), open(t, dsn, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	named := make(chan string, 16)
+	done := make(chan error, 1)
+	go func() { done <- a.WatchEvents(ctx, func(id string) { named <- id }) }()
+	if id := <-named; id != "" {
+		t.Fatalf("first call: %q, want \"\" (listening)", id)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if err := b.PutSession(ctx, store.Session{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"s1", "s2", "s1"} {
+		if _, err := b.AppendEvent(ctx, id, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-named:
+			if got != id {
+				t.Fatalf("watcher named %q, want %q", got, id)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no notification for %s", id)
+		}
+	}
+	// A failed append (no such session) names nobody.
+	if _, err := b.AppendEvent(ctx, "gone", []byte("x")); err == nil {
+		t.Fatal("append to a missing session succeeded")
+	}
+	if _, err := b.AppendEvent(ctx, "s2", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-named; got != "s2" {
+		t.Fatalf("after a failed append the watcher named %q, want s2", got)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("WatchEvents returned %v, want context.Canceled", err)
+	}
+}
