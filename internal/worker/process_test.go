@@ -458,7 +458,7 @@ func TestPluginSolverInAPureGoWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	fine := filepath.Join(t.TempDir(), "fine.heat")
-	fineModel := strings.NewReplacer("nx 41", "nx 301", "ny 41", "ny 301", "max_iterations 20000", "max_iterations 200000").Replace(string(plate))
+	fineModel := strings.NewReplacer("nx 41", "nx 401", "ny 41", "ny 401", "max_iterations 20000", "max_iterations 200000").Replace(string(plate))
 	if err := os.WriteFile(fine, []byte(fineModel), 0o600); err != nil {
 		t.Fatal(err)
 	}
