@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
@@ -88,5 +92,93 @@ func TestPostgresEventsAcrossReplicas(t *testing.T) {
 		if e.Params["text"] != want {
 			t.Fatalf("notice %q, want %q", e.Params["text"], want)
 		}
+	}
+}
+
+// Two iscd processes on one database behind a load balancer (a relay),
+// sharing their data directory as replicas share a file system for the
+// chunks: the replica a program is saving through is killed (SIGKILL) in
+// the middle of a large save; the program reconnects through the relay to
+// the other replica, resumes its session there, and the save completes,
+// once, sending again little more than what had not arrived; its licence
+// seat moved with it.
+func TestPostgresReplicaKilledMidSave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the iscd binary")
+	}
+	dsn := pgtest.DSN(t)
+	bin := filepath.Join(t.TempDir(), "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/iscd").CombinedOutput(); err != nil {
+		t.Fatalf("build iscd: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	a, err := servertest.StartBinary(bin, data, "--db", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop() })
+	b, err := servertest.StartBinary(bin, data, "--db", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Stop() })
+	addr := func(r *servertest.Binary) string { return strings.TrimPrefix(r.Env["ISCD_ADMIN_URL"], "http://") }
+
+	lb := startProxy(t, addr(a))
+	cfg := sdk.Config{Endpoint: lb.endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
+		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
+	c := connect(t, cfg)
+	session := c.SessionID()
+	if e := requestLicense(t, c, fp1); e.Params["Status"] != "success" {
+		t.Fatalf("seat through A: %v", e.Params)
+	}
+
+	content := randomBytes(21, 24<<20)
+	local := writeTemp(t, "big.prt", content)
+	killed := false
+	res, err := c.SaveTo(context.Background(), local, "/failover/big.prt", 0, sdk.SaveOptions{Progress: func(p sdk.Progress) {
+		if !killed && p.BytesDone > p.BytesTotal*6/10 {
+			killed = true
+			lb.mu.Lock()
+			lb.target = addr(b) // the load balancer's health check saw A go
+			lb.mu.Unlock()
+			a.Kill()
+		}
+	}})
+	if err != nil || !killed || res.Version != 1 {
+		t.Fatalf("save across a replica's SIGKILL: %+v, %v (killed %v)", res, err, killed)
+	}
+	const inFlight = 8 * 256 << 10
+	if res.BytesSent > int64(len(content))+inFlight {
+		t.Errorf("sent %d bytes for %d", res.BytesSent, len(content))
+	}
+	if c.SessionID() != session {
+		t.Errorf("session %s after the failover, want %s resumed", c.SessionID(), session)
+	}
+	vs, err := c.History(context.Background(), "/failover/big.prt")
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("history through B: %+v, %v; want one version", vs, err)
+	}
+	// The program's seat moved with its session: asking again through B
+	// takes no second seat.
+	if e := requestLicense(t, c, fp1); e.Params["Status"] != "success" {
+		t.Fatalf("seat through B: %v", e.Params)
+	}
+	admin := &adminapi.Client{BaseURL: b.Env["ISCD_ADMIN_URL"], Token: b.Env["ISCD_ADMIN_TOKEN"], HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	var lic adminapi.LicenseDetail
+	if err := admin.Do(context.Background(), "GET", "/licenses/"+server.DevLicense, nil, &lic); err != nil {
+		t.Fatal(err)
+	}
+	if len(lic.SeatsInUse) != 1 || lic.SeatsInUse[0].SessionID != session {
+		t.Errorf("seats in use after the failover: %+v; want the session's one", lic.SeatsInUse)
+	}
+	other := cfg
+	other.Endpoint, other.WorkspaceDir = b.Env["ISCSDK_ENDPOINT"], t.TempDir()
+	open, err := connect(t, other).OpenFile(context.Background(), "/failover/big.prt", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, content) {
+		t.Fatal("the file opened through B differs from the one saved")
 	}
 }
