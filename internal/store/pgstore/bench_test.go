@@ -48,7 +48,7 @@ func clients(b *testing.B, op func(client, i int) error) {
 
 func benchDB(b *testing.B) *pgstore.DB {
 	b.Helper()
-	dsn := pgtest.DSN(b)
+	dsn := pgtest.DSN(b) + "&pool_max_conns=16" // a connection for each client
 	db, err := openDB(dsn)
 	if err != nil {
 		b.Fatal(err)
