@@ -318,3 +318,35 @@ func TestStagedPackageChangedIsNeverRun(t *testing.T) {
 		t.Fatalf("result: %+v", r)
 	}
 }
+
+// A download cut short by the program's exit resumes at the next start
+// from the chunks already fetched (the workspace's chunk cache).
+func TestUpgradeDownloadResumesAfterExit(t *testing.T) {
+	srv := servertest.Start(t)
+	data := randomBytes(28, 16<<20)
+	publishRelease(t, srv, "2.0.0", false, data)
+	cfg := upgradeConfig(t, srv)
+	c := connect(t, cfg)
+	c.CheckNewVersions()
+	next(t, c, isType(sdk.EventUpgradeNotice))
+	c.UpgradeNotify(true)
+	pr := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventTransferProgress && e.Params["bytesDone"] != "0" })
+	c.ShutOut() // the engineer closes the program mid-download
+	if _, err := os.Stat(filepath.Join(cfg.WorkspaceDir, "upgrades", srv.Product, "staged.json")); !os.IsNotExist(err) {
+		t.Fatalf("a half-downloaded package was staged (%v)", err)
+	}
+	c = connect(t, cfg)
+	c.CheckNewVersions()
+	next(t, c, isType(sdk.EventUpgradeNotice))
+	c.UpgradeNotify(true)
+	u := next(t, c, isType(sdk.EventUpdate))
+	fetched, _ := strconv.ParseInt(u.Params["bytesFetched"], 10, 64)
+	reused, _ := strconv.Atoi(u.Params["chunksReused"])
+	t.Logf("exit after %s bytes; the next start fetched %d bytes of %d, %d chunks from the cache", pr.Params["bytesDone"], fetched, len(data), reused)
+	if u.Params["status"] != "staged" || reused == 0 || fetched >= int64(len(data)) {
+		t.Fatalf("the download started over: %+v", u)
+	}
+	if got, _ := os.ReadFile(u.Params["packagePath"]); !bytes.Equal(got, data) {
+		t.Fatal("the resumed package differs")
+	}
+}
