@@ -27,7 +27,7 @@ type Release struct {
 	KeyID          string    `json:"keyId"`     // the product key that signed it
 	Signature      string    `json:"signature"` // Ed25519 over internal/release.Statement, base64url
 	Published      time.Time `json:"published"`
-	PublishedBy    string    `json:"publishedBy,omitempty"` // admin token id
+	PublishedBy    string    `json:"publishedBy,omitempty"` // who published it ("admin": the admin API)
 }
 
 // ReleaseChunks is the chunk store namespace of a product's release

@@ -11,7 +11,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
-	"github.com/iscsdk/iscsdk/internal/server/upgrades"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
@@ -142,5 +141,3 @@ func TestPublishRefusals(t *testing.T) {
 		t.Errorf("a withdrawn version again: %v", err)
 	}
 }
-
-var _ = upgrades.New
