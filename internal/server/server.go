@@ -78,7 +78,7 @@ type Config struct {
 	// NoDevWorker keeps dev mode from starting its worker (tests that
 	// bring their own).
 	NoDevWorker bool
-	Logger *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Server is a running iscd.
