@@ -59,30 +59,23 @@ func TestBlobsFlagErrors(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	iscdBin   string
-	buildErr  error
-)
+// bins holds the iscd binary each running test built.
+var bins sync.Map // *testing.T → string
 
-// binary builds iscd once for the tests of this file.
+// binary builds iscd once for a test (the build cache makes the next
+// test's cheap); it goes with the test's temporary directory.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "iscd-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		iscdBin = filepath.Join(dir, "iscd")
-		if out, err := exec.Command("go", "build", "-o", iscdBin, ".").CombinedOutput(); err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build iscd: %v", buildErr)
+	if p, ok := bins.Load(t); ok {
+		return p.(string)
 	}
-	return iscdBin
+	bin := filepath.Join(t.TempDir(), "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build iscd: %v\n%s", err, out)
+	}
+	bins.Store(t, bin)
+	t.Cleanup(func() { bins.Delete(t) })
+	return bin
 }
 
 // iscd is a running `iscd serve --dev` and what it logged.
