@@ -17,6 +17,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -180,5 +181,34 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, content) {
 		t.Fatal("the file opened through B differs from the one saved")
+	}
+}
+
+// A model solved across replicas: the program is connected to replica A,
+// which has no worker; the only worker is connected to replica B. The job
+// queued through A is leased through B, and its result, reported to B,
+// reaches the program on A.
+func TestPostgresJobAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	chunks, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, NoDevWorker: true})
+	servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, // B
+		DevWorker: worker.Config{Commands: []string{"count"}, Capacity: 1}})
+	solver := adminapi.Solver{Name: "count", Kind: "command", Command: []string{"sh", "-c", `wc -c < "$1" > out.txt`, "count", "{main}"}, Outputs: []string{"out.txt"}}
+	if err := a.Admin().Do(context.Background(), "PUT", "/products/"+a.Product+"/solvers/count", solver, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, config(t, a))
+	model := writeTemp(t, "plate.inp", randomBytes(3, 100<<10))
+	res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "count"})
+	if err != nil || res.Status != sdk.SolveSucceeded {
+		t.Fatalf("solve through A with B's worker: %+v, %v", res, err)
+	}
+	out, err := os.ReadFile(filepath.Join(res.ResultDir, "out.txt"))
+	if err != nil || strings.TrimSpace(string(out)) != "102400" {
+		t.Fatalf("out.txt: %q, %v", out, err)
 	}
 }

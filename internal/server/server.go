@@ -270,7 +270,7 @@ func (s *Server) startHousekeeping() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopGC = cancel
 	s.gcDone.Go(func() { s.jobs.Run(ctx) })
-	s.watchEvents(ctx)
+	s.watch(ctx)
 	s.gcDone.Go(func() {
 		sweep := time.NewTicker(sweepEvery)
 		defer sweep.Stop()

@@ -30,17 +30,13 @@ func openStore(cfg Config) (store.Store, error) {
 	return db, nil
 }
 
-// eventWatcher is a store shared by replicas that tells of the events any
-// of them stores (pgstore: LISTEN/NOTIFY).
-type eventWatcher interface {
-	WatchEvents(ctx context.Context, fn func(sessionID string)) error
-}
-
-// watchEvents has the sessions connected here send the events other
-// replicas store for them (a job result, a freeze, a lock broken there),
-// as they are stored, until ctx ends.
-func (s *Server) watchEvents(ctx context.Context) {
-	if w, ok := s.store.(eventWatcher); ok {
-		s.gcDone.Go(func() { w.WatchEvents(ctx, s.hub.Wake) })
+// watch has this replica act on what other replicas change, as they
+// change it, until ctx ends: the sessions connected here send the events
+// stored for them elsewhere (a job's result, a freeze, a lock broken), and
+// the workers waiting here hear of jobs queued elsewhere. Only a shared
+// store has other replicas.
+func (s *Server) watch(ctx context.Context) {
+	if db, ok := s.store.(*pgstore.DB); ok {
+		s.gcDone.Go(func() { db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake}) })
 	}
 }

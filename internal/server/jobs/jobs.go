@@ -358,6 +358,10 @@ func (s *Service) publish(ctx context.Context, j store.Job, ev wire.Event) {
 	}
 }
 
+// Wake tells the workers waiting here that a job may have been queued
+// (by another replica).
+func (s *Service) Wake() { s.wake() }
+
 // wake tells waiting workers that a job was queued.
 func (s *Service) wake() {
 	s.mu.Lock()

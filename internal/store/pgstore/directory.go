@@ -127,8 +127,8 @@ func (d *DB) DeleteSession(ctx context.Context, id string) error {
 
 // AppendEvent implements store.Sessions. One statement: the session row's
 // lock orders concurrent appends (from any replica), and the events past
-// the retention go in the same step. Then the replicas watching
-// (WatchEvents) are told.
+// the retention go in the same step. Then the replicas watching (Watch)
+// are told.
 func (d *DB) AppendEvent(ctx context.Context, sessionID string, data []byte) (uint64, error) {
 	if data == nil {
 		data = []byte{}
@@ -145,7 +145,7 @@ func (d *DB) AppendEvent(ctx context.Context, sessionID string, data []byte) (ui
 	if err != nil {
 		return 0, fmt.Errorf("session %q: append event: %w", sessionID, err)
 	}
-	d.notify(ctx, sessionID)
+	d.notify(ctx, eventsChannel, sessionID)
 	return uint64(seq), nil
 }
 

@@ -49,7 +49,7 @@ func nanos(t time.Time) any {
 	return t.UnixNano()
 }
 
-// CreateJob implements store.Jobs.
+// CreateJob implements store.Jobs; the replicas watching (Watch) are told.
 func (d *DB) CreateJob(ctx context.Context, j store.Job, inputs []byte) error {
 	j.State = store.JobQueued
 	if inputs == nil {
@@ -63,6 +63,7 @@ func (d *DB) CreateJob(ctx context.Context, j store.Job, inputs []byte) error {
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.ID, err)
 	}
+	d.notify(ctx, jobsChannel, "")
 	return nil
 }
 
@@ -251,6 +252,12 @@ func (d *DB) ExpireLeases(ctx context.Context, now time.Time) ([]store.Job, erro
 		}
 		return nil
 	})
+	for _, j := range changed {
+		if j.State == store.JobQueued {
+			d.notify(ctx, jobsChannel, "")
+			break
+		}
+	}
 	return changed, err
 }
 

@@ -8,45 +8,72 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// eventsChannel is the LISTEN/NOTIFY channel on which AppendEvent names
-// the session it appended to.
-const eventsChannel = "iscd_events"
+// The LISTEN/NOTIFY channels on which replicas tell each other what
+// changed: the session an event was appended to, and that a job was
+// queued.
+const (
+	eventsChannel = "iscd_events"
+	jobsChannel   = "iscd_jobs"
+)
 
-// notify tells the replicas watching that sessionID has a new event. It
-// is a transaction of its own, after the event's, that does not wait for
-// the disk: PostgreSQL orders notifying commits under one lock, and
-// holding it through a disk flush would serialise every append. A lost
-// notification delays an event (it is stored), it loses nothing: the
-// session gets it when it next reconnects, or when the watcher resyncs.
-func (d *DB) notify(ctx context.Context, sessionID string) {
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue("SET LOCAL synchronous_commit TO off")
-	b.Queue("SELECT pg_notify($1, $2)", eventsChannel, sessionID)
-	b.Queue("COMMIT")
-	if err := d.pool.SendBatch(ctx, b).Close(); err != nil {
-		d.logger.Warn("event notification not sent; other replicas push it later", "session", sessionID, "err", err)
+// Watcher says what to call when another replica (or this one) changes
+// what a replica's connections wait for. A nil func is not called.
+type Watcher struct {
+	// Events gets the id of each session an event was appended to; ""
+	// means any session may have new events.
+	Events func(sessionID string)
+	// Jobs is called when a job was queued (new, or again after its
+	// worker was lost), and when it may have been.
+	Jobs func()
+}
+
+func (w Watcher) events(id string) {
+	if w.Events != nil {
+		w.Events(id)
 	}
 }
 
-// WatchEvents calls fn with the id of every session an event is appended
-// to, by this or any other replica, until ctx ends. It holds a connection
-// of its own (LISTEN); when that connection is lost it connects again,
-// and each time it starts listening it calls fn("") first: events
-// appended while it was not listening are not named, so every session is
-// to look. It returns ctx's error.
-func (d *DB) WatchEvents(ctx context.Context, fn func(sessionID string)) error {
+func (w Watcher) jobs() {
+	if w.Jobs != nil {
+		w.Jobs()
+	}
+}
+
+// notify tells the watching replicas about a change on channel. It is a
+// transaction of its own, after the change's, that does not wait for the
+// disk: PostgreSQL orders notifying commits under one lock, and holding it
+// through a disk flush would serialise every append. A lost notification
+// delays (the change is stored), it loses nothing: watchers call their
+// funcs for everything when they (re)connect, and sessions read their log
+// when they reconnect.
+func (d *DB) notify(ctx context.Context, channel, payload string) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SET LOCAL synchronous_commit TO off")
+	b.Queue("SELECT pg_notify($1, $2)", channel, payload)
+	b.Queue("COMMIT")
+	if err := d.pool.SendBatch(ctx, b).Close(); err != nil {
+		d.logger.Warn("notification not sent; other replicas learn of the change later", "channel", channel, "payload", payload, "err", err)
+	}
+}
+
+// Watch calls w's funcs for the changes any replica makes, until ctx
+// ends. It holds a connection of its own (LISTEN); when that connection is
+// lost it connects again, and each time it starts listening it calls
+// w.Events("") and w.Jobs() first, for what it may have missed. It
+// returns ctx's error.
+func (d *DB) Watch(ctx context.Context, w Watcher) error {
 	const first = 100 * time.Millisecond
 	backoff := first
 	for {
-		listened, err := d.listen(ctx, fn)
+		listened, err := d.listen(ctx, w)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if listened {
 			backoff = first
 		}
-		d.logger.Warn("event watch: connection lost; connecting again", "err", err, "in", backoff)
+		d.logger.Warn("watch: connection lost; connecting again", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -58,21 +85,29 @@ func (d *DB) WatchEvents(ctx context.Context, fn func(sessionID string)) error {
 
 // listen runs one connection's LISTEN until it fails or ctx ends, and
 // reports whether it got as far as listening.
-func (d *DB) listen(ctx context.Context, fn func(string)) (bool, error) {
+func (d *DB) listen(ctx context.Context, w Watcher) (bool, error) {
 	conn, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
-		return false, fmt.Errorf("listen: %w", err)
+	for _, ch := range []string{eventsChannel, jobsChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return false, fmt.Errorf("listen %s: %w", ch, err)
+		}
 	}
-	fn("")
+	w.events("")
+	w.jobs()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return true, err
 		}
-		fn(n.Payload)
+		switch n.Channel {
+		case eventsChannel:
+			w.events(n.Payload)
+		case jobsChannel:
+			w.jobs()
+		}
 	}
 }

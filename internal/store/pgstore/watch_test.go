@@ -6,21 +6,27 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 )
 
 // An event appended through one replica is named to the watcher of
-// another; the watcher first says it listens (""), and stops with ctx.
-func TestWatchEvents(t *testing.T) {
+// another, and a job queued there is told; the watcher first calls both
+// for what it may have missed, and stops with ctx.
+func TestWatch(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	a, b := open(t, dsn, 0), open(t, dsn, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	named := make(chan string, 16)
+	queued := make(chan bool, 16)
 	done := make(chan error, 1)
-	go func() { done <- a.WatchEvents(ctx, func(id string) { named <- id }) }()
+	go func() {
+		done <- a.Watch(ctx, pgstore.Watcher{Events: func(id string) { named <- id }, Jobs: func() { queued <- true }})
+	}()
 	if id := <-named; id != "" {
 		t.Fatalf("first call: %q, want \"\" (listening)", id)
 	}
+	<-queued
 	for _, id := range []string{"s1", "s2"} {
 		if err := b.PutSession(ctx, store.Session{ID: id}); err != nil {
 			t.Fatal(err)
@@ -49,8 +55,16 @@ func TestWatchEvents(t *testing.T) {
 	if got := <-named; got != "s2" {
 		t.Fatalf("after a failed append the watcher named %q, want s2", got)
 	}
+	if err := b.CreateJob(ctx, store.Job{ID: "j", Created: time.Now(), Solver: store.Solver{Name: "s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-queued:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notification for the queued job")
+	}
 	cancel()
 	if err := <-done; err != context.Canceled {
-		t.Fatalf("WatchEvents returned %v, want context.Canceled", err)
+		t.Fatalf("Watch returned %v, want context.Canceled", err)
 	}
 }
