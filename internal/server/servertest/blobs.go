@@ -2,8 +2,13 @@ package servertest
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
@@ -19,6 +24,27 @@ var (
 	s3Err  error
 )
 
+// s3DirPrefix starts the names of the shared servers' directories, which
+// end in the test process's id: the server outlives no test process, but
+// its directory does, until the next process that starts one removes it.
+const s3DirPrefix = "servertest-s3-"
+
+// removeStaleS3Dirs removes the directories of servers whose test process
+// has ended.
+func removeStaleS3Dirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), s3DirPrefix+"*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), s3DirPrefix))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+			continue // still running
+		}
+		os.RemoveAll(d)
+	}
+}
+
 // s3Chunks returns a chunk store on a fresh bucket of the shared versitygw.
 // Without versitygw the test is skipped (failed in CI: see s3test.Absent).
 func s3Chunks(t testing.TB) chunkstore.Store {
@@ -30,8 +56,9 @@ func s3Chunks(t testing.TB) chunkstore.Store {
 		t.Fatal(err)
 	}
 	s3Once.Do(func() {
-		dir, err := os.MkdirTemp("", "servertest-s3-")
-		if err != nil {
+		removeStaleS3Dirs()
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", s3DirPrefix, os.Getpid()))
+		if err := os.RemoveAll(dir); err != nil {
 			s3Err = err
 			return
 		}
