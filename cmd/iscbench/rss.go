@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -109,6 +111,10 @@ func helperSaveRSS(args []string) error {
 	if v := procField("/proc/self/status", "VmHWM"); v != "" {
 		res.BeforeKiB, _ = strconv.ParseInt(trimKB(v), 10, 64)
 	}
+	if path := os.Getenv("ISCBENCH_HEAPPROFILE"); path != "" {
+		stop := profilePeakHeap(path)
+		defer stop()
+	}
 	t := time.Now()
 	sr, err := c.SaveTo(ctx, args[0], "/bench/big.bin", 0, sdk.SaveOptions{})
 	if err != nil {
@@ -123,4 +129,38 @@ func trimKB(v string) string {
 		v = v[:len(v)-1]
 	}
 	return v
+}
+
+// profilePeakHeap writes a heap profile to path whenever the heap in use
+// is a new high (checked every 100 ms), so that the last one written shows
+// where the memory was at the peak. For `ISCBENCH_HEAPPROFILE=FILE
+// iscbench save-rss ...` by hand (docs/benchmarks.md).
+func profilePeakHeap(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse <= peak+peak/20 {
+				continue
+			}
+			peak = m.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			fmt.Fprintf(os.Stderr, "heap in use %d MiB (sys %d MiB)\n", m.HeapInuse>>20, m.Sys>>20)
+		}
+	}()
+	return func() { close(done); <-finished }
 }
