@@ -70,7 +70,8 @@ func TestServeWithPostgres(t *testing.T) {
 		t.Fatalf("second migrate: %s", out)
 	}
 
-	a := startIscd(t, t.TempDir(), nil, "--db", withPassword)
+	dataA := t.TempDir()
+	a := startIscd(t, dataA, nil, "--db", withPassword)
 	b := startIscd(t, t.TempDir(), []string{"ISCD_DB=" + dsn}, "--db-password-file", pwFile)
 	ctx := context.Background()
 	ca, cb := a.client(t), b.client(t)
@@ -95,5 +96,11 @@ func TestServeWithPostgres(t *testing.T) {
 		if !strings.Contains(logs, `"postgres":"postgres://`) {
 			t.Errorf("iscd did not log which database it uses:\n%s", logs)
 		}
+	}
+
+	// iscd gc on the database: it finds A's chunk and deletes nothing.
+	out, err := exec.Command(binary(t), "gc", "--data", dataA, "--db", dsn).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 listed") || !strings.Contains(string(out), "0 deleted") {
+		t.Fatalf("iscd gc: %v\n%s", err, out)
 	}
 }
