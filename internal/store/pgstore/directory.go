@@ -72,14 +72,15 @@ func (d *DB) Tokens(ctx context.Context, userID string) ([]store.Token, error) {
 
 // RevokeToken implements store.Directory.
 func (d *DB) RevokeToken(ctx context.Context, id string) error {
-	tag, err := d.pool.Exec(ctx, `UPDATE tokens SET doc = doc || '{"revoked": true}' WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("token %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("token %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		t, err := getDoc[store.Token](ctx, tx, "token "+id, "SELECT doc FROM tokens WHERE id = $1 FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		t.Revoked = true
+		_, err = tx.Exec(ctx, "UPDATE tokens SET doc = $2 WHERE id = $1", id, mustJSON(t))
+		return err
+	})
 }
 
 // CreateProduct implements store.Directory.

@@ -46,9 +46,10 @@ func seatsOf(ctx context.Context, q querier, licenseID string) ([]store.Seat, er
 }
 
 func putSeat(ctx context.Context, tx pgx.Tx, s store.Seat) error {
-	_, err := tx.Exec(ctx, `INSERT INTO seats (id, license_id, session_id, doc) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id, session_id = excluded.session_id, doc = excluded.doc`,
-		s.ID, s.LicenseID, s.SessionID, mustJSON(s))
+	_, err := tx.Exec(ctx, `INSERT INTO seats (id, license_id, session_id, leased, doc) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET license_id = excluded.license_id, session_id = excluded.session_id,
+		leased = excluded.leased, doc = excluded.doc`,
+		s.ID, s.LicenseID, s.SessionID, !s.LeaseExpires.IsZero(), mustJSON(s))
 	return err
 }
 
@@ -164,8 +165,7 @@ func (d *DB) ReleaseSeat(ctx context.Context, seatID string) (store.Seat, error)
 // ReleaseSessionSeats implements store.Licenses; node-locked bindings
 // (no lease) stay.
 func (d *DB) ReleaseSessionSeats(ctx context.Context, sessionID string) ([]store.Seat, error) {
-	out, err := listDocs[store.Seat](ctx, d.pool, `DELETE FROM seats WHERE session_id = $1
-		AND coalesce(doc->>'leaseExpires', '') <> '' RETURNING doc`, sessionID)
+	out, err := listDocs[store.Seat](ctx, d.pool, "DELETE FROM seats WHERE session_id = $1 AND leased RETURNING doc", sessionID)
 	if len(out) == 0 {
 		out = nil // as the embedded store
 	}

@@ -90,9 +90,6 @@ func (d *DB) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers.
-func (d *DB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
-
 var (
 	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
 	urlPassword = regexp.MustCompile(`(://[^:/@]*:)[^@]*@`)
@@ -125,7 +122,7 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// getDoc reads one record's doc with a query returning one jsonb column.
+// getDoc reads one record's doc with a query returning one json column.
 func getDoc[T any](ctx context.Context, q querier, what, sql string, args ...any) (T, error) {
 	var v T
 	var data []byte

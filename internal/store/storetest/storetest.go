@@ -62,6 +62,7 @@ var Tests = []struct {
 	{"ConcurrentLeases", TestConcurrentLeases},
 	{"Solvers", TestSolvers},
 	{"Releases", TestReleases},
+	{"AnyString", TestAnyString},
 }
 
 var ctx = context.Background()
@@ -391,4 +392,40 @@ func TestSurvivesReopen(t *testing.T, b Backend) {
 	wantRange(t, db, "s1", 2, 4)
 	wantEvents(t, db, "s1", 0, 100, 2, 3, 4)
 	appendN(t, db, "s1", 5, 5) // the sequence carries on
+}
+
+// TestAnyString: records keep any string a client or an operator may send,
+// control characters included, as they were.
+func TestAnyString(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	odd := "a\x00b\x01c\u2028d\"e\\f\U0001F600"
+	must(t, db.CreateOrg(ctx, store.Org{ID: "acme", Name: odd}))
+	must(t, db.CreateUser(ctx, store.User{ID: "ann", OrgID: "acme", Name: odd}))
+	must(t, db.PutSession(ctx, store.Session{ID: "s1", Device: odd, AppVersion: odd}))
+	if o, err := db.Org(ctx, "acme"); err != nil || o.Name != odd {
+		t.Errorf("org name %q, %v; want %q", o.Name, err, odd)
+	}
+	if u, err := db.User(ctx, "ann"); err != nil || u.Name != odd {
+		t.Errorf("user name %q, %v", u.Name, err)
+	}
+	if s, err := db.Session(ctx, "s1"); err != nil || s.Device != odd || s.AppVersion != odd {
+		t.Errorf("session device %q, %v", s.Device, err)
+	}
+	must(t, db.PutLicense(ctx, floating("L", 1)))
+	st, err := db.AcquireSeat(ctx, seat("L", "s1", "ann", odd, created))
+	if err != nil || st.Device != odd {
+		t.Errorf("seat device %q, %v", st.Device, err)
+	}
+	if got, err := db.ReleaseSessionSeats(ctx, "s1"); err != nil || len(got) != 1 || got[0].Device != odd {
+		t.Errorf("ReleaseSessionSeats = %+v, %v", got, err)
+	}
+	must(t, db.CreateToken(ctx, store.Token{ID: "t1", Kind: "isk", Hash: "h", UserID: "ann", Name: odd}))
+	must(t, db.RevokeToken(ctx, "t1"))
+	if tk, err := db.Token(ctx, "t1"); err != nil || !tk.Revoked || tk.Name != odd {
+		t.Errorf("revoked token %+v, %v", tk, err)
+	}
+	must(t, db.AppendAudit(ctx, store.AuditEntry{LicenseID: "L", Event: "e", Detail: odd}))
+	if a, err := db.Audit(ctx, "L", 1); err != nil || len(a) != 1 || a[0].Detail != odd {
+		t.Errorf("audit %+v, %v", a, err)
+	}
 }

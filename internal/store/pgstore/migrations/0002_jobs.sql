@@ -4,7 +4,7 @@
 CREATE TABLE solvers (
 	product_id text COLLATE "C" NOT NULL REFERENCES products (id),
 	name       text COLLATE "C" NOT NULL,
-	doc        jsonb NOT NULL,
+	doc        json NOT NULL,
 	PRIMARY KEY (product_id, name)
 );
 
@@ -15,7 +15,7 @@ CREATE TABLE jobs (
 	solver           text NOT NULL,
 	created_ns       bigint NOT NULL,
 	lease_expires_ns bigint, -- while running
-	doc              jsonb NOT NULL,
+	doc              json NOT NULL,
 	inputs           bytea NOT NULL,
 	outputs          bytea
 );
@@ -28,6 +28,6 @@ CREATE TABLE usage (
 	sn     text PRIMARY KEY,
 	org_id text NOT NULL,
 	end_ns bigint NOT NULL,
-	doc    jsonb NOT NULL
+	doc    json NOT NULL
 );
 CREATE INDEX usage_org ON usage (org_id, end_ns);

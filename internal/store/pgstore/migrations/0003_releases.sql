@@ -6,7 +6,7 @@ CREATE TABLE releases (
 	platform   text COLLATE "C" NOT NULL,
 	version    text COLLATE "C" NOT NULL,
 	withdrawn  boolean NOT NULL DEFAULT false,
-	doc        jsonb NOT NULL,
+	doc        json NOT NULL,
 	manifest   bytea,
 	PRIMARY KEY (product_id, platform, version)
 );
