@@ -1,20 +1,24 @@
 package sdk_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/internal/worker"
@@ -108,10 +112,7 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 		t.Skip("builds and runs the iscd binary")
 	}
 	dsn := pgtest.DSN(t)
-	bin := filepath.Join(t.TempDir(), "iscd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/iscd").CombinedOutput(); err != nil {
-		t.Fatalf("build iscd: %v\n%s", err, out)
-	}
+	bin := buildIscd(t)
 	data := t.TempDir()
 	a, err := servertest.StartBinary(bin, data, "--db", dsn)
 	if err != nil {
@@ -211,4 +212,124 @@ func TestPostgresJobAcrossReplicas(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "102400" {
 		t.Fatalf("out.txt: %q, %v", out, err)
 	}
+}
+
+// buildIscd builds the iscd binary into the test's temporary directory.
+func buildIscd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/iscd").CombinedOutput(); err != nil {
+		t.Fatalf("build iscd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Two iscd processes on one database behind a relay, a program and a
+// worker process connected through it to replica A: A is killed (SIGKILL)
+// while the worker runs the program's job's solver. Both reconnect to B; the job
+// ends once, succeeded (its first attempt, or a second after the first's
+// lease lapsed: never two at once), and the result reaches the program.
+func TestPostgresReplicaKilledMidSolve(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs iscd and a worker")
+	}
+	dsn := pgtest.DSN(t)
+	bin := buildIscd(t)
+	data := t.TempDir()
+	start := func() *servertest.Binary {
+		r, err := servertest.StartBinary(bin, data, "--db", dsn, "--job-lease", "2s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Stop() })
+		return r
+	}
+	a, b := start(), start()
+	addr := func(r *servertest.Binary) string { return strings.TrimPrefix(r.Env["ISCD_ADMIN_URL"], "http://") }
+	ctx := context.Background()
+	admin := &adminapi.Client{BaseURL: b.Env["ISCD_ADMIN_URL"], Token: b.Env["ISCD_ADMIN_TOKEN"], HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	// The solver says it runs (a line into a FIFO the test reads), then
+	// waits for a file the test makes once A is gone.
+	hold := adminapi.Solver{Name: "hold", Kind: "command", Outputs: []string{"out.txt"}, MaxAttempts: 3,
+		Command: []string{"sh", "-c", `echo "attempt $ISCSDK_JOB_ATTEMPT" > out.txt; echo running > "$2"; while [ ! -e "$1" ]; do sleep 0.02; done; echo done >> out.txt`, "hold", "{args}"}}
+	if err := admin.Do(ctx, "PUT", "/products/"+b.Env["ISCSDK_PRODUCT"]+"/solvers/hold", hold, nil); err != nil {
+		t.Fatal(err)
+	}
+	var tok adminapi.NewToken
+	if err := admin.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "failover"}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(t.TempDir(), "worker.token")
+	os.WriteFile(tokFile, []byte(tok.Secret), 0o600)
+
+	lb := startProxy(t, addr(a))
+	w := exec.Command(bin, "worker", "--server", "http://"+strings.TrimSuffix(strings.TrimPrefix(lb.endpoint(), "ws://"), "/v1/session"),
+		"--token-file", tokFile, "--solver", "hold", "--name", "w1", "--dir", t.TempDir())
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Signal(syscall.SIGTERM); w.Wait() })
+
+	cfg := sdk.Config{Endpoint: lb.endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
+		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
+	c := connect(t, cfg)
+	dir := t.TempDir()
+	release, fifo := filepath.Join(dir, "release"), filepath.Join(dir, "running")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read and write: the solver's writes never wait for a reader.
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	running := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(f)
+		if sc.Scan() {
+			close(running)
+		}
+		for sc.Scan() { // a second attempt's line
+		}
+	}()
+	model := writeTemp(t, "model.inp", []byte("*HEADING\nfailover\n"))
+	done := make(chan struct{})
+	var res sdk.SolveResult
+	go func() {
+		defer close(done)
+		res, err = c.Solve(ctx, model, sdk.SolveOptions{Solver: "hold", Args: []string{release, fifo}})
+	}()
+	select {
+	case <-running: // the solver runs on the worker, connected to A
+	case <-done:
+		t.Fatalf("the solve ended before it ran: %+v, %v", res, err)
+	}
+	lb.mu.Lock()
+	lb.target = addr(b)
+	lb.mu.Unlock()
+	a.Kill()
+	os.WriteFile(release, nil, 0o644)
+	<-done
+	if err != nil || res.Status != sdk.SolveSucceeded {
+		t.Fatalf("solve across a replica's SIGKILL: %+v, %v", res, err)
+	}
+	out, _ := os.ReadFile(filepath.Join(res.ResultDir, "out.txt"))
+	if !strings.HasSuffix(string(out), "done\n") {
+		t.Fatalf("out.txt: %q", out)
+	}
+	var j store.Job
+	if err := admin.Do(ctx, "GET", "/jobs/"+res.JobID, nil, &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.State != store.JobSucceeded || !strings.Contains(string(out), fmt.Sprintf("attempt %d", j.Attempt())) {
+		t.Fatalf("job %+v; out.txt %q", j, out)
+	}
+	for i, at := range j.Attempts {
+		last := i == len(j.Attempts)-1
+		if (last && at.Outcome != store.JobSucceeded) || (!last && at.Outcome != "lost") {
+			t.Fatalf("attempt %d: %+v; want lost attempts, then one that succeeded", i+1, at)
+		}
+	}
+	t.Logf("attempts: %+v", j.Attempts)
 }
