@@ -59,6 +59,8 @@ type Service struct {
 	// running is what each worker holds: worker id → job id → attempt,
 	// from its lease (or a renewal) to the attempt's end or lapse.
 	running map[string]map[string]int
+	leasing map[string]int               // worker id → leases being made (counted against its capacity)
+	freed   chan struct{}                // closed and replaced when a worker's job ends
 	closing bool                         // Shutdown was called
 	conns   map[*transport.Conn]struct{} // open worker connections
 	served  sync.WaitGroup               // one per worker connection
@@ -72,7 +74,8 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease,
 		now:    func() time.Time { return time.Now().UTC() },
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
-		running: map[string]map[string]int{}, conns: map[*transport.Conn]struct{}{}}
+		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
+		conns: map[*transport.Conn]struct{}{}}
 	hub.HandleBinary(wire.BinJobSubmit, s.submit)
 	hub.Handle(wire.OpJobsGet, s.get)
 	hub.Handle(wire.OpJobsCancel, s.cancel)

@@ -334,6 +334,10 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 func (s *Service) holds(worker, job string, attempt int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.holdsLocked(worker, job, attempt)
+}
+
+func (s *Service) holdsLocked(worker, job string, attempt int) {
 	if s.running[worker] == nil {
 		s.running[worker] = map[string]int{}
 	}
@@ -352,6 +356,8 @@ func (s *Service) released(worker, job string, attempt int) {
 	if len(s.running[worker]) == 0 {
 		delete(s.running, worker)
 	}
+	close(s.freed) // lease requests waiting at capacity look again
+	s.freed = make(chan struct{})
 }
 
 // codeLeaseLost answers a worker that no longer holds a job's lease.
@@ -373,26 +379,44 @@ func (s *Service) held(ctx context.Context, w *worker, id string, attempt int) (
 }
 
 // leaseFor gives w the oldest job it can run, waiting up to wait for one.
+// A worker holding as many jobs as its capacity gets none until one ends.
 func (s *Service) leaseFor(ctx context.Context, w *worker, wait time.Duration) (any, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		queued := s.queued
-		s.mu.Unlock()
-		now := s.now()
-		j, err := s.st.LeaseJob(ctx, w.id, w.solvers, now, now.Add(s.lease))
-		if err == nil {
-			s.holds(w.id, j.ID, j.Attempt())
-			s.log.Info("job leased", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
-			s.progress(ctx, j, nil, nil)
-			return lease(j), nil
+		queued, freed := s.queued, s.freed
+		full := len(s.running[w.id])+s.leasing[w.id] >= w.capacity
+		if full {
+			queued = nil // wait for a job of its to end instead
+		} else {
+			s.leasing[w.id]++
+			freed = nil
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		s.mu.Unlock()
+		if !full {
+			now := s.now()
+			j, err := s.st.LeaseJob(ctx, w.id, w.solvers, now, now.Add(s.lease))
+			s.mu.Lock()
+			if s.leasing[w.id]--; s.leasing[w.id] == 0 {
+				delete(s.leasing, w.id)
+			}
+			if err == nil {
+				s.holdsLocked(w.id, j.ID, j.Attempt())
+			}
+			s.mu.Unlock()
+			if err == nil {
+				s.log.Info("job leased", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
+				s.progress(ctx, j, nil, nil)
+				return lease(j), nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
 		}
 		select {
 		case <-queued:
+		case <-freed:
 		case <-deadline.C:
 			return wire.JobLease{}, nil
 		case <-w.conn.Done():
