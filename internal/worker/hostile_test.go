@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -196,5 +197,78 @@ func TestHostileWorkerIsRefusedAndLosesItsLease(t *testing.T) {
 	}
 	if after := c.job(t, l.ID); after.State != store.JobSucceeded || after.Attempt() != 2 || after.ExitCode != 0 {
 		t.Fatalf("the late report changed the job: %+v", after)
+	}
+}
+
+// A worker asking for more jobs than the capacity it announced gets none
+// until one of its jobs ends: a greedy or buggy worker cannot hoard the
+// queue (each hoarded job would wait for its lease to lapse, and fail
+// after its attempts).
+func TestWorkerGetsNoMoreJobsThanItsCapacity(t *testing.T) {
+	c := startCompute(t)
+	cl := c.client(t)
+	greedy, _ := c.dialRaw(t, wire.WorkerHello{Name: "greedy", Solvers: []string{"quick"}, Capacity: 1})
+	var dones []<-chan solveOutcome
+	for i := range 2 {
+		model := filepath.Join(t.TempDir(), "m.inp")
+		if err := os.WriteFile(model, []byte(strings.Repeat("y", i+1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		progress, done := solve(cl, model, sdk.SolveOptions{Solver: "quick"})
+		nextProgress(t, progress, done, func(p sdk.SolveProgress) bool { return p.State == sdk.SolveQueued })
+		dones = append(dones, done)
+	}
+	var first wire.JobLease
+	if err := greedy.call(wire.OpWorkerLease, wire.WorkerLease{WaitMS: waitFor.Milliseconds()}, &first); err != nil || first.ID == "" {
+		t.Fatalf("lease: %v %+v", err, first)
+	}
+	var second wire.JobLease
+	if err := greedy.call(wire.OpWorkerLease, wire.WorkerLease{WaitMS: 300}, &second); err != nil || second.ID != "" {
+		t.Fatalf("a second lease at capacity 1: %v %+v, want none", err, second)
+	}
+
+	// A lease request waiting at capacity gets the next job once the
+	// worker's job ends.
+	greedy.nextID++
+	leaseID := greedy.nextID
+	body, _ := json.Marshal(wire.WorkerLease{WaitMS: waitFor.Milliseconds()})
+	if err := greedy.conn.Send(context.Background(), &wire.Message{Type: wire.TypeRequest, ID: leaseID, Op: wire.OpWorkerLease, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := json.Marshal(wire.JobDone{ID: first.ID, Attempt: first.Attempt, State: store.JobFailed, ExitCode: 3, ErrorCode: wire.CodeSolverFailed, Error: "no"})
+	greedy.nextID++
+	doneID := greedy.nextID
+	frame, _ := wire.EncodeFrame(wire.Frame{Kind: wire.BinJobDone, ID: doneID, Header: hdr})
+	if err := greedy.conn.SendBinary(context.Background(), frame); err != nil {
+		t.Fatal(err)
+	}
+	var next wire.JobLease
+	for range 2 {
+		m, _, err := greedy.conn.Read()
+		if err != nil || m == nil || m.Error != nil {
+			t.Fatalf("answer: %v %+v", err, m)
+		}
+		if m.ID == leaseID {
+			if err := json.Unmarshal(m.Body, &next); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if next.ID == "" || next.ID == first.ID {
+		t.Fatalf("after its job ended the waiting lease got %+v", next)
+	}
+	// The first job's owner hears it failed; the other job is the greedy
+	// worker's now.
+	select {
+	case r := <-dones[0]:
+		if r.res.JobID != first.ID || r.res.Status != sdk.SolveFailed || r.res.ExitCode != 3 {
+			t.Fatalf("result %+v", r.res)
+		}
+	case r := <-dones[1]:
+		if r.res.JobID != first.ID || r.res.Status != sdk.SolveFailed || r.res.ExitCode != 3 {
+			t.Fatalf("result %+v", r.res)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no result")
 	}
 }
