@@ -333,3 +333,41 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	}
 	t.Logf("attempts: %+v", j.Attempts)
 }
+
+// Ending sessions through one replica's admin API reaches programs
+// connected to another: an operator ends a session, a token is revoked.
+func TestPostgresSessionEndAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := servertest.StartConfig(t, server.Config{Database: dsn})
+	b := servertest.StartConfig(t, server.Config{Database: dsn})
+	ctx := context.Background()
+	kicked := func(c *sdk.Client, text string) {
+		t.Helper()
+		e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventServiceClosed })
+		if e.Params["reason"] != "kicked" || !strings.Contains(e.Params["message"], text) {
+			t.Fatalf("service closed: %v; want kicked, %q", e.Params, text)
+		}
+	}
+
+	c := connect(t, config(t, a))
+	next(t, c, isState(sdk.StateConnected))
+	if err := b.Admin().Do(ctx, "DELETE", "/sessions/"+c.SessionID(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	kicked(c, "operator")
+
+	cfg, _ := customer(t, a, adminapi.CreateLicense{})
+	d := connect(t, cfg)
+	next(t, d, isState(sdk.StateConnected))
+	id, _, _ := strings.Cut(strings.TrimPrefix(cfg.Token, "isk_"), "_")
+	if err := b.Admin().Do(ctx, "DELETE", "/tokens/"+id, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	kicked(d, "revoked")
+	e := next(t, d, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && strings.Contains(e.Params["error"], "unauthorized")
+	})
+	if e.Params["state"] != sdk.StateDisconnected {
+		t.Fatalf("reconnect with the revoked token: %v", e.Params)
+	}
+}

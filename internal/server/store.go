@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
+	"github.com/iscsdk/iscsdk/internal/token"
 )
 
 // openTimeout bounds connecting to (and migrating) a PostgreSQL store.
@@ -32,11 +35,39 @@ func openStore(cfg Config) (store.Store, error) {
 
 // watch has this replica act on what other replicas change, as they
 // change it, until ctx ends: the sessions connected here send the events
-// stored for them elsewhere (a job's result, a freeze, a lock broken), and
-// the workers waiting here hear of jobs queued elsewhere. Only a shared
-// store has other replicas.
+// stored for them elsewhere (a job's result, a freeze, a lock broken), the
+// workers waiting here hear of jobs queued elsewhere, and sessions ended
+// elsewhere (by an operator, or with their revoked token) are ended here.
+// Only a shared store has other replicas.
 func (s *Server) watch(ctx context.Context) {
-	if db, ok := s.store.(*pgstore.DB); ok {
-		s.gcDone.Go(func() { db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake}) })
+	db, ok := s.store.(*pgstore.DB)
+	if !ok {
+		return
 	}
+	// Ending a session, or a revoked token's sessions, reaches the
+	// replicas holding their connections.
+	self := token.ID()
+	s.hub.Relay(func(k session.Kick) {
+		if len(k.Reason) > 1000 {
+			k.Reason = k.Reason[:1000]
+		}
+		data, _ := json.Marshal(kickMsg{From: self, Kick: k})
+		if err := db.Broadcast(ctx, string(data)); err != nil {
+			s.log.Warn("session end not passed on to the other replicas", "err", err)
+		}
+	})
+	kick := func(payload string) {
+		var m kickMsg
+		if err := json.Unmarshal([]byte(payload), &m); err != nil || m.From == self {
+			return
+		}
+		s.hub.Kick(ctx, m.Kick)
+	}
+	s.gcDone.Go(func() { db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake, Broadcast: kick}) })
+}
+
+// kickMsg is a session.Kick between replicas, with its sender.
+type kickMsg struct {
+	From string `json:"from"`
+	session.Kick
 }

@@ -75,6 +75,7 @@ type Hub struct {
 	ops      map[string]Handler
 	bins     map[byte]BinaryHandler
 	onEnd    []func(ctx context.Context, sessionID string)
+	relay    func(Kick)
 	live     map[string]*live // by session id
 	closing  bool
 	closedWG sync.WaitGroup // one per connection goroutine set
@@ -697,7 +698,16 @@ func (h *Hub) Disconnect(sessionID string) bool {
 
 // End ends a session: a connected client is told why (bye, unless reason is
 // empty) and its events are dropped. It reports whether the session existed.
+// With a relay (Relay), the replica the client is connected to is told.
 func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
+	if !h.end(ctx, sessionID, reason) {
+		return false
+	}
+	h.relayKick(Kick{Session: sessionID, Reason: reason})
+	return true
+}
+
+func (h *Hub) end(ctx context.Context, sessionID, reason string) bool {
 	h.mu.Lock()
 	l := h.live[sessionID]
 	h.mu.Unlock()
@@ -716,8 +726,15 @@ func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
 
 // EndToken ends every session connected with a token that was revoked:
 // the client is told (bye "kicked") and cannot reconnect with it. It
-// returns how many sessions it ended.
+// returns how many sessions it ended here; with a relay (Relay), the other
+// replicas end theirs.
 func (h *Hub) EndToken(ctx context.Context, tokenID string) int {
+	n := h.endToken(ctx, tokenID)
+	h.relayKick(Kick{Token: tokenID})
+	return n
+}
+
+func (h *Hub) endToken(ctx context.Context, tokenID string) int {
 	h.mu.Lock()
 	var ids []string
 	for id, l := range h.live {
@@ -727,9 +744,54 @@ func (h *Hub) EndToken(ctx context.Context, tokenID string) int {
 	}
 	h.mu.Unlock()
 	for _, id := range ids {
-		h.End(ctx, id, "the API token of this session was revoked")
+		h.end(ctx, id, "the API token of this session was revoked")
 	}
 	return len(ids)
+}
+
+// Kick is an order to end sessions that one replica passes to the others,
+// which hold the connections it does not: one session (ended already: its
+// connection is to close), or every session of a revoked token.
+type Kick struct {
+	Session string `json:"session,omitempty"`
+	Token   string `json:"token,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Relay has the hub pass each End and EndToken on to fn, for the other
+// replicas' hubs (Kick).
+func (h *Hub) Relay(fn func(Kick)) {
+	h.mu.Lock()
+	h.relay = fn
+	h.mu.Unlock()
+}
+
+func (h *Hub) relayKick(k Kick) {
+	h.mu.Lock()
+	fn := h.relay
+	h.mu.Unlock()
+	if fn != nil {
+		fn(k)
+	}
+}
+
+// Kick carries out, on the connections here, an order another replica
+// relayed; it relays nothing.
+func (h *Hub) Kick(ctx context.Context, k Kick) {
+	if k.Token != "" {
+		h.endToken(ctx, k.Token)
+		return
+	}
+	h.mu.Lock()
+	l := h.live[k.Session]
+	h.mu.Unlock()
+	if l == nil {
+		return
+	}
+	if k.Reason != "" {
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: wire.ByeKicked, Text: k.Reason})
+	}
+	go l.conn.Close(websocket.CloseNormalClosure, "session ended")
 }
 
 // Shutdown stops accepting connections, tells every connected client why

@@ -12,9 +12,13 @@ import (
 // changed: the session an event was appended to, and that a job was
 // queued.
 const (
-	eventsChannel = "iscd_events"
-	jobsChannel   = "iscd_jobs"
+	eventsChannel    = "iscd_events"
+	jobsChannel      = "iscd_jobs"
+	broadcastChannel = "iscd_broadcast"
 )
+
+// MaxBroadcast bounds a Broadcast payload (PostgreSQL takes 8000 bytes).
+const MaxBroadcast = 7900
 
 // Watcher says what to call when another replica (or this one) changes
 // what a replica's connections wait for. A nil func is not called.
@@ -25,6 +29,8 @@ type Watcher struct {
 	// Jobs is called when a job was queued (new, or again after its
 	// worker was lost), and when it may have been.
 	Jobs func()
+	// Broadcast gets each Broadcast payload, this replica's own included.
+	Broadcast func(payload string)
 }
 
 func (w Watcher) events(id string) {
@@ -37,6 +43,17 @@ func (w Watcher) jobs() {
 	if w.Jobs != nil {
 		w.Jobs()
 	}
+}
+
+// Broadcast passes payload to the Broadcast func of every replica
+// watching (Watch), this one's included, as soon as it can; a replica
+// that is not watching at that moment does not get it.
+func (d *DB) Broadcast(ctx context.Context, payload string) error {
+	if len(payload) > MaxBroadcast {
+		return fmt.Errorf("broadcast: %d bytes, at most %d", len(payload), MaxBroadcast)
+	}
+	d.notify(ctx, broadcastChannel, payload)
+	return nil
 }
 
 // notify tells the watching replicas about a change on channel. It is a
@@ -91,7 +108,7 @@ func (d *DB) listen(ctx context.Context, w Watcher) (bool, error) {
 		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for _, ch := range []string{eventsChannel, jobsChannel} {
+	for _, ch := range []string{eventsChannel, jobsChannel, broadcastChannel} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return false, fmt.Errorf("listen %s: %w", ch, err)
 		}
@@ -108,6 +125,10 @@ func (d *DB) listen(ctx context.Context, w Watcher) (bool, error) {
 			w.events(n.Payload)
 		case jobsChannel:
 			w.jobs()
+		case broadcastChannel:
+			if w.Broadcast != nil {
+				w.Broadcast(n.Payload)
+			}
 		}
 	}
 }

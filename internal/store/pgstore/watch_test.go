@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +20,11 @@ func TestWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	named := make(chan string, 16)
 	queued := make(chan bool, 16)
+	said := make(chan string, 16)
 	done := make(chan error, 1)
 	go func() {
-		done <- a.Watch(ctx, pgstore.Watcher{Events: func(id string) { named <- id }, Jobs: func() { queued <- true }})
+		done <- a.Watch(ctx, pgstore.Watcher{Events: func(id string) { named <- id }, Jobs: func() { queued <- true },
+			Broadcast: func(p string) { said <- p }})
 	}()
 	if id := <-named; id != "" {
 		t.Fatalf("first call: %q, want \"\" (listening)", id)
@@ -62,6 +65,15 @@ func TestWatch(t *testing.T) {
 	case <-queued:
 	case <-time.After(30 * time.Second):
 		t.Fatal("no notification for the queued job")
+	}
+	if err := b.Broadcast(ctx, `{"hello":"replicas"}`); err != nil {
+		t.Fatal(err)
+	}
+	if p := <-said; p != `{"hello":"replicas"}` {
+		t.Fatalf("broadcast %q", p)
+	}
+	if err := b.Broadcast(ctx, strings.Repeat("x", pgstore.MaxBroadcast+1)); err == nil {
+		t.Fatal("an oversized broadcast was sent")
 	}
 	cancel()
 	if err := <-done; err != context.Canceled {
