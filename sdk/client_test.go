@@ -144,7 +144,7 @@ func TestReconnectReplaysMissedEventsAfterDroppedConnection(t *testing.T) {
 	svc := servertest.Start(t)
 	p := startProxy(t, svc.Addr)
 	cfg := config(t, svc)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -157,12 +157,12 @@ func TestReconnectReplaysMissedEventsAfterDroppedConnection(t *testing.T) {
 	}
 	expectNotices(t, c, 1, 3)
 
-	p.setCut(true) // the network fails
+	p.Cut(true) // the network fails
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 4; i <= 10; i++ { // events published while the client is away
 		notice(t, svc, id, strconv.Itoa(i))
 	}
-	p.setCut(false)
+	p.Cut(false)
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["resumed"] != "true" || e.Params["session"] != id || e.Params["eventsLost"] != "" {
 		t.Fatalf("reconnect: %v", e.Params)
@@ -198,7 +198,7 @@ func TestResumeAcrossServiceRestart(t *testing.T) {
 	svc := servertest.Start(t)
 	p := startProxy(t, svc.Addr)
 	cfg := config(t, svc)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -209,13 +209,13 @@ func TestResumeAcrossServiceRestart(t *testing.T) {
 	notice(t, svc, id, "1")
 	expectNotices(t, c, 1, 1)
 
-	p.setCut(true)
+	p.Cut(true)
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 2; i <= 5; i++ {
 		notice(t, svc, id, strconv.Itoa(i)) // stored, not delivered
 	}
 	svc.Restart() // same data directory, same port
-	p.setCut(false)
+	p.Cut(false)
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["resumed"] != "true" || e.Params["session"] != id {
 		t.Fatalf("after restart: %v", e.Params)
@@ -247,19 +247,19 @@ func TestRetentionGapIsReported(t *testing.T) {
 	svc := servertest.StartConfig(t, server.Config{EventRetention: 3})
 	p := startProxy(t, svc.Addr)
 	cfg := config(t, svc)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.ShutOut()
 	next(t, c, isState(sdk.StateConnected))
-	p.setCut(true)
+	p.Cut(true)
 	next(t, c, isState(sdk.StateDisconnected))
 	for i := 1; i <= 5; i++ {
 		notice(t, svc, c.SessionID(), strconv.Itoa(i))
 	}
-	p.setCut(false)
+	p.Cut(false)
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["eventsLost"] != "2" {
 		t.Fatalf("eventsLost = %q, want 2 (%v)", e.Params["eventsLost"], e.Params)
@@ -393,18 +393,18 @@ func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
 	p := startProxy(t, svc.Addr)
 	before := goleak.IgnoreCurrent()
 	cfg := config(t, svc)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		p.setCut(true)
+		p.Cut(true)
 		next(t, c, isState(sdk.StateDisconnected))
-		p.setCut(false)
+		p.Cut(false)
 		next(t, c, isState(sdk.StateConnected))
 	}
-	p.setCut(true) // shut out while disconnected, in the middle of backoff
+	p.Cut(true) // shut out while disconnected, in the middle of backoff
 	next(t, c, isState(sdk.StateDisconnected))
 	if err := c.ShutOut(); err != nil {
 		t.Fatal(err)

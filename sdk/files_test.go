@@ -252,7 +252,7 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 	srv := servertest.Start(t)
 	p := startProxy(t, srv.Addr)
 	cfg := config(t, srv)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	a := connect(t, cfg)
 	// Chunks go up in rounds of 16 MiB: cut after two rounds were sent.
 	data := randomBytes(9, 40<<20)
@@ -261,8 +261,8 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 	res, err := a.SaveTo(context.Background(), local, "/resume/big.prt", 0, sdk.SaveOptions{Progress: func(pr sdk.Progress) {
 		if !cut && pr.BytesDone > pr.BytesTotal*7/10 {
 			cut = true
-			p.setCut(true)  // the network fails half-way...
-			p.setCut(false) // ...and comes back: the SDK reconnects
+			p.Cut(true)  // the network fails half-way...
+			p.Cut(false) // ...and comes back: the SDK reconnects
 		}
 	}})
 	if err != nil {

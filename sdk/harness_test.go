@@ -2,7 +2,6 @@ package sdk_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,69 +33,10 @@ func notice(t *testing.T, srv *servertest.Server, id, text string) {
 	}
 }
 
-// proxy is a TCP relay between the client and the service whose links
-// can be cut, and kept cut, to play a network failure.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.setCut(true); p.wg.Wait() })
-	return p
-}
-
-func (p *proxy) endpoint() string { return "ws://" + p.ln.Addr().String() + "/v1/session" }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(up, c); up.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(c, up); c.Close() }()
-	}
-}
-
-// setCut closes every relayed connection and, while cut, refuses new ones.
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
+// startProxy puts a relay between the client and the service, whose links
+// can be cut to play a network failure.
+func startProxy(t *testing.T, target string) *servertest.Relay {
+	return servertest.StartRelay(t, target)
 }
 
 // next polls the client for the next event accepted by keep.

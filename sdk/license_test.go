@@ -242,7 +242,7 @@ func TestFloatingSeats(t *testing.T) {
 	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 2})
 	p := startProxy(t, srv.Addr)
 	viaProxy := cfg
-	viaProxy.Endpoint = p.endpoint()
+	viaProxy.Endpoint = p.Endpoint()
 	// Three machines (seats count users on machines).
 	a, b, c := connect(t, viaProxy), connect(t, cfg), connect(t, cfg)
 	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
@@ -256,9 +256,9 @@ func TestFloatingSeats(t *testing.T) {
 	}
 	// Asking again, and reconnecting, never takes a second seat.
 	requestLicense(t, a, fp1)
-	p.setCut(true)
+	p.Cut(true)
 	next(t, a, isState(sdk.StateDisconnected))
-	p.setCut(false)
+	p.Cut(false)
 	next(t, a, isState(sdk.StateConnected))
 	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
 		t.Fatalf("after reconnect: %v", e.Params)
@@ -280,12 +280,12 @@ func TestCrashedClientSeatReturnsAfterLease(t *testing.T) {
 	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 1})
 	p := startProxy(t, srv.Addr)
 	crashing := cfg
-	crashing.Endpoint = p.endpoint()
+	crashing.Endpoint = p.Endpoint()
 	a := connect(t, crashing)
 	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
 		t.Fatal(e.Params)
 	}
-	p.setCut(true) // the program is gone: no ShutOut, no renewals
+	p.Cut(true) // the program is gone: no ShutOut, no renewals
 	next(t, a, isState(sdk.StateDisconnected))
 	b := connect(t, cfg) // another machine
 	if e := requestLicense(t, b, fp2); e.Params["errorCode"] != "no_seat" {
@@ -386,12 +386,12 @@ func TestNewSessionTakesOverItsOwnSeat(t *testing.T) {
 	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 1})
 	p := startProxy(t, srv.Addr)
 	first := cfg
-	first.Endpoint = p.endpoint()
+	first.Endpoint = p.Endpoint()
 	a := connect(t, first)
 	if e := requestLicense(t, a, fp1); e.Params["Status"] != "success" {
 		t.Fatal(e.Params)
 	}
-	p.setCut(true) // gone without a ShutOut: its seat's lease runs on
+	p.Cut(true) // gone without a ShutOut: its seat's lease runs on
 	next(t, a, isState(sdk.StateDisconnected))
 	b := connect(t, cfg) // the same user on the same machine, a new session
 	if e := requestLicense(t, b, fp1); e.Params["Status"] != "success" {
@@ -414,10 +414,10 @@ func TestSweepEndsExpiredSessionsAndFreesTheirSeats(t *testing.T) {
 	cfg, licID := customer(t, srv, adminapi.CreateLicense{Seats: 1})
 	p := startProxy(t, srv.Addr)
 	gone := cfg
-	gone.Endpoint = p.endpoint()
+	gone.Endpoint = p.Endpoint()
 	a := connect(t, gone)
 	requestLicense(t, a, fp1)
-	p.setCut(true)
+	p.Cut(true)
 	next(t, a, isState(sdk.StateDisconnected))
 	if n := len(seatsOf(t, srv, licID)); n != 1 {
 		t.Fatalf("%d seats before the sweep", n)

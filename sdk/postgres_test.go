@@ -127,7 +127,7 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	addr := func(r *servertest.Binary) string { return strings.TrimPrefix(r.Env["ISCD_ADMIN_URL"], "http://") }
 
 	lb := startProxy(t, addr(a))
-	cfg := sdk.Config{Endpoint: lb.endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
+	cfg := sdk.Config{Endpoint: lb.Endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
 		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
 	c := connect(t, cfg)
 	session := c.SessionID()
@@ -141,9 +141,7 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	res, err := c.SaveTo(context.Background(), local, "/failover/big.prt", 0, sdk.SaveOptions{Progress: func(p sdk.Progress) {
 		if !killed && p.BytesDone > p.BytesTotal*6/10 {
 			killed = true
-			lb.mu.Lock()
-			lb.target = addr(b) // the load balancer's health check saw A go
-			lb.mu.Unlock()
+			lb.Retarget(addr(b)) // the load balancer's health check saw A go
 			a.Kill()
 		}
 	}})
@@ -263,14 +261,14 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	os.WriteFile(tokFile, []byte(tok.Secret), 0o600)
 
 	lb := startProxy(t, addr(a))
-	w := exec.Command(bin, "worker", "--server", "http://"+strings.TrimSuffix(strings.TrimPrefix(lb.endpoint(), "ws://"), "/v1/session"),
+	w := exec.Command(bin, "worker", "--server", "http://"+strings.TrimSuffix(strings.TrimPrefix(lb.Endpoint(), "ws://"), "/v1/session"),
 		"--token-file", tokFile, "--solver", "hold", "--name", "w1", "--dir", t.TempDir())
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Process.Signal(syscall.SIGTERM); w.Wait() })
 
-	cfg := sdk.Config{Endpoint: lb.endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
+	cfg := sdk.Config{Endpoint: lb.Endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
 		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
 	c := connect(t, cfg)
 	dir := t.TempDir()
@@ -305,9 +303,7 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	case <-done:
 		t.Fatalf("the solve ended before it ran: %+v, %v", res, err)
 	}
-	lb.mu.Lock()
-	lb.target = addr(b)
-	lb.mu.Unlock()
+	lb.Retarget(addr(b))
 	a.Kill()
 	os.WriteFile(release, nil, 0o644)
 	<-done

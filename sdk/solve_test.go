@@ -225,7 +225,7 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 	srv, _ := startCompute(t)
 	p := startProxy(t, srv.Addr)
 	cfg := config(t, srv)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -248,12 +248,12 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 		done <- out{res, err}
 	}()
 	<-running
-	p.setCut(true) // the engineer's network is gone while the solver runs
+	p.Cut(true) // the engineer's network is gone while the solver runs
 	servertest.NextEvent(t, c, func(e sdk.Event) bool {
 		return e.Type == sdk.EventConnectionState && e.Params["state"] != "connected"
 	})
 	os.WriteFile(release, nil, 0o600) // the solver finishes meanwhile
-	p.setCut(false)
+	p.Cut(false)
 	r := <-done
 	if r.err != nil || r.res.Status != sdk.SolveSucceeded {
 		t.Fatalf("after reconnecting: %v %+v", r.err, r.res)

@@ -247,14 +247,14 @@ func TestUpgradeDownloadResumes(t *testing.T) {
 	publishRelease(t, srv, "2.0.0", false, data)
 	p := startProxy(t, srv.Addr)
 	cfg := upgradeConfig(t, srv)
-	cfg.Endpoint = p.endpoint()
+	cfg.Endpoint = p.Endpoint()
 	c := connect(t, cfg)
 	c.CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
 	c.UpgradeNotify(true)
 	pr := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventTransferProgress && e.Params["bytesDone"] != "0" })
-	p.setCut(true) // the network fails during the download...
-	p.setCut(false)
+	p.Cut(true) // the network fails during the download...
+	p.Cut(false)
 	next(t, c, isState(sdk.StateDisconnected)) // it really dropped
 	u := next(t, c, isType(sdk.EventUpdate))
 	if u.Params["status"] != "staged" {

@@ -1,0 +1,90 @@
+package servertest
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Relay is a TCP relay in front of a service whose links can be cut, and
+// kept cut, to play a network failure between a client (or a worker) and
+// iscd.
+type Relay struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+// StartRelay listens on a free loopback port and relays to target
+// (host:port) until the test ends.
+func StartRelay(t testing.TB, target string) *Relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Relay{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	r.wg.Add(1)
+	go r.accept()
+	t.Cleanup(func() { ln.Close(); r.Cut(true); r.wg.Wait() })
+	return r
+}
+
+// Addr is the relay's host:port.
+func (r *Relay) Addr() string { return r.ln.Addr().String() }
+
+// Endpoint is the session URL through the relay.
+func (r *Relay) Endpoint() string { return "ws://" + r.Addr() + "/v1/session" }
+
+func (r *Relay) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		if r.cut {
+			r.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", r.target)
+		if err != nil {
+			r.mu.Unlock()
+			c.Close()
+			continue
+		}
+		r.conns[c], r.conns[up] = true, true
+		r.mu.Unlock()
+		r.wg.Add(2)
+		go func() { defer r.wg.Done(); io.Copy(up, c); up.Close() }()
+		go func() { defer r.wg.Done(); io.Copy(c, up); c.Close() }()
+	}
+}
+
+// Cut closes every relayed connection and, while cut, refuses new ones;
+// Cut(false) lets connections through again.
+func (r *Relay) Cut(cut bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = cut
+	if cut {
+		for c := range r.conns {
+			c.Close()
+		}
+		clear(r.conns)
+	}
+}
+
+// Retarget sends the connections made from now on to target, as a load
+// balancer does when its health check sees a replica go.
+func (r *Relay) Retarget(target string) {
+	r.mu.Lock()
+	r.target = target
+	r.mu.Unlock()
+}
