@@ -95,6 +95,10 @@ type WorkerHello struct {
 	Solvers  []string `json:"solvers"`
 	Capacity int      `json:"capacity"` // jobs at once
 	Version  string   `json:"version,omitempty"`
+	// Running are the jobs the worker runs (it reconnected): a job leased
+	// to it that is not among them never reached it, and is queued again
+	// at once.
+	Running []JobAttemptRef `json:"running,omitempty"`
 }
 
 // WorkerWelcome answers WorkerHello.

@@ -118,7 +118,19 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 // returns the inputs' paths too: they are not sent back.
 func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map[string]bool) {
 	l := j.lease
-	inputs, err := w.fetchInputs(ctx, j, dir)
+	var inputs map[string]bool
+	var err error
+	// A connection that drops while the inputs come is not the model's
+	// fault: fetch again once it is back (files written are started over).
+	for attempt := 1; ; attempt++ {
+		if inputs, err = w.fetchInputs(ctx, j, dir); !errors.Is(err, errDisconnected) || attempt == finishAttempts || ctx.Err() != nil {
+			break
+		}
+		w.log.Info("inputs interrupted by a dropped connection; fetching again", "job", l.ID, "attempt", attempt)
+		if err := clearDir(dir); err != nil {
+			return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("job directory: %v", err)}, nil
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return run.Result{ErrorCode: run.CodeCanceled, Error: "canceled"}, inputs
@@ -138,6 +150,20 @@ func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map
 		res.ErrorCode, res.Error = run.CodeCanceled, "canceled"
 	}
 	return res, inputs
+}
+
+// clearDir empties dir.
+func clearDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // renew keeps the lease alive and sends progress as it comes, until ctx

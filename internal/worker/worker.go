@@ -140,6 +140,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	hello := wire.WorkerHello{Name: w.cfg.Name, Solvers: w.solvers(), Capacity: w.cfg.Capacity, Version: "iscd-worker/1"}
 	slots := make(chan struct{}, w.cfg.Capacity)
 	for attempt := 0; ; attempt++ {
+		hello.Running = w.runningJobs()
 		conn, welcome, err := w.link.dial(ctx, hello)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -229,6 +230,17 @@ func (w *Worker) pushed(ev *wire.Event) {
 		w.log.Info("job canceled by iscd", "job", j.lease.ID)
 		j.stop(errCanceled)
 	}
+}
+
+// runningJobs lists the attempts running now.
+func (w *Worker) runningJobs() []wire.JobAttemptRef {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]wire.JobAttemptRef, 0, len(w.running))
+	for _, j := range w.running {
+		out = append(out, wire.JobAttemptRef{ID: j.lease.ID, Attempt: j.lease.Attempt})
+	}
+	return out
 }
 
 // Running lists the ids of the jobs running now.

@@ -196,6 +196,7 @@ func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote stri
 	}
 	s.workers[w.id] = w
 	s.mu.Unlock()
+	s.dropUnknownLeases(ctx, w, hello.Running)
 	defer func() {
 		s.mu.Lock()
 		if s.workers[w.id] == w {
@@ -358,6 +359,36 @@ func (s *Service) released(worker, job string, attempt int) {
 	}
 	close(s.freed) // lease requests waiting at capacity look again
 	s.freed = make(chan struct{})
+}
+
+// dropUnknownLeases queues again, at once, the jobs leased to w (as this
+// iscd's store says) that w says it does not run: the answer to its lease
+// request was lost with a connection, and waiting for the lease to lapse
+// would only delay them.
+func (s *Service) dropUnknownLeases(ctx context.Context, w *worker, running []wire.JobAttemptRef) {
+	js, err := s.st.ListJobs(ctx, store.JobFilter{State: store.JobRunning})
+	if err != nil {
+		s.log.Error("list running jobs", "err", err)
+		return
+	}
+	runs := map[string]int{}
+	for _, r := range running {
+		runs[r.ID] = r.Attempt
+	}
+	dropped := false
+	for _, j := range js {
+		if j.Worker() != w.id || runs[j.ID] == j.Attempt() {
+			continue
+		}
+		// Its lease ends now; the expiry below queues it again.
+		if _, err := s.st.RenewJob(ctx, j.ID, w.id, j.Attempt(), s.now().Add(-time.Nanosecond)); err == nil {
+			s.log.Info("job leased to a worker that never got it", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
+			dropped = true
+		}
+	}
+	if dropped {
+		s.expire(ctx)
+	}
 }
 
 // codeLeaseLost answers a worker that no longer holds a job's lease.

@@ -11,12 +11,14 @@ import (
 // kept cut, to play a network failure between a client (or a worker) and
 // iscd.
 type Relay struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	cut     bool
+	stalled bool
+	resumed chan struct{} // closed when a stall ends
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
 }
 
 // StartRelay listens on a free loopback port and relays to target
@@ -27,7 +29,7 @@ func StartRelay(t testing.TB, target string) *Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Relay{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	r := &Relay{ln: ln, target: target, conns: map[net.Conn]bool{}, resumed: make(chan struct{})}
 	r.wg.Add(1)
 	go r.accept()
 	t.Cleanup(func() { ln.Close(); r.Cut(true); r.wg.Wait() })
@@ -62,9 +64,45 @@ func (r *Relay) accept() {
 		r.conns[c], r.conns[up] = true, true
 		r.mu.Unlock()
 		r.wg.Add(2)
-		go func() { defer r.wg.Done(); io.Copy(up, c); up.Close() }()
-		go func() { defer r.wg.Done(); io.Copy(c, up); c.Close() }()
+		go func() { defer r.wg.Done(); r.copy(up, c, false); up.Close() }()
+		go func() { defer r.wg.Done(); r.copy(c, up, true); c.Close() }()
 	}
+}
+
+// copy relays src to dst; what comes from the service (down) is held
+// while the relay is stalled.
+func (r *Relay) copy(dst io.Writer, src io.Reader, down bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			r.mu.Lock()
+			stalled, resumed := r.stalled, r.resumed
+			r.mu.Unlock()
+			if stalled && down {
+				<-resumed
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Stall holds the bytes coming from the service, without closing
+// anything: requests get through, their answers wait, as when a network
+// drops one direction; Stall(false) lets them through.
+func (r *Relay) Stall(stall bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stalled && !stall {
+		close(r.resumed)
+		r.resumed = make(chan struct{})
+	}
+	r.stalled = stall
 }
 
 // Cut closes every relayed connection and, while cut, refuses new ones;
@@ -73,6 +111,11 @@ func (r *Relay) Cut(cut bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cut = cut
+	if r.stalled { // what was held is lost with the connections
+		r.stalled = false
+		close(r.resumed)
+		r.resumed = make(chan struct{})
+	}
 	if cut {
 		for c := range r.conns {
 			c.Close()
