@@ -85,6 +85,7 @@ const (
 	OpWorkerManifest = "worker.manifest" // body: JobAttemptRef; answered by a BinManifest frame (the inputs)
 	OpWorkerChunk    = "worker.chunk"    // body: JobChunk; answered by a BinChunkData frame
 	OpWorkerHave     = "worker.have"     // body: WorkerHave; result: FilesHave (the missing ids)
+	OpWorkerRelease  = "worker.release"  // body: JobAttemptRef; the worker gives a job up (it is stopping): queued again at once
 
 	OperateWorkerCancel = "CancelJob" // params: jobId, attempt
 )

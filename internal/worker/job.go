@@ -77,6 +77,8 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 	defer func() {
 		w.mu.Lock()
 		delete(w.running, l.ID)
+		close(w.ended)
+		w.ended = make(chan struct{})
 		w.mu.Unlock()
 	}()
 	log := w.log.With("job", l.ID, "attempt", l.Attempt, "solver", l.Solver)
@@ -85,7 +87,7 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 	renewed := make(chan struct{})
 	go func() { defer close(renewed); w.renew(jctx, j) }()
 
-	dir, err := os.MkdirTemp(w.cfg.Dir, "job-"+l.ID[:8]+"-*")
+	dir, err := os.MkdirTemp(w.jobsDir, "job-"+l.ID[:8]+"-*")
 	var res run.Result
 	var inputs map[string]bool
 	if err != nil {
@@ -104,7 +106,12 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 		return
 	}
 	if ctx.Err() != nil {
-		log.Info("job abandoned: the worker is stopping; iscd re-queues it when its lease lapses")
+		// The worker is stopping: iscd queues the job again now, not when
+		// its lease lapses (if it cannot be told, the lease does it).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		err := w.link.call(rctx, wire.OpWorkerRelease, wire.JobAttemptRef{ID: l.ID, Attempt: l.Attempt}, nil)
+		cancel()
+		log.Info("job given back: the worker is stopping", "told", err == nil)
 		return
 	}
 	// The last progress, then the outputs and the result.

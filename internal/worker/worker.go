@@ -56,9 +56,11 @@ type Worker struct {
 	cache   chunkstore.Store
 	plugins map[string]*plugin.Plugin
 	lease   time.Duration
+	jobsDir string // this worker's job directories
 
 	mu      sync.Mutex
 	running map[string]*job
+	ended   chan struct{} // closed and replaced when a job ends
 }
 
 // New checks cfg and loads the plugins.
@@ -85,11 +87,22 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(cfg.Dir, "chunk-cache")
 	}
+	// Job directories go below one folder per worker name, emptied at
+	// start: what a killed worker left behind is removed by its next run.
+	jobsDir := filepath.Join(cfg.Dir, "jobs-"+safeName(cfg.Name))
+	if !cfg.KeepDirs {
+		if err := os.RemoveAll(jobsDir); err != nil {
+			return nil, fmt.Errorf("worker: job directory: %w", err)
+		}
+	}
+	if err := os.MkdirAll(jobsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("worker: job directory: %w", err)
+	}
 	cache, err := chunkstore.NewDir(cfg.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("worker: chunk cache: %w", err)
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger, cache: cache, plugins: map[string]*plugin.Plugin{}, running: map[string]*job{}}
+	w := &Worker{cfg: cfg, log: cfg.Logger, cache: cache, jobsDir: jobsDir, plugins: map[string]*plugin.Plugin{}, running: map[string]*job{}, ended: make(chan struct{})}
 	for name, path := range cfg.Plugins {
 		p, err := plugin.Open(path)
 		if err != nil {
@@ -166,7 +179,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		for range w.cfg.Capacity {
 			leasers.Go(func() { w.leaseLoop(connCtx, ctx, slots, &jobs) })
 		}
-		stop := context.AfterFunc(ctx, func() { conn.Close(websocket.CloseNormalClosure, "worker stopping") })
+		stop := context.AfterFunc(ctx, func() {
+			w.waitIdle(stopGrace) // the jobs stopping give themselves back on this connection
+			conn.Close(websocket.CloseNormalClosure, "worker stopping")
+		})
 		err = w.link.serve(conn)
 		stop()
 		drop()
@@ -229,6 +245,43 @@ func (w *Worker) pushed(ev *wire.Event) {
 	if j != nil && strconv.Itoa(j.lease.Attempt) == ev.Params["attempt"] {
 		w.log.Info("job canceled by iscd", "job", j.lease.ID)
 		j.stop(errCanceled)
+	}
+}
+
+// safeName is name as a file name: letters, digits, '-', '_' and '.' kept,
+// the rest '_'.
+func safeName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	if s := string(b); s != "." && s != ".." {
+		return s
+	}
+	return "_"
+}
+
+// stopGrace bounds how long a stopping worker keeps its connection for its
+// jobs to give themselves back.
+const stopGrace = 5 * time.Second
+
+// waitIdle waits until no job runs, or for d.
+func (w *Worker) waitIdle(d time.Duration) {
+	timeout := time.After(d)
+	for {
+		w.mu.Lock()
+		n, ended := len(w.running), w.ended
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ended:
+		case <-timeout:
+			return
+		}
 	}
 }
 

@@ -204,16 +204,18 @@ func (s *Service) revokeWorkerToken(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "worker token "+id, err)
 		return
 	}
+	var cut []*worker
 	s.mu.Lock()
-	n := 0
 	for wid, wk := range s.workers {
 		if strings.HasPrefix(wid, id+"/") {
-			wk.conn.Close(websocket.ClosePolicyViolation, "worker token revoked")
-			n++
+			cut = append(cut, wk)
 		}
 	}
 	s.mu.Unlock()
-	s.log.Info("worker token revoked", "token", id, "workers disconnected", n)
+	for _, wk := range cut { // a close may wait for a slow peer: not under the lock
+		wk.conn.Close(websocket.ClosePolicyViolation, "worker token revoked")
+	}
+	s.log.Info("worker token revoked", "token", id, "workers disconnected", len(cut))
 	w.WriteHeader(http.StatusNoContent)
 }
 

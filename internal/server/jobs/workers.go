@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -265,6 +266,16 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 			return nil, err
 		}
 		return s.renew(ctx, w, req)
+	case wire.OpWorkerRelease:
+		var req wire.JobAttemptRef
+		if err := decode(m.Body, &req); err != nil {
+			return nil, err
+		}
+		if _, err := s.held(ctx, w, req.ID, req.Attempt); err != nil {
+			return nil, err
+		}
+		s.dropLease(ctx, w, req.ID, req.Attempt, "the worker is stopping")
+		return struct{}{}, nil
 	case wire.OpWorkerManifest:
 		var req wire.JobAttemptRef
 		if err := decode(m.Body, &req); err != nil {
@@ -380,15 +391,28 @@ func (s *Service) dropUnknownLeases(ctx context.Context, w *worker, running []wi
 		if j.Worker() != w.id || runs[j.ID] == j.Attempt() {
 			continue
 		}
-		// Its lease ends now; the expiry below queues it again.
-		if _, err := s.st.RenewJob(ctx, j.ID, w.id, j.Attempt(), s.now().Add(-time.Nanosecond)); err == nil {
-			s.log.Info("job leased to a worker that never got it", "job", j.ID, "worker", w.id, "attempt", j.Attempt())
-			dropped = true
-		}
+		dropped = s.endLease(ctx, w, j.ID, j.Attempt(), "it was leased to a worker that never got it") || dropped
 	}
 	if dropped {
 		s.expire(ctx)
 	}
+}
+
+// dropLease queues attempt of job again at once (or ends it, as a lapsed
+// lease would: canceled if asked, failed after its attempts).
+func (s *Service) dropLease(ctx context.Context, w *worker, job string, attempt int, why string) {
+	if s.endLease(ctx, w, job, attempt, why) {
+		s.expire(ctx)
+	}
+}
+
+// endLease makes attempt's lease end now; the next expiry acts on it.
+func (s *Service) endLease(ctx context.Context, w *worker, job string, attempt int, why string) bool {
+	if _, err := s.st.RenewJob(ctx, job, w.id, attempt, s.now().Add(-time.Nanosecond)); err != nil {
+		return false
+	}
+	s.log.Info("job lease given up", "job", job, "worker", w.id, "attempt", attempt, "why", why)
+	return true
 }
 
 // codeLeaseLost answers a worker that no longer holds a job's lease.
@@ -486,6 +510,9 @@ func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any
 		return nil, err
 	}
 	s.holds(w.id, j.ID, p.Attempt) // again after an iscd restart
+	if p.Percent != nil && (math.IsNaN(*p.Percent) || *p.Percent < 0 || *p.Percent > 100) {
+		p.Percent = nil // not a percent: a worker's bug, not the engineer's news
+	}
 	if p.Percent != nil || len(p.Log) > 0 {
 		if len(p.Log) > 0 {
 			s.mu.Lock()
