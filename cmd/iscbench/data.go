@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -82,12 +83,14 @@ func benchData(ctx context.Context, e *env, r *report) error {
 		return err
 	}
 
+	stopTrace := traceTo(os.Getenv("ISCBENCH_TRACE"))
 	t = time.Now()
 	cold, err := saver.SaveTo(ctx, c.dir, corpusCloudPath, 0, sdk.SaveOptions{Assembly: true})
+	coldTime := time.Since(t)
+	stopTrace()
 	if err != nil {
 		return err
 	}
-	coldTime := time.Since(t)
 	coldMBs := mb / coldTime.Seconds()
 	r.add("save_cold_mb_s", coldMBs, "MB/s", "file bytes (10^6) per second of SaveTo of the corpus as one assembly, to an empty iscd",
 		fmt.Sprintf("%s in %.2fs, %d of %d chunks sent, %.0f MB on the wire", c.describe(), coldTime.Seconds(), cold.ChunksSent, cold.ChunksTotal, float64(cold.BytesSent)/1e6))
@@ -223,3 +226,21 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 type onlyWriter struct{ w io.Writer }
 
 func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// traceTo writes a Go execution trace of this process to path until stop
+// is called (nothing when path is ""): ISCBENCH_TRACE=FILE traces the
+// cold save, for `go tool trace -pprof=net|sync|syscall|sched FILE`.
+func traceTo(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { trace.Stop(); f.Close() }
+}
