@@ -38,7 +38,7 @@ CFLAGS_STRICT   := -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude
 CXXFLAGS_STRICT := -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude
 LDFLAGS_EXAMPLE := -L$(LIBDIR) -liscsdk -Wl,-rpath,'$$ORIGIN/../lib'
 
-.PHONY: test-c test-cmake
+.PHONY: test-c test-cmake test-backends
 
 lib:
 	$(GO) build -trimpath -buildmode=c-shared \
@@ -136,8 +136,17 @@ test: build
 	$(GO) test -run='^$$' -fuzz='^FuzzSignedPayload$$' -fuzztime=$(FUZZTIME) ./internal/license
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/manifest
 	$(GO) test -run='^$$' -fuzz='^FuzzSMBIOS$$' -fuzztime=$(FUZZTIME) ./internal/device
+	$(MAKE) test-backends
 	$(MAKE) test-cmake
 	$(MAKE) test-windows
+
+# test-backends: the end-to-end tests once more with every test iscd on
+# PostgreSQL and an S3 object store (versitygw), the scale-out backends:
+# one suite, two backends (the race detector ran them in the first pass).
+# Without PostgreSQL's server binaries or versitygw they skip, saying so.
+BACKEND_PKGS := ./sdk/ ./internal/server/... ./internal/worker/ ./cmd/iscctl/
+test-backends:
+	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) ISCD_TEST_DATABASE=postgres ISCD_TEST_BLOBS=s3 $(GO) test -count=1 $(BACKEND_PKGS)
 
 demo: build
 	scripts/demo.sh

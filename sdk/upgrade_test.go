@@ -223,6 +223,9 @@ func TestAlteredPackageIsRefused(t *testing.T) {
 		srv.Store().WithdrawRelease(ctx, r.ProductID, r.Platform, r.Version)
 	})
 	t.Run("bytes", func(t *testing.T) {
+		if os.Getenv("ISCD_TEST_BLOBS") != "" {
+			t.Skip("alters a chunk where the directory chunk store keeps it")
+		}
 		// Alter one chunk of the package in iscd's chunk store: its
 		// content no longer matches its id.
 		m, err := manifest.Decode(goodManifest)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,6 +14,9 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
+
+// TestMain lets $ISCD_TEST_DATABASE=postgres run these tests on PostgreSQL.
+func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
 
 // result is what one iscctl run left behind.
 type result struct {

@@ -50,7 +50,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := servertest.Main(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -154,3 +154,10 @@ func NextEvent(t testing.TB, c *sdk.Client, keep func(sdk.Event) bool) sdk.Event
 		}
 	}
 }
+
+// Main runs a package's tests and then stops what the test services
+// shared (the PostgreSQL server of $ISCD_TEST_DATABASE=postgres); a
+// package whose tests start services calls it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
+func Main(m *testing.M) int { return pgtest.Main(m) }
