@@ -13,10 +13,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
@@ -365,5 +367,54 @@ func TestPostgresSessionEndAcrossReplicas(t *testing.T) {
 	})
 	if e.Params["state"] != sdk.StateDisconnected {
 		t.Fatalf("reconnect with the revoked token: %v", e.Params)
+	}
+}
+
+// A cancel asked through replica A reaches the worker connected to replica
+// B at once (the leases here last 10 minutes: a worker that heard only at
+// its next renewal would stop long after the test gave up), and a worker
+// token revoked through A disconnects its worker on B.
+func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	chunks, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := jobs.Config{Lease: 10 * time.Minute}
+	a := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, NoDevWorker: true, Jobs: long})
+	b := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, Jobs: long,
+		DevWorker: worker.Config{Commands: []string{"waiter"}, Capacity: 1}})
+	putSolvers(t, a)
+	c := connect(t, config(t, a))
+	model, args, pidFile, _ := waiterModel(t)
+	id, err := c.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
+	})
+	if err := c.Cancel(id); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id }); e.Params["status"] != "canceled" {
+		t.Fatalf("result %v", e.Params)
+	}
+	pid, _ := os.ReadFile(pidFile)
+	if processAlive(strings.TrimSpace(string(pid))) {
+		t.Fatalf("the solver (pid %s) on B's worker still runs", pid)
+	}
+
+	var toks []store.Token
+	if err := a.Admin().Do(context.Background(), "GET", "/workers/tokens", nil, &toks); err != nil || len(toks) != 1 {
+		t.Fatalf("worker tokens: %v %v", toks, err)
+	}
+	if len(b.Jobs().Workers()) != 1 {
+		t.Fatal("B's worker is not connected")
+	}
+	if err := a.Admin().Do(context.Background(), "DELETE", "/workers/tokens/"+toks[0].ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for tick := time.NewTicker(10 * time.Millisecond); len(b.Jobs().Workers()) != 0; <-tick.C {
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -56,9 +57,21 @@ func (s *Server) watch(ctx context.Context) {
 			s.log.Warn("session end not passed on to the other replicas", "err", err)
 		}
 	})
+	// So do a job's cancel and a worker token's revocation, to the
+	// replica its workers are connected to.
+	s.jobs.Relay(func(n jobs.Notice) {
+		data, _ := json.Marshal(kickMsg{From: self, Jobs: &n})
+		if err := db.Broadcast(ctx, string(data)); err != nil {
+			s.log.Warn("compute notice not passed on to the other replicas", "err", err)
+		}
+	})
 	kick := func(payload string) {
 		var m kickMsg
 		if err := json.Unmarshal([]byte(payload), &m); err != nil || m.From == self {
+			return
+		}
+		if m.Jobs != nil {
+			s.jobs.Heard(ctx, *m.Jobs)
 			return
 		}
 		s.hub.Kick(ctx, m.Kick)
@@ -66,8 +79,10 @@ func (s *Server) watch(ctx context.Context) {
 	s.gcDone.Go(func() { db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake, Broadcast: kick}) })
 }
 
-// kickMsg is a session.Kick between replicas, with its sender.
+// kickMsg is a session.Kick, or a compute notice, between replicas, with
+// its sender.
 type kickMsg struct {
 	From string `json:"from"`
 	session.Kick
+	Jobs *jobs.Notice `json:"jobs,omitempty"`
 }

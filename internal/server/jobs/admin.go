@@ -204,6 +204,14 @@ func (s *Service) revokeWorkerToken(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "worker token "+id, err)
 		return
 	}
+	n := s.disconnectToken(id)
+	s.relay(Notice{RevokeToken: id})
+	s.log.Info("worker token revoked", "token", id, "workers disconnected", n)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// disconnectToken closes the connections of the workers of a token here.
+func (s *Service) disconnectToken(id string) int {
 	var cut []*worker
 	s.mu.Lock()
 	for wid, wk := range s.workers {
@@ -215,8 +223,7 @@ func (s *Service) revokeWorkerToken(w http.ResponseWriter, r *http.Request) {
 	for _, wk := range cut { // a close may wait for a slow peer: not under the lock
 		wk.conn.Close(websocket.ClosePolicyViolation, "worker token revoked")
 	}
-	s.log.Info("worker token revoked", "token", id, "workers disconnected", len(cut))
-	w.WriteHeader(http.StatusNoContent)
+	return len(cut)
 }
 
 // marketTime is the marketplace's time format.

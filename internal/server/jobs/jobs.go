@@ -56,6 +56,7 @@ type Service struct {
 	queued  chan struct{} // closed and replaced when a job is queued
 	workers map[string]*worker
 	logs    map[string][]string // recent solver lines of running jobs
+	relayFn func(Notice)        // to the other replicas
 	// running is what each worker holds: worker id → job id → attempt,
 	// from its lease (or a renewal) to the attempt's end or lapse.
 	running map[string]map[string]int
@@ -318,7 +319,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (store.Job, error) {
 		s.result(ctx, j)
 	case j.State == store.JobRunning:
 		s.log.Info("job cancel requested", "job", id, "worker", j.Worker())
-		s.tellCancel(j)
+		if !s.tellCancel(j) {
+			s.relay(Notice{CancelJob: j.ID}) // its worker is connected to another replica
+		}
 	}
 	return j, nil
 }
@@ -410,5 +413,42 @@ func (s *Service) expire(ctx context.Context) {
 	}
 	if requeued {
 		s.wake()
+	}
+}
+
+// Notice is news for the other iscd replicas sharing the store: a job to
+// stop, or a worker token revoked (whose workers may be connected there).
+type Notice struct {
+	CancelJob   string `json:"cancelJob,omitempty"`
+	RevokeToken string `json:"revokeToken,omitempty"`
+}
+
+// Relay sets the function that passes notices to the other replicas
+// (server.watch does, on a shared store); without one there are none.
+func (s *Service) Relay(fn func(Notice)) {
+	s.mu.Lock()
+	s.relayFn = fn
+	s.mu.Unlock()
+}
+
+func (s *Service) relay(n Notice) {
+	s.mu.Lock()
+	fn := s.relayFn
+	s.mu.Unlock()
+	if fn != nil {
+		fn(n)
+	}
+}
+
+// Heard acts on a notice from another replica for the workers connected
+// here.
+func (s *Service) Heard(ctx context.Context, n Notice) {
+	if n.CancelJob != "" {
+		if j, err := s.st.Job(ctx, n.CancelJob); err == nil && j.State == store.JobRunning {
+			s.tellCancel(j)
+		}
+	}
+	if n.RevokeToken != "" {
+		s.disconnectToken(n.RevokeToken)
 	}
 }

@@ -530,12 +530,13 @@ func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any
 
 // tellCancel pushes a cancel to the worker running j, if it is connected
 // here; otherwise it learns at its next renewal.
-func (s *Service) tellCancel(j store.Job) {
+// It reports whether the worker is connected here.
+func (s *Service) tellCancel(j store.Job) bool {
 	s.mu.Lock()
 	w := s.workers[j.Worker()]
 	s.mu.Unlock()
 	if w == nil {
-		return
+		return false
 	}
 	w.mu.Lock()
 	w.seq++
@@ -543,6 +544,7 @@ func (s *Service) tellCancel(j store.Job) {
 	w.mu.Unlock()
 	ev := &wire.Event{Operate: wire.OperateWorkerCancel, Params: map[string]string{"jobId": j.ID, "attempt": strconv.Itoa(j.Attempt())}}
 	_ = w.conn.Send(context.Background(), &wire.Message{Type: wire.TypeEvent, Seq: seq, Event: ev})
+	return true
 }
 
 // workerFrame handles a binary frame from a worker: an output chunk, or
