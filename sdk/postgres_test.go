@@ -102,13 +102,13 @@ func TestPostgresEventsAcrossReplicas(t *testing.T) {
 	}
 }
 
-// Two iscd processes on one database behind a load balancer (a relay),
-// sharing their data directory as replicas share a file system for the
-// chunks: the replica a program is saving through is killed (SIGKILL) in
-// the middle of a large save; the program reconnects through the relay to
-// the other replica, resumes its session there, and the save completes,
-// once, sending again little more than what had not arrived; its licence
-// seat moved with it.
+// Three iscd processes on one PostgreSQL and one object store (versitygw),
+// a program behind a load balancer (a relay) on replica A and another
+// engineer's on the third: A is killed (SIGKILL) in the middle of a large
+// save; the program reconnects through the relay to B, resumes its session
+// there, and the save completes, once, sending again little more than what
+// had not arrived; its licence seat moved with it; the other program's save
+// through the third replica is seen through B.
 func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the iscd binary")
@@ -116,17 +116,28 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	bin := buildIscd(t)
 	data := t.TempDir()
-	a, err := servertest.StartBinary(bin, data, "--db", dsn)
-	if err != nil {
-		t.Fatal(err)
+	shared := append([]string{"--db", dsn}, servertest.S3Flags(t)...) // one PostgreSQL, one object store
+	replica := func() *servertest.Binary {
+		r, err := servertest.StartBinary(bin, data, shared...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Stop() })
+		return r
 	}
-	t.Cleanup(func() { a.Stop() })
-	b, err := servertest.StartBinary(bin, data, "--db", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Stop() })
+	a, b, third := replica(), replica(), replica()
 	addr := func(r *servertest.Binary) string { return strings.TrimPrefix(r.Env["ISCD_ADMIN_URL"], "http://") }
+
+	// Another engineer's program, connected to the third replica, saves
+	// meanwhile.
+	elsewhere := sdk.Config{Endpoint: third.Env["ISCSDK_ENDPOINT"], Token: third.Env["ISCSDK_TOKEN"], ProductID: third.Env["ISCSDK_PRODUCT"],
+		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
+	small := randomBytes(22, 300<<10)
+	savedElsewhere := make(chan error, 1)
+	go func() {
+		_, err := connect(t, elsewhere).SaveTo(context.Background(), writeTemp(t, "bracket.prt", small), "/failover/bracket.prt", 0, sdk.SaveOptions{})
+		savedElsewhere <- err
+	}()
 
 	lb := startProxy(t, addr(a))
 	cfg := sdk.Config{Endpoint: lb.Endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
@@ -183,6 +194,14 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, content) {
 		t.Fatal("the file opened through B differs from the one saved")
 	}
+	if err := <-savedElsewhere; err != nil {
+		t.Fatalf("the save through the third replica: %v", err)
+	}
+	if got, err := c.OpenFile(context.Background(), "/failover/bracket.prt", false, nil); err != nil {
+		t.Fatal(err)
+	} else if data, _ := os.ReadFile(got.MainFile); !bytes.Equal(data, small) {
+		t.Fatal("the file saved through the third replica differs when opened through B")
+	}
 }
 
 // A model solved across replicas: the program is connected to replica A,
@@ -224,9 +243,10 @@ func buildIscd(t *testing.T) string {
 	return bin
 }
 
-// Two iscd processes on one database behind a relay, a program and a
-// worker process connected through it to replica A: A is killed (SIGKILL)
-// while the worker runs the program's job's solver. Both reconnect to B; the job
+// Three iscd processes on one PostgreSQL and one object store, a program
+// and a worker process connected through a relay to replica A: A is killed
+// (SIGKILL) while the worker runs the program's job's solver. Both
+// reconnect through the relay to the third replica; the job
 // ends once, succeeded (its first attempt, or a second after the first's
 // lease lapsed: never two at once), and the result reaches the program.
 func TestPostgresReplicaKilledMidSolve(t *testing.T) {
@@ -236,15 +256,16 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	bin := buildIscd(t)
 	data := t.TempDir()
+	shared := append([]string{"--db", dsn, "--job-lease", "2s"}, servertest.S3Flags(t)...)
 	start := func() *servertest.Binary {
-		r, err := servertest.StartBinary(bin, data, "--db", dsn, "--job-lease", "2s")
+		r, err := servertest.StartBinary(bin, data, shared...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { r.Stop() })
 		return r
 	}
-	a, b := start(), start()
+	a, b, third := start(), start(), start()
 	addr := func(r *servertest.Binary) string { return strings.TrimPrefix(r.Env["ISCD_ADMIN_URL"], "http://") }
 	ctx := context.Background()
 	admin := &adminapi.Client{BaseURL: b.Env["ISCD_ADMIN_URL"], Token: b.Env["ISCD_ADMIN_TOKEN"], HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
@@ -305,7 +326,7 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	case <-done:
 		t.Fatalf("the solve ended before it ran: %+v, %v", res, err)
 	}
-	lb.Retarget(addr(b))
+	lb.Retarget(addr(third)) // the program and the worker come back through the third replica
 	a.Kill()
 	os.WriteFile(release, nil, 0o644)
 	<-done

@@ -45,9 +45,9 @@ func removeStaleS3Dirs() {
 	}
 }
 
-// s3Chunks returns a chunk store on a fresh bucket of the shared versitygw.
-// Without versitygw the test is skipped (failed in CI: see s3test.Absent).
-func s3Chunks(t testing.TB) chunkstore.Store {
+// sharedS3 starts the test process's versitygw once. Without versitygw the
+// test is skipped (failed in CI: see s3test.Absent).
+func sharedS3(t testing.TB) *s3test.Server {
 	t.Helper()
 	if _, err := s3test.Binary(); err != nil {
 		if s3test.Absent(err) {
@@ -67,14 +67,38 @@ func s3Chunks(t testing.TB) chunkstore.Store {
 	if s3Err != nil {
 		t.Fatal(s3Err)
 	}
+	return s3Srv
+}
+
+// s3Chunks returns a chunk store on a fresh bucket of the shared versitygw.
+func s3Chunks(t testing.TB) chunkstore.Store {
+	t.Helper()
+	srv := sharedS3(t)
 	ctx := context.Background()
-	bucket, err := s3Srv.MakeBucket(ctx, "iscd")
+	bucket, err := srv.MakeBucket(ctx, "iscd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := s3store.New(ctx, s3Srv.Config(bucket))
+	s, err := s3store.New(ctx, srv.Config(bucket))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// S3Flags returns the `iscd serve` flags that keep chunks in a fresh bucket
+// of the test process's versitygw (its credentials in a file of the test):
+// for iscd binaries, as replicas sharing one object store.
+func S3Flags(t testing.TB) []string {
+	t.Helper()
+	srv := sharedS3(t)
+	bucket, err := srv.MakeBucket(context.Background(), "iscd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "s3.creds")
+	if err := os.WriteFile(creds, []byte("AWS_ACCESS_KEY_ID="+srv.AccessKey+"\nAWS_SECRET_ACCESS_KEY="+srv.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--blobs", "s3://" + bucket + "?endpoint=" + srv.Endpoint + "&region=" + s3test.Region, "--blobs-credentials-file", creds}
 }
