@@ -10,7 +10,9 @@
 // printed beside the baseline it is divided by or compared with, measured
 // in the same run. BENCH_QUICK=1 (or -quick) runs a reduced set in under
 // two minutes. Peers (rsync, rclone) are used when installed and skipped,
-// saying so, when not: the benchmark installs nothing.
+// saying so, when not: the benchmark installs nothing. The scale group
+// runs iscd replicas and workers on a throwaway PostgreSQL started from
+// Debian's server binaries, and is skipped, saying so, without them.
 //
 // The same binary also runs the helper processes of some figures (a save
 // whose peak RSS is read, groups of idle sessions, a bare WebSocket server):
@@ -84,6 +86,7 @@ var suites = []suite{
 	{"cabi", benchCABI},
 	{"sessions", benchSessions},
 	{"compute", benchCompute},
+	{"scale", benchScale},
 }
 
 func bench(args []string, stdout, stderr io.Writer) error {
