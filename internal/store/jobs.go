@@ -164,7 +164,7 @@ type Jobs interface {
 	// its usage record, all at once; ErrLeaseLost unless worker holds the
 	// attempt's lease.
 	FinishJob(ctx context.Context, id, worker string, attempt int, state string, r JobResult, outputs []byte, u *UsageRecord, now time.Time) (Job, error)
-	// CancelJob cancels a queued job at once; a running one gets
+	// CancelJob cancels a queued job at once (its Finished is now); a running one gets
 	// CancelRequested (its worker stops it and finishes it canceled, or it
 	// ends canceled when its lease lapses). A finished job is unchanged.
 	CancelJob(ctx context.Context, id string, now time.Time) (Job, error)

@@ -309,12 +309,15 @@ func (s *Service) cancel(ctx context.Context, c session.Caller, body json.RawMes
 // Cancel cancels a job: at once if queued; a running one is stopped by its
 // worker, which is told now.
 func (s *Service) Cancel(ctx context.Context, id string) (store.Job, error) {
-	j, err := s.st.CancelJob(ctx, id, s.now())
+	now := s.now()
+	j, err := s.st.CancelJob(ctx, id, now)
 	if err != nil {
 		return j, err
 	}
 	switch {
-	case j.State == store.JobCanceled && j.Attempt() == 0:
+	// Canceled by this call (it was queued: maybe again, after a lost
+	// attempt), not earlier: the store ends it at now.
+	case j.State == store.JobCanceled && j.Finished.Equal(now):
 		s.log.Info("job canceled while queued", "job", id)
 		s.result(ctx, j)
 	case j.State == store.JobRunning:
