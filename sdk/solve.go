@@ -122,6 +122,13 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 			break
 		}
 	}
+	if err != nil && ctx.Err() != nil { // canceled while uploading
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = c.tryCall(cctx, wire.OpJobsCancel, wire.JobRef{ID: id}, nil) // the submit may have reached the service
+		cancel()
+		res.Status, res.ErrorCode, res.Error = SolveCanceled, wire.CodeCanceled, "canceled: "+context.Cause(ctx).Error()
+		return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, ctx.Err())
+	}
 	if err != nil {
 		return res, fmt.Errorf("solve %s: %w", modelPath, err)
 	}
@@ -404,9 +411,10 @@ type solutionOptions struct {
 
 // solution is a GetSolution in progress, for Cancel.
 type solution struct {
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	jobID  string
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	jobID    string
+	canceled bool // Cancel came before the solve had started
 }
 
 // GetSolution solves a model in the cloud (Solve, asynchronously).
@@ -472,6 +480,9 @@ func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMess
 		ctx, cancel := context.WithCancel(ctx)
 		sol.mu.Lock()
 		sol.cancel = cancel
+		if sol.canceled {
+			cancel()
+		}
 		sol.mu.Unlock()
 		defer func() {
 			cancel()
@@ -520,6 +531,7 @@ func (c *Client) Cancel(requestID uint64) error {
 	}
 	sol.mu.Lock()
 	jobID, cancel := sol.jobID, sol.cancel
+	sol.canceled = true // a solve not started yet starts canceled
 	sol.mu.Unlock()
 	if jobID == "" {
 		if cancel != nil {
