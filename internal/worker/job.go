@@ -35,6 +35,7 @@ type job struct {
 	ctx   context.Context
 	stop  context.CancelCauseFunc
 
+	sending sync.Mutex // one progress report at a time, in order
 	mu      sync.Mutex
 	percent *float64
 	lines   []string
@@ -84,8 +85,12 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 	log := w.log.With("job", l.ID, "attempt", l.Attempt, "solver", l.Solver)
 	log.Info("job started", "main", l.Main)
 
+	// The lease is renewed until the attempt is reported: sending large
+	// outputs can take longer than a lease.
+	rctx, stopRenewals := context.WithCancel(ctx)
 	renewed := make(chan struct{})
-	go func() { defer close(renewed); w.renew(jctx, j) }()
+	go func() { defer close(renewed); w.renew(rctx, j) }()
+	defer func() { stopRenewals(); <-renewed }()
 
 	dir, err := os.MkdirTemp(w.jobsDir, "job-"+l.ID[:8]+"-*")
 	var res run.Result
@@ -99,8 +104,7 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 		}
 		res, inputs = w.solve(jctx, j, dir)
 	}
-	stop(nil) // the renewals end with the solve
-	<-renewed
+	stop(nil)
 	if cause := context.Cause(jctx); errors.Is(cause, errLeaseLost) {
 		log.Warn("job dropped: its lease was lost (it runs elsewhere)")
 		return
@@ -115,9 +119,11 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 		return
 	}
 	// The last progress, then the outputs and the result.
+	j.sending.Lock()
 	if p := j.take(); p.Percent != nil || len(p.Log) > 0 {
 		_ = w.link.call(ctx, wire.OpWorkerRenew, p, nil)
 	}
+	j.sending.Unlock()
 	w.finish(ctx, j, dir, res, inputs, log)
 }
 
@@ -186,11 +192,14 @@ func (w *Worker) renew(ctx context.Context, j *job) {
 		case <-t.C:
 		case <-j.nudge:
 		}
-		// A renewal in flight when the solve ends still arrives: it may
-		// carry the last progress (Run waits for this goroutine).
+		// A renewal in flight when the attempt is reported still arrives
+		// (run waits for this goroutine); j.sending keeps the progress in
+		// order with run's last report.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(w.lease, time.Second))
 		var r wire.JobRenewed
+		j.sending.Lock()
 		err := w.link.call(cctx, wire.OpWorkerRenew, j.take(), &r)
+		j.sending.Unlock()
 		cancel()
 		var we *wire.Error
 		switch {
