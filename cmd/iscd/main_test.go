@@ -36,14 +36,16 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // The real binary: it starts, says where it listens, and stops cleanly on
-// SIGTERM.
+// SIGTERM; with $ISCD_TRACE it leaves a Go execution trace there.
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "iscd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	data := t.TempDir()
+	tracePath := filepath.Join(t.TempDir(), "iscd.trace")
 	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "ISCD_TRACE="+tracePath)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,6 +72,9 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(logs, "\n"), `"msg":"shutting down"`) {
 		t.Fatalf("no graceful shutdown in the log:\n%s", strings.Join(logs, "\n"))
+	}
+	if b, err := os.ReadFile(tracePath); err != nil || !bytes.HasPrefix(b, []byte("go 1.")) || len(b) < 1000 {
+		t.Errorf("ISCD_TRACE: want a Go execution trace, got %d bytes (%q...), %v", len(b), b[:min(len(b), 16)], err)
 	}
 }
 
