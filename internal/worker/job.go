@@ -182,7 +182,8 @@ func clearDir(dir string) error {
 // renew keeps the lease alive and sends progress as it comes, until ctx
 // ends; a renewal answered with cancel stops the job.
 func (w *Worker) renew(ctx context.Context, j *job) {
-	every := max(w.lease/3, 50*time.Millisecond)
+	lease := time.Duration(w.lease.Load())
+	every := max(lease/3, 50*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -195,7 +196,7 @@ func (w *Worker) renew(ctx context.Context, j *job) {
 		// A renewal in flight when the attempt is reported still arrives
 		// (run waits for this goroutine); j.sending keeps the progress in
 		// order with run's last report.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(w.lease, time.Second))
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Duration(w.lease.Load()), time.Second))
 		var r wire.JobRenewed
 		j.sending.Lock()
 		err := w.link.call(cctx, wire.OpWorkerRenew, j.take(), &r)

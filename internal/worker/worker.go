@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -55,8 +56,8 @@ type Worker struct {
 	link    *link
 	cache   chunkstore.Store
 	plugins map[string]*plugin.Plugin
-	lease   time.Duration
-	jobsDir string // this worker's job directories
+	lease   atomic.Int64 // iscd's lease (a time.Duration), learnt at each connect; jobs read it
+	jobsDir string       // this worker's job directories
 
 	mu      sync.Mutex
 	running map[string]*job
@@ -172,7 +173,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		attempt = -1
-		w.lease = time.Duration(welcome.LeaseMS) * time.Millisecond
+		w.lease.Store(int64(time.Duration(welcome.LeaseMS) * time.Millisecond))
 		w.log.Info("worker connected", "id", welcome.WorkerID, "solvers", hello.Solvers, "capacity", hello.Capacity)
 		connCtx, drop := context.WithCancel(ctx)
 		var leasers sync.WaitGroup
