@@ -16,10 +16,10 @@ import (
 // on its first attempt: the worker keeps its lease alive while it sends
 // them, not only while the solver runs.
 func TestOutputUploadLongerThanTheLeaseKeepsTheJob(t *testing.T) {
-	const short = 300 * time.Millisecond
+	const short = time.Second
 	c := startComputeLease(t, short)
 	putSolver(t, c.Server, adminapi.Solver{Name: "bigout", Kind: "command",
-		Command: []string{"sh", "-c", "head -c 100000000 /dev/urandom > out.bin"}, Outputs: []string{"out.bin"}})
+		Command: []string{"sh", "-c", "head -c 64000000 /dev/urandom > out.bin"}, Outputs: []string{"out.bin"}})
 	cl := c.client(t)
 	c.startWorker(t, "w1", "--solver", "bigout")
 
