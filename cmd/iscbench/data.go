@@ -63,13 +63,16 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	// the load of a shared machine moves), on the data in the page cache as
 	// the save will find it.
 	var pipe, tcp []time.Duration
+	var pipeCPU []time.Duration // this process's CPU time during each pipeline run
 	baselines := func(n int) error {
 		for range n {
+			cpu0, _ := cpuTime(os.Getpid())
 			d, err := timePipeline(ctx, c)
 			if err != nil {
 				return err
 			}
-			pipe = append(pipe, d)
+			cpu1, _ := cpuTime(os.Getpid())
+			pipe, pipeCPU = append(pipe, d), append(pipeCPU, cpu1-cpu0)
 			if d, err = timeTCP(ctx, c); err != nil {
 				return err
 			}
@@ -84,16 +87,31 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	}
 
 	stopTrace := traceTo(os.Getenv("ISCBENCH_TRACE"))
+	// The CPU the save costs: the client (this process, idle but for the
+	// save), iscd, and the machine's busy share (other engineers' work).
+	cpu := func() []time.Duration {
+		own, _ := cpuTime(os.Getpid())
+		srv, _ := cpuTime(s.Pid)
+		busy, all := machineCPU()
+		return []time.Duration{own, srv, busy, all}
+	}
+	cpu0 := cpu()
 	t = time.Now()
 	cold, err := saver.SaveTo(ctx, c.dir, corpusCloudPath, 0, sdk.SaveOptions{Assembly: true})
 	coldTime := time.Since(t)
+	cpu1 := cpu()
 	stopTrace()
 	if err != nil {
 		return err
 	}
 	coldMBs := mb / coldTime.Seconds()
+	clientCPU, iscdCPU := cpu1[0]-cpu0[0], cpu1[1]-cpu0[1]
+	busy, all := cpu1[2]-cpu0[2], cpu1[3]-cpu0[3]
+	saveCPU := fmt.Sprintf("CPU: client %.2f s, iscd %.2f s (%.2f cores of %d), the machine %.0f %% busy (other processes %.2f s)",
+		clientCPU.Seconds(), iscdCPU.Seconds(), (clientCPU+iscdCPU).Seconds()/coldTime.Seconds(), e.opt.cores(),
+		100*busy.Seconds()/max(all.Seconds(), 0.01), max(busy-clientCPU-iscdCPU, 0).Seconds())
 	r.add("save_cold_mb_s", coldMBs, "MB/s", "file bytes (10^6) per second of SaveTo of the corpus as one assembly, to an empty iscd",
-		fmt.Sprintf("%s in %.2fs, %d of %d chunks sent, %.0f MB on the wire", c.describe(), coldTime.Seconds(), cold.ChunksSent, cold.ChunksTotal, float64(cold.BytesSent)/1e6))
+		fmt.Sprintf("%s in %.2fs, %d of %d chunks sent, %.0f MB on the wire; %s", c.describe(), coldTime.Seconds(), cold.ChunksSent, cold.ChunksTotal, float64(cold.BytesSent)/1e6, saveCPU))
 
 	t = time.Now()
 	open1, err := opener.OpenFile(ctx, corpusCloudPath, false, nil)
@@ -128,6 +146,13 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	r.add("save_cold_ratio_vs_pipeline", coldMBs/(mb/bestPipe.Seconds()), "ratio",
 		"cold save throughput / bare local pipeline (manifest.Build: chunk + SHA-256 + zstd, same files, same cores, no network), best of 5",
 		fmt.Sprintf("pipeline %.0f MB/s", mb/bestPipe.Seconds()))
+	// CPU seconds do not depend on the share of the cores a run got: the
+	// steadier reading on a shared machine (USER_HZ: 10 ms steps).
+	medPipeCPU := slices.Sorted(slices.Values(pipeCPU))[len(pipeCPU)/2]
+	r.add("save_cold_cpu_vs_pipeline", (clientCPU+iscdCPU).Seconds()/max(medPipeCPU.Seconds(), 0.01), "ratio",
+		"CPU time of the cold save (client + iscd) / CPU time of the bare local pipeline over the same files (median of 5)",
+		fmt.Sprintf("client %.2f s + iscd %.2f s; pipeline %.2f s (%.2f cores in its best run)", clientCPU.Seconds(), iscdCPU.Seconds(), medPipeCPU.Seconds(),
+			pipeCPU[slices.Index(pipe, bestPipe)].Seconds()/bestPipe.Seconds()))
 	r.add("save_cold_ratio_vs_tcp", coldMBs/(mb/bestTCP.Seconds()), "ratio",
 		"cold save throughput / raw loopback TCP copy of the same bytes (read + write, 256 KiB buffers, receiver discards), best of 5",
 		fmt.Sprintf("TCP %.0f MB/s", mb/bestTCP.Seconds()))
