@@ -138,8 +138,17 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 
 	// Wait for the result, passing progress on. Canceling ctx cancels the job.
 	var final *Event
+	poll := time.NewTicker(solvePoll)
+	defer poll.Stop()
 	for final == nil {
 		select {
+		case <-poll.C:
+			// A result event can be lost (the session ended while the
+			// program slept past its resume window): ask now and then.
+			var info wire.JobInfo
+			if err := c.tryCall(ctx, wire.OpJobsGet, wire.JobRef{ID: id}, &info); err == nil && jobDone(info.State) {
+				final = &Event{Operate: wire.OperateJobResult, Params: resultParams(info)}
+			}
 		case e := <-events:
 			switch e.Operate {
 			case wire.OperateJobResult:
@@ -192,6 +201,27 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 		return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, &wire.Error{Code: res.ErrorCode, Message: res.Error})
 	}
 	return res, nil
+}
+
+// solvePoll is how often a solve waiting for its result asks for its job.
+var solvePoll = 30 * time.Second
+
+func jobDone(state string) bool {
+	return state == SolveSucceeded || state == SolveFailed || state == SolveCanceled
+}
+
+// resultParams are the params of a JobResult event, from the job itself.
+func resultParams(j wire.JobInfo) map[string]string {
+	p := map[string]string{"jobId": j.ID, "status": j.State, "attempt": strconv.Itoa(j.Attempt),
+		"exitCode": strconv.Itoa(j.ExitCode), "outputFiles": strconv.Itoa(j.OutputFiles),
+		"wallSeconds": strconv.FormatFloat(j.WallSeconds, 'f', 3, 64), "cpuSeconds": strconv.FormatFloat(j.CPUSeconds, 'f', 3, 64)}
+	if j.ErrorCode != "" {
+		p["errorCode"], p["errorMsg"] = j.ErrorCode, j.Error
+	}
+	if len(j.LogTail) > 0 {
+		p["logTail"] = strings.Join(j.LogTail, "\n")
+	}
+	return p
 }
 
 // solveInputs lists a model's files: the model file and opt.Inputs, or

@@ -301,3 +301,43 @@ func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 		t.Fatalf("the solver (pid %s) still runs", pid)
 	}
 }
+
+// A result whose event was lost (the program's session was ended while its
+// job ran, as when it sleeps past its resume window) still reaches the
+// solve: it asks for its job now and then.
+func TestSolveLearnsAResultWhoseEventWasLost(t *testing.T) {
+	defer sdk.SetSolvePoll(100 * time.Millisecond)()
+	srv, c := startCompute(t)
+	model, args, _, release := waiterModel(t)
+	running := make(chan struct{})
+	var once sync.Once
+	type out struct {
+		res sdk.SolveResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "waiter", Args: args, Progress: func(p sdk.SolveProgress) {
+			if len(p.Log) > 0 {
+				once.Do(func() { close(running) })
+			}
+		}})
+		done <- out{res, err}
+	}()
+	<-running
+	old := c.SessionID()
+	if err := srv.Admin().Do(context.Background(), "DELETE", "/sessions/"+old, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == "connected" && e.Params["session"] != old
+	})
+	os.WriteFile(release, nil, 0o600) // the job ends; its events go to the ended session
+	r := <-done
+	if r.err != nil || r.res.Status != sdk.SolveSucceeded {
+		t.Fatalf("solve: %v %+v", r.err, r.res)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r.res.ResultDir, "out.txt")); string(b) != "done\n" {
+		t.Fatalf("out.txt %q", b)
+	}
+}

@@ -81,11 +81,28 @@ func (l *link) dial(ctx context.Context, hello wire.WorkerHello) (*transport.Con
 		conn.Close(websocket.CloseNormalClosure, "")
 		return nil, welcome, err
 	}
-	m, _, err := conn.Read()
-	if err == nil && m.Error != nil {
-		err = m.Error
+	// A service that accepts but never welcomes must not hold the worker:
+	// stopping it, or welcomeWait, closes the connection under the read.
+	wctx, cancel := context.WithTimeout(ctx, welcomeWait)
+	defer cancel()
+	stop := context.AfterFunc(wctx, func() { conn.Close(websocket.CloseNormalClosure, "no welcome") })
+	defer stop()
+	var m *wire.Message
+	for {
+		if m, _, err = conn.Read(); err != nil || m == nil || m.Type != wire.TypeEvent {
+			break
+		}
+		// An event before the welcome (a cancel pushed as the worker
+		// registered): the next renewal says it again.
 	}
-	if err == nil {
+	switch {
+	case err != nil && wctx.Err() != nil:
+		err = fmt.Errorf("no welcome within %s: %w", welcomeWait, wctx.Err())
+	case err == nil && m == nil:
+		err = errors.New("a binary frame instead of the welcome")
+	case err == nil && m.Error != nil:
+		err = m.Error
+	case err == nil:
 		err = json.Unmarshal(m.Body, &welcome)
 	}
 	if err != nil {
@@ -94,6 +111,9 @@ func (l *link) dial(ctx context.Context, hello wire.WorkerHello) (*transport.Con
 	}
 	return conn, welcome, nil
 }
+
+// welcomeWait bounds the wait for iscd's answer to hello.
+const welcomeWait = 30 * time.Second
 
 // serve reads conn until it ends, routing answers and pushed events.
 func (l *link) serve(conn *transport.Conn) error {

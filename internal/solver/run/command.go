@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -119,8 +120,15 @@ func cleanEnv(dir string, spec Spec) []string {
 		"LANG=C.UTF-8",
 		"OMP_NUM_THREADS=" + strconv.Itoa(max(spec.Cores, 1)),
 	}
-	if root := os.Getenv("SYSTEMROOT"); root != "" { // Windows programs need it
-		env = append(env, "SYSTEMROOT="+root)
+	// What Windows programs need to start at all (the system's, not the
+	// worker's), and their per-user folders inside the job's directory.
+	for _, k := range []string{"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT"} {
+		if v := os.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	if runtime.GOOS == "windows" {
+		env = append(env, "USERPROFILE="+dir, "APPDATA="+dir, "LOCALAPPDATA="+dir)
 	}
 	return append(env, spec.Env...)
 }
