@@ -232,22 +232,7 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 	}
 	defer c.ShutOut()
 	model, args, _, release := waiterModel(t)
-	running := make(chan struct{})
-	var once sync.Once
-	type out struct {
-		res sdk.SolveResult
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "waiter", Args: args, Progress: func(p sdk.SolveProgress) {
-			if p.State == sdk.SolveRunning && len(p.Log) > 0 {
-				once.Do(func() { close(running) })
-			}
-		}})
-		done <- out{res, err}
-	}()
-	<-running
+	done := solveWhileRunning(c, model, args)
 	p.Cut(true) // the engineer's network is gone while the solver runs
 	servertest.NextEvent(t, c, func(e sdk.Event) bool {
 		return e.Type == sdk.EventConnectionState && e.Params["state"] != "connected"
@@ -309,22 +294,7 @@ func TestSolveLearnsAResultWhoseEventWasLost(t *testing.T) {
 	defer sdk.SetSolvePoll(100 * time.Millisecond)()
 	srv, c := startCompute(t)
 	model, args, _, release := waiterModel(t)
-	running := make(chan struct{})
-	var once sync.Once
-	type out struct {
-		res sdk.SolveResult
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "waiter", Args: args, Progress: func(p sdk.SolveProgress) {
-			if len(p.Log) > 0 {
-				once.Do(func() { close(running) })
-			}
-		}})
-		done <- out{res, err}
-	}()
-	<-running
+	done := solveWhileRunning(c, model, args)
 	old := c.SessionID()
 	if err := srv.Admin().Do(context.Background(), "DELETE", "/sessions/"+old, nil, nil); err != nil {
 		t.Fatal(err)
@@ -340,4 +310,33 @@ func TestSolveLearnsAResultWhoseEventWasLost(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(r.res.ResultDir, "out.txt")); string(b) != "done\n" {
 		t.Fatalf("out.txt %q", b)
 	}
+}
+
+// solveOutcome is how a solve in the background ended.
+type solveOutcome struct {
+	res sdk.SolveResult
+	err error
+}
+
+// solveWhileRunning starts a solve of model with the waiter solver in the
+// background and returns once its solver runs (its first output line
+// arrived); the outcome comes on the channel.
+func solveWhileRunning(c *sdk.Client, model string, args []string) <-chan solveOutcome {
+	running := make(chan struct{})
+	var once sync.Once
+	done := make(chan solveOutcome, 1)
+	go func() {
+		res, err := c.Solve(context.Background(), model, sdk.SolveOptions{Solver: "waiter", Args: args, Progress: func(p sdk.SolveProgress) {
+			if p.State == sdk.SolveRunning && len(p.Log) > 0 {
+				once.Do(func() { close(running) })
+			}
+		}})
+		done <- solveOutcome{res, err}
+	}()
+	select {
+	case <-running:
+	case r := <-done: // ended before it ran: the caller's checks say why
+		done <- r
+	}
+	return done
 }
