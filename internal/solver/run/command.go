@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// escapeWait is how long the output of processes that outlive the solver
+// and escaped its group is still read.
+const escapeWait = 2 * time.Second
+
 // stopGrace is how long a command has between the polite stop signal and
 // the kill (canceled, or over a limit).
 const stopGrace = 300 * time.Millisecond
@@ -87,12 +91,20 @@ func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result 
 		}
 	}
 	// The pipe ends when every process holding it has ended: a child
-	// the solver left behind in its group is killed.
+	// the solver left behind in its group is killed. One that escaped the
+	// group (a new session, a Windows child) would hold the pipe, and the
+	// job, as long as it lives: after escapeWait its output is no longer
+	// read.
 	select {
 	case <-scanned:
 	case <-time.After(50 * time.Millisecond):
 		stopGroup(cmd.Process, true)
-		<-scanned
+		select {
+		case <-scanned:
+		case <-time.After(escapeWait):
+			pr.Close()
+			<-scanned
+		}
 	}
 	pr.Close()
 

@@ -183,3 +183,24 @@ func alive(pid string) bool {
 	}
 	return false
 }
+
+// A child that escaped the solver's process group (a new session) and
+// keeps its output open does not hold the job: the run ends with the
+// solver, while that child still lives.
+func TestEscapedChildDoesNotHoldTheRun(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "escaped.pid")
+	spec := sh(t, `setsid sh -c 'echo $$ > `+pidFile+`; exec sleep 30' & while [ ! -s `+pidFile+` ]; do sleep 0.01; done; echo solved`)
+	res, lines, _, _ := collect(t, context.Background(), spec)
+	pid, _ := os.ReadFile(pidFile)
+	t.Cleanup(func() { exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run() })
+	if res.ErrorCode != "" || strings.Join(lines, "|") != "solved" {
+		t.Fatalf("result %+v, lines %q", res, lines)
+	}
+	if !aliveNow(strings.TrimSpace(string(pid))) {
+		t.Fatal("the escaped child is gone: the test proves nothing")
+	}
+}
