@@ -13,6 +13,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -339,4 +340,39 @@ func solveWhileRunning(c *sdk.Client, model string, args []string) <-chan solveO
 		done <- r
 	}
 	return done
+}
+
+// An organisation's jobs waiting at once are bounded: a program in a loop
+// cannot fill the queue. The job past the bound is refused, the ones before
+// it are kept.
+func TestSolveQueueQuota(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true, Jobs: jobs.Config{MaxWaiting: 2}})
+	putSolvers(t, srv)
+	c, err := sdk.Init(context.Background(), config(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	model, args, _, _ := waiterModel(t)
+	for i := range 3 {
+		id, err := c.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+			return e.RequestID == id && (e.Params["state"] == "queued" || e.Type == sdk.EventSolutionResult)
+		})
+		if i < 2 && e.Params["state"] != "queued" {
+			t.Fatalf("job %d: %v, want queued", i+1, e.Params)
+		}
+		if i == 2 && (e.Params["status"] != "failed" || e.Params["errorCode"] != wire.CodeQuota) {
+			t.Fatalf("job 3: %v, want failed with %s", e.Params, wire.CodeQuota)
+		}
+	}
+	var js []struct {
+		State string `json:"state"`
+	}
+	if err := srv.Admin().Do(context.Background(), "GET", "/jobs", nil, &js); err != nil || len(js) != 2 {
+		t.Fatalf("jobs %v %v, want the two first, queued", js, err)
+	}
 }

@@ -93,6 +93,7 @@ func serve(args []string, stderr io.Writer) error {
 	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
+	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
 	fs.Var(devPlugins, "dev-plugin", "NAME=LIBRARY: a native solver plugin for the dev worker (repeatable)")
 	blobs := addBlobFlags(fs)
@@ -129,7 +130,7 @@ func serve(args []string, stderr io.Writer) error {
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
-		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease}, DevWorker: worker.Config{Plugins: devPlugins},
+		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins},
 		Database: dsn, DatabasePassword: dbPassword,
 	})
 	if err != nil {

@@ -486,7 +486,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char
 **       returned files, solver.log among them, also after a failure),
 **       "exitCode", "jobId", "files", "bytesSent", "wallSeconds"; on failure
 **       "errorCode" (unknown_solver, no_solver, solver_failed, time_limit,
-**       output_limit, worker_lost, canceled, invalid_argument, unreachable,
+**       output_limit, worker_lost, canceled, quota, invalid_argument, unreachable,
 **       ...) , "errorMsg" and "logTail" (the solver's last lines).
 **
 ** file_path is a model file (UTF-8), or a folder holding a model of several

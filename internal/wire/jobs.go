@@ -27,6 +27,7 @@ const (
 	CodeOutputLimit   = "output_limit"   // the outputs were larger than allowed
 	CodeWorkerLost    = "worker_lost"    // every attempt's worker died
 	CodeCanceled      = "canceled"
+	CodeQuota         = "quota" // the organisation has as many jobs waiting as it may
 )
 
 // Limits of compute requests.

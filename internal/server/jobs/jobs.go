@@ -41,16 +41,23 @@ type Config struct {
 	// Lease is how long a worker holds a job between renewals; a worker
 	// silent for longer loses it. 0: DefaultLease.
 	Lease time.Duration
+	// MaxWaiting bounds an organisation's jobs queued or running at once;
+	// a submit past it is refused (CodeQuota). 0: DefaultMaxWaiting.
+	MaxWaiting int
 }
+
+// DefaultMaxWaiting is an organisation's default bound on jobs not ended.
+const DefaultMaxWaiting = 1000
 
 // Service is the compute service of one iscd.
 type Service struct {
-	st     store.Store
-	chunks chunkstore.Store
-	hub    *session.Hub
-	log    *slog.Logger
-	lease  time.Duration
-	now    func() time.Time
+	st         store.Store
+	chunks     chunkstore.Store
+	hub        *session.Hub
+	log        *slog.Logger
+	lease      time.Duration
+	maxWaiting int
+	now        func() time.Time
 
 	mu      sync.Mutex
 	queued  chan struct{} // closed and replaced when a job is queued
@@ -72,7 +79,10 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
-	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease,
+	if cfg.MaxWaiting <= 0 {
+		cfg.MaxWaiting = DefaultMaxWaiting
+	}
+	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
 		now:    func() time.Time { return time.Now().UTC() },
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
 		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
@@ -164,6 +174,9 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	if err := s.checkQuota(ctx, c.OrgID); err != nil {
+		return nil, err
+	}
 	if err := checkArgs(h.Args); err != nil {
 		return nil, err
 	}
@@ -220,6 +233,23 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 	s.progress(ctx, j, nil, nil)
 	s.wake()
 	return Info(j), nil
+}
+
+// checkQuota refuses a submit when the org has MaxWaiting jobs not ended:
+// a client in a loop cannot fill the queue and the store.
+func (s *Service) checkQuota(ctx context.Context, org string) error {
+	n := 0
+	for _, state := range []string{store.JobQueued, store.JobRunning} {
+		js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: org, State: state, Limit: s.maxWaiting})
+		if err != nil {
+			return err
+		}
+		n += len(js)
+	}
+	if n >= s.maxWaiting {
+		return fail(wire.CodeQuota, "the organisation has %d jobs queued or running, the most it may have; wait for some to end", n)
+	}
+	return nil
 }
 
 // licenseOf is the licence a session's solves are metered against: the
