@@ -29,9 +29,9 @@ const (
 
 // Solve outcomes, as SolveResult.Status.
 const (
-	SolveSucceeded = "succeeded"
-	SolveFailed    = "failed"
-	SolveCanceled  = "canceled"
+	SolveSucceeded = wire.JobSucceeded
+	SolveFailed    = wire.JobFailed
+	SolveCanceled  = wire.JobCanceled
 )
 
 // ErrSolveFailed wraps the reason of a solve that did not succeed: the
@@ -147,7 +147,7 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 			// program slept past its resume window): ask now and then.
 			var info wire.JobInfo
 			if err := c.tryCall(ctx, wire.OpJobsGet, wire.JobRef{ID: id}, &info); err == nil && jobDone(info.State) {
-				final = &Event{Operate: wire.OperateJobResult, Params: resultParams(info)}
+				final = &Event{Operate: wire.OperateJobResult, Params: info.ResultParams()}
 			}
 		case e := <-events:
 			switch e.Operate {
@@ -208,20 +208,6 @@ var solvePoll = 30 * time.Second
 
 func jobDone(state string) bool {
 	return state == SolveSucceeded || state == SolveFailed || state == SolveCanceled
-}
-
-// resultParams are the params of a JobResult event, from the job itself.
-func resultParams(j wire.JobInfo) map[string]string {
-	p := map[string]string{"jobId": j.ID, "status": j.State, "attempt": strconv.Itoa(j.Attempt),
-		"exitCode": strconv.Itoa(j.ExitCode), "outputFiles": strconv.Itoa(j.OutputFiles),
-		"wallSeconds": strconv.FormatFloat(j.WallSeconds, 'f', 3, 64), "cpuSeconds": strconv.FormatFloat(j.CPUSeconds, 'f', 3, 64)}
-	if j.ErrorCode != "" {
-		p["errorCode"], p["errorMsg"] = j.ErrorCode, j.Error
-	}
-	if len(j.LogTail) > 0 {
-		p["logTail"] = strings.Join(j.LogTail, "\n")
-	}
-	return p
 }
 
 // solveInputs lists a model's files: the model file and opt.Inputs, or

@@ -11,7 +11,7 @@ import (
 // (or canceled, or finished by another attempt). The worker drops its work.
 var ErrLeaseLost = errors.New("store: the job's lease is no longer held by this worker")
 
-// Job states.
+// Job states (the protocol's, wire.Job*, say the same).
 const (
 	JobQueued    = "queued"    // waiting for a worker
 	JobRunning   = "running"   // leased to a worker
@@ -20,7 +20,7 @@ const (
 	JobCanceled  = "canceled"  // the owner canceled it
 )
 
-// Solver kinds.
+// Solver kinds (the protocol's, wire.Solver*, say the same).
 const (
 	SolverCommand = "command" // a program run with an argument template
 	SolverPlugin  = "plugin"  // a native library (include/iscsdk/solver_plugin.h)

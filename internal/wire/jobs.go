@@ -1,6 +1,10 @@
 package wire
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Compute (docs/compute.md). A client uploads a model's chunks with
 // files.have and BinChunkPut, then submits a job with a BinJobSubmit frame
@@ -16,6 +20,22 @@ const (
 
 	OperateJobProgress = "JobProgress" // params: jobId, state, attempt, worker; percent, log when known
 	OperateJobResult   = "JobResult"   // params: jobId, status, exitCode, ...; errorCode, errorMsg on failure
+)
+
+// Job states, as JobInfo.State, JobDone.State and the events' "state" and
+// "status" say them.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
+)
+
+// Solver kinds, as JobLease.Kind says them.
+const (
+	SolverCommand = "command" // a program run with an argument template
+	SolverPlugin  = "plugin"  // a native library loaded by the worker
 )
 
 // Error codes of compute.
@@ -177,4 +197,20 @@ type JobDone struct {
 	LogTail     []string `json:"logTail,omitempty"`
 	WallSeconds float64  `json:"wallSeconds"`
 	CPUSeconds  float64  `json:"cpuSeconds"`
+}
+
+// ResultParams are the params of the OperateJobResult event that says how
+// job j ended: the service sends them, and a client that asked for the job
+// instead (its event was lost) reads the same from JobInfo.
+func (j JobInfo) ResultParams() map[string]string {
+	p := map[string]string{"jobId": j.ID, "status": j.State, "attempt": strconv.Itoa(j.Attempt),
+		"exitCode": strconv.Itoa(j.ExitCode), "outputFiles": strconv.Itoa(j.OutputFiles), "outputSize": strconv.FormatInt(j.OutputSize, 10),
+		"wallSeconds": strconv.FormatFloat(j.WallSeconds, 'f', 3, 64), "cpuSeconds": strconv.FormatFloat(j.CPUSeconds, 'f', 3, 64)}
+	if j.ErrorCode != "" {
+		p["errorCode"], p["errorMsg"] = j.ErrorCode, j.Error
+	}
+	if len(j.LogTail) > 0 {
+		p["logTail"] = strings.Join(j.LogTail, "\n")
+	}
+	return p
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
-	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -153,7 +152,7 @@ func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map
 	spec := run.Spec{Command: l.Command, Main: l.Main, Args: l.Args, Cores: l.Cores, Progress: l.Progress,
 		TimeLimit: time.Duration(l.TimeLimitSeconds) * time.Second, MaxOutput: l.MaxOutput,
 		Env: []string{"ISCSDK_JOB_ID=" + l.ID, "ISCSDK_JOB_ATTEMPT=" + strconv.Itoa(l.Attempt)}}
-	if l.Kind == store.SolverPlugin {
+	if l.Kind == wire.SolverPlugin {
 		if spec.Plugin = w.plugins[l.Solver]; spec.Plugin == nil {
 			return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("this worker has no plugin %s", l.Solver)}, inputs
 		}
@@ -330,13 +329,13 @@ func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result,
 	Info(string, ...any)
 	Warn(string, ...any)
 }) {
-	state := store.JobSucceeded
+	state := wire.JobSucceeded
 	switch res.ErrorCode {
 	case "":
 	case run.CodeCanceled:
-		state = store.JobCanceled
+		state = wire.JobCanceled
 	default:
-		state = store.JobFailed
+		state = wire.JobFailed
 	}
 	for attempt := 1; ; attempt++ {
 		err := w.report(ctx, j, dir, state, res, inputs)

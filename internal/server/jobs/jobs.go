@@ -376,15 +376,7 @@ func (s *Service) progress(ctx context.Context, j store.Job, percent *float64, l
 
 // result tells the job's owner how it ended.
 func (s *Service) result(ctx context.Context, j store.Job) {
-	p := map[string]string{"jobId": j.ID, "status": j.State, "attempt": strconv.Itoa(j.Attempt()),
-		"exitCode": strconv.Itoa(j.ExitCode), "outputFiles": strconv.Itoa(j.OutputFiles), "outputSize": strconv.FormatInt(j.OutputSize, 10),
-		"wallSeconds": strconv.FormatFloat(j.WallSeconds, 'f', 3, 64), "cpuSeconds": strconv.FormatFloat(j.CPUSeconds, 'f', 3, 64)}
-	if j.ErrorCode != "" {
-		p["errorCode"], p["errorMsg"] = j.ErrorCode, j.Error
-	}
-	if len(j.LogTail) > 0 {
-		p["logTail"] = strings.Join(j.LogTail, "\n")
-	}
+	p := Info(j).ResultParams()
 	s.mu.Lock()
 	delete(s.logs, j.ID)
 	s.mu.Unlock()
