@@ -107,10 +107,33 @@ func (d *DB) JobManifest(_ context.Context, id string, outputs bool) ([]byte, er
 }
 
 // ListJobs implements store.Jobs.
+// Queued and running jobs are read through their indexes, not by reading
+// every job ever submitted (submits count them, workers' hellos list them).
 func (d *DB) ListJobs(_ context.Context, f store.JobFilter) ([]store.Job, error) {
-	out, err := list(d, bktJobs, func(j store.Job) bool {
+	keep := func(j store.Job) bool {
 		return (f.OrgID == "" || j.OrgID == f.OrgID) && (f.State == "" || j.State == f.State)
-	})
+	}
+	var out []store.Job
+	var err error
+	switch f.State {
+	case store.JobQueued, store.JobRunning:
+		out = []store.Job{}
+		idx, idOf := bktJobRunning, func(k []byte) string { return string(k) }
+		if f.State == store.JobQueued {
+			idx, idOf = bktJobQueue, func(k []byte) string { return string(k[8:]) }
+		}
+		err = d.db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(idx).ForEach(func(k, _ []byte) error {
+				j, err := getTx[store.Job](tx, bktJobs, idOf(k))
+				if err == nil && keep(j) {
+					out = append(out, j)
+				}
+				return err
+			})
+		})
+	default:
+		out, err = list(d, bktJobs, keep)
+	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
