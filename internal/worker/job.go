@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -302,16 +304,7 @@ func matches(patterns []string, rel string) bool {
 		if ok, _ := path.Match(pat, rel); ok {
 			return true
 		}
-		if ok, _ := path.Match(pat, path.Base(rel)); ok && !containsSlash(pat) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
+		if ok, _ := path.Match(pat, path.Base(rel)); ok && !strings.Contains(pat, "/") {
 			return true
 		}
 	}
@@ -325,10 +318,7 @@ const finishAttempts = 20
 // finish uploads the outputs and reports the result, retrying over
 // dropped connections and transient errors; iscd refusing it (the lease
 // was lost, a bad report) ends it.
-func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result, inputs map[string]bool, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-}) {
+func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result, inputs map[string]bool, log *slog.Logger) {
 	state := wire.JobSucceeded
 	switch res.ErrorCode {
 	case "":
