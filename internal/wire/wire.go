@@ -140,6 +140,12 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// Errorf is a typed failure with a formatted message, as a handler
+// returns it (the client sees code and message).
+func Errorf(code, format string, args ...any) error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
 // Error codes. Clients branch on them; the message is for people.
 const (
 	CodeBadRequest         = "bad_request"

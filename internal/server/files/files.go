@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -47,21 +46,17 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	return s
 }
 
-func fail(code, format string, args ...any) error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // storeErr turns a store error into the error the client sees.
 func storeErr(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fail(wire.CodeNotFound, "%v", trimStore(err))
+		return wire.Errorf(wire.CodeNotFound, "%v", trimStore(err))
 	case errors.Is(err, store.ErrConflict):
-		return fail(wire.CodeConflict, "%v", trimStore(err))
+		return wire.Errorf(wire.CodeConflict, "%v", trimStore(err))
 	case errors.Is(err, store.ErrLocked):
-		return fail(wire.CodeLocked, "%v", trimStore(err))
+		return wire.Errorf(wire.CodeLocked, "%v", trimStore(err))
 	case errors.Is(err, chunkstore.ErrNoSpace):
-		return fail(wire.CodeStorageFull, "the service's storage is full; nothing was saved")
+		return wire.Errorf(wire.CodeStorageFull, "the service's storage is full; nothing was saved")
 	}
 	return err
 }
@@ -72,7 +67,7 @@ func trimStore(err error) string { return strings.ReplaceAll(err.Error(), "store
 
 func decode(body json.RawMessage, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return fail(wire.CodeBadRequest, "%v", err)
+		return wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
 	return nil
 }
@@ -80,7 +75,7 @@ func decode(body json.RawMessage, v any) error {
 func checkPath(p string) (string, error) {
 	p, err := cloudpath.Check(p)
 	if err != nil {
-		return "", fail(wire.CodeBadPath, "%v", err)
+		return "", wire.Errorf(wire.CodeBadPath, "%v", err)
 	}
 	return p, nil
 }
@@ -100,13 +95,13 @@ func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessa
 		return nil, err
 	}
 	if len(req.IDs) > wire.MaxHaveBatch {
-		return nil, fail(wire.CodeTooLarge, "more than %d ids in one files.have", wire.MaxHaveBatch)
+		return nil, wire.Errorf(wire.CodeTooLarge, "more than %d ids in one files.have", wire.MaxHaveBatch)
 	}
 	ids := make([]chunkstore.ID, len(req.IDs))
 	for i, h := range req.IDs {
 		id, err := chunkstore.ParseID(h)
 		if err != nil {
-			return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h, err)
+			return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
 		}
 		ids[i] = id
 	}
@@ -170,7 +165,7 @@ func (s *Service) chunkStoreDown(ctx context.Context, c session.Caller, err erro
 		return err // the session ended: nobody to tell
 	}
 	s.log.Error("chunk store failed", "org", c.OrgID, "session", c.Session, "err", err)
-	return fail(wire.CodeUnavailable, "the service's file storage is unavailable (nothing was changed); try again later")
+	return wire.Errorf(wire.CodeUnavailable, "the service's file storage is unavailable (nothing was changed); try again later")
 }
 
 // put stores one uploaded chunk after checking it against its id.
@@ -183,7 +178,7 @@ func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any,
 		}
 		if errors.Is(err, chunkstore.ErrMismatch) || errors.Is(err, chunkstore.ErrEncoding) || errors.Is(err, chunkstore.ErrTooLarge) {
 			s.log.Warn("chunk refused", "org", c.OrgID, "session", c.Session, "err", err)
-			return nil, fail(wire.CodeBadChunk, "chunk %s: %v", id, err)
+			return nil, wire.Errorf(wire.CodeBadChunk, "chunk %s: %v", id, err)
 		}
 		return nil, s.chunkStoreDown(ctx, c, err)
 	}
@@ -194,7 +189,7 @@ func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any,
 func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
 	var h wire.FilesCommit
 	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, fail(wire.CodeBadRequest, "commit header: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "commit header: %v", err)
 	}
 	path, err := checkPath(h.Path)
 	if err != nil {
@@ -202,10 +197,10 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 	}
 	m, err := manifest.Decode(f.Payload)
 	if err != nil {
-		return nil, fail(wire.CodeBadRequest, "manifest: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "manifest: %v", err)
 	}
 	if !h.Assembly && len(m.Files) != 1 {
-		return nil, fail(wire.CodeBadRequest, "a single file's manifest has %d files", len(m.Files))
+		return nil, wire.Errorf(wire.CodeBadRequest, "a single file's manifest has %d files", len(m.Files))
 	}
 	var size int64
 	var ids []chunkstore.ID
@@ -226,7 +221,7 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		}
 	}
 	if missing > 0 {
-		return nil, fail(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)
+		return nil, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)
 	}
 	v := store.Version{OrgID: c.OrgID, Path: path, Author: c.UserID, Time: s.now(), Size: size, Hash: m.Hash(), Files: len(m.Files)}
 	v, err = s.st.CommitVersion(ctx, v, f.Payload, store.Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn, ID: h.ID})
@@ -310,11 +305,11 @@ func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMess
 	}
 	id, err := chunkstore.ParseID(req.ID)
 	if err != nil {
-		return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
 	}
 	enc, err := s.chunks.Get(ctx, c.OrgID, id)
 	if errors.Is(err, chunkstore.ErrNotFound) {
-		return nil, fail(wire.CodeNotFound, "chunk %s not found", req.ID)
+		return nil, wire.Errorf(wire.CodeNotFound, "chunk %s not found", req.ID)
 	}
 	if err != nil {
 		return nil, s.chunkStoreDown(ctx, c, err)

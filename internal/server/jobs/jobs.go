@@ -95,10 +95,6 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Lo
 	return s
 }
 
-func fail(code, format string, args ...any) error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // Info is what a client sees of a job.
 func Info(j store.Job) wire.JobInfo {
 	return wire.JobInfo{ID: j.ID, State: j.State, Solver: j.Solver.Name, Main: j.Main, Attempt: j.Attempt(), Worker: j.Worker(),
@@ -109,21 +105,21 @@ func Info(j store.Job) wire.JobInfo {
 // checkJobID accepts 32 lower-case hex digits.
 func checkJobID(id string) error {
 	if len(id) != 32 || strings.ToLower(id) != id {
-		return fail(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
+		return wire.Errorf(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
 	}
 	if _, err := hex.DecodeString(id); err != nil {
-		return fail(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
+		return wire.Errorf(wire.CodeBadRequest, "job id must be 32 lower-case hex digits")
 	}
 	return nil
 }
 
 func checkArgs(args []string) error {
 	if len(args) > wire.MaxJobArgs {
-		return fail(wire.CodeTooLarge, "more than %d solver arguments", wire.MaxJobArgs)
+		return wire.Errorf(wire.CodeTooLarge, "more than %d solver arguments", wire.MaxJobArgs)
 	}
 	for _, a := range args {
 		if len(a) > 4096 || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
-			return fail(wire.CodeBadRequest, "a solver argument is longer than 4096 bytes, not UTF-8, or holds a NUL")
+			return wire.Errorf(wire.CodeBadRequest, "a solver argument is longer than 4096 bytes, not UTF-8, or holds a NUL")
 		}
 	}
 	return nil
@@ -140,20 +136,20 @@ func (s *Service) solverFor(ctx context.Context, product, name string) (store.So
 			return solvers[0], nil
 		}
 		if len(solvers) == 0 {
-			return store.Solver{}, fail(wire.CodeNoSolver, "product %s has no solver configured", product)
+			return store.Solver{}, wire.Errorf(wire.CodeNoSolver, "product %s has no solver configured", product)
 		}
 		names := make([]string, len(solvers))
 		for i, sv := range solvers {
 			names[i] = sv.Name
 		}
-		return store.Solver{}, fail(wire.CodeNoSolver, "product %s has several solvers (%s): name one", product, strings.Join(names, ", "))
+		return store.Solver{}, wire.Errorf(wire.CodeNoSolver, "product %s has several solvers (%s): name one", product, strings.Join(names, ", "))
 	}
 	for _, sv := range solvers {
 		if sv.Name == name {
 			return sv, nil
 		}
 	}
-	return store.Solver{}, fail(wire.CodeUnknownSolver, "product %s has no solver %q", product, name)
+	return store.Solver{}, wire.Errorf(wire.CodeUnknownSolver, "product %s has no solver %q", product, name)
 }
 
 // submit queues a job from a BinJobSubmit frame whose input chunks are
@@ -161,14 +157,14 @@ func (s *Service) solverFor(ctx context.Context, product, name string) (store.So
 func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
 	var h wire.JobSubmit
 	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, fail(wire.CodeBadRequest, "submit header: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "submit header: %v", err)
 	}
 	if err := checkJobID(h.ID); err != nil {
 		return nil, err
 	}
 	if j, err := s.st.Job(ctx, h.ID); err == nil {
 		if j.OrgID != c.OrgID || j.SessionID != c.Session {
-			return nil, fail(wire.CodeConflict, "job id %s is taken", h.ID)
+			return nil, wire.Errorf(wire.CodeConflict, "job id %s is taken", h.ID)
 		}
 		return Info(j), nil // a retry
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -181,18 +177,18 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		return nil, err
 	}
 	if h.Cores < 0 || h.Cores > MaxCores || h.TimeLimitSeconds < 0 {
-		return nil, fail(wire.CodeBadRequest, "cores must be 0..%d and the time limit not negative", MaxCores)
+		return nil, wire.Errorf(wire.CodeBadRequest, "cores must be 0..%d and the time limit not negative", MaxCores)
 	}
 	sv, err := s.solverFor(ctx, c.ProductID, h.Solver)
 	if err != nil {
 		return nil, err
 	}
 	if len(h.Args) > 0 && sv.Kind == store.SolverCommand && !slices.Contains(sv.Command, "{args}") {
-		return nil, fail(wire.CodeBadRequest, "solver %s takes no arguments", sv.Name)
+		return nil, wire.Errorf(wire.CodeBadRequest, "solver %s takes no arguments", sv.Name)
 	}
 	m, err := manifest.Decode(f.Payload)
 	if err != nil {
-		return nil, fail(wire.CodeBadRequest, "inputs manifest: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "inputs manifest: %v", err)
 	}
 	var size int64
 	hasMain := false
@@ -205,12 +201,12 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 				return nil, err
 			}
 			if !ok {
-				return nil, fail(wire.CodeMissingChunks, "chunk %s of %s is not stored: send it first", ch.ID, file.Path)
+				return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of %s is not stored: send it first", ch.ID, file.Path)
 			}
 		}
 	}
 	if !hasMain {
-		return nil, fail(wire.CodeBadRequest, "the model file %q is not among the inputs", h.Main)
+		return nil, wire.Errorf(wire.CodeBadRequest, "the model file %q is not among the inputs", h.Main)
 	}
 	limit := sv.TimeLimit
 	if limit <= 0 {
@@ -224,7 +220,7 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		InputHash: m.Hash(), InputSize: size, Created: s.now()}
 	if err := s.st.CreateJob(ctx, j, f.Payload); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return nil, fail(wire.CodeConflict, "job id %s is taken", h.ID)
+			return nil, wire.Errorf(wire.CodeConflict, "job id %s is taken", h.ID)
 		}
 		return nil, err
 	}
@@ -247,7 +243,7 @@ func (s *Service) checkQuota(ctx context.Context, org string) error {
 		n += len(js)
 	}
 	if n >= s.maxWaiting {
-		return fail(wire.CodeQuota, "the organisation has %d jobs queued or running, the most it may have; wait for some to end", n)
+		return wire.Errorf(wire.CodeQuota, "the organisation has %d jobs queued or running, the most it may have; wait for some to end", n)
 	}
 	return nil
 }
@@ -277,14 +273,14 @@ func (s *Service) licenseOf(ctx context.Context, c session.Caller) string {
 func (s *Service) job(ctx context.Context, c session.Caller, body json.RawMessage) (store.Job, error) {
 	var ref wire.JobRef
 	if err := json.Unmarshal(body, &ref); err != nil {
-		return store.Job{}, fail(wire.CodeBadRequest, "%v", err)
+		return store.Job{}, wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
 	if err := checkJobID(ref.ID); err != nil {
 		return store.Job{}, err
 	}
 	j, err := s.st.Job(ctx, ref.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && j.OrgID != c.OrgID) {
-		return store.Job{}, fail(wire.CodeNotFound, "job %s not found", ref.ID)
+		return store.Job{}, wire.Errorf(wire.CodeNotFound, "job %s not found", ref.ID)
 	}
 	return j, err
 }
@@ -316,7 +312,7 @@ func (s *Service) outputs(ctx context.Context, c session.Caller, body json.RawMe
 	}
 	m, err := s.st.JobManifest(ctx, j.ID, true)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(wire.CodeNotFound, "job %s has no outputs (it is %s)", j.ID, j.State)
+		return nil, wire.Errorf(wire.CodeNotFound, "job %s has no outputs (it is %s)", j.ID, j.State)
 	}
 	if err != nil {
 		return nil, err

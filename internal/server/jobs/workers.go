@@ -247,7 +247,7 @@ func (s *Service) reply(w *worker, id uint64, out any, err error) {
 
 func decode(body json.RawMessage, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return fail(wire.CodeBadRequest, "%v", err)
+		return wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
 	return nil
 }
@@ -301,11 +301,11 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 		}
 		id, err := chunkstore.ParseID(req.Chunk)
 		if err != nil {
-			return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", req.Chunk, err)
+			return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.Chunk, err)
 		}
 		enc, err := s.chunks.Get(ctx, j.OrgID, id)
 		if errors.Is(err, chunkstore.ErrNotFound) {
-			return nil, fail(wire.CodeNotFound, "chunk %s not found", req.Chunk)
+			return nil, wire.Errorf(wire.CodeNotFound, "chunk %s not found", req.Chunk)
 		}
 		if err != nil {
 			return nil, err
@@ -317,7 +317,7 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 			return nil, err
 		}
 		if len(req.IDs) > wire.MaxHaveBatch {
-			return nil, fail(wire.CodeTooLarge, "more than %d ids in one worker.have", wire.MaxHaveBatch)
+			return nil, wire.Errorf(wire.CodeTooLarge, "more than %d ids in one worker.have", wire.MaxHaveBatch)
 		}
 		j, err := s.held(ctx, w, req.ID, req.Attempt)
 		if err != nil {
@@ -327,7 +327,7 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 		for _, h := range req.IDs {
 			id, err := chunkstore.ParseID(h)
 			if err != nil {
-				return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h, err)
+				return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
 			}
 			ok, err := s.chunks.Has(ctx, j.OrgID, id)
 			if err != nil {
@@ -339,7 +339,7 @@ func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message)
 		}
 		return wire.FilesHave{IDs: missing}, nil
 	}
-	return nil, fail(wire.CodeUnknownOp, "unknown op %s", m.Op)
+	return nil, wire.Errorf(wire.CodeUnknownOp, "unknown op %s", m.Op)
 }
 
 // holds records that worker runs attempt of job.
@@ -422,13 +422,13 @@ const codeLeaseLost = "lease_lost"
 func (s *Service) held(ctx context.Context, w *worker, id string, attempt int) (store.Job, error) {
 	j, err := s.st.Job(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return j, fail(wire.CodeNotFound, "job %s not found", id)
+		return j, wire.Errorf(wire.CodeNotFound, "job %s not found", id)
 	}
 	if err != nil {
 		return j, err
 	}
 	if j.State != store.JobRunning || j.Attempt() != attempt || j.Worker() != w.id {
-		return j, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", id, attempt)
+		return j, wire.Errorf(codeLeaseLost, "job %s attempt %d is not leased to this worker", id, attempt)
 	}
 	return j, nil
 }
@@ -504,7 +504,7 @@ func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any
 	j, err := s.st.RenewJob(ctx, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.released(w.id, p.ID, p.Attempt)
-		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", p.ID, p.Attempt)
+		return nil, wire.Errorf(codeLeaseLost, "job %s attempt %d is not leased to this worker", p.ID, p.Attempt)
 	}
 	if err != nil {
 		return nil, err
@@ -563,7 +563,7 @@ func (s *Service) workerFrame(ctx context.Context, w *worker, b []byte) {
 	case wire.BinJobDone:
 		out, err = s.done(ctx, w, f)
 	default:
-		err = fail(wire.CodeUnknownOp, "unknown binary frame kind %d", f.Kind)
+		err = wire.Errorf(wire.CodeUnknownOp, "unknown binary frame kind %d", f.Kind)
 	}
 	s.reply(w, f.ID, out, err)
 }
@@ -571,7 +571,7 @@ func (s *Service) workerFrame(ctx context.Context, w *worker, b []byte) {
 func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, error) {
 	var h wire.JobChunk
 	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, fail(wire.CodeBadRequest, "chunk header: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "chunk header: %v", err)
 	}
 	j, err := s.held(ctx, w, h.ID, h.Attempt)
 	if err != nil {
@@ -579,14 +579,14 @@ func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, e
 	}
 	id, err := chunkstore.ParseID(h.Chunk)
 	if err != nil {
-		return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", h.Chunk, err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h.Chunk, err)
 	}
 	if err := s.chunks.Put(ctx, j.OrgID, id, f.Payload); err != nil {
 		switch {
 		case errors.Is(err, chunkstore.ErrNoSpace):
-			return nil, fail(wire.CodeStorageFull, "the service's storage is full")
+			return nil, wire.Errorf(wire.CodeStorageFull, "the service's storage is full")
 		case errors.Is(err, chunkstore.ErrMismatch), errors.Is(err, chunkstore.ErrEncoding), errors.Is(err, chunkstore.ErrTooLarge):
-			return nil, fail(wire.CodeBadChunk, "chunk %s: %v", id, err)
+			return nil, wire.Errorf(wire.CodeBadChunk, "chunk %s: %v", id, err)
 		}
 		return nil, err
 	}
@@ -598,7 +598,7 @@ func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, e
 func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error) {
 	var h wire.JobDone
 	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, fail(wire.CodeBadRequest, "done header: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "done header: %v", err)
 	}
 	j, err := s.held(ctx, w, h.ID, h.Attempt)
 	if err != nil {
@@ -607,7 +607,7 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	switch h.State {
 	case store.JobSucceeded, store.JobFailed, store.JobCanceled:
 	default:
-		return nil, fail(wire.CodeBadRequest, "a job cannot end %q", h.State)
+		return nil, wire.Errorf(wire.CodeBadRequest, "a job cannot end %q", h.State)
 	}
 	if len(h.LogTail) > wire.MaxJobLogLines {
 		h.LogTail = h.LogTail[len(h.LogTail)-wire.MaxJobLogLines:]
@@ -618,7 +618,7 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	if len(f.Payload) > 0 {
 		m, err := manifest.Decode(f.Payload)
 		if err != nil {
-			return nil, fail(wire.CodeBadRequest, "outputs manifest: %v", err)
+			return nil, wire.Errorf(wire.CodeBadRequest, "outputs manifest: %v", err)
 		}
 		for _, file := range m.Files {
 			r.OutputSize += file.Size
@@ -628,7 +628,7 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 					return nil, err
 				}
 				if !ok {
-					return nil, fail(wire.CodeMissingChunks, "chunk %s of output %s is not stored: send it first", ch.ID, file.Path)
+					return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of output %s is not stored: send it first", ch.ID, file.Path)
 				}
 			}
 		}
@@ -652,7 +652,7 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	j, err = s.st.FinishJob(ctx, j.ID, w.id, h.Attempt, h.State, r, outputs, u, now)
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.released(w.id, h.ID, h.Attempt)
-		return nil, fail(codeLeaseLost, "job %s attempt %d is not leased to this worker", h.ID, h.Attempt)
+		return nil, wire.Errorf(codeLeaseLost, "job %s attempt %d is not leased to this worker", h.ID, h.Attempt)
 	}
 	if err != nil {
 		return nil, err

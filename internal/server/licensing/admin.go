@@ -32,19 +32,19 @@ func (s *Service) CreateLicense(ctx context.Context, spec adminapi.CreateLicense
 	}
 	switch {
 	case spec.Kind != store.KindFloating && spec.Kind != store.KindNodeLocked:
-		return store.License{}, fail(wire.CodeBadRequest, "kind must be %s or %s", store.KindFloating, store.KindNodeLocked)
+		return store.License{}, wire.Errorf(wire.CodeBadRequest, "kind must be %s or %s", store.KindFloating, store.KindNodeLocked)
 	case spec.Seats < 1 || spec.Seats > maxSeats:
-		return store.License{}, fail(wire.CodeBadRequest, "seats must be 1 to %d", maxSeats)
+		return store.License{}, wire.Errorf(wire.CodeBadRequest, "seats must be 1 to %d", maxSeats)
 	case spec.GraceSeconds < 0 || spec.OfflineGraceSeconds < 0:
-		return store.License{}, fail(wire.CodeBadRequest, "grace periods cannot be negative")
+		return store.License{}, wire.Errorf(wire.CodeBadRequest, "grace periods cannot be negative")
 	case !spec.ExpiresAt.IsZero() && !spec.EffectiveAt.IsZero() && !spec.ExpiresAt.After(spec.EffectiveAt):
-		return store.License{}, fail(wire.CodeBadRequest, "expiresAt must be after effectiveAt")
+		return store.License{}, wire.Errorf(wire.CodeBadRequest, "expiresAt must be after effectiveAt")
 	case len(spec.Features) > 256:
-		return store.License{}, fail(wire.CodeBadRequest, "more than 256 features")
+		return store.License{}, wire.Errorf(wire.CodeBadRequest, "more than 256 features")
 	}
 	for _, f := range spec.Features {
 		if f == "" || len(f) > 64 || strings.ContainsAny(f, ",\x00") {
-			return store.License{}, fail(wire.CodeBadRequest, "feature %q: 1 to 64 bytes, no comma", f)
+			return store.License{}, wire.Errorf(wire.CodeBadRequest, "feature %q: 1 to 64 bytes, no comma", f)
 		}
 	}
 	if _, err := s.st.Org(ctx, spec.OrgID); err != nil {
@@ -99,7 +99,7 @@ func (s *Service) SetStatus(ctx context.Context, id, status, why string) (store.
 		return l, nil // idempotent: the marketplace retries
 	}
 	if l.Status == store.StatusReleased {
-		return l, fail(wire.CodeReleased, "licence %s was released", id)
+		return l, wire.Errorf(wire.CodeReleased, "licence %s was released", id)
 	}
 	prev := l.Status
 	l.Status, l.Updated = status, s.now()

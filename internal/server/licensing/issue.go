@@ -34,9 +34,9 @@ func (s *Service) IssueDocument(ctx context.Context, req Issue) (string, error) 
 	}
 	switch l.Status {
 	case store.StatusFrozen:
-		return "", fail(wire.CodeFrozen, "licence %s is frozen", l.ID)
+		return "", wire.Errorf(wire.CodeFrozen, "licence %s is frozen", l.ID)
 	case store.StatusReleased:
-		return "", fail(wire.CodeReleased, "licence %s was released", l.ID)
+		return "", wire.Errorf(wire.CodeReleased, "licence %s was released", l.ID)
 	}
 	fp, err := parseDevice(req.Device)
 	if err != nil {
@@ -45,11 +45,11 @@ func (s *Service) IssueDocument(ctx context.Context, req Issue) (string, error) 
 	now := s.now()
 	if l.Kind == store.KindNodeLocked {
 		if fp.IsZero() {
-			return "", fail(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
+			return "", wire.Errorf(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
 		}
 		_, err := s.st.BindDevice(ctx, store.Seat{LicenseID: l.ID, Device: req.Device, Acquired: now, Renewed: now}, sameDevice)
 		if errors.Is(err, store.ErrDeviceLimit) {
-			return "", fail(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
+			return "", wire.Errorf(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
 		}
 		if err != nil {
 			return "", err

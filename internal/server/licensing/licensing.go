@@ -78,10 +78,6 @@ func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration
 	return s
 }
 
-func fail(code, format string, args ...any) error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // SigningKey returns the product's current signing key, creating the
 // first one on first use.
 func (s *Service) SigningKey(ctx context.Context, product string) (license.SigningKey, error) {
@@ -172,7 +168,7 @@ func parseDevice(raw string) (device.Fingerprint, error) {
 	}
 	fp, err := device.Parse(raw)
 	if err != nil {
-		return fp, fail(wire.CodeBadDevice, "device fingerprint: %v", err)
+		return fp, wire.Errorf(wire.CodeBadDevice, "device fingerprint: %v", err)
 	}
 	return fp, nil
 }
@@ -181,7 +177,7 @@ func parseDevice(raw string) (device.Fingerprint, error) {
 func (s *Service) request(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
 	var req wire.LicenseRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, fail(wire.CodeBadRequest, "license.request: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "license.request: %v", err)
 	}
 	fp, err := parseDevice(req.Device)
 	if err != nil {
@@ -192,7 +188,7 @@ func (s *Service) request(ctx context.Context, c session.Caller, body json.RawMe
 		return nil, err
 	}
 	if len(all) == 0 {
-		return nil, s.refuse(ctx, c, "", fail(wire.CodeNotEntitled, "organisation %s has no licence", c.OrgID))
+		return nil, s.refuse(ctx, c, "", wire.Errorf(wire.CodeNotEntitled, "organisation %s has no licence", c.OrgID))
 	}
 	var mine []store.License
 	for _, l := range all {
@@ -201,7 +197,7 @@ func (s *Service) request(ctx context.Context, c session.Caller, body json.RawMe
 		}
 	}
 	if len(mine) == 0 {
-		return nil, s.refuse(ctx, c, "", fail(wire.CodeWrongProduct, "organisation %s has no licence for product %s", c.OrgID, c.ProductID))
+		return nil, s.refuse(ctx, c, "", wire.Errorf(wire.CodeWrongProduct, "organisation %s has no licence for product %s", c.OrgID, c.ProductID))
 	}
 	// Active licences first, then by expiry (latest first): the best
 	// failure is reported when none can be granted.
@@ -241,13 +237,13 @@ func (s *Service) refuse(ctx context.Context, c session.Caller, licenseID string
 func (s *Service) usable(l store.License, now time.Time) error {
 	switch {
 	case l.Status == store.StatusFrozen:
-		return fail(wire.CodeFrozen, "licence %s is frozen", l.ID)
+		return wire.Errorf(wire.CodeFrozen, "licence %s is frozen", l.ID)
 	case l.Status == store.StatusReleased:
-		return fail(wire.CodeReleased, "licence %s was released", l.ID)
+		return wire.Errorf(wire.CodeReleased, "licence %s was released", l.ID)
 	case !l.EffectiveAt.IsZero() && now.Before(l.EffectiveAt):
-		return fail(wire.CodeNotYetValid, "licence %s starts at %s", l.ID, l.EffectiveAt.Format(time.RFC3339))
+		return wire.Errorf(wire.CodeNotYetValid, "licence %s starts at %s", l.ID, l.EffectiveAt.Format(time.RFC3339))
 	case !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt.Add(l.Grace)):
-		return fail(wire.CodeExpired, "licence %s expired at %s", l.ID, l.ExpiresAt.Format(time.RFC3339))
+		return wire.Errorf(wire.CodeExpired, "licence %s expired at %s", l.ID, l.ExpiresAt.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -263,11 +259,11 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 	switch l.Kind {
 	case store.KindNodeLocked:
 		if fp.IsZero() {
-			return wire.LicenseGrant{}, fail(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
+			return wire.LicenseGrant{}, wire.Errorf(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
 		}
 		seat, err = s.st.BindDevice(ctx, seat, sameDevice)
 		if errors.Is(err, store.ErrDeviceLimit) {
-			return wire.LicenseGrant{}, fail(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
+			return wire.LicenseGrant{}, wire.Errorf(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
 		}
 	default:
 		seat.LeaseExpires = now.Add(s.lease)
@@ -276,10 +272,10 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 			if fresh, ferr := s.st.License(ctx, l.ID); ferr == nil && s.usable(fresh, now) != nil {
 				return wire.LicenseGrant{}, s.usable(fresh, now)
 			}
-			return wire.LicenseGrant{}, fail(wire.CodeFrozen, "licence %s is not active", l.ID)
+			return wire.LicenseGrant{}, wire.Errorf(wire.CodeFrozen, "licence %s is not active", l.ID)
 		}
 		if errors.Is(err, store.ErrNoSeat) {
-			return wire.LicenseGrant{}, fail(wire.CodeNoSeat, "all %d seats of licence %s are in use", l.Seats, l.ID)
+			return wire.LicenseGrant{}, wire.Errorf(wire.CodeNoSeat, "all %d seats of licence %s are in use", l.Seats, l.ID)
 		}
 	}
 	if err != nil {
@@ -319,7 +315,7 @@ func (s *Service) sign(ctx context.Context, l store.License, seat store.Seat, fp
 func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
 	var req wire.LicenseRef
 	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
-		return nil, fail(wire.CodeBadRequest, "license.renew needs a licenseId")
+		return nil, wire.Errorf(wire.CodeBadRequest, "license.renew needs a licenseId")
 	}
 	fp, err := parseDevice(req.Device)
 	if err != nil {
@@ -327,7 +323,7 @@ func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMess
 	}
 	l, err := s.st.License(ctx, req.LicenseID)
 	if err != nil || l.OrgID != c.OrgID || l.ProductID != c.ProductID {
-		return nil, fail(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
+		return nil, wire.Errorf(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
 	}
 	now := s.now()
 	if err := s.usable(l, now); err != nil {
@@ -350,7 +346,7 @@ func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMess
 func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
 	var req wire.LicenseRef
 	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
-		return nil, fail(wire.CodeBadRequest, "license.release needs a licenseId")
+		return nil, wire.Errorf(wire.CodeBadRequest, "license.release needs a licenseId")
 	}
 	seats, err := s.st.Seats(ctx, req.LicenseID)
 	if err != nil {
@@ -371,20 +367,20 @@ func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMe
 func (s *Service) notify(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
 	var req wire.LicenseNotify
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, fail(wire.CodeBadRequest, "license.notify: %v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "license.notify: %v", err)
 	}
 	if len(req.Message) > 4096 {
-		return nil, fail(wire.CodeTooLarge, "license.notify message longer than 4096 bytes")
+		return nil, wire.Errorf(wire.CodeTooLarge, "license.notify message longer than 4096 bytes")
 	}
 	// Only a licence of the caller's own org gets the entry: nobody writes
 	// into another org's audit log.
 	if req.LicenseID != "" {
 		if l, err := s.st.License(ctx, req.LicenseID); err != nil || l.OrgID != c.OrgID {
-			return nil, fail(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
+			return nil, wire.Errorf(wire.CodeNotFound, "no licence %s for this session", req.LicenseID)
 		}
 	}
 	if !s.notifies.allow(c.Session) {
-		return nil, fail(wire.CodeUnavailable, "more than %d licence verdicts from one session", maxNotifies)
+		return nil, wire.Errorf(wire.CodeUnavailable, "more than %d licence verdicts from one session", maxNotifies)
 	}
 	ev := "verify-ok"
 	if !req.Verified {

@@ -119,23 +119,19 @@ func (s *Service) Register(hub *session.Hub) {
 	hub.OnEnd(s.sessionEnded)
 }
 
-func fail(code, format string, args ...any) error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 func hashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // open mints a link for the calling session.
 func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
 	var req wire.PickerOpen
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, fail(wire.CodeBadRequest, "%v", err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
 	if req.Mode != wire.PickerModeOpen && req.Mode != wire.PickerModeSave {
-		return nil, fail(wire.CodeBadRequest, "mode %q: want %q or %q", req.Mode, wire.PickerModeOpen, wire.PickerModeSave)
+		return nil, wire.Errorf(wire.CodeBadRequest, "mode %q: want %q or %q", req.Mode, wire.PickerModeOpen, wire.PickerModeSave)
 	}
 	if len(req.LocalName) > cloudpath.MaxSegment || strings.ContainsAny(req.LocalName, "/\\") {
-		return nil, fail(wire.CodeBadRequest, "localName must be one name of at most %d bytes", cloudpath.MaxSegment)
+		return nil, wire.Errorf(wire.CodeBadRequest, "localName must be one name of at most %d bytes", cloudpath.MaxSegment)
 	}
 	token := rand.Text() // 26 base32 characters: 130 random bits
 	l := &link{
@@ -153,7 +149,7 @@ func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessa
 	}
 	if n >= maxLiveLinksPerSession || len(s.links) >= maxLinks {
 		s.mu.Unlock()
-		return nil, fail(wire.CodeUnavailable, "too many pickers open; pick or cancel one first")
+		return nil, wire.Errorf(wire.CodeUnavailable, "too many pickers open; pick or cancel one first")
 	}
 	s.links[hashToken(token)] = l
 	s.mu.Unlock()

@@ -107,7 +107,7 @@ func (s *Service) adminPut(w http.ResponseWriter, r *http.Request) {
 // sessions at once. by names who published it (for the record).
 func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by string) (adminapi.ReleasePublished, error) {
 	var out adminapi.ReleasePublished
-	badReq := func(format string, a ...any) error { return fail(wire.CodeBadRequest, format, a...) }
+	badReq := func(format string, a ...any) error { return wire.Errorf(wire.CodeBadRequest, format, a...) }
 	v, err := semver.Parse(req.Version)
 	if err != nil {
 		return out, badReq("version: %v", err)
@@ -144,7 +144,7 @@ func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by s
 		}
 	}
 	if missing > 0 {
-		return out, fail(wire.CodeMissingChunks, "%d chunks of the package are not stored: put them first", missing)
+		return out, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the package are not stored: put them first", missing)
 	}
 	st := release.Statement{Product: req.ProductID, Platform: req.Platform, Version: v.String(), FileName: req.FileName,
 		Size: f.Size, SHA256: f.Hash.String(), InstallCommand: req.InstallCommand}

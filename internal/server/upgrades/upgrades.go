@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -52,13 +51,9 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, signer Signe
 	return s
 }
 
-func fail(code, format string, args ...any) error {
-	return &wire.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 func decode(body json.RawMessage, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return fail(wire.CodeBadRequest, "%v", err)
+		return wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
 	return nil
 }
@@ -97,7 +92,7 @@ func (s *Service) Offer(ctx context.Context, product, platform, version string) 
 	offer := wire.UpgradeOffer{Current: version}
 	cur, err := semver.Parse(version)
 	if err != nil {
-		return offer, fail(wire.CodeBadVersion, "the program's version: %v", err)
+		return offer, wire.Errorf(wire.CodeBadVersion, "the program's version: %v", err)
 	}
 	rs, err := s.catalogue(ctx, product, platform)
 	if err != nil {
@@ -135,7 +130,7 @@ func (s *Service) Offer(ctx context.Context, product, platform, version string) 
 
 func checkPlatform(p string) error {
 	if len(p) == 0 || len(p) > 33 || strings.Count(p, "-") != 1 {
-		return fail(wire.CodeBadRequest, "platform %q: want OS-ARCH, e.g. windows-amd64", p)
+		return wire.Errorf(wire.CodeBadRequest, "platform %q: want OS-ARCH, e.g. windows-amd64", p)
 	}
 	return nil
 }
@@ -149,7 +144,7 @@ func (s *Service) check(ctx context.Context, c session.Caller, body json.RawMess
 		return nil, err
 	}
 	if c.AppVersion == "" {
-		return nil, fail(wire.CodeBadVersion, "the program gave no version at Init (app_version): nothing to compare")
+		return nil, wire.Errorf(wire.CodeBadVersion, "the program gave no version at Init (app_version): nothing to compare")
 	}
 	return s.Offer(ctx, c.ProductID, req.Platform, c.AppVersion)
 }
@@ -161,7 +156,7 @@ func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawM
 	}
 	m, err := s.st.ReleaseManifest(ctx, c.ProductID, req.Platform, req.Version)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(wire.CodeNotFound, "no release %s for %s", req.Version, req.Platform)
+		return nil, wire.Errorf(wire.CodeNotFound, "no release %s for %s", req.Version, req.Platform)
 	}
 	if err != nil {
 		return nil, err
@@ -178,11 +173,11 @@ func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMess
 	}
 	id, err := chunkstore.ParseID(req.ID)
 	if err != nil {
-		return nil, fail(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
+		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
 	}
 	enc, err := s.chunks.Get(ctx, store.ReleaseChunks(c.ProductID), id)
 	if errors.Is(err, chunkstore.ErrNotFound) {
-		return nil, fail(wire.CodeNotFound, "chunk %s not found", req.ID)
+		return nil, wire.Errorf(wire.CodeNotFound, "chunk %s not found", req.ID)
 	}
 	if err != nil {
 		return nil, err
