@@ -1,0 +1,25 @@
+// Package hostile_test is the hostile-client suite: each test performs an
+// attack that a customer holding one API token (or a captured request, or a
+// hostile worker) could try against a real iscd and a real worker, and
+// asserts that it fails with nothing leaked or lost.
+//
+// One file per boundary: sandbox_test.go (jobs confined to their
+// directory, what a lease may ask a worker to run), keys_test.go (key
+// material at rest, offline-signed releases), admin_test.go (scoped admin
+// tokens, iscctl's credentials), marketplace_test.go (signatures, replays,
+// slow bodies), limits_test.go (memory, connections and time a client can
+// hold), gates_test.go (licence gates, trusted time, upgrade offers),
+// paths_test.go (cloud and local paths, answers that do not fit).
+//
+// Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
+// so, without its binaries.
+package hostile_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+)
+
+func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
