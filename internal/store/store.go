@@ -41,6 +41,11 @@ type Token struct {
 	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created"`
 	Revoked bool      `json:"revoked,omitempty"`
+	// Role is what an admin token may do (adminapi.Role*); "" on an admin
+	// token made before roles existed means owner. Other kinds have none.
+	Role string `json:"role,omitempty"`
+	// Expires is when an admin token stops working; zero: never.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Product is a desktop program that connects through iscsdk.
@@ -48,6 +53,16 @@ type Product struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// RequireLicense says what an organisation needs an active licence of
+	// the product for. nil: not decided, which requires nothing; the
+	// marketplace's first sale of the product requires both.
+	RequireLicense *LicenseGates `json:"requireLicense,omitempty"`
+}
+
+// LicenseGates are the uses of a product that need an active licence.
+type LicenseGates struct {
+	Compute bool `json:"compute"` // submitting solves
+	Files   bool `json:"files"`   // saving, opening, listing and locking cloud files
 }
 
 // Session is a client's logical session. It outlives connections: a client
@@ -87,6 +102,10 @@ type Directory interface {
 	RevokeToken(ctx context.Context, id string) error
 
 	CreateProduct(ctx context.Context, p Product) error
+	// UpdateProduct changes a product in one transaction: change gets the
+	// stored product and edits it (its ID stays); an error from change
+	// aborts and is returned.
+	UpdateProduct(ctx context.Context, id string, change func(*Product) error) error
 	Product(ctx context.Context, id string) (Product, error)
 	Products(ctx context.Context) ([]Product, error)
 }

@@ -193,6 +193,21 @@ func (d *DB) Products(context.Context) ([]store.Product, error) {
 	return list[store.Product](d, bktProducts, nil)
 }
 
+// UpdateProduct implements store.Directory.
+func (d *DB) UpdateProduct(_ context.Context, id string, change func(*store.Product) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		p, err := getTx[store.Product](tx, bktProducts, id)
+		if err != nil {
+			return err
+		}
+		if err := change(&p); err != nil {
+			return err
+		}
+		p.ID = id
+		return put(tx, bktProducts, id, p, false)
+	})
+}
+
 // PutSession implements store.Sessions. Concurrent puts share one
 // transaction (bbolt's Batch; a put is idempotent, as a batched function
 // must be): every connected session stores its last-seen time each

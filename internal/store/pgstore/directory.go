@@ -98,6 +98,22 @@ func (d *DB) Products(ctx context.Context) ([]store.Product, error) {
 	return listDocs[store.Product](ctx, d.pool, "SELECT doc FROM products ORDER BY id")
 }
 
+// UpdateProduct implements store.Directory.
+func (d *DB) UpdateProduct(ctx context.Context, id string, change func(*store.Product) error) error {
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		p, err := getDoc[store.Product](ctx, tx, "product "+id, "SELECT doc FROM products WHERE id = $1 FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		if err := change(&p); err != nil {
+			return err
+		}
+		p.ID = id
+		_, err = tx.Exec(ctx, "UPDATE products SET doc = $2 WHERE id = $1", id, mustJSON(p))
+		return err
+	})
+}
+
 // PutSession implements store.Sessions. The event sequence stays.
 func (d *DB) PutSession(ctx context.Context, s store.Session) error {
 	_, err := d.pool.Exec(ctx, `INSERT INTO sessions (id, doc) VALUES ($1, $2)

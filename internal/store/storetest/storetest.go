@@ -175,6 +175,37 @@ func TestDirectory(t *testing.T, b Backend) {
 	if ps, err := db.Products(ctx); err != nil || len(ps) != 1 {
 		t.Errorf("Products = %+v, %v", ps, err)
 	}
+
+	// An admin token's role and expiry come back as stored.
+	expires := created.Add(30 * 24 * time.Hour)
+	must(t, db.CreateToken(ctx, store.Token{ID: "a2", Kind: "isa", Hash: "h4", Role: "releases", Expires: expires}))
+	if tk, err := db.Token(ctx, "a2"); err != nil || tk.Role != "releases" || !tk.Expires.Equal(expires) {
+		t.Errorf("Token(a2) = %+v, %v; want role releases, expiring %v", tk, err, expires)
+	}
+
+	// UpdateProduct edits in place; an error from the change stores nothing.
+	must(t, db.UpdateProduct(ctx, "cad", func(p *store.Product) error {
+		p.Name, p.ID = "CAD 2026", "renamed"
+		p.RequireLicense = &store.LicenseGates{Compute: true}
+		return nil
+	}))
+	if p, err := db.Product(ctx, "cad"); err != nil || p.Name != "CAD 2026" || p.RequireLicense == nil ||
+		!p.RequireLicense.Compute || p.RequireLicense.Files {
+		t.Errorf("updated product = %+v, %v; want the new name and a compute gate only", p, err)
+	}
+	if _, err := db.Product(ctx, "renamed"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateProduct changed the product's id: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := db.UpdateProduct(ctx, "cad", func(p *store.Product) error { p.Name = "lost"; return stop }); !errors.Is(err, stop) {
+		t.Errorf("UpdateProduct with a failing change: %v, want its error", err)
+	}
+	if p, _ := db.Product(ctx, "cad"); p.Name != "CAD 2026" {
+		t.Errorf("a failed change was stored: %+v", p)
+	}
+	if err := db.UpdateProduct(ctx, "nope", func(*store.Product) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateProduct(nope): %v, want ErrNotFound", err)
+	}
 }
 
 // TestSessions: Put replaces, Session reads back exactly what was put.
