@@ -137,6 +137,7 @@ type Store interface {
 	Sessions
 	Licenses
 	Marketplace
+	Outbox
 	Files
 	Jobs
 	Releases

@@ -62,6 +62,9 @@ var Tests = []struct {
 	{"ConcurrentLeases", TestConcurrentLeases},
 	{"Solvers", TestSolvers},
 	{"Releases", TestReleases},
+	{"Outbox", TestOutbox},
+	{"Deliveries", TestDeliveries},
+	{"LeasesAndMarks", TestLeasesAndMarks},
 	{"AnyString", TestAnyString},
 }
 

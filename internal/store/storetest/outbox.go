@@ -1,0 +1,206 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+func outboxRec(sn string, begin time.Time) store.OutboxRecord {
+	return store.OutboxRecord{SN: sn, InstanceID: "mkt_1", Begin: begin, End: begin.Add(time.Minute), Value: 0.0167,
+		Source: "compute", NextTry: created, Created: created}
+}
+
+// TestOutbox: usage records are held once per metering number, listed
+// due in begin order, saved through their states, counted, re-queued.
+func TestOutbox(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	if recs, err := db.DueUsage(ctx, created, 10); err != nil || len(recs) != 0 {
+		t.Fatalf("DueUsage on an empty outbox = %v, %v", recs, err)
+	}
+	var recs []store.OutboxRecord
+	for i := range 5 {
+		recs = append(recs, outboxRec(fmt.Sprintf("sn-%d", i), created.Add(time.Duration(5-i)*time.Hour)))
+	}
+	n, err := db.EnqueueUsage(ctx, recs)
+	if err != nil || n != 5 {
+		t.Fatalf("EnqueueUsage = %d, %v; want 5", n, err)
+	}
+	// Again, with a changed value: nothing changes.
+	recs[0].Value = 99
+	if n, err := db.EnqueueUsage(ctx, recs); err != nil || n != 0 {
+		t.Fatalf("EnqueueUsage again = %d, %v; want 0", n, err)
+	}
+	due, err := db.DueUsage(ctx, created, 3)
+	must(t, err)
+	if len(due) != 3 || due[0].SN != "sn-4" || due[1].SN != "sn-3" || due[2].SN != "sn-2" {
+		t.Fatalf("DueUsage(limit 3) = %v; want sn-4, sn-3, sn-2 (oldest begin first)", sns(due))
+	}
+	if due[0].State != store.OutboxPending || due[0].Value != 0.0167 || !due[0].Begin.Equal(created.Add(time.Hour)) {
+		t.Errorf("due record = %+v", due[0])
+	}
+	if got, _ := db.DueUsage(ctx, created, 0); len(got) != 5 {
+		t.Errorf("DueUsage(limit 0) = %d records, want all 5", len(got))
+	}
+	for i, r := range recs {
+		if r.SN == "sn-0" {
+			recs[i].Value = 0.0167
+		}
+	}
+
+	// sn-4 sent, sn-3 parked, sn-2 retried later, sn-1 flagged.
+	sent := due[0]
+	sent.State, sent.Sent, sent.Attempts = store.OutboxSent, created.Add(time.Minute), 1
+	parked := due[1]
+	parked.State, parked.Reason, parked.Attempts = store.OutboxParked, "MKT.9001 instance not found", 1
+	later := due[2]
+	later.Attempts, later.NextTry, later.Reason = 1, created.Add(time.Hour), "timeout"
+	flagged := recs[1]
+	flagged.State, flagged.Warned, flagged.NextTry = store.OutboxPending, true, created
+	ghost := outboxRec("nobody", created)
+	must(t, db.SaveUsage(ctx, []store.OutboxRecord{sent, parked, later, flagged, ghost}))
+	due, err = db.DueUsage(ctx, created.Add(time.Minute), 0)
+	must(t, err)
+	if len(due) != 2 || due[0].SN != "sn-1" || due[1].SN != "sn-0" || !due[0].Warned {
+		t.Fatalf("due after saving = %v; want sn-1 (warned), sn-0", sns(due))
+	}
+	if due, _ := db.DueUsage(ctx, created.Add(time.Hour), 0); len(due) != 3 {
+		t.Errorf("due an hour later = %v; want the retried sn-2 back", sns(due))
+	}
+	if got, err := db.UsageOutbox(ctx, store.OutboxParked, 0); err != nil || len(got) != 1 || got[0].Reason != "MKT.9001 instance not found" {
+		t.Errorf("parked = %+v, %v", got, err)
+	}
+	if got, err := db.UsageOutbox(ctx, store.OutboxSent, 0); err != nil || len(got) != 1 || !got[0].Sent.Equal(created.Add(time.Minute)) {
+		t.Errorf("sent = %+v, %v", got, err)
+	}
+	if got, _ := db.UsageOutbox(ctx, "", 2); len(got) != 2 {
+		t.Errorf("UsageOutbox(any, 2) = %d records", len(got))
+	}
+	if got, _ := db.UsageOutbox(ctx, "", 0); len(got) != 5 {
+		t.Errorf("UsageOutbox(any) = %d records; the unknown SN must not be added", len(got))
+	}
+	st, err := db.OutboxStats(ctx)
+	must(t, err)
+	if st.Pending != 3 || st.Sent != 1 || st.Parked != 1 || st.Warned != 1 || !st.Oldest.Equal(created) {
+		t.Errorf("stats = %+v; want 3 pending (1 warned, oldest %v), 1 sent, 1 parked", st, created)
+	}
+
+	// Re-queue: parked becomes pending, due now, reason gone.
+	if n, err := db.RequeueParked(ctx, []string{"sn-4", "nope"}, created); err != nil || n != 0 {
+		t.Errorf("RequeueParked(a sent record) = %d, %v; want 0", n, err)
+	}
+	if n, err := db.RequeueParked(ctx, nil, created.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("RequeueParked(all) = %d, %v; want 1", n, err)
+	}
+	due, _ = db.DueUsage(ctx, created.Add(2*time.Minute), 0)
+	if len(due) != 3 || due[0].SN != "sn-3" || due[0].Reason != "" || due[0].Attempts != 0 {
+		t.Errorf("due after re-queue = %+v; want sn-3 first, reason and attempts cleared", due)
+	}
+	if st, _ := db.OutboxStats(ctx); st.Parked != 0 || st.Pending != 4 {
+		t.Errorf("stats after re-queue = %+v", st)
+	}
+}
+
+func sns(recs []store.OutboxRecord) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.SN)
+	}
+	return out
+}
+
+// TestDeliveries: a licence delivery is held once per eventId.
+func TestDeliveries(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	if _, err := db.Delivery(ctx, "ev-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Delivery(unknown): %v, want ErrNotFound", err)
+	}
+	d, err := db.EnqueueDelivery(ctx, store.Delivery{EventID: "ev-1", InstanceID: "mkt_1", License: "L1", NextTry: created, Created: created})
+	if err != nil || d.State != store.OutboxPending || d.License != "L1" {
+		t.Fatalf("EnqueueDelivery = %+v, %v", d, err)
+	}
+	if d, err := db.EnqueueDelivery(ctx, store.Delivery{EventID: "ev-1", InstanceID: "mkt_1", License: "L2", Created: created}); err != nil || d.License != "L1" {
+		t.Errorf("EnqueueDelivery again = %+v, %v; the first licence wins", d, err)
+	}
+	_, err = db.EnqueueDelivery(ctx, store.Delivery{EventID: "ev-2", InstanceID: "mkt_1", License: "L3", NextTry: created, Created: created.Add(time.Second)})
+	must(t, err)
+	due, err := db.DueDeliveries(ctx, created, 0)
+	if err != nil || len(due) != 2 || due[0].EventID != "ev-1" {
+		t.Fatalf("DueDeliveries = %+v, %v", due, err)
+	}
+	due[0].State, due[0].Sent, due[0].Attempts = store.OutboxSent, created.Add(time.Minute), 2
+	due[1].Attempts, due[1].NextTry, due[1].Reason = 1, created.Add(time.Hour), "HTTP 503"
+	must(t, db.SaveDelivery(ctx, due[0]))
+	must(t, db.SaveDelivery(ctx, due[1]))
+	if due, _ := db.DueDeliveries(ctx, created.Add(time.Minute), 0); len(due) != 0 {
+		t.Errorf("due after saving = %+v; want none", due)
+	}
+	if d, err := db.Delivery(ctx, "ev-1"); err != nil || d.State != store.OutboxSent || d.Attempts != 2 || d.License != "L1" {
+		t.Errorf("Delivery(ev-1) = %+v, %v", d, err)
+	}
+	if due, _ := db.DueDeliveries(ctx, created.Add(time.Hour), 0); len(due) != 1 || due[0].Reason != "HTTP 503" {
+		t.Errorf("due an hour later = %+v", due)
+	}
+}
+
+// TestLeasesAndMarks: a lease has one holder until it lapses, on every
+// replica; marks keep a time.
+func TestLeasesAndMarks(t *testing.T, b Backend) {
+	dbs := replicas(t, b, 3)
+	db := dbs[0]
+	if m, err := db.OutboxMark(ctx, "usage"); err != nil || !m.IsZero() {
+		t.Errorf("OutboxMark(unset) = %v, %v", m, err)
+	}
+	must(t, db.SetOutboxMark(ctx, "usage", created))
+	must(t, db.SetOutboxMark(ctx, "usage", created.Add(time.Hour)))
+	if m, err := dbs[1].OutboxMark(ctx, "usage"); err != nil || !m.Equal(created.Add(time.Hour)) {
+		t.Errorf("OutboxMark = %v, %v", m, err)
+	}
+
+	until := created.Add(time.Minute)
+	if ok, err := db.TakeLease(ctx, "push", "a", created, until); err != nil || !ok {
+		t.Fatalf("TakeLease(a) = %v, %v", ok, err)
+	}
+	if ok, _ := dbs[1].TakeLease(ctx, "push", "b", created.Add(30*time.Second), until.Add(time.Minute)); ok {
+		t.Error("b took a lease a holds")
+	}
+	if ok, _ := db.TakeLease(ctx, "push", "a", created.Add(30*time.Second), until.Add(time.Minute)); !ok {
+		t.Error("a could not renew its lease")
+	}
+	if ok, _ := dbs[1].TakeLease(ctx, "other", "b", created, until); !ok {
+		t.Error("another lease's name is not free")
+	}
+	must(t, dbs[1].ReleaseLease(ctx, "push", "b")) // not b's: nothing
+	if ok, _ := dbs[2].TakeLease(ctx, "push", "c", until.Add(30*time.Second), until.Add(2*time.Minute)); ok {
+		t.Error("c took a lease a renewed")
+	}
+	must(t, db.ReleaseLease(ctx, "push", "a"))
+	if ok, _ := dbs[2].TakeLease(ctx, "push", "c", created, until); !ok {
+		t.Error("c could not take a released lease")
+	}
+
+	// A lapsed lease goes to exactly one of many at once.
+	later := created.Add(time.Hour)
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			ok, err := dbs[i%len(dbs)].TakeLease(ctx, "push", fmt.Sprintf("r%d", i), later, later.Add(time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Errorf("%d replicas took one lapsed lease at once, want 1", won.Load())
+	}
+}
