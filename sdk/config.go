@@ -99,7 +99,8 @@ func DefaultCredentialsFile() string {
 
 // DefaultWorkspaceDir is the workspace used when Config.WorkspaceDir is
 // empty: $ISCSDK_WORKSPACE, else the user's cache directory + "/iscsdk".
-// It also holds the per-user trusted-time mark of licence verification.
+// It also holds the trusted-time mark of licence verification (its twin
+// is kept per user outside it: docs/licensing.md).
 func DefaultWorkspaceDir() string {
 	if dir := os.Getenv(EnvWorkspace); dir != "" {
 		return dir

@@ -2,17 +2,11 @@ package sdk
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -90,7 +84,12 @@ func VerifyLicense(licenseString, publicKeys, devInfo string) (LicenseResult, er
 		devInfo = DeviceInfo()
 	}
 	now := time.Now()
-	if hw := trustedTime(); now.Before(hw.Add(-license.ClockTolerance)) {
+	hw, tamper := trustedTime()
+	if tamper != nil {
+		return LicenseResult{Code: license.CodeClockTampered, Message: tamper.Error() +
+			": the clock cannot be trusted until the program reaches the service again"}, nil
+	}
+	if now.Before(hw.Add(-license.ClockTolerance)) {
 		return LicenseResult{Code: license.CodeClockTampered, Message: fmt.Sprintf(
 			"the clock (%s) is behind the last trusted time (%s): it was set back", now.UTC().Format(time.RFC3339), hw.UTC().Format(time.RFC3339))}, nil
 	}
@@ -453,85 +452,4 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 		}
 	}
 	return retry
-}
-
-// ---- trusted time ----
-
-// The trusted-time mark is the latest time the service's clock said (at
-// each connection and heartbeat): never the local clock, which may be wrong
-// in either direction. It
-// is kept per user, with an HMAC bound to this machine so that editing the
-// file invalidates it. It stops a clock set back to revive an expired
-// licence; it does not stop someone who can read this source and the
-// machine's fingerprint.
-
-var trusted struct {
-	sync.Mutex
-	key  []byte    // HMAC key, bound to this machine
-	mark time.Time // the newest mark read or written
-}
-
-// trustedMarkSlack: the mark is rewritten only when it moves by more.
-const trustedMarkSlack = time.Minute
-
-func trustedTimePath() string { return filepath.Join(DefaultWorkspaceDir(), "trusted-time") }
-
-// trustedKey is computed once: the fingerprint reads sysfs.
-func trustedKey() []byte {
-	if trusted.key == nil {
-		trusted.key = []byte("iscsdk trusted time v1\x00" + device.Info())
-	}
-	return trusted.key
-}
-
-func hmacHex(key []byte, msg string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(msg))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// trustedTime returns the mark, or the zero time when there is none or
-// the file was edited.
-func trustedTime() time.Time {
-	trusted.Lock()
-	defer trusted.Unlock()
-	return readTrustedTime()
-}
-
-func readTrustedTime() time.Time {
-	b, err := os.ReadFile(trustedTimePath())
-	if err != nil {
-		return time.Time{}
-	}
-	unix, mac, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
-	if !ok || !hmac.Equal([]byte(mac), []byte(hmacHex(trustedKey(), unix))) {
-		return time.Time{}
-	}
-	sec, err := strconv.ParseInt(unix, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	t := time.Unix(sec, 0)
-	if t.After(trusted.mark) {
-		trusted.mark = t
-	}
-	return t
-}
-
-// recordTrustedTime raises the mark to t, a time the service's clock said.
-func recordTrustedTime(log *slog.Logger, t time.Time) {
-	trusted.Lock()
-	defer trusted.Unlock()
-	if trusted.mark.IsZero() {
-		readTrustedTime()
-	}
-	if t.Before(trusted.mark.Add(trustedMarkSlack)) {
-		return
-	}
-	unix := strconv.FormatInt(t.Unix(), 10)
-	if err := atomicfile.Write(trustedTimePath(), []byte(unix+" "+hmacHex(trustedKey(), unix)+"\n"), 0o600); err != nil {
-		log.Warn("record trusted time", "err", err)
-		return
-	}
-	trusted.mark = t
 }

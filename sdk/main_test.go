@@ -15,6 +15,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("ISCSDK_WORKSPACE", dir)
+	os.Setenv("XDG_STATE_HOME", dir) // the mark's per-user copy
+	os.Setenv("APPDATA", dir)
 	code := pgtest.Main(m) // PostgreSQL, should a test ask for it
 	os.RemoveAll(dir)
 	os.Exit(code)
