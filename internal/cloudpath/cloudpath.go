@@ -1,16 +1,21 @@
 // Package cloudpath checks the paths of cloud files: "/folder/part.prt".
 //
 // A cloud path is absolute, slash-separated, UTF-8, at most MaxLen bytes,
-// with no empty, "." or ".." segment, no trailing slash, and no backslash,
-// NUL or control character. Paths are compared as they are (case-sensitive).
+// with no trailing slash, and each of its names follows the manifest's
+// element rule (manifest.CheckName): no empty, "." or ".." name, no
+// backslash, ':', control character or bidirectional override, no name
+// ending in a dot or a space, no Windows device name (CON, aux.prt, COM¹,
+// ...), so that every client can create the file it names. Paths are
+// compared as they are (case-sensitive).
 package cloudpath
 
 import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/iscsdk/iscsdk/internal/manifest"
 )
 
 // MaxLen bounds a cloud path, and MaxSegment one name in it.
@@ -37,16 +42,15 @@ func Check(p string) (string, error) {
 	case strings.HasSuffix(p, "/"):
 		return bad("it must not end with /")
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		switch {
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		var nameErr *manifest.NameError
+		switch err := manifest.CheckName(seg); {
 		case seg == "":
 			return bad("empty name between slashes")
-		case seg == "." || seg == "..":
-			return bad(`"." and ".." are not allowed`)
 		case len(seg) > MaxSegment:
 			return bad(fmt.Sprintf("a name longer than %d bytes", MaxSegment))
-		case strings.ContainsFunc(seg, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }):
-			return bad("backslash or control character")
+		case errors.As(err, &nameErr):
+			return bad(fmt.Sprintf("%q %s", seg, nameErr.Reason))
 		}
 	}
 	return p, nil

@@ -18,6 +18,26 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check(%q) accepted", bad)
 		}
 	}
+	// The manifest's element rules: names every client can create.
+	for _, tc := range []struct{ path, why string }{
+		{"/CON", `"CON" is a Windows device name`},
+		{"/parts/aux.prt", `"aux.prt" is a Windows device name`},
+		{"/Nul.tar.gz", "device name"},
+		{"/com¹.prt", "device name"},
+		{"/LPT3/x.prt", "device name"},
+		{"/a.prt:stream", `contains ':'`},
+		{"/C:/x.prt", `contains ':'`},
+		{"/bracket.", "ends in a dot or a space"},
+		{"/bracket /x", "ends in a dot or a space"},
+		{"/a\u0085b", "control character U+0085"},
+		{"/\u202Etrp.exe", "bidirectional control U+202E"},
+		{"/a\u2067b", "bidirectional control U+2067"},
+	} {
+		_, err := Check(tc.path)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("Check(%q) = %v, want ...%s", tc.path, err, tc.why)
+		}
+	}
 	if Dir("/a/b/c.prt") != "/a/b" || Dir("/c.prt") != "/" || Base("/a/b/c.prt") != "c.prt" {
 		t.Error("Dir/Base")
 	}

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/iscsdk/iscsdk/internal/chunker"
@@ -94,12 +95,10 @@ func (m *Manifest) Hash() string {
 }
 
 // CheckPath returns an error matching ErrInvalid unless p is a relative path
-// that stays inside its root on every system: elements separated by single
-// '/', none of them "" or "." or "..", no leading '/', no '\\', ':' or control
-// character (so no drive letter, UNC path or alternate data stream on
-// Windows), no element a Windows device name (CON, NUL, COM1, ...) or ending
-// in '.' or ' ', valid UTF-8, at most MaxPathLen bytes and MaxNameLen bytes
-// per element.
+// that stays inside its root and names one file on every system: elements
+// separated by single '/', each one a valid name (CheckName; so no leading
+// '/', no drive letter, UNC path or alternate data stream on Windows), valid
+// UTF-8, at most MaxPathLen bytes.
 func CheckPath(p string) error {
 	if err := checkPath(p); err != nil {
 		return fmt.Errorf("%w: path %q: %s", ErrInvalid, p, err)
@@ -116,28 +115,75 @@ func checkPath(p string) error {
 	case !utf8.ValidString(p):
 		return errors.New("not UTF-8")
 	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; c < 0x20 || c == 0x7f || c == '\\' || c == ':' {
-			return fmt.Errorf("contains %q", c)
-		}
-	}
 	for name := range strings.SplitSeq(p, "/") {
-		switch {
-		case name == "" || name == "." || name == "..":
-			return fmt.Errorf("has element %q", name)
-		case len(name) > MaxNameLen:
-			return fmt.Errorf("has an element longer than %d bytes", MaxNameLen)
-		case strings.HasSuffix(name, ".") || strings.HasSuffix(name, " "):
-			return fmt.Errorf("element %q ends in a dot or space", name)
-		case isDeviceName(name):
-			return fmt.Errorf("element %q is a Windows device name", name)
+		if why := checkName(name); why != "" {
+			return fmt.Errorf("element %q %s", name, why)
 		}
 	}
 	return nil
 }
 
+// CheckName returns an error matching ErrInvalid unless name is one element
+// of a path that every client can create and that shows as it is: not "",
+// "." or "..", at most MaxNameLen bytes of UTF-8, no '/', '\\' or ':' (a
+// drive, a UNC path, an NTFS alternate data stream), no control character
+// (C0, DEL, C1), no bidirectional embedding, override or isolate
+// (U+202A–U+202E, U+2066–U+2069: "exe.prt" shown for "trp.exe"), not ending
+// in '.' or ' ' (Windows drops them, so two names would be one), and not a
+// Windows device name (CON, PRN, AUX, NUL, COM0–9, LPT0–9, also with ¹ ² ³,
+// CONIN$, CONOUT$; in any case and with any extension: "aux.prt"). Cloud
+// paths (internal/cloudpath) follow the same rule.
+func CheckName(name string) error {
+	if why := checkName(name); why != "" {
+		return &NameError{Name: name, Reason: why}
+	}
+	return nil
+}
+
+// NameError is the error of CheckName: Reason says what is wrong with
+// Name ("is a Windows device name").
+type NameError struct{ Name, Reason string }
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("%v: name %q %s", ErrInvalid, e.Name, e.Reason)
+}
+
+// Unwrap makes a NameError match ErrInvalid.
+func (e *NameError) Unwrap() error { return ErrInvalid }
+
+// checkName returns why name is not a valid element, or "".
+func checkName(name string) string {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return "is not a name"
+	case len(name) > MaxNameLen:
+		return fmt.Sprintf("is longer than %d bytes", MaxNameLen)
+	case !utf8.ValidString(name):
+		return "is not UTF-8"
+	}
+	for _, r := range name {
+		switch {
+		case r == '/' || r == '\\' || r == ':':
+			return fmt.Sprintf("contains %q", r)
+		case unicode.IsControl(r):
+			return fmt.Sprintf("contains the control character %U", r)
+		case 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069:
+			return fmt.Sprintf("contains the bidirectional control %U", r)
+		}
+	}
+	switch {
+	case strings.HasSuffix(name, ".") || strings.HasSuffix(name, " "):
+		return "ends in a dot or a space (Windows drops them)"
+	case isDeviceName(name):
+		return "is a Windows device name"
+	}
+	return ""
+}
+
 // isDeviceName reports whether name opens a device on Windows, with or
-// without an extension.
+// without an extension: Windows reads the part before the first dot,
+// ignoring trailing spaces, in any case, and takes the superscript digits
+// ¹ ² ³ as digits of COM and LPT.
 func isDeviceName(name string) bool {
 	base, _, _ := strings.Cut(name, ".")
 	base = strings.ToUpper(strings.TrimRight(base, " "))
@@ -145,8 +191,12 @@ func isDeviceName(name string) bool {
 	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
 		return true
 	}
-	if len(base) == 4 && (strings.HasPrefix(base, "COM") || strings.HasPrefix(base, "LPT")) {
-		return '0' <= base[3] && base[3] <= '9'
+	if !strings.HasPrefix(base, "COM") && !strings.HasPrefix(base, "LPT") {
+		return false
+	}
+	switch base[3:] {
+	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+		return true
 	}
 	return false
 }

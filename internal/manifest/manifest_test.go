@@ -66,7 +66,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestCheckPath(t *testing.T) {
-	for _, p := range []string{"a", "a/b/c.prt", "軸受 hub.prt", "with space/x", ".hidden", "a..b", "COMA", "con2"} {
+	for _, p := range []string{"a", "a/b/c.prt", "軸受 hub.prt", "with space/x", ".hidden", "a..b", "COMA", "con2", "COM10", "LPT⁴", "console.prt", "auxiliary.prt", "a\u200Fb", "نموذج.prt"} {
 		if err := CheckPath(p); err != nil {
 			t.Errorf("CheckPath(%q): %v", p, err)
 		}
@@ -75,6 +75,8 @@ func TestCheckPath(t *testing.T) {
 		"", ".", "..", "../a", "a/../../b", "a/..", "/abs", "a//b", "a/", "./a", "a/./b",
 		`a\b`, `..\..\x`, "C:x", "c:/x", "a\x00b", "a\nb", "\xff", "NUL", "con.txt", "a/COM1", "lpt9.x",
 		"trail.", "trail ", strings.Repeat("a", 256), strings.Repeat("a/", 600) + "a",
+		"aux.prt", "Aux.PRT", "x/CON", "con .txt", "PRN.tar.gz", "COM9.step", "com¹", "LPT².x", "lpt³", "CONIN$", "conout$.log",
+		"a.prt:stream", "\u202Eprt.exe", "a\u2066b", "a\u2069", "a\u202Ab", "a\u0085b", "a\x7fb", "a\tb", "name..", "dir./x",
 	} {
 		if err := CheckPath(p); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CheckPath(%q): %v, want ErrInvalid", p, err)
