@@ -53,6 +53,7 @@ type Server struct {
 	maxFlight int
 	arrived   chan string // a path per request, when a test listens
 	nonces    map[string]bool
+	refuse    map[string]string // instance → the code a push naming it gets
 }
 
 // Start runs a marketplace with these keys until the test ends.
@@ -61,7 +62,7 @@ func Start(t interface {
 }, ak, sk, usageKey string) *Server {
 	s := &Server{AK: ak, SK: sk, UsageKey: usageKey, script: map[string][]Answer{},
 		billed: map[string]marketapi.UsageRecord{}, received: map[string]int{}, orders: mockOrders(),
-		delivered: map[string]marketapi.Delivery{}, nonces: map[string]bool{}, arrived: make(chan string, 1<<16)}
+		delivered: map[string]marketapi.Delivery{}, nonces: map[string]bool{}, refuse: map[string]string{}, arrived: make(chan string, 1<<16)}
 	s.srv = httptest.NewServer(s)
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)
@@ -140,6 +141,19 @@ func (s *Server) Delivered(eventID string) (marketapi.Delivery, bool) {
 	defer s.mu.Unlock()
 	d, ok := s.delivered[eventID]
 	return d, ok
+}
+
+// RefuseInstance makes every push that names instance answer code and
+// bill nothing, as the marketplace refuses a whole push for one bad
+// record ("" stops it).
+func (s *Server) RefuseInstance(instance, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == "" {
+		delete(s.refuse, instance)
+		return
+	}
+	s.refuse[instance] = code
 }
 
 // AddOrder makes an order known to the order query.
@@ -341,11 +355,19 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	s.mu.Lock()
 	s.batches = append(s.batches, len(b.UsageRecords))
+	refused := ""
 	for _, u := range b.UsageRecords {
 		s.received[u.MeteringSN]++
+		if c := s.refuse[u.InstanceID]; c != "" {
+			refused = c
+		}
 	}
 	s.mu.Unlock()
 	s.arrived <- r.URL.Path
+	if refused != "" {
+		reply(w, http.StatusOK, refused, "refused for an instance of the push", nil)
+		return
+	}
 
 	a := s.next(marketapi.UsagePath)
 	if a.Hold != nil {

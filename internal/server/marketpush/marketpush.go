@@ -1,0 +1,402 @@
+// Package marketpush is what iscd owes the marketplace, delivered: the
+// usage of pay-per-use instances (compute metered when jobs finish) pushed
+// as usage records, and the licences getLicenseAsync answered 000004 for.
+// Both wait in the store's outbox until the marketplace accepts them, so a
+// crash, a timeout or an outage loses nothing; every record keeps its
+// metering_sn across retries, so the marketplace bills it once. One
+// replica at a time pushes: the one holding the store's lease.
+package marketpush
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/marketapi"
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+// LeaseName is the store lease the pushing replica holds.
+const LeaseName = "marketplace-push"
+
+// MarkCollected is the outbox mark of the usage records collected so far.
+const MarkCollected = "usage-collected"
+
+// Limit is the marketplace's: a record whose begin_time is older is
+// refused (MKT.9004).
+const Limit = 21 * 24 * time.Hour
+
+// collectSlack is how far before the mark each collection looks again: a
+// job finished on another replica may commit its record a little after
+// its end time. Records already held are skipped by metering_sn.
+const collectSlack = 10 * time.Minute
+
+// Marketplace is the part of marketapi.Client the pusher uses.
+type Marketplace interface {
+	PushUsage(ctx context.Context, recs []marketapi.UsageRecord) error
+	DeliverLicense(ctx context.Context, d marketapi.Delivery) error
+}
+
+// Config tunes the pusher; zero values take the defaults.
+type Config struct {
+	Interval   time.Duration // between pushes: 1 minute
+	Batch      int           // records per push: marketapi.MaxBatch
+	Lease      time.Duration // the push lease: 2 minutes
+	MinBackoff time.Duration // the first retry's wait: 30 s (doubling, with jitter)
+	MaxBackoff time.Duration // the longest: 1 hour
+	Warn       time.Duration // flag records this old (by begin_time): 18 days
+	Holder     string        // this replica's name in the lease: random
+}
+
+// Pusher pushes the outbox.
+type Pusher struct {
+	st   store.Store
+	mkt  Marketplace
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	kick chan struct{}
+
+	mu   sync.Mutex
+	last Status
+}
+
+// Status is what this replica's pusher did last.
+type Status struct {
+	Holder    string    `json:"holder"`
+	Leader    bool      `json:"leader"` // it held the lease at its last cycle
+	LastCycle time.Time `json:"lastCycle,omitzero"`
+	LastPush  time.Time `json:"lastPush,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+}
+
+// New returns a pusher; Run starts it.
+func New(st store.Store, mkt Marketplace, cfg Config, log *slog.Logger) *Pusher {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.Batch <= 0 || cfg.Batch > marketapi.MaxBatch {
+		cfg.Batch = marketapi.MaxBatch
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 30 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.Warn <= 0 {
+		cfg.Warn = 18 * 24 * time.Hour
+	}
+	if cfg.Holder == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		cfg.Holder = "iscd-" + hex.EncodeToString(b)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pusher{st: st, mkt: mkt, cfg: cfg, log: log, now: func() time.Time { return time.Now().UTC() },
+		kick: make(chan struct{}, 1), last: Status{Holder: cfg.Holder}}
+}
+
+// Status is this replica's last cycle.
+func (p *Pusher) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// Kick asks for a cycle now (a new record, a re-queue).
+func (p *Pusher) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run pushes every Interval (or when kicked) while this replica holds the
+// lease, until ctx ends; then it gives the lease up.
+func (p *Pusher) Run(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	defer p.st.ReleaseLease(context.WithoutCancel(ctx), LeaseName, p.cfg.Holder)
+	for {
+		if _, err := p.Cycle(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("marketplace push", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.kick:
+		}
+	}
+}
+
+// Result counts one cycle's work.
+type Result struct {
+	Leader    bool
+	Collected int
+	Sent      int
+	Parked    int
+	Retried   int
+	Warned    int
+	Delivered int
+}
+
+// Cycle collects new usage and pushes what is due, if this replica holds
+// (or gets) the lease.
+func (p *Pusher) Cycle(ctx context.Context) (Result, error) {
+	var res Result
+	now := p.now()
+	ok, err := p.st.TakeLease(ctx, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
+	if err != nil {
+		return res, err
+	}
+	res.Leader = ok
+	defer func() {
+		p.mu.Lock()
+		p.last.Leader, p.last.LastCycle = ok, now
+		if err != nil {
+			p.last.LastError = err.Error()
+		}
+		p.mu.Unlock()
+	}()
+	if !ok {
+		return res, nil
+	}
+	if res.Collected, err = p.collect(ctx, now); err != nil {
+		return res, err
+	}
+	if err = p.push(ctx, &res); err != nil {
+		return res, err
+	}
+	err = p.deliver(ctx, &res)
+	return res, err
+}
+
+// renew keeps the lease through a long cycle; false: it was lost.
+func (p *Pusher) renew(ctx context.Context) bool {
+	now := p.now()
+	ok, err := p.st.TakeLease(ctx, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
+	return err == nil && ok
+}
+
+// collect turns the compute usage of marketplace instances into outbox
+// records: every store usage record ended since the last collection (less
+// a slack) whose licence is a marketplace instance.
+func (p *Pusher) collect(ctx context.Context, now time.Time) (int, error) {
+	mark, err := p.st.OutboxMark(ctx, MarkCollected)
+	if err != nil {
+		return 0, err
+	}
+	from := time.Time{}
+	if !mark.IsZero() {
+		from = mark.Add(-collectSlack)
+	}
+	orgs, err := p.st.Orgs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	market := map[string]bool{}
+	var recs []store.OutboxRecord
+	for _, o := range orgs {
+		us, err := p.st.Usage(ctx, o.ID, from, now.Add(time.Second))
+		if err != nil {
+			return 0, fmt.Errorf("usage of %s: %w", o.ID, err)
+		}
+		for _, u := range us {
+			if u.LicenseID == "" {
+				continue
+			}
+			is, seen := market[u.LicenseID]
+			if !seen {
+				_, err := p.st.Instance(ctx, u.LicenseID)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return 0, err
+				}
+				is = err == nil
+				market[u.LicenseID] = is
+			}
+			if is {
+				recs = append(recs, Record(u, now))
+			}
+		}
+	}
+	n := 0
+	for len(recs) > 0 {
+		chunk := recs[:min(len(recs), 1000)]
+		recs = recs[len(chunk):]
+		added, err := p.st.EnqueueUsage(ctx, chunk)
+		if err != nil {
+			return n, err
+		}
+		n += added
+	}
+	return n, p.st.SetOutboxMark(ctx, MarkCollected, now)
+}
+
+// Record is the outbox record of a compute usage record: solver hours,
+// rounded up to 4 decimals (so never 0), metering_sn the usage record's
+// (job id "-" attempt).
+func Record(u store.UsageRecord, now time.Time) store.OutboxRecord {
+	return store.OutboxRecord{SN: u.SN, InstanceID: u.LicenseID, Begin: u.Begin.UTC(), End: u.End.UTC(),
+		Value: max(math.Ceil(u.SolverSeconds/3600*1e4)/1e4, 0.0001), Source: "compute",
+		State: store.OutboxPending, NextTry: now, Created: now}
+}
+
+// permanent codes park records: fixing them needs a person.
+var permanent = map[string]bool{
+	marketapi.CodeNoInstance: true, marketapi.CodeEntities: true, marketapi.CodeInput: true,
+	marketapi.CodeParam: true, marketapi.CodeTooOld: true, marketapi.CodeRequest: true,
+}
+
+// Permanent reports whether the marketplace refused for good (the records
+// are parked); everything else — timeouts, 5xx, MKT.0999, a signature or
+// gateway failure a key fix cures — is retried.
+func Permanent(err error) bool {
+	var e *marketapi.Error
+	return errors.As(err, &e) && permanent[e.Code] && e.Status < 500
+}
+
+func (p *Pusher) push(ctx context.Context, res *Result) error {
+	for {
+		now := p.now()
+		due, err := p.st.DueUsage(ctx, now, p.cfg.Batch)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		var send, save []store.OutboxRecord
+		for _, r := range due {
+			age := now.Sub(r.Begin)
+			switch {
+			case age > Limit:
+				r.State, r.Reason = store.OutboxParked, marketapi.CodeTooOld+": not sent, begin_time is more than 21 days old"
+				res.Parked++
+				p.log.Error("marketplace usage record too old to bill", "meteringSn", r.SN, "instance", r.InstanceID, "begin", r.Begin)
+				save = append(save, r)
+				continue
+			case age > p.cfg.Warn && !r.Warned:
+				r.Warned = true
+				res.Warned++
+				p.log.Warn("marketplace usage record nears the 21-day limit", "meteringSn", r.SN, "instance", r.InstanceID,
+					"begin", r.Begin, "left", (Limit - age).Round(time.Minute))
+				save = append(save, r)
+			}
+			send = append(send, r)
+		}
+		if len(save) > 0 {
+			if err := p.st.SaveUsage(ctx, save); err != nil {
+				return err
+			}
+		}
+		if len(send) > 0 {
+			if err := p.send(ctx, send, res); err != nil {
+				return err
+			}
+		}
+		if len(due) < p.cfg.Batch || !p.renew(ctx) {
+			return nil
+		}
+	}
+}
+
+// send pushes one batch. A permanent refusal of several records is split
+// in halves until the refused records are found, so one bad record does
+// not park its batch.
+func (p *Pusher) send(ctx context.Context, recs []store.OutboxRecord, res *Result) error {
+	body := make([]marketapi.UsageRecord, len(recs))
+	for i, r := range recs {
+		body[i] = marketapi.UsageRecord{InstanceID: r.InstanceID, RecordTime: r.End.Format(marketapi.TimeLayout),
+			BeginTime: r.Begin.Format(marketapi.TimeLayout), EndTime: r.End.Format(marketapi.TimeLayout),
+			UsageValue: marketapi.Value(r.Value), MeteringSN: r.SN}
+	}
+	err := p.mkt.PushUsage(ctx, body)
+	if ctx.Err() != nil {
+		return ctx.Err() // stopping: the records stay pending as they were
+	}
+	now := p.now()
+	switch {
+	case err == nil:
+		for i := range recs {
+			recs[i].State, recs[i].Sent, recs[i].Reason = store.OutboxSent, now, ""
+			recs[i].Attempts++
+		}
+		res.Sent += len(recs)
+		p.mu.Lock()
+		p.last.LastPush, p.last.LastError = now, ""
+		p.mu.Unlock()
+	case Permanent(err) && len(recs) > 1:
+		half := len(recs) / 2
+		if err := p.send(ctx, recs[:half], res); err != nil {
+			return err
+		}
+		return p.send(ctx, recs[half:], res)
+	case Permanent(err):
+		recs[0].State, recs[0].Reason = store.OutboxParked, err.Error()
+		recs[0].Attempts++
+		res.Parked++
+		p.log.Error("marketplace refused a usage record; parked", "meteringSn", recs[0].SN, "instance", recs[0].InstanceID, "err", err)
+	default:
+		for i := range recs {
+			recs[i].Attempts++
+			recs[i].Reason = err.Error()
+			recs[i].NextTry = now.Add(p.backoff(recs[i].Attempts))
+		}
+		res.Retried += len(recs)
+		p.mu.Lock()
+		p.last.LastError = err.Error()
+		p.mu.Unlock()
+		p.log.Warn("marketplace usage push failed; retried later", "records", len(recs), "err", err)
+	}
+	return p.st.SaveUsage(ctx, recs)
+}
+
+// backoff is the wait before attempt+1: doubling from MinBackoff up to
+// MaxBackoff, each a random 50–100 % of that (jitter, so replicas and
+// records spread out).
+func (p *Pusher) backoff(attempts int) time.Duration {
+	d := p.cfg.MinBackoff << min(attempts-1, 20)
+	if d <= 0 || d > p.cfg.MaxBackoff {
+		d = p.cfg.MaxBackoff
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+// deliver hands the marketplace the licences it is owed; a failure is
+// retried later, whatever it was, until the marketplace accepts.
+func (p *Pusher) deliver(ctx context.Context, res *Result) error {
+	due, err := p.st.DueDeliveries(ctx, p.now(), 100)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		err := p.mkt.DeliverLicense(ctx, marketapi.Delivery{EventID: d.EventID, InstanceID: d.InstanceID, License: d.License})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		now := p.now()
+		d.Attempts++
+		if err == nil {
+			d.State, d.Sent, d.Reason = store.OutboxSent, now, ""
+			res.Delivered++
+		} else {
+			d.Reason, d.NextTry = err.Error(), now.Add(p.backoff(d.Attempts))
+			p.log.Warn("marketplace licence delivery failed; retried later", "eventId", d.EventID, "err", err)
+		}
+		if err := p.st.SaveDelivery(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
