@@ -89,6 +89,7 @@ type Client struct {
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
 	licenses    *keeper
 	files       *fileIndex  // where local files came from
+	stat        *statCache  // what local files held when last read or written
 	cache       *chunkCache // chunks downloaded before
 	pickers     pickerWaits
 	upgrades    *upgrader
@@ -148,6 +149,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	c.licenses = newKeeper(c)
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
+	c.stat = &statCache{dir: filepath.Join(cfg.WorkspaceDir, "stat"), workspace: cfg.WorkspaceDir, now: time.Now, window: racyWindow}
 	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
 	c.upgrades = newUpgrader(c)
 	c.solves = newSolveRouter()

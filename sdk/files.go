@@ -65,6 +65,13 @@ type SaveResult struct {
 	BytesSent   int64 // encoded chunk bytes sent: what the network carried
 	ChunksTotal int
 	ChunksSent  int
+	// FilesRead counts the files whose content was read; the others were
+	// unchanged since the SDK last saved or opened them (their stat says
+	// so) and their manifest entries were taken from the stat cache.
+	FilesRead int
+
+	stats []statEntry // what to record in the stat cache
+	taken time.Time   // before the first stat of the save
 
 	contentHash string            // a single file's, for the local index
 	fileHashes  map[string]string // an assembly's, by relative path
@@ -80,6 +87,9 @@ type OpenResult struct {
 	BytesFetched int64 // encoded chunk bytes received
 	ChunksTotal  int
 	ChunksReused int // taken from the local copy instead of the network
+	// FilesRead counts the local files read to learn what they hold; a
+	// file the stat cache vouches for is not read.
+	FilesRead int
 
 	contentHash string            // a single file's, for the local index
 	fileHashes  map[string]string // an assembly's, by relative path
@@ -87,9 +97,10 @@ type OpenResult struct {
 
 // localFile is one file of a save: where it is and its manifest path.
 type localFile struct {
-	abs  string
-	rel  string
-	info fs.FileInfo
+	abs   string
+	rel   string
+	info  fs.FileInfo
+	stamp stamp
 }
 
 // listLocal returns the files of a save: the file itself, or every regular
@@ -103,7 +114,7 @@ func listLocal(path string, assembly bool) ([]localFile, error) {
 		if !st.Mode().IsRegular() {
 			return nil, fmt.Errorf("%w: %s is not a regular file (an assembly folder is saved with assembly set)", ErrInvalidArgument, path)
 		}
-		return []localFile{{abs: path, rel: filepath.Base(path), info: st}}, nil
+		return []localFile{{abs: path, rel: filepath.Base(path), info: st, stamp: stampOf(path, st)}}, nil
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: assembly %s is not a folder", ErrInvalidArgument, path)
@@ -125,7 +136,7 @@ func listLocal(path string, assembly bool) ([]localFile, error) {
 		if err := manifest.CheckPath(rel); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 		}
-		out = append(out, localFile{abs: p, rel: rel, info: info})
+		out = append(out, localFile{abs: p, rel: rel, info: info, stamp: stampOf(p, info)})
 		return nil
 	})
 	if err == nil && len(out) == 0 {
@@ -153,9 +164,18 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	// One id for every attempt: a commit whose answer was lost is
 	// recognised when the retry sends it again.
 	saveID := token.ID()
+	useCache := true
 	for attempt := 1; ; attempt++ {
-		res, err = c.saveOnce(ctx, localPath, cp, base, saveID, opt)
+		res, err = c.saveOnce(ctx, localPath, cp, base, saveID, useCache, opt)
 		sent, chunksSent = sent+res.BytesSent, chunksSent+res.ChunksSent
+		var we *wire.Error
+		if useCache && errors.As(err, &we) && we.Code == wire.CodeMissingChunks {
+			// Chunks of files the stat cache vouched for are gone from
+			// the service (their versions were deleted): read them all.
+			c.stat.forget(localPath)
+			useCache = false
+			continue
+		}
 		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
 			break
 		}
@@ -163,8 +183,12 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	}
 	res.BytesSent, res.ChunksSent = sent, chunksSent // over every attempt
 	if err != nil {
+		if errors.Is(err, ErrFileChanged) {
+			c.stat.forget(localPath)
+		}
 		return res, fmt.Errorf("save %s: %w", cp, err)
 	}
+	c.stat.store(localPath, res.taken, res.stats)
 	// The saver may save this local file again (it is theirs, or they hold
 	// the check-out), unless the save checked it in.
 	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn, Hash: res.contentHash, Files: res.fileHashes})
@@ -172,11 +196,15 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 }
 
 // saveOnce builds the manifest while sending the missing chunks, then commits.
-func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, saveID string, opt SaveOptions) (SaveResult, error) {
-	res := SaveResult{CloudPath: cloudPath}
+func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, saveID string, useCache bool, opt SaveOptions) (SaveResult, error) {
+	res := SaveResult{CloudPath: cloudPath, taken: c.stat.now()}
 	files, err := listLocal(localPath, opt.Assembly)
 	if err != nil {
 		return res, err
+	}
+	known := &statSnapshot{}
+	if useCache {
+		known = c.stat.load(localPath)
 	}
 	var total int64
 	for _, f := range files {
@@ -185,11 +213,17 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	up := &uploader{c: c, ctx: ctx, res: &res, report: throttle(opt.Progress, cloudPath, total)}
 	var entries []manifest.File
 	for _, lf := range files {
-		entry, err := up.file(lf)
-		if err != nil {
-			return res, err
+		entry, ok, read := up.unchanged(lf, known)
+		if read || !ok {
+			res.FilesRead++
+		}
+		if !ok {
+			if entry, err = up.file(lf); err != nil {
+				return res, err
+			}
 		}
 		entries = append(entries, entry)
+		res.stats = append(res.stats, statEntry{file: entry, stamp: lf.stamp})
 	}
 	if err := up.flush(); err != nil {
 		return res, err
@@ -233,6 +267,29 @@ type uploader struct {
 	batchBytes int
 }
 
+// unchanged returns the manifest entry the stat cache holds for lf if its
+// stat proves it has not changed since, or (racy: the stat proves
+// nothing) its hash says so; read says the file was read for the hash.
+// Its chunks were in a version the service holds; the commit says if
+// some are gone.
+func (u *uploader) unchanged(lf localFile, known *statSnapshot) (entry manifest.File, ok, read bool) {
+	entry, racy, ok := known.lookup(lf.rel, lf.stamp)
+	if !ok {
+		return entry, false, false
+	}
+	if racy {
+		h, hashed := hashFile(lf.abs, lf.stamp.Size)
+		if now, err := stampNow(lf.abs); !hashed || err != nil || now != lf.stamp || h != entry.Hash {
+			return entry, false, true
+		}
+	}
+	u.res.ChunksTotal += len(entry.Chunks)
+	u.done += entry.Size
+	u.report(u.done, false)
+	entry.Path, entry.Mode, entry.ModTime = lf.rel, lf.info.Mode().Perm(), lf.info.ModTime()
+	return entry, true, racy
+}
+
 // file chunks one local file, sending what the service lacks as it goes.
 func (u *uploader) file(lf localFile) (manifest.File, error) {
 	f, err := os.Open(lf.abs)
@@ -260,7 +317,7 @@ func (u *uploader) file(lf localFile) (manifest.File, error) {
 	if err != nil {
 		return entry, err
 	}
-	if after.Size() != lf.info.Size() || !after.ModTime().Equal(lf.info.ModTime()) || entry.Size != lf.info.Size() {
+	if stampOf(lf.abs, after) != lf.stamp || entry.Size != lf.info.Size() {
 		return entry, fmt.Errorf("%w: %s", ErrFileChanged, lf.abs)
 	}
 	entry.Path, entry.Mode, entry.ModTime = lf.rel, lf.info.Mode().Perm(), lf.info.ModTime()

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunker"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
@@ -74,6 +75,11 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 	report := throttle(progress, cloudPath, total)
 	var known map[string]string // what the local assembly held when it last matched the cloud
 	want := map[string]chunkstore.ID{}
+	zipped := !fi.Assembly && isZipAssembly(cloudPath)
+	local := &localCopy{c: c, root: res.MainFile, assembly: fi.Assembly, res: &res, taken: c.stat.now(), snap: &statSnapshot{}}
+	if !zipped {
+		local.snap = c.stat.load(res.MainFile)
+	}
 	if fi.Assembly {
 		known = c.files.get(res.MainFile).Files
 		res.fileHashes = map[string]string{}
@@ -82,19 +88,25 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		}
 		// No part edited locally and never saved is overwritten.
 		for rel, recorded := range known {
-			p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
-			if h, err := fileHash(p); err == nil && h.String() != recorded && h != want[rel] {
-				return res, fmt.Errorf("%w: %s", ErrLocalChanges, p)
+			if h, ok := local.hash(rel); ok && h.String() != recorded && h != want[rel] {
+				return res, fmt.Errorf("%w: %s", ErrLocalChanges, local.path(rel))
 			}
 		}
 	}
+	var recorded []statEntry
 	for _, file := range m.Files {
-		dst := res.MainFile
-		if fi.Assembly {
-			dst = filepath.Join(res.MainFile, filepath.FromSlash(file.Path))
+		rel := file.Path
+		if !fi.Assembly {
+			rel = filepath.Base(res.MainFile)
 		}
-		if err := c.download(ctx, wire.OpFilesChunk, file, dst, &res, func(n int64) { done += n; report(done, false) }); err != nil {
+		dst := local.path(rel)
+		held, _ := local.entry(rel)
+		if err := c.downloadOver(ctx, wire.OpFilesChunk, file, dst, held, &res, func(n int64) { done += n; report(done, false) }); err != nil {
 			return res, err
+		}
+		if st, err := stampNow(dst); err == nil {
+			file.Path = rel
+			recorded = append(recorded, statEntry{file: file, stamp: st})
 		}
 	}
 	report(total, true)
@@ -104,12 +116,14 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		if _, still := want[rel]; still {
 			continue
 		}
-		p := filepath.Join(res.MainFile, filepath.FromSlash(rel))
-		if h, err := fileHash(p); err == nil && h.String() == recorded {
-			os.Remove(p)
+		if h, ok := local.hash(rel); ok && h.String() == recorded {
+			os.Remove(local.path(rel))
 		}
 	}
-	if !fi.Assembly && isZipAssembly(cloudPath) {
+	if !zipped {
+		c.stat.store(res.MainFile, local.taken, recorded)
+	}
+	if zipped {
 		// A zipped assembly opens as its folder, read only: save it back
 		// with SaveAs (it becomes a folder assembly).
 		dir, err := unzipAssembly(res.MainFile)
@@ -124,6 +138,70 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 // localPathFor is where a cloud file lives in the workspace.
 func (c *Client) localPathFor(cloudPath string) string {
 	return filepath.Join(c.cfg.WorkspaceDir, "files", filepath.FromSlash(strings.TrimPrefix(cloudPath, "/")))
+}
+
+// offsets maps the chunks of a file to where they are in it.
+func offsets(f *manifest.File) map[chunkstore.ID][2]int64 {
+	out := make(map[chunkstore.ID][2]int64, len(f.Chunks))
+	var at int64
+	for _, ch := range f.Chunks {
+		out[ch.ID] = [2]int64{at, int64(ch.Size)}
+		at += int64(ch.Size)
+	}
+	return out
+}
+
+// localCopy is the local copy an open writes over: what its files hold,
+// from the stat cache where it vouches for them, read otherwise.
+type localCopy struct {
+	c        *Client
+	root     string
+	assembly bool
+	res      *OpenResult
+	taken    time.Time // before the first stat of the open
+	snap     *statSnapshot
+}
+
+func (l *localCopy) path(rel string) string {
+	if !l.assembly {
+		return l.root
+	}
+	return filepath.Join(l.root, filepath.FromSlash(rel))
+}
+
+// entry returns the manifest entry of what the file rel holds, if the
+// stat cache knows it (hashing the file when its stat was racy).
+func (l *localCopy) entry(rel string) (*manifest.File, bool) {
+	p := l.path(rel)
+	st, err := stampNow(p)
+	if err != nil {
+		return nil, false
+	}
+	f, racy, ok := l.snap.lookup(rel, st)
+	if !ok {
+		return nil, false
+	}
+	if racy {
+		l.res.FilesRead++
+		if h, ok := hashFile(p, st.Size); !ok || h != f.Hash {
+			return nil, false
+		}
+	}
+	return &f, true
+}
+
+// hash returns the hash of the content of the file rel, false if there is
+// no such file.
+func (l *localCopy) hash(rel string) (chunkstore.ID, bool) {
+	if f, ok := l.entry(rel); ok {
+		return f.Hash, true
+	}
+	h, err := fileHash(l.path(rel))
+	if err != nil {
+		return h, false
+	}
+	l.res.FilesRead++
+	return h, true
 }
 
 // seed maps the chunks of an existing local copy to where they are in it.
@@ -150,10 +228,37 @@ func seed(path string) (map[chunkstore.ID][2]int64, *os.File, chunkstore.ID) {
 // download writes one file of a manifest to dst, fetching its chunks with
 // chunkOp (files.chunk for cloud files, upgrades.chunk for packages).
 func (c *Client) download(ctx context.Context, chunkOp string, file manifest.File, dst string, res *OpenResult, wrote func(int64)) error {
+	return c.downloadOver(ctx, chunkOp, file, dst, nil, res, wrote)
+}
+
+// downloadOver is download where held, if not nil, is what dst is known
+// to hold (the stat cache vouched for it): dst is not read to learn it,
+// and not written at all if it already holds file.
+func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest.File, dst string, held *manifest.File, res *OpenResult, wrote func(int64)) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
-	old, oldFile, localHash := seed(dst)
+	var (
+		old       map[chunkstore.ID][2]int64
+		oldFile   *os.File
+		localHash chunkstore.ID
+	)
+	switch {
+	case held != nil && held.Hash == file.Hash:
+		res.ChunksReused += len(file.Chunks)
+		wrote(file.Size)
+		return nil
+	case held != nil:
+		old, localHash = offsets(held), held.Hash
+		if oldFile, _ = os.Open(dst); oldFile == nil {
+			old = nil
+		}
+	default:
+		old, oldFile, localHash = seed(dst)
+		if oldFile != nil {
+			res.FilesRead++
+		}
+	}
 	// A local copy changed since it last matched the cloud (edited, never
 	// saved) is not overwritten: the engineer's work comes first.
 	if known := c.files.get(dst).Hash; oldFile != nil && known != "" && known != localHash.String() && localHash != file.Hash {
