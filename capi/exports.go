@@ -44,7 +44,8 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		cfg.ProductID = a.str("options->product_id", o.product_id, false)
 		cfg.AppVersion = a.str("options->app_version", o.app_version, false)
 		cfg.WorkspaceDir = a.str("options->workspace_dir", o.workspace_dir, false)
-		cfg.PublicKey = a.str("options->public_key", o.public_key, false)
+		_ = a.str("options->public_key", o.public_key, false) // unused: checked as a string, as before
+		cfg.ReleaseKeys = a.str("options->release_key", o.release_key, false)
 		cfg.NoAutoInstall = o.no_auto_install != 0
 		if a.err != nil {
 			return 0, a.err
@@ -73,7 +74,7 @@ func fromCEnv(cfg *sdk.Config) {
 		{sdk.EnvCAFile, &cfg.CAFile},
 		{sdk.EnvLog, &cfg.LogLevel},
 		{sdk.EnvCreds, &cfg.CredentialsFile},
-		{sdk.EnvPublicKey, &cfg.PublicKey},
+		{sdk.EnvReleaseKey, &cfg.ReleaseKeys},
 	} {
 		if *f.v != "" {
 			continue

@@ -88,6 +88,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_init(const iscsdk_options* options, 
         if (!COVERS(n, connect_timeout_ms)) o.connect_timeout_ms = 0;
         if (!COVERS(n, public_key)) o.public_key = NULL;
         if (!COVERS(n, no_auto_install)) o.no_auto_install = 0;
+        if (!COVERS(n, release_key)) o.release_key = NULL;
     }
     st = isc_go_init(options != NULL ? &o : NULL, &id, last_error);
     if (st == ISCSDK_OK) {

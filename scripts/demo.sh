@@ -83,7 +83,7 @@ fi
 say "upgrades (examples/c/upgrade.c): a release is published, the program at 2024.1.3 is offered it, accepts, and it installs after the program exits"
 pkg="$data/setup-2024.2.0.sh"
 printf '#!/bin/sh\necho "demo installer: 2024.2.0 installed silently ($*)" > "%s/installed.txt"\n' "$data" > "$pkg"
-"$bin/iscctl" release publish "$pkg" --product "$ISCSDK_PRODUCT" --version 2024.2.0 --notes "faster meshing" --install-command "{package} --silent"
+"$bin/iscctl" release publish "$pkg" --key "$ISCD_RELEASE_KEY_FILE" --product "$ISCSDK_PRODUCT" --version 2024.2.0 --notes "faster meshing" --install-command "{package} --silent"
 "$bin/upgrade" 2024.1.3
 wait_for "the installer, once the program had exited" test -s "$ISCSDK_WORKSPACE/upgrades/$ISCSDK_PRODUCT/2024.2.0/exit-code"
 cat "$data/installed.txt"

@@ -26,7 +26,8 @@ const (
 	EnvCreds         = "ISCSDK_CREDENTIALS"        // path of the credentials file
 	EnvWorkspace     = "ISCSDK_WORKSPACE"          // the default workspace directory
 	EnvNoBrowser     = "ISCSDK_NO_BROWSER"         // "1": pickers do not open the browser (Config.NoBrowser)
-	EnvPublicKey     = "ISCSDK_LICENSE_PUBLIC_KEY" // the product's public key(s) (Config.PublicKey)
+	EnvPublicKey     = "ISCSDK_LICENSE_PUBLIC_KEY" // the product's licence public key(s), for VerifyLicense (dev.env writes it)
+	EnvReleaseKey    = "ISCSDK_RELEASE_KEY"        // the vendor's release public key(s) (Config.ReleaseKeys)
 	EnvNoAutoInstall = "ISCSDK_NO_AUTO_INSTALL"    // "1": the host runs upgrade installers itself (Config.NoAutoInstall)
 )
 
@@ -65,11 +66,15 @@ type Config struct {
 	// opening the user's browser: the host shows the URL of the Picker
 	// event itself. Also set by $ISCSDK_NO_BROWSER=1.
 	NoBrowser bool
-	// PublicKey is the product's public key, or several comma-separated
-	// (as `iscctl key export-public` prints them): upgrade packages are
-	// verified with it before they are staged or run. Empty means
-	// $ISCSDK_LICENSE_PUBLIC_KEY; with neither, no upgrade is staged.
-	PublicKey string
+	// ReleaseKeys is the vendor's release public key, or several
+	// separated by commas (the old and the new one of a rotation), as
+	// `iscctl release key generate` prints them ("ISR1.<kid>.<key>"). An
+	// upgrade is downloaded, staged and run only if its release is signed
+	// by one of them: the vendor signs releases offline, so neither the
+	// service nor anyone holding its admin token can make the program run
+	// code. Empty means $ISCSDK_RELEASE_KEY; with neither, every upgrade
+	// is refused (errorCode no_release_key). A program compiles its key in.
+	ReleaseKeys string
 	// NoAutoInstall: ShutOut does not start the installer of a staged
 	// upgrade; the host runs it itself (the Update event gives
 	// packagePath and installCommand). Also set by $ISCSDK_NO_AUTO_INSTALL=1.
@@ -143,8 +148,8 @@ func (c Config) resolve() (Config, error) {
 	if v := os.Getenv(EnvNoBrowser); v != "" && v != "0" {
 		c.NoBrowser = true
 	}
-	if c.PublicKey == "" {
-		c.PublicKey = os.Getenv(EnvPublicKey)
+	if c.ReleaseKeys == "" {
+		c.ReleaseKeys = os.Getenv(EnvReleaseKey)
 	}
 	if v := os.Getenv(EnvNoAutoInstall); v != "" && v != "0" {
 		c.NoAutoInstall = true

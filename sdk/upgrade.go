@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
-	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/semver"
@@ -23,7 +22,7 @@ import (
 
 // Upgrades (docs/upgrades.md): CheckNewVersions asks the service for a
 // newer release; UpgradeNotify answers an optional offer; the package is
-// downloaded in the background, verified against the product's public key
+// downloaded in the background, verified against the vendor's release key
 // and staged in the workspace; at ShutOut the SDK hands it to a detached
 // installer that waits for the program's process to end (install.go).
 
@@ -34,11 +33,16 @@ func Platform() string { return runtime.GOOS + "-" + runtime.GOARCH }
 // Upgrade error codes of UpgradeNotice, Update and UpgradeResult events
 // (param errorCode), besides the service's (not_found, bad_version, ...).
 const (
-	UpgradeNoPublicKey  = "no_public_key" // Config.PublicKey is empty: nothing can be verified
-	UpgradeBadSignature = "bad_signature" // the release's signature does not verify
-	UpgradeUnknownKey   = "unknown_key"   // signed by a key the program was not given
-	UpgradeBadPackage   = "bad_package"   // the package's bytes are not those that were signed
-	UpgradeInstallStart = "install_start" // the installer could not be started
+	UpgradeNoReleaseKey = "no_release_key" // Config.ReleaseKeys is empty or malformed: nothing can be verified
+	UpgradeBadSignature = "bad_signature"  // the release's signature does not verify
+	UpgradeUnknownKey   = "unknown_key"    // signed by a key the program was not given (or not signed)
+	UpgradeBadPackage   = "bad_package"    // the package's bytes are not those that were signed
+	UpgradeInstallStart = "install_start"  // the installer could not be started
+	// An offer the program refuses before downloading anything: it is
+	// for another product or platform, or not newer than the program.
+	UpgradeWrongProduct  = "wrong_product"
+	UpgradeWrongPlatform = "wrong_platform"
+	UpgradeNotNewer      = "not_newer"
 )
 
 // upgradeAttempts: a download survives this many dropped connections.
@@ -113,7 +117,7 @@ func (c *Client) CheckNewVersions() (uint64, error) {
 
 // UpgradeNotify answers the latest optional upgrade offer. true: the
 // package is downloaded in the background (resumable), its hash and
-// signature are checked against Config.PublicKey, it is staged in the
+// signature are checked against Config.ReleaseKeys, it is staged in the
 // workspace, and an Update event with fromForceWin "false" (and the
 // request id of the CheckNewVersions that offered it) says so; it is
 // installed after the program exits (see Config.NoAutoInstall). false:
@@ -182,6 +186,15 @@ func (u *upgrader) check(ctx context.Context, id uint64, pushed bool) {
 	if pushed && !o.Forced {
 		return
 	}
+	if code, err := u.suits(o); err != nil {
+		// The service offered what this program must not take: it is not
+		// shown to the host as an upgrade, and nothing is downloaded.
+		u.c.log.Warn("upgrade offer refused", "version", o.Version, "code", code, "err", err)
+		if !pushed {
+			u.notice(id, map[string]string{"available": "false", "current": u.c.cfg.AppVersion, "errorCode": code, "errorMsg": err.Error()})
+		}
+		return
+	}
 	if !o.Available || (!o.Forced && slices.Contains(u.declined(), o.Version)) {
 		p := map[string]string{"available": "false", "current": o.Current}
 		if o.Available {
@@ -212,19 +225,48 @@ func (u *upgrader) pushed(e Event) {
 	u.c.goAsync(func(ctx context.Context) { u.check(ctx, 0, true) })
 }
 
+// suits checks an available offer against the program itself, before
+// anything is downloaded: the service (or whoever answers in its name)
+// must not move the program to another product's or platform's package,
+// nor back to an older version (a downgrade to a release with a known
+// flaw is an attack too, even when that release was signed).
+func (u *upgrader) suits(o wire.UpgradeOffer) (string, error) {
+	if !o.Available {
+		return "", nil
+	}
+	if o.Product != u.c.cfg.ProductID {
+		return UpgradeWrongProduct, fmt.Errorf("the offer is a release of product %q; this program is %q", o.Product, u.c.cfg.ProductID)
+	}
+	if o.Platform != Platform() {
+		return UpgradeWrongPlatform, fmt.Errorf("the offer is a release for %q; this program runs on %q", o.Platform, Platform())
+	}
+	offered, err := semver.Parse(o.Version)
+	if err != nil {
+		return UpgradeNotNewer, fmt.Errorf("the offered version: %v", err)
+	}
+	running, err := semver.Parse(u.c.cfg.AppVersion)
+	if err != nil {
+		return wire.CodeBadVersion, fmt.Errorf("the program's version: %v", err)
+	}
+	if offered.Compare(running) <= 0 {
+		return UpgradeNotNewer, fmt.Errorf("the offered version %s is not newer than this program's %s", offered, running)
+	}
+	return "", nil
+}
+
 func statementOf(o wire.UpgradeOffer) (release.Statement, release.Signature) {
 	return release.Statement{Product: o.Product, Platform: o.Platform, Version: o.Version, FileName: o.FileName, Size: o.Size,
 		SHA256: o.SHA256, InstallCommand: o.InstallCommand}, release.Signature{KeyID: o.KeyID, Value: o.Signature}
 }
 
-// verify checks a release's signature with the program's public keys.
+// verify checks a release's signature with the program's release keys.
 func (u *upgrader) verify(st release.Statement, sig release.Signature) (string, error) {
-	if u.c.cfg.PublicKey == "" {
-		return UpgradeNoPublicKey, fmt.Errorf("no public key to verify the package with (set Config.PublicKey or %s)", EnvPublicKey)
+	if u.c.cfg.ReleaseKeys == "" {
+		return UpgradeNoReleaseKey, fmt.Errorf("no release key to verify the package with: every upgrade is refused (set Config.ReleaseKeys, iscsdk_options.release_key or %s to the vendor's release public key)", EnvReleaseKey)
 	}
-	keys, err := license.ParsePublicKeys(u.c.cfg.PublicKey)
+	keys, err := release.ParsePublicKeys(u.c.cfg.ReleaseKeys)
 	if err != nil {
-		return UpgradeNoPublicKey, fmt.Errorf("public key: %v", err)
+		return UpgradeNoReleaseKey, fmt.Errorf("release key: %v", err)
 	}
 	err = release.Verify(st, sig, keys)
 	switch {
@@ -273,6 +315,9 @@ func (u *upgrader) stage(ctx context.Context, id uint64, o wire.UpgradeOffer) {
 // chunks fetched before are in the workspace's chunk cache.
 func (u *upgrader) download(ctx context.Context, id uint64, o wire.UpgradeOffer) (staged, OpenResult, string, error) {
 	var res OpenResult
+	if code, err := u.suits(o); err != nil {
+		return staged{}, res, code, err
+	}
 	st, sig := statementOf(o)
 	if code, err := u.verify(st, sig); err != nil {
 		return staged{}, res, code, err

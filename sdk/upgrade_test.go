@@ -25,7 +25,7 @@ func publishRelease(t *testing.T, srv *servertest.Server, version string, forced
 	t.Helper()
 	req := adminapi.PublishRelease{ProductID: srv.Product, Platform: sdk.Platform(), Version: version, Forced: forced,
 		Notes: "fixes " + version, FileName: "setup-" + version + ".run", InstallCommand: "{package} --silent"}
-	out, err := srv.Admin().PublishRelease(context.Background(), req, bytes.NewReader(data), nil)
+	out, err := srv.Admin().PublishRelease(context.Background(), req, bytes.NewReader(data), srv.ReleaseKey, nil)
 	if err != nil {
 		t.Fatalf("publish %s: %v", version, err)
 	}
@@ -33,11 +33,11 @@ func publishRelease(t *testing.T, srv *servertest.Server, version string, forced
 }
 
 // upgradeConfig is a client at version 1.2.3 that verifies packages with
-// the product's key and leaves installing to the test (no installer is
+// the dev release key and leaves installing to the test (no installer is
 // started when the test process ends).
 func upgradeConfig(t *testing.T, srv *servertest.Server) sdk.Config {
 	cfg := config(t, srv)
-	cfg.PublicKey, cfg.NoAutoInstall = publicKey(t, srv), true
+	cfg.ReleaseKeys, cfg.NoAutoInstall = srv.ReleaseKeys, true
 	return cfg
 }
 
@@ -192,28 +192,30 @@ func TestAlteredPackageIsRefused(t *testing.T) {
 	})
 	t.Run("unknown key", func(t *testing.T) {
 		cfg := upgradeConfig(t, srv)
-		cfg.PublicKey = "ISK1." + srv.Product + ".0123abcd.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		cfg.ReleaseKeys = "ISR1.0123abcd.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 		check(t, cfg, sdk.UpgradeUnknownKey)
 	})
 	t.Run("no key", func(t *testing.T) {
 		cfg := upgradeConfig(t, srv)
-		cfg.PublicKey = ""
-		t.Setenv(sdk.EnvPublicKey, "")
-		check(t, cfg, sdk.UpgradeNoPublicKey)
+		cfg.ReleaseKeys = ""
+		t.Setenv(sdk.EnvReleaseKey, "")
+		check(t, cfg, sdk.UpgradeNoReleaseKey)
+	})
+	t.Run("licence key", func(t *testing.T) {
+		// The product's licence key is iscd's: it verifies no release.
+		cfg := upgradeConfig(t, srv)
+		cfg.ReleaseKeys = publicKey(t, srv)
+		check(t, cfg, sdk.UpgradeNoReleaseKey)
 	})
 	t.Run("other package", func(t *testing.T) {
 		// A release signed as it should be, served with another package's
 		// manifest: its bytes are not those that were signed.
 		srv.Store().WithdrawRelease(ctx, good.ProductID, good.Platform, "3.0.0")
 		srv.Store().WithdrawRelease(ctx, good.ProductID, good.Platform, "3.0.1")
-		key, err := srv.Licenses().SigningKey(ctx, good.ProductID)
-		if err != nil {
-			t.Fatal(err)
-		}
 		r := good
 		r.Version = "3.0.2"
 		sig, err := release.Sign(release.Statement{Product: r.ProductID, Platform: r.Platform, Version: r.Version, FileName: r.FileName,
-			Size: r.Size, SHA256: r.SHA256, InstallCommand: r.InstallCommand}, key)
+			Size: r.Size, SHA256: r.SHA256, InstallCommand: r.InstallCommand}, srv.ReleaseKey)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -30,6 +31,9 @@ var (
 	progDir string            // the compiled C programs
 	devEnv  map[string]string // iscd's dev.env
 	baseEnv []string          // the environment of every C program
+	// releaseKey is the dev iscd's release key: it signs what the tests
+	// publish, as a vendor's does offline.
+	releaseKey release.PrivateKey
 )
 
 func TestMain(m *testing.M) {
@@ -125,7 +129,7 @@ func startISCD(bin, data string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	devEnv = b.Env
+	devEnv, releaseKey = b.Env, b.ReleaseKey
 	return b.Stop, nil
 }
 

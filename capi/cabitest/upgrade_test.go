@@ -19,7 +19,7 @@ func publish(t *testing.T, version string, forced bool, pkg []byte, command stri
 	t.Helper()
 	req := adminapi.PublishRelease{ProductID: devEnv["ISCSDK_PRODUCT"], Platform: sdk.Platform(), Version: version, Forced: forced,
 		Notes: "release " + version, FileName: "setup-" + version + ".sh", InstallCommand: command}
-	if _, err := admin().PublishRelease(context.Background(), req, strings.NewReader(string(pkg)), nil); err != nil {
+	if _, err := admin().PublishRelease(context.Background(), req, strings.NewReader(string(pkg)), releaseKey, nil); err != nil {
 		t.Fatalf("publish %s: %v", version, err)
 	}
 }

@@ -42,7 +42,7 @@ func TestUpgradeUnderWine(t *testing.T) {
 	a := &adminapi.Client{BaseURL: devEnv["ISCD_ADMIN_URL"], Token: devEnv["ISCD_ADMIN_TOKEN"]}
 	req := adminapi.PublishRelease{ProductID: devEnv["ISCSDK_PRODUCT"], Platform: "windows-amd64", Version: "10.0.0",
 		FileName: "setup 10.exe", InstallCommand: `{package} --silent "` + winPath(marker) + `"`}
-	if _, err := a.PublishRelease(context.Background(), req, strings.NewReader(string(pkg)), nil); err != nil {
+	if _, err := a.PublishRelease(context.Background(), req, strings.NewReader(string(pkg)), releaseKey, nil); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"ISCSDK_WORKSPACE=" + winPath(ws)}

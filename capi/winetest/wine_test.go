@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
@@ -28,16 +29,19 @@ const mingw = "x86_64-w64-mingw32-"
 
 // Set up once by TestMain.
 var (
-	root     string            // the repository
-	tmp      string            // removed at the end
-	winDir   string            // make windows's output: iscsdk.dll, iscsdk.lib, console_*.exe
-	progDir  string            // every .exe with iscsdk.dll next to it, as an application ships
-	noMingw  string            // why the mingw tests are skipped, if they are
-	noWine   string            // why the Wine tests are skipped, if they are
-	wine     string            // the wine64 loader
-	wineEnv  []string          // the environment of every Windows program
-	devEnv   map[string]string // iscd's dev.env
-	setupDur time.Duration
+	root    string            // the repository
+	tmp     string            // removed at the end
+	winDir  string            // make windows's output: iscsdk.dll, iscsdk.lib, console_*.exe
+	progDir string            // every .exe with iscsdk.dll next to it, as an application ships
+	noMingw string            // why the mingw tests are skipped, if they are
+	noWine  string            // why the Wine tests are skipped, if they are
+	wine    string            // the wine64 loader
+	wineEnv []string          // the environment of every Windows program
+	devEnv  map[string]string // iscd's dev.env
+	// releaseKey is the dev iscd's release key: it signs what the tests
+	// publish, as a vendor's does offline.
+	releaseKey release.PrivateKey
+	setupDur   time.Duration
 )
 
 func TestMain(m *testing.M) {
@@ -227,7 +231,7 @@ func startISCD(bin, data string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	devEnv = b.Env
+	devEnv, releaseKey = b.Env, b.ReleaseKey
 	return b.Stop, nil
 }
 

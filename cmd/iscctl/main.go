@@ -656,8 +656,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.json, "json", g.json, "print the API's JSON instead of a table")
 }
 
-// find returns the command named by the first one or two words of args
-// and the arguments after its name.
+// find returns the command named by the first words of args and the
+// arguments after its name.
 func find(args []string) (*command, []string, error) {
 	var subs []string
 	for i := range commands {
@@ -669,8 +669,8 @@ func find(args []string) (*command, []string, error) {
 		if sub == "" {
 			return c, args[1:], nil
 		}
-		if len(args) > 1 && args[1] == sub {
-			return c, args[2:], nil
+		if n := strings.Count(sub, " ") + 1; len(args) > n && strings.Join(args[1:1+n], " ") == sub {
+			return c, args[1+n:], nil // n > 1: "release key generate"
 		}
 		subs = append(subs, sub)
 	}

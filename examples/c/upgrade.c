@@ -5,8 +5,8 @@
 ** optional one (a real program asks the user first), and waits until the
 ** package is downloaded, verified and staged. Then it exits: the library
 ** starts the silent installer, which waits for this process to end.
-** With iscd's dev.env in the environment (ISCSDK_LICENSE_PUBLIC_KEY
-** verifies the package):
+** With iscd's dev.env in the environment (ISCSDK_RELEASE_KEY, the dev
+** release key's public half, verifies the package):
 **
 **     set -a; . iscd-data/dev.env; set +a; build/bin/upgrade 2024.1.3
 */
@@ -66,7 +66,7 @@ int main(int argc, char** argv)
     memset(&opt, 0, sizeof opt);
     opt.struct_size = sizeof opt;
     opt.app_version = argc > 1 ? argv[1] : "2024.1.3";
-    /* opt.public_key: NULL takes $ISCSDK_LICENSE_PUBLIC_KEY; a real program compiles its key in. */
+    /* opt.release_key: NULL takes $ISCSDK_RELEASE_KEY; a real program compiles its vendor's key in. */
     if (iscsdk_init(&opt, &c) != ISCSDK_OK) {
         fprintf(stderr, "iscsdk_init: %s\n", iscsdk_last_error());
         return 1;

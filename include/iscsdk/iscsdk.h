@@ -163,10 +163,14 @@ typedef struct iscsdk_options {
     const char* app_version;          /* the host application's version, e.g. "2024.1.3" */
     const char* workspace_dir;        /* local cache/workspace; NULL: a per-user default */
     uint32_t    connect_timeout_ms;   /* 0: library default (10 s) */
-    const char* public_key;           /* the product's public key(s), as `iscctl key export-public` prints them:
-                                         upgrade packages are verified with it; NULL: $ISCSDK_LICENSE_PUBLIC_KEY */
+    const char* public_key;           /* unused since 0.1.0 (upgrades are verified with release_key); checked as a
+                                         string and otherwise ignored; kept so that the layout does not change */
     int32_t     no_auto_install;      /* non-zero: iscsdk_shut_out() does not start a staged upgrade's installer;
                                          the host runs it (see UPGRADES); 0: $ISCSDK_NO_AUTO_INSTALL=1 sets it */
+    const char* release_key;          /* the vendor's release public key(s), "ISR1.<kid>.<key>", comma-separated,
+                                         as `iscctl release key generate` prints them: an upgrade is downloaded and
+                                         run only if one of them signed it; NULL: $ISCSDK_RELEASE_KEY; neither:
+                                         every upgrade is refused (no_release_key). Compile it into the program. */
 } iscsdk_options;
 
 /*
@@ -331,15 +335,21 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify_notify(iscsdk_client*
 **
 ** The vendor publishes releases per product and platform (`iscctl release
 ** publish`, docs/upgrades.md): a semantic version, notes, forced or
-** optional, a minimum supported version, and a package signed with the
-** product's key. Versions compare by SemVer 2.0 precedence: app_version
+** optional, a minimum supported version, and a package signed offline
+** with the vendor's release key (`iscctl release sign`; the service never
+** holds that key). Versions compare by SemVer 2.0 precedence: app_version
 ** must be MAJOR.MINOR.PATCH[-pre][+build] ("2024.1.3").
 **
-** A package is downloaded in the background (resumable: chunks fetched
-** before a dropped connection or an exit are not fetched again), checked
-** against options->public_key (signature) and the signed SHA-256 (bytes),
-** and only then staged in the workspace. A package that fails either check
-** is refused, deleted and never run.
+** Before anything is downloaded, an offer must be for this program's
+** product and platform, newer than app_version, and signed by one of
+** options->release_key; an offer that is not is refused with an errorCode
+** (wrong_product, wrong_platform, not_newer, no_release_key, unknown_key,
+** bad_signature) and nothing is fetched. A package is downloaded in the
+** background (resumable: chunks fetched before a dropped connection or an
+** exit are not fetched again), checked against the signed SHA-256 (bytes),
+** and only then staged in the workspace. A package that fails a check is
+** refused, deleted and never run; the signature is checked again before
+** the installer starts.
 **
 ** After exit: when iscsdk_shut_out() is called with an upgrade staged, the
 ** library starts the installer (the release's silent-install command) as a
@@ -361,7 +371,9 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_license_verify_notify(iscsdk_client*
 ** or "false"; when true also version, notes, forced ("true"/"false"), size
 ** (bytes), current, fileName; with available "false", declined (a version
 ** the user declined) or on failure errorCode (bad_version: app_version is
-** not a semantic version; unreachable) and errorMsg.
+** not a semantic version; unreachable; wrong_product, wrong_platform,
+** not_newer: the service offered a release this program refuses) and
+** errorMsg.
 ** A forced upgrade (a forced release, or app_version below a release's
 ** minimum supported version) is downloaded and staged at once, then an
 ** ISCSDK_EVENT_UPDATE event with the same id says fromForceWin "true": tell
@@ -378,7 +390,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_check_new_versions(iscsdk_client* c,
 ** iscsdk_check_new_versions() that offered it, says fromForceWin "false",
 ** status "staged", version, packagePath, installCommand (a JSON array of
 ** strings), autoInstall, bytesFetched; or status "failed" with errorCode
-** (bad_signature, unknown_key, no_public_key, bad_package, unreachable,
+** (bad_signature, unknown_key, no_release_key, bad_package, unreachable,
 ** ...) and errorMsg. It installs after the program exits. upgrade zero: the
 ** version is recorded as declined in the workspace and not offered again,
 ** unless it becomes forced.

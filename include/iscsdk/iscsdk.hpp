@@ -35,8 +35,9 @@ struct Options {
     std::string appVersion;
     std::string workspaceDir;
     uint32_t connectTimeoutMs;
-    std::string publicKey; /* verifies upgrade packages; empty: $ISCSDK_LICENSE_PUBLIC_KEY */
-    bool noAutoInstall;    /* the host runs a staged upgrade's installer itself */
+    bool noAutoInstall;     /* the host runs a staged upgrade's installer itself */
+    std::string releaseKey; /* the vendor's release public key(s): upgrades are verified with it;
+                               empty: $ISCSDK_RELEASE_KEY (iscsdk_options.release_key) */
 
     Options() : connectTimeoutMs(0), noAutoInstall(false) {}
 };
@@ -164,8 +165,8 @@ public:
         o.app_version = detail::OrNull(options.appVersion);
         o.workspace_dir = detail::OrNull(options.workspaceDir);
         o.connect_timeout_ms = options.connectTimeoutMs;
-        o.public_key = detail::OrNull(options.publicKey);
         o.no_auto_install = options.noAutoInstall ? 1 : 0;
+        o.release_key = detail::OrNull(options.releaseKey);
         return iscsdk_init(&o, &client_);
     }
 

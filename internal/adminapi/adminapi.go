@@ -210,8 +210,10 @@ type (
 		IDs []string `json:"ids"`
 	}
 	// PublishRelease is the body of POST /admin/v1/releases. The package's
-	// chunks must be stored first; iscd checks the manifest against them,
-	// and signs the release with the product's key.
+	// chunks must be stored first; iscd checks the manifest against them.
+	// KeyID and Signature are the vendor's offline signature of the
+	// release's statement (internal/release; iscctl release sign): iscd
+	// stores and serves them, and programs verify them.
 	PublishRelease struct {
 		ProductID      string `json:"productId"`
 		Platform       string `json:"platform"` // GOOS-GOARCH, e.g. windows-amd64
@@ -222,6 +224,8 @@ type (
 		FileName       string `json:"fileName"`
 		InstallCommand string `json:"installCommand,omitempty"` // "" is "{package}"
 		Manifest       []byte `json:"manifest"`                 // the encoded manifest of the one file
+		KeyID          string `json:"keyId"`                    // the release key that signed it
+		Signature      string `json:"signature"`                // Ed25519 over the statement, base64url
 	}
 	// ReleasePublished answers POST /admin/v1/releases.
 	ReleasePublished struct {

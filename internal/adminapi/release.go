@@ -8,7 +8,20 @@ import (
 	"sync"
 
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/release"
 )
+
+// Statement is what a release published as req, of a package of size
+// bytes with that SHA-256, says: the statement its signature covers (iscd
+// builds the same from the request and the stored manifest).
+func Statement(req PublishRelease, size int64, sha256 string) release.Statement {
+	cmd := req.InstallCommand
+	if cmd == "" {
+		cmd = release.DefaultCommand
+	}
+	return release.Statement{Product: req.ProductID, Platform: req.Platform, Version: req.Version, FileName: req.FileName,
+		Size: size, SHA256: sha256, InstallCommand: cmd}
+}
 
 // publishWindow is how many chunks go up at once.
 const publishWindow = 4
@@ -16,9 +29,11 @@ const publishWindow = 4
 // PublishRelease uploads a package read from pkg (chunked as cloud files
 // are: only the chunks iscd lacks are sent, so a publish that failed
 // half-way sends the rest when it is run again) and publishes it as req
-// (req.Manifest is filled in). progress, if not nil, is called with the
+// with the signature sign gives for its statement (req.Manifest, KeyID
+// and Signature are filled in; sign is the vendor's release key, or a
+// release.Signed made offline). progress, if not nil, is called with the
 // bytes of pkg read and sent so far.
-func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.Reader, progress func(done int64)) (ReleasePublished, error) {
+func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.Reader, sign release.Signer, progress func(done int64)) (ReleasePublished, error) {
 	var out ReleasePublished
 	base := "/releases/" + req.ProductID + "/chunks/"
 	var (
@@ -87,6 +102,11 @@ func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.
 	if progress != nil {
 		progress(done)
 	}
+	sig, err := sign.Sign(Statement(req, f.Size, f.Hash.String()))
+	if err != nil {
+		return out, fmt.Errorf("sign the release: %w", err)
+	}
+	req.KeyID, req.Signature = sig.KeyID, sig.Value
 	f.Path = "package" // the file's name is req.FileName
 	if req.Manifest, err = manifest.Encode(manifest.New(f)); err != nil {
 		return out, err

@@ -1,10 +1,12 @@
 // Package release describes an upgrade package of a product as its vendor
 // vouches for it: a Statement (product, platform, version, file, size,
-// SHA-256, silent-install command) signed with the product's Ed25519 key,
-// the key that signs its licences (internal/license). iscd signs a
-// statement when a release is published; the SDK verifies it against the
-// product's public keys before it stages the package, and again before it
-// runs the installer.
+// SHA-256, silent-install command) signed with the vendor's Ed25519
+// release key. The vendor signs offline (`iscctl release sign`), where it
+// builds its packages; iscd stores and serves the signature and never
+// holds the key, so neither a compromised iscd nor an admin token can make
+// a desktop run code. The SDK verifies the statement against the release
+// public keys compiled into the program before it downloads the package,
+// and again before it runs the installer.
 package release
 
 import (
@@ -18,7 +20,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/semver"
 )
 
@@ -36,12 +37,14 @@ var (
 	ErrInvalid      = errors.New("release: invalid statement")
 	ErrUnknownKey   = errors.New("release: signed by a key the program does not know")
 	ErrBadSignature = errors.New("release: bad signature")
+	ErrBadKey       = errors.New("release: malformed key")
 )
 
 var (
 	productPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	platformPattern = regexp.MustCompile(`^[a-z0-9]{1,16}-[a-z0-9]{1,16}$`)
 	hexSHA256       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	b64             = base64.RawURLEncoding.Strict()
 )
 
 // Statement is what a signature covers: everything that decides which
@@ -115,37 +118,50 @@ type Signature struct {
 	Value string `json:"signature"` // base64url, unpadded
 }
 
-// Sign checks s and signs it with k, which must be s.Product's key.
-func Sign(s Statement, k license.SigningKey) (Signature, error) {
+// Sign checks s and signs it with the vendor's release key k.
+func Sign(s Statement, k PrivateKey) (Signature, error) {
 	if err := s.Check(); err != nil {
 		return Signature{}, err
 	}
-	if k.Product != s.Product {
-		return Signature{}, fmt.Errorf("%w: key of product %q for a release of %q", ErrInvalid, k.Product, s.Product)
+	if len(k.Key) != ed25519.PrivateKeySize || !keyIDPattern.MatchString(k.ID) {
+		return Signature{}, fmt.Errorf("%w: %s is not a release key", ErrBadKey, k)
 	}
-	sig := ed25519.Sign(k.Private, s.Message())
-	return Signature{KeyID: k.ID, Value: base64.RawURLEncoding.EncodeToString(sig)}, nil
+	sig := ed25519.Sign(k.Key, s.Message())
+	return Signature{KeyID: k.ID, Value: b64.EncodeToString(sig)}, nil
 }
 
-// Verify checks s and its signature against keys (the product's public
-// keys, as the program was given them).
-func Verify(s Statement, sig Signature, keys []license.PublicKey) error {
+// CheckSignature reports whether sig is well formed (a key id and 64
+// bytes of base64url), without verifying it: what iscd can check of a
+// signature made with a key it does not know.
+func CheckSignature(sig Signature) error {
+	if !keyIDPattern.MatchString(sig.KeyID) {
+		return fmt.Errorf("%w: key id %q is not 1 to 32 lower-case hex digits", ErrBadSignature, sig.KeyID)
+	}
+	if raw, err := b64.DecodeString(sig.Value); err != nil || len(raw) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: not an unpadded base64url Ed25519 signature", ErrBadSignature)
+	}
+	return nil
+}
+
+// Verify checks s and its signature against keys (the vendor's release
+// public keys, as the program was given them).
+func Verify(s Statement, sig Signature, keys []PublicKey) error {
 	if err := s.Check(); err != nil {
 		return err
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(sig.Value)
+	raw, err := b64.DecodeString(sig.Value)
 	if err != nil || len(raw) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: not an Ed25519 signature", ErrBadSignature)
 	}
 	for _, k := range keys {
-		if k.Product == s.Product && k.ID == sig.KeyID {
+		if k.ID == sig.KeyID {
 			if !ed25519.Verify(k.Key, s.Message(), raw) {
-				return fmt.Errorf("%w: %s %s (%s) does not verify with key %s/%s", ErrBadSignature, s.Product, s.Version, s.Platform, k.Product, k.ID)
+				return fmt.Errorf("%w: %s %s (%s) does not verify with release key %s", ErrBadSignature, s.Product, s.Version, s.Platform, k.ID)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s/%s", ErrUnknownKey, s.Product, sig.KeyID)
+	return fmt.Errorf("%w: release key %s", ErrUnknownKey, sig.KeyID)
 }
 
 // SumHex is the lower-case hex form of a SHA-256.

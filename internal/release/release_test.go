@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ func statement() release.Statement {
 }
 
 func TestSignAndVerify(t *testing.T) {
-	k, err := license.GenerateKey("acme-cad")
+	k, err := release.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,17 +26,22 @@ func TestSignAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := []license.PublicKey{k.Public()}
+	if err := release.CheckSignature(sig); err != nil {
+		t.Fatalf("CheckSignature: %v", err)
+	}
+	keys := []release.PublicKey{k.Public()}
 	if err := release.Verify(s, sig, keys); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	// Every signed field matters.
 	for name, change := range map[string]func(*release.Statement){
-		"sha256":  func(s *release.Statement) { s.SHA256 = strings.Repeat("cd", 32) },
-		"size":    func(s *release.Statement) { s.Size++ },
-		"command": func(s *release.Statement) { s.InstallCommand = "{package} --evil" },
-		"version": func(s *release.Statement) { s.Version = "2.0.1" },
-		"file":    func(s *release.Statement) { s.FileName = "other.run" },
+		"product":  func(s *release.Statement) { s.Product = "acme-cae" },
+		"platform": func(s *release.Statement) { s.Platform = "windows-amd64" },
+		"sha256":   func(s *release.Statement) { s.SHA256 = strings.Repeat("cd", 32) },
+		"size":     func(s *release.Statement) { s.Size++ },
+		"command":  func(s *release.Statement) { s.InstallCommand = "{package} --evil" },
+		"version":  func(s *release.Statement) { s.Version = "2.0.1" },
+		"file":     func(s *release.Statement) { s.FileName = "other.run" },
 	} {
 		s2 := statement()
 		change(&s2)
@@ -48,16 +54,48 @@ func TestSignAndVerify(t *testing.T) {
 	if err := release.Verify(s, release.Signature{KeyID: sig.KeyID, Value: string(flipped)}, keys); !errors.Is(err, release.ErrBadSignature) {
 		t.Errorf("altered signature: %v", err)
 	}
-	other, _ := license.GenerateKey("acme-cad")
-	if err := release.Verify(s, sig, []license.PublicKey{other.Public()}); !errors.Is(err, release.ErrUnknownKey) {
+	other, _ := release.GenerateKey()
+	if err := release.Verify(s, sig, []release.PublicKey{other.Public()}); !errors.Is(err, release.ErrUnknownKey) {
 		t.Errorf("unknown key: %v", err)
 	}
-	if _, err := release.Sign(s, other); err != nil {
+	// Another key given the signer's id does not verify it either.
+	if err := release.Verify(s, sig, []release.PublicKey{{ID: k.ID, Key: other.Public().Key}}); !errors.Is(err, release.ErrBadSignature) {
+		t.Errorf("another key under the signer's id: %v", err)
+	}
+}
+
+func TestKeyForms(t *testing.T) {
+	k, err := release.GenerateKey()
+	if err != nil {
 		t.Fatal(err)
 	}
-	wrong, _ := license.GenerateKey("other-cad")
-	if _, err := release.Sign(s, wrong); !errors.Is(err, release.ErrInvalid) {
-		t.Errorf("another product's key signed: %v", err)
+	back, err := release.ParsePrivateKey(k.Marshal() + "\n")
+	if err != nil || back.ID != k.ID || !back.Key.Equal(k.Key) {
+		t.Fatalf("ParsePrivateKey(Marshal()) = %v, %v", back, err)
+	}
+	if strings.Contains(fmt.Sprintf("%v %#v %s", k, k, k), k.Marshal()[len("ISRS1."+k.ID+"."):]) {
+		t.Fatal("formatting a release key prints its secret")
+	}
+	other, _ := release.GenerateKey()
+	keys, err := release.ParsePublicKeys(k.Public().String() + ",\n " + other.Public().String() + " " + k.Public().String())
+	if err != nil || len(keys) != 2 || keys[0].ID != k.ID || keys[1].ID != other.ID {
+		t.Fatalf("ParsePublicKeys = %v, %v", keys, err)
+	}
+	lic, _ := license.GenerateKey("acme-cad")
+	for name, s := range map[string]string{
+		"a licence key":   lic.Public().String(),
+		"a private key":   k.Marshal(),
+		"nothing":         " , ",
+		"short material":  "ISR1.0a." + strings.Repeat("A", 20),
+		"bad id":          "ISR1.XY." + strings.TrimPrefix(k.Public().String(), "ISR1."+k.ID+"."),
+		"two keys one id": k.Public().String() + "," + "ISR1." + k.ID + "." + strings.TrimPrefix(other.Public().String(), "ISR1."+other.ID+"."),
+	} {
+		if _, err := release.ParsePublicKeys(s); !errors.Is(err, release.ErrBadKey) {
+			t.Errorf("%s: ParsePublicKeys = %v, want ErrBadKey", name, err)
+		}
+	}
+	if _, err := release.ParsePrivateKey(k.Public().String()); !errors.Is(err, release.ErrBadKey) {
+		t.Errorf("a public key as private: %v", err)
 	}
 }
 

@@ -137,7 +137,7 @@ func Open(cfg Config) (*Server, error) {
 	s.files = files.New(st, chunks, s.hub, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	files.MountAdmin(adm, st, cfg.Logger)
-	s.upgrades = upgrades.New(st, chunks, s.hub, s.licenses, cfg.Logger)
+	s.upgrades = upgrades.New(st, chunks, s.hub, cfg.Logger)
 	s.upgrades.MountAdmin(adm)
 	s.jobs = jobs.New(st, chunks, s.hub, cfg.Logger, cfg.Jobs)
 	s.jobs.MountAdmin(adm)
@@ -440,6 +440,10 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 	for i, k := range keys {
 		pub[i] = k.String()
 	}
+	releaseKey, releaseKeyFile, err := s.devReleaseKey()
+	if err != nil {
+		return err
+	}
 	apiSecret, id, hash := token.New(token.PrefixAPI)
 	if err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAPI, Hash: hash, UserID: DevUser, OrgID: DevOrg, Name: "dev", Created: now}); err != nil {
 		return err
@@ -454,6 +458,8 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCSDK_TOKEN=" + apiSecret,
 		"ISCSDK_PRODUCT=" + DevProduct,
 		"ISCSDK_LICENSE_PUBLIC_KEY=" + strings.Join(pub, ","),
+		"ISCSDK_RELEASE_KEY=" + releaseKey.Public().String(),
+		"ISCD_RELEASE_KEY_FILE=" + releaseKeyFile,
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
 	}, "\n") + "\n"

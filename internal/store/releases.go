@@ -24,8 +24,8 @@ type Release struct {
 	Size           int64     `json:"size"`
 	SHA256         string    `json:"sha256"` // of the package, lower-case hex
 	InstallCommand string    `json:"installCommand"`
-	KeyID          string    `json:"keyId"`     // the product key that signed it
-	Signature      string    `json:"signature"` // Ed25519 over internal/release.Statement, base64url
+	KeyID          string    `json:"keyId"`     // the vendor's release key that signed it
+	Signature      string    `json:"signature"` // Ed25519 over internal/release.Statement, base64url, made offline
 	Published      time.Time `json:"published"`
 	PublishedBy    string    `json:"publishedBy,omitempty"` // who published it ("admin": the admin API)
 }

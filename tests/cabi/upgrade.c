@@ -1,7 +1,7 @@
 /*
 ** upgrade.c: the upgrade calls of the C ABI against a live iscd. Run as
 ** `upgrade SCENARIO` with iscd's dev.env in the environment (its
-** ISCSDK_LICENSE_PUBLIC_KEY verifies the packages) and ISCSDK_WORKSPACE
+** ISCSDK_RELEASE_KEY verifies the packages) and ISCSDK_WORKSPACE
 ** and APP_VERSION set by the driver.
 **
 **   optional  check, print the notice, accept (upgrade_notify 1), print
@@ -61,14 +61,14 @@ static const char* const notice_keys[] = {"available", "version", "forced", "err
 static const char* const update_keys[] = {"fromForceWin", "status", "version", "errorCode", NULL};
 static const char* const result_keys[] = {"status", "version", "installer", "exitCode", "errorCode", NULL};
 
-static iscsdk_client* connect_client(const char* public_key)
+static iscsdk_client* connect_client(const char* release_key)
 {
     iscsdk_options o;
     iscsdk_client* c = NULL;
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.app_version = getenv("APP_VERSION");
-    o.public_key = public_key; /* NULL: $ISCSDK_LICENSE_PUBLIC_KEY */
+    o.release_key = release_key; /* NULL: $ISCSDK_RELEASE_KEY */
     CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_OK);
     return c;
 }
@@ -123,7 +123,7 @@ int main(int argc, char** argv)
         CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
         return check_done();
     }
-    c = connect_client(strcmp(scenario, "refused") == 0 ? "ISK1.demo-cad.0badc0de.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : NULL);
+    c = connect_client(strcmp(scenario, "refused") == 0 ? "ISR1.0badc0de.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : NULL);
     if (c == NULL) {
         return check_done();
     }

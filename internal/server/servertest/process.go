@@ -9,14 +9,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/iscsdk/iscsdk/internal/release"
 )
 
 // Binary is an iscd process started by StartBinary.
 type Binary struct {
-	Env  map[string]string // its dev.env
-	Pid  int               // its process id (for /proc: memory, CPU time)
-	Stop func()            // SIGTERM, then wait
-	Kill func()            // SIGKILL, then wait: a crash
+	Env map[string]string // its dev.env
+	// ReleaseKey is the dev release key (ISCD_RELEASE_KEY_FILE), which
+	// signs what tests publish.
+	ReleaseKey release.PrivateKey
+	Pid        int    // its process id (for /proc: memory, CPU time)
+	Stop       func() // SIGTERM, then wait
+	Kill       func() // SIGKILL, then wait: a crash
 }
 
 // StartBinary runs the iscd binary bin as `iscd serve --dev --data DATA
@@ -29,11 +34,18 @@ func StartBinary(bin, data string, args ...string) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := readReleaseKey(env["ISCD_RELEASE_KEY_FILE"])
+	if err != nil {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		return nil, fmt.Errorf("dev release key: %w", err)
+	}
 	return &Binary{
-		Env:  env,
-		Pid:  cmd.Process.Pid,
-		Stop: func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() },
-		Kill: func() { cmd.Process.Kill(); cmd.Wait() },
+		Env:        env,
+		ReleaseKey: key,
+		Pid:        cmd.Process.Pid,
+		Stop:       func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() },
+		Kill:       func() { cmd.Process.Kill(); cmd.Wait() },
 	}, nil
 }
 
@@ -76,7 +88,7 @@ func startBinary(bin, data string, args ...string) (env map[string]string, proc 
 	}
 	env, err = readEnv(filepath.Join(data, "dev.env"))
 	if err == nil {
-		for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT", "ISCSDK_LICENSE_PUBLIC_KEY", "ISCD_ADMIN_URL", "ISCD_ADMIN_TOKEN"} {
+		for _, k := range []string{"ISCSDK_ENDPOINT", "ISCSDK_TOKEN", "ISCSDK_PRODUCT", "ISCSDK_LICENSE_PUBLIC_KEY", "ISCSDK_RELEASE_KEY", "ISCD_RELEASE_KEY_FILE", "ISCD_ADMIN_URL", "ISCD_ADMIN_TOKEN"} {
 			if env[k] == "" {
 				err = fmt.Errorf("dev.env: no %s", k)
 			}

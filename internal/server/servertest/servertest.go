@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -31,6 +32,12 @@ type Server struct {
 	Endpoint   string // ISCSDK_ENDPOINT, ws://ADDR/v1/session
 	APIToken   string // ISCSDK_TOKEN, the demo user's isk_ token
 	Product    string // ISCSDK_PRODUCT, the demo product
+	// ReleaseKeys is ISCSDK_RELEASE_KEY, the dev release public key that
+	// programs verify upgrades with; ReleaseKey is its private key (from
+	// ISCD_RELEASE_KEY_FILE, its file), which signs what tests publish.
+	ReleaseKeys    string
+	ReleaseKey     release.PrivateKey
+	ReleaseKeyFile string
 
 	t   testing.TB
 	cfg server.Config
@@ -87,6 +94,10 @@ func (s *Server) start() {
 	s.Server, s.Addr = srv, ln.Addr().String()
 	s.AdminURL, s.AdminToken = env["ISCD_ADMIN_URL"], env["ISCD_ADMIN_TOKEN"]
 	s.Endpoint, s.APIToken, s.Product = env["ISCSDK_ENDPOINT"], env["ISCSDK_TOKEN"], env["ISCSDK_PRODUCT"]
+	s.ReleaseKeys, s.ReleaseKeyFile = env["ISCSDK_RELEASE_KEY"], env["ISCD_RELEASE_KEY_FILE"]
+	if s.ReleaseKey, err = readReleaseKey(env["ISCD_RELEASE_KEY_FILE"]); err != nil {
+		s.t.Fatalf("dev release key: %v", err)
+	}
 }
 
 // Stop shuts the service down gracefully (connected clients are told);
@@ -119,6 +130,14 @@ func (s *Server) Restart() {
 func (s *Server) Admin() *adminapi.Client {
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	return &adminapi.Client{BaseURL: s.AdminURL, Token: s.AdminToken, HTTP: hc}
+}
+
+func readReleaseKey(path string) (release.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return release.PrivateKey{}, err
+	}
+	return release.ParsePrivateKey(string(b))
 }
 
 // readEnv parses KEY=VALUE lines.

@@ -102,9 +102,12 @@ func (s *Service) adminPut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Publish checks a release against its stored chunks, signs it with the
-// product's key, stores it and, when it is forced, tells the product's
-// sessions at once. by names who published it (for the record).
+// Publish checks a release against its stored chunks, stores it with the
+// signature the vendor made offline (iscctl release sign) and, when it is
+// forced, tells the product's sessions at once. by names who published it
+// (for the record). iscd cannot verify the signature (it never holds the
+// vendor's release key, public or private, and needs neither): the
+// programs do, before they download the package.
 func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by string) (adminapi.ReleasePublished, error) {
 	var out adminapi.ReleasePublished
 	badReq := func(format string, a ...any) error { return wire.Errorf(wire.CodeBadRequest, format, a...) }
@@ -146,21 +149,17 @@ func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by s
 	if missing > 0 {
 		return out, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the package are not stored: put them first", missing)
 	}
-	st := release.Statement{Product: req.ProductID, Platform: req.Platform, Version: v.String(), FileName: req.FileName,
-		Size: f.Size, SHA256: f.Hash.String(), InstallCommand: req.InstallCommand}
-	if st.InstallCommand == "" {
-		st.InstallCommand = release.DefaultCommand
-	}
+	req.Version = v.String()
+	st := adminapi.Statement(req, f.Size, f.Hash.String())
 	if err := st.Check(); err != nil {
 		return out, badReq("%v", err)
 	}
-	key, err := s.signer.SigningKey(ctx, req.ProductID)
-	if err != nil {
-		return out, fmt.Errorf("signing key of %s: %w", req.ProductID, err)
+	sig := release.Signature{KeyID: req.KeyID, Value: req.Signature}
+	if req.KeyID == "" && req.Signature == "" {
+		return out, badReq("the release is not signed: sign it with the vendor's release key (iscctl release sign) and publish it with its signature")
 	}
-	sig, err := release.Sign(st, key)
-	if err != nil {
-		return out, err
+	if err := release.CheckSignature(sig); err != nil {
+		return out, badReq("%v", err)
 	}
 	rel := store.Release{ProductID: st.Product, Platform: st.Platform, Version: st.Version, Notes: req.Notes, Forced: req.Forced,
 		MinSupported: req.MinSupported, FileName: st.FileName, Size: st.Size, SHA256: st.SHA256, InstallCommand: st.InstallCommand,

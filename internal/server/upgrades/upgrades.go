@@ -4,10 +4,11 @@
 // over their session, chunk by chunk, as cloud files are opened.
 //
 // Packages are stored in the chunk store under the product's namespace
-// store.ReleaseChunks(product), apart from every org's files. A release is
-// signed at publishing with the product's current licence signing key
-// (the statement of internal/release), so a program verifies a package
-// with the public key it already has for its licences.
+// store.ReleaseChunks(product), apart from every org's files. A release
+// comes with the signature its vendor made offline with its release key
+// (the statement of internal/release); iscd stores and serves it and signs
+// nothing, so a program trusts a package because its vendor signed it,
+// not because iscd offers it.
 package upgrades
 
 import (
@@ -20,31 +21,24 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
-	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/semver"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
-// Signer gives a product's current signing key (licensing.Service).
-type Signer interface {
-	SigningKey(ctx context.Context, product string) (license.SigningKey, error)
-}
-
 // Service is the release catalogue of one iscd.
 type Service struct {
 	st     store.Store
 	chunks chunkstore.Store
 	hub    *session.Hub
-	signer Signer
 	log    *slog.Logger
 	now    func() time.Time
 }
 
 // New returns the service and registers its request handlers on hub.
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, signer Signer, log *slog.Logger) *Service {
-	s := &Service{st: st, chunks: chunks, hub: hub, signer: signer, log: log, now: func() time.Time { return time.Now().UTC() }}
+func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
+	s := &Service{st: st, chunks: chunks, hub: hub, log: log, now: func() time.Time { return time.Now().UTC() }}
 	hub.Handle(wire.OpUpgradesCheck, s.check)
 	hub.Handle(wire.OpUpgradesManifest, s.manifest)
 	hub.Handle(wire.OpUpgradesChunk, s.chunk)

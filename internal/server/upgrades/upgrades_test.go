@@ -5,18 +5,26 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
-// publish uploads a small package through the admin API and publishes it.
+// publish uploads a small package through the admin API and publishes it,
+// signed with the dev release key.
 func publish(t *testing.T, srv *servertest.Server, req adminapi.PublishRelease) error {
+	return publishSigned(t, srv, req, srv.ReleaseKey)
+}
+
+// publishSigned is publish with the signature sign makes (nil: none).
+func publishSigned(t *testing.T, srv *servertest.Server, req adminapi.PublishRelease, sign release.Signer) error {
 	t.Helper()
 	ctx := context.Background()
 	a := srv.Admin()
@@ -35,6 +43,13 @@ func publish(t *testing.T, srv *servertest.Server, req adminapi.PublishRelease) 
 			return err
 		}
 	}
+	if sign != nil {
+		sig, err := sign.Sign(adminapi.Statement(req, f.Size, f.Hash.String()))
+		if err != nil { // a request the test makes bad on purpose: iscd must refuse it for what it is
+			sig = release.Signature{KeyID: "0a", Value: strings.Repeat("A", 86)}
+		}
+		req.KeyID, req.Signature = sig.KeyID, sig.Value
+	}
 	f.Path = "package"
 	req.Manifest, err = manifest.Encode(manifest.New(f))
 	if err != nil {
@@ -42,6 +57,13 @@ func publish(t *testing.T, srv *servertest.Server, req adminapi.PublishRelease) 
 	}
 	var out adminapi.ReleasePublished
 	return a.Do(ctx, "POST", "/releases", req, &out)
+}
+
+// fixedSignature signs every statement with the same signature.
+type fixedSignature release.Signature
+
+func (f fixedSignature) Sign(release.Statement) (release.Signature, error) {
+	return release.Signature(f), nil
 }
 
 func TestOfferRules(t *testing.T) {
@@ -121,11 +143,22 @@ func TestPublishRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want a 4xx", name, err)
 		}
 	}
+	// iscd signs nothing: a release without a signature, or with one that
+	// is not an Ed25519 signature, is refused; it cannot check more (it
+	// does not know the release key), the programs do.
+	var ae *adminapi.Error
+	unsigned := ok
+	unsigned.Version = "1.0.3"
+	if err := publishSigned(t, srv, unsigned, nil); !errors.As(err, &ae) || ae.Code != wire.CodeBadRequest || !strings.Contains(ae.Message, "not signed") {
+		t.Errorf("an unsigned release: %v", err)
+	}
+	if err := publishSigned(t, srv, unsigned, fixedSignature{KeyID: "0a", Value: "AAAA"}); !errors.As(err, &ae) || ae.Code != wire.CodeBadRequest {
+		t.Errorf("a malformed signature: %v", err)
+	}
 	// A manifest whose chunks were never put is refused.
 	m, _ := manifest.Encode(manifest.New(manifest.File{Path: "x", Size: 1, Hash: chunkstore.Sum([]byte("x")), Chunks: []manifest.ChunkRef{{ID: chunkstore.Sum([]byte("x")), Size: 1}}}))
 	r := ok
 	r.Version, r.Manifest = "1.0.2", m
-	var ae *adminapi.Error
 	if err := srv.Admin().Do(context.Background(), "POST", "/releases", r, nil); !errors.As(err, &ae) || ae.Code != wire.CodeMissingChunks {
 		t.Errorf("missing chunks: %v", err)
 	}
