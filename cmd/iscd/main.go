@@ -6,6 +6,8 @@
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]
+//	           [--marketplace-ak AK --marketplace-sk-file F [--marketplace-api URL] [--marketplace-check-orders]
+//	            [--marketplace-async-licenses] [--marketplace-appinfo-url URL]]
 //	iscd migrate --db postgres://... [--db-password-file F]
 //	iscd worker --server URL --token-file F [--solver NAME]... [--plugin NAME=LIB]... [--capacity N]
 //	iscd gc [--data DIR] [--blobs ...] [--db ...]
@@ -92,6 +94,7 @@ func serve(args []string, stderr io.Writer) error {
 	mktKeyFile := fs.String("marketplace-key-file", "", "turn on the marketplace production interface with the access key in this file; $ISCD_MARKETPLACE_KEY holds the key itself otherwise")
 	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
+	mktAPI := addMarketAPIFlags(fs)
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
 	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
@@ -105,6 +108,11 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	marketAPI, appInfo, err := mktAPI.config()
+	if err != nil {
+		return err
+	}
+	mkt.Outbound.AppInfo = appInfo
 	dsn, dbPassword, err := db.config()
 	if err != nil {
 		return err
@@ -130,6 +138,7 @@ func serve(args []string, stderr io.Writer) error {
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
+		MarketAPI: marketAPI,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins},
 		Database: dsn, DatabasePassword: dbPassword,
 	})

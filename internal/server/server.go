@@ -26,6 +26,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 	"github.com/iscsdk/iscsdk/internal/server/picker"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/server/upgrades"
@@ -67,6 +68,9 @@ type Config struct {
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
 	// random key, the demo org and the demo product.
 	Marketplace marketplace.Config
+	// MarketAPI configures iscd's calls to the marketplace: the usage
+	// push, licence delivery, order checks (off without its AK/SK).
+	MarketAPI MarketAPI
 	// Picker tunes the file pickers' links (TTL, clock).
 	Picker picker.Config
 	// Jobs tunes the compute service (the workers' lease).
@@ -90,6 +94,7 @@ type Server struct {
 	licenses *licensing.Service
 	files    *files.Service
 	jobs     *jobs.Service
+	push     *marketpush.Pusher // nil without a marketplace API
 	base     string // the URL it serves, once started
 	upgrades *upgrades.Service
 	http     *http.Server
@@ -144,6 +149,11 @@ func Open(cfg Config) (*Server, error) {
 	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
 	pickers.Register(s.hub)
 
+	if err := s.openMarketAPI(&cfg, adm); err != nil {
+		st.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle(wire.Path, s.hub)
 	mux.Handle(adminapi.Prefix+"/", adm)
@@ -156,6 +166,7 @@ func Open(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("iscd: %w", err)
 		}
 		mux.Handle(marketplace.Path, mh)
+		mountActivation(mux, mh)
 		cfg.Logger.Info("marketplace endpoint", "path", marketplace.Path, "config", cfg.Marketplace)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -270,6 +281,7 @@ func (s *Server) startHousekeeping() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopGC = cancel
 	s.gcDone.Go(func() { s.jobs.Run(ctx) })
+	s.gcDone.Go(func() { s.runMarketPush(ctx) })
 	s.watch(ctx)
 	s.gcDone.Go(func() {
 		sweep := time.NewTicker(sweepEvery)

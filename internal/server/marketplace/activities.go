@@ -269,8 +269,12 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 		return reply{}, err
 	}
 	id := InstanceID(string(req.OrderID), string(req.OrderLineID))
+	orderEdition, err := h.checkOrder(ctx, req)
+	if err != nil {
+		return reply{}, err
+	}
 	if _, err := h.st.Instance(ctx, id); err == nil {
-		return reply{InstanceID: id}, nil // a retry
+		return h.withAppInfo(ctx, req, id) // a retry
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return reply{}, err
 	}
@@ -296,8 +300,15 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
+	if err := h.gateSold(ctx, product); err != nil {
+		return reply{}, err
+	}
+	ed := edition(req)
+	if orderEdition != "" {
+		ed = orderEdition
+	}
 	l, err := h.lic.CreateLicense(ctx, adminapi.CreateLicense{
-		ID: id, OrgID: org, ProductID: product, Edition: edition(req), Kind: store.KindFloating, Seats: n,
+		ID: id, OrgID: org, ProductID: product, Edition: ed, Kind: store.KindFloating, Seats: n,
 		ExpiresAt: expires, GraceSeconds: int64(h.cfg.Grace / time.Second),
 		Trial: req.TrialFlag == "1" || req.TrialFlag == "true",
 	})
@@ -321,7 +332,33 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 	if err := h.st.PutInstance(ctx, in); err != nil {
 		return reply{}, err
 	}
-	return reply{InstanceID: id}, nil
+	return h.withAppInfo(ctx, req, id)
+}
+
+// withAppInfo is newInstance's success: the instanceId and, when
+// configured, appInfo with the organisation's first admin.
+func (h *Handler) withAppInfo(ctx context.Context, req request, id string) (reply, error) {
+	l, err := h.st.License(ctx, id)
+	if err != nil {
+		return reply{}, err
+	}
+	typ, info, err := h.appInfo(ctx, l.OrgID, id)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{InstanceID: id, EncryptType: typ, AppInfo: info}, nil
+}
+
+// gateSold makes a product sold through the marketplace require an
+// active licence for compute and cloud files, unless an operator decided
+// its gates already (iscctl product create/update --require-license).
+func (h *Handler) gateSold(ctx context.Context, product string) error {
+	return h.st.UpdateProduct(ctx, product, func(p *store.Product) error {
+		if p.RequireLicense == nil {
+			p.RequireLicense = &store.LicenseGates{Compute: true, Files: true}
+		}
+		return nil
+	})
 }
 
 // why is an audit detail, marked when the call was a test.
@@ -384,6 +421,11 @@ func (h *Handler) refresh(ctx context.Context, req request, id string) (reply, e
 	in, l, err := h.instance(ctx, id, false)
 	if err != nil {
 		return reply{}, err
+	}
+	if req.Activity == "refreshInstance" && req.OrderLineID != "" {
+		if _, err := h.checkOrder(ctx, req); err != nil {
+			return reply{}, err
+		}
 	}
 	order := string(req.OrderID)
 	switch req.Scene {
@@ -515,7 +557,7 @@ func (h *Handler) getLicense(ctx context.Context, req request) (reply, error) {
 		if old.InstanceID != id {
 			return reply{}, refuse(ResultBadParams, "eventId "+event+" was used for another instance")
 		}
-		return reply{InstanceID: id, License: old.License}, nil
+		return h.licenseReply(ctx, old)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return reply{}, err
 	}
@@ -549,7 +591,24 @@ func (h *Handler) getLicense(ctx context.Context, req request) (reply, error) {
 	if err := h.bindCode(ctx, req, l, ml.License); err != nil {
 		return reply{}, err
 	}
-	return reply{InstanceID: id, License: ml.License}, nil
+	return h.licenseReply(ctx, ml)
+}
+
+// licenseReply answers getLicenseAsync: the licence itself, or, with
+// Outbound.AsyncLicenses, 000004 until the marketplace has accepted its
+// delivery (and the licence after that, for a late retry).
+func (h *Handler) licenseReply(ctx context.Context, ml store.MarketLicense) (reply, error) {
+	if !h.cfg.Outbound.AsyncLicenses {
+		return reply{InstanceID: ml.InstanceID, License: ml.License}, nil
+	}
+	d, err := h.queueDelivery(ctx, ml)
+	if err != nil {
+		return reply{}, err
+	}
+	if d.State == store.OutboxSent {
+		return reply{InstanceID: ml.InstanceID, License: ml.License}, nil
+	}
+	return reply{}, &failure{ResultAsync, "accepted; the licence is delivered when ready"}
 }
 
 // bindCode makes code refer to l and records it on the licence.

@@ -63,6 +63,9 @@ type Config struct {
 	DefaultProduct string
 	// Grace is added after a licence's expiry time; 0 means DefaultGrace.
 	Grace time.Duration
+	// Outbound is what the interface asks of and hands to the marketplace:
+	// order checks, asynchronous licences, appInfo (outbound.go).
+	Outbound Outbound
 }
 
 // String describes c without its access key.
@@ -125,8 +128,10 @@ func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (
 type reply struct {
 	ResultCode string `json:"resultCode"`
 	ResultMsg  string `json:"resultMsg"`
-	InstanceID string `json:"instanceId,omitempty"`
-	License    string `json:"license,omitempty"`
+	InstanceID  string        `json:"instanceId,omitempty"`
+	License     string        `json:"license,omitempty"`
+	EncryptType string        `json:"encryptType,omitempty"`
+	AppInfo     *appInfoReply `json:"appInfo,omitempty"`
 }
 
 // failure is an activity's refusal with its result code.

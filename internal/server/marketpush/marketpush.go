@@ -127,18 +127,24 @@ func (p *Pusher) Kick() {
 // Run pushes every Interval (or when kicked) while this replica holds the
 // lease, until ctx ends; then it gives the lease up.
 func (p *Pusher) Run(ctx context.Context) {
-	t := time.NewTicker(p.cfg.Interval)
-	defer t.Stop()
 	defer p.st.ReleaseLease(context.WithoutCancel(ctx), LeaseName, p.cfg.Holder)
 	for {
-		if _, err := p.Cycle(ctx); err != nil && ctx.Err() == nil {
+		res, err := p.Cycle(ctx)
+		if err != nil && ctx.Err() == nil {
 			p.log.Warn("marketplace push", "err", err)
 		}
+		wait := p.cfg.Interval
+		if !res.NextRetry.IsZero() {
+			wait = min(wait, max(time.Until(res.NextRetry), 0))
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		case <-p.kick:
+			t.Stop()
 		}
 	}
 }
@@ -152,6 +158,13 @@ type Result struct {
 	Retried   int
 	Warned    int
 	Delivered int
+	NextRetry time.Time // the earliest retry this cycle scheduled (zero: none)
+}
+
+func (r *Result) retryAt(t time.Time) {
+	if r.NextRetry.IsZero() || t.Before(r.NextRetry) {
+		r.NextRetry = t
+	}
 }
 
 // Cycle collects new usage and pushes what is due, if this replica holds
@@ -352,6 +365,7 @@ func (p *Pusher) send(ctx context.Context, recs []store.OutboxRecord, res *Resul
 			recs[i].Attempts++
 			recs[i].Reason = err.Error()
 			recs[i].NextTry = now.Add(p.backoff(recs[i].Attempts))
+			res.retryAt(recs[i].NextTry)
 		}
 		res.Retried += len(recs)
 		p.mu.Lock()
@@ -392,6 +406,7 @@ func (p *Pusher) deliver(ctx context.Context, res *Result) error {
 			res.Delivered++
 		} else {
 			d.Reason, d.NextTry = err.Error(), now.Add(p.backoff(d.Attempts))
+			res.retryAt(d.NextTry)
 			p.log.Warn("marketplace licence delivery failed; retried later", "eventId", d.EventID, "err", err)
 		}
 		if err := p.st.SaveDelivery(ctx, d); err != nil {

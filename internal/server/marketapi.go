@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/iscsdk/iscsdk/internal/marketapi"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/marketpush"
+)
+
+// MarketAPI configures iscd's calls to the marketplace: the usage push,
+// licence delivery and the order query (docs/marketplace.md). It is off
+// unless API.Key is set.
+type MarketAPI struct {
+	API  marketapi.Config  // base URL, AK/SK, the usage push's key; never logged with its secrets
+	Push marketpush.Config // interval, batch, backoff, lease
+	// CheckOrders checks newInstance and refreshInstance against the
+	// order query.
+	CheckOrders bool
+	// AsyncLicenses makes getLicenseAsync answer 000004 and deliver.
+	AsyncLicenses bool
+}
+
+// openMarketAPI makes the client and the pusher, and points the
+// production interface's Outbound at them.
+func (s *Server) openMarketAPI(cfg *Config, _ any) error {
+	m := cfg.MarketAPI
+	out := &cfg.Marketplace.Outbound
+	if m.API.Key.Access == "" && m.API.Key.Secret == "" {
+		if m.CheckOrders || m.AsyncLicenses {
+			return errors.New("iscd: checking orders and delivering licences need the marketplace's AK/SK")
+		}
+		return nil
+	}
+	c, err := marketapi.New(m.API)
+	if err != nil {
+		return fmt.Errorf("iscd: %w", err)
+	}
+	s.push = marketpush.New(s.store, c, m.Push, s.log)
+	if m.CheckOrders {
+		out.Orders = c
+	}
+	out.AsyncLicenses = m.AsyncLicenses
+	out.Kick = s.push.Kick
+	s.log.Info("marketplace API", "config", m.API.String(), "checkOrders", m.CheckOrders, "asyncLicenses", m.AsyncLicenses)
+	return nil
+}
+
+// mountActivation serves the one-time activation of newInstance's appInfo.
+func mountActivation(mux *http.ServeMux, mh *marketplace.Handler) {
+	mux.Handle(marketplace.ActivatePath, mh.Activation())
+}
+
+// runMarketPush pushes the outbox until ctx ends (nothing without a
+// marketplace API).
+func (s *Server) runMarketPush(ctx context.Context) {
+	if s.push != nil {
+		s.push.Run(ctx)
+	}
+}
