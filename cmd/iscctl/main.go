@@ -4,12 +4,17 @@
 // file commands (ls, put, get, history, lock,
 // unlock) work on a user's cloud files over an SDK session.
 //
-//	iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]
+//	iscctl [--url URL] [--token-file FILE | --token-stdin] [--json] <command> [flags]
 //	iscctl help [command]
 //
-// The admin URL and token come from --url and --token, or from
-// $ISCD_ADMIN_URL and $ISCD_ADMIN_TOKEN (iscd serve --dev writes both to
-// DATA/dev.env; otherwise the first admin token is in DATA/admin.token).
+// The admin URL comes from --url or $ISCD_ADMIN_URL; the admin token from
+// $ISCD_ADMIN_TOKEN, --token-file or --token-stdin (iscd serve --dev
+// writes both to DATA/dev.env; otherwise the first admin token, an
+// owner's, is in DATA/admin.token). --token works too but warns: other
+// users see a command line. Each command needs an admin token of a role
+// (its --help says which; docs/admin.md lists them): give it the least
+// one. A plain http:// URL to another machine is refused unless
+// --insecure.
 // The file commands take the user's endpoint, API token and product from
 // --endpoint, --user-token and --product, or $ISCSDK_ENDPOINT,
 // $ISCSDK_TOKEN and $ISCSDK_PRODUCT, or the SDK's credentials file.
@@ -85,6 +90,7 @@ type flagSpec struct {
 // call is one run of a command: its parsed command line and where it writes.
 type call struct {
 	ctx    context.Context
+	name   string // the command's, e.g. "license freeze"
 	g      globals
 	api    *adminapi.Client // made by the first call; see client
 	flags  map[string]string
@@ -174,11 +180,18 @@ var commands = []command{
 	},
 	{
 		name: "product create", summary: "register a product (a desktop program)",
-		flags: []flagSpec{{"id", "P", "the product's id, as its programs send it", true}, {"name", "N", "the product's name", true}},
+		about: "Without --require-license nothing needs a licence until the marketplace first sells the product,\n" +
+			"which makes it compute,files ('iscctl product update' changes it).",
+		flags: []flagSpec{{"id", "P", "the product's id, as its programs send it", true}, {"name", "N", "the product's name", true},
+			{"require-license", "USES", requireLicenseUsage, false}},
 		run: func(x *call) error {
+			gates, err := flagGates(x)
+			if err != nil {
+				return err
+			}
 			var p store.Product
-			return x.do("POST", "/products", adminapi.CreateProduct{ID: x.flags["id"], Name: x.flags["name"]}, &p,
-				func() { x.table("", productHeader, [][]string{productRow(p)}) })
+			req := adminapi.CreateProduct{ID: x.flags["id"], Name: x.flags["name"], RequireLicense: gates}
+			return x.do("POST", "/products", req, &p, func() { x.table("", productHeader, [][]string{productRow(p)}) })
 		},
 	},
 	{
@@ -562,14 +575,16 @@ var commands = []command{
 var (
 	orgHeader     = []string{"ID", "NAME", "CREATED"}
 	userHeader    = []string{"ID", "ORG", "NAME", "EMAIL", "CREATED"}
-	productHeader = []string{"ID", "NAME", "CREATED"}
+	productHeader = []string{"ID", "NAME", "LICENCE NEEDED FOR", "CREATED"}
 )
 
 func orgRow(o store.Org) []string { return []string{o.ID, o.Name, when(o.Created)} }
 func userRow(u store.User) []string {
 	return []string{u.ID, u.OrgID, u.Name, u.Email, when(u.Created)}
 }
-func productRow(p store.Product) []string { return []string{p.ID, p.Name, when(p.Created)} }
+func productRow(p store.Product) []string {
+	return []string{p.ID, p.Name, gatesText(p.RequireLicense), when(p.Created)}
+}
 
 // run is iscctl with its environment passed in; it returns the exit code.
 func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
@@ -609,6 +624,11 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	x.stdout, x.stderr = stdout, stderr
+	x.name = c.name
+	if x.g.tokenOnCommandLine {
+		fmt.Fprint(stderr, "iscctl: warning: --token puts the admin token on the command line, where other users of this machine\n"+
+			"can read it (ps, /proc, shell history); use $ISCD_ADMIN_TOKEN, --token-file FILE or --token-stdin\n")
+	}
 	x.term = !x.g.json && isTerminal(stderr)
 	var cancel context.CancelFunc
 	if c.transfer || c.long {
@@ -646,13 +666,19 @@ func badFlag(format string, a ...any) error { return usageError{fmt.Errorf(forma
 // globals are the flags every command takes, before or after its name.
 type globals struct {
 	url, token string
-	json       bool
-	user       sdk.Config // the file commands' session
+	// tokenOnCommandLine: --token was given (iscctl warns);
+	// tokenFile, tokenStdin: the other ways (access.go).
+	tokenOnCommandLine bool
+	tokenFile          string
+	tokenStdin         bool
+	insecure           bool // http:// or ws:// to another machine
+	json               bool
+	user               sdk.Config // the file commands' session
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.url, "url", g.url, "the admin API's base URL, e.g. http://127.0.0.1:7400 ($ISCD_ADMIN_URL)")
-	fs.StringVar(&g.token, "token", g.token, "an admin token, isa_... ($ISCD_ADMIN_TOKEN)")
+	g.registerAccess(fs)
 	fs.BoolVar(&g.json, "json", g.json, "print the API's JSON instead of a table")
 }
 
@@ -733,6 +759,7 @@ func (c *command) parse(args []string, g globals) (*call, error) {
 		}
 	}
 	x := &call{g: g, flags: map[string]string{}, args: pos}
+	x.g.user.AllowInsecure = x.g.user.AllowInsecure || x.g.insecure
 	for _, f := range c.flags {
 		if b := bools[f.name]; b != nil {
 			if *b {
@@ -765,16 +792,19 @@ func (x *call) client() (*adminapi.Client, error) {
 
 // newClient checks the admin URL and token and returns an API client.
 func (x *call) newClient() (*adminapi.Client, error) {
-	raw, tok := strings.TrimSpace(x.g.url), strings.TrimSpace(x.g.token)
+	raw := strings.TrimSpace(x.g.url)
 	if raw == "" {
 		return nil, errors.New("no admin URL: set --url or $ISCD_ADMIN_URL (e.g. http://127.0.0.1:7400)")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("admin URL %q is not an http:// or https:// URL (--url, $ISCD_ADMIN_URL)", raw)
+	if _, err := checkAdminURL(raw, x.g.insecure); err != nil {
+		return nil, err
+	}
+	tok, err := x.g.adminToken()
+	if err != nil {
+		return nil, err
 	}
 	if tok == "" {
-		return nil, errors.New("no admin token: set --token or $ISCD_ADMIN_TOKEN (iscd writes the first one to DATA/admin.token)")
+		return nil, errNoToken
 	}
 	hc := &http.Client{
 		Timeout: 30 * time.Second,
@@ -792,11 +822,15 @@ func hint(err error, x *call) string {
 	var apiErr *adminapi.Error
 	var netErr *net.OpError
 	switch {
+	case errors.As(err, &apiErr) && apiErr.Code == adminapi.CodeTokenExpired:
+		return "an owner makes a new admin token with 'iscctl admin-token create'"
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized:
-		if strings.HasPrefix(x.g.token, "isk_") {
+		if tok, _ := x.g.adminToken(); strings.HasPrefix(tok, "isk_") {
 			return "that is a user's API token (isk_...); the admin API takes an admin token (isa_...)"
 		}
-		return "check --token or $ISCD_ADMIN_TOKEN"
+		return "check $ISCD_ADMIN_TOKEN, --token-file or --token-stdin"
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusForbidden:
+		return forbiddenHint(x, x.name)
 	case errors.As(err, &netErr):
 		return fmt.Sprintf("is iscd running at %s? (--url, $ISCD_ADMIN_URL)", x.g.url)
 	}
@@ -946,15 +980,18 @@ func (c *command) synopsis() string {
 
 const globalHelp = `
 global flags (before or after the command):
-  --url URL      the admin API's base URL, e.g. http://127.0.0.1:7400 ($ISCD_ADMIN_URL)
-  --token TOKEN  an admin token, isa_... ($ISCD_ADMIN_TOKEN)
-  --json         print the API's JSON instead of a table
+  --url URL          the admin API's base URL, e.g. http://127.0.0.1:7400 ($ISCD_ADMIN_URL)
+  --token-file FILE  read the admin token (isa_...) from FILE; else $ISCD_ADMIN_TOKEN
+  --token-stdin      read the admin token from standard input
+  --token TOKEN      the admin token on the command line: works, but other users can see it (warns)
+  --insecure         allow http:// (ws://) to another machine: the token crosses the network in clear
+  --json             print the API's JSON instead of a table
 
 Exit status: 0 on success, 1 when the call fails, 2 when the command line is wrong.
 `
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "usage: iscctl [--url URL] [--token TOKEN] [--json] <command> [flags]\n\n"+
+	fmt.Fprint(w, "usage: iscctl [--url URL] [--token-file FILE | --token-stdin] [--json] <command> [flags]\n\n"+
 		"Manage an iscd service through its admin API, and a user's cloud files.\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range commands {
@@ -983,6 +1020,13 @@ func (c *command) help(w io.Writer) {
 			fmt.Fprintf(tw, "  %s\t%s%s\n", strings.TrimSpace("--"+f.name+" "+f.arg), f.usage, req)
 		}
 		tw.Flush()
+	}
+	if role, ok := commandRoles[c.name]; ok {
+		needs := "It needs " + roleText(role) + "."
+		if c.user {
+			needs = "With --force it needs " + roleText(role) + "."
+		}
+		fmt.Fprintf(w, "\n%s\n", needs)
 	}
 	switch {
 	case c.user:

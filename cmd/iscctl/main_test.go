@@ -253,7 +253,7 @@ func TestErrors(t *testing.T) {
 		{"no URL", with("ISCD_ADMIN_URL", ""), []string{"org", "list"}, exitError, []string{"no admin URL", "--url", "$ISCD_ADMIN_URL"}},
 		{"no token", with("ISCD_ADMIN_TOKEN", ""), []string{"org", "list"}, exitError, []string{"no admin token", "--token", "$ISCD_ADMIN_TOKEN"}},
 		{"URL without scheme", with("ISCD_ADMIN_URL", strings.TrimPrefix(srv.AdminURL, "http://")), []string{"org", "list"}, exitError, []string{"not an http:// or https:// URL"}},
-		{"wrong admin token", with("ISCD_ADMIN_TOKEN", "isa_0123456789abcdef_nottherightsecret"), []string{"org", "list"}, exitError, []string{"admin token missing or invalid", "HTTP 401", "check --token"}},
+		{"wrong admin token", with("ISCD_ADMIN_TOKEN", "isa_0123456789abcdef_nottherightsecret"), []string{"org", "list"}, exitError, []string{"admin token missing or invalid", "HTTP 401", "check $ISCD_ADMIN_TOKEN, --token-file"}},
 		{"API token as admin token", with("ISCD_ADMIN_TOKEN", srv.APIToken), []string{"org", "list"}, exitError, []string{"HTTP 401", "user's API token"}},
 		{"service unreachable", with("ISCD_ADMIN_URL", closed), []string{"org", "list"}, exitError, []string{"connection refused", "is iscd running at " + closed}},
 		{"unknown command", env, []string{"frobnicate"}, exitUsage, []string{`unknown command "frobnicate"`}},

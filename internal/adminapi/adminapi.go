@@ -48,6 +48,15 @@ type (
 	CreateProduct struct {
 		ID   string `json:"id"`
 		Name string `json:"name"`
+		// RequireLicense: what needs an active licence of the product
+		// (docs/licensing.md); nil leaves it undecided.
+		RequireLicense *store.LicenseGates `json:"requireLicense,omitempty"`
+	}
+	// UpdateProduct is the body of PATCH /admin/v1/products/{id}: the
+	// fields given are changed, the others stay.
+	UpdateProduct struct {
+		Name           *string             `json:"name,omitempty"`
+		RequireLicense *store.LicenseGates `json:"requireLicense,omitempty"`
 	}
 	// Notice is the body of POST /admin/v1/notices: a message pushed to
 	// every matching session (connected now, or resuming later).

@@ -139,13 +139,14 @@ func Open(cfg Config) (*Server, error) {
 		}
 		chunks = dir
 	}
-	s.files = files.New(st, chunks, s.hub, cfg.Logger)
+	s.files = files.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	files.MountAdmin(adm, st, cfg.Logger)
 	s.upgrades = upgrades.New(st, chunks, s.hub, cfg.Logger)
 	s.upgrades.MountAdmin(adm)
-	s.jobs = jobs.New(st, chunks, s.hub, cfg.Logger, cfg.Jobs)
+	s.jobs = jobs.New(st, chunks, s.hub, s.licenses, cfg.Logger, cfg.Jobs)
 	s.jobs.MountAdmin(adm)
+	s.licenses.OnStop(s.jobs.StopLicensed)
 	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
 	pickers.Register(s.hub)
 
@@ -364,15 +365,20 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	return session.Identity{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID}, nil
 }
 
-// ensureAdminToken creates the first admin token and writes it, readable by
-// the operator only, to DATA/admin.token. Later starts leave it alone.
+// ensureAdminToken creates the first admin token, an owner's, and writes
+// it, readable by the operator only, to DATA/admin.token. Later starts
+// leave it alone while an owner token works (not revoked, not expired): a
+// new one is how an operator with the data directory recovers from losing
+// them all.
 func (s *Server) ensureAdminToken(ctx context.Context) error {
 	toks, err := s.store.Tokens(ctx, "")
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	for _, t := range toks {
-		if t.Kind == token.PrefixAdmin && !t.Revoked {
+		owner := t.Role == "" || t.Role == string(adminapi.RoleOwner)
+		if t.Kind == token.PrefixAdmin && owner && !t.Revoked && (t.Expires.IsZero() || now.Before(t.Expires)) {
 			return nil
 		}
 	}
@@ -390,7 +396,8 @@ func (s *Server) ensureAdminToken(ctx context.Context) error {
 
 func (s *Server) mintAdminToken(ctx context.Context, name string) (string, error) {
 	secret, id, hash := token.New(token.PrefixAdmin)
-	err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAdmin, Hash: hash, Name: name, Created: time.Now().UTC()})
+	err := s.store.CreateToken(ctx, store.Token{ID: id, Kind: token.PrefixAdmin, Hash: hash, Name: name, Created: time.Now().UTC(),
+		Role: string(adminapi.RoleOwner)})
 	return secret, err
 }
 
@@ -425,7 +432,11 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 	for _, err := range []error{
 		s.store.CreateOrg(ctx, store.Org{ID: DevOrg, Name: "Demo organisation", Created: now}),
 		s.store.CreateUser(ctx, store.User{ID: DevUser, OrgID: DevOrg, Name: "Demo engineer", Created: now}),
-		s.store.CreateProduct(ctx, store.Product{ID: DevProduct, Name: "Demo CAD", Created: now}),
+		// Like a product sold through the marketplace, the demo product
+		// needs an active licence for compute and cloud files: the demo
+		// org has one (DevLicense).
+		s.store.CreateProduct(ctx, store.Product{ID: DevProduct, Name: "Demo CAD", Created: now,
+			RequireLicense: &store.LicenseGates{Compute: true, Files: true}}),
 	} {
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("iscd: dev setup: %w", err)

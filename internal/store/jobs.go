@@ -76,6 +76,10 @@ type Job struct {
 	Attempts        []JobAttempt `json:"attempts,omitempty"`
 	LeaseExpires    time.Time    `json:"leaseExpires,omitzero"` // while running
 	CancelRequested bool         `json:"cancelRequested,omitempty"`
+	// CancelCode and CancelReason say why a cancel was requested, for the
+	// result ("" and "": its owner or an operator canceled it).
+	CancelCode   string `json:"cancelCode,omitempty"`
+	CancelReason string `json:"cancelReason,omitempty"`
 	Created         time.Time    `json:"created"`
 	Finished        time.Time    `json:"finished,omitzero"`
 
@@ -164,10 +168,13 @@ type Jobs interface {
 	// its usage record, all at once; ErrLeaseLost unless worker holds the
 	// attempt's lease.
 	FinishJob(ctx context.Context, id, worker string, attempt int, state string, r JobResult, outputs []byte, u *UsageRecord, now time.Time) (Job, error)
-	// CancelJob cancels a queued job at once (its Finished is now); a running one gets
-	// CancelRequested (its worker stops it and finishes it canceled, or it
-	// ends canceled when its lease lapses). A finished job is unchanged.
-	CancelJob(ctx context.Context, id string, now time.Time) (Job, error)
+	// CancelJob cancels a queued job at once (its Finished is now; its
+	// ErrorCode and Error are code and reason, "canceled" and "canceled
+	// before it started" when empty); a running one gets CancelRequested,
+	// CancelCode and CancelReason (its worker stops it and finishes it
+	// canceled, or it ends canceled when its lease lapses). A finished job
+	// is unchanged.
+	CancelJob(ctx context.Context, id, code, reason string, now time.Time) (Job, error)
 	// ExpireLeases ends the attempts whose lease lapsed before now: the
 	// job is queued again, or failed when it has had its solver's
 	// MaxAttempts, or canceled if a cancel was requested. It returns the

@@ -25,6 +25,11 @@ const (
 	CodeBadDevice      = "bad_device"       // the fingerprint is malformed or too long
 )
 
+// CodeLicenseRequired refuses a call that the product's licence gates
+// reserve to organisations with an active licence (compute, cloud files)
+// from one that has none; one whose licence is frozen gets CodeFrozen.
+const CodeLicenseRequired = "license_required"
+
 // LicenseRequest is the body of license.request.
 type LicenseRequest struct {
 	Device string `json:"device,omitempty"` // MAC|disk|board|cpu; "" for none

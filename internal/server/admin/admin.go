@@ -1,9 +1,15 @@
 // Package admin serves the operator's HTTP API (/admin/v1/...): orgs, users,
-// API tokens, products, sessions and notices. Types are in internal/adminapi.
+// API tokens, admin tokens, products, sessions and notices, and the routes
+// the service's other parts add. Types are in internal/adminapi.
+//
+// Every route requires a role (adminapi.Role): Handle takes it, so no
+// route exists without one, and ServeHTTP checks the caller's admin token
+// (its hash, its expiry, its role) before the route runs.
 package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,77 +46,121 @@ type API struct {
 	mux *http.ServeMux
 	// limits holds the body limit of endpoints added with HandleLarge.
 	limits map[string]int64
+	// roles holds the role each route requires, by pattern.
+	roles map[string]adminapi.Role
+	now   func() time.Time
 }
 
 // New returns the admin API over dir and hub.
 func New(dir store.Directory, hub *session.Hub, log *slog.Logger) *API {
-	a := &API{dir: dir, hub: hub, log: log, mux: http.NewServeMux()}
+	a := &API{dir: dir, hub: hub, log: log, mux: http.NewServeMux(), roles: map[string]adminapi.Role{},
+		now: func() time.Time { return time.Now().UTC() }}
 	p := adminapi.Prefix
-	a.mux.HandleFunc("GET "+p+"/orgs", a.listOrgs)
-	a.mux.HandleFunc("POST "+p+"/orgs", a.createOrg)
-	a.mux.HandleFunc("GET "+p+"/users", a.listUsers)
-	a.mux.HandleFunc("POST "+p+"/users", a.createUser)
-	a.mux.HandleFunc("GET "+p+"/tokens", a.listTokens)
-	a.mux.HandleFunc("POST "+p+"/tokens", a.createToken)
-	a.mux.HandleFunc("DELETE "+p+"/tokens/{id}", a.revokeToken)
-	a.mux.HandleFunc("GET "+p+"/products", a.listProducts)
-	a.mux.HandleFunc("POST "+p+"/products", a.createProduct)
-	a.mux.HandleFunc("GET "+p+"/sessions", a.listSessions)
-	a.mux.HandleFunc("DELETE "+p+"/sessions/{id}", a.endSession)
-	a.mux.HandleFunc("POST "+p+"/sessions/{id}/disconnect", a.disconnectSession)
-	a.mux.HandleFunc("POST "+p+"/notices", a.notice)
+	read, owner, customers := adminapi.RoleReadOnly, adminapi.RoleOwner, adminapi.RoleLicenses
+	a.Handle(read, "GET "+p+"/orgs", a.listOrgs)
+	a.Handle(customers, "POST "+p+"/orgs", a.createOrg)
+	a.Handle(read, "GET "+p+"/users", a.listUsers)
+	a.Handle(customers, "POST "+p+"/users", a.createUser)
+	a.Handle(read, "GET "+p+"/tokens", a.listTokens)
+	a.Handle(customers, "POST "+p+"/tokens", a.createToken)
+	a.Handle(customers, "DELETE "+p+"/tokens/{id}", a.revokeToken)
+	a.Handle(owner, "GET "+p+"/admin-tokens", a.listAdminTokens)
+	a.Handle(owner, "POST "+p+"/admin-tokens", a.createAdminToken)
+	a.Handle(owner, "DELETE "+p+"/admin-tokens/{id}", a.revokeAdminToken)
+	a.Handle(read, "GET "+p+"/products", a.listProducts)
+	a.Handle(owner, "POST "+p+"/products", a.createProduct)
+	a.Handle(owner, "PATCH "+p+"/products/{id}", a.updateProduct)
+	a.Handle(read, "GET "+p+"/sessions", a.listSessions)
+	a.Handle(customers, "DELETE "+p+"/sessions/{id}", a.endSession)
+	a.Handle(customers, "POST "+p+"/sessions/{id}/disconnect", a.disconnectSession)
+	a.Handle(customers, "POST "+p+"/notices", a.notice)
+	a.Handle(read, "GET "+p+"/routes", a.listRoutes)
 	a.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		Fail(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
 	})
 	return a
 }
 
-// Handle adds an endpoint, such as "POST /admin/v1/licenses", for a
-// capability of the service. It is served behind the same admin token
-// check and body limit as the others.
-func (a *API) Handle(pattern string, h http.HandlerFunc) { a.mux.HandleFunc(pattern, h) }
+// Handle adds an endpoint, such as "POST /admin/v1/licenses", that tokens
+// of role (or owner) may call. It is served behind the same admin token
+// check and body limit as the others. The pattern names its method; only
+// a GET may require RoleReadOnly, which every token has. Call it before
+// serving.
+func (a *API) Handle(role adminapi.Role, pattern string, h http.HandlerFunc) {
+	method, _, ok := strings.Cut(pattern, " ")
+	if _, err := adminapi.ParseRole(string(role)); err != nil || !ok {
+		panic(fmt.Sprintf("admin: route %q: want a known role and a method (%v)", pattern, err))
+	}
+	if role == adminapi.RoleReadOnly && method != http.MethodGet {
+		panic(fmt.Sprintf("admin: route %q changes something: it needs a role that may, not %s", pattern, role))
+	}
+	a.roles[pattern] = role
+	a.mux.HandleFunc(pattern, h)
+}
 
 // HandleLarge is Handle for an endpoint whose body may be up to limit
-// bytes instead of 1 MiB (a release's manifest). Call it before serving.
-func (a *API) HandleLarge(pattern string, limit int64, h http.HandlerFunc) {
+// bytes instead of 1 MiB (a release's manifest).
+func (a *API) HandleLarge(role adminapi.Role, pattern string, limit int64, h http.HandlerFunc) {
 	if a.limits == nil {
 		a.limits = map[string]int64{}
 	}
 	a.limits[pattern] = limit
-	a.mux.HandleFunc(pattern, h)
+	a.Handle(role, pattern, h)
 }
 
-// ServeHTTP checks the admin token, then routes.
+// ServeHTTP checks the admin token and its role, then routes.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(r) {
-		Fail(w, http.StatusUnauthorized, wire.CodeUnauthorized, "admin token missing or invalid (Authorization: Bearer <admin token>)")
+	t, status, code, msg := a.authenticate(r)
+	if status != 0 {
+		Fail(w, status, code, msg)
+		return
+	}
+	_, pattern := a.mux.Handler(r)
+	if need, ok := a.roles[pattern]; ok && !roleOf(t).Allows(need) {
+		Fail(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("%s %s needs an admin token with role %s (or owner); this one's role is %s",
+			r.Method, r.URL.Path, need, roleOf(t)))
 		return
 	}
 	limit := int64(maxBody)
-	if _, pattern := a.mux.Handler(r); a.limits[pattern] > 0 {
+	if a.limits[pattern] > 0 {
 		limit = a.limits[pattern]
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	a.mux.ServeHTTP(w, r)
 }
 
-func (a *API) authorized(r *http.Request) bool {
+// authenticate finds the caller's admin token, or says why it is refused
+// (status, code and message).
+func (a *API) authenticate(r *http.Request) (t store.Token, status int, code, msg string) {
+	const invalid = "admin token missing or invalid (Authorization: Bearer <admin token>)"
 	// The scheme is case-insensitive (RFC 9110, 11.1).
 	v := r.Header.Get("Authorization")
 	const scheme = "Bearer "
 	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
-		return false
+		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
-	bearer := v[len(scheme):]
-	id, secret, err := token.Parse(token.PrefixAdmin, bearer)
+	id, secret, err := token.Parse(token.PrefixAdmin, v[len(scheme):])
 	if err != nil {
-		return false
+		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
-	t, err := a.dir.Token(r.Context(), id)
-	if err != nil || t.Kind != token.PrefixAdmin || t.Revoked {
-		return false
+	t, err = a.dir.Token(r.Context(), id)
+	if err != nil || t.Kind != token.PrefixAdmin || t.Revoked || !token.Verify(secret, t.Hash) {
+		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
-	return token.Verify(secret, t.Hash)
+	// Only a holder of the secret learns that it expired.
+	if !t.Expires.IsZero() && !a.now().Before(t.Expires) {
+		return t, http.StatusUnauthorized, adminapi.CodeTokenExpired,
+			fmt.Sprintf("admin token %s expired at %s; an owner makes a new one (iscctl admin-token create)", t.ID, t.Expires.Format(time.RFC3339))
+	}
+	return t, 0, "", ""
+}
+
+// roleOf is an admin token's role: owner for one made before roles.
+func roleOf(t store.Token) adminapi.Role {
+	if t.Role == "" {
+		return adminapi.RoleOwner
+	}
+	return adminapi.Role(t.Role)
 }
 
 // Fail answers with status and {"error":{"code","message"}}.
@@ -314,6 +365,103 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// listRoutes answers every endpoint and the role it requires, sorted.
+func (a *API) listRoutes(w http.ResponseWriter, _ *http.Request) {
+	out := make([]adminapi.Route, 0, len(a.roles))
+	for pattern, role := range a.roles {
+		method, path, _ := strings.Cut(pattern, " ")
+		out = append(out, adminapi.Route{Method: method, Pattern: path, Role: role})
+	}
+	slices.SortFunc(out, func(x, y adminapi.Route) int {
+		return cmp.Or(strings.Compare(x.Pattern, y.Pattern), strings.Compare(x.Method, y.Method))
+	})
+	Reply(w, http.StatusOK, out)
+}
+
+func adminToken(t store.Token) adminapi.AdminToken {
+	return adminapi.AdminToken{ID: t.ID, Name: t.Name, Role: roleOf(t), Created: t.Created, Expires: t.Expires, Revoked: t.Revoked}
+}
+
+func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) {
+	toks, err := a.dir.Tokens(r.Context(), "")
+	if err != nil {
+		a.storeFail(w, "tokens", err)
+		return
+	}
+	out := []adminapi.AdminToken{}
+	for _, t := range toks {
+		if t.Kind == token.PrefixAdmin {
+			out = append(out, adminToken(t))
+		}
+	}
+	Reply(w, http.StatusOK, out)
+}
+
+func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.CreateAdminToken
+	if !Decode(w, r, &req) || !CheckText(w, "name", req.Name, false, 200) {
+		return
+	}
+	role, err := adminapi.ParseRole(string(req.Role))
+	if err != nil {
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "role: "+err.Error())
+		return
+	}
+	if !req.Expires.IsZero() && !req.Expires.After(a.now()) {
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "expires "+req.Expires.Format(time.RFC3339)+" has passed")
+		return
+	}
+	secret, id, hash := token.New(token.PrefixAdmin)
+	t := store.Token{ID: id, Kind: token.PrefixAdmin, Hash: hash, Name: req.Name, Created: now(), Role: string(role), Expires: req.Expires.UTC()}
+	if err := a.dir.CreateToken(r.Context(), t); err != nil {
+		a.storeFail(w, "token", err)
+		return
+	}
+	a.log.Info("admin token created", "token", id, "role", role, "expires", t.Expires) // the id, never the secret
+	Reply(w, http.StatusCreated, adminapi.NewAdminToken{AdminToken: adminToken(t), Secret: secret})
+}
+
+// revokeAdminToken revokes an admin token, but not the last owner token
+// that still works: nobody could then make admin tokens again.
+func (a *API) revokeAdminToken(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	toks, err := a.dir.Tokens(r.Context(), "")
+	if err != nil {
+		a.storeFail(w, "tokens", err)
+		return
+	}
+	var target *store.Token
+	owners := 0
+	for i, t := range toks {
+		if t.Kind != token.PrefixAdmin {
+			continue
+		}
+		if t.ID == id {
+			target = &toks[i]
+		}
+		if roleOf(t) == adminapi.RoleOwner && !t.Revoked && (t.Expires.IsZero() || a.now().Before(t.Expires)) {
+			owners++
+		}
+	}
+	switch {
+	case target == nil:
+		Fail(w, http.StatusNotFound, wire.CodeNotFound, "admin token "+id+" not found")
+		return
+	case target.Revoked:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case roleOf(*target) == adminapi.RoleOwner && owners == 1 && (target.Expires.IsZero() || a.now().Before(target.Expires)):
+		Fail(w, http.StatusConflict, "conflict", "admin token "+id+" is the last owner token: create another one first")
+		return
+	}
+	if err := a.dir.RevokeToken(r.Context(), id); err != nil {
+		a.storeFail(w, "admin token "+id, err)
+		return
+	}
+	a.log.Info("admin token revoked", "token", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) listProducts(w http.ResponseWriter, r *http.Request) {
 	ps, err := a.dir.Products(r.Context())
 	if err != nil {
@@ -328,13 +476,38 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 	if !Decode(w, r, &req) || !CheckText(w, "id", req.ID, true, 64) || !CheckID(w, "id", req.ID) || !CheckText(w, "name", req.Name, true, 200) {
 		return
 	}
-	p := store.Product{ID: req.ID, Name: req.Name, Created: now()}
+	p := store.Product{ID: req.ID, Name: req.Name, Created: now(), RequireLicense: req.RequireLicense}
 	if err := a.dir.CreateProduct(r.Context(), p); err != nil {
 		a.storeFail(w, "product "+p.ID, err)
 		return
 	}
-	a.log.Info("product created", "product", p.ID)
+	a.log.Info("product created", "product", p.ID, "requireLicense", p.RequireLicense)
 	Reply(w, http.StatusCreated, p)
+}
+
+func (a *API) updateProduct(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.UpdateProduct
+	if !Decode(w, r, &req) || (req.Name != nil && !CheckText(w, "name", *req.Name, true, 200)) {
+		return
+	}
+	id := r.PathValue("id")
+	var p store.Product
+	err := a.dir.UpdateProduct(r.Context(), id, func(stored *store.Product) error {
+		if req.Name != nil {
+			stored.Name = *req.Name
+		}
+		if req.RequireLicense != nil {
+			stored.RequireLicense = req.RequireLicense
+		}
+		p = *stored
+		return nil
+	})
+	if err != nil {
+		a.storeFail(w, "product "+id, err)
+		return
+	}
+	a.log.Info("product updated", "product", id, "requireLicense", p.RequireLicense)
+	Reply(w, http.StatusOK, p)
 }
 
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {

@@ -19,7 +19,7 @@ import (
 // holder's next save follows the usual rules: a conflict if someone saved
 // since. A file that is not checked out is answered as it is.
 func MountAdmin(a *admin.API, st store.Files, log *slog.Logger) {
-	a.Handle("POST "+adminapi.Prefix+"/files/unlock", func(w http.ResponseWriter, r *http.Request) {
+	a.Handle(adminapi.RoleLicenses, "POST "+adminapi.Prefix+"/files/unlock", func(w http.ResponseWriter, r *http.Request) {
 		var req adminapi.UnlockFile
 		if !admin.Decode(w, r, &req) || !admin.CheckText(w, "orgId", req.OrgID, true, 64) {
 			return

@@ -25,25 +25,51 @@ import (
 type Service struct {
 	st     store.Store
 	chunks chunkstore.Store
+	gate   Gate
 	log    *slog.Logger
 	now    func() time.Time
 }
 
-// New returns the service and registers its handlers on hub.
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
-	s := &Service{st: st, chunks: chunks, log: log, now: func() time.Time { return time.Now().UTC() }}
+// Gate says whether an organisation may use cloud files for a product:
+// nil, or the error its client gets (licensing.Service: the licence gates).
+type Gate interface {
+	RequireForFiles(ctx context.Context, orgID, productID string) error
+}
+
+// New returns the service and registers its handlers on hub. Every
+// operation on files (save, open, list, history, lock) passes gate first;
+// moving chunks does not, as saves and solves share it and a chunk is
+// nothing without a committed version that names it (unreferenced ones
+// are collected).
+func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger) *Service {
+	s := &Service{st: st, chunks: chunks, gate: gate, log: log, now: func() time.Time { return time.Now().UTC() }}
 	hub.Handle(wire.OpFilesHave, s.have)
 	hub.Handle(wire.OpFilesChunk, s.chunk)
-	hub.Handle(wire.OpFilesOpen, s.open)
-	hub.Handle(wire.OpFilesManifest, s.manifest)
-	hub.Handle(wire.OpFilesStat, s.stat)
-	hub.Handle(wire.OpFilesList, s.list)
-	hub.Handle(wire.OpFilesHistory, s.history)
-	hub.Handle(wire.OpFilesLock, s.lock)
-	hub.Handle(wire.OpFilesUnlock, s.unlock)
+	hub.Handle(wire.OpFilesOpen, s.gated(s.open))
+	hub.Handle(wire.OpFilesManifest, s.gated(s.manifest))
+	hub.Handle(wire.OpFilesStat, s.gated(s.stat))
+	hub.Handle(wire.OpFilesList, s.gated(s.list))
+	hub.Handle(wire.OpFilesHistory, s.gated(s.history))
+	hub.Handle(wire.OpFilesLock, s.gated(s.lock))
+	hub.Handle(wire.OpFilesUnlock, s.gated(s.unlock))
 	hub.HandleBinary(wire.BinChunkPut, s.put)
-	hub.HandleBinary(wire.BinCommit, s.commit)
+	hub.HandleBinary(wire.BinCommit, func(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+		if err := s.gate.RequireForFiles(ctx, c.OrgID, c.ProductID); err != nil {
+			return nil, err
+		}
+		return s.commit(ctx, c, f)
+	})
 	return s
+}
+
+// gated runs h once the caller passes the licence gate.
+func (s *Service) gated(h session.Handler) session.Handler {
+	return func(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+		if err := s.gate.RequireForFiles(ctx, c.OrgID, c.ProductID); err != nil {
+			return nil, err
+		}
+		return h(ctx, c, body)
+	}
 }
 
 // storeErr turns a store error into the error the client sees.

@@ -21,18 +21,19 @@ import (
 // admin API.
 func (s *Service) MountAdmin(a *admin.API) {
 	p := adminapi.Prefix
-	a.Handle("GET "+p+"/products/{id}/solvers", s.listSolvers)
-	a.Handle("PUT "+p+"/products/{id}/solvers/{name}", s.putSolver)
-	a.Handle("DELETE "+p+"/products/{id}/solvers/{name}", s.deleteSolver)
-	a.Handle("GET "+p+"/jobs", s.listJobs)
-	a.Handle("GET "+p+"/jobs/{id}", s.showJob)
-	a.Handle("GET "+p+"/jobs/{id}/logs", s.jobLogs)
-	a.Handle("POST "+p+"/jobs/{id}/cancel", s.cancelJob)
-	a.Handle("GET "+p+"/workers", func(w http.ResponseWriter, _ *http.Request) { admin.Reply(w, http.StatusOK, s.Workers()) })
-	a.Handle("POST "+p+"/workers/tokens", s.createWorkerToken)
-	a.Handle("GET "+p+"/workers/tokens", s.listWorkerTokens)
-	a.Handle("DELETE "+p+"/workers/tokens/{id}", s.revokeWorkerToken)
-	a.Handle("GET "+p+"/usage", s.usage)
+	read, compute := adminapi.RoleReadOnly, adminapi.RoleCompute
+	a.Handle(read, "GET "+p+"/products/{id}/solvers", s.listSolvers)
+	a.Handle(compute, "PUT "+p+"/products/{id}/solvers/{name}", s.putSolver)
+	a.Handle(compute, "DELETE "+p+"/products/{id}/solvers/{name}", s.deleteSolver)
+	a.Handle(read, "GET "+p+"/jobs", s.listJobs)
+	a.Handle(read, "GET "+p+"/jobs/{id}", s.showJob)
+	a.Handle(read, "GET "+p+"/jobs/{id}/logs", s.jobLogs)
+	a.Handle(compute, "POST "+p+"/jobs/{id}/cancel", s.cancelJob)
+	a.Handle(read, "GET "+p+"/workers", func(w http.ResponseWriter, _ *http.Request) { admin.Reply(w, http.StatusOK, s.Workers()) })
+	a.Handle(compute, "POST "+p+"/workers/tokens", s.createWorkerToken)
+	a.Handle(read, "GET "+p+"/workers/tokens", s.listWorkerTokens)
+	a.Handle(compute, "DELETE "+p+"/workers/tokens/{id}", s.revokeWorkerToken)
+	a.Handle(read, "GET "+p+"/usage", s.usage)
 }
 
 func (s *Service) listSolvers(w http.ResponseWriter, r *http.Request) {

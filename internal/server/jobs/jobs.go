@@ -49,11 +49,18 @@ type Config struct {
 // DefaultMaxWaiting is an organisation's default bound on jobs not ended.
 const DefaultMaxWaiting = 1000
 
+// Gate says whether an organisation may use compute for a product: nil,
+// or the error its client gets (licensing.Service: the licence gates).
+type Gate interface {
+	RequireForCompute(ctx context.Context, orgID, productID string) error
+}
+
 // Service is the compute service of one iscd.
 type Service struct {
 	st         store.Store
 	chunks     chunkstore.Store
 	hub        *session.Hub
+	gate       Gate
 	log        *slog.Logger
 	lease      time.Duration
 	maxWaiting int
@@ -75,14 +82,15 @@ type Service struct {
 }
 
 // New returns the service and registers its client operations on hub.
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger, cfg Config) *Service {
+// A submit passes gate first.
+func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger, cfg Config) *Service {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = DefaultMaxWaiting
 	}
-	s := &Service{st: st, chunks: chunks, hub: hub, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
+	s := &Service{st: st, chunks: chunks, hub: hub, gate: gate, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
 		now:    func() time.Time { return time.Now().UTC() },
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
 		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
@@ -168,6 +176,9 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		}
 		return Info(j), nil // a retry
 	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := s.gate.RequireForCompute(ctx, c.OrgID, c.ProductID); err != nil {
 		return nil, err
 	}
 	if err := s.checkQuota(ctx, c.OrgID); err != nil {
@@ -335,8 +346,41 @@ func (s *Service) cancel(ctx context.Context, c session.Caller, body json.RawMes
 // Cancel cancels a job: at once if queued; a running one is stopped by its
 // worker, which is told now.
 func (s *Service) Cancel(ctx context.Context, id string) (store.Job, error) {
+	return s.cancelFor(ctx, id, "", "")
+}
+
+// StopLicensed cancels the queued and running jobs of l's organisation and
+// product when l was frozen or released (code says which) and the
+// organisation is left without a licence that allows compute: each ends
+// canceled with code and a reason naming the licence. It is
+// licensing.Service's OnStop hook.
+func (s *Service) StopLicensed(ctx context.Context, l store.License, code string) {
+	gateErr := s.gate.RequireForCompute(ctx, l.OrgID, l.ProductID)
+	if gateErr == nil {
+		return // the product needs no licence for compute, or another one allows it
+	}
+	reason := fmt.Sprintf("canceled: licence %s was %s", l.ID, strings.ToLower(l.Status))
+	for _, state := range []string{store.JobRunning, store.JobQueued} {
+		js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: l.OrgID, State: state, Limit: s.maxWaiting})
+		if err != nil {
+			s.log.Error("cancel a stopped licence's jobs", "license", l.ID, "err", err)
+			return
+		}
+		for _, j := range js {
+			if j.ProductID != l.ProductID {
+				continue
+			}
+			if _, err := s.cancelFor(ctx, j.ID, code, reason); err != nil {
+				s.log.Error("cancel a stopped licence's job", "license", l.ID, "job", j.ID, "err", err)
+			}
+		}
+	}
+}
+
+// cancelFor cancels a job with a reason for its result ("": a plain cancel).
+func (s *Service) cancelFor(ctx context.Context, id, code, reason string) (store.Job, error) {
 	now := s.now()
-	j, err := s.st.CancelJob(ctx, id, now)
+	j, err := s.st.CancelJob(ctx, id, code, reason, now)
 	if err != nil {
 		return j, err
 	}
@@ -347,7 +391,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (store.Job, error) {
 		s.log.Info("job canceled while queued", "job", id)
 		s.result(ctx, j)
 	case j.State == store.JobRunning:
-		s.log.Info("job cancel requested", "job", id, "worker", j.Worker())
+		s.log.Info("job cancel requested", "job", id, "worker", j.Worker(), "code", code)
 		if !s.tellCancel(j) {
 			s.relay(Notice{CancelJob: j.ID}) // its worker is connected to another replica
 		}

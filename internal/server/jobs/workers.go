@@ -639,7 +639,8 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 		r.Error = fmt.Sprintf("the outputs are %d bytes, more than the limit of %d", r.OutputSize, limit)
 	}
 	if j.CancelRequested && h.State != store.JobSucceeded {
-		h.State, r.ErrorCode, r.Error = store.JobCanceled, wire.CodeCanceled, "canceled"
+		h.State = store.JobCanceled
+		r.ErrorCode, r.Error = j.CanceledResult("")
 	}
 	now := s.now()
 	started := j.Attempts[len(j.Attempts)-1].Started

@@ -121,6 +121,9 @@ func (s *Service) SetStatus(ctx context.Context, id, status, why string) (store.
 		}
 	}
 	s.push(ctx, s.toProduct(l.OrgID, l.ProductID), l.ID, state, why, code)
+	if code != "" {
+		s.stopped(ctx, l, code)
+	}
 	return l, nil
 }
 
@@ -175,15 +178,16 @@ func (s *Service) ForceRelease(ctx context.Context, seatID string) (store.Seat, 
 // MountAdmin adds the licence endpoints to the admin API.
 func (s *Service) MountAdmin(a *admin.API) {
 	p := adminapi.Prefix
-	a.Handle("POST "+p+"/licenses", s.adminCreate)
-	a.Handle("GET "+p+"/licenses", s.adminList)
-	a.Handle("GET "+p+"/licenses/{id}", s.adminShow)
-	a.Handle("POST "+p+"/licenses/{id}/{action}", s.adminStatus)
-	a.Handle("GET "+p+"/licenses/{id}/audit", s.adminAudit)
-	a.Handle("GET "+p+"/seats", s.adminSeats)
-	a.Handle("DELETE "+p+"/seats/{id}", s.adminReleaseSeat)
-	a.Handle("GET "+p+"/products/{id}/keys", s.adminKeys)
-	a.Handle("POST "+p+"/products/{id}/keys/rotate", s.adminRotate)
+	read, lic := adminapi.RoleReadOnly, adminapi.RoleLicenses
+	a.Handle(lic, "POST "+p+"/licenses", s.adminCreate)
+	a.Handle(read, "GET "+p+"/licenses", s.adminList)
+	a.Handle(read, "GET "+p+"/licenses/{id}", s.adminShow)
+	a.Handle(lic, "POST "+p+"/licenses/{id}/{action}", s.adminStatus)
+	a.Handle(read, "GET "+p+"/licenses/{id}/audit", s.adminAudit)
+	a.Handle(read, "GET "+p+"/seats", s.adminSeats)
+	a.Handle(lic, "DELETE "+p+"/seats/{id}", s.adminReleaseSeat)
+	a.Handle(read, "GET "+p+"/products/{id}/keys", s.adminKeys)
+	a.Handle(adminapi.RoleOwner, "POST "+p+"/products/{id}/keys/rotate", s.adminRotate)
 }
 
 func (s *Service) answerErr(w http.ResponseWriter, what string, err error) {

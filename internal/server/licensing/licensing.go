@@ -36,6 +36,9 @@ type Service struct {
 
 	keyMu    sync.Mutex // serialises key creation per service
 	notifies counter    // license.notify calls per session
+
+	stopMu sync.Mutex
+	onStop []func(context.Context, store.License, string) // see OnStop
 }
 
 // maxNotifies bounds the licence verdicts one session may record.

@@ -28,11 +28,12 @@ const maxPublishBody = 64 << 20
 // adminapi.PublishRelease for the list).
 func (s *Service) MountAdmin(a *admin.API) {
 	p := adminapi.Prefix
-	a.Handle("POST "+p+"/releases/{product}/chunks/have", s.adminHave)
-	a.Handle("PUT "+p+"/releases/{product}/chunks/{id}", s.adminPut)
-	a.HandleLarge("POST "+p+"/releases", maxPublishBody, s.adminPublish)
-	a.Handle("GET "+p+"/releases", s.adminList)
-	a.Handle("DELETE "+p+"/releases/{product}/{platform}/{version}", s.adminWithdraw)
+	rel := adminapi.RoleReleases
+	a.Handle(rel, "POST "+p+"/releases/{product}/chunks/have", s.adminHave)
+	a.Handle(rel, "PUT "+p+"/releases/{product}/chunks/{id}", s.adminPut)
+	a.HandleLarge(rel, "POST "+p+"/releases", maxPublishBody, s.adminPublish)
+	a.Handle(adminapi.RoleReadOnly, "GET "+p+"/releases", s.adminList)
+	a.Handle(rel, "DELETE "+p+"/releases/{product}/{platform}/{version}", s.adminWithdraw)
 }
 
 // product checks that the path's product exists.

@@ -258,23 +258,19 @@ func putUsage(tx *bolt.Tx, u store.UsageRecord) error {
 }
 
 // CancelJob implements store.Jobs.
-func (d *DB) CancelJob(_ context.Context, id string, now time.Time) (store.Job, error) {
+func (d *DB) CancelJob(_ context.Context, id, code, reason string, now time.Time) (store.Job, error) {
 	var j store.Job
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if j, err = getTx[store.Job](tx, bktJobs, id); err != nil {
 			return err
 		}
-		switch j.State {
-		case store.JobQueued:
+		if j.State == store.JobQueued {
 			if err := tx.Bucket(bktJobQueue).Delete(queueKey(j)); err != nil {
 				return err
 			}
-			j.State, j.Finished = store.JobCanceled, now
-			j.ErrorCode, j.Error = "canceled", "canceled before it started"
-		case store.JobRunning:
-			j.CancelRequested = true
-		default:
+		}
+		if !store.RequestCancel(&j, code, reason, now) {
 			return nil
 		}
 		return put(tx, bktJobs, id, j, false)
@@ -305,7 +301,7 @@ func (d *DB) ExpireLeases(_ context.Context, now time.Time) ([]store.Job, error)
 			switch {
 			case j.CancelRequested:
 				state = store.JobCanceled
-				j.ErrorCode, j.Error = "canceled", "canceled; its worker stopped answering"
+				j.ErrorCode, j.Error = j.CanceledResult("its worker stopped answering")
 			case j.Attempt() >= max(j.Solver.MaxAttempts, 1):
 				state = store.JobFailed
 				j.ErrorCode = "worker_lost"

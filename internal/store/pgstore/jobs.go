@@ -197,20 +197,14 @@ func (d *DB) FinishJob(ctx context.Context, id, worker string, attempt int, stat
 }
 
 // CancelJob implements store.Jobs.
-func (d *DB) CancelJob(ctx context.Context, id string, now time.Time) (store.Job, error) {
+func (d *DB) CancelJob(ctx context.Context, id, code, reason string, now time.Time) (store.Job, error) {
 	var j store.Job
 	err := d.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if j, err = getDoc[store.Job](ctx, tx, fmt.Sprintf("job %q", id), "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE", id); err != nil {
 			return err
 		}
-		switch j.State {
-		case store.JobQueued:
-			j.State, j.Finished = store.JobCanceled, now
-			j.ErrorCode, j.Error = "canceled", "canceled before it started"
-		case store.JobRunning:
-			j.CancelRequested = true
-		default:
+		if !store.RequestCancel(&j, code, reason, now) {
 			return nil
 		}
 		return putJob(ctx, tx, j)
@@ -238,7 +232,7 @@ func (d *DB) ExpireLeases(ctx context.Context, now time.Time) ([]store.Job, erro
 			switch {
 			case j.CancelRequested:
 				state = store.JobCanceled
-				j.ErrorCode, j.Error = "canceled", "canceled; its worker stopped answering"
+				j.ErrorCode, j.Error = j.CanceledResult("its worker stopped answering")
 			case j.Attempt() >= max(j.Solver.MaxAttempts, 1):
 				state = store.JobFailed
 				j.ErrorCode = "worker_lost"

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,23 +156,23 @@ func TestJobAttempts(t *testing.T, b Backend) {
 func TestJobCancel(t *testing.T, b Backend) {
 	db, _ := b.Open(t, "", 0)
 	must(t, db.CreateJob(ctx, newJob("q", created, "calculix"), nil))
-	j, err := db.CancelJob(ctx, "q", created)
+	j, err := db.CancelJob(ctx, "q", "", "", created)
 	must(t, err)
-	if j.State != store.JobCanceled {
-		t.Fatalf("queued job after cancel: %s", j.State)
+	if j.State != store.JobCanceled || j.ErrorCode != "canceled" {
+		t.Fatalf("queued job after cancel: %s %s", j.State, j.ErrorCode)
 	}
 	if _, err := db.LeaseJob(ctx, "w", []string{"calculix"}, created, created.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a canceled job was leased: %v", err)
 	}
-	if _, err := db.CancelJob(ctx, "nope", created); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.CancelJob(ctx, "nope", "", "", created); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("canceling an unknown job: %v", err)
 	}
 	must(t, db.CreateJob(ctx, newJob("r", created, "calculix"), nil))
 	_, err = db.LeaseJob(ctx, "w", []string{"calculix"}, created, created.Add(time.Second))
 	must(t, err)
-	j, err = db.CancelJob(ctx, "r", created)
+	j, err = db.CancelJob(ctx, "r", "license_frozen", "licence L is frozen", created)
 	must(t, err)
-	if j.State != store.JobRunning || !j.CancelRequested {
+	if j.State != store.JobRunning || !j.CancelRequested || j.CancelCode != "license_frozen" {
 		t.Fatalf("running job after cancel: %+v", j)
 	}
 	if j, err := db.RenewJob(ctx, "r", "w", 1, created.Add(time.Second)); err != nil || !j.CancelRequested {
@@ -179,10 +180,16 @@ func TestJobCancel(t *testing.T, b Backend) {
 	}
 	ch, err := db.ExpireLeases(ctx, created.Add(2*time.Second))
 	must(t, err)
-	if len(ch) != 1 || ch[0].State != store.JobCanceled {
-		t.Fatalf("expired canceled job: %+v", ch)
+	if len(ch) != 1 || ch[0].State != store.JobCanceled || ch[0].ErrorCode != "license_frozen" ||
+		!strings.HasPrefix(ch[0].Error, "licence L is frozen") {
+		t.Fatalf("expired canceled job: %+v; want it canceled with the cancel's code and reason", ch)
 	}
-	if j, err := db.CancelJob(ctx, "r", created); err != nil || j.State != store.JobCanceled {
+	must(t, db.CreateJob(ctx, newJob("q2", created, "calculix"), nil))
+	if j, err := db.CancelJob(ctx, "q2", "license_frozen", "licence L is frozen", created); err != nil ||
+		j.State != store.JobCanceled || j.ErrorCode != "license_frozen" || j.Error != "licence L is frozen" {
+		t.Fatalf("queued job canceled with a reason: %+v, %v", j, err)
+	}
+	if j, err := db.CancelJob(ctx, "r", "", "", created); err != nil || j.State != store.JobCanceled {
 		t.Fatalf("canceling a finished job: %+v, %v", j, err)
 	}
 }
