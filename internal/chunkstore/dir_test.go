@@ -39,8 +39,8 @@ func files(t *testing.T, root string) []string {
 }
 
 // TestDirFiles: what the suite checks through the interface, on disk: one
-// file per chunk where the package comment says, nothing from a refused or
-// repeated Put.
+// record in one pack for a chunk put eight times at once, nothing from a
+// refused Put.
 func TestDirFiles(t *testing.T) {
 	ctx := context.Background()
 	d := newDir(t)
@@ -53,9 +53,12 @@ func TestDirFiles(t *testing.T) {
 	wg.Wait()
 	d.Put(ctx, "acme", Sum([]byte("something else")), Encode(data))
 	d.Put(ctx, "acme", Sum(data), []byte{9, 1, 2})
-	want := "acme/" + id.String()[:2] + "/" + id.String()
-	if f := files(t, d.root); len(f) != 1 || f[0] != want {
-		t.Fatalf("files %v, want [%s]", f, want)
+	if f := files(t, d.root); len(f) != 2 || f[0] != "FORMAT" || f[1] != "acme/packs/00000001.pack" {
+		t.Fatalf("files %v, want FORMAT and one pack", f)
+	}
+	st, _ := os.Stat(filepath.Join(d.root, "acme/packs/00000001.pack"))
+	if want := int64(len(packMagic) + recordHeader + len(Encode(data))); st.Size() != want {
+		t.Fatalf("the pack has %d bytes, want %d: one record", st.Size(), want)
 	}
 }
 
@@ -87,44 +90,54 @@ func TestDirWriteFailure(t *testing.T) {
 	ctx := context.Background()
 	data := []byte(strings.Repeat("boss ", 5000))
 	id := Sum(data)
+	before := Sum([]byte("put before"))
 	for _, tc := range []struct {
 		name string
 		set  func(d *Dir)
 		want error
 	}{
 		{"disk full", func(d *Dir) {
-			d.write = func(f *os.File, b []byte) error {
-				f.Write(b[:len(b)/2])
+			d.append = func(f *os.File, b []byte, off int64) error {
+				f.WriteAt(b[:len(b)/2], off)
 				return &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 			}
 		}, ErrNoSpace},
 		{"quota", func(d *Dir) {
-			d.write = func(f *os.File, b []byte) error { return syscall.EDQUOT }
+			d.append = func(f *os.File, b []byte, off int64) error { return syscall.EDQUOT }
 		}, ErrNoSpace},
 		{"sync", func(d *Dir) {
-			d.write = func(f *os.File, b []byte) error { f.Write(b); return syscall.EIO }
+			d.sync = func(f *os.File) error { return syscall.EIO }
 		}, syscall.EIO},
-		{"rename", func(d *Dir) {
-			d.rename = func(from, to string) error { return syscall.EXDEV }
-		}, syscall.EXDEV},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDir(t)
+			if err := d.Put(ctx, "acme", before, Encode([]byte("put before"))); err != nil {
+				t.Fatal(err)
+			}
 			tc.set(d)
 			err := d.Put(ctx, "acme", id, Encode(data))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Put: %v, want %v", err, tc.want)
 			}
 			t.Log(err)
-			if f := files(t, d.root); len(f) != 0 {
-				t.Errorf("a failed Put left %v", f)
-			}
 			if ok, _ := d.Has(ctx, "acme", id); ok {
 				t.Error("a failed Put left the chunk visible")
 			}
+			// Nothing of it is found by the next process either, and
+			// what was put before is still there.
+			again, err := NewDir(d.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.Close()
+			if ok, _ := again.Has(ctx, "acme", id); ok {
+				t.Error("a failed Put left the chunk in the pack")
+			}
+			if _, err := again.Get(ctx, "acme", before); err != nil {
+				t.Errorf("the chunk put before the failure: %v", err)
+			}
 			// Once the disk has room again, the same Put succeeds.
-			fresh := newDir(t)
-			d.write, d.rename = fresh.write, fresh.rename
+			d.append, d.sync = writeAt, (*os.File).Sync
 			if err := d.Put(ctx, "acme", id, Encode(data)); err != nil {
 				t.Fatal(err)
 			}
@@ -137,9 +150,7 @@ func TestListRemovesStaleTemps(t *testing.T) {
 	d := newDir(t)
 	data := []byte("x")
 	id := Sum(data)
-	if err := d.Put(ctx, "acme", id, Encode(data)); err != nil {
-		t.Fatal(err)
-	}
+	writeOldLayout(t, d, "acme", data)
 	dir := d.dir("acme", id)
 	old, recent := filepath.Join(dir, tempPrefix+"old"), filepath.Join(dir, tempPrefix+"recent")
 	for _, p := range []string{old, recent} {

@@ -90,6 +90,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    store.Store
+	packs    *chunkstore.Dir // the chunk store it opened (none when given one)
 	hub      *session.Hub
 	licenses *licensing.Service
 	files    *files.Service
@@ -137,7 +138,7 @@ func Open(cfg Config) (*Server, error) {
 			st.Close()
 			return nil, fmt.Errorf("iscd: chunk store: %w", err)
 		}
-		chunks = dir
+		chunks, s.packs = dir, dir
 	}
 	s.files = files.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.licenses.MountAdmin(adm)
@@ -266,6 +267,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	jerr := s.jobs.Shutdown(ctx) // workers must not talk to a closed store
 	serr := s.http.Shutdown(ctx)
 	cerr := s.store.Close()
+	if s.packs != nil {
+		s.packs.Close()
+	}
 	return errors.Join(herr, jerr, serr, cerr)
 }
 

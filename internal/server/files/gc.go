@@ -39,6 +39,23 @@ func (s *Service) GC(ctx context.Context, org string, grace time.Duration) (chun
 	stats, err := chunkstore.GC(ctx, s.chunks, org, func(id chunkstore.ID) bool { return live[id] }, cutoff)
 	if err == nil && stats.Deleted > 0 {
 		s.log.Info("chunks collected", "org", org, "deleted", stats.Deleted, "live", stats.Live, "recent", stats.Recent)
+		// A store that packs chunks gives the space back by rewriting
+		// the packs that are mostly dead now.
+		if p, ok := s.chunks.(repacker); ok {
+			rs, rerr := p.Repack(ctx, org)
+			if rerr != nil {
+				return stats, rerr
+			}
+			if rs.Packs > 0 {
+				s.log.Info("packs rewritten", "org", org, "packs", rs.Packs, "moved", rs.Moved, "freed", rs.BytesFreed)
+			}
+		}
 	}
 	return stats, err
+}
+
+// repacker is a chunk store whose deleted chunks take space until it
+// rewrites their packs (chunkstore.Dir).
+type repacker interface {
+	Repack(ctx context.Context, org string) (chunkstore.RepackStats, error)
 }
