@@ -183,6 +183,16 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char
     return isc_go_save_as(ISC_ID(c), (char*)local_path, (char*)cloud_path, is_assembly, (char*)come_back_json, out_request_id, last_error);
 }
 
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_cloud_folder(iscsdk_client* c, const char* dir, const char* cursor, uint32_t limit, char** out_json)
+{
+    return isc_go_list_cloud_folder(ISC_ID(c), (char*)dir, (char*)cursor, limit, out_json, last_error);
+}
+
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cloud_file_history(iscsdk_client* c, const char* cloud_path, const char* cursor, uint32_t limit, char** out_json)
+{
+    return isc_go_cloud_file_history(ISC_ID(c), (char*)cloud_path, (char*)cursor, limit, out_json, last_error);
+}
+
 /* ---- cloud compute ---- */
 
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const char* file_path, const char* options_json, const char* come_back_json, uint64_t* out_request_id)
@@ -193,6 +203,11 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cancel(iscsdk_client* c, uint64_t request_id)
 {
     return isc_go_cancel(ISC_ID(c), request_id, last_error);
+}
+
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const char* cursor, uint32_t limit, char** out_json)
+{
+    return isc_go_list_jobs(ISC_ID(c), (char*)cursor, limit, out_json, last_error);
 }
 
 /* ---- miscellaneous ---- */
@@ -215,6 +230,7 @@ static const char* const status_text[] = {
     "ISCSDK_E_PROTOCOL: protocol error",
     "ISCSDK_E_CALLBACK_REGISTERED: events go to the registered callback",
     "ISCSDK_E_DISCONNECTED: disconnected",
+    "ISCSDK_E_REFUSED: refused by the service",
 };
 
 ISCSDK_API const char* ISCSDK_CALL iscsdk_status_string(iscsdk_status status)

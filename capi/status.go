@@ -48,6 +48,8 @@ func statusOf(err error) int32 {
 		return C.ISCSDK_E_CALLBACK_REGISTERED
 	case errors.Is(err, sdk.ErrDisconnected):
 		return C.ISCSDK_E_DISCONNECTED
+	case errors.Is(err, errRefused):
+		return C.ISCSDK_E_REFUSED
 	}
 	return C.ISCSDK_E_INTERNAL
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -37,6 +38,7 @@ type Listing struct {
 	Dir     string
 	Folders []string // full paths
 	Files   []FileInfo
+	Next    string // ListPage: the cursor of the next page; "" after the last
 }
 
 func fileInfo(w wire.FileInfo) FileInfo { return FileInfo(w) }
@@ -76,39 +78,154 @@ func (c *Client) fileOp(ctx context.Context, op, cloudPath string) (FileInfo, er
 	return fileInfo(fi), nil
 }
 
-// History returns a cloud file's versions, oldest first.
+// History returns a cloud file's versions, oldest first, reading every
+// page of them.
 func (c *Client) History(ctx context.Context, cloudPath string) ([]FileVersion, error) {
+	var out []FileVersion
+	for cursor := ""; ; {
+		h, err := c.HistoryPage(ctx, cloudPath, cursor, wire.MaxPageLimit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h.Versions...)
+		if cursor = h.Next; cursor == "" {
+			return out, nil
+		}
+	}
+}
+
+// HistoryPage is one page of a file's history.
+type HistoryPage struct {
+	Versions []FileVersion
+	Next     string // the cursor of the next page; "" after the last
+}
+
+// HistoryPage returns one page of a cloud file's versions, oldest first:
+// those after cursor ("" for the first page; else the Next of the previous
+// page), at most limit of them (0: 200; at most 1,000, and fewer when
+// they would not fit in one answer).
+func (c *Client) HistoryPage(ctx context.Context, cloudPath, cursor string, limit int) (HistoryPage, error) {
 	p, err := checkCloudPath(cloudPath)
 	if err != nil {
-		return nil, err
+		return HistoryPage{}, err
 	}
-	var vs []wire.FileVersion
-	if err := c.call(ctx, wire.OpFilesHistory, wire.FilesVersion{Path: p}, &vs); err != nil {
-		return nil, fmt.Errorf("history %s: %w", p, err)
+	pg, err := checkPage(cursor, limit)
+	if err != nil {
+		return HistoryPage{}, err
 	}
-	out := make([]FileVersion, len(vs))
-	for i, v := range vs {
-		out[i] = FileVersion(v)
+	var h wire.FileHistoryPage
+	if err := c.call(ctx, wire.OpFilesHistory, wire.FilesHistory{Path: p, Page: pg}, &h); err != nil {
+		return HistoryPage{}, fmt.Errorf("history %s: %w", p, err)
+	}
+	out := HistoryPage{Versions: make([]FileVersion, len(h.Versions)), Next: h.Next}
+	for i, v := range h.Versions {
+		out.Versions[i] = FileVersion(v)
 	}
 	return out, nil
 }
 
 // List returns the files and folders directly in a cloud folder ("/" is
-// the root).
+// the root), reading every page of them.
 func (c *Client) List(ctx context.Context, dir string) (Listing, error) {
+	var out Listing
+	for cursor := ""; ; {
+		l, err := c.ListPage(ctx, dir, cursor, wire.MaxPageLimit)
+		if err != nil {
+			return Listing{}, err
+		}
+		out.Dir = l.Dir
+		out.Folders = append(out.Folders, l.Folders...)
+		out.Files = append(out.Files, l.Files...)
+		if cursor = l.Next; cursor == "" {
+			if out.Folders == nil {
+				out.Folders = []string{}
+			}
+			if out.Files == nil {
+				out.Files = []FileInfo{}
+			}
+			return out, nil
+		}
+	}
+}
+
+// ListPage returns one page of a cloud folder: its folders, then its
+// files, each sorted by path; those after cursor ("" for the first page;
+// else the Next of the previous page), at most limit entries (0: 200; at
+// most 1,000, and fewer when they would not fit in one answer). Next is ""
+// on the last page.
+func (c *Client) ListPage(ctx context.Context, dir, cursor string, limit int) (Listing, error) {
 	if dir != "/" {
 		var err error
 		if dir, err = checkCloudPath(dir); err != nil {
 			return Listing{}, err
 		}
 	}
+	pg, err := checkPage(cursor, limit)
+	if err != nil {
+		return Listing{}, err
+	}
 	var l wire.FilesListing
-	if err := c.call(ctx, wire.OpFilesList, wire.FilesList{Dir: dir}, &l); err != nil {
+	if err := c.call(ctx, wire.OpFilesList, wire.FilesList{Dir: dir, Page: pg}, &l); err != nil {
 		return Listing{}, fmt.Errorf("list %s: %w", dir, err)
 	}
-	out := Listing{Dir: l.Dir, Folders: l.Folders, Files: make([]FileInfo, len(l.Files))}
+	out := Listing{Dir: l.Dir, Folders: l.Folders, Files: make([]FileInfo, len(l.Files)), Next: l.Next}
 	for i, f := range l.Files {
 		out.Files[i] = fileInfo(f)
 	}
 	return out, nil
+}
+
+// JobInfo describes a compute job of the caller's organisation.
+type JobInfo struct {
+	ID          string
+	State       string // queued, running, succeeded, failed, canceled
+	Solver      string
+	Main        string // the model's file
+	Attempt     int
+	Worker      string
+	Created     time.Time
+	Finished    time.Time
+	ExitCode    int
+	ErrorCode   string
+	Error       string
+	LogTail     []string
+	WallSeconds float64
+	CPUSeconds  float64
+	OutputSize  int64
+	OutputFiles int
+}
+
+// JobsPage is one page of jobs.
+type JobsPage struct {
+	Jobs []JobInfo
+	Next string // the cursor of the next page; "" after the last
+}
+
+// Jobs returns one page of the organisation's compute jobs, newest first:
+// those after cursor ("" for the first page; else the Next of the previous
+// page), at most limit of them (0: 200; at most 1,000).
+func (c *Client) Jobs(ctx context.Context, cursor string, limit int) (JobsPage, error) {
+	pg, err := checkPage(cursor, limit)
+	if err != nil {
+		return JobsPage{}, err
+	}
+	var p wire.JobsPage
+	if err := c.call(ctx, wire.OpJobsList, wire.JobsList{Page: pg}, &p); err != nil {
+		return JobsPage{}, fmt.Errorf("jobs: %w", err)
+	}
+	out := JobsPage{Jobs: make([]JobInfo, len(p.Jobs)), Next: p.Next}
+	for i, j := range p.Jobs {
+		out.Jobs[i] = JobInfo(j)
+	}
+	return out, nil
+}
+
+func checkPage(cursor string, limit int) (*wire.Page, error) {
+	switch {
+	case limit < 0:
+		return nil, fmt.Errorf("%w: negative page limit %d", ErrInvalidArgument, limit)
+	case len(cursor) > wire.MaxCursorLen || !utf8.ValidString(cursor):
+		return nil, fmt.Errorf("%w: cursor is not one the service gave", ErrInvalidArgument)
+	}
+	return &wire.Page{Cursor: cursor, Limit: limit}, nil
 }

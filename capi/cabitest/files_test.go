@@ -1,6 +1,14 @@
 package cabitest
 
-import "testing"
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/sdk"
+)
 
 func TestFilesRoundTrip(t *testing.T) { start(t, nil, "files", "roundtrip", t.TempDir()).finish() }
 func TestFilesDelta(t *testing.T)     { start(t, nil, "files", "delta", t.TempDir()).finish() }
@@ -11,4 +19,42 @@ func TestFilesLarge(t *testing.T) {
 		t.Skip("moves 2 GiB through the disk twice")
 	}
 	start(t, nil, "files", "large", t.TempDir()).finish()
+}
+
+// pagesFolder is a cloud folder of 1,100 files with long names (more than
+// 1 MiB listed at once), filled once for the package's tests.
+func pagesFolder(t *testing.T) string {
+	pages.Do(func() {
+		c := goClient(t)
+		defer c.ShutOut()
+		servertest.FillFolder(t, c, "/pages", 1100)
+	})
+	return "/pages"
+}
+
+var pages sync.Once
+
+// goClient is a Go client of the package's iscd, as the C programs are.
+func goClient(t *testing.T) *sdk.Client {
+	c, err := sdk.Init(context.Background(), sdk.Config{
+		Endpoint: devEnv["ISCSDK_ENDPOINT"], Token: devEnv["ISCSDK_TOKEN"], ProductID: devEnv["ISCSDK_PRODUCT"],
+		AppVersion: "1.0.0", WorkspaceDir: t.TempDir(), CredentialsFile: filepath.Join(t.TempDir(), "none"),
+		NoBrowser: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The folder is listed page by page through the C ABI:
+// iscsdk_list_cloud_folder, iscsdk_cloud_file_history and iscsdk_list_jobs
+// (tests/cabi/files.c).
+func TestFilesPages(t *testing.T) {
+	pagesFolder(t)
+	p := start(t, nil, "files", "pages", t.TempDir())
+	if got := p.expect("listed "); got != "1100 files in 3 pages" {
+		t.Errorf("listed %s", got)
+	}
+	p.finish()
 }

@@ -9,7 +9,8 @@
 //	           [--marketplace-ak AK --marketplace-sk-file F [--marketplace-api URL] [--marketplace-check-orders]
 //	            [--marketplace-async-licenses] [--marketplace-appinfo-url URL]]
 //	iscd migrate --db postgres://... [--db-password-file F]
-//	iscd worker --server URL --token-file F [--solver NAME]... [--plugin NAME=LIB]... [--capacity N]
+//	iscd worker --server URL --token-file F [--solver NAME[=PROGRAM ARGS...]]... [--plugin NAME=LIB]...
+//	            [--capacity N] [--sandbox on|off] [--sandbox-share DIR]... [--solver-network NAME]...
 //	iscd gc [--data DIR] [--blobs ...] [--db ...]
 //	iscd version
 package main
@@ -99,6 +100,9 @@ func serve(args []string, stderr io.Writer) error {
 	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
 	fs.Var(devPlugins, "dev-plugin", "NAME=LIBRARY: a native solver plugin for the dev worker (repeatable)")
+	devSolvers := solverFlag{}
+	fs.Var(devSolvers, "dev-solver", "NAME=PROGRAM ARGS...: a command solver for the dev worker, as iscd worker --solver (repeatable; default: calculix when ccx is on PATH)")
+	devSandbox, devSandboxCfg := sandboxFlags(fs, "dev-")
 	blobs := addBlobFlags(fs)
 	db := addDBFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -139,7 +143,7 @@ func serve(args []string, stderr io.Writer) error {
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
 		MarketAPI: marketAPI,
-		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins},
+		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword,
 	})
 	if err != nil {

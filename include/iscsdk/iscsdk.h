@@ -111,6 +111,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_E_PROTOCOL             -9  /* the service answered something this library does not understand */
 #define ISCSDK_E_CALLBACK_REGISTERED -10  /* iscsdk_poll_event() while a callback is registered */
 #define ISCSDK_E_DISCONNECTED        -11  /* the connection dropped before the service answered */
+#define ISCSDK_E_REFUSED             -12  /* the service refused the request: iscsdk_last_error() gives its errorCode */
 
 /*
 ** EVENT TYPES
@@ -479,6 +480,50 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_select_save_as_path(iscsdk_client* c
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char* local_path, const char* cloud_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 
 /*
+** PAGES
+**
+** Lists come one page at a time, so that no folder, history or job list is
+** too large to answer. A page holds the entries after cursor (NULL or ""
+** for the first page; else the "next" of the previous page, an opaque
+** string), at most limit entries (0: 200; more than 1,000: 1,000), and
+** fewer when they would not fit in one answer of the service. Its "next"
+** is "" on the last page. Entries added or removed between two pages move
+** no other entry into or out of the walk.
+**
+** These calls block until the service answers (at most 60 s, including
+** waiting for a reconnection). Any thread may call them, except from the
+** event callback. On ISCSDK_OK *out_json is a NUL-terminated UTF-8 JSON
+** object that the caller owns and frees with iscsdk_free(); on an error it
+** is left unchanged.
+** Errors: ISCSDK_E_INVALID_ARG (a required string or out_json NULL, a bad
+** string, a cloud path the rules of iscsdk_open_cloud_path() refuse, a
+** cursor the service did not give), ISCSDK_E_INVALID_HANDLE,
+** ISCSDK_E_REFUSED (the service refused: iscsdk_last_error() reads
+** "...: refused by the service (CODE): message", CODE e.g. not_found,
+** bad_path, bad_request), ISCSDK_E_UNREACHABLE, ISCSDK_E_DISCONNECTED,
+** ISCSDK_E_TIMEOUT.
+*/
+
+/*
+** One page of the cloud folder dir ("/" for the root): its folders, then
+** its files, each sorted by path.
+** {"dir":"/parts","folders":["/parts/old",...],"files":[{"path":
+** "/parts/a.prt","assembly":false,"version":3,"size":1234,"hash":"...",
+** "updated":"2026-11-27T09:00:00Z","updatedBy":"u_...","lockedBy":"u_...",
+** "lockedByMe":true},...],"next":"..."}; lockedBy and lockedByMe only when
+** checked out.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_cloud_folder(iscsdk_client* c, const char* dir, const char* cursor, uint32_t limit, char** out_json);
+
+/*
+** One page of the versions of the cloud file cloud_path, oldest first:
+** {"versions":[{"number":1,"author":"u_...","time":"...","size":1234,
+** "hash":"...","files":1},...],"next":"..."}; "files" counts an assembly's
+** files.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cloud_file_history(iscsdk_client* c, const char* cloud_path, const char* cursor, uint32_t limit, char** out_json);
+
+/*
 ** CLOUD COMPUTE
 */
 
@@ -528,6 +573,16 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const
 ** not be told (try again).
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cancel(iscsdk_client* c, uint64_t request_id);
+
+/*
+** One page of the organisation's compute jobs, newest first, as PAGES (in
+** CLOUD FILES) describes: {"jobs":[{"id":"...","state":"succeeded",
+** "solver":"calculix","main":"beam.inp","attempt":1,"worker":"...",
+** "created":"...","finished":"...","exitCode":0,"errorCode":"...",
+** "error":"...","wallSeconds":1.5,"cpuSeconds":1.2},...],"next":"..."};
+** worker, finished, errorCode, error and the seconds only when known.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const char* cursor, uint32_t limit, char** out_json);
 
 /*
 ** MISCELLANEOUS

@@ -316,6 +316,23 @@ public:
         return iscsdk_save_as(client_, path.c_str(), cloudPath.c_str(), isAssembly ? 1 : 0, detail::OrNull(comeBackJson), requestId ? requestId : &id);
     }
 
+    /* One page of a cloud folder (iscsdk_list_cloud_folder): pageJson gets
+    ** the page; its "next" is the cursor of the following one. */
+    iscsdk_status ListCloudFolder(const std::string& dir, const std::string& cursor, uint32_t limit, std::string& pageJson)
+    {
+        char* s = nullptr;
+        iscsdk_status st = iscsdk_list_cloud_folder(client_, dir.c_str(), detail::OrNull(cursor), limit, &s);
+        return Take(st, s, pageJson);
+    }
+
+    /* One page of a cloud file's versions (iscsdk_cloud_file_history). */
+    iscsdk_status CloudFileHistory(const std::string& cloudPath, const std::string& cursor, uint32_t limit, std::string& pageJson)
+    {
+        char* s = nullptr;
+        iscsdk_status st = iscsdk_cloud_file_history(client_, cloudPath.c_str(), detail::OrNull(cursor), limit, &s);
+        return Take(st, s, pageJson);
+    }
+
     /* ---- cloud compute ---- */
 
     iscsdk_status GetSolution(const std::string& filePath, const std::string& optionsJson = std::string(), const std::string& comeBackJson = std::string(), uint64_t* requestId = nullptr)
@@ -327,6 +344,14 @@ public:
     iscsdk_status Cancel(uint64_t requestId)
     {
         return iscsdk_cancel(client_, requestId);
+    }
+
+    /* One page of the organisation's jobs, newest first (iscsdk_list_jobs). */
+    iscsdk_status ListJobs(const std::string& cursor, uint32_t limit, std::string& pageJson)
+    {
+        char* s = nullptr;
+        iscsdk_status st = iscsdk_list_jobs(client_, detail::OrNull(cursor), limit, &s);
+        return Take(st, s, pageJson);
     }
 
 #if defined(_WIN32) || defined(ISCSDK_WSTRING_PATHS)

@@ -3,7 +3,8 @@
 // A cloud path is absolute, slash-separated, UTF-8, at most MaxLen bytes,
 // with no trailing slash, and each of its names follows the manifest's
 // element rule (manifest.CheckName): no empty, "." or ".." name, no
-// backslash, ':', control character or bidirectional override, no name
+// backslash, ':', character Windows refuses (< > " | ? *), control
+// character or bidirectional override, no name
 // ending in a dot or a space, no Windows device name (CON, aux.prt, COM¹,
 // ...), so that every client can create the file it names. Paths are
 // compared as they are (case-sensitive).

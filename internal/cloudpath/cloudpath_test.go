@@ -26,6 +26,7 @@ func TestCheck(t *testing.T) {
 		{"/com¹.prt", "device name"},
 		{"/LPT3/x.prt", "device name"},
 		{"/a.prt:stream", `contains ':'`},
+		{"/what?.prt", "Windows does not allow"},
 		{"/C:/x.prt", `contains ':'`},
 		{"/bracket.", "ends in a dot or a space"},
 		{"/bracket /x", "ends in a dot or a space"},

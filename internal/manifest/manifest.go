@@ -126,7 +126,8 @@ func checkPath(p string) error {
 // CheckName returns an error matching ErrInvalid unless name is one element
 // of a path that every client can create and that shows as it is: not "",
 // "." or "..", at most MaxNameLen bytes of UTF-8, no '/', '\\' or ':' (a
-// drive, a UNC path, an NTFS alternate data stream), no control character
+// drive, a UNC path, an NTFS alternate data stream), none of the other
+// characters Windows refuses in a name (< > " | ? *), no control character
 // (C0, DEL, C1), no bidirectional embedding, override or isolate
 // (U+202A–U+202E, U+2066–U+2069: "exe.prt" shown for "trp.exe"), not ending
 // in '.' or ' ' (Windows drops them, so two names would be one), and not a
@@ -165,6 +166,8 @@ func checkName(name string) string {
 		switch {
 		case r == '/' || r == '\\' || r == ':':
 			return fmt.Sprintf("contains %q", r)
+		case strings.ContainsRune(`<>"|?*`, r):
+			return fmt.Sprintf("contains %q, which Windows does not allow in a name", r)
 		case unicode.IsControl(r):
 			return fmt.Sprintf("contains the control character %U", r)
 		case 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069:

@@ -76,7 +76,7 @@ func TestCheckPath(t *testing.T) {
 		`a\b`, `..\..\x`, "C:x", "c:/x", "a\x00b", "a\nb", "\xff", "NUL", "con.txt", "a/COM1", "lpt9.x",
 		"trail.", "trail ", strings.Repeat("a", 256), strings.Repeat("a/", 600) + "a",
 		"aux.prt", "Aux.PRT", "x/CON", "con .txt", "PRN.tar.gz", "COM9.step", "com¹", "LPT².x", "lpt³", "CONIN$", "conout$.log",
-		"a.prt:stream", "\u202Eprt.exe", "a\u2066b", "a\u2069", "a\u202Ab", "a\u0085b", "a\x7fb", "a\tb", "name..", "dir./x",
+		"a.prt:stream", "\u202Eprt.exe", "a\u2066b", "a\u2069", "a\u202Ab", "a\u0085b", "a\x7fb", "a\tb", "name..", "dir./x", "a?b", "a*", "a|b", `a"b`, "<a>",
 	} {
 		if err := CheckPath(p); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CheckPath(%q): %v, want ErrInvalid", p, err)

@@ -10,8 +10,8 @@ const (
 	OpFilesOpen     = "files.open"     // body: FilesOpen; result: FileInfo
 	OpFilesManifest = "files.manifest" // body: FilesVersion; answered by a BinManifest frame
 	OpFilesStat     = "files.stat"     // body: FilesVersion; result: FileInfo
-	OpFilesList     = "files.list"     // body: FilesList; result: FilesListing
-	OpFilesHistory  = "files.history"  // body: FilesVersion; result: []FileVersion
+	OpFilesList     = "files.list"     // body: FilesList; result: FilesListing (one page when paged: page.go)
+	OpFilesHistory  = "files.history"  // body: FilesHistory; result: FileHistoryPage, or []FileVersion without a Page
 	OpFilesLock     = "files.lock"     // body: FilesVersion; result: FileInfo
 	OpFilesUnlock   = "files.unlock"   // body: FilesVersion; result: FileInfo
 )
@@ -51,9 +51,11 @@ type FilesVersion struct {
 	Version int    `json:"version,omitempty"`
 }
 
-// FilesList lists a folder.
+// FilesList lists a folder: its folders, then its files, each sorted by
+// path.
 type FilesList struct {
-	Dir string `json:"dir"`
+	Dir  string `json:"dir"`
+	Page *Page  `json:"page,omitempty"`
 }
 
 // FilesCommit is the JSON header of a BinCommit frame; the manifest follows.
@@ -90,9 +92,11 @@ type FileVersion struct {
 	Files  int       `json:"files"`
 }
 
-// FilesListing answers files.list.
+// FilesListing answers files.list; Next is where the next page starts
+// ("" after the last).
 type FilesListing struct {
 	Dir     string     `json:"dir"`
 	Folders []string   `json:"folders"`
 	Files   []FileInfo `json:"files"`
+	Next    string     `json:"next,omitempty"`
 }

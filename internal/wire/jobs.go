@@ -15,7 +15,7 @@ import (
 const (
 	OpJobsGet      = "jobs.get"      // body: JobRef; result: JobInfo
 	OpJobsCancel   = "jobs.cancel"   // body: JobRef; result: JobInfo
-	OpJobsList     = "jobs.list"     // body: {}; result: []JobInfo (the caller's org, newest first)
+	OpJobsList     = "jobs.list"     // body: JobsList; result: JobsPage, or []JobInfo without a Page (the caller's org, newest first)
 	OpJobsManifest = "jobs.manifest" // body: JobRef; answered by a BinManifest frame (the outputs)
 
 	OperateJobProgress = "JobProgress" // params: jobId, state, attempt, worker; percent, log when known

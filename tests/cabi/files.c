@@ -7,6 +7,9 @@
 **              an assembly with nested folders; contents compared byte for byte
 **   delta      open with check-out, change a few bytes, save: little is sent
 **   large      a 2 GiB sparse file saved and opened with bounded memory
+**   pages      /pages (1,100 files with long names, saved by the test
+**              beforehand) listed page by page; a history and a jobs page;
+**              refusals: a device name, a file that does not exist
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -237,6 +240,76 @@ static void scenario_large(iscsdk_client* c)
     unlink(got);
 }
 
+/* Count the occurrences of needle in s. */
+static int count_of(const char* s, const char* needle)
+{
+    int n = 0;
+    for (s = strstr(s, needle); s != NULL; s = strstr(s + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+static void scenario_pages(iscsdk_client* c)
+{
+    char cursor[4096] = "", first[1024], last[1024] = "";
+    int pages = 0, files = 0;
+    char* page = NULL;
+    /* Every entry once, in order, 500 at a time. */
+    do {
+        const char* p;
+        int n;
+        if (!CHECK_STATUS(iscsdk_list_cloud_folder(c, "/pages", cursor, 500, &page), ISCSDK_OK)) {
+            return;
+        }
+        n = count_of(page, "\"path\":\"/pages/");
+        CHECK(n > 0 && n <= 500);
+        /* Sorted across pages: this page's first path comes after the
+        ** previous page's last. */
+        p = strstr(page, "\"path\":\"");
+        json_value(p, "path", first, sizeof first);
+        CHECK(strcmp(first, last) > 0);
+        p = page;
+        while ((p = strstr(p + 1, "\"path\":\"")) != NULL) {
+            json_value(p, "path", last, sizeof last);
+        }
+        json_value(page, "next", cursor, sizeof cursor);
+        files += n;
+        pages++;
+        iscsdk_free(page);
+        page = NULL;
+    } while (cursor[0] != '\0' && pages < 10);
+    printf("listed %d files in %d pages\n", files, pages);
+    CHECK(files == 1100);
+    CHECK(pages == 3);
+
+    /* The default page (limit 0) is 200 entries. */
+    if (CHECK_STATUS(iscsdk_list_cloud_folder(c, "/pages", NULL, 0, &page), ISCSDK_OK)) {
+        CHECK(count_of(page, "\"path\":\"/pages/") == 200);
+        iscsdk_free(page);
+    }
+    /* A history page and a jobs page. */
+    if (CHECK_STATUS(iscsdk_cloud_file_history(c, first, NULL, 10, &page), ISCSDK_OK)) {
+        CHECK(strstr(page, "\"number\":1") != NULL);
+        json_value(page, "next", cursor, sizeof cursor);
+        CHECK(cursor[0] == '\0');
+        iscsdk_free(page);
+    }
+    if (CHECK_STATUS(iscsdk_list_jobs(c, NULL, 5, &page), ISCSDK_OK)) {
+        CHECK(strncmp(page, "{\"jobs\":[", 9) == 0);
+        iscsdk_free(page);
+    }
+    /* Refusals: a path no client could create, by the library; a file that
+    ** does not exist, by the service. */
+    page = NULL;
+    CHECK_STATUS(iscsdk_list_cloud_folder(c, "/pages/aux.prt", NULL, 0, &page), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("Windows device name");
+    CHECK_STATUS(iscsdk_cloud_file_history(c, "/pages/none.prt", NULL, 0, &page), ISCSDK_E_REFUSED);
+    CHECK_ERROR_HAS("(not_found)");
+    CHECK_STATUS(iscsdk_list_jobs(c, NULL, 0, NULL), ISCSDK_E_INVALID_ARG);
+    CHECK(page == NULL);
+}
+
 int main(int argc, char** argv)
 {
     const char* s = argc > 2 ? argv[1] : "";
@@ -252,8 +325,10 @@ int main(int argc, char** argv)
         scenario_delta(c);
     } else if (strcmp(s, "large") == 0) {
         scenario_large(c);
+    } else if (strcmp(s, "pages") == 0) {
+        scenario_pages(c);
     } else {
-        CHECK(!"a known scenario and a directory: roundtrip, delta, large");
+        CHECK(!"a known scenario and a directory: roundtrip, delta, large, pages");
     }
     CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
     return check_done();

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +128,9 @@ func checkArgs(args []string) error {
 		if len(a) > 4096 || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
 			return wire.Errorf(wire.CodeBadRequest, "a solver argument is longer than 4096 bytes, not UTF-8, or holds a NUL")
 		}
+		if strings.HasPrefix(a, "-") {
+			return wire.Errorf(wire.CodeBadArgument, "solver argument %q begins with '-': a solver would read it as an option", a)
+		}
 	}
 	return nil
 }
@@ -187,15 +189,15 @@ func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (a
 	if err := checkArgs(h.Args); err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(h.Main, "-") {
+		return nil, wire.Errorf(wire.CodeBadArgument, "model file %q begins with '-': a solver would read it as an option", h.Main)
+	}
 	if h.Cores < 0 || h.Cores > MaxCores || h.TimeLimitSeconds < 0 {
 		return nil, wire.Errorf(wire.CodeBadRequest, "cores must be 0..%d and the time limit not negative", MaxCores)
 	}
 	sv, err := s.solverFor(ctx, c.ProductID, h.Solver)
 	if err != nil {
 		return nil, err
-	}
-	if len(h.Args) > 0 && sv.Kind == store.SolverCommand && !slices.Contains(sv.Command, "{args}") {
-		return nil, wire.Errorf(wire.CodeBadRequest, "solver %s takes no arguments", sv.Name)
 	}
 	m, err := manifest.Decode(f.Payload)
 	if err != nil {

@@ -37,6 +37,8 @@ button[disabled]{opacity:.5;cursor:not-allowed}
 .actions{display:flex;gap:.5rem;margin-top:1rem}
 .error{border-left:4px solid #b3261e;padding:.5rem .75rem;background:var(--bg2)}
 .hint{font-size:.9em;color:var(--muted);margin:0}
+nav.pages{display:flex;flex-wrap:wrap;gap:1rem;align-items:baseline;margin-top:.75rem}
+nav.pages p{margin:0;color:var(--muted)}
 `
 
 // csp is the pages' Content-Security-Policy.
@@ -79,6 +81,12 @@ type listingData struct {
 	Up       string
 	Folders  []folderRow
 	Files    []fileRow
+	// A folder of more than one page: which entries this page shows, the
+	// link to the next page (MoreCount entries) and to the first.
+	Range     string
+	More      string
+	MoreCount int
+	First     string
 }
 
 type messageData struct{ Title, Text string }
@@ -124,6 +132,10 @@ var listingPage = template.Must(template.New("listing").Funcs(funcs).Parse(head 
 {{end}}{{if and (not .Folders) (not .Files)}}<tr><td colspan="{{if .Open}}6{{else}}5{{end}}" class="muted">This folder is empty.</td></tr>
 {{end}}</tbody>
 </table>
+{{if .Range}}<nav class="pages" aria-label="Pages of this folder"><p>{{.Range}}</p>
+{{if .First}}<a href="{{.First}}" class="first">First page</a>{{end}}
+{{if .More}}<a href="{{.More}}" rel="next" class="more">Next {{.MoreCount}} entries</a>{{end}}
+</nav>{{end}}
 {{if not .Open}}<form class="save" method="post" action="{{.Action}}">
 <input type="hidden" name="nonce" value="{{.Nonce}}"><input type="hidden" name="dir" value="{{.Dir}}">
 <label for="name">{{if .Assembly}}Assembly name{{else}}File name{{end}} in {{.Dir}}</label>

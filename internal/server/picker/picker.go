@@ -20,12 +20,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/page"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -233,11 +236,16 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = l.localName
 	}
-	s.listing(w, r, l, http.StatusOK, dir, name, "")
+	s.listing(w, r, l, http.StatusOK, dir, name, q.Get("after"), "")
 }
 
-// listing renders the folder dir for link l, with an error message if any.
-func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, status int, dir, name, problem string) {
+// pageSize is how many folders and files a picker page shows.
+const pageSize = wire.DefaultPageLimit
+
+// listing renders one page of the folder dir for link l (the entries
+// after the cursor after, as files.list pages them), with an error
+// message if any.
+func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, status int, dir, name, after, problem string) {
 	if dir != "/" {
 		if _, err := cloudpath.Check(dir); err != nil {
 			s.message(w, http.StatusBadRequest, "Not a folder", "The folder in this address is not valid.")
@@ -266,6 +274,13 @@ func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, statu
 		}
 		return self + "?" + v.Encode()
 	}
+	pageAt := func(cursor string) string {
+		v := url.Values{"dir": {dir}, "after": {cursor}}
+		if name != "" {
+			v.Set("name", name)
+		}
+		return self + "?" + v.Encode()
+	}
 	d.Crumbs = append(d.Crumbs, crumb{Name: "Cloud", Href: at("/", name)})
 	if dir != "/" {
 		segs := strings.Split(dir[1:], "/")
@@ -277,10 +292,17 @@ func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, statu
 	if dir != "/" {
 		d.Up = at(cloudpath.Dir(dir), name)
 	}
-	for _, f := range folders {
-		d.Folders = append(d.Folders, folderRow{Name: cloudpath.Base(f.Path), Href: at(f.Path, name)})
+	// Folders, then files, by path; one page of them (files.list's
+	// order and cursors).
+	type entry struct {
+		key  string
+		row  any // folderRow or fileRow
+		file bool
 	}
-	sort.Slice(d.Folders, func(i, j int) bool { return d.Folders[i].Name < d.Folders[j].Name })
+	entries := make([]entry, 0, len(folders)+len(files))
+	for _, f := range folders {
+		entries = append(entries, entry{key: page.FolderKey(f.Path), row: folderRow{Name: cloudpath.Base(f.Path), Href: at(f.Path, name)}})
+	}
 	for _, f := range files {
 		row := fileRow{
 			Name: cloudpath.Base(f.Path), Path: f.Path, Assembly: f.Assembly, Version: f.Head,
@@ -296,9 +318,34 @@ func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, statu
 			}
 		}
 		row.UseName = at(dir, row.Name)
-		d.Files = append(d.Files, row)
+		entries = append(entries, entry{key: page.FileKey(f.Path), row: row, file: true})
 	}
-	sort.Slice(d.Files, func(i, j int) bool { return d.Files[i].Name < d.Files[j].Name })
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	skipped := 0
+	if after != "" {
+		skipped = sort.Search(len(entries), func(i int) bool { return entries[i].key > after })
+	}
+	shown, next, err := page.Cut(entries, func(e entry) string { return e.key }, wire.Page{Cursor: after, Limit: pageSize})
+	if err != nil {
+		s.message(w, http.StatusBadRequest, "Not a page", "The page in this address is not valid.")
+		return
+	}
+	for _, e := range shown {
+		if e.file {
+			d.Files = append(d.Files, e.row.(fileRow))
+		} else {
+			d.Folders = append(d.Folders, e.row.(folderRow))
+		}
+	}
+	if len(entries) > len(shown) {
+		d.Range = fmt.Sprintf("Entries %d to %d of %d.", skipped+1, skipped+len(shown), len(entries))
+		if next != "" {
+			d.More, d.MoreCount = pageAt(next), min(pageSize, len(entries)-skipped-len(shown))
+		}
+		if after != "" {
+			d.First = at(dir, name)
+		}
+	}
 	render(w, status, listingPage, d)
 }
 
@@ -334,7 +381,7 @@ func (s *Service) pick(w http.ResponseWriter, r *http.Request) {
 			_, err = s.files.File(r.Context(), l.caller.OrgID, p)
 		}
 		if err != nil {
-			s.listing(w, r, l, http.StatusUnprocessableEntity, cloudpath.Dir(r.PostForm.Get("path")), "", "That file is not there any more. Pick another one.")
+			s.listing(w, r, l, http.StatusUnprocessableEntity, cloudpath.Dir(r.PostForm.Get("path")), "", "", "That file is not there any more. Pick another one.")
 			return
 		}
 		params["status"], params["cloudPath"], params["openType"] = wire.PickerPicked, p, "OpenOnly"
@@ -351,7 +398,12 @@ func (s *Service) pick(w http.ResponseWriter, r *http.Request) {
 		}
 		p, err := cloudpath.Check(strings.TrimSuffix(dir, "/") + "/" + name)
 		if name == "" || err != nil {
-			s.listing(w, r, l, http.StatusUnprocessableEntity, dir, name, "Type a name: no \"..\", backslash or control characters; use / between folder names.")
+			why := "Type a name: no \"..\", backslash or control characters; use / between folder names."
+			if ne, ok := errors.AsType[*manifest.NameError](err); ok {
+				// Say which rule: "aux.prt" is a Windows device name.
+				why = fmt.Sprintf("%q %s: every computer must be able to open it. Type another name.", ne.Name, ne.Reason)
+			}
+			s.listing(w, r, l, http.StatusUnprocessableEntity, dir, name, "", why)
 			return
 		}
 		params["status"], params["cloudPath"] = wire.PickerPicked, p
