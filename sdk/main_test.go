@@ -7,6 +7,9 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 )
 
+// shareDir is shared with every test solver's sandbox.
+var shareDir string
+
 // TestMain keeps the tests' per-user state (the trusted-time mark) out of
 // the real user's cache directory, and stops the tests' PostgreSQL.
 func TestMain(m *testing.M) {
@@ -17,7 +20,13 @@ func TestMain(m *testing.M) {
 	os.Setenv("ISCSDK_WORKSPACE", dir)
 	os.Setenv("XDG_STATE_HOME", dir) // the mark's per-user copy
 	os.Setenv("APPDATA", dir)
+	// Shared with the test solvers' sandboxes (their pid and release files).
+	if shareDir, err = os.MkdirTemp("", "iscsdk-test-share-"); err != nil {
+		panic(err)
+	}
+	os.Chmod(shareDir, 0o777)
 	code := pgtest.Main(m) // PostgreSQL, should a test ask for it
 	os.RemoveAll(dir)
+	os.RemoveAll(shareDir)
 	os.Exit(code)
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
-	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -216,8 +215,8 @@ func TestPostgresJobAcrossReplicas(t *testing.T) {
 	}
 	a := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, NoDevWorker: true})
 	servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, // B
-		DevWorker: worker.Config{Commands: []string{"count"}, Capacity: 1}})
-	solver := adminapi.Solver{Name: "count", Kind: "command", Command: []string{"sh", "-c", `wc -c < "$1" > out.txt`, "count", "{main}"}, Outputs: []string{"out.txt"}}
+		DevWorker: devWorker(t, 1, "count")})
+	solver := adminapi.Solver{Name: "count", Kind: "command", Outputs: []string{"out.txt"}}
 	if err := a.Admin().Do(context.Background(), "PUT", "/products/"+a.Product+"/solvers/count", solver, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +270,8 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	admin := &adminapi.Client{BaseURL: b.Env["ISCD_ADMIN_URL"], Token: b.Env["ISCD_ADMIN_TOKEN"], HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	// The solver says it runs (a line into a FIFO the test reads), then
 	// waits for a file the test makes once A is gone.
-	hold := adminapi.Solver{Name: "hold", Kind: "command", Outputs: []string{"out.txt"}, MaxAttempts: 3,
-		Command: []string{"sh", "-c", `echo "attempt $ISCSDK_JOB_ATTEMPT" > out.txt; echo running > "$2"; while [ ! -e "$1" ]; do sleep 0.02; done; echo done >> out.txt`, "hold", "{args}"}}
+	hold := adminapi.Solver{Name: "hold", Kind: "command", Outputs: []string{"out.txt"}, MaxAttempts: 3}
+	holdCmd := `sh -c 'echo "attempt $ISCSDK_JOB_ATTEMPT" > out.txt; echo running > "$2"; while [ ! -e "$1" ]; do sleep 0.02; done; echo done >> out.txt' hold {args}`
 	if err := admin.Do(ctx, "PUT", "/products/"+b.Env["ISCSDK_PRODUCT"]+"/solvers/hold", hold, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -283,9 +282,14 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	tokFile := filepath.Join(t.TempDir(), "worker.token")
 	os.WriteFile(tokFile, []byte(tok.Secret), 0o600)
 
+	// The release file and the FIFO are shared with the solver's sandbox;
+	// a root worker's solver runs as nobody.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.Chmod(filepath.Dir(dir), 0o711)
 	lb := startProxy(t, addr(a))
 	w := exec.Command(bin, "worker", "--server", "http://"+strings.TrimSuffix(strings.TrimPrefix(lb.Endpoint(), "ws://"), "/v1/session"),
-		"--token-file", tokFile, "--solver", "hold", "--name", "w1", "--dir", t.TempDir())
+		"--token-file", tokFile, "--solver", "hold="+holdCmd, "--sandbox-share", dir, "--name", "w1", "--dir", workerDir(t))
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -294,9 +298,8 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	cfg := sdk.Config{Endpoint: lb.Endpoint(), Token: a.Env["ISCSDK_TOKEN"], ProductID: a.Env["ISCSDK_PRODUCT"],
 		WorkspaceDir: t.TempDir(), LogLevel: "off", CredentialsFile: filepath.Join(t.TempDir(), "none")}
 	c := connect(t, cfg)
-	dir := t.TempDir()
 	release, fifo := filepath.Join(dir, "release"), filepath.Join(dir, "running")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
 		t.Fatal(err)
 	}
 	// Read and write: the solver's writes never wait for a reader.
@@ -404,7 +407,7 @@ func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
 	long := jobs.Config{Lease: 10 * time.Minute}
 	a := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, NoDevWorker: true, Jobs: long})
 	b := servertest.StartConfig(t, server.Config{Database: dsn, Chunks: chunks, Jobs: long,
-		DevWorker: worker.Config{Commands: []string{"waiter"}, Capacity: 1}})
+		DevWorker: devWorker(t, 1, "waiter")})
 	putSolvers(t, a)
 	c := connect(t, config(t, a))
 	model, args, pidFile, _ := waiterModel(t)
@@ -415,14 +418,14 @@ func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
 	next(t, c, func(e sdk.Event) bool {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
+	pid := solverPid(t, pidFile)
 	if err := c.Cancel(id); err != nil {
 		t.Fatal(err)
 	}
 	if e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id }); e.Params["status"] != "canceled" {
 		t.Fatalf("result %v", e.Params)
 	}
-	pid, _ := os.ReadFile(pidFile)
-	if processAlive(strings.TrimSpace(string(pid))) {
+	if processAlive(pid) {
 		t.Fatalf("the solver (pid %s) on B's worker still runs", pid)
 	}
 

@@ -101,6 +101,9 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 	if err != nil {
 		return SolveResult{}, err
 	}
+	if err := checkSolverWords(main, opt.Args); err != nil {
+		return SolveResult{ErrorCode: wire.CodeBadArgument, Error: err.Error()}, err
+	}
 	id := newJobID()
 	res := SolveResult{JobID: id, Status: SolveFailed}
 	events := c.solves.watch(id)
@@ -212,6 +215,22 @@ func jobDone(state string) bool {
 
 // solveInputs lists a model's files: the model file and opt.Inputs, or
 // every file of a model folder.
+// checkSolverWords refuses a model file name or a solver argument that
+// begins with '-': a solver would read it as an option (the service and
+// the worker refuse it too). The error is an ErrInvalidArgument and a
+// *wire.Error with code bad_argument.
+func checkSolverWords(main string, args []string) error {
+	what := "model file"
+	for _, w := range append([]string{main}, args...) {
+		if strings.HasPrefix(w, "-") {
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, &wire.Error{Code: wire.CodeBadArgument,
+				Message: fmt.Sprintf("%s %q begins with '-': a solver would read it as an option", what, w)})
+		}
+		what = "solver argument"
+	}
+	return nil
+}
+
 func solveInputs(modelPath string, opt SolveOptions) ([]localFile, string, error) {
 	if err := checkText("model path", modelPath, maxPathLen); err != nil {
 		return nil, "", err
@@ -458,8 +477,16 @@ func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMess
 			return 0, fmt.Errorf("%w: options: %v", ErrInvalidArgument, err)
 		}
 	}
-	if _, err := os.Stat(abs); err != nil {
+	st, err := os.Stat(abs)
+	if err != nil {
 		return 0, fmt.Errorf("%w: model: %v", ErrInvalidArgument, err)
+	}
+	main := o.Main
+	if !st.IsDir() {
+		main = filepath.Base(abs)
+	}
+	if err := checkSolverWords(main, o.Args); err != nil {
+		return 0, err
 	}
 	id := c.nextRequest.Add(1)
 	sol := &solution{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
+	"github.com/iscsdk/iscsdk/internal/solver/run"
+	"github.com/iscsdk/iscsdk/internal/solver/solvertest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -24,10 +27,34 @@ import (
 // testSolvers are command solvers the compute tests define on the demo
 // product beside CalculiX: their scripts do what a misbehaving solver does.
 var testSolvers = []adminapi.Solver{
+	{Name: "waiter", Kind: "command", Outputs: []string{"out.txt"}},
+	{Name: "slow", Kind: "command", TimeLimitSeconds: 1},
+	{Name: "big", Kind: "command", MaxOutput: 1 << 20},
+}
+
+// testCommands are what the dev worker runs for them.
+var testCommands = map[string]string{
+	"calculix": "ccx -i {stem}",
 	// waits for a file the test creates (or is stopped); writes out.txt
-	{Name: "waiter", Kind: "command", Command: []string{"sh", "-c", `echo "waiting $ISCSDK_JOB_ATTEMPT"; echo $$ > "$1"; while [ ! -e "$2" ]; do sleep 0.02; done; echo done > out.txt`, "waiter", "{args}"}, Outputs: []string{"out.txt"}},
-	{Name: "slow", Kind: "command", Command: []string{"sh", "-c", "echo started; exec sleep 30"}, TimeLimitSeconds: 1},
-	{Name: "big", Kind: "command", Command: []string{"sh", "-c", "while :; do head -c 65536 /dev/zero >> big.out; done"}, MaxOutput: 1 << 20},
+	"waiter": `sh -c 'echo "waiting $ISCSDK_JOB_ATTEMPT"; echo $$ > "$1"; while [ ! -e "$2" ]; do sleep 0.02; done; echo done > out.txt' waiter {args}`,
+	"slow":   `sh -c 'echo started; exec sleep 30'`,
+	"big":    `sh -c 'while :; do head -c 65536 /dev/zero >> big.out; done'`,
+	"count":  `sh -c 'wc -c < "$1" > out.txt' count {main}`,
+}
+
+// devWorker is a dev worker's configuration that runs the named
+// testCommands, sharing shareDir (the waiter's files) with their sandbox.
+func devWorker(t *testing.T, capacity int, names ...string) worker.Config {
+	t.Helper()
+	cmds := map[string]run.Command{}
+	for _, n := range names {
+		c, err := run.ParseCommand(testCommands[n])
+		if err != nil {
+			t.Fatalf("solver %s: %v", n, err)
+		}
+		cmds[n] = c
+	}
+	return worker.Config{Commands: cmds, Capacity: capacity, Sandbox: run.SandboxConfig{Share: []string{shareDir}}}
 }
 
 // startCompute starts iscd whose dev worker runs CalculiX and the test
@@ -35,11 +62,7 @@ var testSolvers = []adminapi.Solver{
 func startCompute(t *testing.T) (*servertest.Server, *sdk.Client) {
 	t.Helper()
 	calculixtest.Need(t)
-	names := []string{"calculix"}
-	for _, s := range testSolvers {
-		names = append(names, s.Name)
-	}
-	srv := servertest.StartConfig(t, server.Config{DevWorker: worker.Config{Commands: names, Capacity: 2}})
+	srv := servertest.StartConfig(t, server.Config{DevWorker: devWorker(t, 2, "calculix", "waiter", "slow", "big")})
 	putSolvers(t, srv)
 	c, err := sdk.Init(context.Background(), config(t, srv))
 	if err != nil {
@@ -155,9 +178,9 @@ func TestSolveFailuresSayWhy(t *testing.T) {
 		}
 	})
 	t.Run("arguments for a solver that takes none", func(t *testing.T) {
-		_, err := c.Solve(ctx, bad, sdk.SolveOptions{Solver: "calculix", Args: []string{"-evil"}})
+		_, err := c.Solve(ctx, bad, sdk.SolveOptions{Solver: "calculix", Args: []string{"evil"}})
 		var we *wire.Error
-		if !errors.As(err, &we) || we.Code != wire.CodeBadRequest {
+		if !errors.As(err, &we) || we.Code != wire.CodeBadArgument {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -166,7 +189,12 @@ func TestSolveFailuresSayWhy(t *testing.T) {
 // waiterModel makes a model for the waiter solver and returns it, the
 // arguments naming its pid file and release file, and the paths of both.
 func waiterModel(t *testing.T) (model string, args []string, pidFile, release string) {
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp(shareDir, "waiter-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777) // a root worker's solvers run as nobody
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	model = filepath.Join(dir, "model.inp")
 	os.WriteFile(model, []byte("model "+t.Name()+"\n"), 0o600)
 	pidFile, release = filepath.Join(dir, "solver.pid"), filepath.Join(dir, "release")
@@ -184,6 +212,7 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 	servertest.NextEvent(t, c, func(e sdk.Event) bool {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
+	pid := solverPid(t, pidFile)
 	if err := c.Cancel(id); err != nil {
 		t.Fatal(err)
 	}
@@ -191,13 +220,33 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 	if e.Params["status"] != "canceled" || string(e.ComeBack) != `{"tag":7}` {
 		t.Fatalf("result %+v", e)
 	}
-	pid, _ := os.ReadFile(pidFile)
-	if processAlive(strings.TrimSpace(string(pid))) {
+	if processAlive(pid) {
 		t.Fatalf("the solver (pid %s) still runs after the canceled result", pid)
 	}
 	if err := c.Cancel(id); !errors.Is(err, sdk.ErrUnknownRequest) {
 		t.Fatalf("cancel of a finished request: %v", err)
 	}
+}
+
+// workerDir is a fresh directory for a worker's jobs: a root worker's
+// solvers run as nobody, who must be able to pass through its parent.
+func workerDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// solverPid is the machine's pid of the running waiter given pidFile (the
+// pid it writes there is its sandbox's).
+func solverPid(t *testing.T, pidFile string) string {
+	t.Helper()
+	pid := solvertest.Pid(pidFile)
+	if pid == 0 {
+		t.Fatalf("no solver runs with %s", pidFile)
+	}
+	return strconv.Itoa(pid)
 }
 
 // processAliveNow reports whether a process exists and is not a zombie.
@@ -263,6 +312,7 @@ func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
 	job := e.Params["jobId"]
+	pid := solverPid(t, pidFile)
 	if err := c.ShutOut(); err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +332,7 @@ func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 	if state != "canceled" {
 		t.Fatalf("job %s is %s after the client shut out, want canceled", job, state)
 	}
-	pid, _ := os.ReadFile(pidFile)
-	if processAlive(strings.TrimSpace(string(pid))) {
+	if processAlive(pid) {
 		t.Fatalf("the solver (pid %s) still runs", pid)
 	}
 }

@@ -142,7 +142,7 @@ func jobRate(ctx context.Context, e *env, r *report, s *iscd, c *sdk.Client, dir
 	admin := s.admin()
 	product := s.Env["ISCSDK_PRODUCT"]
 	if err := admin.Do(ctx, http.MethodPut, "/products/"+product+"/solvers/trivial",
-		adminapi.Solver{ProductID: product, Name: "trivial", Kind: "command", Command: []string{"true"}, TimeLimitSeconds: 60, MaxAttempts: 1}, nil); err != nil {
+		adminapi.Solver{ProductID: product, Name: "trivial", Kind: "command", TimeLimitSeconds: 60, MaxAttempts: 1}, nil); err != nil {
 		return fmt.Errorf("register the trivial solver: %w", err)
 	}
 	var tok adminapi.NewToken
@@ -154,7 +154,7 @@ func jobRate(ctx context.Context, e *env, r *report, s *iscd, c *sdk.Client, dir
 		return err
 	}
 	w := exec.CommandContext(ctx, filepath.Join(e.opt.build, "bin", "iscd"), "worker", "--server", s.Env["ISCD_ADMIN_URL"],
-		"--token-file", tokenFile, "--solver", "trivial", "--capacity", "1", "--name", "bench", "--dir", filepath.Join(dir, "worker"), "--log-level", "warn")
+		"--token-file", tokenFile, "--solver", "trivial=true", "--capacity", "1", "--name", "bench", "--dir", filepath.Join(dir, "worker"), "--log-level", "warn")
 	w.Stderr = e.log
 	if err := w.Start(); err != nil {
 		return err

@@ -424,7 +424,7 @@ func jobScale(ctx context.Context, e *env, pg *postgres, jobs int) (one, four ra
 	admin := s.admin()
 	product := s.Env["ISCSDK_PRODUCT"]
 	if err := admin.Do(ctx, http.MethodPut, "/products/"+product+"/solvers/trivial",
-		adminapi.Solver{ProductID: product, Name: "trivial", Kind: "command", Command: []string{"true"}, TimeLimitSeconds: 60, MaxAttempts: 1}, nil); err != nil {
+		adminapi.Solver{ProductID: product, Name: "trivial", Kind: "command", TimeLimitSeconds: 60, MaxAttempts: 1}, nil); err != nil {
 		return one, four, fmt.Errorf("register the trivial solver: %w", err)
 	}
 	var tok adminapi.NewToken
@@ -461,7 +461,7 @@ func jobScale(ctx context.Context, e *env, pg *postgres, jobs int) (one, four ra
 		for len(workers) < n {
 			i := len(workers)
 			w := exec.CommandContext(ctx, filepath.Join(e.opt.build, "bin", "iscd"), "worker", "--server", s.Env["ISCD_ADMIN_URL"],
-				"--token-file", tokenFile, "--solver", "trivial", "--capacity", "1", "--name", fmt.Sprintf("bench-%d", i),
+				"--token-file", tokenFile, "--solver", "trivial=true", "--capacity", "1", "--name", fmt.Sprintf("bench-%d", i),
 				"--dir", filepath.Join(dir, fmt.Sprintf("worker-%d", i)), "--log-level", "warn")
 			w.Stderr = e.log
 			if err := w.Start(); err != nil {

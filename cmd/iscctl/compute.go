@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -158,7 +156,7 @@ func (x *call) logLines(ls []string) {
 	}
 }
 
-var solverHeader = []string{"NAME", "KIND", "COMMAND", "OUTPUTS", "PROGRESS", "TIME LIMIT", "MAX OUTPUT", "ATTEMPTS"}
+var solverHeader = []string{"NAME", "KIND", "OUTPUTS", "PROGRESS", "TIME LIMIT", "MAX OUTPUT", "ATTEMPTS"}
 
 func solverRow(s adminapi.Solver) []string {
 	limit := "1h (default)"
@@ -173,7 +171,7 @@ func solverRow(s adminapi.Solver) []string {
 	if outputs == "" {
 		outputs = "(all)"
 	}
-	return []string{s.Name, s.Kind, quoteCommand(s.Command), outputs, s.Progress, limit, maxOut, strconv.Itoa(s.MaxAttempts)}
+	return []string{s.Name, s.Kind, outputs, s.Progress, limit, maxOut, strconv.Itoa(s.MaxAttempts)}
 }
 
 // setSolver runs "solver set"; every flag is checked before the call.
@@ -183,20 +181,8 @@ func setSolver(x *call) error {
 	if s.Kind == "" {
 		s.Kind = store.SolverCommand
 	}
-	cmd := strings.TrimSpace(x.flags["command"])
 	switch s.Kind {
-	case store.SolverCommand:
-		if cmd == "" {
-			return badFlag("a command solver needs --command, e.g. --command 'ccx -i {stem}'")
-		}
-		var err error
-		if s.Command, err = splitCommand(cmd); err != nil {
-			return badFlag("--command %q: %v", cmd, err)
-		}
-	case store.SolverPlugin:
-		if cmd != "" {
-			return badFlag("a plugin solver takes no --command: workers load its library (iscd worker --plugin %s=LIBRARY)", s.Name)
-		}
+	case store.SolverCommand, store.SolverPlugin:
 	default:
 		return badFlag("--kind %q: want %s or %s", s.Kind, store.SolverCommand, store.SolverPlugin)
 	}
@@ -224,66 +210,7 @@ func setSolver(x *call) error {
 	return x.do("PUT", path, s, &out, func() { x.table("", solverHeader, [][]string{solverRow(out)}) })
 }
 
-// splitCommand splits a command line as a POSIX shell splits words:
-// blanks separate them, single quotes keep everything, double quotes keep
-// all but \" and \\, a backslash outside quotes keeps the next character.
-// A JSON array of strings is taken as it is.
-func splitCommand(s string) ([]string, error) {
-	if strings.HasPrefix(s, "[") {
-		var words []string
-		if err := json.Unmarshal([]byte(s), &words); err != nil {
-			return nil, fmt.Errorf("not a JSON array of strings: %v", err)
-		}
-		return words, nil
-	}
-	var words []string
-	var w strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words, inWord = append(words, w.String()), false
-				w.Reset()
-			}
-			continue
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("a single quote is not closed")
-			}
-			w.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
-					i++
-				}
-				w.WriteByte(s[i])
-			}
-			if i == len(s) {
-				return nil, errors.New("a double quote is not closed")
-			}
-		case c == '\\':
-			if i+1 == len(s) {
-				return nil, errors.New("a backslash ends it")
-			}
-			i++
-			w.WriteByte(s[i])
-		default:
-			w.WriteByte(c)
-		}
-		inWord = true
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words, nil
-}
-
-// quoteCommand writes words as splitCommand reads them.
+// quoteCommand writes words as a shell would read them back.
 func quoteCommand(words []string) string {
 	out := make([]string, len(words))
 	for i, w := range words {

@@ -517,17 +517,14 @@ var commands = []command{
 	},
 	{
 		name: "solver set", summary: "create or replace a product's solver",
-		about: "The solver is replaced whole: flags left out take their defaults. --command is split as a shell\n" +
-			"would split it (quotes and backslashes; no variables or globs), or given as a JSON array of strings.\n" +
-			"It may use {stem} (the model's name without extension), {main} (its file name), {cores} and {args}\n" +
-			"(the job's extra arguments, if the solver takes any). A plugin solver takes no command: each worker\n" +
-			"maps the solver's name to its library (iscd worker --plugin NAME=LIBRARY).\n" +
+		about: "The solver is replaced whole: flags left out take their defaults. What runs is each worker's to say:\n" +
+			"iscd worker --solver NAME='PROGRAM ARGS...' names the program and its argument template, and\n" +
+			"--plugin NAME=LIBRARY a plugin's library; the service keeps the outputs, limits and progress parser.\n" +
 			"Sizes take B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).",
 		flags: []flagSpec{
 			{"product", "P", "the product's id", true},
 			{"name", "N", "the solver's name, as workers announce it (e.g. calculix)", true},
-			{"kind", "command|plugin", "a program run with --command (the default), or a native plugin", false},
-			{"command", "CMD", "the command template, e.g. 'ccx -i {stem}' (command solvers)", false},
+			{"kind", "command|plugin", "a program the workers run (the default), or a native plugin they load", false},
 			{"outputs", "a,b", "patterns of the files returned, e.g. '*.dat,*.frd' (default: every file the solver made)", false},
 			{"progress", "PARSER", "the parser that turns solver output into percent: calculix (default: none)", false},
 			{"time-limit", "DUR", "the most a job may run, e.g. 1h, 90m, 2d (default: 1h)", false},

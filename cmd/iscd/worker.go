@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
+	solverrun "github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/worker"
 )
 
@@ -27,6 +30,72 @@ func (p pluginFlag) Set(v string) error {
 	}
 	p[name] = lib
 	return nil
+}
+
+// solverFlag collects the worker's command solvers: NAME=PROGRAM ARGS...
+// (the argument template, solverrun.ParseCommand), or a preset's NAME alone
+// (calculix).
+type solverFlag map[string]solverrun.Command
+
+func (s solverFlag) String() string { return fmt.Sprint(map[string]solverrun.Command(s)) }
+
+func (s solverFlag) Set(v string) error {
+	name, def, ok := strings.Cut(v, "=")
+	if !ok {
+		if def, ok = solverrun.Presets[name]; !ok {
+			return fmt.Errorf("want NAME=PROGRAM ARGS... (e.g. calculix='/usr/bin/ccx -i {stem}'); a bare name is one of the presets %v", slices.Sorted(maps.Keys(solverrun.Presets)))
+		}
+	}
+	if name == "" || strings.ContainsAny(name, "= \t") {
+		return fmt.Errorf("solver name %q", name)
+	}
+	if _, dup := s[name]; dup {
+		return fmt.Errorf("solver %s given twice", name)
+	}
+	c, err := solverrun.ParseCommand(def)
+	if err != nil {
+		return fmt.Errorf("solver %s: %w", name, err)
+	}
+	s[name] = c
+	return nil
+}
+
+// sandboxFlag is --sandbox: on (the default) or off.
+type sandboxFlag bool
+
+func (f *sandboxFlag) String() string {
+	if *f {
+		return "on"
+	}
+	return "off"
+}
+
+func (f *sandboxFlag) Set(v string) error {
+	switch v {
+	case "on":
+		*f = true
+	case "off":
+		*f = false
+	default:
+		return errors.New("want on or off")
+	}
+	return nil
+}
+
+// sandboxFlags adds the sandbox's flags to fs.
+func sandboxFlags(fs *flag.FlagSet, prefix string) (on *sandboxFlag, cfg *solverrun.SandboxConfig) {
+	on, cfg = new(sandboxFlag), new(solverrun.SandboxConfig)
+	*on = true
+	fs.Var(on, prefix+"sandbox", "on: every command solver runs in a sandbox, and without one the worker does not start; off: solvers run unconfined (only where every model is trusted)")
+	fs.Func(prefix+"sandbox-share", "a directory every solver may read and write besides its job's (repeatable)", func(v string) error {
+		cfg.Share = append(cfg.Share, v)
+		return nil
+	})
+	fs.Int64Var(&cfg.Limits.AddressSpace, prefix+"solver-memory", solverrun.DefaultLimits.AddressSpace, "bytes of address space a solver's process may map (Windows: memory of the whole job)")
+	fs.IntVar(&cfg.Limits.Processes, prefix+"solver-processes", solverrun.DefaultLimits.Processes, "processes a solver may run at once")
+	fs.Int64Var(&cfg.Limits.FileSize, prefix+"solver-file-size", solverrun.DefaultLimits.FileSize, "bytes one file of a solver may reach")
+	fs.IntVar(&cfg.Limits.OpenFiles, prefix+"solver-open-files", solverrun.DefaultLimits.OpenFiles, "files a solver's process may hold open")
+	return on, cfg
 }
 
 // listFlag collects repeated values.
@@ -55,8 +124,11 @@ func runWorker(args []string, stderr io.Writer) error {
 	dir := fs.String("dir", "", "where job directories and the chunk cache go (default: the system's temporary directory)")
 	keep := fs.Bool("keep-dirs", false, "leave job directories behind, for debugging")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	var solvers listFlag
-	fs.Var(&solvers, "solver", "a command solver this worker runs, by name (repeatable); its program must be on PATH")
+	solvers := solverFlag{}
+	fs.Var(solvers, "solver", "NAME=PROGRAM ARGS...: a command solver this worker runs and its argument template ({stem}, {main}, {cores}, {args}); NAME alone for a preset (calculix); repeatable")
+	var network listFlag
+	fs.Var(&network, "solver-network", "NAME: this solver may use the network (a licence server); others have none (repeatable)")
+	sandbox, sandboxCfg := sandboxFlags(fs, "")
 	plugins := pluginFlag{}
 	fs.Var(plugins, "plugin", "NAME=LIBRARY: a native solver plugin this worker runs (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -80,9 +152,17 @@ func runWorker(args []string, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
+	for _, n := range network {
+		c, ok := solvers[n]
+		if !ok {
+			return fmt.Errorf("iscd worker: --solver-network %s: no such --solver", n)
+		}
+		c.Network = true
+		solvers[n] = c
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	w, err := worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins,
-		Capacity: *capacity, Dir: *dir, KeepDirs: *keep, Logger: log})
+		Sandbox: *sandboxCfg, NoSandbox: !bool(*sandbox), Capacity: *capacity, Dir: *dir, KeepDirs: *keep, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,7 @@ type (
 	Solver struct {
 		ProductID        string   `json:"productId"`
 		Name             string   `json:"name"`
-		Kind             string   `json:"kind"` // command or plugin
-		Command          []string `json:"command,omitempty"`
+		Kind             string   `json:"kind"` // command or plugin; the worker's configuration says what runs
 		Outputs          []string `json:"outputs,omitempty"`
 		Progress         string   `json:"progress,omitempty"`
 		TimeLimitSeconds int64    `json:"timeLimitSeconds,omitempty"`
@@ -81,12 +80,12 @@ type (
 
 // SolverFrom is s as the admin API shows it.
 func SolverFrom(s store.Solver) Solver {
-	return Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Command: s.Command, Outputs: s.Outputs, Progress: s.Progress,
+	return Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Outputs: s.Outputs, Progress: s.Progress,
 		TimeLimitSeconds: int64(s.TimeLimit / time.Second), MaxOutput: s.MaxOutput, MaxAttempts: s.MaxAttempts}
 }
 
 // Store is s as the store keeps it.
 func (s Solver) Store() store.Solver {
-	return store.Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Command: s.Command, Outputs: s.Outputs, Progress: s.Progress,
+	return store.Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Outputs: s.Outputs, Progress: s.Progress,
 		TimeLimit: time.Duration(s.TimeLimitSeconds) * time.Second, MaxOutput: s.MaxOutput, MaxAttempts: s.MaxAttempts}
 }

@@ -32,10 +32,9 @@ type Solver struct {
 	ProductID string `json:"productId"`
 	Name      string `json:"name"` // e.g. "calculix"; workers announce the names they run
 	Kind      string `json:"kind"` // SolverCommand or SolverPlugin
-	// Command is the argument template of a command solver; {stem},
-	// {main}, {cores} and {args} (the job's extra arguments) are
-	// substituted, e.g. ["ccx", "-i", "{stem}"].
-	Command []string `json:"command,omitempty"`
+	// What runs is the worker's: its configuration names the program and
+	// the argument template of each solver it announces (docs/compute.md).
+	// The service keeps what is the service's.
 	// Outputs are the patterns (path.Match, relative to the job's
 	// directory) of the files returned; empty: every file the solver made.
 	Outputs []string `json:"outputs,omitempty"`
@@ -78,10 +77,10 @@ type Job struct {
 	CancelRequested bool         `json:"cancelRequested,omitempty"`
 	// CancelCode and CancelReason say why a cancel was requested, for the
 	// result ("" and "": its owner or an operator canceled it).
-	CancelCode   string `json:"cancelCode,omitempty"`
-	CancelReason string `json:"cancelReason,omitempty"`
-	Created         time.Time    `json:"created"`
-	Finished        time.Time    `json:"finished,omitzero"`
+	CancelCode   string    `json:"cancelCode,omitempty"`
+	CancelReason string    `json:"cancelReason,omitempty"`
+	Created      time.Time `json:"created"`
+	Finished     time.Time `json:"finished,omitzero"`
 
 	JobResult
 }

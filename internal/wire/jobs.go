@@ -48,6 +48,10 @@ const (
 	CodeWorkerLost    = "worker_lost"    // every attempt's worker died
 	CodeCanceled      = "canceled"
 	CodeQuota         = "quota" // the organisation has as many jobs waiting as it may
+	// CodeBadArgument: the model's name or a solver argument begins with
+	// '-' (a solver would read it as an option), or arguments were given
+	// to a solver that takes none.
+	CodeBadArgument = "bad_argument"
 )
 
 // Limits of compute requests.
@@ -136,11 +140,13 @@ type WorkerLease struct {
 
 // JobLease is a job given to a worker.
 type JobLease struct {
-	ID               string   `json:"id"`
-	Attempt          int      `json:"attempt"`
-	Solver           string   `json:"solver"`
-	Kind             string   `json:"kind"` // command or plugin
-	Command          []string `json:"command,omitempty"`
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
+	Solver  string `json:"solver"`
+	// Kind is the product's word for the solver (command or plugin); the
+	// worker runs what its own configuration names Solver, nothing the
+	// lease says: a lease carries no program, path or option.
+	Kind             string   `json:"kind"`
 	Outputs          []string `json:"outputs,omitempty"`
 	Progress         string   `json:"progress,omitempty"`
 	Main             string   `json:"main"`

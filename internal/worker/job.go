@@ -151,12 +151,23 @@ func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map
 		}
 		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("fetch the inputs: %v", err)}, inputs
 	}
-	spec := run.Spec{Command: l.Command, Main: l.Main, Args: l.Args, Cores: l.Cores, Progress: l.Progress,
-		TimeLimit: time.Duration(l.TimeLimitSeconds) * time.Second, MaxOutput: l.MaxOutput,
+	// What runs is this worker's: the lease names a solver, and the
+	// worker's configuration says which program that is.
+	spec := run.Spec{Main: l.Main, Args: l.Args, Cores: l.Cores, Progress: l.Progress,
+		TimeLimit: time.Duration(l.TimeLimitSeconds) * time.Second, MaxOutput: l.MaxOutput, Sandbox: w.sandbox,
 		Env: []string{"ISCSDK_JOB_ID=" + l.ID, "ISCSDK_JOB_ATTEMPT=" + strconv.Itoa(l.Attempt)}}
-	if l.Kind == wire.SolverPlugin {
-		if spec.Plugin = w.plugins[l.Solver]; spec.Plugin == nil {
-			return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("this worker has no plugin %s", l.Solver)}, inputs
+	if c, ok := w.cfg.Commands[l.Solver]; ok {
+		spec.Command = c
+	} else if spec.Plugin = w.plugins[l.Solver]; spec.Plugin == nil {
+		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("this worker has no solver %s", l.Solver)}, inputs
+	}
+	for i, a := range append([]string{l.Main}, l.Args...) {
+		what := "argument"
+		if i == 0 {
+			what = "model"
+		}
+		if err := run.CheckArgument(what, a); err != nil {
+			return run.Result{ErrorCode: run.CodeBadArgument, Error: err.Error()}, inputs
 		}
 	}
 	res := run.Run(ctx, dir, spec, j.report)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/solver/solvertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -47,13 +49,22 @@ var (
 	binPath string
 	binErr  error
 	binDir  string
+	// shareDir is shared with every test solver's sandbox
+	// (--sandbox-share): the waiter's pid and release files are there.
+	shareDir string
 )
 
 func TestMain(m *testing.M) {
+	var err error
+	if shareDir, err = os.MkdirTemp("", "iscd-worker-share-"); err != nil {
+		panic(err)
+	}
+	os.Chmod(shareDir, 0o777) // a root worker's solvers run as nobody
 	code := servertest.Main(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	os.RemoveAll(shareDir)
 	os.Exit(code)
 }
 
@@ -95,14 +106,19 @@ func iscdBinary(t *testing.T) string {
 
 // testSolvers are the command solvers the tests define on the demo product.
 var testSolvers = []adminapi.Solver{
+	{Name: "waiter", Kind: "command", Outputs: []string{"out.txt"}},
+	{Name: "quick", Kind: "command", Outputs: []string{"out.txt"}},
+}
+
+// testCommands are what the tests' workers run for them (--solver NAME=DEF).
+var testCommands = map[string]string{
 	// writes its pid, says so, and waits until the file named by its
 	// second argument exists; writes out.txt
-	{Name: "waiter", Kind: "command", Command: []string{"sh", "-c",
-		`echo $$ > "$1"; echo "waiting $ISCSDK_JOB_ATTEMPT"; while [ ! -e "$2" ]; do sleep 0.02; done; echo "done $ISCSDK_JOB_ATTEMPT" > out.txt`,
-		"waiter", "{args}"}, Outputs: []string{"out.txt"}},
+	"waiter": `sh -c 'echo $$ > "$1"; echo "waiting $ISCSDK_JOB_ATTEMPT"; while [ ! -e "$2" ]; do sleep 0.02; done; echo "done $ISCSDK_JOB_ATTEMPT" > out.txt' waiter {args}`,
 	// solves at once
-	{Name: "quick", Kind: "command", Command: []string{"sh", "-c", `echo solving; wc -c < "$1" > out.txt`, "quick", "{main}"},
-		Outputs: []string{"out.txt"}},
+	"quick":  `sh -c 'echo solving; wc -c < "$1" > out.txt' quick {main}`,
+	"ticker": `sh -c 'echo $$ > "$1"; while [ ! -e "$2" ]; do echo tick; sleep 0.05; done; echo done > out.txt' ticker {args}`,
+	"bigout": `sh -c 'head -c 64000000 /dev/urandom > out.bin'`,
 }
 
 // compute is an iscd without a worker of its own, with a worker token.
@@ -164,10 +180,18 @@ type workerProc struct {
 }
 
 // startWorker runs `iscd worker --name NAME ARGS...` against c; the test's
-// end stops it (SIGTERM) and shows its log if the test failed.
+// end stops it (SIGTERM) and shows its log if the test failed. A --solver
+// naming one of testCommands runs it, sharing shareDir with its sandbox.
 func (c *compute) startWorker(t *testing.T, name string, args ...string) *workerProc {
 	t.Helper()
-	args = append([]string{"worker", "--server", "http://" + c.Addr, "--name", name, "--dir", t.TempDir(), "--log-level", "debug"}, args...)
+	args = slices.Clone(args)
+	for i := 1; i < len(args); i++ {
+		if def, ok := testCommands[args[i]]; ok && args[i-1] == "--solver" {
+			args[i] += "=" + def
+		}
+	}
+	args = append([]string{"worker", "--server", "http://" + c.Addr, "--name", name, "--dir", workerDir(t), "--log-level", "debug",
+		"--sandbox-share", shareDir}, args...)
 	cmd := exec.Command(iscdBinary(t), args...)
 	cmd.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+c.token)
 	w := &workerProc{name: name, cmd: cmd, log: &syncBuffer{}}
@@ -276,7 +300,12 @@ func hasLine(p sdk.SolveProgress, line string) bool {
 // waiterModel makes a model for the waiter solver and returns it, its
 // arguments, its pid file and the file that releases it.
 func waiterModel(t *testing.T) (model string, args []string, pidFile, release string) {
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp(shareDir, "waiter-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	model = filepath.Join(dir, "model.inp")
 	if err := os.WriteFile(model, []byte("model "+t.Name()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -310,15 +339,30 @@ func waitExit(t *testing.T, pid int, d time.Duration) bool {
 	}
 }
 
+// workerDir is a fresh directory for a worker's jobs: a root worker's
+// solvers run as nobody, who must be able to pass through its parent.
+func workerDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// readPid returns the machine's pid of the solver that wrote pidFile
+// (the pid it wrote is its sandbox's).
 func readPid(t *testing.T, pidFile string) int {
 	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
+	if _, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		t.Fatalf("pid file %q: %v", b, err)
+	}
+	pid := solvertest.Pid(pidFile)
+	if pid == 0 {
+		t.Fatalf("no process runs with %s in its command line", pidFile)
 	}
 	return pid
 }
@@ -574,7 +618,7 @@ func TestJobRunningAcrossAnIscdRestart(t *testing.T) {
 func TestWorkerWithARefusedTokenStops(t *testing.T) {
 	c := startCompute(t)
 	for _, tok := range []string{"isw_nosuchtoken", "not a token"} {
-		cmd := exec.Command(iscdBinary(t), "worker", "--server", "http://"+c.Addr, "--solver", "quick", "--dir", t.TempDir())
+		cmd := exec.Command(iscdBinary(t), "worker", "--server", "http://"+c.Addr, "--solver", "quick="+testCommands["quick"], "--dir", workerDir(t))
 		cmd.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+tok)
 		out, err := runFor(cmd, waitFor)
 		var ee *exec.ExitError

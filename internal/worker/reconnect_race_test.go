@@ -10,6 +10,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -20,9 +21,13 @@ import (
 func TestInProcessWorkerReconnectsMidSolve(t *testing.T) {
 	c := startComputeLease(t, 300*time.Millisecond)
 	relay := servertest.StartRelay(t, c.Addr)
-	putSolver(t, c.Server, adminapi.Solver{Name: "ticker", Kind: "command", Command: []string{"sh", "-c",
-		`echo $$ > "$1"; while [ ! -e "$2" ]; do echo tick; sleep 0.05; done; echo done > out.txt`, "ticker", "{args}"}, Outputs: []string{"out.txt"}})
-	w, err := worker.New(worker.Config{URL: "http://" + relay.Addr(), Token: c.token, Name: "inproc", Commands: []string{"ticker"}, Dir: t.TempDir()})
+	putSolver(t, c.Server, adminapi.Solver{Name: "ticker", Kind: "command", Outputs: []string{"out.txt"}})
+	ticker, err := run.ParseCommand(testCommands["ticker"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Config{URL: "http://" + relay.Addr(), Token: c.token, Name: "inproc",
+		Commands: map[string]run.Command{"ticker": ticker}, Sandbox: run.SandboxConfig{Share: []string{shareDir}}, Dir: workerDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

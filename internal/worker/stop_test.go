@@ -17,7 +17,7 @@ import (
 // the test would time out), and it leaves no job directory behind.
 func TestStoppedWorkerGivesItsJobsBack(t *testing.T) {
 	c := startComputeLease(t, 10*time.Minute)
-	dir := t.TempDir()
+	dir := workerDir(t)
 	first := c.startWorker(t, "first", "--solver", "waiter", "--dir", dir)
 	model, args, _, release := waiterModel(t)
 	progress, done := solve(c.client(t), model, sdk.SolveOptions{Solver: "waiter", Args: args})

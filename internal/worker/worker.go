@@ -25,6 +25,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/solver/plugin"
+	"github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -36,12 +37,21 @@ type Config struct {
 	// unique among the token's workers. "": hostname-pid.
 	Name string
 	// Commands are the command solvers this worker runs, by name: the
-	// product's solver definition says how; the program must be on PATH.
-	Commands []string
+	// program and its argument template (run.ParseCommand). They are the
+	// worker's alone: a job names a solver and brings a model and, for a
+	// template with {args}, arguments, never a program or an option.
+	Commands map[string]run.Command
 	// Plugins maps plugin solver names to their shared libraries.
-	Plugins  map[string]string
-	Capacity int    // jobs at once; 0: 1
-	Dir      string // where job directories are made; "": the system's temporary directory
+	Plugins map[string]string
+	// Sandbox configures the sandbox every command solver runs in
+	// (run.NewSandbox). A worker that cannot build it does not start.
+	Sandbox run.SandboxConfig
+	// NoSandbox runs command solvers without a sandbox (`iscd worker
+	// --sandbox=off`): each job can then read and write whatever the
+	// worker's account can. Only for a machine whose every model is trusted.
+	NoSandbox bool
+	Capacity  int    // jobs at once; 0: 1
+	Dir       string // where job directories are made; "": the system's temporary directory
 	// CacheDir holds the chunks of inputs fetched before, so a model
 	// solved again is not downloaded again; "": Dir/chunk-cache.
 	CacheDir string
@@ -56,6 +66,7 @@ type Worker struct {
 	link    *link
 	cache   chunkstore.Store
 	plugins map[string]*plugin.Plugin
+	sandbox *run.Sandbox // nil: NoSandbox
 	lease   atomic.Int64 // iscd's lease (a time.Duration), learnt at each connect; jobs read it
 	jobsDir string       // this worker's job directories
 
@@ -104,6 +115,39 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: chunk cache: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, cache: cache, jobsDir: jobsDir, plugins: map[string]*plugin.Plugin{}, running: map[string]*job{}, ended: make(chan struct{})}
+	if cfg.NoSandbox {
+		w.log.Error("SOLVERS RUN WITHOUT A SANDBOX (--sandbox=off): every job can read, write and send whatever this worker's account can")
+	} else if len(cfg.Commands) > 0 {
+		if w.sandbox, err = run.NewSandbox(cfg.Sandbox); err != nil {
+			return nil, fmt.Errorf("worker: %w (install bubblewrap, or run with --sandbox=off on a machine whose every model is trusted)", err)
+		}
+		w.log.Info("solvers run in a sandbox", "sandbox", w.sandbox.Describe())
+		if w.sandbox.AsOtherUser() {
+			// The sandbox's user enters the job directories, and nothing
+			// else of these folders: it may pass, not list.
+			for _, d := range []string{cfg.Dir, jobsDir} {
+				if err := os.Chmod(d, 0o711); err != nil {
+					return nil, fmt.Errorf("worker: job directory: %w", err)
+				}
+			}
+		}
+	}
+	for name, c := range cfg.Commands {
+		if c.Program == "" || !filepath.IsAbs(c.Program) {
+			return nil, fmt.Errorf("worker: solver %s: its program must be an absolute path (run.ParseCommand resolves one)", name)
+		}
+		if _, dup := cfg.Plugins[name]; dup {
+			return nil, fmt.Errorf("worker: solver %s is both a command and a plugin", name)
+		}
+		if w.sandbox != nil {
+			if err := w.sandbox.Check(jobsDir, c); err != nil {
+				return nil, fmt.Errorf("worker: solver %s: %w", name, err)
+			}
+		}
+	}
+	if len(cfg.Plugins) > 0 && !cfg.NoSandbox {
+		w.log.Warn("plugin solvers run inside the worker's process, outside the sandbox: load only plugins you trust with any model")
+	}
 	for name, path := range cfg.Plugins {
 		p, err := plugin.Open(path)
 		if err != nil {
@@ -134,7 +178,10 @@ func (w *Worker) Close() error {
 }
 
 func (w *Worker) solvers() []string {
-	out := slices.Clone(w.cfg.Commands)
+	var out []string
+	for name := range w.cfg.Commands {
+		out = append(out, name)
+	}
 	for name := range w.plugins {
 		out = append(out, name)
 	}

@@ -485,7 +485,7 @@ func lease(j store.Job) wire.JobLease {
 	if maxOut <= 0 {
 		maxOut = DefaultMaxOutput
 	}
-	return wire.JobLease{ID: j.ID, Attempt: j.Attempt(), Solver: j.Solver.Name, Kind: j.Solver.Kind, Command: j.Solver.Command,
+	return wire.JobLease{ID: j.ID, Attempt: j.Attempt(), Solver: j.Solver.Name, Kind: j.Solver.Kind,
 		Outputs: j.Solver.Outputs, Progress: j.Solver.Progress, Main: j.Main, Args: j.Args, Cores: j.Cores,
 		TimeLimitSeconds: int64(j.TimeLimit / time.Second), MaxOutput: maxOut, InputHash: j.InputHash}
 }

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -21,44 +19,44 @@ const escapeWait = 2 * time.Second
 // the kill (canceled, or over a limit).
 const stopGrace = 300 * time.Millisecond
 
-// Expand fills a command template for a job. {args} must stand alone in
-// its element and expands to the job's arguments; a job with arguments for
-// a template without {args} is refused.
-func Expand(template []string, main string, args []string, cores int) ([]string, error) {
-	if len(template) == 0 {
-		return nil, errors.New("the solver has no command")
-	}
-	stem := strings.TrimSuffix(main, filepath.Ext(main))
-	r := strings.NewReplacer("{stem}", stem, "{main}", main, "{cores}", strconv.Itoa(max(cores, 1)))
-	var out []string
-	tookArgs := false
-	for _, t := range template {
-		if t == "{args}" {
-			out, tookArgs = append(out, args...), true
-			continue
-		}
-		out = append(out, r.Replace(t))
-	}
-	if len(args) > 0 && !tookArgs {
-		return nil, errors.New("the solver takes no arguments")
-	}
-	return out, nil
+// jail is how one run of a command is confined, and stopped.
+type jail interface {
+	started(p *os.Process) error   // after the start (Windows assigns the job object)
+	stop(p *os.Process, kill bool) // everything the solver started
+	close()                        // after the end
 }
 
+// group is an unconfined run (no sandbox): the solver's process group.
+type group struct{}
+
+func (group) started(*os.Process) error     { return nil }
+func (group) stop(p *os.Process, kill bool) { stopGroup(p, kill) }
+func (group) close()                        {}
+
 func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result {
-	argv, err := Expand(spec.Command, spec.Main, spec.Args, spec.Cores)
+	argv, err := spec.Command.Expand(spec.Main, spec.Args, spec.Cores)
 	if err != nil {
-		return Result{ErrorCode: CodeStart, Error: err.Error()}
+		code := CodeStart
+		if errors.Is(err, ErrBadArgument) {
+			code = CodeBadArgument
+		}
+		return Result{ErrorCode: code, Error: err.Error()}
 	}
-	prog, err := exec.LookPath(argv[0])
-	if err != nil {
-		return Result{ErrorCode: CodeStart, Error: fmt.Sprintf("solver program %s: %v", argv[0], err)}
-	}
-	cmd := exec.Command(prog, argv[1:]...)
-	cmd.Args[0] = argv[0]
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(dir, spec)
+	home := dir
+	var j jail = group{}
+	if spec.Sandbox != nil {
+		home = spec.Sandbox.sys.home(dir)
+	}
+	cmd.Env = cleanEnv(home, spec)
 	cmd.SysProcAttr = procAttr()
+	if spec.Sandbox != nil {
+		if j, err = spec.Sandbox.sys.confine(cmd, dir, spec.Command); err != nil {
+			return Result{ErrorCode: CodeStart, Error: err.Error()}
+		}
+	}
+	defer j.close()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return Result{ErrorCode: CodeStart, Error: err.Error()}
@@ -70,6 +68,12 @@ func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result 
 		return Result{ErrorCode: CodeStart, Error: fmt.Sprintf("start %s: %v", argv[0], err)}
 	}
 	pw.Close()
+	if err := j.started(cmd.Process); err != nil {
+		j.stop(cmd.Process, true)
+		cmd.Wait()
+		pr.Close()
+		return Result{ErrorCode: CodeStart, Error: fmt.Sprintf("sandbox %s: %v", argv[0], err)}
+	}
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
@@ -82,11 +86,11 @@ func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result 
 	select {
 	case werr = <-waited:
 	case <-ctx.Done():
-		stopGroup(cmd.Process, false)
+		j.stop(cmd.Process, false)
 		select {
 		case werr = <-waited:
 		case <-time.After(stopGrace):
-			stopGroup(cmd.Process, true)
+			j.stop(cmd.Process, true)
 			werr = <-waited
 		}
 	}
@@ -98,7 +102,7 @@ func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result 
 	select {
 	case <-scanned:
 	case <-time.After(50 * time.Millisecond):
-		stopGroup(cmd.Process, true)
+		j.stop(cmd.Process, true)
 		select {
 		case <-scanned:
 		case <-time.After(escapeWait):
@@ -121,14 +125,15 @@ func runCommand(ctx context.Context, dir string, spec Spec, out *output) Result 
 }
 
 // cleanEnv is a command's whole environment: nothing of the worker's but
-// a PATH, a home and a temporary directory inside the job's directory.
-func cleanEnv(dir string, spec Spec) []string {
+// a PATH, a home and a temporary directory inside the job's directory
+// (home, as the solver sees it).
+func cleanEnv(home string, spec Spec) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"TMPDIR=" + dir,
-		"TMP=" + dir,
-		"TEMP=" + dir,
+		"HOME=" + home,
+		"TMPDIR=" + home,
+		"TMP=" + home,
+		"TEMP=" + home,
 		"LANG=C.UTF-8",
 		"OMP_NUM_THREADS=" + strconv.Itoa(max(spec.Cores, 1)),
 	}
@@ -140,7 +145,7 @@ func cleanEnv(dir string, spec Spec) []string {
 		}
 	}
 	if runtime.GOOS == "windows" {
-		env = append(env, "USERPROFILE="+dir, "APPDATA="+dir, "LOCALAPPDATA="+dir)
+		env = append(env, "USERPROFILE="+home, "APPDATA="+home, "LOCALAPPDATA="+home)
 	}
 	return append(env, spec.Env...)
 }

@@ -34,12 +34,17 @@ const (
 	CodeOutputLimit  = "output_limit"
 	CodeCanceled     = "canceled"
 	CodeStart        = "solver_start" // the solver could not be started
+	// CodeBadArgument: the model's name or an argument begins with '-',
+	// or the job has arguments for a solver that takes none
+	// (wire.CodeBadArgument says the same).
+	CodeBadArgument = "bad_argument"
 )
 
 // Spec is what to run.
 type Spec struct {
-	Command   []string       // a command solver's argument template ({stem}, {main}, {cores}, {args})
-	Plugin    *plugin.Plugin // or a plugin solver
+	Command   Command        // a command solver, as the worker's configuration defines it
+	Plugin    *plugin.Plugin // or a plugin solver (it runs in this process, unconfined)
+	Sandbox   *Sandbox       // confines a command; nil: none (the worker's operator said so)
 	Main      string         // the model's file in the directory
 	Args      []string       // the job's extra arguments
 	Cores     int

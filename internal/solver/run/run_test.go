@@ -3,6 +3,7 @@ package run_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,14 +21,24 @@ func sh(t *testing.T, script string) run.Spec {
 	if runtime.GOOS == "windows" {
 		t.Skip("the command tests use sh")
 	}
-	return run.Spec{Command: []string{"sh", "-c", script}, Main: "model.inp"}
+	return run.Spec{Command: run.Command{Program: "/bin/sh", Args: []string{"-c", script}}, Main: "model.inp"}
+}
+
+// jobDir is a fresh job directory whose path a sandbox's user (nobody,
+// under a root worker) can reach, as a worker's are.
+func jobDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // collect runs spec in a fresh directory and returns the result and every
 // reported line and percent.
 func collect(t *testing.T, ctx context.Context, spec run.Spec) (run.Result, []string, []float64, string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir := jobDir(t)
 	if err := os.WriteFile(filepath.Join(dir, spec.Main), []byte("model\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +55,7 @@ func collect(t *testing.T, ctx context.Context, spec run.Spec) (run.Result, []st
 }
 
 func TestCommandOutputIsReportedAndLogged(t *testing.T) {
-	spec := sh(t, `echo "solving $0"; echo warn >&2; test "$HOME" = "$PWD" && test -z "$SECRET" && echo clean-env; exit 0`)
+	spec := sh(t, `echo "solving $(basename $0)"; echo warn >&2; test "$HOME" = "$PWD" && test -z "$SECRET" && echo clean-env; exit 0`)
 	t.Setenv("SECRET", "worker-only")
 	res, lines, _, dir := collect(t, context.Background(), spec)
 	if res.ErrorCode != "" || res.ExitCode != 0 {
@@ -118,20 +129,51 @@ func TestOutputLimit(t *testing.T) {
 	}
 }
 
-func TestUnknownProgram(t *testing.T) {
-	res, _, _, _ := collect(t, context.Background(), run.Spec{Command: []string{"no-such-solver-iscsdk"}, Main: "m.inp"})
-	if res.ErrorCode != run.CodeStart || !strings.Contains(res.Error, "no-such-solver-iscsdk") {
-		t.Fatalf("result %+v", res)
+func TestParseCommand(t *testing.T) {
+	c, err := run.ParseCommand(`sh -c 'echo "{main}"' solver {args}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(c.Program) || strings.Join(c.Args, "|") != `-c|echo "{main}"|solver|{args}` || !c.TakesArgs() {
+		t.Fatalf("%+v", c)
+	}
+	for def, want := range map[string]string{
+		"no-such-solver-iscsdk -i {stem}": "no-such-solver-iscsdk",
+		"{main}":                          "placeholder",
+		"sh x{args}":                      "{args} must stand alone",
+		"":                                "no program",
+		"sh 'open":                        "single quote is not closed",
+	} {
+		if _, err := run.ParseCommand(def); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", def, err, want)
+		}
 	}
 }
 
 func TestExpand(t *testing.T) {
-	got, err := run.Expand([]string{"ccx", "-i", "{stem}", "{args}", "-t", "{cores}"}, "beam.inp", []string{"-o", "x"}, 4)
-	if err != nil || strings.Join(got, " ") != "ccx -i beam -o x -t 4" {
+	c := run.Command{Program: "/usr/bin/ccx", Args: []string{"-i", "{stem}", "{args}", "-t", "{cores}"}}
+	got, err := c.Expand("beam.inp", []string{"o", "x"}, 4)
+	if err != nil || strings.Join(got, " ") != "/usr/bin/ccx -i beam o x -t 4" {
 		t.Fatalf("%q %v", got, err)
 	}
-	if _, err := run.Expand([]string{"ccx", "-i", "{stem}"}, "beam.inp", []string{"-evil"}, 1); err == nil {
-		t.Fatal("arguments accepted by a template without {args}")
+	noArgs := run.Command{Program: "/usr/bin/ccx", Args: []string{"-i", "{stem}"}}
+	for _, tc := range []struct {
+		c    run.Command
+		main string
+		args []string
+	}{
+		{noArgs, "beam.inp", []string{"evil"}}, // a template without {args}
+		{c, "-o.inp", nil},                     // a model the solver would read as an option
+		{c, "beam.inp", []string{"x", "--evil"}},
+		{c, "-", nil},
+	} {
+		if _, err := tc.c.Expand(tc.main, tc.args, 1); !errors.Is(err, run.ErrBadArgument) {
+			t.Errorf("%q %q: %v, want ErrBadArgument", tc.main, tc.args, err)
+		}
+	}
+	res, _, _, _ := collect(t, context.Background(), run.Spec{Command: c, Main: "-o.inp"})
+	if res.ErrorCode != run.CodeBadArgument {
+		t.Fatalf("a model named -o.inp: %+v", res)
 	}
 }
 
@@ -148,7 +190,7 @@ func TestCalculixProgress(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "beam.inp"), deck, 0o600)
 	var pcts []float64
-	res := run.Run(context.Background(), dir, run.Spec{Command: []string{ccx, "-i", "{stem}"}, Main: "beam.inp", Progress: "calculix"},
+	res := run.Run(context.Background(), dir, run.Spec{Command: run.Command{Program: ccx, Args: []string{"-i", "{stem}"}}, Main: "beam.inp", Progress: "calculix"},
 		func(p run.Progress) { pcts = append(pcts, p.Percent) })
 	if res.ErrorCode != "" || res.CPU <= 0 {
 		t.Fatalf("result %+v", res)

@@ -261,7 +261,7 @@ func TestConcurrentLeases(t *testing.T, b Backend) {
 // TestSolvers: a product's solvers, replaced by name, deleted.
 func TestSolvers(t *testing.T, b Backend) {
 	db, _ := b.Open(t, "", 0)
-	s := store.Solver{ProductID: "p", Name: "calculix", Kind: store.SolverCommand, Command: []string{"ccx", "-i", "{stem}"}, TimeLimit: time.Hour}
+	s := store.Solver{ProductID: "p", Name: "calculix", Kind: store.SolverCommand, TimeLimit: time.Hour}
 	if err := db.PutSolver(ctx, s); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("solver of an unknown product: %v", err)
 	}
