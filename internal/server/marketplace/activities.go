@@ -303,9 +303,6 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 	if err := h.gateSold(ctx, product); err != nil {
 		return reply{}, err
 	}
-	if err := h.gateSold(ctx, product); err != nil {
-		return reply{}, err
-	}
 	ed := edition(req)
 	if orderEdition != "" {
 		ed = orderEdition
@@ -350,18 +347,6 @@ func (h *Handler) withAppInfo(ctx context.Context, req request, id string) (repl
 		return reply{}, err
 	}
 	return reply{InstanceID: id, EncryptType: typ, AppInfo: info}, nil
-}
-
-// gateSold makes a product sold through the marketplace require an
-// active licence for compute and cloud files, unless an operator decided
-// its gates already (iscctl product create/update --require-license).
-func (h *Handler) gateSold(ctx context.Context, product string) error {
-	return h.st.UpdateProduct(ctx, product, func(p *store.Product) error {
-		if p.RequireLicense == nil {
-			p.RequireLicense = &store.LicenseGates{Compute: true, Files: true}
-		}
-		return nil
-	})
 }
 
 // gateSold makes a product sold through the marketplace require an
