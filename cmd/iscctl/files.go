@@ -158,12 +158,23 @@ func listFiles(x *call) error {
 			return err
 		}
 	}
+	paged, cursor, limit, err := pageFlags(x)
+	if err != nil {
+		return err
+	}
 	return x.withSession("ls", dir, func(c *sdk.Client) error {
-		l, err := c.List(x.ctx, dir)
+		var l sdk.Listing
+		var err error
+		if paged {
+			l, err = c.ListPage(x.ctx, dir, cursor, limit)
+		} else {
+			l, err = c.List(x.ctx, dir) // every page
+		}
 		if err != nil {
 			return err
 		}
-		if len(l.Folders) == 0 && len(l.Files) == 0 && dir != "/" {
+		defer x.morePages("ls "+dir, l.Next)
+		if len(l.Folders) == 0 && len(l.Files) == 0 && dir != "/" && cursor == "" {
 			// A file's path lists that file.
 			if fi, err := c.Stat(x.ctx, dir); err == nil {
 				l.Files = []sdk.FileInfo{fi}
@@ -365,6 +376,30 @@ func copyTree(src, dst string) error {
 	return os.Rename(tmp, dst)
 }
 
+// ---- pages ----
+
+// pageFlags reads --limit and --cursor: with either, a command shows one
+// page; without, every page.
+func pageFlags(x *call) (paged bool, cursor string, limit int, err error) {
+	cursor = x.flags["cursor"]
+	if v := strings.TrimSpace(x.flags["limit"]); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > wire.MaxPageLimit {
+			return false, "", 0, badFlag("--limit %q is not a number from 1 to %d", v, wire.MaxPageLimit)
+		}
+	}
+	return cursor != "" || limit > 0, cursor, limit, nil
+}
+
+// morePages says how to get the page after this one, if there is one.
+func (x *call) morePages(cmd, next string) {
+	if next != "" {
+		fmt.Fprintf(x.stderr, "more: iscctl %s --cursor %s\n", cmd, shellQuote(next))
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
 // ---- history, lock, unlock ----
 
 func fileHistory(x *call) error {
@@ -372,9 +407,23 @@ func fileHistory(x *call) error {
 	if err != nil {
 		return err
 	}
+	paged, cursor, limit, err := pageFlags(x)
+	if err != nil {
+		return err
+	}
 	return x.withSession("history", cp, func(c *sdk.Client) error {
-		vs, err := c.History(x.ctx, cp)
-		if err != nil {
+		var vs []sdk.FileVersion
+		if paged {
+			h, err := c.HistoryPage(x.ctx, cp, cursor, limit)
+			if err != nil {
+				return err
+			}
+			defer x.morePages("history "+cp, h.Next)
+			if x.g.json {
+				return x.printJSON(h)
+			}
+			vs = h.Versions
+		} else if vs, err = c.History(x.ctx, cp); err != nil { // every page
 			return err
 		}
 		if x.g.json {
@@ -527,4 +576,10 @@ func (b *progressBar) clear() {
 		fmt.Fprint(b.w, "\r\x1b[K")
 		b.drawn = false
 	}
+}
+
+// pageFlagSpecs are the flags of the commands that list in pages.
+var pageFlagSpecs = []flagSpec{
+	{"limit", "N", "one page of at most N entries (at most 1000)", false},
+	{"cursor", "C", "the page after C (printed after the previous page)", false},
 }

@@ -371,7 +371,9 @@ var commands = []command{
 	},
 	{
 		name: "ls", summary: "list a cloud folder: folders, then files", args: []string{"[DIR]"}, user: true,
-		about: "DIR defaults to /. A file's path lists that file.",
+		about: "DIR defaults to /. A file's path lists that file. Every page of a large folder is read,\n" +
+			"unless --limit or --cursor asks for one page (the next page's command is printed on stderr).",
+		flags: pageFlagSpecs,
 		run:   listFiles,
 	},
 	{
@@ -400,7 +402,9 @@ var commands = []command{
 	},
 	{
 		name: "history", summary: "list a cloud file's versions, oldest first", args: []string{"CLOUDPATH"}, user: true,
-		run: fileHistory,
+		about: "Every page is read, unless --limit or --cursor asks for one (the next page's command is printed on stderr).",
+		flags: pageFlagSpecs,
+		run:   fileHistory,
 	},
 	{
 		name: "lock", summary: "check a cloud file out: only you may save it", args: []string{"CLOUDPATH"}, user: true,
