@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/page"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -357,22 +360,66 @@ func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	out := wire.FilesListing{Dir: req.Dir, Folders: []string{}, Files: []wire.FileInfo{}}
+	// One list, folders first, each kind sorted by path: the key of an
+	// entry (and a page's cursor) is its kind and path.
+	entries := make([]listEntry, 0, len(folders)+len(files))
 	for _, f := range folders {
-		out.Folders = append(out.Folders, f.Path)
+		entries = append(entries, listEntry{folder: f.Path})
 	}
 	for _, e := range files {
-		out.Files = append(out.Files, info(e, c.UserID))
+		fi := info(e, c.UserID)
+		entries = append(entries, listEntry{file: &fi})
+	}
+	key := listEntry.key
+	slices.SortFunc(entries, func(a, b listEntry) int { return strings.Compare(a.key(), b.key()) })
+	out := wire.FilesListing{Dir: req.Dir, Folders: []string{}, Files: []wire.FileInfo{}}
+	if req.Page != nil {
+		if entries, out.Next, err = page.Cut(entries, key, *req.Page); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range entries {
+		if e.file != nil {
+			out.Files = append(out.Files, *e.file)
+		} else {
+			out.Folders = append(out.Folders, e.folder)
+		}
 	}
 	return out, nil
 }
 
+// listEntry is a folder or a file of a listing.
+type listEntry struct {
+	folder string
+	file   *wire.FileInfo
+}
+
+func (e listEntry) key() string {
+	if e.file != nil {
+		return page.FileKey(e.file.Path)
+	}
+	return page.FolderKey(e.folder)
+}
+
+// MarshalJSON is the entry as the answer carries it, so that a page's
+// bytes are counted.
+func (e listEntry) MarshalJSON() ([]byte, error) {
+	if e.file != nil {
+		return json.Marshal(e.file)
+	}
+	return json.Marshal(e.folder)
+}
+
 func (s *Service) history(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	req, _, err := s.file(ctx, c, body)
+	var req wire.FilesHistory
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	file, _, err := s.file(ctx, c, body)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := s.st.Versions(ctx, c.OrgID, req.Path)
+	vs, err := s.st.Versions(ctx, c.OrgID, file.Path)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -380,7 +427,15 @@ func (s *Service) history(ctx context.Context, c session.Caller, body json.RawMe
 	for i, v := range vs {
 		out[i] = wire.FileVersion{Number: v.Number, Author: v.Author, Time: v.Time, Size: v.Size, Hash: v.Hash, Files: v.Files}
 	}
-	return out, nil
+	if req.Page == nil {
+		return out, nil // a client before paging: the whole history
+	}
+	slices.SortFunc(out, func(a, b wire.FileVersion) int { return a.Number - b.Number })
+	// The key of a version: its number, zero-padded so that keys sort as
+	// numbers do.
+	pg := wire.FileHistoryPage{}
+	pg.Versions, pg.Next, err = page.Cut(out, func(v wire.FileVersion) string { return fmt.Sprintf("%010d", v.Number) }, *req.Page)
+	return pg, err
 }
 
 func (s *Service) lock(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server/page"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/transport"
@@ -306,14 +309,42 @@ func (s *Service) get(ctx context.Context, c session.Caller, body json.RawMessag
 	return Info(j), nil
 }
 
-func (s *Service) list(ctx context.Context, c session.Caller, _ json.RawMessage) (any, error) {
-	js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: c.OrgID, Limit: 100})
+func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+	var req wire.JobsList
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, wire.Errorf(wire.CodeBadRequest, "%v", err)
+		}
+	}
+	if req.Page == nil {
+		// A client before paging: the 100 newest, as it always got.
+		js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: c.OrgID, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]wire.JobInfo, len(js))
+		for i, j := range js {
+			out[i] = Info(j)
+		}
+		return out, nil
+	}
+	js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: c.OrgID})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]wire.JobInfo, len(js))
+	// Newest first: a job's key is its creation time counted back from
+	// the end of time, then its id, so that keys rise along the list.
+	key := func(j store.Job) string {
+		return fmt.Sprintf("%019d.%s", math.MaxInt64-j.Created.UnixNano(), j.ID)
+	}
+	slices.SortFunc(js, func(a, b store.Job) int { return strings.Compare(key(a), key(b)) })
+	js, next, err := page.Cut(js, key, *req.Page)
+	if err != nil {
+		return nil, err
+	}
+	out := wire.JobsPage{Jobs: make([]wire.JobInfo, len(js)), Next: next}
 	for i, j := range js {
-		out[i] = Info(j)
+		out.Jobs[i] = Info(j)
 	}
 	return out, nil
 }

@@ -20,7 +20,8 @@ func FileKey(path string) string { return "f" + path }
 // Cut returns the page of entries that p asks for and the cursor of the
 // next one ("" when this page ends the list). entries must be sorted by
 // key, ascending and without repeats; the cursor is the key of the last
-// entry of the page. A cursor that is too long is refused with
+// entry of the page. An entry's bytes are those of its JSON encoding: it
+// must encode as the answer carries it. A cursor that is too long is refused with
 // wire.CodeBadRequest; one that names no entry starts after where that
 // entry would be.
 func Cut[T any](entries []T, key func(T) string, p wire.Page) ([]T, string, error) {

@@ -505,7 +505,9 @@ func (h *Hub) answer(l *live, id uint64, op string, out any, err error) {
 
 // Answer sends the outcome of request id on conn: a *wire.Error as it is,
 // any other error as CodeInternal (logged, not shown), a Binary as a
-// binary frame, anything else as the JSON result.
+// binary frame, anything else as the JSON result. An answer larger than a
+// message may be is answered CodeTooLarge and logged: never dropped, or
+// the client would wait for it until its timeout.
 func Answer(conn *transport.Conn, log *slog.Logger, id uint64, op string, out any, err error) {
 	ctx := context.Background()
 	if err != nil {
@@ -520,7 +522,9 @@ func Answer(conn *transport.Conn, log *slog.Logger, id uint64, op string, out an
 	if bin, ok := out.(Binary); ok {
 		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.Kind, ID: id, ChunkID: bin.ChunkID, Payload: bin.Data})
 		if err == nil {
-			_ = conn.SendBinary(ctx, frame)
+			if err = conn.SendBinary(ctx, frame); errors.Is(err, wire.ErrTooLarge) {
+				tooLarge(conn, log, id, op, len(frame), wire.MaxBinaryMessage)
+			}
 			return
 		}
 		log.Error("binary reply", "op", op, "err", err)
@@ -529,9 +533,20 @@ func Answer(conn *transport.Conn, log *slog.Logger, id uint64, op string, out an
 	}
 	res, err := wire.Result(id, out)
 	if err != nil {
+		log.Error("encode result", "op", op, "err", err)
 		res = wire.Failure(id, wire.CodeInternal, "internal error")
 	}
-	_ = conn.Send(ctx, res)
+	if err = conn.Send(ctx, res); errors.Is(err, wire.ErrTooLarge) {
+		tooLarge(conn, log, id, op, len(res.Body), wire.MaxControlMessage)
+	}
+}
+
+// tooLarge answers request id CodeTooLarge in place of an answer of size
+// bytes that does not fit in max.
+func tooLarge(conn *transport.Conn, log *slog.Logger, id uint64, op string, size, max int) {
+	log.Warn("answer too large", "op", op, "id", id, "bytes", size, "max", max)
+	_ = conn.Send(context.Background(), wire.Failure(id, wire.CodeTooLarge, fmt.Sprintf(
+		"the answer to %s (%d bytes) is larger than the %d bytes a message may be: ask for it in pages", op, size, max)))
 }
 
 // touchEvery is how often a connected session's LastSeen is stored: so a

@@ -170,9 +170,7 @@ func (s sandboxSys) confine(cmd *exec.Cmd, dir string, c Command) (jail, error) 
 			return nil, err
 		}
 	}
-	// The root bubblewrap builds is a tmpfs: read-only, so what a solver
-	// writes goes to its job (counted, returned) or to /tmp (64 MiB).
-	j.args = append(j.args, "--remount-ro", "/", "--chdir", jobMount, "--",
+	j.args = append(j.args, "--chdir", jobMount, "--",
 		s.prlimit, "--core=0",
 		"--as="+strconv.FormatInt(s.limits.AddressSpace, 10),
 		"--nproc="+strconv.Itoa(s.limits.Processes),
