@@ -141,8 +141,7 @@ func serve(args []string, stderr io.Writer) error {
 
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
-		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, Logger: log,
-		MarketAPI: marketAPI,
+		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, MarketAPI: marketAPI, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword,
 	})

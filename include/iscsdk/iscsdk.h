@@ -440,8 +440,11 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, co
 ** ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT event with *out_request_id gives
 ** status, mainFile (local absolute path: the file, or an assembly's
 ** folder), openType, workState, assembly, cloudPath, version; on failure
-** errorCode (not_found, locked, bad_path, unreachable, ...) and errorMsg.
-** ISCSDK_EVENT_TRANSFER_PROGRESS events report progress.
+** errorCode (not_found, locked, bad_path, unreachable, license_required,
+** license_frozen, ...) and errorMsg. license_required: the product needs
+** an active licence for cloud files and the organisation has none;
+** license_frozen: its licence is frozen. ISCSDK_EVENT_TRANSFER_PROGRESS
+** events report progress.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, const char* cloud_path, int32_t open_type, const char* come_back_json, uint64_t* out_request_id);
 
@@ -455,7 +458,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, co
 ** checked_in (opened with ISCSDK_OPEN_ONLY), conflict (someone saved since:
 ** the local file is untouched), locked (checked out by someone else),
 ** file_changed (written to while it was saved), missing_file, unreadable,
-** storage_full, unreachable.
+** storage_full, unreachable, license_required, license_frozen (as for
+** iscsdk_open_cloud_path(): nothing was saved).
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);
 
@@ -544,7 +548,12 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cloud_file_history(iscsdk_client* c,
 **       "exitCode", "jobId", "files", "bytesSent", "wallSeconds"; on failure
 **       "errorCode" (unknown_solver, no_solver, solver_failed, time_limit,
 **       output_limit, worker_lost, canceled, quota, invalid_argument, unreachable,
-**       ...) , "errorMsg" and "logTail" (the solver's last lines).
+**       license_required, license_frozen, ...) , "errorMsg" and "logTail"
+**       (the solver's last lines). license_required: the product needs an
+**       active licence for compute and the organisation has none (status
+**       failed); license_frozen: its licence is frozen — refused (failed),
+**       or, frozen while the solve ran, the solve is stopped (canceled;
+**       errorMsg names the licence).
 **
 ** file_path is a model file (UTF-8), or a folder holding a model of several
 ** files (then options_json must name "main"). options_json (NULL or a JSON

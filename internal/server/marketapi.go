@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/iscsdk/iscsdk/internal/marketapi"
+	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 )
@@ -26,9 +29,11 @@ type MarketAPI struct {
 
 // openMarketAPI makes the client and the pusher, and points the
 // production interface's Outbound at them.
-func (s *Server) openMarketAPI(cfg *Config, _ any) error {
+func (s *Server) openMarketAPI(cfg *Config, adm *admin.API) error {
 	m := cfg.MarketAPI
 	out := &cfg.Marketplace.Outbound
+	ad := &marketpush.Admin{St: s.store, Log: s.log}
+	defer ad.Mount(adm)
 	if m.API.Key.Access == "" && m.API.Key.Secret == "" {
 		if m.CheckOrders || m.AsyncLicenses {
 			return errors.New("iscd: checking orders and delivering licences need the marketplace's AK/SK")
@@ -39,7 +44,15 @@ func (s *Server) openMarketAPI(cfg *Config, _ any) error {
 	if err != nil {
 		return fmt.Errorf("iscd: %w", err)
 	}
+	if m.Push.Holder == "" {
+		// The same host and data directory after a restart: the lease is
+		// its own at once, not after it lapses.
+		host, _ := os.Hostname()
+		dir, _ := filepath.Abs(cfg.DataDir)
+		m.Push.Holder = host + ":" + dir
+	}
 	s.push = marketpush.New(s.store, c, m.Push, s.log)
+	ad.Client, ad.Pusher = c, s.push
 	if m.CheckOrders {
 		out.Orders = c
 	}

@@ -96,7 +96,7 @@ type Server struct {
 	files    *files.Service
 	jobs     *jobs.Service
 	push     *marketpush.Pusher // nil without a marketplace API
-	base     string // the URL it serves, once started
+	base     string             // the URL it serves, once started
 	upgrades *upgrades.Service
 	http     *http.Server
 	stopping atomic.Bool

@@ -126,8 +126,8 @@ func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (
 // reply is every answer's shape: the result and, per activity, instanceId
 // or license.
 type reply struct {
-	ResultCode string `json:"resultCode"`
-	ResultMsg  string `json:"resultMsg"`
+	ResultCode  string        `json:"resultCode"`
+	ResultMsg   string        `json:"resultMsg"`
 	InstanceID  string        `json:"instanceId,omitempty"`
 	License     string        `json:"license,omitempty"`
 	EncryptType string        `json:"encryptType,omitempty"`

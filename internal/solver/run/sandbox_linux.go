@@ -170,7 +170,9 @@ func (s sandboxSys) confine(cmd *exec.Cmd, dir string, c Command) (jail, error) 
 			return nil, err
 		}
 	}
-	j.args = append(j.args, "--chdir", jobMount, "--",
+	// The root bubblewrap builds is a tmpfs: read-only, so what a solver
+	// writes goes to its job (counted, returned) or to /tmp (64 MiB).
+	j.args = append(j.args, "--remount-ro", "/", "--chdir", jobMount, "--",
 		s.prlimit, "--core=0",
 		"--as="+strconv.FormatInt(s.limits.AddressSpace, 10),
 		"--nproc="+strconv.Itoa(s.limits.Processes),

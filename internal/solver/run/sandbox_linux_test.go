@@ -37,6 +37,7 @@ func TestSandboxConfinesTheSolver(t *testing.T) {
 		cat /etc/passwd `+secret+` 2>&1
 		echo escaped > `+outside+`/escape 2>&1
 		echo escaped > /tmp/../`+outside+`/escape2 2>&1
+		echo escaped > /escaped 2>&1 && echo "LEAKED root write"
 		echo "root: $(ls / | tr '\n' ' ')"
 		echo "home: $HOME $PWD"
 		echo "uid: $(id -u)"
@@ -50,7 +51,7 @@ func TestSandboxConfinesTheSolver(t *testing.T) {
 	if res.ErrorCode != "" {
 		t.Fatalf("result %+v\n%s", res, out)
 	}
-	if strings.Contains(out, "isa_secret") || strings.Contains(out, "root:x:0") {
+	if strings.Contains(out, "isa_secret") || strings.Contains(out, "root:x:0") || strings.Contains(out, "LEAKED") {
 		t.Fatalf("the solver read the machine's files or environment:\n%s", out)
 	}
 	for _, f := range []string{"escape", "escape2"} {
