@@ -53,4 +53,11 @@ type Marketplace interface {
 	BindLicenseCode(ctx context.Context, code, instanceID string) error
 	// LicenseCodeInstance is the instance a code is bound to.
 	LicenseCodeInstance(ctx context.Context, code string) (string, error)
+
+	// RememberRequest is the replay cache of the production interface,
+	// shared by every replica: it keeps key (an authenticated request's
+	// signature) until expires, and returns ErrExists when key is kept
+	// already and has not expired at now: the request is a replay. It
+	// first forgets every key that expired before now.
+	RememberRequest(ctx context.Context, key string, now, expires time.Time) error
 }

@@ -3,9 +3,11 @@ package boltstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,6 +18,7 @@ var (
 	bktMarketInstances = []byte("marketinstances")
 	bktMarketLicenses  = []byte("marketlicenses") // key: eventId
 	bktMarketCodes     = []byte("marketcodes")    // key: hex SHA-256 of the code; value: instance id
+	bktMarketRequests  = []byte("marketrequests") // key: a request's signature; value: expiry, unix ns (8 bytes)
 )
 
 // PutInstance implements store.Marketplace.
@@ -85,4 +88,32 @@ func (d *DB) LicenseCodeInstance(_ context.Context, code string) (string, error)
 		return nil
 	})
 	return id, err
+}
+
+// RememberRequest implements store.Marketplace. The bucket holds only
+// authenticated calls of the last two minutes or so (a few a minute), so
+// forgetting the expired ones scans it whole.
+func (d *DB) RememberRequest(_ context.Context, key string, now, expires time.Time) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktMarketRequests)
+		var stale [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < now.UnixNano() {
+				stale = append(stale, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		if b.Get([]byte(key)) != nil {
+			return fmt.Errorf("marketplace request: %w", store.ErrExists)
+		}
+		return b.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano())))
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -74,4 +75,22 @@ func (d *DB) LicenseCodeInstance(ctx context.Context, code string) (string, erro
 		return "", fmt.Errorf("licence code: %w", err)
 	}
 	return id, nil
+}
+
+// RememberRequest implements store.Marketplace. The insert takes an
+// expired row's place; two replicas inserting one key at once serialise on
+// it, and the second changes no row: a replay.
+func (d *DB) RememberRequest(ctx context.Context, key string, now, expires time.Time) error {
+	if _, err := d.pool.Exec(ctx, "DELETE FROM market_requests WHERE expires < $1", now); err != nil {
+		return fmt.Errorf("marketplace requests: %w", err)
+	}
+	tag, err := d.pool.Exec(ctx, `INSERT INTO market_requests (key, expires) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE market_requests.expires < $3`, key, expires, now)
+	if err != nil {
+		return fmt.Errorf("marketplace request: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("marketplace request: %w", store.ErrExists)
+	}
+	return nil
 }

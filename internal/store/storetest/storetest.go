@@ -50,6 +50,7 @@ var Tests = []struct {
 	{"NodeLocked", TestNodeLocked},
 	{"KeysAndAudit", TestKeysAndAudit},
 	{"Marketplace", TestMarketplace},
+	{"MarketRequests", TestMarketRequests},
 	{"FilesVersionsAndLocks", TestFilesVersionsAndLocks},
 	{"CommitRetry", TestCommitRetry},
 	{"FileAndFolder", TestFileAndFolder},
