@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -23,9 +24,20 @@ import (
 // Path is where iscd serves the production interface (POST only).
 const Path = "/marketplace/v1/production"
 
-// MaxBody is the largest request body read; a longer one fails
-// authentication before any of it is parsed.
-const MaxBody = 1 << 20
+// MaxBody is the largest request body read: a longer one is refused with
+// HTTP 413 and ResultAuth before any of it is parsed (the largest call,
+// getLicenseAsync with a 1,024-character fingerprint, is a few KiB).
+const MaxBody = 64 << 10
+
+// Defaults of Config.ReadTimeout and Config.MaxConcurrent.
+const (
+	// DefaultReadTimeout is how long a call may take to arrive, headers
+	// and body: 64 KiB in 10 s is 6.4 KB/s.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultMaxConcurrent is how many calls are read or run at once; the
+	// marketplace sends a few a minute.
+	DefaultMaxConcurrent = 16
+)
 
 // DefaultGrace is how long a marketplace licence stays usable after its
 // expiry time when Config.Grace is zero. The marketplace freezes an
@@ -66,6 +78,13 @@ type Config struct {
 	// Outbound is what the interface asks of and hands to the marketplace:
 	// order checks, asynchronous licences, appInfo (outbound.go).
 	Outbound Outbound
+	// ReadTimeout bounds the time to read a call's body, from when its
+	// headers have arrived; 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// MaxConcurrent bounds the calls read or run at once; more are
+	// answered at once with HTTP 503 and ResultInternal (the marketplace
+	// retries). 0 means DefaultMaxConcurrent.
+	MaxConcurrent int
 }
 
 // String describes c without its access key.
@@ -95,12 +114,12 @@ func boolString(b bool) string {
 
 // Handler serves the production interface.
 type Handler struct {
-	cfg    Config
-	st     store.Store
-	lic    *licensing.Service
-	log    *slog.Logger
-	now    func() time.Time
-	nonces *nonces
+	cfg   Config
+	st    store.Store
+	lic   *licensing.Service
+	log   *slog.Logger
+	now   func() time.Time
+	slots chan struct{} // one per call being read or run: Config.MaxConcurrent
 
 	// mu serialises activities: the marketplace retries a call while the
 	// first attempt may still run, and two attempts must not both create
@@ -117,10 +136,17 @@ func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, st: st, lic: lic, log: log, now: func() time.Time { return time.Now().UTC() }, nonces: newNonces()}, nil
+	return &Handler{cfg: cfg, st: st, lic: lic, log: log, now: func() time.Time { return time.Now().UTC() },
+		slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
 }
 
 // reply is every answer's shape: the result and, per activity, instanceId
@@ -144,39 +170,79 @@ func (f *failure) Error() string { return f.code + ": " + f.msg }
 func refuse(code, msg string) error { return &failure{code, msg} }
 
 // ServeHTTP answers one marketplace call. Every answer the marketplace
-// should read is HTTP 200 with a resultCode, as the interface wants.
+// should read is HTTP 200 with a resultCode, as the interface wants; the
+// refusals of a call that cannot be read (too large, too slow, too many at
+// once) carry their HTTP status too, and close the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	rep := h.serve(r)
+	// The body must arrive within ReadTimeout, whatever the server's own
+	// timeouts, and the answer leave within it too.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.cfg.ReadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(2 * h.cfg.ReadTimeout))
+	status, rep := http.StatusOK, reply{}
+	select {
+	case h.slots <- struct{}{}:
+		status, rep = h.serve(r)
+		<-h.slots
+	default:
+		status, rep = http.StatusServiceUnavailable, reply{ResultCode: ResultInternal, ResultMsg: "too many calls at once; retry later"}
+		w.Header().Set("Retry-After", "1")
+	}
 	if rep.ResultCode != ResultOK {
-		h.log.Info("marketplace call refused", "code", rep.ResultCode, "msg", rep.ResultMsg, "remote", r.RemoteAddr)
+		h.log.Info("marketplace call refused", "code", rep.ResultCode, "msg", rep.ResultMsg, "status", status, "remote", r.RemoteAddr)
+	}
+	if status != http.StatusOK {
+		// The rest of the body is not read: the connection closes after
+		// the answer, at once (net/http would otherwise read on).
+		w.Header().Set("Connection", "close")
+		_ = rc.SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
-func (h *Handler) serve(r *http.Request) reply {
+// serve reads, authenticates and runs one call; the status is not 200 when
+// the body could not be read.
+func (h *Handler) serve(r *http.Request) (int, reply) {
 	// Authenticate before the body is parsed: a bounded read, the
-	// signature over the raw bytes, the clock, then the nonce.
+	// signature over the raw bytes, the clock, then the replay cache.
+	if r.ContentLength > MaxBody {
+		return http.StatusRequestEntityTooLarge, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body over 64 KiB"}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	if err != nil {
-		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body unreadable or over 1 MiB"}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body over 64 KiB"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body not received in time"}
+	case err != nil:
+		return http.StatusBadRequest, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body unreadable"}
 	}
 	q := r.URL.Query()
 	now := h.now()
-	if err := checkSignature(h.cfg.AccessKey, q.Get("signature"), q.Get("nonce"), q.Get("timestamp"), body, now); err != nil {
-		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
+	sig, at, err := checkSignature(h.cfg.AccessKey, q.Get("signature"), q.Get("nonce"), q.Get("timestamp"), body, now)
+	if err != nil {
+		return http.StatusOK, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
 	}
-	if err := h.nonces.add(q.Get("nonce"), now); err != nil {
-		if errors.Is(err, errBusy) {
-			return reply{ResultCode: ResultInternal, ResultMsg: err.Error() + "; retry later"}
+	if err := h.remember(r.Context(), sig, at, now); err != nil {
+		if errors.Is(err, errReplay) {
+			return http.StatusOK, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
 		}
-		return reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: " + err.Error()}
+		h.log.Error("marketplace replay cache", "err", err)
+		return http.StatusOK, reply{ResultCode: ResultInternal, ResultMsg: "internal error; retry later"}
 	}
+	return http.StatusOK, h.run(r, body)
+}
+
+// run parses and carries out an authenticated call.
+func (h *Handler) run(r *http.Request, body []byte) reply {
 
 	var req request
 	if !utf8.Valid(body) {

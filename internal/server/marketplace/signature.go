@@ -1,22 +1,20 @@
 package marketplace
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/iscsdk/iscsdk/internal/store"
 )
 
 // Window is how far a request's timestamp may be from iscd's clock.
 const Window = 60 * time.Second
-
-// maxNonces bounds the nonces remembered: at most this many requests in
-// two windows. The marketplace sends a few a minute.
-const maxNonces = 100000
 
 // Sign returns the signature the marketplace puts in a request's query:
 // hex(HMAC-SHA256(accessKey, accessKey + nonce + timestamp +
@@ -39,69 +37,72 @@ var (
 	errNoSignature  = errors.New("signature, timestamp and nonce are required in the query")
 	errBadSignature = errors.New("signature does not match")
 	errStale        = errors.New("timestamp outside the allowed window")
-	errReplay       = errors.New("nonce already used")
+	errReplay       = errors.New("request already received (a replay)")
 )
 
 // checkSignature verifies sig over the request in constant time and the
-// timestamp against now.
-func checkSignature(accessKey, sig, nonce, timestamp string, body []byte, now time.Time) error {
-	if sig == "" || nonce == "" || timestamp == "" || len(nonce) > 256 || len(timestamp) > 20 {
-		return errNoSignature
+// timestamp against now, and returns the signature's bytes (the replay
+// cache's key) and the time the timestamp names.
+//
+// The canonical string joins nonce and timestamp without a separator, so
+// only one spelling of a timestamp is accepted: decimal digits with no
+// sign, space or leading zero. Otherwise a digit moved from the nonce's end
+// to the timestamp's front ("…0" + "1767…" → "…" + "01767…") would give a
+// second request with the same signature.
+func checkSignature(accessKey, sig, nonce, timestamp string, body []byte, now time.Time) (key []byte, at time.Time, err error) {
+	if sig == "" || nonce == "" || timestamp == "" || len(nonce) > 256 {
+		return nil, at, errNoSignature
 	}
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil || ts <= 0 {
-		return fmt.Errorf("timestamp %q: not a number", timestamp)
-	}
-	var at time.Time
-	if ts < 1e12 { // seconds: milliseconds have passed 1e12 since 2001
-		at = time.Unix(ts, 0)
-	} else {
-		at = time.UnixMilli(ts)
+	at, err = parseTimestamp(timestamp)
+	if err != nil {
+		return nil, at, err
 	}
 	if d := now.Sub(at); d > Window || d < -Window {
-		return errStale
+		return nil, at, errStale
 	}
 	got, err := hex.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, signature(accessKey, nonce, timestamp, body)) {
+		return nil, at, errBadSignature
+	}
+	return got, at, nil
+}
+
+// parseTimestamp reads a canonical timestamp: milliseconds since 1970, or
+// seconds (a value below 10^12: milliseconds passed it in 2001).
+func parseTimestamp(s string) (time.Time, error) {
+	bad := func(why string) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("timestamp %.24q: %s", s, why)
+	}
+	if len(s) > 16 { // 10^16 ms is the year 318857
+		return bad("too long")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return bad("not a decimal number of milliseconds")
+		}
+	}
+	if s[0] == '0' {
+		return bad("leading zero (only the canonical spelling is accepted)")
+	}
+	ts, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return errBadSignature
+		return bad("not a number")
 	}
-	if !hmac.Equal(got, signature(accessKey, nonce, timestamp, body)) {
-		return errBadSignature
+	if ts < 1e12 {
+		return time.Unix(ts, 0), nil
 	}
-	return nil
+	return time.UnixMilli(ts), nil
 }
 
-// nonces remembers the nonces of authenticated requests long enough that
-// a replay is refused while its timestamp would still be accepted. Each
-// nonce is kept for two windows from when it was seen (its timestamp was
-// at most one window ahead of the clock), so expiry follows arrival order
-// and a FIFO suffices.
-type nonces struct {
-	mu    sync.Mutex
-	seen  map[string]time.Time
-	order []string
-}
-
-func newNonces() *nonces { return &nonces{seen: map[string]time.Time{}} }
-
-// errBusy: too many nonces inside the window to remember another.
-var errBusy = errors.New("too many requests inside the replay window")
-
-// add records nonce at now, or says why it cannot.
-func (n *nonces) add(nonce string, now time.Time) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for len(n.order) > 0 && now.After(n.seen[n.order[0]]) {
-		delete(n.seen, n.order[0])
-		n.order = n.order[1:]
-	}
-	if _, ok := n.seen[nonce]; ok {
+// remember records an authenticated request in the store's replay cache,
+// which every replica shares, keyed on its signature: a replay is the same
+// signature, whatever nonce and timestamp it is split into. The key is
+// kept until the timestamp is two windows old, so a replica whose clock
+// lags by up to a window still refuses it.
+func (h *Handler) remember(ctx context.Context, sig []byte, at, now time.Time) error {
+	err := h.st.RememberRequest(ctx, hex.EncodeToString(sig), now, at.Add(2*Window))
+	if errors.Is(err, store.ErrExists) {
 		return errReplay
 	}
-	if len(n.order) >= maxNonces {
-		return errBusy
-	}
-	n.seen[nonce] = now.Add(2 * Window)
-	n.order = append(n.order, nonce)
-	return nil
+	return err
 }
