@@ -82,6 +82,7 @@ type suite struct {
 
 var suites = []suite{
 	{"data", benchData},
+	{"parts", benchParts},
 	{"rss", benchSaveRSS},
 	{"cabi", benchCABI},
 	{"sessions", benchSessions},

@@ -16,7 +16,8 @@ import (
 // peer that is not installed is skipped, saying so.
 type peers struct {
 	e      *env
-	c      *corpus
+	src    string // the folder copied
+	name   string // of the group: its daemon's and remote's folders
 	rsyncd *exec.Cmd
 	port   int
 	// times of the cold copy and the re-copy after the edits; 0: not run
@@ -24,8 +25,8 @@ type peers struct {
 	rsyncWhy, rcloneWhy                      string // why skipped
 }
 
-func startPeers(ctx context.Context, e *env, c *corpus) *peers {
-	p := &peers{e: e, c: c}
+func startPeers(ctx context.Context, e *env, src, name string) *peers {
+	p := &peers{e: e, src: src, name: name}
 	if _, err := exec.LookPath("rsync"); err != nil {
 		p.rsyncWhy = "rsync not installed (apt-get install rsync)"
 	} else if err := p.startRsyncd(ctx); err != nil {
@@ -40,7 +41,7 @@ func startPeers(ctx context.Context, e *env, c *corpus) *peers {
 // startRsyncd runs `rsync --daemon` on a free loopback port with one
 // writable module, bench, in the run's temporary directory.
 func (p *peers) startRsyncd(ctx context.Context) error {
-	dir := filepath.Join(p.e.opt.tmp, "rsyncd")
+	dir := filepath.Join(p.e.opt.tmp, p.name+"-rsyncd")
 	if err := os.MkdirAll(filepath.Join(dir, "dst"), 0o755); err != nil {
 		return err
 	}
@@ -79,13 +80,13 @@ func (p *peers) close() {
 
 // rsync copies the corpus with `rsync -a` (as people type it: no -z).
 func (p *peers) rsync(ctx context.Context) (time.Duration, error) {
-	return p.timed(ctx, "rsync", "-a", p.c.dir+"/", "rsync://127.0.0.1:"+strconv.Itoa(p.port)+"/bench/")
+	return p.timed(ctx, "rsync", "-a", p.src+"/", "rsync://127.0.0.1:"+strconv.Itoa(p.port)+"/bench/")
 }
 
 // rclone copies the corpus with `rclone copy` to a remote of type local.
 func (p *peers) rclone(ctx context.Context) (time.Duration, error) {
-	dst := filepath.Join(p.e.opt.tmp, "rclone-dst")
-	return p.timed(ctx, "rclone", "copy", "--config", filepath.Join(p.e.opt.tmp, "rclone.conf"), p.c.dir, "benchlocal:"+dst)
+	dst := filepath.Join(p.e.opt.tmp, p.name+"-rclone-dst")
+	return p.timed(ctx, "rclone", "copy", "--config", filepath.Join(p.e.opt.tmp, "rclone.conf"), p.src, "benchlocal:"+dst)
 }
 
 func (p *peers) timed(ctx context.Context, name string, args ...string) (time.Duration, error) {
