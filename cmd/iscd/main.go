@@ -6,6 +6,7 @@
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]
+//	           [--max-conns-per-token N] [--max-conns-per-org N] [--conn-inflight-mib M] [--inflight-mib M]
 //	           [--marketplace-ak AK --marketplace-sk-file F [--marketplace-api URL] [--marketplace-check-orders]
 //	            [--marketplace-async-licenses] [--marketplace-appinfo-url URL]]
 //	iscd migrate --db postgres://... [--db-password-file F]
@@ -105,6 +106,7 @@ func serve(args []string, stderr io.Writer) error {
 	devSandbox, devSandboxCfg := sandboxFlags(fs, "dev-")
 	blobs := addBlobFlags(fs)
 	db := addDBFlags(fs)
+	limits := addLimitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,7 +145,7 @@ func serve(args []string, stderr io.Writer) error {
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, MarketAPI: marketAPI, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
-		Database: dsn, DatabasePassword: dbPassword,
+		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(),
 	})
 	if err != nil {
 		return err

@@ -82,7 +82,10 @@ type Config struct {
 	// NoDevWorker keeps dev mode from starting its worker (tests that
 	// bring their own).
 	NoDevWorker bool
-	Logger      *slog.Logger
+	// Limits bounds what each client may hold: connections, request
+	// bytes in memory (docs/deploy.md).
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // Server is a running iscd.
@@ -127,7 +130,7 @@ func Open(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st}
-	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow})
+	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow}, cfg.Logger))
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease)
@@ -173,12 +176,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
+	s.http = newHTTPServer(mux, cfg.Logger)
 	return s, nil
 }
 

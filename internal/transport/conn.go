@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -35,6 +36,12 @@ var ErrClosed = errors.New("transport: connection closed")
 type Options struct {
 	PingInterval time.Duration
 	PongWait     time.Duration
+	// Budget, if set, is shared by the connections of a process: the
+	// bytes of their messages read and not yet released (ReadHeld).
+	Budget *Budget
+	// ConnBudget, if > 0, bounds those bytes for this connection alone
+	// (raised to wire.MaxBinaryMessage if smaller).
+	ConnBudget int64
 }
 
 type frame struct {
@@ -53,6 +60,9 @@ type Conn struct {
 	pongWait time.Duration
 	writerWG sync.WaitGroup
 	once     sync.Once
+	ctx      context.Context // ends with the connection
+	cancel   context.CancelFunc
+	budgets  []*Budget // the connection's own, then the shared one
 }
 
 // New takes over ws and starts its writer goroutine. The caller must
@@ -65,6 +75,13 @@ func New(ws *websocket.Conn, o Options) *Conn {
 		o.PongWait = PongWait
 	}
 	c := &Conn{ws: ws, out: make(chan frame, sendQueue), done: make(chan struct{}), pongWait: o.PongWait}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if o.ConnBudget > 0 {
+		c.budgets = append(c.budgets, NewBudget(o.ConnBudget))
+	}
+	if o.Budget != nil {
+		c.budgets = append(c.budgets, o.Budget)
+	}
 	ws.SetReadLimit(wire.MaxBinaryMessage)
 	_ = ws.SetReadDeadline(time.Now().Add(o.PongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(c.pongWait)) })
@@ -110,6 +127,7 @@ func (c *Conn) writer(pingEvery time.Duration) {
 func (c *Conn) finish() {
 	c.once.Do(func() {
 		close(c.done)
+		c.cancel()
 		_ = c.ws.Close()
 	})
 }
@@ -152,30 +170,88 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 // Read returns the next control message. Binary messages are returned as
 // (nil, data, nil). Any error ends the connection.
 func (c *Conn) Read() (*wire.Message, []byte, error) {
+	m, b, release, err := c.ReadHeld()
+	release()
+	return m, b, err
+}
+
+// ReadHeld is Read for a connection with budgets (Options): the message's
+// bytes stay held against them until release is called, once the message
+// is processed. Before each message it waits, reading nothing, until the
+// largest message fits the budgets. release is never nil.
+func (c *Conn) ReadHeld() (m *wire.Message, bin []byte, release func(), err error) {
 	for {
-		kind, b, err := c.ws.ReadMessage()
+		kind, b, held, err := c.readMessage()
 		if err != nil {
 			c.finish()
-			return nil, nil, err
+			return nil, nil, func() {}, err
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.pongWait))
+		release = func() { c.release(held) }
 		switch kind {
 		case websocket.BinaryMessage:
-			return nil, b, nil
+			return nil, b, release, nil
 		case websocket.TextMessage:
-			if len(b) > wire.MaxControlMessage {
-				c.finish()
-				return nil, nil, wire.ErrTooLarge
-			}
 			m, err := wire.Decode(b)
 			if err != nil {
+				release()
 				c.finish()
-				return nil, nil, err
+				return nil, nil, func() {}, err
 			}
-			return m, nil, nil
+			return m, nil, release, nil
 		}
+		release()
 	}
 }
+
+// readMessage reads one message into memory, holding its weight against
+// the budgets: the most its kind may be while it is read, its size after.
+func (c *Conn) readMessage() (kind int, b []byte, held int64, err error) {
+	kind, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	limit := int64(wire.MaxBinaryMessage)
+	if kind == websocket.TextMessage {
+		limit = wire.MaxControlMessage
+	}
+	if err := c.acquire(limit); err != nil {
+		return 0, nil, 0, err
+	}
+	b, err = io.ReadAll(io.LimitReader(r, limit+1))
+	switch {
+	case err != nil:
+	case int64(len(b)) > limit:
+		err = wire.ErrTooLarge
+	default:
+		c.release(limit - int64(len(b)))
+		return kind, b, int64(len(b)), nil
+	}
+	c.release(limit)
+	return 0, nil, 0, err
+}
+
+func (c *Conn) acquire(n int64) error {
+	for i, b := range c.budgets {
+		if err := b.acquire(c.ctx, n); err != nil {
+			for _, b := range c.budgets[:i] {
+				b.release(n)
+			}
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+func (c *Conn) release(n int64) {
+	for _, b := range c.budgets {
+		b.release(n)
+	}
+}
+
+// Context is canceled when the connection ends: the work started for its
+// peer is to stop then.
+func (c *Conn) Context() context.Context { return c.ctx }
 
 // Close sends a close frame with code and reason after the messages already
 // queued, waits up to WriteWait for them to go, and closes the socket.

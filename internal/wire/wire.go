@@ -156,6 +156,7 @@ const (
 	CodeUnknownOp          = "unknown_op"
 	CodeTooLarge           = "too_large"
 	CodeUnavailable        = "unavailable"
+	CodeTooManyConnections = "too_many_connections" // the token or organisation has as many connections open as it may
 	CodeInternal           = "internal"
 )
 

@@ -55,7 +55,27 @@ type Config struct {
 	ResumeWindow time.Duration // how long a disconnected session can be resumed
 	PingInterval time.Duration // WebSocket ping; 0: transport default
 	PongWait     time.Duration
+
+	// MaxConnsPerToken and MaxConnsPerOrg bound the connections open at
+	// once with one API token and for one organisation (on this
+	// replica); more are refused with HTTP 429 and
+	// wire.CodeTooManyConnections. 0: DefaultMaxConnsPerToken,
+	// DefaultMaxConnsPerOrg; negative: no bound.
+	MaxConnsPerToken int
+	MaxConnsPerOrg   int
+	// ConnBudget bounds the bytes of one connection's requests read and
+	// not yet answered; 0: DefaultConnBudget. Budget, if set, bounds them
+	// for every connection together (transport.Budget).
+	ConnBudget int64
+	Budget     *transport.Budget
 }
+
+// Defaults of Config's bounds per client.
+const (
+	DefaultMaxConnsPerToken = 64
+	DefaultMaxConnsPerOrg   = 1024
+	DefaultConnBudget       = 8 << 20
+)
 
 // maxInflight bounds the requests one connection may have in progress.
 const maxInflight = 32
@@ -77,8 +97,13 @@ type Hub struct {
 	onEnd    []func(ctx context.Context, sessionID string)
 	relay    func(Kick)
 	live     map[string]*live // by session id
+	conns    map[string]int   // open connections by "token:ID" and "org:ID"
 	closing  bool
 	closedWG sync.WaitGroup // one per connection goroutine set
+
+	// base is the parent of every request's context: Shutdown ends it.
+	base     context.Context
+	stopBase context.CancelFunc
 }
 
 type live struct {
@@ -98,6 +123,15 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 	if cfg.ResumeWindow <= 0 {
 		cfg.ResumeWindow = 15 * time.Minute
 	}
+	if cfg.MaxConnsPerToken == 0 {
+		cfg.MaxConnsPerToken = DefaultMaxConnsPerToken
+	}
+	if cfg.MaxConnsPerOrg == 0 {
+		cfg.MaxConnsPerOrg = DefaultMaxConnsPerOrg
+	}
+	if cfg.ConnBudget <= 0 {
+		cfg.ConnBudget = DefaultConnBudget
+	}
 	h := &Hub{
 		store: st, auth: auth, log: log, cfg: cfg,
 		up: websocket.Upgrader{
@@ -111,10 +145,12 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 			// cannot present the bearer token anyway.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		ops:  map[string]Handler{},
-		bins: map[byte]BinaryHandler{},
-		live: map[string]*live{},
+		ops:   map[string]Handler{},
+		bins:  map[byte]BinaryHandler{},
+		live:  map[string]*live{},
+		conns: map[string]int{},
 	}
+	h.base, h.stopBase = context.WithCancel(context.Background())
 	h.Handle(wire.OpPing, func(_ context.Context, _ Caller, body json.RawMessage) (any, error) {
 		var p wire.Ping
 		_ = json.Unmarshal(body, &p)
@@ -208,6 +244,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "invalid or revoked API token")
 		return
 	}
+	if err := h.admit(id); err != nil {
+		h.log.Info("session connection refused", "remote", r.RemoteAddr, "org", id.OrgID, "token", id.TokenID, "err", err.Message)
+		httpError(w, http.StatusTooManyRequests, err.Code, err.Message)
+		return
+	}
+	defer h.leave(id)
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -221,8 +263,37 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.closedWG.Add(1)
 	h.mu.Unlock()
 	defer h.closedWG.Done()
-	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait})
+	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
+		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget})
 	h.serve(conn, id)
+}
+
+// admit counts a new connection of id against the bounds per token and
+// per organisation, or says which one it would pass.
+func (h *Hub) admit(id Identity) *wire.Error {
+	tok, org := "token:"+id.TokenID, "org:"+id.OrgID
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.cfg.MaxConnsPerToken; n > 0 && h.conns[tok] >= n {
+		return &wire.Error{Code: wire.CodeTooManyConnections, Message: fmt.Sprintf("this API token has %d connections open, the most allowed; close one (or use another token)", n)}
+	}
+	if n := h.cfg.MaxConnsPerOrg; n > 0 && h.conns[org] >= n {
+		return &wire.Error{Code: wire.CodeTooManyConnections, Message: fmt.Sprintf("this organisation has %d connections open, the most allowed", n)}
+	}
+	h.conns[tok]++
+	h.conns[org]++
+	return nil
+}
+
+// leave uncounts a connection admit counted.
+func (h *Hub) leave(id Identity) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, k := range []string{"token:" + id.TokenID, "org:" + id.OrgID} {
+		if h.conns[k]--; h.conns[k] <= 0 {
+			delete(h.conns, k)
+		}
+	}
 }
 
 func bearerToken(r *http.Request) (string, bool) {
@@ -247,9 +318,13 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// serve runs one connection: handshake, then requests and events.
+// serve runs one connection: handshake, then requests and events. Its
+// requests' context ends with the connection, and with the hub.
 func (h *Hub) serve(conn *transport.Conn, id Identity) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(h.base)
+	defer cancel()
+	stop := context.AfterFunc(conn.Context(), cancel)
+	defer stop()
 	defer conn.Close(websocket.CloseNormalClosure, "")
 	m, _, err := conn.Read()
 	if err != nil {
@@ -279,7 +354,10 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 	var reqWG sync.WaitGroup
 	defer reqWG.Wait()
 	for {
-		m, bin, err := conn.Read()
+		// The bytes of a request stay held against the connection's and
+		// the process's budgets until it is answered: past them, this
+		// loop stops reading and TCP slows the client down.
+		m, bin, release, err := conn.ReadHeld()
 		if err != nil {
 			h.log.Debug("connection ended", "session", l.caller.Session, "err", transport.Describe(err))
 			return
@@ -287,11 +365,16 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 		if m == nil {
 			// Bulk data: wait for a free slot rather than refuse, so a fast
 			// uploader is slowed down by TCP instead of failing.
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				release()
+				return
+			}
 			reqWG.Add(1)
 			go func() {
-				defer func() { <-sem; reqWG.Done() }()
-				h.binary(l, bin)
+				defer func() { release(); <-sem; reqWG.Done() }()
+				h.binary(ctx, l, bin)
 			}()
 			continue
 		}
@@ -300,14 +383,19 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 			select {
 			case sem <- struct{}{}:
 			default:
+				release()
 				_ = conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnavailable, fmt.Sprintf("more than %d requests in flight", maxInflight)))
 				continue
 			}
 			reqWG.Add(1)
 			go func() {
-				defer func() { <-sem; reqWG.Done() }()
-				h.request(l, m)
+				defer func() { release(); <-sem; reqWG.Done() }()
+				h.request(ctx, l, m)
 			}()
+			continue
+		}
+		release()
+		switch m.Type {
 		case wire.TypeAck:
 			if err := h.store.AckEvents(ctx, l.caller.Session, m.Seq); err != nil {
 				h.log.Warn("ack events", "session", l.caller.Session, "err", err)
@@ -452,8 +540,7 @@ func (h *Hub) pump(l *live, after uint64) {
 	}
 }
 
-func (h *Hub) request(l *live, m *wire.Message) {
-	ctx := context.Background()
+func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 	if m.Op == wire.OpClose {
 		// The session is gone before the client hears so.
 		if err := h.ended(ctx, l.caller.Session); err != nil {
@@ -479,8 +566,7 @@ func (h *Hub) request(l *live, m *wire.Message) {
 }
 
 // binary answers one binary frame from the client.
-func (h *Hub) binary(l *live, b []byte) {
-	ctx := context.Background()
+func (h *Hub) binary(ctx context.Context, l *live, b []byte) {
 	f, err := wire.DecodeFrame(b)
 	if err != nil {
 		h.log.Info("bad binary frame", "session", l.caller.Session, "err", err)
@@ -815,6 +901,7 @@ func (h *Hub) Kick(ctx context.Context, k Kick) {
 func (h *Hub) Shutdown(ctx context.Context, text string) error {
 	h.mu.Lock()
 	h.closing = true
+	defer h.stopBase() // what is still running for a client stops
 	conns := make([]*live, 0, len(h.live))
 	for _, l := range h.live {
 		conns = append(conns, l)
