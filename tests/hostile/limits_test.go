@@ -1,0 +1,348 @@
+package hostile_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/chunker"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// limitsISCD builds iscd (or takes $ISCSDK_BUILD_DIR/bin/iscd), for tests
+// that watch an iscd process's memory.
+func limitsISCD(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the iscd binary")
+	}
+	bin, err := limitsISCDBuild()
+	if err != nil {
+		t.Fatalf("build iscd: %v", err)
+	}
+	return bin
+}
+
+var limitsISCDBuild = sync.OnceValues(func() (string, error) {
+	if dir := os.Getenv("ISCSDK_BUILD_DIR"); dir != "" {
+		if p := filepath.Join(dir, "bin", "iscd"); statOK(p) {
+			return p, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "hostile-iscd-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/iscd").CombinedOutput(); err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+func statOK(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// memory is a process's resident set now and at its peak (VmRSS, VmHWM).
+type memory struct{ rss, hwm int64 }
+
+func readMemory(t *testing.T, pid int) memory {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var m memory
+	for line := range strings.Lines(string(data)) {
+		k, v, _ := strings.Cut(line, ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			m.rss = kb << 10
+		case "VmHWM":
+			m.hwm = kb << 10
+		}
+	}
+	return m
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// dialSession opens a session connection with an API token and says
+// hello, as a hostile client would, without the SDK.
+func dialSession(endpoint, apiToken, product string) (*websocket.Conn, *http.Response, error) {
+	ws, resp, err := websocket.DefaultDialer.Dial(endpoint, http.Header{"Authorization": {"Bearer " + apiToken}})
+	if err != nil {
+		return nil, resp, err
+	}
+	hello, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Product: product}})
+	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, msg, err := ws.ReadMessage()
+	if err == nil {
+		m, derr := wire.Decode(msg)
+		if derr != nil || m.Type != wire.TypeWelcome {
+			err = fmt.Errorf("no welcome: %s", msg)
+		}
+	}
+	ws.SetReadDeadline(time.Time{})
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, nil, nil
+}
+
+// floodCommit is a BinCommit frame of nearly 4 MiB: a manifest of
+// ~119,000 chunks that iscd does not have, which it decodes and looks up
+// before it answers missing_chunks.
+func floodCommit(t *testing.T) []byte {
+	t.Helper()
+	header, _ := json.Marshal(wire.FilesCommit{Path: "/flood/big.prt"})
+	build := func(n int) []byte {
+		f := manifest.File{Path: "big.prt", Mode: 0o644}
+		for i := range n {
+			f.Chunks = append(f.Chunks, manifest.ChunkRef{ID: chunkstore.ID(sha256.Sum256([]byte(strconv.Itoa(i)))), Size: chunker.MaxSize})
+			f.Size += chunker.MaxSize
+		}
+		b, err := manifest.Encode(manifest.New(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frame, err := wire.EncodeFrame(wire.Frame{Kind: wire.BinCommit, ID: 1, Header: header, Payload: b})
+		if err != nil {
+			return nil
+		}
+		return frame
+	}
+	// Each chunk takes the same room: fill the frame to within one.
+	one := len(build(2)) - len(build(1))
+	n := (wire.MaxBinaryMessage - len(build(0))) / one
+	frame := build(n)
+	for ; frame == nil && n > 0; n-- { // the file's size takes a byte or two more
+		frame = build(n - 1)
+	}
+	if frame == nil || len(frame) < wire.MaxBinaryMessage-one {
+		t.Fatalf("flood frame of %d chunks: %d bytes", n, len(frame))
+	}
+	return frame
+}
+
+// Three API-token connections send 4 MiB commit frames as fast as iscd
+// takes them, for 8 s: iscd's resident memory stays under 320 MiB, and
+// after they close it comes back to within 48 MiB of where it started.
+//
+// The request bytes iscd holds are bounded per connection (8 MiB: two such
+// frames) and for the process; past them it stops reading and TCP slows
+// the clients down. Each commit holds ~35 MiB while its manifest is decoded
+// and its 119,000 chunks are looked up: 3 × 2 × 35 MiB, and the garbage
+// collector's headroom, give the peak bound (measured: 232 MiB). When they
+// close, their requests' work is canceled and iscd returns the memory.
+func TestCommitFloodMemory(t *testing.T) {
+	const (
+		peakBound  = 320 << 20
+		afterBound = 48 << 20
+		flood      = 8 * time.Second
+	)
+	bin := limitsISCD(t)
+	iscd, err := servertest.StartBinary(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(iscd.Stop)
+	frame := floodCommit(t)
+	start := readMemory(t, iscd.Pid)
+
+	var sent, answered atomic.Int64
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, 3)
+	for i := range conns {
+		ws, _, err := dialSession(iscd.Env["ISCSDK_ENDPOINT"], iscd.Env["ISCSDK_TOKEN"], iscd.Env["ISCSDK_PRODUCT"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = ws
+		wg.Go(func() { // answers are read and dropped
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+				answered.Add(1)
+			}
+		})
+	}
+	deadline := time.Now().Add(flood)
+	var writers sync.WaitGroup
+	for _, ws := range conns {
+		writers.Go(func() {
+			for time.Now().Before(deadline) {
+				ws.SetWriteDeadline(deadline)
+				if ws.WriteMessage(websocket.BinaryMessage, frame) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	peak := start
+	for time.Now().Before(deadline) {
+		m := readMemory(t, iscd.Pid)
+		peak.rss = max(peak.rss, m.rss)
+		time.Sleep(100 * time.Millisecond) // sampling, not synchronisation
+	}
+	writers.Wait()
+	during := readMemory(t, iscd.Pid)
+	for _, ws := range conns {
+		ws.Close()
+	}
+	wg.Wait()
+
+	// iscd's memory comes back: poll until it is near the start, up to 30 s.
+	var after memory
+	for end := time.Now().Add(30 * time.Second); ; {
+		after = readMemory(t, iscd.Pid)
+		if after.rss-start.rss <= afterBound || time.Now().After(end) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("flood: %d frames of %s sent (%s), %d answers; iscd RSS start %s, peak %s (VmHWM %s), after %s",
+		sent.Load(), mib(int64(len(frame))), mib(sent.Load()*int64(len(frame))), answered.Load(),
+		mib(start.rss), mib(peak.rss), mib(during.hwm), mib(after.rss))
+	if sent.Load() < 3 {
+		t.Fatalf("only %d frames sent: the flood did not happen", sent.Load())
+	}
+	if during.hwm > peakBound {
+		t.Errorf("iscd's peak RSS %s, over the %s bound", mib(during.hwm), mib(peakBound))
+	}
+	if after.rss-start.rss > afterBound {
+		t.Errorf("iscd's RSS %s after the flood, %s over its start %s", mib(after.rss), mib(after.rss-start.rss), mib(start.rss))
+	}
+}
+
+// Connections per API token and per organisation are capped: the one past
+// a cap is refused with HTTP 429, errorCode too_many_connections and a
+// message saying which, and a connection that closes makes room.
+func TestConnectionCaps(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true, Limits: server.Limits{MaxConnsPerToken: 2, MaxConnsPerOrg: 3}})
+	var other adminapi.NewToken
+	if err := srv.Admin().Do(context.Background(), "POST", "/tokens", adminapi.CreateToken{UserID: server.DevUser, Name: "second"}, &other); err != nil {
+		t.Fatal(err)
+	}
+	open := func(tok string) *websocket.Conn {
+		t.Helper()
+		ws, _, err := dialSession(srv.Endpoint, tok, srv.Product)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		return ws
+	}
+	refused := func(tok, why string) {
+		t.Helper()
+		ws, resp, err := dialSession(srv.Endpoint, tok, srv.Product)
+		if err == nil {
+			ws.Close()
+			t.Fatalf("a connection past the %s cap was accepted", why)
+		}
+		if resp == nil {
+			t.Fatalf("past the %s cap: %v, want HTTP 429", why, err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Error wire.Error }
+		json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusTooManyRequests || body.Error.Code != wire.CodeTooManyConnections || !strings.Contains(body.Error.Message, why) {
+			t.Fatalf("past the %s cap: HTTP %d %+v", why, resp.StatusCode, body.Error)
+		}
+	}
+	first := open(srv.APIToken)
+	open(srv.APIToken)
+	refused(srv.APIToken, "token")
+	open(other.Secret)
+	refused(other.Secret, "organisation")
+
+	// A program through the SDK is told why.
+	_, err := sdk.Init(context.Background(), sdk.Config{Endpoint: srv.Endpoint, Token: other.Secret, ProductID: srv.Product,
+		AppVersion: "1.0.0", ConnectTimeout: 10 * time.Second, LogLevel: "off",
+		WorkspaceDir: t.TempDir(), CredentialsFile: filepath.Join(t.TempDir(), "none")})
+	if err == nil || !strings.Contains(err.Error(), "connections open") {
+		t.Fatalf("sdk.Init past the organisation's cap: %v", err)
+	}
+
+	first.Close()
+	// The slot comes back once iscd has seen the close.
+	for end := time.Now().Add(10 * time.Second); ; {
+		ws, _, err := dialSession(srv.Endpoint, other.Secret, srv.Product)
+		if err == nil {
+			ws.Close()
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("after a close: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A request whose client goes away stops: its handler's context ends with
+// the connection. (Before, handlers ran on context.Background(): a flood's
+// commits went on looking up chunks long after their client had closed.)
+func TestRequestEndsWithConnection(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true})
+	started := make(chan struct{}, 1)
+	ended := make(chan error, 1)
+	srv.Hub().Handle("test.slow", func(ctx context.Context, _ session.Caller, _ json.RawMessage) (any, error) {
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			ended <- ctx.Err()
+			return nil, ctx.Err()
+		case <-time.After(time.Minute):
+			ended <- nil
+			return "done", nil
+		}
+	})
+	ws, _, err := dialSession(srv.Endpoint, srv.APIToken, srv.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 2, Op: "test.slow", Body: json.RawMessage("{}")})
+	if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	gone := time.Now()
+	ws.Close() // no goodbye: the client is gone
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the request ended with %v, want context.Canceled", err)
+		}
+		t.Logf("the request stopped %v after its connection closed", time.Since(gone))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request still runs 10 s after its connection closed")
+	}
+}
