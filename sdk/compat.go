@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"strconv"
 
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
@@ -56,7 +55,7 @@ func (c *Client) checkLocal(localPath string, comeBack json.RawMessage) (string,
 	if err != nil {
 		return "", nil, err
 	}
-	abs, err := filepath.Abs(localPath)
+	abs, err := localAbs(localPath)
 	return abs, cb, err
 }
 

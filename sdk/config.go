@@ -160,6 +160,13 @@ func (c Config) resolve() (Config, error) {
 	if c.WorkspaceDir == "" {
 		c.WorkspaceDir = DefaultWorkspaceDir()
 	}
+	// One form of the workspace's path, so that the paths of the files
+	// opened into it are the forms the host will give back.
+	ws, err := localAbs(c.WorkspaceDir)
+	if err != nil {
+		return c, fmt.Errorf("%w: workspace %q: %v", ErrConfig, c.WorkspaceDir, err)
+	}
+	c.WorkspaceDir = ws
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}

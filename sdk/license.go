@@ -151,8 +151,8 @@ func (c *Client) GetLicenseFileRequest(fileName, devInfo string, comeBack json.R
 // licenseFilePath resolves fileName; relative names stay under the
 // workspace's licenses directory.
 func (c *Client) licenseFilePath(fileName string) (string, error) {
-	if filepath.IsAbs(fileName) {
-		return filepath.Clean(fileName), nil
+	if isAbsLocal(fileName) {
+		return localAbs(fileName)
 	}
 	if !filepath.IsLocal(fileName) {
 		return "", fmt.Errorf("%w: licence file %q leaves the workspace", ErrInvalidArgument, fileName)

@@ -235,7 +235,7 @@ func solveInputs(modelPath string, opt SolveOptions) ([]localFile, string, error
 	if err := checkText("model path", modelPath, maxPathLen); err != nil {
 		return nil, "", err
 	}
-	abs, err := filepath.Abs(modelPath)
+	abs, err := localAbs(modelPath)
 	if err != nil {
 		return nil, "", err
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/chunker"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/winpath"
 )
 
 // FormatVersion is the version of the encoding that Encode writes.
@@ -177,31 +178,10 @@ func checkName(name string) string {
 	switch {
 	case strings.HasSuffix(name, ".") || strings.HasSuffix(name, " "):
 		return "ends in a dot or a space (Windows drops them)"
-	case isDeviceName(name):
+	case winpath.IsDevice(name):
 		return "is a Windows device name"
 	}
 	return ""
-}
-
-// isDeviceName reports whether name opens a device on Windows, with or
-// without an extension: Windows reads the part before the first dot,
-// ignoring trailing spaces, in any case, and takes the superscript digits
-// ¹ ² ³ as digits of COM and LPT.
-func isDeviceName(name string) bool {
-	base, _, _ := strings.Cut(name, ".")
-	base = strings.ToUpper(strings.TrimRight(base, " "))
-	switch base {
-	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
-		return true
-	}
-	if !strings.HasPrefix(base, "COM") && !strings.HasPrefix(base, "LPT") {
-		return false
-	}
-	switch base[3:] {
-	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
-		return true
-	}
-	return false
 }
 
 // check validates m, whose files are sorted by path.
