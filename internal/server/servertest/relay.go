@@ -111,16 +111,18 @@ func (r *Relay) Cut(cut bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cut = cut
-	if r.stalled { // what was held is lost with the connections
-		r.stalled = false
-		close(r.resumed)
-		r.resumed = make(chan struct{})
-	}
 	if cut {
 		for c := range r.conns {
 			c.Close()
 		}
 		clear(r.conns)
+	}
+	// What was held is lost with the connections: they are closed before
+	// the held copies wake, so no held byte gets through a cut.
+	if r.stalled {
+		r.stalled = false
+		close(r.resumed)
+		r.resumed = make(chan struct{})
 	}
 }
 
