@@ -71,7 +71,6 @@ type SaveResult struct {
 	FilesRead int
 
 	stats []statEntry // what to record in the stat cache
-	taken time.Time   // before the first stat of the save
 
 	contentHash string            // a single file's, for the local index
 	fileHashes  map[string]string // an assembly's, by relative path
@@ -188,7 +187,7 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 		}
 		return res, fmt.Errorf("save %s: %w", cp, err)
 	}
-	c.stat.store(localPath, res.taken, res.stats)
+	c.stat.store(localPath, res.stats)
 	// The saver may save this local file again (it is theirs, or they hold
 	// the check-out), unless the save checked it in.
 	c.files.set(localPath, indexEntry{CloudPath: cp, Version: res.Version, Assembly: opt.Assembly, CheckedOut: !opt.CheckIn, Hash: res.contentHash, Files: res.fileHashes})
@@ -197,7 +196,8 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 
 // saveOnce builds the manifest while sending the missing chunks, then commits.
 func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base int, saveID string, useCache bool, opt SaveOptions) (SaveResult, error) {
-	res := SaveResult{CloudPath: cloudPath, taken: c.stat.now()}
+	res := SaveResult{CloudPath: cloudPath}
+	taken := c.stat.now() // before every stat of the save
 	files, err := listLocal(localPath, opt.Assembly)
 	if err != nil {
 		return res, err
@@ -223,7 +223,7 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 			}
 		}
 		entries = append(entries, entry)
-		res.stats = append(res.stats, statEntry{file: entry, stamp: lf.stamp})
+		res.stats = append(res.stats, statEntry{file: entry, stamp: lf.stamp, taken: taken})
 	}
 	if err := up.flush(); err != nil {
 		return res, err

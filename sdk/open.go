@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunker"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
@@ -76,7 +75,7 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 	var known map[string]string // what the local assembly held when it last matched the cloud
 	want := map[string]chunkstore.ID{}
 	zipped := !fi.Assembly && isZipAssembly(cloudPath)
-	local := &localCopy{c: c, root: res.MainFile, assembly: fi.Assembly, res: &res, taken: c.stat.now(), snap: &statSnapshot{}}
+	local := &localCopy{c: c, root: res.MainFile, assembly: fi.Assembly, res: &res, snap: &statSnapshot{}, known: map[string]*manifest.File{}}
 	if !zipped {
 		local.snap = c.stat.load(res.MainFile)
 	}
@@ -104,12 +103,19 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		if err := c.downloadOver(ctx, wire.OpFilesChunk, file, dst, held, &res, func(n int64) { done += n; report(done, false) }); err != nil {
 			return res, err
 		}
-		if st, err := stampNow(dst); err == nil {
-			file.Path = rel
-			recorded = append(recorded, statEntry{file: file, stamp: st})
-		}
+		file.Path = rel
+		recorded = append(recorded, statEntry{file: file})
 	}
 	report(total, true)
+	// Stamped once everything is written: a file written more than the
+	// racy window before its stat is trusted at the next open or save.
+	for i := range recorded {
+		recorded[i].taken = c.stat.now()
+		recorded[i].stamp, err = stampNow(local.path(recorded[i].file.Path))
+		if err != nil {
+			recorded[i].file.Path = "" // gone meanwhile: not recorded
+		}
+	}
 	// Parts the new version no longer has go, unless edited locally; parts
 	// the engineer added (never in the cloud) stay, to be saved.
 	for rel, recorded := range known {
@@ -121,7 +127,7 @@ func (c *Client) openOnce(ctx context.Context, cloudPath string, checkout bool, 
 		}
 	}
 	if !zipped {
-		c.stat.store(res.MainFile, local.taken, recorded)
+		c.stat.store(res.MainFile, recorded)
 	}
 	if zipped {
 		// A zipped assembly opens as its folder, read only: save it back
@@ -158,8 +164,8 @@ type localCopy struct {
 	root     string
 	assembly bool
 	res      *OpenResult
-	taken    time.Time // before the first stat of the open
 	snap     *statSnapshot
+	known    map[string]*manifest.File // entry's answers, by rel
 }
 
 func (l *localCopy) path(rel string) string {
@@ -172,22 +178,31 @@ func (l *localCopy) path(rel string) string {
 // entry returns the manifest entry of what the file rel holds, if the
 // stat cache knows it (hashing the file when its stat was racy).
 func (l *localCopy) entry(rel string) (*manifest.File, bool) {
+	if f, asked := l.known[rel]; asked {
+		return f, f != nil
+	}
+	f := l.vouched(rel)
+	l.known[rel] = f
+	return f, f != nil
+}
+
+func (l *localCopy) vouched(rel string) *manifest.File {
 	p := l.path(rel)
 	st, err := stampNow(p)
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	f, racy, ok := l.snap.lookup(rel, st)
 	if !ok {
-		return nil, false
+		return nil
 	}
 	if racy {
 		l.res.FilesRead++
 		if h, ok := hashFile(p, st.Size); !ok || h != f.Hash {
-			return nil, false
+			return nil
 		}
 	}
-	return &f, true
+	return &f
 }
 
 // hash returns the hash of the content of the file rel, false if there is

@@ -122,16 +122,19 @@ func (s *statSnapshot) lookup(rel string, now stamp) (f manifest.File, racy, ok 
 	return f, r.Racy, true
 }
 
-// statEntry is one file to record: its manifest entry and its stamp.
+// statEntry is one file to record: its manifest entry, its stamp, and a
+// moment no later than the stat that gave the stamp.
 type statEntry struct {
 	file  manifest.File
 	stamp stamp
+	taken time.Time
 }
 
-// store records root's files, replacing what was recorded. taken is a
-// moment no earlier than every stat of files: a file changed within the
-// racy window before it is recorded as racy. Errors only cost a re-read.
-func (sc *statCache) store(root string, taken time.Time, files []statEntry) {
+// store records root's files, replacing what was recorded. A file changed
+// (mtime or ctime) within the racy window before its stat is recorded as
+// racy: a write after the stat, in the same tick of the file system's
+// clock, would leave the same stamp. Errors only cost a re-read.
+func (sc *statCache) store(root string, files []statEntry) {
 	st, err := os.Stat(root)
 	if err != nil {
 		return
@@ -140,12 +143,12 @@ func (sc *statCache) store(root string, taken time.Time, files []statEntry) {
 		Format: statCacheFormat, SDK: Version, Workspace: sc.workspace, Root: root,
 		Volume: stampOf(root, st).Dev, Written: sc.now().UnixNano(), Files: map[string]statRecord{},
 	}
-	limit := taken.Add(-sc.window).UnixNano()
 	var entries []manifest.File
 	for _, f := range files {
-		if _, dup := s.Files[f.file.Path]; dup {
+		if _, dup := s.Files[f.file.Path]; dup || f.file.Path == "" {
 			continue
 		}
+		limit := f.taken.Add(-sc.window).UnixNano()
 		racy := f.stamp.Mtime >= limit || f.stamp.Ctime >= limit
 		s.Files[f.file.Path] = statRecord{Stamp: f.stamp, Racy: racy}
 		entries = append(entries, f.file)
