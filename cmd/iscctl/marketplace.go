@@ -12,6 +12,9 @@ import (
 // The marketplace commands (docs/marketplace.md): the usage outbox and
 // the order query.
 func init() {
+	commandRoles["marketplace usage"] = adminapi.RoleReadOnly
+	commandRoles["marketplace order"] = adminapi.RoleReadOnly
+	commandRoles["marketplace requeue"] = adminapi.RoleLicenses
 	commands = append(commands,
 		command{
 			name: "marketplace usage", summary: "show the marketplace usage outbox: counts, the pusher, records",

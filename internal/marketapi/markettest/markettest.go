@@ -54,6 +54,15 @@ type Server struct {
 	arrived   chan string // a path per request, when a test listens
 	nonces    map[string]bool
 	refuse    map[string]string // instance → the code a push naming it gets
+	delay     time.Duration     // before each usage push is answered
+}
+
+// SetDelay makes each usage push take d before its answer, so that
+// pushes that overlap show in MaxConcurrentPushes.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Start runs a marketplace with these keys until the test ends.
@@ -369,6 +378,15 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 
+	s.mu.Lock()
+	delay := s.delay
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
+	}
 	a := s.next(marketapi.UsagePath)
 	if a.Hold != nil {
 		select {

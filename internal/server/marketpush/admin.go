@@ -87,8 +87,8 @@ func (m *Admin) requeue(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, m.Log, "outbox", err)
 		return
 	}
-	if m.Pusher != nil && n > 0 {
-		m.Pusher.Kick()
+	if m.Pusher != nil {
+		m.Pusher.Kick() // whatever is due goes now: an operator asked
 	}
 	admin.Reply(w, http.StatusOK, adminapi.Requeued{Requeued: n})
 }
