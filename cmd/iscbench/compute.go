@@ -71,15 +71,8 @@ func startWorker(ctx context.Context, e *env, s *iscd, dir, solver, def string, 
 	if err := os.WriteFile(tokenFile, []byte(tok.Secret+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	// A root worker's solvers run as nobody: the job directories' parents
-	// must let them pass.
 	wdir := filepath.Join(dir, "worker-"+solver)
-	if err := os.MkdirAll(wdir, 0o711); err != nil {
-		return nil, err
-	}
-	for d := dir; d != filepath.Dir(d) && strings.HasPrefix(d, e.opt.tmp); d = filepath.Dir(d) {
-		os.Chmod(d, 0o711)
-	}
+	letSolversPass(e, dir)
 	w := exec.CommandContext(ctx, filepath.Join(e.opt.build, "bin", "iscd"), append([]string{"worker", "--server", s.Env["ISCD_ADMIN_URL"],
 		"--token-file", tokenFile, "--solver", solver + "=" + def, "--capacity", "1", "--name", "bench-" + solver, "--dir", wdir, "--log-level", "warn"}, args...)...)
 	w.Stderr = e.log
@@ -101,6 +94,15 @@ func startWorker(ctx context.Context, e *env, s *iscd, dir, solver, def string, 
 			return nil, fmt.Errorf("the worker for %s did not connect within 30s", solver)
 		}
 		time.Sleep(50 * time.Millisecond) // polling another process's connection
+	}
+}
+
+// letSolversPass makes dir and its parents up to the benchmark's
+// temporary directory passable (0711): a root worker's solvers run as
+// nobody, who must reach the job directories below dir.
+func letSolversPass(e *env, dir string) {
+	for d := dir; strings.HasPrefix(d, e.opt.tmp) && d != filepath.Dir(d); d = filepath.Dir(d) {
+		os.Chmod(d, 0o711)
 	}
 }
 

@@ -456,6 +456,7 @@ func jobScale(ctx context.Context, e *env, pg *postgres, jobs int) (one, four ra
 			w.Wait()
 		}
 	}()
+	letSolversPass(e, dir)
 	run := func(n int) (rateResult, error) {
 		var res rateResult
 		for len(workers) < n {
