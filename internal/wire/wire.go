@@ -140,6 +140,13 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// Is makes errors.Is(err, target) true when target is an *Error with no
+// message and err's code: a sentinel for a code (sdk.ErrLicenseRequired).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
 // Errorf is a typed failure with a formatted message, as a handler
 // returns it (the client sees code and message).
 func Errorf(code, format string, args ...any) error {

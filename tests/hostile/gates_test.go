@@ -155,8 +155,8 @@ func TestGatesWithoutLicence(t *testing.T) {
 	wantRefused(t, "save without a licence", gateSave(t, c, model, "/gates/truss.inp"), wire.CodeLicenseRequired)
 	wantRefused(t, "solve without a licence", gateResult(t, c, gateSolve(t, c, model)), wire.CodeLicenseRequired)
 	_, err = c.List(ctx, "/")
-	if !isWireCode(err, wire.CodeLicenseRequired) {
-		t.Errorf("list without a licence: %v, want %s", err, wire.CodeLicenseRequired)
+	if !isWireCode(err, wire.CodeLicenseRequired) || !errors.Is(err, sdk.ErrLicenseRequired) || errors.Is(err, sdk.ErrLicenseFrozen) {
+		t.Errorf("list without a licence: %v, want %s (sdk.ErrLicenseRequired)", err, wire.CodeLicenseRequired)
 	}
 	var jobs []store.Job
 	if err := srv.Admin().Do(ctx, "GET", "/jobs?org=nolicence", nil, &jobs); err != nil || len(jobs) != 0 {
@@ -221,7 +221,7 @@ func TestGatesFrozenLicence(t *testing.T) {
 	// Frozen: nothing new.
 	wantRefused(t, "save with a frozen licence", gateSave(t, c, long, "/gates/long.inp"), wire.CodeFrozen)
 	wantRefused(t, "solve with a frozen licence", gateResult(t, c, gateSolve(t, c, long)), wire.CodeFrozen)
-	if _, err := c.List(ctx, "/"); !isWireCode(err, wire.CodeFrozen) {
+	if _, err := c.List(ctx, "/"); !isWireCode(err, wire.CodeFrozen) || !errors.Is(err, sdk.ErrLicenseFrozen) {
 		t.Errorf("list with a frozen licence: %v, want %s", err, wire.CodeFrozen)
 	}
 
