@@ -70,9 +70,16 @@ func TestServeWithPostgres(t *testing.T) {
 		t.Fatalf("second migrate: %s", out)
 	}
 
+	// Replicas share the KEK that seals the signing keys: one from the
+	// file, the other from $ISCD_KEK.
+	kekFile := filepath.Join(t.TempDir(), "iscd.kek")
+	if out, err := exec.Command(binary(t), "kek", "generate", "--out", kekFile).CombinedOutput(); err != nil {
+		t.Fatalf("iscd kek generate: %v\n%s", err, out)
+	}
+	kek, _ := os.ReadFile(kekFile)
 	dataA := t.TempDir()
-	a := startIscd(t, dataA, nil, "--db", withPassword)
-	b := startIscd(t, t.TempDir(), []string{"ISCD_DB=" + dsn}, "--db-password-file", pwFile)
+	a := startIscd(t, dataA, nil, "--db", withPassword, "--kek-file", kekFile)
+	b := startIscd(t, t.TempDir(), []string{"ISCD_DB=" + dsn, "ISCD_KEK=" + strings.TrimSpace(string(kek))}, "--db-password-file", pwFile)
 	ctx := context.Background()
 	ca, cb := a.client(t), b.client(t)
 	local := filepath.Join(t.TempDir(), "bracket.prt")

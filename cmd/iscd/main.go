@@ -1,7 +1,7 @@
 // Command iscd is the iscsdk service: sessions, the admin API and (as later
 // capabilities land) licences, cloud files and compute.
 //
-//	iscd serve [--dev] [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F]
+//	iscd serve [--dev] [--listen ADDR] [--data DIR] [--kek-file F] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
@@ -10,6 +10,7 @@
 //	           [--marketplace-ak AK --marketplace-sk-file F [--marketplace-api URL] [--marketplace-check-orders]
 //	            [--marketplace-async-licenses] [--marketplace-appinfo-url URL]]
 //	iscd migrate --db postgres://... [--db-password-file F]
+//	iscd kek generate --out F | rotate --kek-file F | rewrap --kek-file F [--retire]
 //	iscd worker --server URL --token-file F [--solver NAME[=PROGRAM ARGS...]]... [--plugin NAME=LIB]...
 //	            [--capacity N] [--sandbox on|off] [--sandbox-share DIR]... [--solver-network NAME]...
 //	iscd gc [--data DIR] [--blobs ...] [--db ...]
@@ -45,6 +46,7 @@ commands:
   worker    run a compute worker for an iscd (iscd worker --help)
   gc        delete unreferenced file chunks once, and exit (iscd gc --help)
   migrate   bring a PostgreSQL store's schema up to date, and exit
+  kek       make, rotate and retire the key-encryption key of the signing keys (iscd kek)
   version   print the version
 `
 
@@ -67,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return gc(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
+	case "kek":
+		return kekCommand(args[1:], stdout, stderr)
 	case "worker":
 		return runWorker(args[1:], stderr)
 	case "version", "--version":
@@ -88,6 +92,7 @@ func serve(args []string, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: demo org/user/product/tokens, writes DATA/dev.env")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves https/wss")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
+	kekFile := addKEKFlag(fs)
 	heartbeat := fs.Duration("heartbeat", 15*time.Second, "application heartbeat interval told to clients")
 	resume := fs.Duration("resume-window", 15*time.Minute, "how long a disconnected session can be resumed")
 	lease := fs.Duration("license-lease", licensing.DefaultLease, "how long a floating licence seat lasts between renewals")
@@ -140,9 +145,14 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	kek, err := loadKEK(*kekFile, *dev)
+	if err != nil {
+		return err
+	}
 
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
+		KEK:       kek,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, MarketAPI: marketAPI, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(),
@@ -160,6 +170,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err := srv.Start(ln); err != nil {
 		return err
 	}
+	go rewrapOnHangup(ctx, srv, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Wait() }()
 	select {

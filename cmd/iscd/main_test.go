@@ -21,7 +21,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"nope"}, `unknown command "nope"`},
 		{[]string{"serve", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
-		{[]string{"serve", "--data", t.TempDir(), "--listen", "256.0.0.1:0"}, "listen 256.0.0.1:0"},
+		{[]string{"serve", "--data", t.TempDir(), "--listen", "256.0.0.1:0"}, "no key-encryption key"},
+		{[]string{"serve", "--dev", "--data", t.TempDir(), "--listen", "256.0.0.1:0"}, "listen 256.0.0.1:0"},
+		{[]string{"serve", "--kek-file", filepath.Join(t.TempDir(), "none")}, "--kek-file"},
+		{[]string{"kek", "rotate"}, "--kek-file FILE is needed"},
+		{[]string{"kek", "nope"}, `unknown command "nope"`},
 	} {
 		var out, errb bytes.Buffer
 		err := run(tc.args, &out, &errb)

@@ -21,6 +21,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
@@ -52,6 +53,11 @@ type Config struct {
 	// DatabasePassword, if set, is the password of Database (kept out of
 	// the connection string: read from a file); $PGPASSWORD works too.
 	DatabasePassword string
+	// KEK wraps the products' licence signing keys at rest: a keyring
+	// read from --kek-file or $ISCD_KEK, or a cloud KMS (envelope.Wrapper).
+	// Start refuses to run without it, except in dev mode, which keeps a
+	// dev KEK in DataDir/dev.kek.
+	KEK envelope.Wrapper
 	// EventRetention bounds the unacknowledged events kept per session;
 	// 0: the store's default (4096).
 	EventRetention int
@@ -121,6 +127,9 @@ func Open(cfg Config) (*Server, error) {
 	}
 	if cfg.Dev {
 		devMarketplace(&cfg.Marketplace)
+		if err := devKEK(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Marketplace.Enabled && cfg.Marketplace.AccessKey == "" {
 		return nil, errors.New("iscd: the marketplace endpoint needs an access key")
@@ -133,7 +142,7 @@ func Open(cfg Config) (*Server, error) {
 	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow}, cfg.Logger))
 
 	adm := admin.New(st, s.hub, cfg.Logger)
-	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease)
+	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease, cfg.KEK)
 	chunks := cfg.Chunks
 	if chunks == nil {
 		dir, err := chunkstore.NewDir(filepath.Join(cfg.DataDir, "chunks"))
@@ -226,6 +235,9 @@ func (s *Server) Start(ln net.Listener) error {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
+	if err := s.sealKeys(context.Background()); err != nil {
+		return err
+	}
 	if s.cfg.Dev {
 		if err := s.setupDev(context.Background(), base); err != nil {
 			return err

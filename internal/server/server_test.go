@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 )
@@ -38,9 +39,23 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 // start runs a non-dev iscd on dir and returns its base URL and a stop func.
+// Its KEK is kept in dir (test.kek), so that it opens its keys again after
+// a restart.
 func start(t *testing.T, dir string) (string, func()) {
 	t.Helper()
-	srv, err := server.Open(server.Config{DataDir: dir})
+	kekFile := filepath.Join(dir, "test.kek")
+	if _, err := os.Stat(kekFile); err != nil {
+		text, err := envelope.GenerateKEK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(kekFile, []byte(text), 0o600)
+	}
+	kek, err := envelope.LoadKeyring(kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(server.Config{DataDir: dir, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}

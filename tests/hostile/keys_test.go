@@ -17,20 +17,32 @@ package hostile_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
+	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/release"
+	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -291,5 +303,388 @@ func TestUpgradeWithoutAReleaseKeyRefused(t *testing.T) {
 			}
 			t.Logf("refused: %s", u.Params["errorMsg"])
 		})
+	}
+}
+
+// keyForms are the ways a signing key's secret could sit in a dump: the
+// seed and the whole private key, raw, in hex and in every base64.
+func keyForms(k license.SigningKey) map[string][]byte {
+	forms := map[string][]byte{}
+	for name, raw := range map[string][]byte{"seed": k.Private.Seed(), "private key": k.Private} {
+		forms[name+" raw"] = raw
+		forms[name+" hex"] = []byte(hex.EncodeToString(raw))
+		forms[name+" HEX"] = []byte(strings.ToUpper(hex.EncodeToString(raw)))
+		for enc, e := range map[string]*base64.Encoding{"std": base64.StdEncoding, "raw std": base64.RawStdEncoding, "url": base64.URLEncoding, "raw url": base64.RawURLEncoding} {
+			forms[name+" base64 "+enc] = []byte(e.EncodeToString(raw))
+		}
+	}
+	if s, err := license.MarshalSigningKey(k); err == nil {
+		forms["storage form of older iscds"] = []byte(s)
+	}
+	return forms
+}
+
+// seedFound names the first form of any key found in dump ("" if none).
+func seedFound(dump []byte, keys []license.SigningKey) string {
+	for _, k := range keys {
+		for name, form := range keyForms(k) {
+			if bytes.Contains(dump, form) {
+				return fmt.Sprintf("%s of %s", name, k)
+			}
+		}
+	}
+	return ""
+}
+
+// signingKeys makes a second product and rotates the dev product's key
+// (so the store holds a retired key, a current one and another
+// product's), checks the service signs a licence, and returns every
+// signing key the store holds.
+func signingKeys(t *testing.T, srv *servertest.Server) []license.SigningKey {
+	t.Helper()
+	ctx := context.Background()
+	lic := srv.Licenses()
+	first, err := lic.SigningKey(ctx, srv.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lic.RotateKey(ctx, srv.Product); err != nil {
+		t.Fatal(err)
+	}
+	current, err := lic.SigningKey(ctx, srv.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Admin().Do(ctx, "POST", "/products", adminapi.CreateProduct{ID: "other-cae", Name: "Other CAE"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := lic.SigningKey(ctx, "other-cae")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysLicence(t, srv) // the service signs
+	return []license.SigningKey{first, current, other}
+}
+
+// keysLicence gets the demo user a licence through the SDK and checks it
+// against the product's public keys; it returns the licence string.
+func keysLicence(t *testing.T, srv *servertest.Server) string {
+	t.Helper()
+	c, _ := keysClient(t, srv)
+	defer c.ShutOut()
+	id, err := c.GetLicenseStringRequest("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseVerify && e.RequestID == id })
+	if e.Params["Status"] != "success" {
+		t.Fatalf("licence: %+v", e.Params)
+	}
+	lic := e.Params["LicenseContent"]
+	if _, err := sdk.VerifyLicense(lic, keysPublic(t, srv), ""); err != nil {
+		t.Fatalf("the licence does not verify: %v", err)
+	}
+	return lic
+}
+
+func keysPublic(t *testing.T, srv *servertest.Server) string {
+	t.Helper()
+	var keys adminapi.PublicKeys
+	if err := srv.Admin().Do(context.Background(), "GET", "/products/"+srv.Product+"/keys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(keys.Keys, ",")
+}
+
+// keysOnBolt skips a test that reads the embedded store's file when the
+// services of this run keep their data in PostgreSQL.
+func keysOnBolt(t *testing.T) {
+	if os.Getenv("ISCD_TEST_DATABASE") == "postgres" {
+		t.Skip("reads the embedded store's file; this run keeps the data in PostgreSQL (TestDumpOfThePostgresStoreHoldsNoKey covers it)")
+	}
+}
+
+// A copy of the embedded store's file holds no signing key in any form:
+// the keys are sealed under a KEK that is not in it.
+func TestDumpOfTheBoltStoreHoldsNoKey(t *testing.T) {
+	keysOnBolt(t)
+	srv := servertest.Start(t)
+	keys := signingKeys(t, srv)
+	srv.Stop() // the file as a backup has it
+	dump, err := os.ReadFile(filepath.Join(srv.DataDir, "iscd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(dump, []byte("ISKE1.")) {
+		t.Fatal("no sealed key in the dump: the search looks at the wrong bytes")
+	}
+	if found := seedFound(dump, keys); found != "" {
+		t.Fatalf("the store's file holds the %s", found)
+	}
+	t.Logf("%d bytes of iscd.db searched for %d keys in %d forms each: none", len(dump), len(keys), len(keyForms(keys[0])))
+}
+
+// Every row of every table of the PostgreSQL store, as text, holds no
+// signing key in any form.
+func TestDumpOfThePostgresStoreHoldsNoKey(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	srv := servertest.StartConfig(t, server.Config{Database: dsn})
+	keys := signingKeys(t, srv)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var schema, name string
+		if err := rows.Scan(&schema, &name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, pgx.Identifier{schema, name}.Sanitize())
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	for _, table := range tables {
+		var text *string
+		if err := conn.QueryRow(ctx, "SELECT string_agg(t::text, E'\\n') FROM "+table+" t").Scan(&text); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if text != nil {
+			dump.WriteString(*text + "\n")
+		}
+	}
+	if !bytes.Contains(dump.Bytes(), []byte("ISKE1.")) {
+		t.Fatal("no sealed key in the dump: the search looks at the wrong rows")
+	}
+	if found := seedFound(dump.Bytes(), keys); found != "" {
+		t.Fatalf("a table holds the %s", found)
+	}
+	t.Logf("%d tables, %d bytes of rows searched for %d keys: none", len(tables), dump.Len(), len(keys))
+}
+
+// iscdBinary builds iscd (or takes $ISCSDK_BUILD_DIR/bin/iscd).
+var iscdBinary = sync.OnceValues(func() (string, error) {
+	if dir := os.Getenv("ISCSDK_BUILD_DIR"); dir != "" {
+		if p := filepath.Join(dir, "bin", "iscd"); fileExists(p) {
+			return p, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "hostile-iscd-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "iscd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/iscd").CombinedOutput(); err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+// runISCD runs the iscd binary to its end (or 60 s) and returns its exit
+// error and output.
+func runISCD(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := iscdBinary()
+	if err != nil {
+		t.Fatalf("build iscd: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// An iscd started without the KEK that sealed its keys (a stolen data
+// directory, a database restored elsewhere) stops at start, saying why:
+// it never serves, so it signs nothing.
+func TestISCDWithoutItsKEKSignsNothing(t *testing.T) {
+	data := t.TempDir()
+	kekFile := filepath.Join(t.TempDir(), "iscd.kek")
+	if out, err := runISCD(t, nil, "kek", "generate", "--out", kekFile); err != nil {
+		t.Fatalf("kek generate: %v\n%s", err, out)
+	}
+	// A service that made its keys under that KEK.
+	b, err := servertest.StartBinary(mustISCD(t), data, "--kek-file", kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+	for _, tc := range []struct {
+		name, want string
+		env        []string
+		args       []string
+	}{
+		{"no KEK at all", "no key-encryption key", []string{"ISCD_KEK=", "ISCD_KEK_FILE="}, []string{"serve", "--data", data, "--listen", "127.0.0.1:0"}},
+		{"another KEK", "do not open with this KEK", []string{"ISCD_KEK=" + mustKEK(t), "ISCD_KEK_FILE="}, []string{"serve", "--data", data, "--listen", "127.0.0.1:0"}},
+		{"dev mode, its own dev KEK", "do not open with this KEK", nil, []string{"serve", "--dev", "--data", data, "--listen", "127.0.0.1:0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runISCD(t, tc.env, tc.args...)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("iscd %s: %v, want an error saying %q:\n%s", strings.Join(tc.args, " "), err, tc.want, out)
+			}
+			if strings.Contains(out, `"msg":"listening"`) {
+				t.Fatalf("it served:\n%s", out)
+			}
+			t.Logf("%s", lastLine(out))
+		})
+	}
+	// With its KEK it starts and signs again.
+	b, err = servertest.StartBinary(mustISCD(t), data, "--kek-file", kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func mustISCD(t *testing.T) string {
+	t.Helper()
+	bin, err := iscdBinary()
+	if err != nil {
+		t.Fatalf("build iscd: %v", err)
+	}
+	return bin
+}
+
+func mustKEK(t *testing.T) string {
+	t.Helper()
+	k, err := envelope.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Rotating the KEK while the service runs: licences are signed throughout,
+// the licences signed before still verify, every key ends up wrapped by
+// the new KEK, and the old KEK is not needed any more.
+func TestKEKRotationKeepsSigning(t *testing.T) {
+	keysOnBolt(t)
+	kekFile := filepath.Join(t.TempDir(), "iscd.kek")
+	if out, err := runISCD(t, nil, "kek", "generate", "--out", kekFile); err != nil {
+		t.Fatalf("kek generate: %v\n%s", err, out)
+	}
+	kr, err := envelope.LoadKeyring(kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKEK := kr.Current()
+	srv := servertest.StartConfig(t, server.Config{KEK: kr})
+	keys := signingKeys(t, srv)
+	before := keysLicence(t, srv)
+
+	// Licences are asked for all through the rotation.
+	stop := make(chan struct{})
+	var asked, failed atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx := context.Background()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			asked.Add(1)
+			if _, err := srv.Licenses().SigningKey(ctx, srv.Product); err != nil {
+				failed.Add(1)
+				t.Errorf("signing key during the rotation: %v", err)
+			}
+		}
+	})
+	out, err := runISCD(t, nil, "kek", "rotate", "--kek-file", kekFile)
+	if err != nil {
+		t.Fatalf("kek rotate: %v\n%s", err, out)
+	}
+	t.Log(strings.TrimSpace(out))
+	rep, err := srv.RewrapKeys(context.Background()) // what SIGHUP does
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := keysLicence(t, srv)
+	close(stop)
+	wg.Wait()
+	if rep.KEK == oldKEK || rep.Rewrapped != len(keys) || failed.Load() != 0 {
+		t.Fatalf("rewrap: %+v (old KEK %s), %d of %d signing-key reads failed", rep, oldKEK, failed.Load(), asked.Load())
+	}
+
+	// Retire the old KEK (the store closed: the embedded store is one
+	// process's) and start again with the new one only.
+	srv.Stop()
+	out, err = runISCD(t, nil, "kek", "rewrap", "--kek-file", kekFile, "--data", srv.DataDir, "--retire")
+	if err != nil || !strings.Contains(out, "0 re-wrapped") {
+		t.Fatalf("kek rewrap --retire: %v\n%s", err, out)
+	}
+	if err := kr.Reload(); err != nil || len(kr.IDs()) != 1 || kr.IDs()[0] != rep.KEK {
+		t.Fatalf("after --retire the file has %v (%v)", kr.IDs(), err)
+	}
+	srv.Restart()
+	after := keysLicence(t, srv)
+	pub := keysPublic(t, srv)
+	for name, lic := range map[string]string{"before": before, "during": during, "after": after} {
+		if _, err := sdk.VerifyLicense(lic, pub, ""); err != nil {
+			t.Errorf("the licence signed %s the rotation: %v", name, err)
+		}
+	}
+	if cur, err := srv.Licenses().SigningKey(context.Background(), srv.Product); err != nil || cur.ID != keys[1].ID {
+		t.Fatalf("the product's signing key after the rotation: %v, %v (want %s: the KEK changed, not the key)", cur, err, keys[1].ID)
+	}
+	srv.Stop()
+	dump, err := os.ReadFile(filepath.Join(srv.DataDir, "iscd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(dump, []byte("ISKE1."+oldKEK+".")) || !bytes.Contains(dump, []byte("ISKE1."+rep.KEK+".")) {
+		t.Fatal("a key is still wrapped by the retired KEK")
+	}
+	t.Logf("%d signing-key reads during the rotation, none failed", asked.Load())
+}
+
+// A store written by an iscd before keys were sealed holds them in clear:
+// the first start with a KEK seals them, and they sign as before.
+func TestClearKeysOfAnOlderISCDSealedAtStart(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	if err := srv.Admin().Do(ctx, "POST", "/products", adminapi.CreateProduct{ID: "legacy-cad", Name: "Legacy CAD"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	old, err := license.GenerateKey("legacy-cad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clearForm, err := license.MarshalSigningKey(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store().PutProductKey(ctx, store.ProductKey{ProductID: "legacy-cad", ID: old.ID, Private: clearForm, Created: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	keys, err := srv.Store().ProductKeys(ctx, "legacy-cad")
+	if err != nil || len(keys) != 1 || !envelope.Sealed(keys[0].Private) {
+		t.Fatalf("after the start: %d keys, sealed %v (%v)", len(keys), len(keys) == 1 && envelope.Sealed(keys[0].Private), err)
+	}
+	if found := seedFound([]byte(keys[0].Private), []license.SigningKey{old}); found != "" {
+		t.Fatalf("the sealed record holds the %s", found)
+	}
+	k, err := srv.Licenses().SigningKey(ctx, "legacy-cad")
+	if err != nil || k.ID != old.ID || !k.Private.Equal(old.Private) {
+		t.Fatalf("the sealed key signs as %v (%v), not as the old key", k, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/device"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
@@ -33,6 +34,7 @@ type Service struct {
 	log   *slog.Logger
 	lease time.Duration
 	now   func() time.Time
+	keys  keyring // the products' signing keys, sealed at rest (keys.go)
 
 	keyMu    sync.Mutex // serialises key creation per service
 	notifies counter    // license.notify calls per session
@@ -67,94 +69,19 @@ func (c *counter) forget(session string) {
 }
 
 // New returns the service and registers its request handlers on hub.
-// lease <= 0 means DefaultLease.
-func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration) *Service {
+// lease <= 0 means DefaultLease. kek wraps the products' signing keys at
+// rest (nil: the service signs nothing; SealKeys says why).
+func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration, kek envelope.Wrapper) *Service {
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	s := &Service{st: st, hub: hub, log: log, lease: lease, now: func() time.Time { return time.Now().UTC() }}
+	s := &Service{st: st, hub: hub, log: log, lease: lease, now: func() time.Time { return time.Now().UTC() }, keys: keyring{kek: kek}}
 	hub.Handle(wire.OpLicenseRequest, s.request)
 	hub.Handle(wire.OpLicenseRenew, s.renew)
 	hub.Handle(wire.OpLicenseRelease, s.release)
 	hub.Handle(wire.OpLicenseNotify, s.notify)
 	hub.OnEnd(s.sessionEnded)
 	return s
-}
-
-// SigningKey returns the product's current signing key, creating the
-// first one on first use.
-func (s *Service) SigningKey(ctx context.Context, product string) (license.SigningKey, error) {
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
-	keys, err := s.st.ProductKeys(ctx, product)
-	if err != nil {
-		return license.SigningKey{}, err
-	}
-	for i := len(keys) - 1; i >= 0; i-- {
-		if !keys[i].Retired {
-			return license.ParseSigningKey(keys[i].Private)
-		}
-	}
-	return s.newKey(ctx, product)
-}
-
-func (s *Service) newKey(ctx context.Context, product string) (license.SigningKey, error) {
-	k, err := license.GenerateKey(product)
-	if err != nil {
-		return license.SigningKey{}, err
-	}
-	enc, err := license.MarshalSigningKey(k)
-	if err != nil {
-		return license.SigningKey{}, err
-	}
-	if err := s.st.PutProductKey(ctx, store.ProductKey{ProductID: product, ID: k.Public().ID, Private: enc, Created: s.now()}); err != nil {
-		return license.SigningKey{}, err
-	}
-	s.log.Info("licence signing key created", "product", product, "key", k.Public().ID)
-	return k, nil
-}
-
-// RotateKey retires the product's signing keys and makes a new one. Old
-// documents still verify with the old public keys; new ones are signed by
-// the new key.
-func (s *Service) RotateKey(ctx context.Context, product string) (license.PublicKey, error) {
-	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
-	keys, err := s.st.ProductKeys(ctx, product)
-	if err != nil {
-		return license.PublicKey{}, err
-	}
-	for _, k := range keys {
-		if !k.Retired {
-			k.Retired = true
-			if err := s.st.PutProductKey(ctx, k); err != nil {
-				return license.PublicKey{}, err
-			}
-		}
-	}
-	k, err := s.newKey(ctx, product)
-	return k.Public(), err
-}
-
-// PublicKeys returns every public key of the product, oldest first: what a
-// program must know to verify any document iscd signed for it.
-func (s *Service) PublicKeys(ctx context.Context, product string) ([]license.PublicKey, error) {
-	if _, err := s.SigningKey(ctx, product); err != nil { // make sure one exists
-		return nil, err
-	}
-	keys, err := s.st.ProductKeys(ctx, product)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]license.PublicKey, 0, len(keys))
-	for _, k := range keys {
-		sk, err := license.ParseSigningKey(k.Private)
-		if err != nil {
-			return nil, fmt.Errorf("product %s key %s: %w", product, k.ID, err)
-		}
-		out = append(out, sk.Public())
-	}
-	return out, nil
 }
 
 func (s *Service) audit(ctx context.Context, e store.AuditEntry) {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -542,7 +543,15 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestDisabledWithoutKey(t *testing.T) {
-	srv, err := server.Open(server.Config{DataDir: t.TempDir()})
+	text, err := envelope.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := envelope.ParseKeyring(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(server.Config{DataDir: t.TempDir(), KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
