@@ -9,7 +9,8 @@
 // tokens, iscctl's credentials), marketplace_test.go (signatures, replays,
 // slow bodies), limits_test.go (memory, connections and time a client can
 // hold), gates_test.go (licence gates, trusted time, upgrade offers),
-// paths_test.go (cloud and local paths, answers that do not fit).
+// paths_test.go (cloud and local paths, answers that do not fit),
+// activation_test.go (the one-time secret of newInstance's appInfo).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.
