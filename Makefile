@@ -154,6 +154,13 @@ demo: build
 # bench: the benchmarks (cmd/iscbench; docs/benchmarks.md says what each
 # figure means): a table on stdout and build/bench.json. BENCH_QUICK=1 runs
 # the reduced set in under two minutes. Not part of make test.
+# As root it installs the peers it compares with (rsync, rclone) when they
+# are missing; toxiproxy (the shaped-link group's round trips) goes to
+# $(BUILD)/tools like versitygw.
 bench: build
+	@if [ "$$(id -u)" = 0 ] && ! (command -v rsync && command -v rclone) >/dev/null; then \
+		apt-get install -y rsync rclone >/dev/null || echo "bench: could not install rsync and rclone"; fi
+	@[ -x $(BUILD)/tools/toxiproxy-server ] || { GOBIN=$(abspath $(BUILD))/tools $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0 && \
+		mv $(BUILD)/tools/server $(BUILD)/tools/toxiproxy-server; }
 	$(GO) build -trimpath -o $(BUILD)/bin/iscbench ./cmd/iscbench
 	$(BUILD)/bin/iscbench -build $(BUILD) -out $(BUILD)/bench.json

@@ -57,6 +57,7 @@ func main() {
 // helpers are the sub-commands the benchmark starts as child processes.
 var helpers = map[string]func(args []string) error{
 	"save-rss":   helperSaveRSS,
+	"wan-link":   helperWANLink,
 	"sessions":   helperSessions,
 	"ws-idle":    helperWSIdle,
 	"ws-clients": helperWSClients,
@@ -83,6 +84,7 @@ type suite struct {
 var suites = []suite{
 	{"data", benchData},
 	{"parts", benchParts},
+	{"wan", benchWAN},
 	{"rss", benchSaveRSS},
 	{"cabi", benchCABI},
 	{"sessions", benchSessions},
