@@ -32,6 +32,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
+	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -447,4 +448,125 @@ func TestSandboxDevWorkerJobsAreOutsideTheDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })
+}
+
+// A compromised service hands an `iscd worker` process leases that name a
+// program (the old "command" field: /bin/sh), a solver the worker does not
+// run, options as arguments, arguments for a template without {args}, and
+// a model named -o. The worker runs none of it: each attempt ends
+// solver_start or bad_argument, and the one well-formed lease runs the
+// worker's own program, not the lease's.
+func TestSandboxALeaseNamingAProgramIsNotRun(t *testing.T) {
+	bin := limitsISCD(t)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	sh := []string{"/bin/sh", "-c", "touch " + marker}
+	leases := []map[string]any{
+		{"solver": "sh", "command": sh, "main": "m.inp"},
+		{"solver": "quick", "command": sh, "main": "m.inp", "args": []string{"-c", "touch " + marker}},
+		{"solver": "noargs", "main": "m.inp", "args": []string{"/bin/sh"}},
+		{"solver": "quick", "main": "-o"},
+		{"solver": "quick", "command": sh, "main": "m.inp", "args": []string{"x"}},
+	}
+	want := []string{"solver_start", wire.CodeBadArgument, wire.CodeBadArgument, wire.CodeBadArgument, ""}
+	for i, l := range leases {
+		l["id"], l["attempt"], l["kind"] = strings.Repeat(string(rune('a'+i)), 32), 1, "command"
+		l["cores"], l["timeLimitSeconds"], l["maxOutput"] = 1, 60, 1<<20
+	}
+	done := make(chan wire.JobDone, len(leases))
+	next := make(chan map[string]any, len(leases))
+	for _, l := range leases {
+		next <- l
+	}
+	up := websocket.Upgrader{}
+	fake := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		conn := transport.New(ws, transport.Options{})
+		defer conn.Close(websocket.CloseNormalClosure, "")
+		answer := func(id uint64, body any) {
+			b, _ := json.Marshal(body)
+			conn.Send(r.Context(), &wire.Message{Type: wire.TypeResult, ID: id, Body: b})
+		}
+		for {
+			m, raw, err := conn.Read()
+			if err != nil {
+				return
+			}
+			if m == nil {
+				f, err := wire.DecodeFrame(raw)
+				if err != nil {
+					return
+				}
+				if f.Kind == wire.BinJobDone {
+					var d wire.JobDone
+					json.Unmarshal(f.Header, &d)
+					done <- d
+				}
+				answer(f.ID, map[string]any{})
+				continue
+			}
+			switch m.Op {
+			case wire.OpWorkerHello:
+				answer(m.ID, wire.WorkerWelcome{WorkerID: "fake/w", LeaseMS: 30000})
+			case wire.OpWorkerLease:
+				go func(id uint64) {
+					select {
+					case l := <-next:
+						answer(id, l)
+					case <-conn.Done():
+					}
+				}(m.ID)
+			case wire.OpWorkerManifest:
+				b, _ := manifest.Encode(manifest.New(manifest.File{Path: "m.inp", Mode: 0o644}))
+				frame, _ := wire.EncodeFrame(wire.Frame{Kind: wire.BinManifest, ID: m.ID, Payload: b})
+				conn.SendBinary(r.Context(), frame)
+			case wire.OpWorkerHave:
+				answer(m.ID, wire.FilesHave{IDs: []string{}})
+			default: // renew, release
+				answer(m.ID, wire.JobRenewed{})
+			}
+		}
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go fake.Serve(ln)
+	defer fake.Close()
+
+	workDir := t.TempDir()
+	os.Chmod(filepath.Dir(workDir), 0o711)
+	// Without the sandbox, so that the marker would appear if the lease's
+	// program ran: what is tested here is what runs, not where.
+	w := exec.Command(bin, "worker", "--server", "http://"+ln.Addr().String(), "--name", "w", "--dir", workDir, "--sandbox=off",
+		"--solver", `quick=sh -c 'echo ran > out.txt' quick {args}`, "--solver", `noargs=sh -c 'echo ran > out.txt'`)
+	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN=isw_fake_token")
+	var wlog strings.Builder
+	w.Stderr = &lockedWriter{w: &wlog}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		w.Process.Signal(syscall.SIGTERM)
+		w.Wait()
+		if t.Failed() {
+			t.Logf("worker:\n%s", wlog.String())
+		}
+	}()
+	for i := range leases {
+		select {
+		case d := <-done:
+			t.Logf("lease %v: %s %s %q", leases[i], d.State, d.ErrorCode, d.Error)
+			if d.ID != leases[i]["id"] || d.ErrorCode != want[i] || (want[i] == "") != (d.State == wire.JobSucceeded) {
+				t.Errorf("lease %v ended %+v, want errorCode %q", leases[i], d, want[i])
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no result for lease %v", leases[i])
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the lease's program ran")
+	}
 }
