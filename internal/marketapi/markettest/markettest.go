@@ -385,6 +385,7 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request, body []byte) {
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
+			return // the client gave up before the marketplace took the push
 		}
 	}
 	a := s.next(marketapi.UsagePath)
