@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -113,7 +115,7 @@ func (c *Client) HistoryPage(ctx context.Context, cloudPath, cursor string, limi
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	var h wire.FileHistoryPage
+	var h historyAnswer
 	if err := c.call(ctx, wire.OpFilesHistory, wire.FilesHistory{Path: p, Page: pg}, &h); err != nil {
 		return HistoryPage{}, fmt.Errorf("history %s: %w", p, err)
 	}
@@ -209,7 +211,7 @@ func (c *Client) Jobs(ctx context.Context, cursor string, limit int) (JobsPage, 
 	if err != nil {
 		return JobsPage{}, err
 	}
-	var p wire.JobsPage
+	var p jobsAnswer
 	if err := c.call(ctx, wire.OpJobsList, wire.JobsList{Page: pg}, &p); err != nil {
 		return JobsPage{}, fmt.Errorf("jobs: %w", err)
 	}
@@ -218,6 +220,27 @@ func (c *Client) Jobs(ctx context.Context, cursor string, limit int) (JobsPage, 
 		out.Jobs[i] = JobInfo(j)
 	}
 	return out, nil
+}
+
+// historyAnswer and jobsAnswer read a page, or the whole list (a bare
+// JSON array, so no next page) that an iscd from before paging answers.
+type (
+	historyAnswer struct{ wire.FileHistoryPage }
+	jobsAnswer    struct{ wire.JobsPage }
+)
+
+func (h *historyAnswer) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, &h.Versions)
+	}
+	return json.Unmarshal(b, &h.FileHistoryPage)
+}
+
+func (j *jobsAnswer) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, &j.Jobs)
+	}
+	return json.Unmarshal(b, &j.JobsPage)
 }
 
 func checkPage(cursor string, limit int) (*wire.Page, error) {
