@@ -138,3 +138,20 @@ func TestKeyringFile(t *testing.T) {
 		}
 	}
 }
+
+// What opening a sealed key costs (iscd opens each key once per start;
+// then it remembers it).
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	text, _ := envelope.GenerateKEK()
+	kr, _ := envelope.ParseKeyring(text)
+	s, err := envelope.Seal(ctx, kr, make([]byte, 32), []byte("product key cad/0a1b"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := envelope.Open(ctx, kr, s, []byte("product key cad/0a1b")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

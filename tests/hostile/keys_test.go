@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -687,4 +688,72 @@ func TestClearKeysOfAnOlderISCDSealedAtStart(t *testing.T) {
 	if err != nil || k.ID != old.ID || !k.Private.Equal(old.Private) {
 		t.Fatalf("the sealed key signs as %v (%v), not as the old key", k, err)
 	}
+}
+
+// The rotation as an operator does it on a running iscd process: a new KEK
+// in the file, SIGHUP, and the keys are re-wrapped while it serves; the
+// licences it signs before and after verify with the same public keys.
+func TestKEKRotationBySIGHUP(t *testing.T) {
+	keysOnBolt(t)
+	data := t.TempDir()
+	kekFile := filepath.Join(t.TempDir(), "iscd.kek")
+	if out, err := runISCD(t, nil, "kek", "generate", "--out", kekFile); err != nil {
+		t.Fatalf("kek generate: %v\n%s", err, out)
+	}
+	old, err := envelope.LoadKeyring(kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := servertest.StartBinary(mustISCD(t), data, "--kek-file", kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	licence := func() string {
+		t.Helper()
+		c, err := sdk.Init(context.Background(), sdk.Config{Endpoint: b.Env["ISCSDK_ENDPOINT"], Token: b.Env["ISCSDK_TOKEN"],
+			ProductID: b.Env["ISCSDK_PRODUCT"], AppVersion: "1.2.3", WorkspaceDir: t.TempDir(), CredentialsFile: filepath.Join(t.TempDir(), "none")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.ShutOut()
+		id, _ := c.GetLicenseStringRequest("", nil)
+		e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseVerify && e.RequestID == id })
+		if e.Params["Status"] != "success" {
+			t.Fatalf("licence: %+v", e.Params)
+		}
+		if _, err := sdk.VerifyLicense(e.Params["LicenseContent"], b.Env["ISCSDK_LICENSE_PUBLIC_KEY"], ""); err != nil {
+			t.Fatalf("the licence does not verify with the public keys of the first start: %v", err)
+		}
+		return e.Params["LicenseContent"]
+	}
+	licence()
+	out, err := runISCD(t, nil, "kek", "rotate", "--kek-file", kekFile)
+	if err != nil {
+		t.Fatalf("kek rotate: %v\n%s", err, out)
+	}
+	cur, err := envelope.LoadKeyring(kekFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(b.Pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// The store's file shows the re-wrap once iscd has committed it.
+	db := filepath.Join(data, "iscd.db")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dump, err := os.ReadFile(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(dump, []byte("ISKE1."+old.Current()+".")) && bytes.Contains(dump, []byte("ISKE1."+cur.Current()+".")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("30 s after SIGHUP the keys are still wrapped by the old KEK")
+		}
+		time.Sleep(20 * time.Millisecond) // polls another process's file
+	}
+	licence() // still serving, still signing with the same key
 }
