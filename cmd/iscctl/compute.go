@@ -13,6 +13,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
 // The compute commands (docs/compute.md): jobs, workers, solvers and
@@ -29,15 +30,27 @@ func listJobs(x *call) error {
 		}
 		path = query(path, "state", s)
 	}
+	limit := 100
 	if v := strings.TrimSpace(x.flags["limit"]); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return badFlag("--limit %q is not a number from 1 to 1000", v)
 		}
-		path = query(path, "limit", strconv.Itoa(n))
+		limit = n
 	}
+	path = query(query(path, "limit", strconv.Itoa(limit)), "cursor", x.flags["cursor"])
 	var js []store.Job
 	return x.do("GET", path, nil, &js, func() {
+		if len(js) == limit { // maybe more: say how to get them
+			last := js[len(js)-1]
+			cmd := "jobs list"
+			for _, f := range []string{"org", "state"} {
+				if v := x.flags[f]; v != "" {
+					cmd += " --" + f + " " + shellQuote(v)
+				}
+			}
+			defer x.morePages(fmt.Sprintf("%s --limit %d", cmd, limit), wire.JobKey(last.Created, last.ID))
+		}
 		x.table("jobs", []string{"ID", "ORG", "USER", "SOLVER", "MODEL", "STATE", "ATTEMPT", "WORKER", "CREATED", "WALL"},
 			rows(js, func(j store.Job) []string {
 				return []string{j.ID, j.OrgID, j.UserID, j.Solver.Name, shorten(j.Main, 32), j.State, strconv.Itoa(j.Attempt()),

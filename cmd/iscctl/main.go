@@ -425,6 +425,7 @@ var commands = []command{
 			{"org", "O", "only this organisation's jobs", false},
 			{"state", "S", "only jobs in this state: queued, running, succeeded, failed or canceled", false},
 			{"limit", "N", "at most N jobs (default 100, at most 1000)", false},
+			{"cursor", "C", "the jobs after C (printed after a full page)", false},
 		},
 		run: listJobs,
 	},

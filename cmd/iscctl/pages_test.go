@@ -75,3 +75,53 @@ func TestLsPages(t *testing.T) {
 		t.Error("ls --help does not mention --cursor")
 	}
 }
+
+// Three jobs, one a page: jobs list --limit 1 prints the command of the
+// next page after each full one, and following them lists each job once,
+// newest first; the SDK's Jobs pages the same way over the session.
+func TestJobsPages(t *testing.T) {
+	srv, env := start(t) // dev mode: CalculiX and a worker in iscd
+	c := client(t, srv)
+	var ids []string
+	for range 3 {
+		res, err := c.Solve(context.Background(), beam, sdk.SolveOptions{})
+		if err != nil {
+			t.Fatalf("solve: %v", err)
+		}
+		ids = append([]string{res.JobID}, ids...) // newest first
+	}
+
+	var got []string
+	args := []string{"jobs", "list", "--limit", "1"}
+	for range 5 {
+		r := ok(t, env, args...)
+		if rows := table(t, r.stdout); len(rows) == 2 {
+			got = append(got, rows[1][0])
+		}
+		m := regexp.MustCompile(`^more: iscctl jobs list --limit 1 --cursor '([^']*)'\n$`).FindStringSubmatch(r.stderr)
+		if m == nil {
+			break
+		}
+		args = []string{"jobs", "list", "--limit", "1", "--cursor", m[1]}
+	}
+	if strings.Join(got, " ") != strings.Join(ids, " ") {
+		t.Errorf("iscctl jobs list pages: %v, want %v", got, ids)
+	}
+
+	got = got[:0]
+	for cursor := ""; ; {
+		p, err := c.Jobs(context.Background(), cursor, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range p.Jobs {
+			got = append(got, j.ID)
+		}
+		if cursor = p.Next; cursor == "" || len(got) > 3 {
+			break
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(ids, " ") {
+		t.Errorf("sdk Jobs pages: %v, want %v", got, ids)
+	}
+}

@@ -1,5 +1,11 @@
 package wire
 
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
 // Paging of list answers: files.list, files.history and jobs.list. A
 // request that carries a Page is answered one page at a time: the entries
 // after Page.Cursor (the Next of the previous page; "" for the first), at
@@ -22,6 +28,14 @@ const (
 	// few bytes of kind.
 	MaxCursorLen = 2048
 )
+
+// JobKey is a job's key in a list of jobs, newest first: its creation
+// time counted back from the end of time, then its id, so that keys rise
+// along the list. jobs.list's cursors are keys; so are the admin API's
+// (GET /admin/v1/jobs?cursor=).
+func JobKey(created time.Time, id string) string {
+	return fmt.Sprintf("%019d.%s", math.MaxInt64-created.UnixNano(), id)
+}
 
 // Page asks for one page of a list.
 type Page struct {

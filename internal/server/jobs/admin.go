@@ -106,9 +106,18 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	js, err := s.st.ListJobs(r.Context(), store.JobFilter{OrgID: q.Get("org"), State: q.Get("state"), Limit: limit})
+	f := store.JobFilter{OrgID: q.Get("org"), State: q.Get("state"), Limit: limit}
+	cursor := q.Get("cursor") // the wire.JobKey of the last job of the previous page
+	if cursor != "" {
+		f.Limit = 0
+	}
+	js, err := s.st.ListJobs(r.Context(), f)
 	if err != nil {
 		admin.StoreFail(w, s.log, "jobs", err)
+		return
+	}
+	if js, _, err = pageOfJobs(js, wire.Page{Cursor: cursor, Limit: limit}); err != nil {
+		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
 	admin.Reply(w, http.StatusOK, js)

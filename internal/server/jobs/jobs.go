@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,13 +331,7 @@ func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	// Newest first: a job's key is its creation time counted back from
-	// the end of time, then its id, so that keys rise along the list.
-	key := func(j store.Job) string {
-		return fmt.Sprintf("%019d.%s", math.MaxInt64-j.Created.UnixNano(), j.ID)
-	}
-	slices.SortFunc(js, func(a, b store.Job) int { return strings.Compare(key(a), key(b)) })
-	js, next, err := page.Cut(js, key, *req.Page)
+	js, next, err := pageOfJobs(js, *req.Page)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +340,13 @@ func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessa
 		out.Jobs[i] = Info(j)
 	}
 	return out, nil
+}
+
+// pageOfJobs sorts js newest first (by wire.JobKey) and cuts the page p.
+func pageOfJobs(js []store.Job, p wire.Page) ([]store.Job, string, error) {
+	key := func(j store.Job) string { return wire.JobKey(j.Created, j.ID) }
+	slices.SortFunc(js, func(a, b store.Job) int { return strings.Compare(key(a), key(b)) })
+	return page.Cut(js, key, p)
 }
 
 func (s *Service) outputs(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
