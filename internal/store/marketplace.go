@@ -10,14 +10,17 @@ import (
 // itself has no room for: the order line and the history of renewals, so
 // that a refunded renewal can be undone.
 type MarketInstance struct {
-	ID          string    `json:"id"` // the instanceId, and the licence id
-	OrderID     string    `json:"orderId"`
-	OrderLineID string    `json:"orderLineId"`
-	CustomerID  string    `json:"customerId,omitempty"`
-	Test        bool      `json:"test,omitempty"` // created by a call with testFlag 1
-	Renewals    []Renewal `json:"renewals,omitempty"`
-	Created     time.Time `json:"created"`
-	Updated     time.Time `json:"updated"`
+	ID          string `json:"id"` // the instanceId, and the licence id
+	OrderID     string `json:"orderId"`
+	OrderLineID string `json:"orderLineId"`
+	CustomerID  string `json:"customerId,omitempty"`
+	Test        bool   `json:"test,omitempty"` // created by a call with testFlag 1
+	// ChargingMode is the order line's (ON_DEMAND, PERIOD, ...) when the
+	// order was queried; "" when not known.
+	ChargingMode string    `json:"chargingMode,omitempty"`
+	Renewals     []Renewal `json:"renewals,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
 }
 
 // Renewal is one renewal period a marketplace order added to an instance.

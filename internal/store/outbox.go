@@ -92,9 +92,13 @@ type Outbox interface {
 	SaveDelivery(ctx context.Context, d Delivery) error
 
 	// OutboxMark and SetOutboxMark keep a named time (the collector's
-	// progress through the usage records); zero when never set.
+	// progress through the usage records, the seats it has seen); zero
+	// when never set. OutboxMarks lists the marks whose name starts with
+	// prefix; DeleteOutboxMark forgets one.
 	OutboxMark(ctx context.Context, name string) (time.Time, error)
 	SetOutboxMark(ctx context.Context, name string, t time.Time) error
+	OutboxMarks(ctx context.Context, prefix string) (map[string]time.Time, error)
+	DeleteOutboxMark(ctx context.Context, name string) error
 
 	// TakeLease gives holder the named lease until until when it is free,
 	// lapsed at now, or holder's already, and reports whether holder holds

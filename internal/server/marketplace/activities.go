@@ -269,7 +269,7 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 		return reply{}, err
 	}
 	id := InstanceID(string(req.OrderID), string(req.OrderLineID))
-	orderEdition, err := h.checkOrder(ctx, req)
+	ordered, err := h.checkOrder(ctx, req)
 	if err != nil {
 		return reply{}, err
 	}
@@ -304,8 +304,8 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 		return reply{}, err
 	}
 	ed := edition(req)
-	if orderEdition != "" {
-		ed = orderEdition
+	if ordered.edition != "" {
+		ed = ordered.edition
 	}
 	l, err := h.lic.CreateLicense(ctx, adminapi.CreateLicense{
 		ID: id, OrgID: org, ProductID: product, Edition: ed, Kind: store.KindFloating, Seats: n,
@@ -327,7 +327,7 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 	now := h.now()
 	in := store.MarketInstance{
 		ID: id, OrderID: string(req.OrderID), OrderLineID: string(req.OrderLineID),
-		CustomerID: string(req.CustomerID), Test: req.test(), Created: now, Updated: now,
+		CustomerID: string(req.CustomerID), Test: req.test(), ChargingMode: ordered.chargingMode, Created: now, Updated: now,
 	}
 	if err := h.st.PutInstance(ctx, in); err != nil {
 		return reply{}, err

@@ -68,24 +68,29 @@ type appInfoReply struct {
 	Memo        string `json:"memo,omitempty"`
 }
 
+// orderLine is what an order check learnt: the edition its SKU gives and
+// its charging mode (both "" when orders are not checked).
+type orderLine struct {
+	edition, chargingMode string
+}
+
 // checkOrder compares a newInstance or refreshInstance with its order.
-// It returns the edition the order's SKU gives ("" when not checked).
-func (h *Handler) checkOrder(ctx context.Context, req request) (string, error) {
+func (h *Handler) checkOrder(ctx context.Context, req request) (orderLine, error) {
 	src := h.cfg.Outbound.Orders
 	if src == nil {
-		return "", nil
+		return orderLine{}, nil
 	}
 	o, err := src.Order(ctx, string(req.OrderID), string(req.OrderLineID))
 	var me *marketapi.Error
 	if errors.As(err, &me) && me.Status < 500 && me.Code != marketapi.CodeInternal {
-		return "", refuse(ResultBadParams, fmt.Sprintf("order %s: the marketplace answers %s %s", req.OrderID, me.Code, me.Msg))
+		return orderLine{}, refuse(ResultBadParams, fmt.Sprintf("order %s: the marketplace answers %s %s", req.OrderID, me.Code, me.Msg))
 	}
 	if err != nil {
-		return "", fmt.Errorf("order query %s: %w", req.OrderID, err) // 000005: the marketplace retries
+		return orderLine{}, fmt.Errorf("order query %s: %w", req.OrderID, err) // 000005: the marketplace retries
 	}
 	line, ok := o.Line(string(req.OrderLineID))
 	if !ok {
-		return "", refuse(ResultBadParams, fmt.Sprintf("order %s has no line %s", req.OrderID, req.OrderLineID))
+		return orderLine{}, refuse(ResultBadParams, fmt.Sprintf("order %s has no line %s", req.OrderID, req.OrderLineID))
 	}
 	contradict := func(what string, call, order any) error {
 		return refuse(ResultBadParams, fmt.Sprintf("contradicts order %s: %s is %v in the call, %v in the order", req.OrderID, what, call, order))
@@ -95,22 +100,23 @@ func (h *Handler) checkOrder(ctx context.Context, req request) (string, error) {
 		sku = line.ProductInfo[0].SKUCode
 	}
 	if req.SKUCode != "" && sku != "" && string(req.SKUCode) != sku {
-		return "", contradict("skuCode", req.SKUCode, sku)
+		return orderLine{}, contradict("skuCode", req.SKUCode, sku)
 	}
 	trial := req.TrialFlag == "1" || req.TrialFlag == "true"
 	if req.Activity == "newInstance" && trial != (o.OrderType == "TRIAL") {
-		return "", contradict("trialFlag", req.TrialFlag, o.OrderType)
+		return orderLine{}, contradict("trialFlag", req.TrialFlag, o.OrderType)
 	}
 	if req.ExpireTime != "" && line.ExpireTime != "" && string(req.ExpireTime) != line.ExpireTime {
-		return "", contradict("expireTime", req.ExpireTime, line.ExpireTime)
+		return orderLine{}, contradict("expireTime", req.ExpireTime, line.ExpireTime)
 	}
 	if (line.ChargingMode == "ON_DEMAND" || line.ChargingMode == "ON_DEMAND_PKG") && req.Activity == "refreshInstance" && req.Scene == "RENEWAL" {
-		return "", contradict("chargingMode", "a renewal", line.ChargingMode)
+		return orderLine{}, contradict("chargingMode", "a renewal", line.ChargingMode)
 	}
+	ed := sku
 	if e, ok := h.cfg.Outbound.Editions[sku]; ok {
-		return e, nil
+		ed = e
 	}
-	return sku, nil
+	return orderLine{edition: ed, chargingMode: line.ChargingMode}, nil
 }
 
 // appInfo makes the organisation's first admin and its one-time

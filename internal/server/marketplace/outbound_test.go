@@ -84,6 +84,10 @@ func TestOrdersChecked(t *testing.T) {
 	if l := m.license(marketplace.InstanceID("MOCKPERIODDAYTRIAL", "MOCKPERIODDAYTRIAL-000001")); !l.Trial || l.Edition != "mock-sku" {
 		t.Errorf("trial mock order's licence = %+v", l)
 	}
+	// The charging mode is kept: ON_DEMAND seats are metered.
+	if in, err := m.srv.Store().Instance(t.Context(), marketplace.InstanceID("MOCKONDEMAND", "MOCKONDEMAND-000001")); err != nil || in.ChargingMode != "ON_DEMAND" {
+		t.Errorf("MOCKONDEMAND's instance = %+v, %v", in, err)
+	}
 	for name, c := range map[string]obj{
 		"sku":       mockNew("MOCKPERIODYEARNEW", obj{"orderLineId": "MOCKPERIODYEARNEW-000001", "skuCode": "other-sku"}),
 		"trial":     mockNew("MOCKONETIMENEW", obj{"trialFlag": "1"}),

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -246,7 +248,11 @@ func (p *Pusher) collect(ctx context.Context, now time.Time) (int, error) {
 			}
 		}
 	}
-	n := 0
+	seats, err := p.seatTime(ctx, orgs, now)
+	if err != nil {
+		return 0, err
+	}
+	n := len(seats) // queued already (some perhaps before)
 	for len(recs) > 0 {
 		chunk := recs[:min(len(recs), 1000)]
 		recs = recs[len(chunk):]
@@ -414,4 +420,132 @@ func (p *Pusher) deliver(ctx context.Context, res *Result) error {
 		}
 	}
 	return nil
+}
+
+// seatMark prefixes the marks of the seats seatTime has seen.
+const seatMark = "seat|"
+
+// seatTime meters the seat time of pay-per-use (ON_DEMAND) instances, as
+// one record per seat and hour, metering_sn "seat-<seat id>-<yyyyMMddHH>":
+// an hour once it has passed while the seat is held, and the seat's last
+// hour once the seat is gone, up to the last renewal seen. Each cycle
+// notes every seat held in two marks (the last renewal seen, the end of
+// the hours already queued), so a restart or another replica carries on.
+// A seat taken and given back between two cycles is not seen.
+func (p *Pusher) seatTime(ctx context.Context, orgs []store.Org, now time.Time) ([]store.OutboxRecord, error) {
+	var out []store.OutboxRecord
+	live := map[string]bool{}
+	for _, o := range orgs {
+		ls, err := p.st.Licenses(ctx, o.ID, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ls {
+			in, err := p.st.Instance(ctx, l.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if in.ChargingMode != "ON_DEMAND" {
+				continue
+			}
+			seats, err := p.st.Seats(ctx, l.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, st := range seats {
+				key := seatMark + l.ID + "|" + st.ID + "|" + strconv.FormatInt(st.Acquired.UnixNano(), 10)
+				live[key] = true
+				seen := earliest(latest(st.Renewed, st.Acquired), now)
+				if err := p.st.SetOutboxMark(ctx, key+"|seen", seen); err != nil {
+					return nil, err
+				}
+				recs, err := p.seatHours(ctx, key, l.ID, st.ID, st.Acquired.UTC(), now.Truncate(time.Hour), now)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, recs...)
+			}
+		}
+	}
+	marks, err := p.st.OutboxMarks(ctx, seatMark)
+	if err != nil {
+		return nil, err
+	}
+	for name, seen := range marks {
+		key, ok := strings.CutSuffix(name, "|seen")
+		if !ok || live[key] {
+			continue
+		}
+		// The seat is gone: its hours up to the last renewal seen.
+		parts := strings.Split(strings.TrimPrefix(key, seatMark), "|")
+		if len(parts) != 3 {
+			continue
+		}
+		ns, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		recs, err := p.seatHours(ctx, key, parts[0], parts[1], time.Unix(0, ns).UTC(), seen.Add(time.Hour).Truncate(time.Hour), seen)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		for _, m := range []string{key + "|seen", key + "|done"} {
+			if err := p.st.DeleteOutboxMark(ctx, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// seatHours is the records of a seat held from acquired to held, for the
+// hours that start after the mark key|done and end by until (the hour in
+// progress while the seat is held; the last one once it is gone). The
+// mark moves to until.
+func (p *Pusher) seatHours(ctx context.Context, key, instance, seat string, acquired, until, held time.Time) ([]store.OutboxRecord, error) {
+	done, err := p.st.OutboxMark(ctx, key+"|done")
+	if err != nil {
+		return nil, err
+	}
+	from := latest(latest(acquired.Truncate(time.Hour), done), p.now().Add(-Limit).Truncate(time.Hour))
+	var out []store.OutboxRecord
+	now := p.now()
+	for h := from; h.Before(until); h = h.Add(time.Hour) {
+		begin, end := latest(h, acquired), earliest(h.Add(time.Hour), held)
+		if !end.After(begin) {
+			continue
+		}
+		out = append(out, store.OutboxRecord{SN: "seat-" + seat + "-" + h.Format("2006010215"), InstanceID: instance,
+			Begin: begin, End: end, Value: max(math.Ceil(end.Sub(begin).Hours()*1e4)/1e4, 0.0001), Source: "seat",
+			State: store.OutboxPending, NextTry: now, Created: now})
+	}
+	// Queued before the mark moves: a crash between the two queues
+	// them again, which the metering numbers make harmless.
+	if _, err := p.st.EnqueueUsage(ctx, out); err != nil {
+		return nil, err
+	}
+	if until.After(done) {
+		if err := p.st.SetOutboxMark(ctx, key+"|done", until); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package marketpush_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,4 +231,74 @@ func TestLease(t *testing.T) {
 	if res, err := other.Cycle(ctx); err != nil || res.Leader || res.Sent != 0 {
 		t.Errorf("the other replica = %+v, %v; it must not push while the lease is held", res, err)
 	}
+}
+
+// Seat time of an ON_DEMAND instance: an hour record per seat and hour
+// once the hour has passed, the last (partial) hour once the seat is
+// given back; a PERIOD instance's seats are not metered.
+func TestSeatTime(t *testing.T) {
+	r := newRig(t, 10*time.Second)
+	now := time.Now().UTC()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(r.st.CreateOrg(ctx, store.Org{ID: "o", Name: "O", Created: now}))
+	for id, mode := range map[string]string{"mkt_od": "ON_DEMAND", "mkt_period": "PERIOD"} {
+		must(r.st.PutLicense(ctx, store.License{ID: id, OrgID: "o", ProductID: "p", Kind: store.KindFloating, Seats: 2,
+			Status: store.StatusActive, Created: now, Updated: now}))
+		must(r.st.PutInstance(ctx, store.MarketInstance{ID: id, OrderID: id, OrderLineID: id + "-1", ChargingMode: mode, Created: now, Updated: now}))
+	}
+	acquired := now.Add(-150 * time.Minute)
+	renewed := now.Add(-time.Minute)
+	seat, err := r.st.AcquireSeat(ctx, store.Seat{ID: "s1", LicenseID: "mkt_od", SessionID: "sess", UserID: "u",
+		Acquired: acquired, Renewed: renewed, LeaseExpires: now.Add(5 * time.Minute)})
+	must(err)
+	_, err = r.st.AcquireSeat(ctx, store.Seat{ID: "s2", LicenseID: "mkt_period", SessionID: "sess2", UserID: "u",
+		Acquired: acquired, Renewed: renewed, LeaseExpires: now.Add(5 * time.Minute)})
+	must(err)
+	acquired, renewed = seat.Acquired, seat.Renewed // as stored
+
+	hours := func() (n int, sum float64, sns []string) {
+		for sn, u := range r.mkt.Billed() {
+			if strings.HasPrefix(sn, "seat-") {
+				if u.InstanceID != "mkt_od" {
+					t.Errorf("seat time of %s billed: %+v", u.InstanceID, u)
+				}
+				n++
+				sum += float64(u.UsageValue)
+				sns = append(sns, sn)
+			}
+		}
+		return
+	}
+	r.cycle(t)
+	wantClosed := now.Truncate(time.Hour).Sub(acquired).Hours() // the hours passed
+	n, sum, _ := hours()
+	if n != int(math.Ceil(now.Truncate(time.Hour).Sub(acquired.Truncate(time.Hour)).Hours())) || math.Abs(sum-wantClosed) > 0.001*float64(n) {
+		t.Fatalf("while held: %d records, %.4f h; want the %.4f h of the hours passed", n, sum, wantClosed)
+	}
+	r.cycle(t) // nothing new
+	if n2, _, _ := hours(); n2 != n {
+		t.Errorf("a second cycle billed %d more", n2-n)
+	}
+	if _, err := r.st.ReleaseSeat(ctx, seat.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.cycle(t)
+	n, sum, sns := hours()
+	want := renewed.Sub(acquired).Hours() // up to the last renewal seen
+	if math.Abs(sum-want) > 0.001*float64(n) {
+		t.Errorf("after release: %d records %v, %.4f h; want %.4f h", n, sns, sum, want)
+	}
+	r.cycle(t)
+	if n2, _, _ := hours(); n2 != n {
+		t.Errorf("after release, another cycle billed %d more", n2-n)
+	}
+	if ms, _ := r.st.OutboxMarks(ctx, "seat|"); len(ms) != 0 {
+		t.Errorf("marks of a seat given back remain: %v", ms)
+	}
+	t.Logf("a seat held %.4f h: %d hour records, %.4f h billed", want, n, sum)
 }

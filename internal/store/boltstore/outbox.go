@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -294,6 +295,38 @@ func (d *DB) SetOutboxMark(_ context.Context, name string, t time.Time) error {
 			return err
 		}
 		return b.Put([]byte(name), v)
+	})
+}
+
+// OutboxMarks implements store.Outbox.
+func (d *DB) OutboxMarks(_ context.Context, prefix string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktOutboxMarks)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			var t time.Time
+			if err := t.UnmarshalText(v); err != nil {
+				return err
+			}
+			out[string(k)] = t
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteOutboxMark implements store.Outbox.
+func (d *DB) DeleteOutboxMark(_ context.Context, name string) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bktOutboxMarks)
+		if err != nil {
+			return err
+		}
+		return b.Delete([]byte(name))
 	})
 }
 

@@ -205,6 +205,33 @@ func (d *DB) SetOutboxMark(ctx context.Context, name string, t time.Time) error 
 	return nil
 }
 
+// OutboxMarks implements store.Outbox.
+func (d *DB) OutboxMarks(ctx context.Context, prefix string) (map[string]time.Time, error) {
+	rows, err := d.pool.Query(ctx, "SELECT name, at FROM outbox_marks WHERE starts_with(name, $1)", prefix)
+	if err != nil {
+		return nil, fmt.Errorf("outbox marks: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var name string
+		var at time.Time
+		if err := rows.Scan(&name, &at); err != nil {
+			return nil, fmt.Errorf("outbox marks: %w", err)
+		}
+		out[name] = at.UTC()
+	}
+	return out, rows.Err()
+}
+
+// DeleteOutboxMark implements store.Outbox.
+func (d *DB) DeleteOutboxMark(ctx context.Context, name string) error {
+	if _, err := d.pool.Exec(ctx, "DELETE FROM outbox_marks WHERE name = $1", name); err != nil {
+		return fmt.Errorf("outbox mark %s: %w", name, err)
+	}
+	return nil
+}
+
 // TakeLease implements store.Outbox: one statement, so two replicas
 // taking a lapsed lease at once cannot both get it.
 func (d *DB) TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {

@@ -161,6 +161,20 @@ func TestLeasesAndMarks(t *testing.T, b Backend) {
 	if m, err := dbs[1].OutboxMark(ctx, "usage"); err != nil || !m.Equal(created.Add(time.Hour)) {
 		t.Errorf("OutboxMark = %v, %v", m, err)
 	}
+	must(t, db.SetOutboxMark(ctx, "seat|a", created))
+	must(t, db.SetOutboxMark(ctx, "seat|b", created.Add(time.Second)))
+	must(t, db.SetOutboxMark(ctx, "seatless", created))
+	if ms, err := dbs[1].OutboxMarks(ctx, "seat|"); err != nil || len(ms) != 2 || !ms["seat|b"].Equal(created.Add(time.Second)) {
+		t.Errorf("OutboxMarks(seat|) = %v, %v", ms, err)
+	}
+	must(t, db.DeleteOutboxMark(ctx, "seat|a"))
+	must(t, db.DeleteOutboxMark(ctx, "seat|nothing"))
+	if ms, err := db.OutboxMarks(ctx, "seat|"); err != nil || len(ms) != 1 {
+		t.Errorf("after DeleteOutboxMark: %v, %v", ms, err)
+	}
+	if ms, err := db.OutboxMarks(ctx, "nope"); err != nil || ms == nil || len(ms) != 0 {
+		t.Errorf("OutboxMarks(nope) = %#v, %v; want empty, non-nil", ms, err)
+	}
 
 	until := created.Add(time.Minute)
 	if ok, err := db.TakeLease(ctx, "push", "a", created, until); err != nil || !ok {
