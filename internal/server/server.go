@@ -160,7 +160,7 @@ func Open(cfg Config) (*Server, error) {
 	s.jobs = jobs.New(st, chunks, s.hub, s.licenses, cfg.Logger, cfg.Jobs)
 	s.jobs.MountAdmin(adm)
 	s.licenses.OnStop(s.jobs.StopLicensed)
-	pickers := picker.New(st, s.hub, cfg.Logger, cfg.Picker)
+	pickers := picker.New(st, s.hub, s.licenses, cfg.Logger, cfg.Picker)
 	pickers.Register(s.hub)
 
 	if err := s.openMarketAPI(&cfg, adm); err != nil {

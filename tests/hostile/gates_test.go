@@ -76,7 +76,7 @@ func gateClient(t *testing.T, srv *servertest.Server, org, product string) *sdk.
 		tok = nt.Secret
 	}
 	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: tok, ProductID: product, AppVersion: "1.0.0",
-		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none")})
+		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none"), NoBrowser: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func gateLicenceStatus(t *testing.T, srv *servertest.Server, action string) {
 }
 
 // TestGatesWithoutLicence: an organisation with no licence of the dev
-// product saves, opens, lists and solves nothing (license_required), while
+// product saves, lists, picks and solves nothing (license_required), while
 // the demo organisation, which has one, does all of it; a product that
 // requires nothing serves the same organisation, until an owner turns its
 // files gate on.
@@ -157,6 +157,19 @@ func TestGatesWithoutLicence(t *testing.T) {
 	_, err = c.List(ctx, "/")
 	if !isWireCode(err, wire.CodeLicenseRequired) || !errors.Is(err, sdk.ErrLicenseRequired) || errors.Is(err, sdk.ErrLicenseFrozen) {
 		t.Errorf("list without a licence: %v, want %s (sdk.ErrLicenseRequired)", err, wire.CodeLicenseRequired)
+	}
+	// A picker would show the organisation's files: none opens.
+	pid, err := c.OpenCloudFile(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.RequestID == pid && (e.Type == sdk.EventOpenCloudFile || e.Type == sdk.EventPicker)
+	})
+	if e.Type == sdk.EventPicker {
+		t.Errorf("a picker opened for an organisation without a licence: %v", e.Params)
+	} else {
+		wantRefused(t, "picker without a licence", e.Params, wire.CodeLicenseRequired)
 	}
 	var jobs []store.Job
 	if err := srv.Admin().Do(ctx, "GET", "/jobs?org=nolicence", nil, &jobs); err != nil || len(jobs) != 0 {

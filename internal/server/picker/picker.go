@@ -61,6 +61,13 @@ type Files interface {
 	ListFiles(ctx context.Context, orgID, dir string) ([]store.FileEntry, []store.Folder, error)
 }
 
+// Gate says whether an organisation may use cloud files for a product:
+// nil, or the error its client gets (licensing.Service: the licence
+// gates). A picker shows the organisation's files, so it asks too.
+type Gate interface {
+	RequireForFiles(ctx context.Context, orgID, productID string) error
+}
+
 // Publisher pushes an event to one session (session.Hub).
 type Publisher interface {
 	Publish(ctx context.Context, sessionID string, ev wire.Event) (uint64, error)
@@ -70,6 +77,7 @@ type Publisher interface {
 type Service struct {
 	files Files
 	pub   Publisher
+	gate  Gate
 	log   *slog.Logger
 	ttl   time.Duration
 	now   func() time.Time
@@ -101,14 +109,14 @@ type link struct {
 }
 
 // New returns the service; Register connects it to the hub.
-func New(files Files, pub Publisher, log *slog.Logger, cfg Config) *Service {
+func New(files Files, pub Publisher, gate Gate, log *slog.Logger, cfg Config) *Service {
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{files: files, pub: pub, log: log, ttl: cfg.TTL, now: cfg.Now, links: map[[sha256.Size]byte]*link{}}
+	s := &Service{files: files, pub: pub, gate: gate, log: log, ttl: cfg.TTL, now: cfg.Now, links: map[[sha256.Size]byte]*link{}}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET "+Path+"{token}", s.page)
 	s.mux.HandleFunc("POST "+Path+"{token}", s.pick)
@@ -135,6 +143,9 @@ func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessa
 	}
 	if len(req.LocalName) > cloudpath.MaxSegment || strings.ContainsAny(req.LocalName, "/\\") {
 		return nil, wire.Errorf(wire.CodeBadRequest, "localName must be one name of at most %d bytes", cloudpath.MaxSegment)
+	}
+	if err := s.gate.RequireForFiles(ctx, c.OrgID, c.ProductID); err != nil {
+		return nil, err
 	}
 	token := rand.Text() // 26 base32 characters: 130 random bits
 	l := &link{
