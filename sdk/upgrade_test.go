@@ -15,7 +15,9 @@ import (
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -225,20 +227,26 @@ func TestAlteredPackageIsRefused(t *testing.T) {
 		srv.Store().WithdrawRelease(ctx, r.ProductID, r.Platform, r.Version)
 	})
 	t.Run("bytes", func(t *testing.T) {
-		if os.Getenv("ISCD_TEST_BLOBS") != "" {
-			t.Skip("alters a chunk where the directory chunk store keeps it")
-		}
-		// Alter one chunk of the package in iscd's chunk store: its
-		// content no longer matches its id.
+		// The service answers the package's first chunk with other bytes
+		// (a compromised iscd, or a store that lost them: the directory
+		// store would notice a flipped byte itself).
 		m, err := manifest.Decode(goodManifest)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := m.Files[0].Chunks[0].ID.String()
-		path := filepath.Join(srv.DataDir, "chunks", store.ReleaseChunks(srv.Product), id[:2], id)
-		if err := os.WriteFile(path, chunkstore.Encode([]byte("not the vendor's bytes")), 0o600); err != nil {
-			t.Fatal(err)
+		served := map[chunkstore.ID][]byte{}
+		data, off := randomBytes(24, 1<<20), 0 // good's package
+		for _, ch := range m.Files[0].Chunks {
+			served[ch.ID] = chunkstore.Encode(data[off : off+ch.Size])
+			off += ch.Size
 		}
+		served[m.Files[0].Chunks[0].ID] = chunkstore.Encode([]byte("not the vendor's bytes"))
+		srv.Hub().Handle(wire.OpUpgradesChunk, func(_ context.Context, _ session.Caller, body json.RawMessage) (any, error) {
+			var req wire.FilesChunk
+			json.Unmarshal(body, &req)
+			id, _ := chunkstore.ParseID(req.ID)
+			return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: served[id]}, nil
+		})
 		check(t, upgradeConfig(t, srv), sdk.UpgradeBadPackage)
 	})
 }

@@ -149,19 +149,20 @@ func Verify(s Statement, sig Signature, keys []PublicKey) error {
 	if err := s.Check(); err != nil {
 		return err
 	}
-	raw, err := b64.DecodeString(sig.Value)
-	if err != nil || len(raw) != ed25519.SignatureSize {
-		return fmt.Errorf("%w: not an Ed25519 signature", ErrBadSignature)
-	}
 	for _, k := range keys {
-		if k.ID == sig.KeyID {
-			if !ed25519.Verify(k.Key, s.Message(), raw) {
-				return fmt.Errorf("%w: %s %s (%s) does not verify with release key %s", ErrBadSignature, s.Product, s.Version, s.Platform, k.ID)
-			}
-			return nil
+		if k.ID != sig.KeyID {
+			continue
 		}
+		raw, err := b64.DecodeString(sig.Value)
+		if err != nil || len(raw) != ed25519.SignatureSize {
+			return fmt.Errorf("%w: not an Ed25519 signature", ErrBadSignature)
+		}
+		if !ed25519.Verify(k.Key, s.Message(), raw) {
+			return fmt.Errorf("%w: %s %s (%s) does not verify with release key %s", ErrBadSignature, s.Product, s.Version, s.Platform, k.ID)
+		}
+		return nil
 	}
-	return fmt.Errorf("%w: release key %s", ErrUnknownKey, sig.KeyID)
+	return fmt.Errorf("%w: release key %q", ErrUnknownKey, sig.KeyID)
 }
 
 // SumHex is the lower-case hex form of a SHA-256.
