@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 )
@@ -48,6 +54,20 @@ func init() {
 					fmt.Fprintf(x.stdout, "%d parked records queued again\n", out.Requeued)
 				})
 			},
+		},
+		command{
+			name: "marketplace activate", summary: "sign a marketplace customer's first admin in with appInfo's one-time secret",
+			offline: true,
+			about: "newInstance's appInfo gives the customer's first admin a user name and a one-time password (the\n" +
+				"marketplace shows them decrypted). This spends the password and prints, once, alone on stdout, an\n" +
+				"API token of that admin (isk_...) for programs and the file commands. The password is read from a\n" +
+				"file (- for standard input), never from the command line.",
+			flags: []flagSpec{
+				{"server", "URL", "iscd's URL, e.g. https://iscd.example.com", true},
+				{"user", "NAME", "appInfo's userName", true},
+				{"secret-file", "FILE", "the file holding appInfo's password (- for standard input)", true},
+			},
+			run: activate,
 		},
 		command{
 			name: "marketplace order", summary: "query an order from the marketplace", args: []string{"ID"},
@@ -130,4 +150,59 @@ func marketUsage(x *call) error {
 		}
 		x.table("", []string{"METERING SN", "INSTANCE", "STATE", "BEGIN", "END", "HOURS", "ATTEMPTS", "", "REASON"}, rows)
 	})
+}
+
+// activate spends a marketplace activation secret for an API token.
+func activate(x *call) error {
+	u, err := checkAdminURL(strings.TrimRight(x.flags["server"], "/"), x.g.insecure)
+	if err != nil {
+		return badFlag("--server: %v", err)
+	}
+	var in io.Reader
+	if f := x.flags["secret-file"]; f == "-" {
+		in = os.Stdin
+	} else {
+		fh, err := os.Open(f)
+		if err != nil {
+			return badFlag("--secret-file: %v", err)
+		}
+		defer fh.Close()
+		in = fh
+	}
+	data, err := io.ReadAll(io.LimitReader(in, 4<<10))
+	if err != nil {
+		return err
+	}
+	secret := strings.TrimSpace(string(data))
+	if secret == "" {
+		return badFlag("--secret-file: empty")
+	}
+	body, _ := json.Marshal(map[string]string{"userName": x.flags["user"], "password": secret})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	req, err := http.NewRequestWithContext(x.ctx, http.MethodPost, u.String()+"/marketplace/v1/activate", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		if out.Error == "" {
+			out.Error = resp.Status
+		}
+		return fmt.Errorf("activation refused: %s (a secret works once)", out.Error)
+	}
+	if x.g.json {
+		return x.printJSON(map[string]string{"token": out.Token, "user": x.flags["user"]})
+	}
+	fmt.Fprintln(x.stdout, out.Token)
+	fmt.Fprintf(x.stderr, "Signed in as %s; the one-time secret is spent. Keep this API token: it is not shown again.\n", x.flags["user"])
+	return nil
 }

@@ -1,16 +1,25 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/aksk"
+	"github.com/iscsdk/iscsdk/internal/appinfo"
 	"github.com/iscsdk/iscsdk/internal/marketapi"
 	"github.com/iscsdk/iscsdk/internal/marketapi/markettest"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
@@ -75,4 +84,53 @@ func TestMarketplaceCommands(t *testing.T) {
 		t.Errorf("order:\n%s", r.stdout)
 	}
 	fails(t, env, exitError, []string{"MKT.0101"}, "marketplace", "order", "NOSUCHORDER")
+}
+
+// marketplace activate spends appInfo's one-time secret for the first
+// admin's API token: once.
+func TestMarketplaceActivate(t *testing.T) {
+	var cfg server.Config
+	cfg.Marketplace.Outbound.AppInfo = marketplace.AppInfo{FrontEndURL: "https://console.example/login"}
+	srv := servertest.StartConfig(t, cfg)
+	env := map[string]string{}
+	data, err := os.ReadFile(filepath.Join(srv.DataDir, "dev.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			env[k] = v
+		}
+	}
+	key := env["ISCD_MARKETPLACE_KEY"]
+	body := []byte(`{"activity":"newInstance","orderId":"O-cli","orderLineId":"O-cli-1","businessId":"b","customerId":"cli"}`)
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	q := url.Values{"signature": {marketplace.Sign(key, "n-cli", ts, body)}, "timestamp": {ts}, "nonce": {"n-cli"}}
+	resp, err := http.Post(env["ISCD_MARKETPLACE_URL"]+"?"+q.Encode(), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		EncryptType string
+		AppInfo     struct{ UserName, Password string }
+	}
+	json.NewDecoder(resp.Body).Decode(&a)
+	user, err1 := appinfo.Decrypt(key, a.EncryptType, a.AppInfo.UserName)
+	pass, err2 := appinfo.Decrypt(key, a.EncryptType, a.AppInfo.Password)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("appInfo %+v: %v %v", a, err1, err2)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte(pass+"\n"), 0o600)
+	r := ok(t, nil, "marketplace", "activate", "--server", srv.AdminURL, "--user", user, "--secret-file", secret)
+	tok := strings.TrimSpace(r.stdout)
+	if !strings.HasPrefix(tok, "isk_") || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stderr, "Signed in as "+user) {
+		t.Fatalf("activate: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if ts, _ := srv.Store().Tokens(context.Background(), user); len(ts) != 2 { // the spent secret and the API token
+		t.Errorf("tokens of %s: %+v", user, ts)
+	}
+	fails(t, nil, exitError, []string{"activation refused", "once"}, "marketplace", "activate", "--server", srv.AdminURL, "--user", user, "--secret-file", secret)
+	fails(t, nil, exitUsage, []string{"--server"}, "marketplace", "activate", "--server", "http://iscd.example.com", "--user", user, "--secret-file", secret)
 }
