@@ -215,7 +215,9 @@ func (p *Pusher) collect(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	from := time.Time{}
+	// The first collection looks back as far as the marketplace still
+	// bills (21 days), not over the whole history.
+	from := now.Add(-Limit)
 	if !mark.IsZero() {
 		from = mark.Add(-collectSlack)
 	}
