@@ -29,7 +29,8 @@ session flags (after the command; each falls back to its variable, then to the
 SDK's credentials file, $ISCSDK_CREDENTIALS, whose KEY=VALUE lines iscd serve --dev
 writes to DATA/dev.env):
   --endpoint URL        iscd's session endpoint, ws://HOST:PORT ($ISCSDK_ENDPOINT)
-  --user-token TOKEN    the user's API token, isk_... ($ISCSDK_TOKEN)
+  --user-token TOKEN    the user's API token, isk_... ($ISCSDK_TOKEN, or the credentials file;
+                        on the command line other users can read it: iscctl warns)
   --product ID          the product the session is for ($ISCSDK_PRODUCT)
   --json                print the SDK's result as JSON instead of text
 The SDK's workspace is $ISCSDK_WORKSPACE (default: the user's cache directory + /iscsdk).
@@ -53,7 +54,7 @@ func userConfig(env func(string) string) sdk.Config {
 
 func (g *globals) registerUser(fs *flag.FlagSet) {
 	fs.StringVar(&g.user.Endpoint, "endpoint", g.user.Endpoint, "iscd's session endpoint, ws://HOST:PORT ($ISCSDK_ENDPOINT)")
-	fs.StringVar(&g.user.Token, "user-token", g.user.Token, "the user's API token, isk_... ($ISCSDK_TOKEN)")
+	fs.Var(tokenFlag{&g.user.Token, &g.userTokenOnCommandLine}, "user-token", "the user's API token, isk_... ($ISCSDK_TOKEN; on the command line other users see it)")
 	fs.StringVar(&g.user.ProductID, "product", g.user.ProductID, "the product the session is for ($ISCSDK_PRODUCT)")
 }
 

@@ -631,6 +631,10 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "iscctl: warning: --token puts the admin token on the command line, where other users of this machine\n"+
 			"can read it (ps, /proc, shell history); use $ISCD_ADMIN_TOKEN, --token-file FILE or --token-stdin\n")
 	}
+	if x.g.userTokenOnCommandLine {
+		fmt.Fprint(stderr, "iscctl: warning: --user-token puts the API token on the command line, where other users of this machine\n"+
+			"can read it (ps, /proc, shell history); use $ISCSDK_TOKEN or the credentials file ($ISCSDK_CREDENTIALS)\n")
+	}
 	x.term = !x.g.json && isTerminal(stderr)
 	var cancel context.CancelFunc
 	if c.transfer || c.long {
@@ -676,6 +680,8 @@ type globals struct {
 	insecure           bool // http:// or ws:// to another machine
 	json               bool
 	user               sdk.Config // the file commands' session
+
+	userTokenOnCommandLine bool // --user-token was given (iscctl warns)
 }
 
 func (g *globals) register(fs *flag.FlagSet) {

@@ -384,8 +384,8 @@ func runISCCTL(t *testing.T, env []string, stdin string, args ...string) iscctlR
 }
 
 // TestISCCTLTokenInput: --token works but warns on stderr (other users see
-// a command line); $ISCD_ADMIN_TOKEN, --token-file and --token-stdin do
-// not warn; two ways at once is a usage error; a command refused for its
+// a command line), as --user-token does; $ISCD_ADMIN_TOKEN, --token-file,
+// --token-stdin and $ISCSDK_TOKEN do not warn; two ways at once is a usage error; a command refused for its
 // role says which role it needs.
 func TestISCCTLTokenInput(t *testing.T) {
 	srv := servertest.Start(t)
@@ -414,6 +414,16 @@ func TestISCCTLTokenInput(t *testing.T) {
 	}
 	if r := runISCCTL(t, []string{url}, "", "--token-stdin", "org", "list"); r.code != 1 || !strings.Contains(r.stderr, "no admin token") {
 		t.Errorf("empty standard input: exit %d, %q", r.code, r.stderr)
+	}
+
+	// The user's API token on the command line: works, warns.
+	r = runISCCTL(t, []string{"ISCSDK_PRODUCT=" + srv.Product}, "", "ls", "--endpoint", srv.Endpoint, "--user-token", srv.APIToken)
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: --user-token puts the API token on the command line") {
+		t.Errorf("--user-token: exit %d, stderr %q; want it to work and warn", r.code, r.stderr)
+	}
+	r = runISCCTL(t, []string{"ISCSDK_PRODUCT=" + srv.Product, "ISCSDK_TOKEN=" + srv.APIToken}, "", "ls", "--endpoint", srv.Endpoint)
+	if r.code != 0 || strings.Contains(r.stderr, "warning") {
+		t.Errorf("$ISCSDK_TOKEN: exit %d, stderr %q; want it to work without a warning", r.code, r.stderr)
 	}
 
 	ro := adminTokenAs(t, srv, adminapi.RoleReadOnly, time.Time{})
