@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
@@ -48,7 +50,10 @@ type Server struct {
 // test if the service cannot start or does not stop cleanly.
 func Start(t testing.TB) *Server { return StartConfig(t, server.Config{}) }
 
-// StartConfig is Start with settings; DataDir and Dev are set by it.
+// StartConfig is Start with settings; DataDir and Dev are set by it, and
+// KEK, if nil, to one key-encryption key shared by every service of the
+// test binary (replicas of one database share their KEK, as in
+// production; dev mode's own DATA/dev.kek would differ per service).
 //
 // With $ISCD_TEST_DATABASE=postgres, a service given no Database gets a
 // fresh PostgreSQL database (pgtest.DSN; the package's TestMain must call
@@ -58,6 +63,9 @@ func Start(t testing.TB) *Server { return StartConfig(t, server.Config{}) }
 func StartConfig(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	cfg.DataDir, cfg.Dev = t.TempDir(), true
+	if cfg.KEK == nil {
+		cfg.KEK = testKEK()
+	}
 	if cfg.Database == "" && os.Getenv("ISCD_TEST_DATABASE") == "postgres" {
 		cfg.Database = pgtest.DSN(t)
 	}
@@ -99,6 +107,19 @@ func (s *Server) start() {
 		s.t.Fatalf("dev release key: %v", err)
 	}
 }
+
+// testKEK is the KEK of the services StartConfig starts.
+var testKEK = sync.OnceValue(func() *envelope.Keyring {
+	text, err := envelope.GenerateKEK()
+	if err != nil {
+		panic(err)
+	}
+	k, err := envelope.ParseKeyring(text)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 // Stop shuts the service down gracefully (connected clients are told);
 // stopping a stopped service does nothing.
