@@ -20,7 +20,7 @@ import (
 type marketAPIFlags struct {
 	base, ak, skFile, usageKeyFile, deliveryPath *string
 	checkOrders, asyncLicenses                   *bool
-	interval, timeout                            *time.Duration
+	interval, timeout, retry                     *time.Duration
 	frontEnd, adminURL, memo, encryptType        *string
 }
 
@@ -35,6 +35,7 @@ func addMarketAPIFlags(fs *flag.FlagSet) *marketAPIFlags {
 		asyncLicenses: fs.Bool("marketplace-async-licenses", false, "getLicenseAsync answers 000004 and delivers the licence"),
 		interval:      fs.Duration("marketplace-push-interval", time.Minute, "how often usage records and licences are pushed"),
 		timeout:       fs.Duration("marketplace-api-timeout", 30*time.Second, "how long a marketplace call may take before it is retried"),
+		retry:         fs.Duration("marketplace-push-retry", 30*time.Second, "the wait before a failed push or delivery is tried again, doubling (with jitter) up to an hour"),
 		frontEnd:      fs.String("marketplace-appinfo-url", "", "newInstance answers appInfo (the first admin, a one-time activation secret) with this frontEndUrl"),
 		adminURL:      fs.String("marketplace-appinfo-admin-url", "", "appInfo's adminUrl"),
 		memo:          fs.String("marketplace-appinfo-memo", "", "appInfo's memo"),
@@ -65,7 +66,7 @@ func (f *marketAPIFlags) config() (server.MarketAPI, marketplace.AppInfo, error)
 	}
 	return server.MarketAPI{
 		API:         marketapi.Config{BaseURL: *f.base, Key: aksk.Key{Access: ak, Secret: sk}, UsageKey: uk, DeliveryPath: *f.deliveryPath, Timeout: *f.timeout},
-		Push:        marketpush.Config{Interval: *f.interval},
+		Push:        marketpush.Config{Interval: *f.interval, MinBackoff: *f.retry},
 		CheckOrders: *f.checkOrders, AsyncLicenses: *f.asyncLicenses,
 	}, info, nil
 }

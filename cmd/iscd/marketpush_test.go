@@ -55,7 +55,7 @@ func TestUsageExactlyOnceAcrossKill9(t *testing.T) {
 	data := t.TempDir()
 	args := []string{"--listen", addr, "--marketplace-api", market.URL, "--marketplace-ak", "ak",
 		"--marketplace-sk-file", filepath.Join(secrets, "sk"), "--marketplace-usage-key-file", filepath.Join(secrets, "uk"),
-		"--marketplace-push-interval", "100ms", "--marketplace-api-timeout", "1s",
+		"--marketplace-push-interval", "100ms", "--marketplace-api-timeout", "1s", "--marketplace-push-retry", "200ms",
 		"--marketplace-appinfo-url", "https://console.example/login"}
 	held := make(chan struct{})
 	// The first push is held until iscd is dead, then billed; the next
