@@ -221,8 +221,10 @@ func TestGatesFrozenLicence(t *testing.T) {
 	if running.Type == sdk.EventSolutionResult {
 		t.Fatalf("the long solve ended before it ran: %v", running.Params)
 	}
+	frozen := time.Now()
 	gateLicenceStatus(t, srv, "freeze")
 	p := gateResult(t, c, id)
+	t.Logf("freeze to the program's SolutionResult: %v", time.Since(frozen).Round(time.Millisecond))
 	if p["status"] != "canceled" || p["errorCode"] != wire.CodeFrozen || !strings.Contains(p["errorMsg"], server.DevLicense) {
 		t.Fatalf("solve running when its licence was frozen: %v; want canceled, %s, naming the licence", p, wire.CodeFrozen)
 	}
