@@ -109,6 +109,8 @@ func (x *call) fileHint(err error) string {
 		return "someone saved the file since; 'iscctl history' shows who. Put without --base to save on top of the latest version"
 	case errors.As(err, &we) && we.Code == wire.CodeLocked:
 		return "another user has it checked out; they release it with 'iscctl unlock', an operator with 'iscctl unlock --force --org ORG'"
+	case errors.Is(err, sdk.ErrConfig) && strings.Contains(err.Error(), "in clear"):
+		return "anyone on the network path could read the token: use wss://, or --insecure if this network is trusted"
 	case errors.Is(err, sdk.ErrConfig):
 		creds := cfg.CredentialsFile
 		if creds == "" {

@@ -482,7 +482,7 @@ func TestISCCTLRefusesCleartextToAnotherMachine(t *testing.T) {
 		t.Errorf("http:// to %s: exit %d, stderr %q; want a refusal that says why and how", ip, r.code, r.stderr)
 	}
 	r = runISCCTL(t, []string{"ISCSDK_TOKEN=isk_0123456789abcdef_secret", "ISCSDK_PRODUCT=p"}, "", "ls", "--endpoint", "ws://"+ln.Addr().String()+"/v1/session")
-	if r.code != 1 || !strings.Contains(r.stderr, "in clear") {
+	if r.code != 1 || !strings.Contains(r.stderr, "in clear") || !strings.Contains(r.stderr, "--insecure") {
 		t.Errorf("ws:// to %s: exit %d, stderr %q; want a refusal", ip, r.code, r.stderr)
 	}
 	if got := requests(); len(got) != 0 {
