@@ -22,10 +22,25 @@ type marketAPIFlags struct {
 	checkOrders, asyncLicenses                   *bool
 	interval, timeout, retry                     *time.Duration
 	frontEnd, adminURL, memo, encryptType        *string
+	editions                                     skuFlag
+}
+
+// skuFlag is --marketplace-sku SKU=EDITION, repeatable.
+type skuFlag map[string]string
+
+func (f skuFlag) String() string { return fmt.Sprint(map[string]string(f)) }
+
+func (f skuFlag) Set(v string) error {
+	sku, ed, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(sku) == "" || strings.TrimSpace(ed) == "" {
+		return fmt.Errorf("want SKU=EDITION, got %q", v)
+	}
+	f[strings.TrimSpace(sku)] = strings.TrimSpace(ed)
+	return nil
 }
 
 func addMarketAPIFlags(fs *flag.FlagSet) *marketAPIFlags {
-	return &marketAPIFlags{
+	f := &marketAPIFlags{
 		base:          fs.String("marketplace-api", marketapi.BaseChina, "the marketplace's open API base URL (regions: "+marketapi.BaseIntl+", "+marketapi.BaseEU+")"),
 		ak:            fs.String("marketplace-ak", "", "the API gateway access key (AK) iscd signs its marketplace calls with; $ISCD_MARKETPLACE_AK"),
 		skFile:        fs.String("marketplace-sk-file", "", "file holding the secret key (SK); $ISCD_MARKETPLACE_SK holds it otherwise"),
@@ -40,7 +55,10 @@ func addMarketAPIFlags(fs *flag.FlagSet) *marketAPIFlags {
 		adminURL:      fs.String("marketplace-appinfo-admin-url", "", "appInfo's adminUrl"),
 		memo:          fs.String("marketplace-appinfo-memo", "", "appInfo's memo"),
 		encryptType:   fs.String("marketplace-encrypt-type", appinfo.AES256, "appInfo's encryptType: 1 (AES-256-CBC) or 2 (AES-128-CBC)"),
+		editions:      skuFlag{},
 	}
+	fs.Var(f.editions, "marketplace-sku", "SKU=EDITION: the iscd edition of an order's skuCode (repeatable; default: the SKU itself)")
+	return f
 }
 
 // config reads the keys (files first, then the environment).
@@ -67,7 +85,7 @@ func (f *marketAPIFlags) config() (server.MarketAPI, marketplace.AppInfo, error)
 	return server.MarketAPI{
 		API:         marketapi.Config{BaseURL: *f.base, Key: aksk.Key{Access: ak, Secret: sk}, UsageKey: uk, DeliveryPath: *f.deliveryPath, Timeout: *f.timeout},
 		Push:        marketpush.Config{Interval: *f.interval, MinBackoff: *f.retry},
-		CheckOrders: *f.checkOrders, AsyncLicenses: *f.asyncLicenses,
+		CheckOrders: *f.checkOrders, AsyncLicenses: *f.asyncLicenses, Editions: f.editions,
 	}, info, nil
 }
 

@@ -25,6 +25,9 @@ type MarketAPI struct {
 	CheckOrders bool
 	// AsyncLicenses makes getLicenseAsync answer 000004 and deliver.
 	AsyncLicenses bool
+	// Editions maps an order's skuCode to an iscd edition (checked
+	// orders); a SKU not in it is the edition itself.
+	Editions map[string]string
 }
 
 // openMarketAPI makes the client and the pusher, and points the
@@ -57,6 +60,7 @@ func (s *Server) openMarketAPI(cfg *Config, adm *admin.API) error {
 		out.Orders = c
 	}
 	out.AsyncLicenses = m.AsyncLicenses
+	out.Editions = m.Editions
 	out.Kick = s.push.Kick
 	s.log.Info("marketplace API", "config", m.API.String(), "checkOrders", m.CheckOrders, "asyncLicenses", m.AsyncLicenses)
 	return nil

@@ -285,6 +285,9 @@ func (h *Handler) newInstance(ctx context.Context, req request) (reply, error) {
 	if n == 0 {
 		n = 1
 	}
+	if req.ExpireTime == "" && ordered.expireTime != "" {
+		req.ExpireTime = text(ordered.expireTime) // a period order's expiry, when the call leaves it out
+	}
 	expires, err := parseTime("expireTime", req.ExpireTime)
 	if err != nil {
 		return reply{}, err

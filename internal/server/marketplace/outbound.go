@@ -68,10 +68,10 @@ type appInfoReply struct {
 	Memo        string `json:"memo,omitempty"`
 }
 
-// orderLine is what an order check learnt: the edition its SKU gives and
-// its charging mode (both "" when orders are not checked).
+// orderLine is what an order check learnt: the edition its SKU gives,
+// its charging mode and expiry (all "" when orders are not checked).
 type orderLine struct {
-	edition, chargingMode string
+	edition, chargingMode, expireTime string
 }
 
 // checkOrder compares a newInstance or refreshInstance with its order.
@@ -116,7 +116,7 @@ func (h *Handler) checkOrder(ctx context.Context, req request) (orderLine, error
 	if e, ok := h.cfg.Outbound.Editions[sku]; ok {
 		ed = e
 	}
-	return orderLine{edition: ed, chargingMode: line.ChargingMode}, nil
+	return orderLine{edition: ed, chargingMode: line.ChargingMode, expireTime: line.ExpireTime}, nil
 }
 
 // appInfo makes the organisation's first admin and its one-time

@@ -30,7 +30,7 @@ func outbound(t *testing.T, encryptType string) (*mkt, *markettest.Server) {
 			Push: marketpush.Config{Interval: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond},
 			// Interval: an hour, so that only kicks push: each delivery
 			// attempt follows a call or a retry, in order.
-			CheckOrders: true, AsyncLicenses: true,
+			CheckOrders: true, AsyncLicenses: true, Editions: map[string]string{"gold": "enterprise"},
 		},
 	}
 	cfg.Marketplace.Outbound.AppInfo = marketplace.AppInfo{FrontEndURL: "https://console.example/login", AdminURL: "https://console.example/admin", EncryptType: encryptType}
@@ -83,6 +83,16 @@ func TestOrdersChecked(t *testing.T) {
 	}
 	if l := m.license(marketplace.InstanceID("MOCKPERIODDAYTRIAL", "MOCKPERIODDAYTRIAL-000001")); !l.Trial || l.Edition != "mock-sku" {
 		t.Errorf("trial mock order's licence = %+v", l)
+	}
+	// A period order's expiry and SKU's edition are the licence's when
+	// the call leaves them out.
+	market.AddOrder(marketapi.Order{OrderID: "ORD-P", OrderType: "NEW", OrderLine: []marketapi.OrderLine{{OrderLineID: "ORD-P-1",
+		ChargingMode: "PERIOD", PeriodType: "year", PeriodNumber: 1, ExpireTime: "20980601000000",
+		ProductInfo: []marketapi.ProductInfo{{ProductID: "p", SKUCode: "gold"}}}}})
+	if r := m.raw(obj{"activity": "newInstance", "orderId": "ORD-P", "orderLineId": "ORD-P-1", "businessId": "b-p", "productId": "demo-cad"}); r["resultCode"] != "000000" {
+		t.Errorf("newInstance without expireTime: %v", r)
+	} else if l := m.license(marketplace.InstanceID("ORD-P", "ORD-P-1")); l.ExpiresAt.Format("20060102150405") != "20980601000000" || l.Edition != "enterprise" {
+		t.Errorf("licence expires %v, edition %q; want the order's 20980601000000 and SKU gold's edition enterprise", l.ExpiresAt, l.Edition)
 	}
 	// The charging mode is kept: ON_DEMAND seats are metered.
 	if in, err := m.srv.Store().Instance(t.Context(), marketplace.InstanceID("MOCKONDEMAND", "MOCKONDEMAND-000001")); err != nil || in.ChargingMode != "ON_DEMAND" {
