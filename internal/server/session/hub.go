@@ -608,9 +608,13 @@ func Answer(conn *transport.Conn, log *slog.Logger, id uint64, op string, out an
 	if bin, ok := out.(Binary); ok {
 		frame, err := wire.EncodeFrame(wire.Frame{Kind: bin.Kind, ID: id, ChunkID: bin.ChunkID, Payload: bin.Data})
 		if err == nil {
-			if err = conn.SendBinary(ctx, frame); errors.Is(err, wire.ErrTooLarge) {
-				tooLarge(conn, log, id, op, len(frame), wire.MaxBinaryMessage)
-			}
+			err = conn.SendBinary(ctx, frame) // fails only when the connection is gone, or too large
+		}
+		if err == nil || errors.Is(err, transport.ErrClosed) {
+			return
+		}
+		if errors.Is(err, wire.ErrTooLarge) {
+			tooLarge(conn, log, id, op, len(bin.Data), wire.MaxBinaryMessage)
 			return
 		}
 		log.Error("binary reply", "op", op, "err", err)
