@@ -41,6 +41,9 @@ func loadKEK(file string, dev bool) (envelope.Wrapper, error) {
 		return k, nil
 	}
 	if text := os.Getenv(envKEK); text != "" {
+		// Read once: what iscd starts (the dev worker's solvers, an
+		// installer) does not inherit it.
+		os.Unsetenv(envKEK)
 		k, err := envelope.ParseKeyring(text)
 		if err != nil {
 			return nil, fmt.Errorf("$%s: %w", envKEK, err)
