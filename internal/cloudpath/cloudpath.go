@@ -51,7 +51,7 @@ func Check(p string) (string, error) {
 		case len(seg) > MaxSegment:
 			return bad(fmt.Sprintf("a name longer than %d bytes", MaxSegment))
 		case errors.As(err, &nameErr):
-			return bad(fmt.Sprintf("%q %s", seg, nameErr.Reason))
+			return "", &nameRuleError{path: p, name: nameErr}
 		}
 	}
 	return p, nil
@@ -68,3 +68,17 @@ func Dir(p string) string {
 
 // Base returns the last name of a valid path.
 func Base(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+// nameRuleError is Check's error for a name that breaks the manifest's
+// element rule: it matches ErrInvalid and, with errors.As, the
+// *manifest.NameError that says which rule.
+type nameRuleError struct {
+	path string
+	name *manifest.NameError
+}
+
+func (e *nameRuleError) Error() string {
+	return fmt.Sprintf("%v %q: %q %s", ErrInvalid, e.path, e.name.Name, e.name.Reason)
+}
+
+func (e *nameRuleError) Unwrap() []error { return []error{ErrInvalid, e.name} }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/manifest"
 )
 
 func TestCheck(t *testing.T) {
@@ -38,6 +40,10 @@ func TestCheck(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.why) {
 			t.Errorf("Check(%q) = %v, want ...%s", tc.path, err, tc.why)
 		}
+	}
+	var ne *manifest.NameError
+	if _, err := Check("/parts/aux.prt"); !errors.As(err, &ne) || ne.Name != "aux.prt" {
+		t.Errorf("the rule a name breaks is not in the error: %v", err)
 	}
 	if Dir("/a/b/c.prt") != "/a/b" || Dir("/c.prt") != "/" || Base("/a/b/c.prt") != "c.prt" {
 		t.Error("Dir/Base")

@@ -211,6 +211,10 @@ func TestSavePicked(t *testing.T) {
 	if code, body := e.post(u, e.origin(), url.Values{"nonce": {nonce}, "action": {"save"}, "dir": {"/"}, "name": {"../x.prt"}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, `role="alert"`) {
 		t.Fatalf("bad name: %d\n%s", code, body)
 	}
+	// A name some computer could not open: the page names the rule.
+	if code, body := e.post(u, e.origin(), url.Values{"nonce": {nonce}, "action": {"save"}, "dir": {"/"}, "name": {"aux.prt"}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, "is a Windows device name") {
+		t.Fatalf("device name: %d\n%s", code, body)
+	}
 	if code, _ := e.post(u, e.origin(), url.Values{"nonce": {nonce}, "action": {"save"}, "dir": {"/"}, "name": {"new folder/housing v2.prt"}}); code != http.StatusOK {
 		t.Fatalf("save pick: %d", code)
 	}
