@@ -23,7 +23,8 @@ type Limits struct {
 	MaxConnsPerToken int
 	MaxConnsPerOrg   int
 	// ConnBudget bounds the bytes of one connection's requests read and
-	// not yet answered; 0: session.DefaultConnBudget (8 MiB).
+	// not yet answered, and of its answers not yet written; 0:
+	// session.DefaultConnBudget (8 MiB).
 	ConnBudget int64
 	// Budget bounds those bytes for all connections together; 0:
 	// DefaultBudget (128 MiB), negative: no bound.
@@ -86,14 +87,21 @@ func (b *pacedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// hub adds l to the session hub's settings c, with the process's budget,
-// which returns memory to the system after a burst.
+// hub adds l to the session hub's settings c, with the process's budgets
+// of requests and answers, which return memory to the system after a
+// burst.
 func (l Limits) hub(c session.Config, log *slog.Logger) session.Config {
 	if l.Budget == 0 {
 		l.Budget = DefaultBudget
 	}
+	release := releaseMemory(log)
 	c.Budget = transport.NewBudget(l.Budget)
-	c.Budget.OnIdle(releaseMemory(log))
+	c.Budget.OnIdle(release)
+	// Answers queued are bounded per connection (ConnBudget); across
+	// connections they are counted, not bounded: a bound there would let
+	// a few clients that do not read stall every other connection.
+	c.Sends = transport.NewBudget(0)
+	c.Sends.OnIdle(release)
 	c.MaxConnsPerToken, c.MaxConnsPerOrg, c.ConnBudget = l.MaxConnsPerToken, l.MaxConnsPerOrg, l.ConnBudget
 	return c
 }

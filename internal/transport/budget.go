@@ -10,15 +10,18 @@ import (
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
-// Budget bounds the bytes of received messages that are not yet processed,
-// across every connection that shares it (one process). A connection that
-// would pass it stops reading until bytes come back: the peer's TCP window
-// fills and its writes wait (backpressure), nothing is refused.
+// Budget bounds bytes that connections hold in memory: the received
+// messages not yet processed (Options.Budget, Options.ConnBudget), or the
+// messages queued for sending (Options.Sends, Options.SendBudget). A
+// connection that would pass a receive budget stops reading until bytes
+// come back: the peer's TCP window fills and its writes wait
+// (backpressure), nothing is refused; one that would pass a send budget
+// makes Send wait.
 //
-// A message is weighed before it is read at the most it may be (the read
-// limit of its kind) and, once read, at its size: a reader waiting for the
-// budget holds none of it, so readers never wait for each other's partial
-// messages.
+// A message to receive is weighed before it is read at the most it may be
+// (the read limit of its kind) and, once read, at its size: a reader
+// waiting for the budget holds none of it, so readers never wait for each
+// other's partial messages.
 type Budget struct {
 	size int64
 	sem  *semaphore.Weighted

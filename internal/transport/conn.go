@@ -42,11 +42,19 @@ type Options struct {
 	// ConnBudget, if > 0, bounds those bytes for this connection alone
 	// (raised to wire.MaxBinaryMessage if smaller).
 	ConnBudget int64
+	// SendBudget, if > 0, bounds the bytes queued for the writer (raised
+	// to wire.MaxBinaryMessage if smaller): past it Send waits, so a peer
+	// that reads slower than it asks holds no more of its answers.
+	SendBudget int64
+	// Sends, if set, counts the bytes queued for the writers of a
+	// process's connections (and bounds them if it has a size).
+	Sends *Budget
 }
 
 type frame struct {
 	kind int // websocket.TextMessage, BinaryMessage or CloseMessage
 	data []byte
+	held int64 // of the send budget
 }
 
 // Conn is one WebSocket connection. Read must be called from one goroutine
@@ -63,6 +71,7 @@ type Conn struct {
 	ctx      context.Context // ends with the connection
 	cancel   context.CancelFunc
 	budgets  []*Budget // the connection's own, then the shared one
+	sends    []*Budget // bytes queued for the writer: the connection's own, the shared one
 }
 
 // New takes over ws and starts its writer goroutine. The caller must
@@ -81,6 +90,12 @@ func New(ws *websocket.Conn, o Options) *Conn {
 	}
 	if o.Budget != nil {
 		c.budgets = append(c.budgets, o.Budget)
+	}
+	if o.SendBudget > 0 {
+		c.sends = append(c.sends, NewBudget(o.SendBudget))
+	}
+	if o.Sends != nil {
+		c.sends = append(c.sends, o.Sends)
 	}
 	ws.SetReadLimit(wire.MaxBinaryMessage)
 	_ = ws.SetReadDeadline(time.Now().Add(o.PongWait))
@@ -108,7 +123,9 @@ func (c *Conn) writer(pingEvery time.Duration) {
 		select {
 		case f := <-c.out:
 			_ = c.ws.SetWriteDeadline(time.Now().Add(WriteWait))
-			if err := c.ws.WriteMessage(f.kind, f.data); err != nil || f.kind == websocket.CloseMessage {
+			err := c.ws.WriteMessage(f.kind, f.data)
+			c.releaseSend(f.held)
+			if err != nil || f.kind == websocket.CloseMessage {
 				c.finish()
 				return
 			}
@@ -130,6 +147,20 @@ func (c *Conn) finish() {
 		c.cancel()
 		_ = c.ws.Close()
 	})
+	c.drain()
+}
+
+// drain gives back what the frames left in the queue of a finished
+// connection held of the send budgets.
+func (c *Conn) drain() {
+	for {
+		select {
+		case f := <-c.out:
+			c.releaseSend(f.held)
+		default:
+			return
+		}
+	}
 }
 
 // Send queues m for the writer goroutine. It blocks while the queue is full
@@ -157,14 +188,53 @@ func (c *Conn) enqueue(ctx context.Context, f frame) error {
 	if closing {
 		return ErrClosed
 	}
+	if len(c.sends) > 0 {
+		if err := c.holdSend(ctx, int64(len(f.data))); err != nil {
+			return err
+		}
+		f.held = int64(len(f.data))
+	}
 	select {
 	case c.out <- f:
+		select {
+		case <-c.done: // finished meanwhile: nobody will write it
+			c.drain()
+		default:
+		}
 		return nil
 	case <-c.done:
+		c.releaseSend(f.held)
 		return ErrClosed
 	case <-ctx.Done():
+		c.releaseSend(f.held)
 		return ctx.Err()
 	}
+}
+
+func (c *Conn) releaseSend(n int64) {
+	for _, b := range c.sends {
+		b.release(n)
+	}
+}
+
+// holdSend waits until n bytes fit the send budget, ctx is done or the
+// connection ends.
+func (c *Conn) holdSend(ctx context.Context, n int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.ctx, cancel)()
+	for i, b := range c.sends {
+		if err := b.acquire(ctx, n); err != nil {
+			for _, b := range c.sends[:i] {
+				b.release(n)
+			}
+			if c.ctx.Err() != nil {
+				return ErrClosed
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // Read returns the next control message. Binary messages are returned as

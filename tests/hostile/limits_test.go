@@ -346,3 +346,125 @@ func TestRequestEndsWithConnection(t *testing.T) {
 		t.Fatal("the request still runs 10 s after its connection closed")
 	}
 }
+
+// Six API-token connections ask for a stored chunk again and again, 32
+// requests at a time (as many as may be in flight), and never read the
+// answers: iscd queues at most 8 MiB of answers per connection (then the
+// handlers wait, then it stops reading the requests), so it grows by under
+// 128 MiB (measured: 88 MiB; each connection also holds its 32 requests'
+// answers waiting for room), and its memory comes back after they close.
+// Before, a connection's queue held 256 answers, 256 chunks: iscd grew by
+// 256 MiB here, and by as much again for every six more connections.
+func TestUnreadAnswersMemory(t *testing.T) {
+	const (
+		growthBound = 128 << 20
+		afterBound  = 48 << 20
+		flood       = 5 * time.Second
+	)
+	bin := limitsISCD(t)
+	iscd, err := servertest.StartBinary(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(iscd.Stop)
+	endpoint, tok, product := iscd.Env["ISCSDK_ENDPOINT"], iscd.Env["ISCSDK_TOKEN"], iscd.Env["ISCSDK_PRODUCT"]
+
+	// A file of incompressible bytes: its chunks are as large as chunks get.
+	c, err := sdk.Init(context.Background(), sdk.Config{Endpoint: endpoint, Token: tok, ProductID: product,
+		AppVersion: "1.0.0", ConnectTimeout: 10 * time.Second, LogLevel: "off",
+		WorkspaceDir: t.TempDir(), CredentialsFile: filepath.Join(t.TempDir(), "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "noise.bin")
+	noise := make([]byte, 4<<20)
+	for i := range noise {
+		noise[i] = byte(sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16)})[0])
+	}
+	if err := os.WriteFile(local, noise, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SaveTo(context.Background(), local, "/unread/noise.bin", 0, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.ShutOut()
+	ws, _, err := dialSession(endpoint, tok, product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 2, Op: wire.OpFilesManifest, Body: json.RawMessage(`{"path":"/unread/noise.bin"}`)})
+	ws.WriteMessage(websocket.TextMessage, req)
+	var chunk manifest.ChunkRef
+	for chunk.Size == 0 {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		kind, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind != websocket.BinaryMessage {
+			continue
+		}
+		f, err := wire.DecodeFrame(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := manifest.Decode(f.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range m.Files[0].Chunks {
+			if ch.Size > chunk.Size {
+				chunk = ch
+			}
+		}
+	}
+	ws.Close()
+
+	start := readMemory(t, iscd.Pid)
+	var asked atomic.Int64
+	deadline := time.Now().Add(flood)
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, 6)
+	for i := range conns {
+		ws, _, err := dialSession(endpoint, tok, product)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = ws
+		wg.Go(func() {
+			for id := uint64(2); time.Now().Before(deadline); id++ {
+				req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: id, Op: wire.OpFilesChunk,
+					Body: json.RawMessage(`{"id":"` + chunk.ID.String() + `"}`)})
+				ws.SetWriteDeadline(deadline)
+				if ws.WriteMessage(websocket.TextMessage, req) != nil {
+					return
+				}
+				asked.Add(1)
+				if id%32 == 0 {
+					time.Sleep(20 * time.Millisecond) // pacing the attack, not synchronisation
+				}
+			}
+		})
+	}
+	wg.Wait()
+	during := readMemory(t, iscd.Pid)
+	for _, ws := range conns {
+		ws.Close()
+	}
+	var after memory
+	for end := time.Now().Add(30 * time.Second); ; {
+		after = readMemory(t, iscd.Pid)
+		if after.rss-start.rss <= afterBound || time.Now().After(end) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("%d requests for a chunk of %s, answers unread; iscd RSS start %s, peak (VmHWM) %s, after %s",
+		asked.Load(), mib(int64(chunk.Size)), mib(start.rss), mib(during.hwm), mib(after.rss))
+	if grew := during.hwm - start.rss; grew > growthBound {
+		t.Errorf("iscd grew by %s with unread answers, over the %s bound", mib(grew), mib(growthBound))
+	}
+	if after.rss-start.rss > afterBound {
+		t.Errorf("iscd's RSS %s after the clients left, %s over its start", mib(after.rss), mib(after.rss-start.rss))
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
@@ -191,7 +192,15 @@ func TestMarketplaceNonCanonicalTimestamp(t *testing.T) {
 // store).
 func TestMarketplaceReplayToAnotherReplica(t *testing.T) {
 	dsn := pgtest.DSN(t) // skips, saying so, without PostgreSQL
-	cfg := server.Config{Database: dsn, Marketplace: marketplace.Config{Enabled: true, AccessKey: "replica-test-key"}, NoDevWorker: true}
+	kek, err := envelope.GenerateKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := envelope.ParseKeyring(kek) // the replicas share their key-encryption key
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Database: dsn, KEK: ring, Marketplace: marketplace.Config{Enabled: true, AccessKey: "replica-test-key"}, NoDevWorker: true}
 	a := servertest.StartConfig(t, cfg)
 	b := servertest.StartConfig(t, cfg)
 	ma, mb := newMktCaller(t, a), newMktCaller(t, b)

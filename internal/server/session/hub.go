@@ -64,10 +64,14 @@ type Config struct {
 	MaxConnsPerToken int
 	MaxConnsPerOrg   int
 	// ConnBudget bounds the bytes of one connection's requests read and
-	// not yet answered; 0: DefaultConnBudget. Budget, if set, bounds them
-	// for every connection together (transport.Budget).
+	// not yet answered, and those of its answers and events not yet
+	// written; 0: DefaultConnBudget. Budget, if set, bounds the requests'
+	// bytes for every connection together (transport.Budget).
 	ConnBudget int64
 	Budget     *transport.Budget
+	// Sends, if set, counts the bytes of answers and events queued on
+	// every connection together (transport.Options.Sends).
+	Sends *transport.Budget
 }
 
 // Defaults of Config's bounds per client.
@@ -264,7 +268,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer h.closedWG.Done()
 	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
-		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget})
+		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: h.cfg.ConnBudget, Sends: h.cfg.Sends})
 	h.serve(conn, id)
 }
 
