@@ -316,7 +316,12 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_license_file_request(iscsdk_clie
 **    "licenseId":...,"product":...,"edition":...,"features":[...],
 **    "kind":...,"trial":...,"issuedAt":...,"expiresAt":...,
 **    "leaseExpiresAt":...,"state":"valid"|"grace"|"offline-grace"}
-** An invalid licence is ISCSDK_OK with "valid":false. Errors:
+** An invalid licence is ISCSDK_OK with "valid":false. "clock_tampered"
+** means the local clock is behind the newest time the service's clock
+** said (the trusted-time mark, kept in the workspace and in a per-user
+** copy), or that a copy of that mark was deleted or edited after one was
+** seen: it lasts until the program reaches the service again
+** (docs/licensing.md, The clock). Errors:
 ** ISCSDK_E_INVALID_ARG (NULL license, public_key or out pointer; a string
 ** over 64 KiB or not UTF-8; public_key not a key). Needs no client; any
 ** thread.
