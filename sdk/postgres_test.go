@@ -302,6 +302,7 @@ func TestPostgresReplicaKilledMidSolve(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
 		t.Fatal(err)
 	}
+	os.Chmod(fifo, 0o666) // past the umask: the solver writes it as nobody
 	// Read and write: the solver's writes never wait for a reader.
 	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
 	if err != nil {
