@@ -757,3 +757,54 @@ func TestKEKRotationBySIGHUP(t *testing.T) {
 	}
 	licence() // still serving, still signing with the same key
 }
+
+// Two replicas on one PostgreSQL database, each with the KEK file: one is
+// told to re-wrap under a new KEK, the other, not told, keeps signing (it
+// reads the file again when it meets the new KEK id); iscd kek rewrap
+// --retire runs against the database while both serve.
+func TestKEKRotationAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	kekFile := filepath.Join(t.TempDir(), "iscd.kek")
+	if out, err := runISCD(t, nil, "kek", "generate", "--out", kekFile); err != nil {
+		t.Fatalf("kek generate: %v\n%s", err, out)
+	}
+	keyringOf := func() *envelope.Keyring {
+		k, err := envelope.LoadKeyring(kekFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ka, kb := keyringOf(), keyringOf() // each replica reads the file itself
+	a := servertest.StartConfig(t, server.Config{Database: dsn, KEK: ka})
+	b := servertest.StartConfig(t, server.Config{Database: dsn, KEK: kb})
+	ctx := context.Background()
+	before, err := b.Licenses().SigningKey(ctx, b.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKEK := kb.Current()
+	if out, err := runISCD(t, nil, "kek", "rotate", "--kek-file", kekFile); err != nil {
+		t.Fatalf("kek rotate: %v\n%s", err, out)
+	}
+	rep, err := a.RewrapKeys(ctx) // A was sent SIGHUP; B was not
+	if err != nil || rep.Rewrapped == 0 {
+		t.Fatalf("A's re-wrap: %+v, %v", rep, err)
+	}
+	if kb.Current() != oldKEK {
+		t.Fatal("B read the file before it needed to: the test proves nothing")
+	}
+	if got, err := b.Licenses().SigningKey(ctx, b.Product); err != nil || !got.Private.Equal(before.Private) {
+		t.Fatalf("B after A's re-wrap: %v, %v", got, err)
+	}
+	if kb.Current() != rep.KEK {
+		t.Fatalf("B holds KEK %s, want %s (read again from the file)", kb.Current(), rep.KEK)
+	}
+	keysLicence(t, b)
+	out, err := runISCD(t, nil, "kek", "rewrap", "--kek-file", kekFile, "--db", dsn, "--retire")
+	if err != nil || !strings.Contains(out, "0 re-wrapped") || !strings.Contains(out, "retired") {
+		t.Fatalf("kek rewrap --retire while the replicas serve: %v\n%s", err, out)
+	}
+	keysLicence(t, a)
+	keysLicence(t, b)
+}
