@@ -322,8 +322,12 @@ func (p *Pusher) push(ctx context.Context, res *Result) error {
 			}
 		}
 		if len(send) > 0 {
+			retried := res.Retried
 			if err := p.send(ctx, send, res); err != nil {
 				return err
+			}
+			if res.Retried > retried {
+				return nil // the marketplace is failing: the rest waits for the retry
 			}
 		}
 		if len(due) < p.cfg.Batch || !p.renew(ctx) {
@@ -409,7 +413,8 @@ func (p *Pusher) deliver(ctx context.Context, res *Result) error {
 		}
 		now := p.now()
 		d.Attempts++
-		if err == nil {
+		failed := err != nil
+		if !failed {
 			d.State, d.Sent, d.Reason = store.OutboxSent, now, ""
 			res.Delivered++
 		} else {
@@ -419,6 +424,9 @@ func (p *Pusher) deliver(ctx context.Context, res *Result) error {
 		}
 		if err := p.st.SaveDelivery(ctx, d); err != nil {
 			return err
+		}
+		if failed {
+			return nil // the marketplace is failing: the others wait for the next cycle
 		}
 	}
 	return nil

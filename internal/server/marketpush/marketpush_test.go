@@ -302,3 +302,17 @@ func TestSeatTime(t *testing.T) {
 	}
 	t.Logf("a seat held %.4f h: %d hour records, %.4f h billed", want, n, sum)
 }
+
+// While the marketplace fails, a cycle stops at the first failed push:
+// the backlog waits for the retry instead of being sent into the outage.
+func TestOutageStopsTheCycle(t *testing.T) {
+	r := newRig(t, 10*time.Second)
+	r.enqueue(t, 2500, "mkt_a", time.Now().UTC().Add(-time.Hour))
+	r.mkt.Script(marketapi.UsagePath, markettest.Answer{Code: "MKT.0999"})
+	if res := r.cycle(t); res.Retried != 1000 || res.Sent != 0 || len(r.mkt.Batches()) != 1 {
+		t.Fatalf("cycle = %+v, pushes %v; want one push of 1,000 retried", res, r.mkt.Batches())
+	}
+	if res := r.cycle(t); res.Sent != 2500 {
+		t.Errorf("after the outage: %+v", res)
+	}
+}
