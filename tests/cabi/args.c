@@ -64,6 +64,11 @@ static void test_init_arguments(void)
     CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_E_INVALID_ARG);
     CHECK_ERROR_HAS("options->workspace_dir");
 
+    o = options("ws://127.0.0.1:1", 1000);
+    o.release_key = "\xff";
+    CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_E_INVALID_ARG);
+    CHECK_ERROR_HAS("options->release_key is not valid UTF-8");
+
     big = (char*)malloc(64 * 1024 + 2);
     memset(big, 'a', 64 * 1024 + 1);
     big[64 * 1024 + 1] = '\0';
@@ -88,6 +93,14 @@ static void test_init_arguments(void)
     o.struct_size = (uint32_t)(offsetof(iscsdk_options, endpoint) + sizeof o.endpoint);
     CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_E_UNREACHABLE);
     CHECK_ERROR_HAS("ws://127.0.0.1:1");
+    CHECK(c == NULL);
+
+    /* A struct from the header before release_key (it ends after
+    ** no_auto_install): release_key is not read. */
+    o = options("ws://127.0.0.1:1", 1000);
+    o.release_key = "\xff";
+    o.struct_size = (uint32_t)(offsetof(iscsdk_options, no_auto_install) + sizeof o.no_auto_install);
+    CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_E_UNREACHABLE);
     CHECK(c == NULL);
 }
 
