@@ -222,6 +222,10 @@ func buildPrograms() (string, error) {
 	if err := run(root, goEnv, "go", "test", "-c", "-o", filepath.Join(dir, "device_test.exe"), "./internal/device"); err != nil {
 		return "", err
 	}
+	// The solver sandbox's Windows side (a job object, a restricted token).
+	if err := run(root, goEnv, "go", "test", "-c", "-o", filepath.Join(dir, "solverrun_test.exe"), "./internal/solver/run"); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 
@@ -637,6 +641,19 @@ func TestDevicePackageUnderWine(t *testing.T) {
 		if strings.Contains(line, "info_windows_test.go") || strings.Contains(line, "Info() =") {
 			t.Log(strings.TrimSpace(line))
 		}
+	}
+}
+
+// The solver sandbox on "Windows": a command runs in a job object with a
+// restricted token, and a time limit ends the job, children included.
+// Wine does not enforce the job's memory and process limits or the
+// token's restrictions: those are not tested here (docs/compute.md).
+func TestSolverSandboxUnderWine(t *testing.T) {
+	needWine(t)
+	p := start(t, "solverrun_test.exe", "-test.v", "-test.run", "TestWindowsSandbox")
+	err := p.wait()
+	if err != nil || !strings.Contains(p.out.String(), "\nPASS\n") {
+		t.Fatalf("solverrun_test.exe: %v\n%s%s", err, p.out.String(), p.stderr.String())
 	}
 }
 

@@ -19,8 +19,9 @@ import (
 // solver still reads what the worker's account can read; run the worker
 // as a dedicated account with access to its directory only.
 //
-// Wine runs none of this faithfully (job objects are partial, tokens are
-// not enforced), so it is cross-compiled and reviewed, not tested there.
+// Under Wine (capi/winetest) the job object runs and stops a command tree;
+// Wine enforces neither the job's limits nor the token's restrictions, so
+// those are reviewed, not tested.
 
 type sandboxSys struct {
 	limits Limits
