@@ -5,10 +5,11 @@
 //
 // One file per boundary: sandbox_test.go (jobs confined to their
 // directory, what a lease may ask a worker to run), keys_test.go (key
-// material at rest, offline-signed releases), admin_test.go (scoped admin
+// material at rest, offline-signed releases, upgrade offers checked before
+// download), admin_test.go (scoped admin
 // tokens, iscctl's credentials), marketplace_test.go (signatures, replays,
 // slow bodies), limits_test.go (memory, connections and time a client can
-// hold), gates_test.go (licence gates, trusted time, upgrade offers),
+// hold), gates_test.go (licence gates), time_test.go (trusted time),
 // paths_test.go (cloud and local paths, answers that do not fit),
 // activation_test.go (the one-time secret of newInstance's appInfo).
 //
