@@ -276,10 +276,13 @@ func Record(u store.UsageRecord, now time.Time) store.OutboxRecord {
 		State: store.OutboxPending, NextTry: now, Created: now}
 }
 
-// permanent codes park records: fixing them needs a person.
+// permanent codes park records: fixing them needs a person. A push
+// refused with one of them is first split, to find the records at fault
+// (MKT.9003, too many records, is cured by the split itself).
 var permanent = map[string]bool{
 	marketapi.CodeNoInstance: true, marketapi.CodeEntities: true, marketapi.CodeInput: true,
 	marketapi.CodeParam: true, marketapi.CodeTooOld: true, marketapi.CodeRequest: true,
+	marketapi.CodeTooMany: true,
 }
 
 // Permanent reports whether the marketplace refused for good (the records

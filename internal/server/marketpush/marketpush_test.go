@@ -316,3 +316,17 @@ func TestOutageStopsTheCycle(t *testing.T) {
 		t.Errorf("after the outage: %+v", res)
 	}
 }
+
+// A marketplace that takes fewer records a push than 1,000 (MKT.9003):
+// the push is split until it is accepted, nothing parked.
+func TestTooManySplits(t *testing.T) {
+	r := newRig(t, 10*time.Second)
+	r.enqueue(t, 1000, "mkt_a", time.Now().UTC().Add(-time.Hour))
+	r.mkt.Script(marketapi.UsagePath, markettest.Answer{Code: "MKT.9003"})
+	if res := r.cycle(t); res.Sent != 1000 || res.Parked != 0 {
+		t.Fatalf("cycle = %+v, pushes %v", res, r.mkt.Batches())
+	}
+	if b := r.mkt.Batches(); len(b) != 3 || b[1] != 500 || b[2] != 500 {
+		t.Errorf("pushes %v, want [1000 500 500]", b)
+	}
+}
