@@ -29,44 +29,58 @@ type Limits struct {
 	// Budget bounds those bytes for all connections together; 0:
 	// DefaultBudget (128 MiB), negative: no bound.
 	Budget int64
+
+	// HTTP deadlines; 0 takes the Default ones. Session and worker
+	// connections are WebSockets: the upgrade clears these, and each
+	// connection has its own (a ping every 15 s, a peer silent for 40 s
+	// is gone, a write has 10 s).
+	//
+	// ReadHeaderTimeout bounds the reading of a request's headers,
+	// ReadTimeout the whole request; a body over 1 MiB (an upload) may
+	// take longer as long as it keeps coming: each MiB read moves the
+	// deadline ReadTimeout on. WriteTimeout bounds the answer, IdleTimeout
+	// a keep-alive connection waiting for its next request.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
-// DefaultBudget is Limits.Budget's default.
-const DefaultBudget = 128 << 20
-
-// HTTP timeouts. Session and worker connections are WebSockets: the
-// upgrade clears these, and each connection has its own deadlines (pings
-// every 15 s, a peer silent for 40 s is gone, a write has 10 s).
+// Defaults of Limits.
 const (
-	readHeaderTimeout = 10 * time.Second
-	// readTimeout bounds the reading of a request, headers and body. An
-	// upload larger than largeBody has it renewed for every largeBody
-	// that arrives instead: it must keep coming, not finish in time.
-	readTimeout  = 30 * time.Second
-	writeTimeout = 2 * time.Minute
-	idleTimeout  = 2 * time.Minute
-	largeBody    = 1 << 20
+	DefaultBudget            = 128 << 20
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 2 * time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
 )
 
-// newHTTPServer returns the server of h with iscd's timeouts.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// largeBody is the size past which a body is paced rather than timed.
+const largeBody = 1 << 20
+
+// newHTTPServer returns the server of h with l's deadlines.
+func newHTTPServer(h http.Handler, l Limits, log *slog.Logger) *http.Server {
+	or := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	read := or(l.ReadTimeout, DefaultReadTimeout)
 	return &http.Server{
-		Handler:           deadlines(h),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		Handler:           paced(h, read),
+		ReadHeaderTimeout: or(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       read,
+		WriteTimeout:      or(l.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:       or(l.IdleTimeout, DefaultIdleTimeout),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
-// deadlines lets a large body arrive at its pace, as long as it keeps
-// arriving: each largeBody read moves the read deadline readTimeout on.
-func deadlines(h http.Handler) http.Handler {
+// paced lets a large body arrive at its pace, as long as it keeps
+// arriving: each largeBody read moves the read deadline timeout on.
+func paced(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > largeBody || (r.ContentLength < 0 && r.Body != http.NoBody) {
-			r.Body = &pacedBody{ReadCloser: r.Body, rc: http.NewResponseController(w)}
+			r.Body = &pacedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: timeout}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -74,15 +88,16 @@ func deadlines(h http.Handler) http.Handler {
 
 type pacedBody struct {
 	io.ReadCloser
-	rc   *http.ResponseController
-	read int64 // since the deadline last moved
+	rc      *http.ResponseController
+	timeout time.Duration
+	read    int64 // since the deadline last moved
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if b.read += int64(n); b.read >= largeBody {
 		b.read = 0
-		_ = b.rc.SetReadDeadline(time.Now().Add(readTimeout))
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	return n, err
 }

@@ -185,7 +185,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.http = newHTTPServer(mux, cfg.Logger)
+	s.http = newHTTPServer(mux, cfg.Limits, cfg.Logger)
 	return s, nil
 }
 

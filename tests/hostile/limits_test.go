@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -466,5 +468,60 @@ func TestUnreadAnswersMemory(t *testing.T) {
 	}
 	if after.rss-start.rss > afterBound {
 		t.Errorf("iscd's RSS %s after the clients left, %s over its start", mib(after.rss), mib(after.rss-start.rss))
+	}
+}
+
+// A client that sends half its headers, or holds a keep-alive connection
+// idle, is cut off at the deadline; a session's WebSocket lives on past
+// every HTTP deadline (it has its own: pings and pongs).
+func TestHTTPDeadlines(t *testing.T) {
+	const d = time.Second
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true,
+		Limits: server.Limits{ReadHeaderTimeout: d, ReadTimeout: d, WriteTimeout: d, IdleTimeout: d}})
+	ws, _, err := dialSession(srv.Endpoint, srv.APIToken, srv.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+
+	// closedAfter writes what to a new connection and returns when iscd
+	// closed it, reading (and dropping) what it answers.
+	closedAfter := func(what string) time.Duration {
+		start := time.Now()
+		c, err := net.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, what)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		io.Copy(io.Discard, c)
+		return time.Since(start)
+	}
+	if took := closedAfter("GET /healthz HTTP/1.1\r\nHost: x\r\n"); took < d/2 || took > 5*d {
+		t.Errorf("half the headers: closed after %v, want about %v", took, d)
+	}
+	if took := closedAfter("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); took < d/2 || took > 5*d {
+		t.Errorf("an idle keep-alive connection: closed after %v, want about %v", took, d)
+	}
+	if took := closedAfter("POST /admin/v1/orgs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + srv.AdminToken +
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":"); took < d/2 || took > 5*d {
+		t.Errorf("a stalled admin body: closed after %v, want about %v", took, d)
+	}
+
+	// The session, open since before, still answers.
+	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 2, Op: wire.OpPing, Body: json.RawMessage(`{}`)})
+	if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
+		t.Fatalf("the session after %v of HTTP deadlines: %v", 3*d, err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("the session after the HTTP deadlines: %v", err)
+		}
+		if m, err := wire.Decode(msg); err == nil && m.Type == wire.TypeResult && m.ID == 2 {
+			break
+		}
 	}
 }
