@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -195,8 +196,24 @@ func (d *DB) PutProductKey(_ context.Context, k store.ProductKey) error {
 }
 
 // ProductKeys implements store.Licenses: a product's keys, oldest first.
+// The product's keys are the records under "<product>/" (a product id
+// holds no '/'): read by seeking there, not by reading every product's.
 func (d *DB) ProductKeys(_ context.Context, productID string) ([]store.ProductKey, error) {
-	keys, err := list(d, bktKeys, func(k store.ProductKey) bool { return k.ProductID == productID })
+	keys := []store.ProductKey{}
+	prefix := []byte(productID + "/")
+	err := d.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktKeys).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var pk store.ProductKey
+			if err := json.Unmarshal(v, &pk); err != nil {
+				return err
+			}
+			if pk.ProductID == productID {
+				keys = append(keys, pk)
+			}
+		}
+		return nil
+	})
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
 	return keys, err
 }
