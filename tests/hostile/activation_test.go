@@ -22,6 +22,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 )
 
 // lockedBuf is a log sink tests read while iscd writes.
@@ -199,5 +200,33 @@ func TestActivationSupersededSecret(t *testing.T) {
 	}
 	if code, tok := r.activate(t, creds(user, second)); code != http.StatusOK || tok == "" {
 		t.Errorf("the current secret: HTTP %d", code)
+	}
+}
+
+// Two replicas on one PostgreSQL database, the same secret presented to
+// both at once, again and again: one token in all.
+func TestActivationRaceAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var cfg server.Config
+	cfg.Database = dsn
+	cfg.Marketplace.Outbound.AppInfo = marketplace.AppInfo{FrontEndURL: "https://console.example/login"}
+	a := servertest.StartConfig(t, cfg)
+	b := servertest.StartConfig(t, cfg)
+	ra := &activationRig{srv: a, mkt: newMktCaller(t, a), log: &lockedBuf{}}
+	rb := &activationRig{srv: b, mkt: newMktCaller(t, b), log: &lockedBuf{}}
+	user, secret := ra.buy(t, "n-act-replicas", "L-replicas")
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		r := []*activationRig{ra, rb}[i%2]
+		wg.Go(func() {
+			if code, tok := r.activate(t, creds(user, secret)); code == http.StatusOK && tok != "" {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || apiTokens(t, a, user) != 1 {
+		t.Errorf("%d redemptions won on two replicas, %d tokens; want 1", won.Load(), apiTokens(t, a, user))
 	}
 }

@@ -216,10 +216,18 @@ func (h *Handler) activate(ctx context.Context, user, secret string) (string, er
 	if err != nil {
 		return "", errActivation
 	}
-	h.mu.Lock() // one redemption at a time: the check and the revocation together
-	defer h.mu.Unlock()
 	t, err := h.st.Token(ctx, id)
 	if err != nil || t.Kind != activationKind || t.Revoked || t.UserID != user || !token.Verify(sec, t.Hash) {
+		return "", errActivation
+	}
+	// Spent by whoever claims it first, on any replica: a store lease
+	// that never lapses is the claim, taken in one step by both backends.
+	now := time.Now().UTC()
+	claimed, err := h.st.TakeLease(ctx, "activation/"+id, token.ID(), now, now.AddDate(100, 0, 0))
+	if err != nil {
+		return "", err
+	}
+	if !claimed {
 		return "", errActivation
 	}
 	if err := h.st.RevokeToken(ctx, id); err != nil {
@@ -227,7 +235,7 @@ func (h *Handler) activate(ctx context.Context, user, secret string) (string, er
 	}
 	tok, tid, hash := token.New(token.PrefixAPI)
 	if err := h.st.CreateToken(ctx, store.Token{ID: tid, Kind: token.PrefixAPI, Hash: hash, UserID: t.UserID, OrgID: t.OrgID,
-		Name: "marketplace activation", Created: time.Now().UTC()}); err != nil {
+		Name: "marketplace activation", Created: now}); err != nil {
 		return "", err
 	}
 	h.log.Info("marketplace activation spent", "user", t.UserID, "org", t.OrgID, "token", tid)
