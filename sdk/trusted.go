@@ -42,6 +42,11 @@ var trusted struct {
 	key  []byte          // HMAC key, bound to this machine
 	mark time.Time       // the newest mark read or written by this process
 	seen map[string]bool // workspaces whose mark this process read or wrote
+	// The newest twin, as of the twins' directory's modification time:
+	// the directory is read again only when a twin was written or
+	// removed (each is written by a rename into it).
+	twinsDir              string
+	twinsMod, twinsNewest time.Time
 }
 
 // trustedMarkSlack: the mark is rewritten only when it moves by more.
@@ -208,6 +213,14 @@ func newestTwin() time.Time {
 	if dir == "" {
 		return newest
 	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return newest
+	}
+	if dir == trusted.twinsDir && st.ModTime().Equal(trusted.twinsMod) {
+		return trusted.twinsNewest
+	}
+	defer func() { trusted.twinsDir, trusted.twinsMod, trusted.twinsNewest = dir, st.ModTime(), newest }()
 	entries, _ := os.ReadDir(dir)
 	if len(entries) > 1024 { // bounded: a directory filled by someone else
 		entries = entries[:1024]

@@ -23,6 +23,7 @@ func freshTrustedTime(t *testing.T) {
 func forgetTrustedTime() {
 	trusted.Lock()
 	trusted.mark, trusted.seen = time.Time{}, nil
+	trusted.twinsDir, trusted.twinsMod, trusted.twinsNewest = "", time.Time{}, time.Time{}
 	trusted.Unlock()
 }
 
