@@ -16,8 +16,9 @@
 //
 // Keys are per product and rotate: each has an id, documents name the key
 // that signed them, and a program may carry several public keys
-// (ParsePublicKeys). Signing keys stay in iscd (MarshalSigningKey for its
-// store); public keys travel as "ISK1.<product>.<kid>.<base64url(key)>".
+// (ParsePublicKeys). Signing keys stay in iscd, which stores them sealed
+// under a key-encryption key (internal/envelope); public keys travel as
+// "ISK1.<product>.<kid>.<base64url(key)>".
 //
 // A node-locked document carries no raw hardware ids: its Device is a
 // device.Hashed salted with the licence id, matched against the running

@@ -93,8 +93,10 @@ func (k SigningKey) check() error {
 	return nil
 }
 
-// MarshalSigningKey returns k's storage form,
-// "ISKS1.<product>.<kid>.<base64url(32-byte Ed25519 seed)>". It is a secret.
+// MarshalSigningKey returns k's clear text form,
+// "ISKS1.<product>.<kid>.<base64url(32-byte Ed25519 seed)>". It is a secret:
+// iscd no longer stores it (it seals the seed, internal/envelope) and reads
+// it only to seal the keys an older iscd stored in clear.
 func MarshalSigningKey(k SigningKey) (string, error) {
 	if err := k.check(); err != nil {
 		return "", err
