@@ -164,7 +164,7 @@ typedef struct iscsdk_options {
     const char* app_version;          /* the host application's version, e.g. "2024.1.3" */
     const char* workspace_dir;        /* local cache/workspace; NULL: a per-user default */
     uint32_t    connect_timeout_ms;   /* 0: library default (10 s) */
-    const char* public_key;           /* unused since 0.1.0 (upgrades are verified with release_key); checked as a
+    const char* public_key;           /* no longer used (upgrades are verified with release_key); checked as a
                                          string and otherwise ignored; kept so that the layout does not change */
     int32_t     no_auto_install;      /* non-zero: iscsdk_shut_out() does not start a staged upgrade's installer;
                                          the host runs it (see UPGRADES); 0: $ISCSDK_NO_AUTO_INSTALL=1 sets it */
