@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -58,6 +59,19 @@ func (s solverFlag) Set(v string) error {
 	}
 	s[name] = c
 	return nil
+}
+
+// self is this binary, whose plugin-host command runs plugin solves in
+// the sandbox; "" (plugins in the worker's process) if it cannot be found.
+func self() string {
+	p, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	return p
 }
 
 // sandboxFlag is --sandbox: on (the default) or off.
@@ -161,7 +175,7 @@ func runWorker(args []string, stderr io.Writer) error {
 		solvers[n] = c
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	w, err := worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins,
+	w, err := worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins, PluginHost: self(),
 		Sandbox: *sandboxCfg, NoSandbox: !bool(*sandbox), Capacity: *capacity, Dir: *dir, KeepDirs: *keep, Logger: log})
 	if err != nil {
 		return err

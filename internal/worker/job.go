@@ -160,6 +160,8 @@ func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map
 		spec.Command = c
 	} else if spec.Plugin = w.plugins[l.Solver]; spec.Plugin == nil {
 		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("this worker has no solver %s", l.Solver)}, inputs
+	} else if w.cfg.PluginHost != "" {
+		spec.PluginHost, spec.PluginPath = w.cfg.PluginHost, w.cfg.Plugins[l.Solver]
 	}
 	for i, a := range append([]string{l.Main}, l.Args...) {
 		what := "argument"

@@ -80,6 +80,7 @@ func iscdBinary(t *testing.T) string {
 		if binDir, binErr = os.MkdirTemp("", "iscd-worker-test-"); binErr != nil {
 			return
 		}
+		os.Chmod(binDir, 0o755) // it hosts plugin solves in the sandbox, as nobody under root
 		binPath = filepath.Join(binDir, "iscd")
 		cmd := exec.Command("go", "build", "-o", binPath, "../../cmd/iscd")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

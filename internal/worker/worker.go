@@ -43,6 +43,11 @@ type Config struct {
 	Commands map[string]run.Command
 	// Plugins maps plugin solver names to their shared libraries.
 	Plugins map[string]string
+	// PluginHost is an iscd binary whose `plugin-host` command runs a
+	// plugin solve in the sandbox, in a process of its own (cmd/iscd sets
+	// its own executable). "": plugins run in the worker's process,
+	// outside the sandbox.
+	PluginHost string
 	// Sandbox configures the sandbox every command solver runs in
 	// (run.NewSandbox). A worker that cannot build it does not start.
 	Sandbox run.SandboxConfig
@@ -117,7 +122,7 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, log: cfg.Logger, cache: cache, jobsDir: jobsDir, plugins: map[string]*plugin.Plugin{}, running: map[string]*job{}, ended: make(chan struct{})}
 	if cfg.NoSandbox {
 		w.log.Error("SOLVERS RUN WITHOUT A SANDBOX (--sandbox=off): every job can read, write and send whatever this worker's account can")
-	} else if len(cfg.Commands) > 0 {
+	} else if len(cfg.Commands) > 0 || len(cfg.Plugins) > 0 && cfg.PluginHost != "" {
 		if w.sandbox, err = run.NewSandbox(cfg.Sandbox); err != nil {
 			return nil, fmt.Errorf("worker: %w (install bubblewrap, or run with --sandbox=off on a machine whose every model is trusted)", err)
 		}
@@ -145,10 +150,16 @@ func New(cfg Config) (*Worker, error) {
 			}
 		}
 	}
-	if len(cfg.Plugins) > 0 && !cfg.NoSandbox {
+	if len(cfg.Plugins) > 0 && !cfg.NoSandbox && cfg.PluginHost == "" {
 		w.log.Warn("plugin solvers run inside the worker's process, outside the sandbox: load only plugins you trust with any model")
 	}
 	for name, path := range cfg.Plugins {
+		if w.sandbox != nil && cfg.PluginHost != "" {
+			if err := w.sandbox.Check(jobsDir, run.Command{Program: cfg.PluginHost, ReadOnly: []string{filepath.Dir(path)}}); err != nil {
+				w.Close()
+				return nil, fmt.Errorf("worker: solver %s: %w", name, err)
+			}
+		}
 		p, err := plugin.Open(path)
 		if err != nil {
 			w.Close()

@@ -42,16 +42,20 @@ const (
 
 // Spec is what to run.
 type Spec struct {
-	Command   Command        // a command solver, as the worker's configuration defines it
-	Plugin    *plugin.Plugin // or a plugin solver (it runs in this process, unconfined)
-	Sandbox   *Sandbox       // confines a command; nil: none (the worker's operator said so)
-	Main      string         // the model's file in the directory
-	Args      []string       // the job's extra arguments
-	Cores     int
-	TimeLimit time.Duration // 0: none
-	MaxOutput int64         // bytes the directory may grow by; 0: no limit
-	Progress  string        // the progress parser: "calculix" or ""
-	Env       []string      // extra KEY=VALUE for a command (ISCSDK_JOB_ID ...)
+	Command Command        // a command solver, as the worker's configuration defines it
+	Plugin  *plugin.Plugin // or a plugin solver: in this process, unconfined, unless
+	// PluginHost is set: then PluginHost (an iscd binary) runs the
+	// library PluginPath in the sandbox as a command (HostPlugin).
+	PluginHost string
+	PluginPath string
+	Sandbox    *Sandbox // confines a command; nil: none (the worker's operator said so)
+	Main       string   // the model's file in the directory
+	Args       []string // the job's extra arguments
+	Cores      int
+	TimeLimit  time.Duration // 0: none
+	MaxOutput  int64         // bytes the directory may grow by; 0: no limit
+	Progress   string        // the progress parser: "calculix" or ""
+	Env        []string      // extra KEY=VALUE for a command (ISCSDK_JOB_ID ...)
 }
 
 // Progress is reported while the solver runs: Percent is -1 when unknown.
@@ -108,9 +112,17 @@ func Run(ctx context.Context, dir string, spec Spec, report func(Progress)) Resu
 
 	out := newOutput(logf, parser(spec, dir), report)
 	var res Result
-	if spec.Plugin != nil {
+	switch {
+	case spec.Plugin != nil && spec.PluginHost != "" && spec.Sandbox != nil:
+		hosted, err := hostedPlugin(spec)
+		if err != nil {
+			return Result{ErrorCode: CodeStart, Error: err.Error()}
+		}
+		out.marks = true
+		res = runCommand(ctx, dir, hosted, out)
+	case spec.Plugin != nil:
 		res = runPlugin(ctx, dir, spec, out)
-	} else {
+	default:
 		res = runCommand(ctx, dir, spec, out)
 	}
 	res.Wall = time.Since(start)
@@ -217,6 +229,7 @@ type output struct {
 	pending []string
 	pct     float64
 	changed bool
+	marks   bool // a plugin host's output: its progress marks are percents, not lines
 	last    time.Time
 	ring    []string
 }
@@ -227,6 +240,12 @@ func newOutput(log io.Writer, parse func(string) (float64, bool), report func(Pr
 
 func (o *output) line(s string) {
 	s = strings.TrimRight(s, "\r\n")
+	if o.marks {
+		if p, ok := progressLine(s); ok {
+			o.percent(p)
+			return
+		}
+	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

@@ -164,6 +164,12 @@ func (s sandboxSys) confine(cmd *exec.Cmd, dir string, c Command) (jail, error) 
 			return nil, err
 		}
 	}
+	for _, d := range c.ReadOnly {
+		if err := bindFD("--ro-bind-fd", d, d); err != nil {
+			j.close()
+			return nil, err
+		}
+	}
 	for _, d := range s.share {
 		if err := bindFD("--bind-fd", d, d); err != nil {
 			j.close()

@@ -22,6 +22,9 @@ type Command struct {
 	// server); without it the solver runs in a network namespace of its
 	// own with no interface but loopback.
 	Network bool
+	// ReadOnly are more directories the sandbox shows the solver,
+	// read-only (a plugin's library).
+	ReadOnly []string
 }
 
 // Presets are the solvers a worker knows by name alone (`--solver
