@@ -437,7 +437,11 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, co
 
 /*
 ** Open the cloud file (or assembly) cloud_path ("/folder/part.prt": UTF-8,
-** absolute, no "." or ".." names) with open_type ISCSDK_OPEN_ONLY (read
+** absolute, no "." or ".." names, and names every computer can create: no
+** Windows device name in any case or with any extension ("aux.prt"), no
+** ':', < > " | ? *, control or bidirectional characters, no trailing dot
+** or space; docs/data.md, the element rule; the service refuses the same,
+** errorCode bad_path) with open_type ISCSDK_OPEN_ONLY (read
 ** only: workState CHECKIN, cannot be saved back) or ISCSDK_OPEN_AND_CHECKOUT
 ** (an exclusive edit lock: workState CHECKOUT). Returns at once; the file is
 ** downloaded into the workspace — only the chunks the previous local copy
@@ -506,7 +510,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save_as(iscsdk_client* c, const char
 ** is left unchanged.
 ** Errors: ISCSDK_E_INVALID_ARG (a required string or out_json NULL, a bad
 ** string, a cloud path the rules of iscsdk_open_cloud_path() refuse, a
-** cursor the service did not give), ISCSDK_E_INVALID_HANDLE,
+** cursor over 2 KiB; a cursor the service did not give starts after where
+** it would sort), ISCSDK_E_INVALID_HANDLE,
 ** ISCSDK_E_REFUSED (the service refused: iscsdk_last_error() reads
 ** "...: refused by the service (CODE): message", CODE e.g. not_found,
 ** bad_path, bad_request), ISCSDK_E_UNREACHABLE, ISCSDK_E_DISCONNECTED,
