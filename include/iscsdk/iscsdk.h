@@ -557,7 +557,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cloud_file_history(iscsdk_client* c,
 **       returned files, solver.log among them, also after a failure),
 **       "exitCode", "jobId", "files", "bytesSent", "wallSeconds"; on failure
 **       "errorCode" (unknown_solver, no_solver, solver_failed, time_limit,
-**       output_limit, worker_lost, canceled, quota, invalid_argument, unreachable,
+**       output_limit, worker_lost, canceled, quota, bad_argument,
+**       invalid_argument, unreachable,
 **       license_required, license_frozen, ...) , "errorMsg" and "logTail"
 **       (the solver's last lines). license_required: the product needs an
 **       active licence for compute and the organisation has none (status
@@ -578,7 +579,13 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cloud_file_history(iscsdk_client* c,
 ** reconnects. iscsdk_shut_out() cancels the solutions still in progress (a
 ** result would have no one to go to); no SOLUTION_RESULT follows it.
 ** Errors: ISCSDK_E_INVALID_ARG for a NULL or non-UTF-8 path, a model that
-** does not exist, options that are not a JSON object or hold unknown keys.
+** does not exist, options that are not a JSON object or hold unknown keys,
+** a model file name or an argument that begins with '-' (a solver would
+** read it as an option; the service and the worker refuse it too, as
+** errorCode bad_argument, and so does a worker whose solver takes no
+** "args"). What program runs is the worker's configuration, never the
+** program's: a solve names a solver, and the worker runs it in a sandbox
+** that sees only the job's files.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_get_solution(iscsdk_client* c, const char* file_path, const char* options_json, const char* come_back_json, uint64_t* out_request_id);
 

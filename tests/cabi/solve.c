@@ -6,7 +6,8 @@
 **   models   solve each MODEL (a CalculiX deck) with results in DIR/<n>;
 **            prints "result <n> <status> <resultDir>" for the Go side to
 **            compare with a local ccx run, and checks the progress states
-**   failures bad arguments get ISCSDK_E_INVALID_ARG; a deck ccx rejects
+**   failures bad arguments get ISCSDK_E_INVALID_ARG (a model named -o, an
+**            argument --evil among them); a deck ccx rejects
 **            ends "failed" with errorCode solver_failed and the solver's
 **            last lines; an unknown solver ends failed with unknown_solver
 */
@@ -130,6 +131,20 @@ static void failures(void)
     CHECK_STATUS(iscsdk_get_solution(c, deck, "{\"solvr\":\"calculix\"}", NULL, &id), ISCSDK_E_INVALID_ARG);
     CHECK_ERROR_HAS("solvr");
     CHECK_STATUS(iscsdk_get_solution(c, "\xff\xfe.inp", NULL, NULL, &id), ISCSDK_E_INVALID_ARG);
+    /* A model or an argument a solver would read as an option. */
+    {
+        char opt[1024];
+        snprintf(opt, sizeof opt, "%s/-o", dir);
+        f = fopen(opt, "w");
+        if (CHECK(f != NULL)) {
+            fputs("*HEADING\n", f);
+            fclose(f);
+            CHECK_STATUS(iscsdk_get_solution(c, opt, NULL, NULL, &id), ISCSDK_E_INVALID_ARG);
+            CHECK_ERROR_HAS("bad_argument");
+        }
+        CHECK_STATUS(iscsdk_get_solution(c, deck, "{\"args\":[\"--evil\"]}", NULL, &id), ISCSDK_E_INVALID_ARG);
+        CHECK_ERROR_HAS("begins with '-'");
+    }
     CHECK_STATUS(iscsdk_cancel(c, 987654), ISCSDK_E_INVALID_ARG);
     CHECK_STATUS(iscsdk_cancel(NULL, 1), ISCSDK_E_INVALID_ARG);
 
