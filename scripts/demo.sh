@@ -72,11 +72,13 @@ say "cloud files (examples/c/cloud_files.c): a CalculiX model and an assembly, s
 "$bin/cloud_files" examples/data/beam.inp examples/data/Bracket
 "$bin/iscctl" ls /demo
 "$bin/iscctl" history /demo/beam.inp
-if command -v ccx >/dev/null; then
-  say "compute (examples/c/cloud_solve.c): GetSolution sends beam.inp to the dev worker, which runs CalculiX; progress and the solver's output stream back, the results land in a local folder"
-  "$bin/cloud_solve" examples/data/beam.inp
-else
+if ! command -v ccx >/dev/null; then
   say "compute skipped: ccx (CalculiX) is not installed — apt-get install calculix-ccx"
+elif ! command -v bwrap >/dev/null; then
+  say "compute skipped: the dev worker runs solvers in a bubblewrap sandbox and refuses to run without it — apt-get install bubblewrap"
+else
+  say "compute (examples/c/cloud_solve.c): GetSolution sends beam.inp to the dev worker, which runs CalculiX in a sandbox that sees only the job; progress and the solver's output stream back, the results land in a local folder"
+  "$bin/cloud_solve" examples/data/beam.inp
 fi
 
 # ---- upgrades (docs/upgrades.md) ----
