@@ -90,6 +90,7 @@ type Client struct {
 	licenses    *keeper
 	files       *fileIndex  // where local files came from
 	stat        *statCache  // what local files held when last read or written
+	up, down    *linkMeter  // the link's bandwidth-delay product, each way
 	cache       *chunkCache // chunks downloaded before
 	pickers     pickerWaits
 	upgrades    *upgrader
@@ -150,6 +151,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
 	c.stat = &statCache{dir: filepath.Join(cfg.WorkspaceDir, "stat"), workspace: cfg.WorkspaceDir, now: time.Now, window: racyWindow}
+	c.up, c.down = &linkMeter{}, &linkMeter{}
 	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
 	c.upgrades = newUpgrader(c)
 	c.solves = newSolveRouter()
@@ -596,6 +598,13 @@ func (c *Client) serve(conn *transport.Conn) error {
 			c.receive(conn, m)
 		case wire.TypeBye:
 			c.log.Info("service closed the session", "reason", m.Reason, "text", m.Text)
+			if m.Reason == wire.ByeSignInRequired {
+				// The user's access ended: the service freed the seats;
+				// say so for each licence, then ask for a sign-in.
+				c.licenses.dropAll("the user must sign in again: " + m.Text)
+				c.emit(localEvent(EventSignInRequired, map[string]string{"reason": m.Reason, "message": m.Text}))
+				continue
+			}
 			c.emit(localEvent(EventServiceClosed, map[string]string{"reason": m.Reason, "message": m.Text}))
 		default:
 			c.log.Debug("ignored message", "type", m.Type)

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,9 +35,7 @@ var (
 
 // Transfer tuning.
 const (
-	uploadWindow   = 8        // chunks in flight while saving
-	downloadWindow = 8        // chunks in flight while opening
-	haveBatchBytes = 16 << 20 // chunks held between two have/want rounds
+	haveBatchBytes = 16 << 20 // chunks held between two have/want rounds, at most (see linkMeter)
 	saveAttempts   = 5        // a save or open survives this many dropped connections
 	progressEvery  = 100 * time.Millisecond
 	transferTimout = 30 * time.Minute
@@ -255,7 +254,10 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	return res, nil
 }
 
-// uploader sends the chunks of a save in have/want rounds.
+// uploader sends the chunks of a save in have/want rounds. A round runs
+// in the background while the next batch is chunked; its puts keep the
+// link's window full (linkMeter), and a batch covers half a second of the
+// link.
 type uploader struct {
 	c      *Client
 	ctx    context.Context
@@ -265,6 +267,10 @@ type uploader struct {
 
 	batch      []manifest.Chunk // Data unused; Encoded copied
 	batchBytes int
+
+	round chan struct{} // closed when the round in the background ends; nil: none
+	mu    sync.Mutex    // guards what rounds write: res.BytesSent, res.ChunksSent, failed
+	fail  error         // of a round
 }
 
 // unchanged returns the manifest entry the stat cache holds for lf if its
@@ -291,7 +297,16 @@ func (u *uploader) unchanged(lf localFile, known *statSnapshot) (entry manifest.
 }
 
 // file chunks one local file, sending what the service lacks as it goes.
+// When it fails, no round it started is left running.
 func (u *uploader) file(lf localFile) (manifest.File, error) {
+	entry, err := u.read(lf)
+	if err != nil {
+		u.wait()
+	}
+	return entry, err
+}
+
+func (u *uploader) read(lf localFile) (manifest.File, error) {
 	f, err := os.Open(lf.abs)
 	if err != nil {
 		return manifest.File{}, err
@@ -303,8 +318,8 @@ func (u *uploader) file(lf localFile) (manifest.File, error) {
 		u.report(u.done, false)
 		u.batch = append(u.batch, manifest.Chunk{ID: ch.ID, Encoded: append([]byte(nil), ch.Encoded...)})
 		u.batchBytes += len(ch.Encoded)
-		if u.batchBytes >= haveBatchBytes || len(u.batch) >= wire.MaxHaveBatch {
-			return u.flush()
+		if u.batchBytes >= u.c.up.batch() || len(u.batch) >= wire.MaxHaveBatch {
+			return u.startRound()
 		}
 		return nil
 	})
@@ -324,13 +339,52 @@ func (u *uploader) file(lf localFile) (manifest.File, error) {
 	return entry, nil
 }
 
-// flush asks which chunks of the batch are missing and sends those.
+// flush sends the batch and waits until every round ended.
 func (u *uploader) flush() error {
-	if len(u.batch) == 0 {
-		return nil
+	if err := u.startRound(); err != nil {
+		return err
 	}
-	ids := make([]string, 0, len(u.batch))
-	for _, ch := range u.batch {
+	return u.wait()
+}
+
+// startRound starts the batch's have/want round in the background, once
+// the previous round ended.
+func (u *uploader) startRound() error {
+	if err := u.wait(); err != nil || len(u.batch) == 0 {
+		return err
+	}
+	batch := u.batch
+	u.batch, u.batchBytes = nil, 0
+	done := make(chan struct{})
+	u.round = done
+	go func() {
+		defer close(done)
+		if err := u.send(batch); err != nil {
+			u.mu.Lock()
+			u.fail = err
+			u.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// wait waits for the round in the background and returns the first
+// error of a round.
+func (u *uploader) wait() error {
+	if u.round != nil {
+		<-u.round
+		u.round = nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.fail
+}
+
+// send asks which chunks of batch are missing and sends those, as many in
+// flight as the link's window holds.
+func (u *uploader) send(batch []manifest.Chunk) error {
+	ids := make([]string, 0, len(batch))
+	for _, ch := range batch {
 		ids = append(ids, ch.ID.String())
 	}
 	var have wire.FilesHave
@@ -343,40 +397,51 @@ func (u *uploader) flush() error {
 	}
 	var (
 		wg    sync.WaitGroup
-		mu    sync.Mutex
 		first error
-		slots = make(chan struct{}, uploadWindow)
 	)
-	for _, ch := range u.batch {
+	link := u.c.up
+	for _, ch := range batch {
 		if !missing[ch.ID.String()] {
 			continue
 		}
 		delete(missing, ch.ID.String()) // the same chunk twice in a batch: once
-		slots <- struct{}{}
-		mu.Lock()
+		n := int64(len(ch.Encoded))
+		if err := link.acquire(u.ctx, n); err != nil {
+			u.mu.Lock()
+			first = cmp.Or(first, err)
+			u.mu.Unlock()
+			break
+		}
+		u.mu.Lock()
 		failed := first != nil
-		mu.Unlock()
+		u.mu.Unlock()
 		if failed {
-			<-slots
+			link.release(n)
 			break
 		}
 		wg.Add(1)
 		go func(ch manifest.Chunk) {
-			defer func() { <-slots; wg.Done() }()
+			defer wg.Done()
+			defer link.release(n)
+			sent := link.mark()
 			err := u.c.sendFrame(u.ctx, wire.Frame{Kind: wire.BinChunkPut, ChunkID: ch.ID, Payload: ch.Encoded}, nil)
-			mu.Lock()
-			defer mu.Unlock()
+			if err == nil {
+				link.acked(sent, n)
+			}
+			u.mu.Lock()
+			defer u.mu.Unlock()
 			if err != nil && first == nil {
 				first = err
 			}
 			if err == nil {
-				u.res.BytesSent += int64(len(ch.Encoded))
+				u.res.BytesSent += n
 				u.res.ChunksSent++
 			}
 		}(ch)
 	}
 	wg.Wait()
-	u.batch, u.batchBytes = u.batch[:0], 0
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	return first
 }
 

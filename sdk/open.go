@@ -296,7 +296,7 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 		data []byte
 		err  error
 	}
-	// Chunks are fetched up to downloadWindow ahead and written in order.
+	// Chunks are fetched ahead (as the link's window holds) and written in order.
 	futures := make([]chan fetched, len(file.Chunks))
 	next := 0
 	var fetchedMu sync.Mutex
@@ -325,11 +325,13 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 			}
 		}
 		go func() {
+			sent := c.down.mark()
 			f, err := c.fetch(ctx, chunkOp, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
 			if err != nil {
 				ch <- fetched{err: err}
 				return
 			}
+			c.down.acked(sent, int64(len(f.Payload)))
 			if f.ChunkID != ref.ID {
 				ch <- fetched{err: fmt.Errorf("%w: asked for chunk %s, got %s", ErrProtocol, ref.ID, chunkstore.ID(f.ChunkID))}
 				return
@@ -348,12 +350,16 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 		}()
 	}
 	h := sha256.New()
+	var ahead int64 // bytes of the chunks launched and not yet written
 	for i := range file.Chunks {
-		for ; next < len(file.Chunks) && next <= i+downloadWindow; next++ {
+		// As many chunks ahead as the link's window holds (see linkMeter).
+		for win := c.down.window(); next < len(file.Chunks) && (next <= i || ahead < win); next++ {
+			ahead += int64(file.Chunks[next].Size)
 			launch(next)
 		}
 		r := <-futures[i]
 		futures[i] = nil
+		ahead -= int64(file.Chunks[i].Size)
 		if r.err != nil {
 			// Drain what is in flight so no goroutine outlives the call.
 			for j := i + 1; j < next; j++ {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Relay is a TCP relay in front of a service whose links can be cut, and
@@ -17,6 +18,7 @@ type Relay struct {
 	cut     bool
 	stalled bool
 	resumed chan struct{} // closed when a stall ends
+	rate    int           // bytes per second each way; 0: unlimited
 	conns   map[net.Conn]bool
 	wg      sync.WaitGroup
 }
@@ -73,14 +75,32 @@ func (r *Relay) accept() {
 // while the relay is stalled.
 func (r *Relay) copy(dst io.Writer, src io.Reader, down bool) {
 	buf := make([]byte, 32<<10)
+	var sent int64 // since paced
+	var paced time.Time
 	for {
-		n, err := src.Read(buf)
+		r.mu.Lock()
+		rate := r.rate
+		r.mu.Unlock()
+		read := buf
+		if rate > 0 && rate/50 < len(buf) {
+			read = buf[:max(rate/50, 1)] // 20 ms of the rate at a time
+		}
+		n, err := src.Read(read)
 		if n > 0 {
 			r.mu.Lock()
 			stalled, resumed := r.stalled, r.resumed
 			r.mu.Unlock()
 			if stalled && down {
 				<-resumed
+			}
+			if rate > 0 {
+				// Each byte leaves no earlier than the rate allows: a
+				// link this slow, whatever the sockets could take.
+				if paced.IsZero() || time.Since(paced) > time.Second {
+					paced, sent = time.Now(), 0
+				}
+				sent += int64(n)
+				time.Sleep(time.Until(paced.Add(time.Duration(sent) * time.Second / time.Duration(rate))))
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -124,6 +144,14 @@ func (r *Relay) Cut(cut bool) {
 		close(r.resumed)
 		r.resumed = make(chan struct{})
 	}
+}
+
+// Throttle limits each direction of every relayed connection to
+// bytesPerSecond (0: no limit), as a slow link does.
+func (r *Relay) Throttle(bytesPerSecond int) {
+	r.mu.Lock()
+	r.rate = bytesPerSecond
+	r.mu.Unlock()
 }
 
 // Retarget sends the connections made from now on to target, as a load
