@@ -570,3 +570,38 @@ func TestSandboxALeaseNamingAProgramIsNotRun(t *testing.T) {
 		t.Fatal("the lease's program ran")
 	}
 }
+
+// Fail closed: a worker that cannot build the sandbox (here: no bubblewrap
+// on its PATH) does not start, saying why, unless its operator says
+// --sandbox=off, which it logs as an error before it runs anything.
+func TestSandboxWorkerWithoutOneRefusesToStart(t *testing.T) {
+	bin := limitsISCD(t)
+	workDir := t.TempDir()
+	os.Chmod(filepath.Dir(workDir), 0o711)
+	args := []string{"worker", "--server", "http://127.0.0.1:1", "--dir", workDir, "--solver", "t=/usr/bin/true"}
+	env := []string{"PATH=" + t.TempDir(), "ISCD_WORKER_TOKEN=isw_x_y"}
+
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !strings.Contains(string(out), "bubblewrap") || !strings.Contains(string(out), "--sandbox=off") {
+		t.Fatalf("a worker without bubblewrap: %v\n%s", err, out)
+	}
+
+	cmd = exec.Command(bin, append(args, "--sandbox=off")...)
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	first := make([]byte, 4096)
+	n, _ := stderr.Read(first) // the first log line
+	if line := string(first[:n]); !strings.Contains(line, `"level":"ERROR"`) || !strings.Contains(line, "WITHOUT A SANDBOX") {
+		t.Fatalf("--sandbox=off: the first log line is %q, want the loud error", line)
+	}
+}
