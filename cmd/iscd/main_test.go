@@ -39,6 +39,31 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// `iscd worker --solvers FILE` reads the worker's solver flags from a
+// file: a well-formed one gets as far as the missing --server, a bad line
+// is named with its number.
+func TestWorkerSolversFile(t *testing.T) {
+	t.Setenv("ISCD_SERVER", "")
+	file := func(text string) string {
+		p := filepath.Join(t.TempDir(), "solvers.conf")
+		os.WriteFile(p, []byte(text), 0o600)
+		return p
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"# the machine's solvers\nsolver t=/usr/bin/true -i {stem}\n\nsolver-network t\nsandbox-share /tmp\n", "--server is required"},
+		{"solver t=/usr/bin/true\nsolver-network nope\n", "--solver-network nope: no such --solver"},
+		{"solver t=/usr/bin/true\nserver http://evil\n", `solvers.conf:2: "server" is not one of`},
+		{"solver t=/no/such/solver -i {stem}\n", "solvers.conf:1: solver: solver t: program /no/such/solver"},
+		{"solver t=/usr/bin/true\nsolver t=/usr/bin/true\n", "solvers.conf:2: solver: solver t given twice"},
+	} {
+		var out, errb bytes.Buffer
+		err := run([]string{"worker", "--solvers", file(tc.text)}, &out, &errb)
+		if err == nil || !strings.Contains(err.Error()+errb.String(), tc.want) {
+			t.Errorf("solvers file %q: %v %s, want %q", tc.text, err, errb.String(), tc.want)
+		}
+	}
+}
+
 // The real binary: it starts, says where it listens, and stops cleanly on
 // SIGTERM; with $ISCD_TRACE it leaves a Go execution trace there.
 func TestServeStopsOnSIGTERM(t *testing.T) {

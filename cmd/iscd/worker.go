@@ -125,6 +125,31 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// readSolversFile applies the solver flags of the file at path to fs: a
+// worker's solvers kept in one file (`iscd worker --solvers FILE`).
+func readSolversFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, _ := strings.Cut(line, " ")
+		switch name {
+		case "solver", "solver-network", "plugin", "sandbox-share":
+		default:
+			return fmt.Errorf("%s:%d: %q is not one of solver, solver-network, plugin, sandbox-share", path, i+1, name)
+		}
+		if err := fs.Set(name, strings.TrimSpace(value)); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, i+1, name, err)
+		}
+	}
+	return nil
+}
+
 // runWorker runs `iscd worker`: a compute worker connected to an iscd. It
 // stops on SIGINT/SIGTERM; jobs it was running are re-queued by iscd when
 // their leases lapse.
@@ -145,11 +170,22 @@ func runWorker(args []string, stderr io.Writer) error {
 	sandbox, sandboxCfg := sandboxFlags(fs, "")
 	plugins := pluginFlag{}
 	fs.Var(plugins, "plugin", "NAME=LIBRARY: a native solver plugin this worker runs (repeatable)")
+	fs.Func("solvers", "a file of the flags above that name solvers, one a line without its dashes: solver NAME=PROGRAM ARGS..., solver-network NAME, plugin NAME=LIBRARY, sandbox-share DIR; # comments", func(path string) error {
+		return readSolversFile(fs, path)
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("iscd worker: unexpected argument %q", fs.Arg(0))
+	}
+	for _, n := range network {
+		c, ok := solvers[n]
+		if !ok {
+			return fmt.Errorf("iscd worker: --solver-network %s: no such --solver", n)
+		}
+		c.Network = true
+		solvers[n] = c
 	}
 	if *srv == "" {
 		return errors.New("iscd worker: --server is required")
@@ -165,14 +201,6 @@ func runWorker(args []string, stderr io.Writer) error {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
-	}
-	for _, n := range network {
-		c, ok := solvers[n]
-		if !ok {
-			return fmt.Errorf("iscd worker: --solver-network %s: no such --solver", n)
-		}
-		c.Network = true
-		solvers[n] = c
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	w, err := worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins, PluginHost: self(),
