@@ -42,6 +42,13 @@ type License struct {
 	Created      time.Time     `json:"created"`
 	Updated      time.Time     `json:"updated"`
 
+	// NamedUsers limits the licence to authorised users: those the
+	// marketplace authorised (User.Authorised) and those in Users. Its
+	// floating seats are counted per user: a user's sessions on several
+	// machines hold one seat between them.
+	NamedUsers bool     `json:"namedUsers,omitempty"`
+	Users      []string `json:"users,omitempty"` // user ids an operator assigned
+
 	// Marketplace bookkeeping (empty for licences made by iscctl).
 	InstanceID  string `json:"instanceId,omitempty"`
 	OrderID     string `json:"orderId,omitempty"`
@@ -88,6 +95,21 @@ type Seat struct {
 	LeaseExpires time.Time `json:"leaseExpires,omitzero"`
 }
 
+// Room reports whether the licence has a floating seat for s beside the
+// live seats of others: fewer than Seats of them, or, for a named-user
+// licence, fewer than Seats users holding them, or one held by s's user
+// already. AcquireSeat decides with it in both backends.
+func (l License) Room(others []Seat, s Seat) bool {
+	if !l.NamedUsers {
+		return len(others) < l.Seats
+	}
+	users := make(map[string]bool, len(others))
+	for _, o := range others {
+		users[o.UserID] = true
+	}
+	return users[s.UserID] || len(users) < l.Seats
+}
+
 // Lapsed reports whether a floating lease has run out at now.
 func (s Seat) Lapsed(now time.Time) bool {
 	return !s.LeaseExpires.IsZero() && now.After(s.LeaseExpires)
@@ -128,8 +150,8 @@ type Licenses interface {
 	// AcquireSeat gives s.SessionID a floating seat of the licence until
 	// s.LeaseExpires: the seat it already holds, or the live seat of the
 	// same user on the same device (a program that came back in a new
-	// session takes its seat over), or a new one if fewer than the
-	// licence's Seats unlapsed seats exist; else ErrNoSeat. ErrNotActive
+	// session takes its seat over), or a new one if the licence has Room
+	// beside the unlapsed seats; else ErrNoSeat. ErrNotActive
 	// if the licence is frozen or released (checked in the same step).
 	AcquireSeat(ctx context.Context, s Seat) (Seat, error)
 	// RenewSeat extends a held seat; ErrNotFound if it lapsed and was taken.

@@ -20,6 +20,10 @@ type Org struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// Tenant is set on an organisation the marketplace synced (tenantSync).
+	Tenant *Tenant `json:"tenant,omitempty"`
+	// Closed: the tenant was deleted; its users' tokens are refused.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // User is a person (or a service account) in an org.
@@ -29,6 +33,38 @@ type User struct {
 	Name    string    `json:"name"`
 	Email   string    `json:"email,omitempty"`
 	Created time.Time `json:"created"`
+
+	// What the marketplace's authSync says (docs/identity.md); empty for
+	// users an operator made.
+	UserName     string `json:"userName,omitempty"`     // the marketplace's account name, unique in the tenant
+	Role         string `json:"role,omitempty"`         // RoleUser or RoleAdmin
+	Department   string `json:"department,omitempty"`   // a Department's Code
+	EmployeeCode string `json:"employeeCode,omitempty"` //
+	Mobile       string `json:"mobile,omitempty"`       //
+	// Disabled (enable "false") refuses the user's tokens.
+	Disabled bool `json:"disabled,omitempty"`
+	// Authorised says the marketplace authorised the user to use the
+	// application (added and not revoked): a named-user licence admits
+	// such users (License.NamedUsers). A synced user (UserName set) that
+	// is not authorised is refused.
+	Authorised bool `json:"authorised,omitempty"`
+	// Deleted: removed by the marketplace; tokens refused, kept for the
+	// audit log.
+	Deleted bool      `json:"deleted,omitempty"`
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+// Refused reports why a user's tokens are refused, or "".
+func (u User) Refused() string {
+	switch {
+	case u.Deleted:
+		return "the user was deleted"
+	case u.Disabled:
+		return "the user is disabled"
+	case u.UserName != "" && !u.Authorised:
+		return "the marketplace revoked the user's authorisation"
+	}
+	return ""
 }
 
 // Token is a stored bearer credential. Only the hash of its secret is kept.
@@ -134,6 +170,7 @@ type Sessions interface {
 // Store is everything iscd persists.
 type Store interface {
 	Directory
+	Identity
 	Sessions
 	Licenses
 	Marketplace

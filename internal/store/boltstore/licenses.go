@@ -69,7 +69,7 @@ func (d *DB) AcquireSeat(_ context.Context, s store.Seat) (store.Seat, error) {
 		if err != nil {
 			return err
 		}
-		live := 0
+		var live []store.Seat
 		for _, old := range seats {
 			mine := old.SessionID == s.SessionID && s.SessionID != ""
 			comeback := s.Device != "" && old.UserID == s.UserID && old.Device == s.Device && !old.Lapsed(s.Renewed)
@@ -85,9 +85,9 @@ func (d *DB) AcquireSeat(_ context.Context, s store.Seat) (store.Seat, error) {
 				}
 				continue
 			}
-			live++
+			live = append(live, old)
 		}
-		if live >= l.Seats {
+		if !l.Room(live, s) {
 			return store.ErrNoSeat
 		}
 		s.ID = "seat_" + token.ID()

@@ -67,7 +67,7 @@ func (d *DB) AcquireSeat(ctx context.Context, s store.Seat) (store.Seat, error) 
 		if err != nil {
 			return err
 		}
-		live := 0
+		var live []store.Seat
 		var lapsed []string
 		for _, old := range seats {
 			mine := old.SessionID == s.SessionID && s.SessionID != ""
@@ -82,14 +82,14 @@ func (d *DB) AcquireSeat(ctx context.Context, s store.Seat) (store.Seat, error) 
 				lapsed = append(lapsed, old.ID)
 				continue
 			}
-			live++
+			live = append(live, old)
 		}
 		if len(lapsed) > 0 {
 			if _, err := tx.Exec(ctx, "DELETE FROM seats WHERE id = ANY($1)", lapsed); err != nil {
 				return err
 			}
 		}
-		if live >= l.Seats {
+		if !l.Room(live, s) {
 			return store.ErrNoSeat
 		}
 		s.ID = "seat_" + token.ID()

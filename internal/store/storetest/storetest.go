@@ -51,6 +51,8 @@ var Tests = []struct {
 	{"KeysAndAudit", TestKeysAndAudit},
 	{"Marketplace", TestMarketplace},
 	{"MarketRequests", TestMarketRequests},
+	{"Identity", TestIdentity},
+	{"NamedSeats", TestNamedSeats},
 	{"FilesVersionsAndLocks", TestFilesVersionsAndLocks},
 	{"CommitRetry", TestCommitRetry},
 	{"FileAndFolder", TestFileAndFolder},
