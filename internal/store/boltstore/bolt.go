@@ -34,6 +34,7 @@ var (
 type DB struct {
 	db        *bolt.DB
 	retention int
+	events    *group // appends of session events
 }
 
 var _ store.Store = (*DB)(nil)
@@ -67,7 +68,7 @@ func Open(path string, retention int) (*DB, error) {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	return &DB{db: db, retention: retention}, nil
+	return &DB{db: db, retention: retention, events: &group{db: db}}, nil
 }
 
 // Close closes the database file.
@@ -247,11 +248,12 @@ func seqKey(seq uint64) []byte {
 }
 
 // AppendEvent implements store.Sessions. Concurrent appends are coalesced
-// into one transaction (bbolt's Batch), so a burst costs one fsync.
+// into one transaction (a group commit), so a burst costs one fsync, and
+// a lone one commits at once.
 func (d *DB) AppendEvent(_ context.Context, sessionID string, data []byte) (uint64, error) {
 	var seq uint64
-	err := d.db.Batch(func(tx *bolt.Tx) error {
-		// bbolt runs this again when another call in the batch fails, so
+	err := d.events.do(func(tx *bolt.Tx) error {
+		// This runs again when another call in the group fails, so
 		// it must not build on what an earlier, rolled-back run left in seq.
 		seq = 0
 		if tx.Bucket(bktSessions).Get([]byte(sessionID)) == nil {
