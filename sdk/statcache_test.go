@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -301,5 +303,35 @@ func TestReopenVerifiesLocalFilesByStat(t *testing.T) {
 	mustSave(t, author, local, "/model.prt", 2, sdk.SaveOptions{})
 	if _, err := reader.OpenFile(ctx, "/model.prt", false, nil); !errors.Is(err, sdk.ErrLocalChanges) {
 		t.Fatalf("err = %v, want ErrLocalChanges", err)
+	}
+}
+
+// The service lost chunks of the version a stat cache vouches for (a
+// store restored from an older backup): the commit is refused, the SDK
+// reads the files and sends them, and the version is whole.
+func TestResaveAfterTheServiceLostChunks(t *testing.T) {
+	dir, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartConfig(t, server.Config{Chunks: dir})
+	c := statClient(t, config(t, srv))
+	data := randomBytes(40, 300<<10)
+	local := writeTemp(t, "part.prt", data)
+	settle()
+	mustSave(t, c, local, "/lost.prt", 0, sdk.SaveOptions{})
+	if r := mustSave(t, c, local, "/lost.prt", 1, sdk.SaveOptions{}); r.FilesRead != 0 || r.ChunksSent != 0 {
+		t.Fatalf("an unchanged file was read or sent: %+v", r)
+	}
+	st, err := chunkstore.GC(context.Background(), dir, server.DevOrg, func(chunkstore.ID) bool { return false }, time.Now().Add(time.Hour))
+	if err != nil || st.Deleted == 0 {
+		t.Fatalf("losing the chunks: %+v %v", st, err)
+	}
+	r := mustSave(t, c, local, "/lost.prt", 2, sdk.SaveOptions{})
+	if r.FilesRead != 1 || r.ChunksSent == 0 {
+		t.Fatalf("the re-save after the loss: %+v", r)
+	}
+	if got := cloudContent(t, srv, "/lost.prt"); !bytes.Equal(got, data) {
+		t.Fatal("the version after the loss differs")
 	}
 }
