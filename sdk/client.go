@@ -598,6 +598,13 @@ func (c *Client) serve(conn *transport.Conn) error {
 			c.receive(conn, m)
 		case wire.TypeBye:
 			c.log.Info("service closed the session", "reason", m.Reason, "text", m.Text)
+			if m.Reason == wire.ByeSignInRequired {
+				// The user's access ended: the service freed the seats;
+				// say so for each licence, then ask for a sign-in.
+				c.licenses.dropAll("the user must sign in again: " + m.Text)
+				c.emit(localEvent(EventSignInRequired, map[string]string{"reason": m.Reason, "message": m.Text}))
+				continue
+			}
 			c.emit(localEvent(EventServiceClosed, map[string]string{"reason": m.Reason, "message": m.Text}))
 		default:
 			c.log.Debug("ignored message", "type", m.Type)

@@ -28,6 +28,7 @@ const (
 	EventNotice           EventType = EventType(wire.KindNotice)           // operate "Notice": title, text
 	EventPicker           EventType = EventType(wire.KindPicker)           // operate "Picker": url, pickerId, mode, expires, browser
 	EventUpgradeResult    EventType = EventType(wire.KindUpgradeResult)    // operate "UpgradeResult": status, version, installer; made at Init
+	EventSignInRequired   EventType = EventType(wire.KindSignInRequired)   // operate "SignInRequired": reason, message
 )
 
 var eventNames = map[EventType]string{
@@ -46,6 +47,7 @@ var eventNames = map[EventType]string{
 	EventNotice:           "Notice",
 	EventPicker:           "Picker",
 	EventUpgradeResult:    "UpgradeResult",
+	EventSignInRequired:   "SignInRequired",
 }
 
 // String returns the event's operate name, or "EventType(N)".

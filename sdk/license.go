@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -347,6 +348,22 @@ func (k *keeper) pushed(e Event) {
 	}
 	k.mu.Unlock()
 	k.poke()
+}
+
+// dropAll forgets every licence held and tells the host each one was
+// released: the service ended the session and freed its seats.
+func (k *keeper) dropAll(why string) {
+	k.mu.Lock()
+	ids := make([]string, 0, len(k.held))
+	for id := range k.held {
+		ids = append(ids, id)
+	}
+	clear(k.held)
+	k.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		k.c.emit(localEvent(EventLicenseState, map[string]string{"licenseId": id, "state": LicenseReleased, "message": why}))
+	}
 }
 
 // run renews leases at half-time until ctx ends.

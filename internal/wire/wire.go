@@ -118,7 +118,12 @@ const (
 	KindSolutionResult   int32 = 11
 	KindLicenseState     int32 = 12
 	KindNotice           int32 = 13
-	// KindPicker (14) is in picker.go.
+	// KindPicker (14) is in picker.go, KindUpgradeResult (15) in upgrades.go.
+
+	// KindSignInRequired is raised by the SDK when the service ends the
+	// session because the user must sign in again (ByeSignInRequired):
+	// params reason, message.
+	KindSignInRequired int32 = 16
 )
 
 // Event is a service-pushed event in the compatible shape: Operate names it,
@@ -190,6 +195,10 @@ const (
 	ByeShutdown    = "shutdown"     // the service is stopping; reconnect later
 	ByeKicked      = "kicked"       // an operator ended the session
 	ByeSessionGone = "session_gone" // the session expired or was replaced
+	// ByeSignInRequired: the user's access was revoked, the user deleted
+	// or disabled; the session is over and its seats are free. The SDK
+	// raises SignInRequired (KindSignInRequired).
+	ByeSignInRequired = "sign_in_required"
 )
 
 // ErrTooLarge is returned by Decode for a message over MaxControlMessage.

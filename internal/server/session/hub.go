@@ -817,11 +817,15 @@ func (h *Hub) End(ctx context.Context, sessionID, reason string) bool {
 }
 
 func (h *Hub) end(ctx context.Context, sessionID, reason string) bool {
+	return h.endWith(ctx, sessionID, wire.ByeKicked, reason)
+}
+
+func (h *Hub) endWith(ctx context.Context, sessionID, bye, reason string) bool {
 	h.mu.Lock()
 	l := h.live[sessionID]
 	h.mu.Unlock()
 	if l != nil && reason != "" {
-		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: wire.ByeKicked, Text: reason})
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: bye, Text: reason})
 	}
 	if _, err := h.store.Session(ctx, sessionID); err != nil {
 		return false
@@ -831,6 +835,28 @@ func (h *Hub) end(ctx context.Context, sessionID, reason string) bool {
 		go l.conn.Close(websocket.CloseNormalClosure, "session ended")
 	}
 	return true
+}
+
+// EndUser ends every session of a user whose access was revoked (or who
+// was deleted or disabled), connected or not, on every replica (Relay): a
+// connected client is told with bye ByeSignInRequired and reason, and
+// what the sessions held (floating seats) is freed at once. It returns
+// how many sessions it ended.
+func (h *Hub) EndUser(ctx context.Context, userID, reason string) int {
+	all, err := h.store.ListSessions(ctx)
+	if err != nil {
+		h.log.Error("end the sessions of a user", "user", userID, "err", err)
+		return 0
+	}
+	n := 0
+	for _, s := range all {
+		if s.UserID != userID || !h.endWith(ctx, s.ID, wire.ByeSignInRequired, reason) {
+			continue
+		}
+		n++
+		h.relayKick(Kick{Session: s.ID, Reason: reason, Bye: wire.ByeSignInRequired})
+	}
+	return n
 }
 
 // EndToken ends every session connected with a token that was revoked:
@@ -865,6 +891,7 @@ type Kick struct {
 	Session string `json:"session,omitempty"`
 	Token   string `json:"token,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	Bye     string `json:"bye,omitempty"` // the bye's reason; "": wire.ByeKicked
 }
 
 // Relay has the hub pass each End and EndToken on to fn, for the other
@@ -898,9 +925,20 @@ func (h *Hub) Kick(ctx context.Context, k Kick) {
 		return
 	}
 	if k.Reason != "" {
-		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: wire.ByeKicked, Text: k.Reason})
+		bye := k.Bye
+		if bye == "" {
+			bye = wire.ByeKicked
+		}
+		_ = l.conn.Send(ctx, &wire.Message{Type: wire.TypeBye, Reason: bye, Text: k.Reason})
 	}
 	go l.conn.Close(websocket.CloseNormalClosure, "session ended")
+}
+
+// Connected is how many sessions have a connection to this replica now.
+func (h *Hub) Connected() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.live)
 }
 
 // Shutdown stops accepting connections, tells every connected client why
