@@ -156,8 +156,10 @@ func (e *NameError) Unwrap() error { return ErrInvalid }
 // checkName returns why name is not a valid element, or "".
 func checkName(name string) string {
 	switch {
-	case name == "" || name == "." || name == "..":
-		return "is not a name"
+	case name == "":
+		return "is empty"
+	case name == "." || name == "..":
+		return `is not a name ("." and ".." are not allowed)`
 	case len(name) > MaxNameLen:
 		return fmt.Sprintf("is longer than %d bytes", MaxNameLen)
 	case !utf8.ValidString(name):
