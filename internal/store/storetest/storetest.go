@@ -54,7 +54,6 @@ var Tests = []struct {
 	{"Identity", TestIdentity},
 	{"NamedSeats", TestNamedSeats},
 	{"FilesVersionsAndLocks", TestFilesVersionsAndLocks},
-	{"ListFilesPage", TestListFilesPage},
 	{"CommitRetry", TestCommitRetry},
 	{"FileAndFolder", TestFileAndFolder},
 	{"ConcurrentCommits", TestConcurrentCommits},
