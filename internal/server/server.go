@@ -22,7 +22,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/envelope"
-	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
@@ -92,9 +91,7 @@ type Config struct {
 	// Limits bounds what each client may hold: connections, request
 	// bytes in memory (docs/deploy.md).
 	Limits Limits
-	// Metrics says where /metrics is served, and to whom.
-	Metrics MetricsConfig
-	Logger  *slog.Logger
+	Logger *slog.Logger
 }
 
 // Server is a running iscd.
@@ -115,11 +112,6 @@ type Server struct {
 	served   chan error
 	stopGC   context.CancelFunc
 	gcDone   sync.WaitGroup // housekeeping, the lease expiry and the dev worker
-
-	metrics     *metrics.Service
-	timed       store.Store  // the store the parts use: store, with its hot calls timed
-	metricsHTTP *http.Server // on MetricsConfig.Listen
-	metricsURL  string
 }
 
 // Open opens the data directory and prepares the service; Serve starts it.
@@ -134,9 +126,6 @@ func Open(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("iscd: data directory: %w", err)
 	}
 	if cfg.Dev {
-		if cfg.Metrics.Token == "" {
-			cfg.Metrics.Token = metricsToken()
-		}
 		devMarketplace(&cfg.Marketplace)
 		if err := devKEK(&cfg); err != nil {
 			return nil, err
@@ -149,10 +138,8 @@ func Open(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, metrics: metrics.NewService()}
-	s.timed = s.metrics.Store(st)
-	st = s.timed
-	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow, Metrics: s.metrics}, cfg.Logger))
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st}
+	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow}, cfg.Logger))
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease, cfg.KEK)
@@ -165,7 +152,6 @@ func Open(cfg Config) (*Server, error) {
 		}
 		chunks, s.packs = dir, dir
 	}
-	chunks = s.metrics.Chunks(chunks)
 	s.files = files.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	files.MountAdmin(adm, st, cfg.Logger)
@@ -193,14 +179,12 @@ func Open(cfg Config) (*Server, error) {
 			st.Close()
 			return nil, fmt.Errorf("iscd: %w", err)
 		}
-		mh.OnCall(s.metrics.MarketplaceCall)
 		mux.Handle(marketplace.Path, mh)
 		mountActivation(mux, mh)
 		cfg.Logger.Info("marketplace endpoint", "path", marketplace.Path, "config", cfg.Marketplace)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.instrument(mux)
 	s.http = newHTTPServer(mux, cfg.Limits, cfg.Logger)
 	return s, nil
 }
@@ -254,17 +238,11 @@ func (s *Server) Start(ln net.Listener) error {
 	if err := s.sealKeys(context.Background()); err != nil {
 		return err
 	}
-	var err error
-	if s.metricsURL, err = s.startMetrics(base); err != nil {
-		return err
-	}
 	if s.cfg.Dev {
-		err = s.setupDev(context.Background(), base)
-	} else {
-		err = s.ensureAdminToken(context.Background())
-	}
-	if err != nil {
-		s.stopMetrics(context.Background())
+		if err := s.setupDev(context.Background(), base); err != nil {
+			return err
+		}
+	} else if err := s.ensureAdminToken(context.Background()); err != nil {
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
@@ -298,7 +276,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
 	jerr := s.jobs.Shutdown(ctx) // workers must not talk to a closed store
 	serr := s.http.Shutdown(ctx)
-	s.stopMetrics(ctx)
 	cerr := s.store.Close()
 	if s.packs != nil {
 		s.packs.Close()
@@ -523,9 +500,6 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
 	}, "\n") + "\n"
-	if s.metricsURL != "" {
-		env += "ISCD_METRICS_URL=" + s.metricsURL + "\n" + "ISCD_METRICS_TOKEN=" + s.cfg.Metrics.Token + "\n"
-	}
 	if m := s.cfg.Marketplace; m.Enabled {
 		env += "ISCD_MARKETPLACE_URL=" + base + marketplace.Path + "\n" + "ISCD_MARKETPLACE_KEY=" + m.AccessKey + "\n"
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
-	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/solver/plugin"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -63,8 +62,6 @@ type Config struct {
 	CacheDir string
 	KeepDirs bool // leave job directories behind (for debugging)
 	Logger   *slog.Logger
-	// Metrics, if set, counts the jobs run (`iscd worker --metrics-listen`).
-	Metrics *metrics.Worker
 }
 
 // Worker runs jobs for one iscd.

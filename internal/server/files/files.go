@@ -31,12 +31,7 @@ type Service struct {
 	gate   Gate
 	log    *slog.Logger
 	now    func() time.Time
-	dedup  func(n int) // OnDeduplicated
 }
-
-// OnDeduplicated has fn told, at each files.have, how many of the chunks
-// offered were stored already (iscd's metrics). Call it before serving.
-func (s *Service) OnDeduplicated(fn func(n int)) { s.dedup = fn }
 
 // Gate says whether an organisation may use cloud files for a product:
 // nil, or the error its client gets (licensing.Service: the licence gates).
@@ -148,9 +143,6 @@ func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessa
 		if !have[i] {
 			missing = append(missing, h)
 		}
-	}
-	if s.dedup != nil {
-		s.dedup(len(ids) - len(missing))
 	}
 	return wire.FilesHave{IDs: missing}, nil
 }
