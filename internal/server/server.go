@@ -74,6 +74,10 @@ type Config struct {
 	// interface (off unless Enabled). Dev mode turns it on with a fresh
 	// random key, the demo org and the demo product.
 	Marketplace marketplace.Config
+	// KitSync configures the marketplace's 联营kit sync interfaces
+	// (tenants, application credentials, users, departments: mounted when
+	// KitSync.KitKey is set). Its KEK, when nil, is KEK.
+	KitSync marketplace.SyncConfig
 	// MarketAPI configures iscd's calls to the marketplace: the usage
 	// push, licence delivery, order checks (off without its AK/SK).
 	MarketAPI MarketAPI
@@ -154,6 +158,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s.files = files.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.licenses.MountAdmin(adm)
+	adm.MountIdentity(st)
 	files.MountAdmin(adm, st, cfg.Logger)
 	s.upgrades = upgrades.New(st, chunks, s.hub, cfg.Logger)
 	s.upgrades.MountAdmin(adm)
@@ -182,6 +187,18 @@ func Open(cfg Config) (*Server, error) {
 		mux.Handle(marketplace.Path, mh)
 		mountActivation(mux, mh)
 		cfg.Logger.Info("marketplace endpoint", "path", marketplace.Path, "config", cfg.Marketplace)
+	}
+	if cfg.KitSync.KitKey != "" {
+		if cfg.KitSync.KEK == nil {
+			cfg.KitSync.KEK = cfg.KEK
+		}
+		sh, err := marketplace.NewSync(cfg.KitSync, st, s.hub, cfg.Logger)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("iscd: %w", err)
+		}
+		mux.Handle(sh.Prefix(), sh)
+		cfg.Logger.Info("marketplace sync interfaces", "path", sh.Prefix(), "privateKey", cfg.KitSync.PrivateKey != nil)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
@@ -375,6 +392,18 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	}
 	if t.Revoked {
 		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
+	}
+	// The marketplace may have disabled, revoked or deleted the user, or
+	// closed the organisation (docs/identity.md).
+	u, err := a.dir.User(ctx, t.UserID)
+	if err != nil {
+		return session.Identity{}, fmt.Errorf("token %s: user %s: %w", id, t.UserID, err)
+	}
+	if why := u.Refused(); why != "" {
+		return session.Identity{}, fmt.Errorf("token %s: %s", id, why)
+	}
+	if o, err := a.dir.Org(ctx, t.OrgID); err != nil || o.Closed {
+		return session.Identity{}, fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id, t.OrgID, err)
 	}
 	return session.Identity{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID}, nil
 }

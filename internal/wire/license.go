@@ -23,6 +23,7 @@ const (
 	CodeDeviceLimit    = "device_limit"     // node-locked to as many devices as allowed
 	CodeDeviceRequired = "device_required"  // node-locked needs a device fingerprint
 	CodeBadDevice      = "bad_device"       // the fingerprint is malformed or too long
+	CodeNotNamedUser   = "not_named_user"   // a named-user licence, and this user is not one of its users
 )
 
 // CodeLicenseRequired refuses a call that the product's licence gates

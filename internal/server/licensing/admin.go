@@ -183,6 +183,7 @@ func (s *Service) MountAdmin(a *admin.API) {
 	a.Handle(read, "GET "+p+"/licenses", s.adminList)
 	a.Handle(read, "GET "+p+"/licenses/{id}", s.adminShow)
 	a.Handle(lic, "POST "+p+"/licenses/{id}/{action}", s.adminStatus)
+	a.Handle(lic, "PUT "+p+"/licenses/{id}/users", s.adminUsers)
 	a.Handle(read, "GET "+p+"/licenses/{id}/audit", s.adminAudit)
 	a.Handle(read, "GET "+p+"/seats", s.adminSeats)
 	a.Handle(lic, "DELETE "+p+"/seats/{id}", s.adminReleaseSeat)
@@ -267,6 +268,47 @@ func (s *Service) adminStatus(w http.ResponseWriter, r *http.Request) {
 	l, err := s.SetStatus(r.Context(), r.PathValue("id"), status, "by an operator")
 	if err != nil {
 		s.answerErr(w, "licence "+r.PathValue("id"), err)
+		return
+	}
+	admin.Reply(w, http.StatusOK, l)
+}
+
+// maxNamedUsers bounds the users an operator assigns one licence.
+const maxNamedUsers = 10000
+
+// adminUsers limits a licence to named users, or lifts the limit, and
+// sets the users an operator assigns it to. Sessions holding a seat keep
+// it until their next renewal, which refuses a user no longer named.
+func (s *Service) adminUsers(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.LicenseUsers
+	if !admin.Decode(w, r, &req) {
+		return
+	}
+	if len(req.Users) > maxNamedUsers {
+		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("more than %d users", maxNamedUsers))
+		return
+	}
+	l, err := s.st.License(r.Context(), r.PathValue("id"))
+	if err != nil {
+		admin.StoreFail(w, s.log, "licence "+r.PathValue("id"), err)
+		return
+	}
+	users := slices.Compact(slices.Sorted(slices.Values(req.Users)))
+	for _, id := range users {
+		u, err := s.st.User(r.Context(), id)
+		if err != nil {
+			admin.StoreFail(w, s.log, "user "+id, err)
+			return
+		}
+		if u.OrgID != l.OrgID {
+			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("user %s is not in organisation %s, the licence's", id, l.OrgID))
+			return
+		}
+	}
+	l.NamedUsers, l.Users = req.NamedUsers, users
+	why := fmt.Sprintf("named users %t, %d assigned, by an operator", l.NamedUsers, len(users))
+	if err := s.UpdateLicense(r.Context(), l, why); err != nil {
+		admin.StoreFail(w, s.log, "licence "+l.ID, err)
 		return
 	}
 	admin.Reply(w, http.StatusOK, l)

@@ -184,6 +184,9 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 	if err := s.usable(l, now); err != nil {
 		return wire.LicenseGrant{}, err
 	}
+	if err := s.named(ctx, l, c.UserID); err != nil {
+		return wire.LicenseGrant{}, err
+	}
 	seat := store.Seat{LicenseID: l.ID, SessionID: c.Session, UserID: c.UserID, Device: rawDevice, Acquired: now, Renewed: now}
 	var err error
 	switch l.Kind {
@@ -212,6 +215,22 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 		return wire.LicenseGrant{}, err
 	}
 	return s.sign(ctx, l, seat, fp, now)
+}
+
+// named refuses a user that a named-user licence does not list: neither
+// authorised by the marketplace (authSync) nor assigned by an operator.
+func (s *Service) named(ctx context.Context, l store.License, userID string) error {
+	if !l.NamedUsers || slices.Contains(l.Users, userID) {
+		return nil
+	}
+	u, err := s.st.User(ctx, userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && u.Authorised && u.Refused() == "" {
+		return nil
+	}
+	return wire.Errorf(wire.CodeNotNamedUser, "licence %s is for named users, and user %s is not one of them (the marketplace did not authorise this user, nor did an operator assign the licence)", l.ID, userID)
 }
 
 func sameDevice(a, b string) bool {
@@ -257,6 +276,9 @@ func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMess
 	}
 	now := s.now()
 	if err := s.usable(l, now); err != nil {
+		return nil, err
+	}
+	if err := s.named(ctx, l, c.UserID); err != nil {
 		return nil, err
 	}
 	if l.Kind == store.KindNodeLocked {

@@ -34,7 +34,7 @@ func signature(accessKey, nonce, timestamp string, body []byte) []byte {
 
 // Authentication failures; all are answered with ResultAuth.
 var (
-	errNoSignature  = errors.New("signature, timestamp and nonce are required in the query")
+	errNoSignature  = errors.New("signature, timestamp and nonce are required (a nonce and a signature of at most 256 characters)")
 	errBadSignature = errors.New("signature does not match")
 	errStale        = errors.New("timestamp outside the allowed window")
 	errReplay       = errors.New("request already received (a replay)")
@@ -50,7 +50,15 @@ var (
 // to the timestamp's front ("…0" + "1767…" → "…" + "01767…") would give a
 // second request with the same signature.
 func checkSignature(accessKey, sig, nonce, timestamp string, body []byte, now time.Time) (key []byte, at time.Time, err error) {
-	if sig == "" || nonce == "" || timestamp == "" || len(nonce) > 256 {
+	return checkSigned(sig, nonce, timestamp, now, func() []byte { return signature(accessKey, nonce, timestamp, body) })
+}
+
+// checkSigned is what the production interface and the sync interfaces
+// share: every part present, the timestamp canonical and within Window of
+// now, then sig compared in constant time with want() (computed only
+// then). It returns the signature's bytes, the replay cache's key.
+func checkSigned(sig, nonce, timestamp string, now time.Time, want func() []byte) (key []byte, at time.Time, err error) {
+	if sig == "" || nonce == "" || timestamp == "" || len(nonce) > 256 || len(sig) > 256 {
 		return nil, at, errNoSignature
 	}
 	at, err = parseTimestamp(timestamp)
@@ -61,7 +69,7 @@ func checkSignature(accessKey, sig, nonce, timestamp string, body []byte, now ti
 		return nil, at, errStale
 	}
 	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, signature(accessKey, nonce, timestamp, body)) {
+	if err != nil || !hmac.Equal(got, want()) {
 		return nil, at, errBadSignature
 	}
 	return got, at, nil
@@ -100,7 +108,11 @@ func parseTimestamp(s string) (time.Time, error) {
 // kept until the timestamp is two windows old, so a replica whose clock
 // lags by up to a window still refuses it.
 func (h *Handler) remember(ctx context.Context, sig []byte, at, now time.Time) error {
-	err := h.st.RememberRequest(ctx, hex.EncodeToString(sig), now, at.Add(2*Window))
+	return remember(ctx, h.st, sig, at, now)
+}
+
+func remember(ctx context.Context, st store.Marketplace, sig []byte, at, now time.Time) error {
+	err := st.RememberRequest(ctx, hex.EncodeToString(sig), now, at.Add(2*Window))
 	if errors.Is(err, store.ErrExists) {
 		return errReplay
 	}
