@@ -17,7 +17,7 @@ func addLimitFlags(fs *flag.FlagSet) *limitFlags {
 	return &limitFlags{
 		connsPerToken: fs.Int("max-conns-per-token", session.DefaultMaxConnsPerToken, "the most session connections open at once with one API token, per replica (-1: no bound)"),
 		connsPerOrg:   fs.Int("max-conns-per-org", session.DefaultMaxConnsPerOrg, "the most session connections open at once for one organisation, per replica (-1: no bound)"),
-		connMiB:       fs.Int64("conn-inflight-mib", session.DefaultConnBudget>>20, "MiB of one connection's requests read and not yet answered (past it iscd stops reading the connection), and of its answers not yet written (at least 4)"),
+		connMiB:       fs.Int64("conn-inflight-mib", session.DefaultConnBudget>>20, "MiB of one connection's requests read and not yet answered; past it iscd stops reading the connection (at least 4)"),
 		totalMiB:      fs.Int64("inflight-mib", server.DefaultBudget>>20, "MiB of requests read and not yet answered, all connections together (-1: no bound)"),
 	}
 }

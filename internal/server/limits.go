@@ -23,8 +23,8 @@ type Limits struct {
 	MaxConnsPerToken int
 	MaxConnsPerOrg   int
 	// ConnBudget bounds the bytes of one connection's requests read and
-	// not yet answered, and of its answers not yet written; 0:
-	// session.DefaultConnBudget (8 MiB).
+	// not yet answered; 0: session.DefaultConnBudget (8 MiB). Its answers
+	// not yet written are bounded by session.SendBudget (4 MiB).
 	ConnBudget int64
 	// Budget bounds those bytes for all connections together; 0:
 	// DefaultBudget (128 MiB), negative: no bound.

@@ -351,12 +351,12 @@ func TestRequestEndsWithConnection(t *testing.T) {
 
 // Six API-token connections ask for a stored chunk again and again, 32
 // requests at a time (as many as may be in flight), and never read the
-// answers: iscd queues at most 8 MiB of answers per connection (then the
+// answers: iscd queues at most 4 MiB of answers per connection (then the
 // handlers wait, then it stops reading the requests), so it grows by under
-// 128 MiB (measured: 88 MiB; each connection also holds its 32 requests'
+// 128 MiB (measured: 75 MiB; each connection also holds its 32 requests'
 // answers waiting for room), and its memory comes back after they close.
 // Before, a connection's queue held 256 answers, 256 chunks: iscd grew by
-// 256 MiB here, and by as much again for every six more connections.
+// 178 MiB here, and by as much again for every six more connections.
 func TestUnreadAnswersMemory(t *testing.T) {
 	const (
 		growthBound = 128 << 20

@@ -64,9 +64,9 @@ type Config struct {
 	MaxConnsPerToken int
 	MaxConnsPerOrg   int
 	// ConnBudget bounds the bytes of one connection's requests read and
-	// not yet answered, and those of its answers and events not yet
-	// written; 0: DefaultConnBudget. Budget, if set, bounds the requests'
-	// bytes for every connection together (transport.Budget).
+	// not yet answered; 0: DefaultConnBudget. Budget, if set, bounds them
+	// for every connection together (transport.Budget). A connection's
+	// answers and events not yet written are bounded by SendBudget.
 	ConnBudget int64
 	Budget     *transport.Budget
 	// Sends, if set, counts the bytes of answers and events queued on
@@ -80,6 +80,12 @@ const (
 	DefaultMaxConnsPerOrg   = 1024
 	DefaultConnBudget       = 8 << 20
 )
+
+// SendBudget bounds the bytes of one connection's answers and events
+// queued and not yet written: one message of the largest kind, which is
+// all the writer needs to stay busy. A client that asks faster than it
+// reads makes the handlers wait for room, then its requests wait unread.
+const SendBudget = wire.MaxBinaryMessage
 
 // maxInflight bounds the requests one connection may have in progress.
 const maxInflight = 32
@@ -268,7 +274,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer h.closedWG.Done()
 	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
-		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: h.cfg.ConnBudget, Sends: h.cfg.Sends})
+		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends})
 	h.serve(conn, id)
 }
 
