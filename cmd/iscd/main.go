@@ -7,12 +7,14 @@
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]
 //	           [--max-conns-per-token N] [--max-conns-per-org N] [--conn-inflight-mib M] [--inflight-mib M]
+//	           [--metrics-listen ADDR] [--metrics-token-file F]
 //	           [--marketplace-ak AK --marketplace-sk-file F [--marketplace-api URL] [--marketplace-check-orders]
 //	            [--marketplace-async-licenses] [--marketplace-appinfo-url URL]]
 //	iscd migrate --db postgres://... [--db-password-file F]
 //	iscd kek generate --out F | rotate --kek-file F | rewrap --kek-file F [--retire]
 //	iscd worker --server URL --token-file F [--solver NAME[=PROGRAM ARGS...]]... [--plugin NAME=LIB]...
 //	            [--capacity N] [--sandbox on|off] [--sandbox-share DIR]... [--solver-network NAME]...
+//	            [--metrics-listen ADDR [--metrics-token-file F]]
 //	iscd gc [--data DIR] [--blobs ...] [--db ...]
 //	iscd version
 package main
@@ -120,7 +122,12 @@ func serve(args []string, stderr io.Writer) error {
 	blobs := addBlobFlags(fs)
 	db := addDBFlags(fs)
 	limits := addLimitFlags(fs)
+	metricsFl := addMetricsFlags(fs, "; without it /metrics is served on --listen, and only with a token")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	metricsCfg, err := metricsFl.config()
+	if err != nil {
 		return err
 	}
 	mkt, err := marketplaceConfig(*mktKeyFile, *mktOrg, *mktProduct)
@@ -163,7 +170,7 @@ func serve(args []string, stderr io.Writer) error {
 		KEK:       kek,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, MarketAPI: marketAPI, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
-		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(),
+		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(), Metrics: metricsCfg,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/iscsdk/iscsdk/internal/metrics"
 	solverrun "github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/worker"
 )
@@ -173,11 +174,16 @@ func runWorker(args []string, stderr io.Writer) error {
 	fs.Func("solvers", "a file of the flags above that name solvers, one a line without its dashes: solver NAME=PROGRAM ARGS..., solver-network NAME, plugin NAME=LIBRARY, sandbox-share DIR; # comments", func(path string) error {
 		return readSolversFile(fs, path)
 	})
+	metricsFl := addMetricsFlags(fs, "; without it the worker serves none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("iscd worker: unexpected argument %q", fs.Arg(0))
+	}
+	metricsCfg, err := metricsFl.config()
+	if err != nil {
+		return fmt.Errorf("iscd worker: %w", err)
 	}
 	for _, n := range network {
 		c, ok := solvers[n]
@@ -203,12 +209,21 @@ func runWorker(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	w, err := worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins, PluginHost: self(),
-		Sandbox: *sandboxCfg, NoSandbox: !bool(*sandbox), Capacity: *capacity, Dir: *dir, KeepDirs: *keep, Logger: log})
+	var w *worker.Worker
+	m := metrics.NewWorker(max(*capacity, 1), func() int { return len(w.Running()) })
+	w, err = worker.New(worker.Config{URL: *srv, Token: tok, Name: *name, Commands: solvers, Plugins: plugins, PluginHost: self(),
+		Sandbox: *sandboxCfg, NoSandbox: !bool(*sandbox), Capacity: *capacity, Dir: *dir, KeepDirs: *keep, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	ms, err := serveMetrics(metricsCfg, m.Registry(), log)
+	if err != nil {
+		return err
+	}
+	if ms != nil {
+		defer ms.Close()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return w.Run(ctx)

@@ -63,11 +63,27 @@ type Folder struct {
 	Path string `json:"path"`
 }
 
+// FolderKey and FileKey name the entries of a listing in the order
+// ListFilesPage (and files.list) gives them: folders ("d", the path and
+// "/", the order of their files' paths: "/a/b-c/" before "/a/b/") before
+// files ("f" and the path), each kind in bytewise order.
+func FolderKey(path string) string { return "d" + path + "/" }
+
+// FileKey: see FolderKey.
+func FileKey(path string) string { return "f" + path }
+
 // Files holds an org's cloud files, their versions and check-outs.
 type Files interface {
 	File(ctx context.Context, orgID, path string) (FileEntry, error)
 	// ListFiles returns the files directly in dir and its subfolders.
 	ListFiles(ctx context.Context, orgID, dir string) ([]FileEntry, []Folder, error)
+	// ListFilesPage returns one page of dir: its subfolders, then its
+	// files, in the order of FolderKey and FileKey, those after the key
+	// after ("" for the first page; a key of no entry starts where it
+	// would sort), at most limit (> 0) of them; more says whether entries
+	// follow. It reads what the page holds, not the whole folder: a
+	// subfolder's files are skipped, not read.
+	ListFilesPage(ctx context.Context, orgID, dir, after string, limit int) (files []FileEntry, folders []Folder, more bool, err error)
 	// CommitVersion stores v with its manifest as the next version of its
 	// file, atomically (a repeat of the save that made the head, by c.ID,
 	// returns that version): ErrLocked if another user has it checked out,

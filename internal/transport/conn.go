@@ -49,7 +49,13 @@ type Options struct {
 	// Sends, if set, counts the bytes queued for the writers of a
 	// process's connections (and bounds them if it has a size).
 	Sends *Budget
+	// Received and Sent, if set, count the bytes of the messages read
+	// and written (iscd's metrics).
+	Received, Sent Counter
 }
+
+// Counter counts bytes (a prometheus.Counter is one).
+type Counter interface{ Add(float64) }
 
 type frame struct {
 	kind int // websocket.TextMessage, BinaryMessage or CloseMessage
@@ -72,6 +78,8 @@ type Conn struct {
 	cancel   context.CancelFunc
 	budgets  []*Budget // the connection's own, then the shared one
 	sends    []*Budget // bytes queued for the writer: the connection's own, the shared one
+	received Counter   // nil: not counted
+	sent     Counter
 }
 
 // New takes over ws and starts its writer goroutine. The caller must
@@ -83,7 +91,8 @@ func New(ws *websocket.Conn, o Options) *Conn {
 	if o.PongWait <= 0 {
 		o.PongWait = PongWait
 	}
-	c := &Conn{ws: ws, out: make(chan frame, sendQueue), done: make(chan struct{}), pongWait: o.PongWait}
+	c := &Conn{ws: ws, out: make(chan frame, sendQueue), done: make(chan struct{}), pongWait: o.PongWait,
+		received: o.Received, sent: o.Sent}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if o.ConnBudget > 0 {
 		c.budgets = append(c.budgets, NewBudget(o.ConnBudget))
@@ -125,6 +134,9 @@ func (c *Conn) writer(pingEvery time.Duration) {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(WriteWait))
 			err := c.ws.WriteMessage(f.kind, f.data)
 			c.releaseSend(f.held)
+			if err == nil && c.sent != nil {
+				c.sent.Add(float64(len(f.data)))
+			}
 			if err != nil || f.kind == websocket.CloseMessage {
 				c.finish()
 				return
@@ -295,6 +307,9 @@ func (c *Conn) readMessage() (kind int, b []byte, held int64, err error) {
 		err = wire.ErrTooLarge
 	default:
 		c.release(limit - int64(len(b)))
+		if c.received != nil {
+			c.received.Add(float64(len(b)))
+		}
 		return kind, b, int64(len(b)), nil
 	}
 	c.release(limit)

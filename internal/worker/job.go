@@ -340,6 +340,7 @@ func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result,
 	default:
 		state = wire.JobFailed
 	}
+	w.cfg.Metrics.JobFinished(state, res.Wall)
 	for attempt := 1; ; attempt++ {
 		err := w.report(ctx, j, dir, state, res, inputs)
 		var we *wire.Error

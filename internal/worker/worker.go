@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/solver/plugin"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -62,6 +63,8 @@ type Config struct {
 	CacheDir string
 	KeepDirs bool // leave job directories behind (for debugging)
 	Logger   *slog.Logger
+	// Metrics, if set, counts the jobs run (`iscd worker --metrics-listen`).
+	Metrics *metrics.Worker
 }
 
 // Worker runs jobs for one iscd.

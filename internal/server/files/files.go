@@ -31,7 +31,12 @@ type Service struct {
 	gate   Gate
 	log    *slog.Logger
 	now    func() time.Time
+	dedup  func(n int) // OnDeduplicated
 }
+
+// OnDeduplicated has fn told, at each files.have, how many of the chunks
+// offered were stored already (iscd's metrics). Call it before serving.
+func (s *Service) OnDeduplicated(fn func(n int)) { s.dedup = fn }
 
 // Gate says whether an organisation may use cloud files for a product:
 // nil, or the error its client gets (licensing.Service: the licence gates).
@@ -143,6 +148,9 @@ func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessa
 		if !have[i] {
 			missing = append(missing, h)
 		}
+	}
+	if s.dedup != nil {
+		s.dedup(len(ids) - len(missing))
 	}
 	return wire.FilesHave{IDs: missing}, nil
 }
@@ -356,26 +364,32 @@ func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessa
 			return nil, err
 		}
 	}
-	files, folders, err := s.st.ListFiles(ctx, c.OrgID, req.Dir)
-	if err != nil {
-		return nil, err
-	}
-	// One list, folders first, each kind sorted by path: the key of an
-	// entry (and a page's cursor) is its kind and path.
-	entries := make([]listEntry, 0, len(folders)+len(files))
-	for _, f := range folders {
-		entries = append(entries, listEntry{folder: f.Path})
-	}
-	for _, e := range files {
-		fi := info(e, c.UserID)
-		entries = append(entries, listEntry{file: &fi})
-	}
-	key := listEntry.key
-	slices.SortFunc(entries, func(a, b listEntry) int { return strings.Compare(a.key(), b.key()) })
 	out := wire.FilesListing{Dir: req.Dir, Folders: []string{}, Files: []wire.FileInfo{}}
-	if req.Page != nil {
-		if entries, out.Next, err = page.Cut(entries, key, *req.Page); err != nil {
+	var entries []listEntry
+	if req.Page == nil {
+		// A client before paging: the whole folder, in the order of pages.
+		files, folders, err := s.st.ListFiles(ctx, c.OrgID, req.Dir)
+		if err != nil {
 			return nil, err
+		}
+		entries = s.entries(c, files, folders)
+		slices.SortFunc(entries, func(a, b listEntry) int { return strings.Compare(a.key(), b.key()) })
+	} else {
+		// The store reads one page; page.Cut keeps what fits in an answer.
+		limit, err := page.Limit(*req.Page)
+		if err != nil {
+			return nil, err
+		}
+		files, folders, more, err := s.st.ListFilesPage(ctx, c.OrgID, req.Dir, req.Page.Cursor, limit)
+		if err != nil {
+			return nil, err
+		}
+		entries = s.entries(c, files, folders)
+		if entries, out.Next, err = page.Cut(entries, listEntry.key, wire.Page{Limit: len(entries)}); err != nil {
+			return nil, err
+		}
+		if out.Next == "" && more {
+			out.Next = entries[len(entries)-1].key()
 		}
 	}
 	for _, e := range entries {
@@ -388,6 +402,19 @@ func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessa
 	return out, nil
 }
 
+// entries are a listing's folders, then its files.
+func (s *Service) entries(c session.Caller, files []store.FileEntry, folders []store.Folder) []listEntry {
+	entries := make([]listEntry, 0, len(folders)+len(files))
+	for _, f := range folders {
+		entries = append(entries, listEntry{folder: f.Path})
+	}
+	for _, e := range files {
+		fi := info(e, c.UserID)
+		entries = append(entries, listEntry{file: &fi})
+	}
+	return entries
+}
+
 // listEntry is a folder or a file of a listing.
 type listEntry struct {
 	folder string
@@ -396,9 +423,9 @@ type listEntry struct {
 
 func (e listEntry) key() string {
 	if e.file != nil {
-		return page.FileKey(e.file.Path)
+		return store.FileKey(e.file.Path)
 	}
-	return page.FolderKey(e.folder)
+	return store.FolderKey(e.folder)
 }
 
 // MarshalJSON is the entry as the answer carries it, so that a page's

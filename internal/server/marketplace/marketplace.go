@@ -114,12 +114,13 @@ func boolString(b bool) string {
 
 // Handler serves the production interface.
 type Handler struct {
-	cfg   Config
-	st    store.Store
-	lic   *licensing.Service
-	log   *slog.Logger
-	now   func() time.Time
-	slots chan struct{} // one per call being read or run: Config.MaxConcurrent
+	cfg    Config
+	st     store.Store
+	lic    *licensing.Service
+	log    *slog.Logger
+	now    func() time.Time
+	slots  chan struct{}               // one per call being read or run: Config.MaxConcurrent
+	onCall func(activity, code string) // OnCall
 
 	// mu serialises activities: the marketplace retries a call while the
 	// first attempt may still run, and two attempts must not both create
@@ -149,9 +150,15 @@ func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (
 		slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
 }
 
+// OnCall has fn told of every call answered: its activity ("" when the
+// call was refused before it was read) and result code (iscd's metrics).
+// Call it before serving.
+func (h *Handler) OnCall(fn func(activity, code string)) { h.onCall = fn }
+
 // reply is every answer's shape: the result and, per activity, instanceId
 // or license.
 type reply struct {
+	activity    string        // the call's, for OnCall; not sent
 	ResultCode  string        `json:"resultCode"`
 	ResultMsg   string        `json:"resultMsg"`
 	InstanceID  string        `json:"instanceId,omitempty"`
@@ -192,6 +199,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		status, rep = http.StatusServiceUnavailable, reply{ResultCode: ResultInternal, ResultMsg: "too many calls at once; retry later"}
 		w.Header().Set("Retry-After", "1")
+	}
+	if h.onCall != nil {
+		h.onCall(rep.activity, rep.ResultCode)
 	}
 	if rep.ResultCode != ResultOK {
 		h.log.Info("marketplace call refused", "code", rep.ResultCode, "msg", rep.ResultMsg, "status", status, "remote", r.RemoteAddr)
@@ -260,9 +270,21 @@ func (h *Handler) run(r *http.Request, body []byte) reply {
 	return h.answer(req, rep, err)
 }
 
+// known is the activity of req if it is one this interface carries out,
+// else "unknown": the label of a metric is never a value a caller chose.
+func (req request) known() string {
+	switch a := string(req.Activity); a {
+	case "newInstance", "refreshInstance", "updateInstanceStatus", "releaseInstance", "upgradeInstance",
+		"getLicenseAsync", "refreshLicenseCode", "updateLicenseCodeStatus", "releaseLicenseCode":
+		return a
+	}
+	return "unknown"
+}
+
 // answer turns an activity's outcome into a reply; unexpected errors are
 // logged and not shown.
-func (h *Handler) answer(req request, rep reply, err error) reply {
+func (h *Handler) answer(req request, rep reply, err error) (out reply) {
+	defer func() { out.activity = req.known() }()
 	var f *failure
 	switch {
 	case err == nil:

@@ -10,12 +10,20 @@ import (
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
-// FolderKey and FileKey are the keys of a folder's entries in a listing:
-// its folders, then its files, each sorted by path.
-func FolderKey(path string) string { return "d" + path }
-
-// FileKey: see FolderKey.
-func FileKey(path string) string { return "f" + path }
+// Limit checks p and returns how many entries its page may hold:
+// wire.DefaultPageLimit for 0, at most wire.MaxPageLimit. A cursor that
+// is too long or a negative limit is refused with wire.CodeBadRequest.
+func Limit(p wire.Page) (int, error) {
+	switch {
+	case len(p.Cursor) > wire.MaxCursorLen:
+		return 0, wire.Errorf(wire.CodeBadRequest, "cursor longer than %d bytes", wire.MaxCursorLen)
+	case p.Limit < 0:
+		return 0, wire.Errorf(wire.CodeBadRequest, "negative page limit %d", p.Limit)
+	case p.Limit == 0:
+		return wire.DefaultPageLimit, nil
+	}
+	return min(p.Limit, wire.MaxPageLimit), nil
+}
 
 // Cut returns the page of entries that p asks for and the cursor of the
 // next one ("" when this page ends the list). entries must be sorted by
@@ -25,18 +33,9 @@ func FileKey(path string) string { return "f" + path }
 // wire.CodeBadRequest; one that names no entry starts after where that
 // entry would be.
 func Cut[T any](entries []T, key func(T) string, p wire.Page) ([]T, string, error) {
-	if len(p.Cursor) > wire.MaxCursorLen {
-		return nil, "", wire.Errorf(wire.CodeBadRequest, "cursor longer than %d bytes", wire.MaxCursorLen)
-	}
-	if p.Limit < 0 {
-		return nil, "", wire.Errorf(wire.CodeBadRequest, "negative page limit %d", p.Limit)
-	}
-	limit := p.Limit
-	switch {
-	case limit == 0:
-		limit = wire.DefaultPageLimit
-	case limit > wire.MaxPageLimit:
-		limit = wire.MaxPageLimit
+	limit, err := Limit(p)
+	if err != nil {
+		return nil, "", err
 	}
 	start := 0
 	if p.Cursor != "" {

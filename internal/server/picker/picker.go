@@ -312,7 +312,7 @@ func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, statu
 	}
 	entries := make([]entry, 0, len(folders)+len(files))
 	for _, f := range folders {
-		entries = append(entries, entry{key: page.FolderKey(f.Path), row: folderRow{Name: cloudpath.Base(f.Path), Href: at(f.Path, name)}})
+		entries = append(entries, entry{key: store.FolderKey(f.Path), row: folderRow{Name: cloudpath.Base(f.Path), Href: at(f.Path, name)}})
 	}
 	for _, f := range files {
 		row := fileRow{
@@ -329,7 +329,7 @@ func (s *Service) listing(w http.ResponseWriter, r *http.Request, l *link, statu
 			}
 		}
 		row.UseName = at(dir, row.Name)
-		entries = append(entries, entry{key: page.FileKey(f.Path), row: row, file: true})
+		entries = append(entries, entry{key: store.FileKey(f.Path), row: row, file: true})
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	skipped := 0

@@ -40,6 +40,9 @@ type Server struct {
 	ReleaseKeys    string
 	ReleaseKey     release.PrivateKey
 	ReleaseKeyFile string
+	// MetricsURL and MetricsToken are ISCD_METRICS_URL and
+	// ISCD_METRICS_TOKEN: where /metrics is scraped, and with what.
+	MetricsURL, MetricsToken string
 
 	t   testing.TB
 	cfg server.Config
@@ -103,6 +106,7 @@ func (s *Server) start() {
 	s.AdminURL, s.AdminToken = env["ISCD_ADMIN_URL"], env["ISCD_ADMIN_TOKEN"]
 	s.Endpoint, s.APIToken, s.Product = env["ISCSDK_ENDPOINT"], env["ISCSDK_TOKEN"], env["ISCSDK_PRODUCT"]
 	s.ReleaseKeys, s.ReleaseKeyFile = env["ISCSDK_RELEASE_KEY"], env["ISCD_RELEASE_KEY_FILE"]
+	s.MetricsURL, s.MetricsToken = env["ISCD_METRICS_URL"], env["ISCD_METRICS_TOKEN"]
 	if s.ReleaseKey, err = readReleaseKey(env["ISCD_RELEASE_KEY_FILE"]); err != nil {
 		s.t.Fatalf("dev release key: %v", err)
 	}

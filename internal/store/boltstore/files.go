@@ -83,6 +83,67 @@ func (d *DB) ListFiles(_ context.Context, org, dir string) ([]store.FileEntry, [
 	return files, folders, err
 }
 
+// ListFilesPage implements store.Files. Keys sort by path, so a folder's
+// entries interleave: a first pass takes the subfolders (seeking past each
+// one's subtree: '0' is the byte after '/'), a second the files.
+func (d *DB) ListFilesPage(_ context.Context, org, dir, after string, limit int) ([]store.FileEntry, []store.Folder, bool, error) {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	start := fileKey(org, prefix)
+	files, folders := []store.FileEntry{}, []store.Folder{}
+	more := false
+	full := func() bool {
+		if len(files)+len(folders) < limit {
+			return false
+		}
+		more = true
+		return true
+	}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktFiles).Cursor()
+		past := func(sub string) []byte { return fileKey(org, prefix+sub+"0") }
+		if !strings.HasPrefix(after, "f") {
+			from := start
+			if p, ok := strings.CutPrefix(after, "d"); ok && strings.HasPrefix(p, prefix) {
+				from = fileKey(org, strings.TrimSuffix(p, "/")+"0")
+			}
+			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, start); {
+				sub, _, nested := strings.Cut(string(k[len(start):]), "/")
+				if !nested {
+					k, _ = c.Next()
+					continue
+				}
+				if full() {
+					return nil
+				}
+				folders = append(folders, store.Folder{Path: prefix + sub})
+				k, _ = c.Seek(past(sub))
+			}
+		}
+		from := start
+		if p, ok := strings.CutPrefix(after, "f"); ok && strings.HasPrefix(p, prefix) {
+			from = append(fileKey(org, p), 0) // strictly after it
+		}
+		for k, v := c.Seek(from); k != nil && bytes.HasPrefix(k, start); {
+			sub, _, nested := strings.Cut(string(k[len(start):]), "/")
+			if nested {
+				k, v = c.Seek(past(sub))
+				continue
+			}
+			if full() {
+				return nil
+			}
+			var e store.FileEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			files = append(files, e)
+			k, v = c.Next()
+		}
+		return nil
+	})
+	return files, folders, more, err
+}
+
 // CommitVersion implements store.Files.
 func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, c store.Commit) (store.Version, error) {
 	err := d.db.Update(func(tx *bolt.Tx) error {

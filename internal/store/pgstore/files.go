@@ -57,6 +57,62 @@ func (d *DB) ListFiles(ctx context.Context, org, dir string) ([]store.FileEntry,
 	return files, folders, rows.Err()
 }
 
+// ListFilesPage implements store.Files: the subfolders' names, then the
+// direct files, each page's rows alone sent (the subtree's rows are
+// filtered in the query, on the (org_id, path) key's range).
+func (d *DB) ListFilesPage(ctx context.Context, org, dir, after string, limit int) ([]store.FileEntry, []store.Folder, bool, error) {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	upper := prefix[:len(prefix)-1] + "0" // '0' follows '/'
+	files, folders := []store.FileEntry{}, []store.Folder{}
+	if !strings.HasPrefix(after, "f") {
+		// A folder sorts as its files' paths do: name + "/".
+		afterSub := ""
+		if p, ok := strings.CutPrefix(after, "d"); ok {
+			afterSub = strings.TrimPrefix(p, prefix)
+		}
+		rows, err := d.pool.Query(ctx, `SELECT sub FROM (
+			SELECT DISTINCT split_part(substr(path, char_length($2) + 1), '/', 1) || '/' COLLATE "C" AS sub
+			FROM files WHERE org_id = $1 AND path >= $2 AND path < $3 AND strpos(substr(path, char_length($2) + 1), '/') > 0) s
+			WHERE sub > $4 COLLATE "C" ORDER BY sub LIMIT $5`, org, prefix, upper, afterSub, limit+1)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("list %s: %w", dir, err)
+		}
+		subs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("list %s: %w", dir, err)
+		}
+		for _, sub := range subs {
+			folders = append(folders, store.Folder{Path: prefix + strings.TrimSuffix(sub, "/")})
+		}
+		if len(folders) > limit {
+			return files, folders[:limit], true, nil
+		}
+		after = ""
+	}
+	afterPath, _ := strings.CutPrefix(after, "f")
+	left := limit - len(folders)
+	rows, err := d.pool.Query(ctx, `SELECT doc FROM files WHERE org_id = $1 AND path >= $2 AND path < $3 AND path > $4
+		AND strpos(substr(path, char_length($2) + 1), '/') = 0 ORDER BY path LIMIT $5`, org, prefix, upper, afterPath, left+1)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("list %s: %w", dir, err)
+	}
+	docs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, doc := range docs {
+		var e store.FileEntry
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, nil, false, err
+		}
+		files = append(files, e)
+	}
+	if len(files) > left {
+		return files[:left], folders, true, nil
+	}
+	return files, folders, false, nil
+}
+
 // lockFile reads a file's entry and locks its row until tx ends; found is
 // false when there is no such file.
 func lockFile(ctx context.Context, tx pgx.Tx, org, path string) (e store.FileEntry, found bool, err error) {

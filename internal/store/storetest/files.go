@@ -250,3 +250,88 @@ func TestConcurrentCheckOut(t *testing.T, b Backend) {
 		t.Fatalf("holders %v, file %+v, %v; want one holder", holders, e, err)
 	}
 }
+
+// TestListFilesPage: a folder's pages, at every size, hold its subfolders
+// then its files once each, in ListFiles's order; a cursor of an entry
+// that is not there (any more) goes on after where it would be; nested
+// files and other folders and orgs never show.
+func TestListFilesPage(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	paths := []string{
+		"/d/a.prt", "/d/b c.prt", "/d/z.prt", "/d/零件.prt", "/d/sub/x.prt", "/d/sub/deep/y.prt",
+		"/d/sub2/x.prt", "/d/sub-x/q.prt", "/d/a/inner.prt", "/d-sibling.prt", "/e/x.prt",
+	}
+	for _, p := range paths {
+		_, err := db.CommitVersion(ctx, version(p, "jo"), []byte("m"), store.Commit{UserID: "jo"})
+		must(t, err)
+	}
+	_, err := db.CommitVersion(ctx, store.Version{OrgID: "other", Path: "/d/other.prt"}, []byte("m"), store.Commit{})
+	must(t, err)
+	// In order: folders as their files' paths sort ("sub-x/" before
+	// "sub/" before "sub2/"), then files.
+	want := []string{
+		store.FolderKey("/d/a"), store.FolderKey("/d/sub-x"), store.FolderKey("/d/sub"), store.FolderKey("/d/sub2"),
+		store.FileKey("/d/a.prt"), store.FileKey("/d/b c.prt"), store.FileKey("/d/z.prt"), store.FileKey("/d/零件.prt"),
+	}
+	if files, folders, _ := db.ListFiles(ctx, "acme", "/d"); len(files)+len(folders) != len(want) {
+		t.Fatalf("ListFiles: %d files, %d folders; want %d entries", len(files), len(folders), len(want))
+	}
+	for limit := 1; limit <= len(want)+1; limit++ {
+		var got []string
+		after := ""
+		for pages := 0; ; pages++ {
+			files, folders, more, err := db.ListFilesPage(ctx, "acme", "/d", after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(files) + len(folders); n > limit || (more && n != limit) || pages > len(want) {
+				t.Fatalf("limit %d: a page of %d entries, more %v", limit, n, more)
+			}
+			for _, f := range folders {
+				got = append(got, store.FolderKey(f.Path))
+			}
+			for _, f := range files {
+				if f.OrgID != "acme" || f.Head != 1 {
+					t.Fatalf("entry %+v", f)
+				}
+				got = append(got, store.FileKey(f.Path))
+			}
+			if !more {
+				break
+			}
+			after = got[len(got)-1]
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("limit %d: walked %q\nwant %q", limit, got, want)
+		}
+	}
+	// Cursors of entries that are not there: after where they would sort.
+	for _, tc := range []struct {
+		after string
+		first string
+	}{
+		{store.FolderKey("/d/b"), store.FolderKey("/d/sub-x")},
+		{store.FolderKey("/d/zzz"), store.FileKey("/d/a.prt")},
+		{store.FileKey("/d/b"), store.FileKey("/d/b c.prt")},
+		{store.FileKey("/d/zzz"), store.FileKey("/d/零件.prt")},
+	} {
+		files, folders, _, err := db.ListFilesPage(ctx, "acme", "/d", tc.after, 1)
+		got := ""
+		if len(folders) == 1 {
+			got = store.FolderKey(folders[0].Path)
+		} else if len(files) == 1 {
+			got = store.FileKey(files[0].Path)
+		}
+		if err != nil || got != tc.first {
+			t.Errorf("after %q: %q %v, want %q", tc.after, got, err, tc.first)
+		}
+	}
+	files, folders, more, err := db.ListFilesPage(ctx, "acme", "/empty", "", 10)
+	if err != nil || files == nil || folders == nil || len(files)+len(folders) != 0 || more {
+		t.Fatalf("an empty folder: %#v %#v %v %v", files, folders, more, err)
+	}
+	files, folders, _, _ = db.ListFilesPage(ctx, "acme", "/", "", 10)
+	if len(folders) != 2 || len(files) != 1 || files[0].Path != "/d-sibling.prt" {
+		t.Fatalf("the root: %+v %+v", folders, files)
+	}
+}

@@ -54,6 +54,7 @@ var Tests = []struct {
 	{"Identity", TestIdentity},
 	{"NamedSeats", TestNamedSeats},
 	{"FilesVersionsAndLocks", TestFilesVersionsAndLocks},
+	{"ListFilesPage", TestListFilesPage},
 	{"CommitRetry", TestCommitRetry},
 	{"FileAndFolder", TestFileAndFolder},
 	{"ConcurrentCommits", TestConcurrentCommits},
