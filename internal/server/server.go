@@ -22,6 +22,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/envelope"
+	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
@@ -95,7 +96,9 @@ type Config struct {
 	// Limits bounds what each client may hold: connections, request
 	// bytes in memory (docs/deploy.md).
 	Limits Limits
-	Logger *slog.Logger
+	// Metrics says where /metrics is served, and to whom.
+	Metrics MetricsConfig
+	Logger  *slog.Logger
 }
 
 // Server is a running iscd.
@@ -116,6 +119,11 @@ type Server struct {
 	served   chan error
 	stopGC   context.CancelFunc
 	gcDone   sync.WaitGroup // housekeeping, the lease expiry and the dev worker
+
+	metrics     *metrics.Service
+	timed       store.Store  // the store the parts use: store, with its hot calls timed
+	metricsHTTP *http.Server // on MetricsConfig.Listen
+	metricsURL  string
 }
 
 // Open opens the data directory and prepares the service; Serve starts it.
@@ -130,6 +138,9 @@ func Open(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("iscd: data directory: %w", err)
 	}
 	if cfg.Dev {
+		if cfg.Metrics.Token == "" {
+			cfg.Metrics.Token = metricsToken()
+		}
 		devMarketplace(&cfg.Marketplace)
 		if err := devKEK(&cfg); err != nil {
 			return nil, err
@@ -142,8 +153,10 @@ func Open(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st}
-	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow}, cfg.Logger))
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, metrics: metrics.NewService()}
+	s.timed = s.metrics.Store(st)
+	st = s.timed
+	s.hub = session.New(st, tokenAuth{st}, cfg.Logger, cfg.Limits.hub(session.Config{Heartbeat: cfg.Heartbeat, ResumeWindow: cfg.ResumeWindow, Metrics: s.metrics}, cfg.Logger))
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease, cfg.KEK)
@@ -156,6 +169,7 @@ func Open(cfg Config) (*Server, error) {
 		}
 		chunks, s.packs = dir, dir
 	}
+	chunks = s.metrics.Chunks(chunks)
 	s.files = files.New(st, chunks, s.hub, s.licenses, cfg.Logger)
 	s.licenses.MountAdmin(adm)
 	adm.MountIdentity(st)
@@ -184,6 +198,7 @@ func Open(cfg Config) (*Server, error) {
 			st.Close()
 			return nil, fmt.Errorf("iscd: %w", err)
 		}
+		mh.OnCall(s.metrics.MarketplaceCall)
 		mux.Handle(marketplace.Path, mh)
 		mountActivation(mux, mh)
 		cfg.Logger.Info("marketplace endpoint", "path", marketplace.Path, "config", cfg.Marketplace)
@@ -202,6 +217,7 @@ func Open(cfg Config) (*Server, error) {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
+	s.instrument(mux)
 	s.http = newHTTPServer(mux, cfg.Limits, cfg.Logger)
 	return s, nil
 }
@@ -255,11 +271,17 @@ func (s *Server) Start(ln net.Listener) error {
 	if err := s.sealKeys(context.Background()); err != nil {
 		return err
 	}
+	var err error
+	if s.metricsURL, err = s.startMetrics(base); err != nil {
+		return err
+	}
 	if s.cfg.Dev {
-		if err := s.setupDev(context.Background(), base); err != nil {
-			return err
-		}
-	} else if err := s.ensureAdminToken(context.Background()); err != nil {
+		err = s.setupDev(context.Background(), base)
+	} else {
+		err = s.ensureAdminToken(context.Background())
+	}
+	if err != nil {
+		s.stopMetrics(context.Background())
 		return err
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
@@ -293,6 +315,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	herr := s.hub.Shutdown(ctx, "iscd is shutting down; the session resumes when it is back")
 	jerr := s.jobs.Shutdown(ctx) // workers must not talk to a closed store
 	serr := s.http.Shutdown(ctx)
+	s.stopMetrics(ctx)
 	cerr := s.store.Close()
 	if s.packs != nil {
 		s.packs.Close()
@@ -529,6 +552,9 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
 	}, "\n") + "\n"
+	if s.metricsURL != "" {
+		env += "ISCD_METRICS_URL=" + s.metricsURL + "\n" + "ISCD_METRICS_TOKEN=" + s.cfg.Metrics.Token + "\n"
+	}
 	if m := s.cfg.Marketplace; m.Enabled {
 		env += "ISCD_MARKETPLACE_URL=" + base + marketplace.Path + "\n" + "ISCD_MARKETPLACE_KEY=" + m.AccessKey + "\n"
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/transport"
@@ -72,6 +73,8 @@ type Config struct {
 	// Sends, if set, counts the bytes of answers and events queued on
 	// every connection together (transport.Options.Sends).
 	Sends *transport.Budget
+	// Metrics, if set, counts requests, events and bytes.
+	Metrics *metrics.Service
 }
 
 // Defaults of Config's bounds per client.
@@ -121,6 +124,7 @@ type live struct {
 	tokenID string
 	caller  Caller
 	conn    *transport.Conn
+	replay  uint64        // events up to this one were stored before a resume: sending them is a replay
 	wake    chan struct{} // new events are stored
 	gone    chan struct{} // closed when this connection is done
 }
@@ -274,7 +278,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	defer h.closedWG.Done()
 	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
-		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends})
+		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends,
+		Received: h.cfg.Metrics.Received(), Sent: h.cfg.Metrics.Sent()})
 	h.serve(conn, id)
 }
 
@@ -456,7 +461,7 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 	if err := h.store.PutSession(ctx, s); err != nil {
 		return nil, 0, err
 	}
-	first, _, err := h.store.EventRange(ctx, s.ID)
+	first, last, err := h.store.EventRange(ctx, s.ID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -486,6 +491,7 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 	}
 	if resumed {
 		welcome.FirstSeq = first
+		l.replay = last
 	}
 	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeWelcome, Welcome: welcome}); err != nil {
 		h.detach(l)
@@ -535,6 +541,7 @@ func (h *Hub) pump(l *live, after uint64) {
 			if err := l.conn.Send(ctx, &wire.Message{Type: wire.TypeEvent, Seq: e.Seq, Event: &ev}); err != nil {
 				return
 			}
+			h.cfg.Metrics.Events(1, e.Seq <= l.replay)
 			after = e.Seq
 		}
 		if len(evs) == replayBatch {
@@ -564,15 +571,31 @@ func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 	if m.Op == wire.OpPing {
 		h.touch(ctx, l)
 	}
+	start := time.Now()
 	h.mu.Lock()
 	fn := h.ops[m.Op]
 	h.mu.Unlock()
 	if fn == nil {
 		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
+		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
 		return
 	}
 	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, m.Body) })
 	h.answer(l, m.ID, m.Op, out, err)
+	h.cfg.Metrics.Request(m.Op, errorCode(err), time.Since(start))
+}
+
+// errorCode is the wire code a handler's error is answered with; "" for
+// none.
+func errorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we.Code
+	}
+	return wire.CodeInternal
 }
 
 // binary answers one binary frame from the client.
@@ -583,15 +606,18 @@ func (h *Hub) binary(ctx context.Context, l *live, b []byte) {
 		l.conn.Close(websocket.CloseUnsupportedData, "malformed binary frame")
 		return
 	}
+	start := time.Now()
 	h.mu.Lock()
 	fn := h.bins[f.Kind]
 	h.mu.Unlock()
 	if fn == nil {
 		_ = l.conn.Send(ctx, wire.Failure(f.ID, wire.CodeUnknownOp, fmt.Sprintf("unknown binary frame kind %d", f.Kind)))
+		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
 		return
 	}
 	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, f) })
 	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
+	h.cfg.Metrics.Request(fmt.Sprintf("binary_%d", f.Kind), errorCode(err), time.Since(start))
 }
 
 // answer sends a handler's outcome for request id.
