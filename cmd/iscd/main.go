@@ -3,6 +3,7 @@
 //
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--kek-file F] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
+//	           [--kit-key-file F [--kit-private-key F] [--kit-path /produceAPI/v2/]]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]
@@ -112,6 +113,7 @@ func serve(args []string, stderr io.Writer) error {
 	mktOrg := fs.String("marketplace-org", "", "organisation for marketplace orders that name no customer")
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
 	mktAPI := addMarketAPIFlags(fs)
+	kit := addKitFlags(fs)
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
 	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
@@ -139,6 +141,10 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	mkt.Outbound.AppInfo = appInfo
+	kitSync, err := kit.config()
+	if err != nil {
+		return err
+	}
 	dsn, dbPassword, err := db.config()
 	if err != nil {
 		return err
@@ -168,7 +174,7 @@ func serve(args []string, stderr io.Writer) error {
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		KEK:       kek,
-		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, MarketAPI: marketAPI, Logger: log,
+		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, KitSync: kitSync, MarketAPI: marketAPI, Logger: log,
 		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(), Metrics: metricsCfg,
 	})
