@@ -257,6 +257,8 @@ func TestSyncTenantFlags(t *testing.T) {
 	}
 	k.call("tenantSync", tenant("T1", 7, ""), marketplace.ResultBadParams)
 	k.call("tenantSync", tenant("../x", 1, ""), marketplace.ResultBadParams)
+	k.call("tenantSync", tenant("a.b", 1, ""), marketplace.ResultBadParams)
+	k.call("tenantSync", tenant(strings.Repeat("t", 65), 1, ""), marketplace.ResultBadParams)
 }
 
 func userToken(t *testing.T, srv *servertest.Server, userID string) string {

@@ -329,13 +329,23 @@ func checkCode(name, v string) error {
 	return nil
 }
 
+// checkTenant accepts the tenant ids the production interface accepts as
+// customers (customerPattern): the organisation's id is made of it, and
+// ids name directories.
+func checkTenant(id string) error {
+	if !customerPattern.MatchString(id) {
+		return refuse(ResultBadParams, "tenantId must be 1 to 64 letters, digits, '_' or '-'")
+	}
+	return nil
+}
+
 // tenantOrg is the organisation of a tenant: the one the production
 // interface puts the tenant's licences in.
 func tenantOrg(tenantID string) string { return "mkt-" + tenantID }
 
 // knownTenant returns the org of a tenant that tenantSync added.
 func (s *Sync) knownTenant(ctx context.Context, tenantID string) (store.Org, error) {
-	if err := checkCode("tenantId", tenantID); err != nil {
+	if err := checkTenant(tenantID); err != nil {
 		return store.Org{}, err
 	}
 	o, err := s.st.Org(ctx, tenantOrg(tenantID))
@@ -362,7 +372,7 @@ func (s *Sync) tenantSync(ctx context.Context, body []byte) error {
 	if err := decode(body, &req); err != nil {
 		return err
 	}
-	if err := checkCode("tenantId", req.TenantID); err != nil {
+	if err := checkTenant(req.TenantID); err != nil {
 		return err
 	}
 	for n, v := range map[string]string{"name": req.Name, "tenantCode": req.TenantCode, "domainName": req.DomainName, "instanceId": req.InstanceID, "orderId": req.OrderID} {

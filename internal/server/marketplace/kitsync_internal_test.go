@@ -1,0 +1,77 @@
+package marketplace
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+// The sync signature is HMAC-SHA256 over key + nonce + timestamp + body,
+// keyed with the kit key, computed here from its definition.
+func TestSyncSignIsTheGuidesFormula(t *testing.T) {
+	m := hmac.New(sha256.New, []byte("kit"))
+	m.Write([]byte("kit" + "n0nce" + "1767225600000" + `{"tenantId":"T"}`))
+	if got, want := SyncSign("kit", "n0nce", "1767225600000", []byte(`{"tenantId":"T"}`)), hex.EncodeToString(m.Sum(nil)); got != want {
+		t.Fatalf("SyncSign = %s, want %s", got, want)
+	}
+}
+
+func TestCheckTree(t *testing.T) {
+	d := func(code, parent string) store.Department { return store.Department{Code: code, Name: code, Parent: parent} }
+	for name, tc := range map[string]struct {
+		tree []store.Department
+		ok   bool
+	}{
+		"empty":          {nil, true},
+		"forest":         {[]store.Department{d("a", ""), d("b", "a"), d("c", "b"), d("x", "")}, true},
+		"unknown parent": {[]store.Department{d("a", ""), d("b", "zz")}, false},
+		"self parent":    {[]store.Department{d("a", "a")}, false},
+		"cycle of three": {[]store.Department{d("r", ""), d("a", "c"), d("b", "a"), d("c", "b")}, false},
+		"twice":          {[]store.Department{d("a", ""), d("a", "")}, false},
+	} {
+		err := checkTree(tc.tree)
+		var f *failure
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &f) || f.code != ResultBadTree)) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Both OAEP variants decrypt; a 2048-bit key is refused.
+func TestDecryptSecret(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mgf := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		ct, err := rsa.EncryptOAEPWithOptions(rand.Reader, &key.PublicKey, []byte("secret"), &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: mgf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			if pt, err := decryptSecret(key, enc.EncodeToString(ct)); err != nil || string(pt) != "secret" {
+				t.Errorf("MGF1-%v: %q %v", mgf, pt, err)
+			}
+		}
+	}
+	ct, _ := rsa.EncryptOAEP(crypto.SHA1.New(), rand.Reader, &key.PublicKey, []byte("secret"), nil)
+	if _, err := decryptSecret(key, base64.StdEncoding.EncodeToString(ct)); err == nil || !strings.Contains(err.Error(), "OAEP") {
+		t.Errorf("OAEP with SHA-1 (not accepted): %v", err)
+	}
+	small, _ := rsa.GenerateKey(rand.Reader, 2048)
+	if _, err := NewSync(SyncConfig{KitKey: "k", PrivateKey: small}, nil, nil, nil); err == nil {
+		t.Error("a 2048-bit kit key was accepted")
+	}
+	if _, err := NewSync(SyncConfig{}, nil, nil, nil); err == nil {
+		t.Error("a sync handler without a kit key was made")
+	}
+}
