@@ -85,6 +85,7 @@ type Client struct {
 	shut        atomic.Bool
 	shutDone    chan struct{}  // closed when ShutOut has finished
 	asyncWG     sync.WaitGroup // goroutines of asynchronous calls
+	reportWG    sync.WaitGroup // those of them that are reports (goReport)
 	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
 	licenses    *keeper
@@ -228,9 +229,15 @@ func (c *Client) ShutOut() error {
 	c.mu.Lock()
 	connected := c.conn != nil
 	c.mu.Unlock()
+	reported := make(chan struct{})
+	go func() { c.reportWG.Wait(); close(reported) }()
 	if connected {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		c.cancelSolves(ctx) // their results would have no one to go to
+		select {            // reports under way get there before the session ends
+		case <-reported:
+		case <-ctx.Done():
+		}
 		if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
 			c.log.Info("close session", "err", err)
 		}
@@ -242,6 +249,7 @@ func (c *Client) ShutOut() error {
 	c.closing = true
 	c.asyncMu.Unlock()
 	c.asyncWG.Wait()
+	<-reported
 	c.upgrades.handOff() // a staged upgrade installs once the process has exited
 	c.events.close()
 	c.log.Info("shut out")

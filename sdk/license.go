@@ -236,7 +236,7 @@ func (c *Client) LicenseVerifyNotify(verified bool, errorMsg string) error {
 		return err
 	}
 	n := wire.LicenseNotify{Verified: verified, Message: errorMsg, LicenseID: c.licenses.latest()}
-	c.goAsync(func(ctx context.Context) {
+	c.goReport(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		defer cancel()
 		if err := c.call(ctx, wire.OpLicenseNotify, n, nil); err != nil {
@@ -249,15 +249,29 @@ func (c *Client) LicenseVerifyNotify(verified bool, errorMsg string) error {
 // goAsync runs fn on a goroutine that ShutOut waits for; fn's context ends
 // at ShutOut. Once ShutOut has begun waiting it starts nothing more, and a
 // panic in fn is logged, never passed on to the host.
-func (c *Client) goAsync(fn func(ctx context.Context)) {
+func (c *Client) goAsync(fn func(ctx context.Context)) { c.spawn(fn, nil) }
+
+// goReport is goAsync for a report the service must get although ShutOut
+// may follow at once (LicenseVerifyNotify): ShutOut lets reports under way
+// finish, within its time to say goodbye, before it ends the session —
+// the service cancels what a session still runs when it ends.
+func (c *Client) goReport(fn func(ctx context.Context)) { c.spawn(fn, &c.reportWG) }
+
+func (c *Client) spawn(fn func(ctx context.Context), also *sync.WaitGroup) {
 	c.asyncMu.Lock()
 	defer c.asyncMu.Unlock()
 	if c.closing {
 		return
 	}
 	c.asyncWG.Add(1)
+	if also != nil {
+		also.Add(1)
+	}
 	go func() {
 		defer c.asyncWG.Done()
+		if also != nil {
+			defer also.Done()
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				c.log.Error("asynchronous call panicked", "panic", fmt.Sprint(r))
