@@ -11,7 +11,9 @@
 // slow bodies), limits_test.go (memory, connections and time a client can
 // hold), gates_test.go (licence gates), time_test.go (trusted time),
 // paths_test.go (cloud and local paths, answers that do not fit),
-// activation_test.go (the one-time secret of newInstance's appInfo).
+// activation_test.go (the one-time secret of newInstance's appInfo),
+// review_test.go (a second look: other organisations' ids on every session
+// op, the solver time a worker may report).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.

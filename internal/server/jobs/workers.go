@@ -415,6 +415,16 @@ func (s *Service) endLease(ctx context.Context, w *worker, job string, attempt i
 	return true
 }
 
+// bounded returns a worker's report of an attempt's solver and CPU
+// seconds within what iscd saw: not negative, solver time at most the
+// time the attempt was held (from its lease to its end, on iscd's clock,
+// which an honest worker's own measure is inside), CPU time at most that
+// on the most cores a job may ask for.
+func bounded(wall, cpu float64, held time.Duration) (float64, float64) {
+	limit := max(held.Seconds(), 0)
+	return min(max(wall, 0), limit), min(max(cpu, 0), limit*MaxCores)
+}
+
 // codeLeaseLost answers a worker that no longer holds a job's lease.
 const codeLeaseLost = "lease_lost"
 
@@ -612,6 +622,15 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	if len(h.LogTail) > wire.MaxJobLogLines {
 		h.LogTail = h.LogTail[len(h.LogTail)-wire.MaxJobLogLines:]
 	}
+	// The times are the worker's word, and solver time is billed: a
+	// hostile worker (or a solver that took its token) would bill the
+	// customer any amount. They are bounded by what iscd saw.
+	started, now := j.Attempts[len(j.Attempts)-1].Started, s.now()
+	if wall, cpu := bounded(h.WallSeconds, h.CPUSeconds, now.Sub(started)); wall != h.WallSeconds || cpu != h.CPUSeconds {
+		s.log.Warn("worker reported more time than it held the job", "job", j.ID, "worker", w.id, "attempt", h.Attempt,
+			"wallSeconds", h.WallSeconds, "cpuSeconds", h.CPUSeconds, "heldSeconds", now.Sub(started).Seconds())
+		h.WallSeconds, h.CPUSeconds = wall, cpu
+	}
 	r := store.JobResult{ExitCode: h.ExitCode, ErrorCode: h.ErrorCode, Error: h.Error, LogTail: h.LogTail,
 		WallSeconds: h.WallSeconds, CPUSeconds: h.CPUSeconds}
 	var outputs []byte
@@ -642,11 +661,9 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 		h.State = store.JobCanceled
 		r.ErrorCode, r.Error = j.CanceledResult("")
 	}
-	now := s.now()
-	started := j.Attempts[len(j.Attempts)-1].Started
 	u := &store.UsageRecord{SN: j.ID + "-" + strconv.Itoa(j.Attempt()), OrgID: j.OrgID, LicenseID: j.LicenseID, ProductID: j.ProductID,
 		UserID: j.UserID, JobID: j.ID, Solver: j.Solver.Name, Begin: started, End: now,
-		SolverSeconds: max(h.WallSeconds, 0), CPUSeconds: max(h.CPUSeconds, 0)}
+		SolverSeconds: h.WallSeconds, CPUSeconds: h.CPUSeconds}
 	if u.SolverSeconds == 0 {
 		u = nil // nothing ran: nothing to bill
 	}

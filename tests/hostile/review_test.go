@@ -1,0 +1,329 @@
+package hostile_test
+
+// A second look at the trust boundary (issue 13): attacks the boundary
+// files above do not try. A customer holding one API token names another
+// organisation's jobs, files, chunks and licence on every session op that
+// takes an id; a hostile worker (or a solver that escaped its sandbox and
+// took the worker's token) reports more solver time than it held the job,
+// to bill a customer for it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/manifest"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
+)
+
+// reviewConn speaks iscd's protocol itself (a session or a worker),
+// skipping every check the SDK and the worker make.
+type reviewConn struct {
+	t  *testing.T
+	ws *websocket.Conn
+	id uint64
+}
+
+func reviewDial(t *testing.T, url, bearer string) *reviewConn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + bearer}})
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+	return &reviewConn{t: t, ws: ws}
+}
+
+// reviewSession opens a session of product with an API token.
+func reviewSession(t *testing.T, srv *servertest.Server, tok, product string) *reviewConn {
+	t.Helper()
+	c := reviewDial(t, srv.Endpoint, tok)
+	b, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Product: product}})
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := wire.Decode(data); err != nil || m.Type != wire.TypeWelcome {
+		t.Fatalf("hello as %s: %s", product, data)
+	}
+	return c
+}
+
+func (c *reviewConn) call(op string, body any) *wire.Message {
+	c.t.Helper()
+	c.id++
+	b, _ := json.Marshal(body)
+	m, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: c.id, Op: op, Body: b})
+	if err := c.ws.WriteMessage(websocket.TextMessage, m); err != nil {
+		c.t.Fatal(err)
+	}
+	return c.await(c.id)
+}
+
+func (c *reviewConn) frame(kind byte, header any, payload []byte) *wire.Message {
+	c.t.Helper()
+	c.id++
+	f := wire.Frame{Kind: kind, ID: c.id, Payload: payload}
+	if header != nil {
+		f.Header, _ = json.Marshal(header)
+	}
+	b, err := wire.EncodeFrame(f)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatal(err)
+	}
+	return c.await(c.id)
+}
+
+func (c *reviewConn) chunk(data []byte) (chunkstore.ID, *wire.Message) {
+	c.t.Helper()
+	id := chunkstore.Sum(data)
+	c.id++
+	b, err := wire.EncodeFrame(wire.Frame{Kind: wire.BinChunkPut, ID: c.id, ChunkID: id, Payload: chunkstore.Encode(data)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatal(err)
+	}
+	return id, c.await(c.id)
+}
+
+// await reads up to the answer to request id; binary answers come back as
+// a message without error.
+func (c *reviewConn) await(id uint64) *wire.Message {
+	c.t.Helper()
+	for {
+		kind, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.t.Fatalf("waiting for the answer to %d: %v", id, err)
+		}
+		if kind == websocket.BinaryMessage {
+			if f, err := wire.DecodeFrame(data); err == nil && f.ID == id {
+				return &wire.Message{Type: wire.TypeResult, ID: id, Body: f.Payload}
+			}
+			continue
+		}
+		if m, err := wire.Decode(data); err == nil && m.Type == wire.TypeResult && m.ID == id {
+			return m
+		}
+	}
+}
+
+func code(m *wire.Message) string {
+	if m.Error == nil {
+		return ""
+	}
+	return m.Error.Code
+}
+
+func reviewID(t *testing.T) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// reviewProduct registers a product that requires no licence, with one
+// solver that no worker of the service runs unless the test's does.
+func reviewProduct(t *testing.T, srv *servertest.Server, id, solver string) {
+	t.Helper()
+	a, ctx := srv.Admin(), context.Background()
+	if err := a.Do(ctx, "POST", "/products", adminapi.CreateProduct{ID: id, Name: id}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(ctx, "PUT", "/products/"+id+"/solvers/"+solver, adminapi.Solver{Kind: "command"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reviewOrg makes an organisation with one user and returns its API token.
+func reviewOrg(t *testing.T, srv *servertest.Server, org string) string {
+	t.Helper()
+	a, ctx := srv.Admin(), context.Background()
+	if err := a.Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: org, Name: org}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var u store.User
+	if err := a.Do(ctx, "POST", "/users", adminapi.CreateUser{OrgID: org, Name: "user of " + org}, &u); err != nil {
+		t.Fatal(err)
+	}
+	var nt adminapi.NewToken
+	if err := a.Do(ctx, "POST", "/tokens", adminapi.CreateToken{UserID: u.ID}, &nt); err != nil {
+		t.Fatal(err)
+	}
+	return nt.Secret
+}
+
+// reviewInputs stores data as a model through c and returns the inputs
+// manifest of a job (or a save) of it, and its chunk.
+func reviewInputs(t *testing.T, c *reviewConn, name string, data []byte) ([]byte, chunkstore.ID) {
+	t.Helper()
+	id, m := c.chunk(data)
+	if m.Error != nil {
+		t.Fatalf("chunk: %+v", m.Error)
+	}
+	enc, err := manifest.Encode(manifest.New(manifest.File{Path: name, Size: int64(len(data)), Mode: 0o644, Hash: id,
+		Chunks: []manifest.ChunkRef{{ID: id, Size: len(data)}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc, id
+}
+
+// TestReviewOtherOrganisationsIDs: organisation A saves a model and
+// queues a job of it; a user of organisation B, who learnt every id (the
+// job's, the file's path, the chunk's hash, A's licence), names them on
+// every session op that takes one. Each answers as if the thing did not
+// exist (not_found, missing_chunks, a taken job id), nothing of A's comes
+// back, and A's job and file are as they were.
+func TestReviewOtherOrganisationsIDs(t *testing.T) {
+	srv := servertest.Start(t)
+	reviewProduct(t, srv, "review-idle", "idle")
+	a := reviewSession(t, srv, srv.APIToken, "review-idle")
+	secret := []byte("** organisation A's model " + reviewID(t) + "\n*NODE\n1,0,0,0\n")
+	inputs, chunk := reviewInputs(t, a, "a.inp", secret)
+	if m := a.frame(wire.BinCommit, wire.FilesCommit{Path: "/review/a.inp"}, inputs); m.Error != nil {
+		t.Fatalf("A's save: %+v", m.Error)
+	}
+	job := reviewID(t)
+	if m := a.frame(wire.BinJobSubmit, wire.JobSubmit{ID: job, Main: "a.inp"}, inputs); m.Error != nil {
+		t.Fatalf("A's job: %+v", m.Error)
+	}
+
+	bTok := reviewOrg(t, srv, "review-b")
+	b := reviewSession(t, srv, bTok, "review-idle")
+	bDev := reviewSession(t, srv, bTok, srv.Product) // for A's licence, which is of the dev product
+	ref := wire.JobRef{ID: job}
+	for _, tc := range []struct {
+		what string
+		m    *wire.Message
+		want string
+	}{
+		{"jobs.get", b.call(wire.OpJobsGet, ref), wire.CodeNotFound},
+		{"jobs.manifest", b.call(wire.OpJobsManifest, ref), wire.CodeNotFound},
+		{"jobs.cancel", b.call(wire.OpJobsCancel, ref), wire.CodeNotFound},
+		{"a submit under A's job id", b.frame(wire.BinJobSubmit, wire.JobSubmit{ID: job, Main: "a.inp"}, inputs), wire.CodeConflict},
+		{"a submit of A's chunk", b.frame(wire.BinJobSubmit, wire.JobSubmit{ID: reviewID(t), Main: "a.inp"}, inputs), wire.CodeMissingChunks},
+		{"a save of A's chunk", b.frame(wire.BinCommit, wire.FilesCommit{Path: "/mine.inp"}, inputs), wire.CodeMissingChunks},
+		{"files.chunk of A's chunk", b.call(wire.OpFilesChunk, wire.FilesChunk{ID: chunk.String()}), wire.CodeNotFound},
+		{"files.open", b.call(wire.OpFilesOpen, wire.FilesOpen{Path: "/review/a.inp"}), wire.CodeNotFound},
+		{"files.open with check-out", b.call(wire.OpFilesOpen, wire.FilesOpen{Path: "/review/a.inp", Checkout: true}), wire.CodeNotFound},
+		{"files.manifest", b.call(wire.OpFilesManifest, wire.FilesVersion{Path: "/review/a.inp", Version: 1}), wire.CodeNotFound},
+		{"files.stat", b.call(wire.OpFilesStat, wire.FilesVersion{Path: "/review/a.inp"}), wire.CodeNotFound},
+		{"files.history", b.call(wire.OpFilesHistory, wire.FilesVersion{Path: "/review/a.inp"}), wire.CodeNotFound},
+		{"files.lock", b.call(wire.OpFilesLock, wire.FilesVersion{Path: "/review/a.inp"}), wire.CodeNotFound},
+		{"license.renew of A's licence", bDev.call(wire.OpLicenseRenew, wire.LicenseRef{LicenseID: server.DevLicense}), wire.CodeNotFound},
+		{"license.notify into A's audit", bDev.call(wire.OpLicenseNotify, wire.LicenseNotify{LicenseID: server.DevLicense, Message: "B was here"}), wire.CodeNotFound},
+	} {
+		if got := code(tc.m); got != tc.want {
+			t.Errorf("%s by organisation B: %s %s, want %s", tc.what, got, tc.m.Body, tc.want)
+		}
+		if strings.Contains(string(tc.m.Body), job) || strings.Contains(string(tc.m.Body), "organisation A") {
+			t.Errorf("%s by organisation B answered A's data: %s", tc.what, tc.m.Body)
+		}
+	}
+	// Nothing of A's in what B may list and ask about.
+	if m := b.call(wire.OpFilesHave, wire.FilesHave{IDs: []string{chunk.String()}}); !strings.Contains(string(m.Body), chunk.String()) {
+		t.Errorf("files.have says organisation B holds A's chunk: %+v %s", m.Error, m.Body)
+	}
+	for op, body := range map[string]any{wire.OpJobsList: wire.JobsList{}, wire.OpFilesList: wire.FilesList{Dir: "/review"}} {
+		if m := b.call(op, body); strings.Contains(string(m.Body), job) || strings.Contains(string(m.Body), "a.inp") {
+			t.Errorf("%s by organisation B shows A's: %s", op, m.Body)
+		}
+	}
+	// A's job is still queued and A's file is as saved, not checked out.
+	var info wire.JobInfo
+	if m := a.call(wire.OpJobsGet, ref); m.Error != nil || json.Unmarshal(m.Body, &info) != nil || info.State != store.JobQueued {
+		t.Errorf("A's job after B's attempts: %+v %s, want queued", m.Error, m.Body)
+	}
+	var entry wire.FileInfo
+	if m := a.call(wire.OpFilesStat, wire.FilesVersion{Path: "/review/a.inp"}); m.Error != nil || json.Unmarshal(m.Body, &entry) != nil ||
+		entry.Version != 1 || entry.LockedBy != "" {
+		t.Errorf("A's file after B's attempts: %+v %s, want version 1, not checked out", m.Error, m.Body)
+	}
+}
+
+// TestReviewWorkerCannotBillMoreThanItHeld: a worker (hostile, or a solver
+// that escaped its sandbox with the worker's token) leases a customer's
+// job and ends it at once, claiming 10^7 s of solver time. The customer's
+// job and the usage iscd meters (what the marketplace bills) say at most
+// the time the attempt was held on iscd's own clock.
+func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
+	srv := servertest.Start(t)
+	reviewProduct(t, srv, "review-bill", "fake")
+	a, ctx := srv.Admin(), context.Background()
+	var wt adminapi.NewToken
+	if err := a.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "hostile"}, &wt); err != nil {
+		t.Fatal(err)
+	}
+	w := reviewDial(t, strings.Replace(srv.Endpoint, wire.Path, wire.WorkerPath, 1), wt.Secret)
+	if m := w.call(wire.OpWorkerHello, wire.WorkerHello{Name: "hostile", Solvers: []string{"fake"}, Capacity: 1}); m.Error != nil {
+		t.Fatalf("worker hello: %+v", m.Error)
+	}
+
+	start := time.Now()
+	c := reviewSession(t, srv, srv.APIToken, "review-bill")
+	inputs, _ := reviewInputs(t, c, "m.inp", []byte("*NODE\n1,0,0,0\n"))
+	job := reviewID(t)
+	if m := c.frame(wire.BinJobSubmit, wire.JobSubmit{ID: job, Main: "m.inp"}, inputs); m.Error != nil {
+		t.Fatalf("submit: %+v", m.Error)
+	}
+	var lease wire.JobLease
+	for lease.ID == "" {
+		m := w.call(wire.OpWorkerLease, wire.WorkerLease{WaitMS: 10000})
+		if m.Error != nil || json.Unmarshal(m.Body, &lease) != nil {
+			t.Fatalf("lease: %+v %s", m.Error, m.Body)
+		}
+	}
+	if lease.ID != job {
+		t.Fatalf("leased %s, want %s", lease.ID, job)
+	}
+	const claimed = 1e7
+	if m := w.frame(wire.BinJobDone, wire.JobDone{ID: job, Attempt: lease.Attempt, State: store.JobSucceeded,
+		WallSeconds: claimed, CPUSeconds: claimed}, nil); m.Error != nil {
+		t.Fatalf("done: %+v", m.Error)
+	}
+	held := time.Since(start).Seconds()
+
+	var info wire.JobInfo
+	if m := c.call(wire.OpJobsGet, wire.JobRef{ID: job}); m.Error != nil || json.Unmarshal(m.Body, &info) != nil {
+		t.Fatalf("jobs.get: %+v", m.Error)
+	}
+	if info.WallSeconds > held || info.WallSeconds < 0 {
+		t.Errorf("the customer's job shows %.0f s of solver time; the worker held it %.3f s", info.WallSeconds, held)
+	}
+	var usage adminapi.Usage
+	if err := a.Do(ctx, "GET", "/usage?org="+server.DevOrg, nil, &usage); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(usage.Raw, func(u store.UsageRecord) bool { return u.JobID == job })
+	switch {
+	case i < 0:
+		// Nothing metered is within the bound too, but then the test
+		// would not show the bound: the attempt ran, on iscd's clock.
+		t.Fatalf("no usage metered for job %s: %+v", job, usage.Raw)
+	case usage.Raw[i].SolverSeconds > held:
+		t.Errorf("iscd meters %.0f s of solver time for job %s (billed to the customer); the worker held it %.3f s",
+			usage.Raw[i].SolverSeconds, job, held)
+	}
+	t.Logf("claimed %.0f s, held %.3f s: the job shows %.3f s, usage %.3f s", float64(claimed), held, info.WallSeconds, usage.Raw[max(i, 0)].SolverSeconds)
+}
