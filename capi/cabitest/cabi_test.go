@@ -125,7 +125,13 @@ func buildLibrary(dir string) error {
 
 // startISCD starts `iscd serve --dev` and waits until it listens.
 func startISCD(bin, data string) (stop func(), err error) {
-	b, err := servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s")
+	// The marketplace's sync interfaces are on, with kitKey: a test
+	// revokes a user as the marketplace does.
+	keyFile := filepath.Join(filepath.Dir(data), "kit.key")
+	if err := os.WriteFile(keyFile, []byte(kitKey), 0o600); err != nil {
+		return nil, err
+	}
+	b, err := servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s", "--kit-key-file", keyFile)
 	if err != nil {
 		return nil, err
 	}

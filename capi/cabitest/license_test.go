@@ -1,7 +1,12 @@
 package cabitest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -9,6 +14,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -127,4 +133,69 @@ func TestFreezeReachesTheCProgram(t *testing.T) {
 	if !strings.Contains(p.out.String(), "FROZEN\nUNFROZEN\n") {
 		t.Fatalf("output:\n%s", p.out.String())
 	}
+}
+
+// kitKey is the 联营kit key of the iscd the C programs run against.
+const kitKey = "cabitest-kit-key"
+
+// kitSync sends one signed sync call as the marketplace does.
+func kitSync(t *testing.T, name string, body any) {
+	t.Helper()
+	data, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	nonce := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
+	req, _ := http.NewRequest("POST", devEnv["ISCD_ADMIN_URL"]+marketplace.SyncPrefix+name, bytes.NewReader(data))
+	req.Header.Set("x-sign", marketplace.SyncSign(kitKey, nonce, ts, data))
+	req.Header.Set("x-timestamp", ts)
+	req.Header.Set("x-nonce", nonce)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ ResultCode, ResultMsg string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.ResultCode != marketplace.ResultOK {
+		t.Fatalf("%s: %+v %v", name, r, err)
+	}
+}
+
+// The marketplace revokes a user whose C program holds the licence's one
+// seat: the program sees its licence released and SIGN_IN_REQUIRED, and
+// the seat is free, within a second.
+func TestRevokedUserReachesTheCProgram(t *testing.T) {
+	ctx, a := context.Background(), admin()
+	kitSync(t, "tenantSync", map[string]any{"tenantId": "cabi-tenant", "name": "C tenant", "flag": 1})
+	user := map[string]string{"userName": "engineer", "name": "Engineer", "role": "user", "enable": "true"}
+	kitSync(t, "authSync", map[string]any{"tenantId": "cabi-tenant", "flag": 1, "userList": []map[string]string{user}})
+	var users []store.User
+	if err := a.Do(ctx, "GET", "/users?org=mkt-cabi-tenant", nil, &users); err != nil || len(users) != 1 {
+		t.Fatalf("users: %+v %v", users, err)
+	}
+	var tok adminapi.NewToken
+	var lic store.License
+	if err := a.Do(ctx, "POST", "/tokens", adminapi.CreateToken{UserID: users[0].ID}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(ctx, "POST", "/licenses", adminapi.CreateLicense{OrgID: "mkt-cabi-tenant", ProductID: devEnv["ISCSDK_PRODUCT"], Seats: 1}, &lic); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, []string{"ISCSDK_TOKEN=" + tok.Secret}, "license", "revoked")
+	p.expect("LICENSED")
+	sent := time.Now()
+	kitSync(t, "authSync", map[string]any{"tenantId": "cabi-tenant", "flag": 3, "userList": []map[string]string{{"userName": "engineer"}}})
+	p.expect("RELEASED")
+	p.expect("SIGN_IN_REQUIRED")
+	heard := time.Since(sent)
+	var seats []store.Seat
+	if err := a.Do(ctx, "GET", "/seats?license="+lic.ID, nil, &seats); err != nil {
+		t.Fatal(err)
+	}
+	if freed := time.Since(sent); len(seats) != 0 || freed > time.Second || heard > time.Second {
+		t.Fatalf("after %v the program had heard (%v) and the licence holds %+v", freed, heard, seats)
+	}
+	t.Logf("the C program heard of the revocation after %v", heard)
+	p.finish()
 }

@@ -7,6 +7,9 @@
 **   seat    take a seat, print "LICENSED", then wait to be killed
 **   freeze  take a seat, print "LICENSED"; print "FROZEN" and "UNFROZEN"
 **           as the pushed LicenseState events arrive
+**   revoked take a seat, print "LICENSED"; when the marketplace revokes the
+**           user, print "RELEASED" (LicenseState released) and
+**           "SIGN_IN_REQUIRED" (its event, with reason sign_in_required)
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -210,6 +213,34 @@ static void scenario_freeze(void)
     CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
 }
 
+static void scenario_revoked(void)
+{
+    iscsdk_client* c = connect_client();
+    iscsdk_event* ev;
+    char value[64];
+    if (c == NULL || (ev = request(c, NULL)) == NULL) {
+        return;
+    }
+    json_value(ev->json, "Status", value, sizeof value);
+    iscsdk_event_free(ev);
+    if (!CHECK(strcmp(value, "success") == 0)) {
+        return;
+    }
+    printf("LICENSED\n");
+    if ((ev = wait_event(c, ISCSDK_EVENT_LICENSE_STATE, "released")) != NULL) {
+        printf("RELEASED\n");
+        iscsdk_event_free(ev);
+    }
+    if ((ev = wait_event(c, ISCSDK_EVENT_SIGN_IN_REQUIRED, NULL)) != NULL) {
+        json_value(ev->json, "reason", value, sizeof value);
+        CHECK(strcmp(value, "sign_in_required") == 0);
+        CHECK(strstr(ev->json, "\"operate\":\"SignInRequired\"") != NULL);
+        printf("SIGN_IN_REQUIRED\n");
+        iscsdk_event_free(ev);
+    }
+    CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+}
+
 int main(int argc, char** argv)
 {
     const char* s = argc > 1 ? argv[1] : "";
@@ -220,8 +251,10 @@ int main(int argc, char** argv)
         scenario_seat();
     } else if (strcmp(s, "freeze") == 0) {
         scenario_freeze();
+    } else if (strcmp(s, "revoked") == 0) {
+        scenario_revoked();
     } else {
-        CHECK(!"a known scenario: flow, seat, freeze");
+        CHECK(!"a known scenario: flow, seat, freeze, revoked");
     }
     return check_done();
 }
