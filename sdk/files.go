@@ -35,7 +35,7 @@ var (
 
 // Transfer tuning.
 const (
-	haveBatchBytes = 16 << 20 // chunks held between two have/want rounds, at most (see linkMeter)
+	haveBatchBytes = 8 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see linkMeter)
 	saveAttempts   = 5        // a save or open survives this many dropped connections
 	progressEvery  = 100 * time.Millisecond
 	transferTimout = 30 * time.Minute
