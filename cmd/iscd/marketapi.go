@@ -22,6 +22,7 @@ type marketAPIFlags struct {
 	checkOrders, asyncLicenses                   *bool
 	interval, timeout, retry                     *time.Duration
 	frontEnd, adminURL, memo, encryptType        *string
+	computeUnit                                  *string
 	editions                                     skuFlag
 }
 
@@ -55,6 +56,7 @@ func addMarketAPIFlags(fs *flag.FlagSet) *marketAPIFlags {
 		adminURL:      fs.String("marketplace-appinfo-admin-url", "", "appInfo's adminUrl"),
 		memo:          fs.String("marketplace-appinfo-memo", "", "appInfo's memo"),
 		encryptType:   fs.String("marketplace-encrypt-type", appinfo.AES256, "appInfo's encryptType: 1 (AES-256-CBC) or 2 (AES-128-CBC)"),
+		computeUnit:   fs.String("marketplace-compute-unit", marketpush.UnitCoreSeconds, "what a solve's usage_value counts, the unit of the metered SKU: core-seconds (the solver's CPU time), core-hours, solver-seconds or solver-hours (its wall time)"),
 		editions:      skuFlag{},
 	}
 	fs.Var(f.editions, "marketplace-sku", "SKU=EDITION: the iscd edition of an order's skuCode (repeatable; default: the SKU itself)")
@@ -66,6 +68,9 @@ func (f *marketAPIFlags) config() (server.MarketAPI, marketplace.AppInfo, error)
 	info := marketplace.AppInfo{FrontEndURL: *f.frontEnd, AdminURL: *f.adminURL, Memo: *f.memo, EncryptType: *f.encryptType}
 	if _, err := appinfo.Key("", info.EncryptType); err != nil {
 		return server.MarketAPI{}, info, fmt.Errorf("--marketplace-encrypt-type: %w", err)
+	}
+	if err := marketpush.CheckUnit(*f.computeUnit); err != nil {
+		return server.MarketAPI{}, info, fmt.Errorf("--marketplace-compute-unit: %w", err)
 	}
 	ak := *f.ak
 	if ak == "" {
@@ -84,7 +89,7 @@ func (f *marketAPIFlags) config() (server.MarketAPI, marketplace.AppInfo, error)
 	}
 	return server.MarketAPI{
 		API:         marketapi.Config{BaseURL: *f.base, Key: aksk.Key{Access: ak, Secret: sk}, UsageKey: uk, DeliveryPath: *f.deliveryPath, Timeout: *f.timeout},
-		Push:        marketpush.Config{Interval: *f.interval, MinBackoff: *f.retry},
+		Push:        marketpush.Config{Interval: *f.interval, MinBackoff: *f.retry, ComputeUnit: *f.computeUnit},
 		CheckOrders: *f.checkOrders, AsyncLicenses: *f.asyncLicenses, Editions: f.editions,
 	}, info, nil
 }

@@ -55,6 +55,30 @@ type Config struct {
 	MaxBackoff time.Duration // the longest: 1 hour
 	Warn       time.Duration // flag records this old (by begin_time): 18 days
 	Holder     string        // this replica's name in the lease: random
+	// ComputeUnit is what a solve's usage_value counts: UnitCoreSeconds
+	// (the default), UnitCoreHours, UnitSolverSeconds or UnitSolverHours.
+	// It must be the unit of the product's metered SKU on the marketplace.
+	ComputeUnit string
+}
+
+// Units of compute usage. Core time is the solver's CPU time as the worker
+// measured it (all of its processes, every core); solver time is its wall
+// time. A solve whose CPU time was not measured (0) is billed its wall
+// time as core time: one core.
+const (
+	UnitCoreSeconds   = "core-seconds"
+	UnitCoreHours     = "core-hours"
+	UnitSolverSeconds = "solver-seconds"
+	UnitSolverHours   = "solver-hours"
+)
+
+// CheckUnit says whether unit is one of the units above.
+func CheckUnit(unit string) error {
+	switch unit {
+	case UnitCoreSeconds, UnitCoreHours, UnitSolverSeconds, UnitSolverHours:
+		return nil
+	}
+	return fmt.Errorf("marketpush: compute unit %q: want %s, %s, %s or %s", unit, UnitCoreSeconds, UnitCoreHours, UnitSolverSeconds, UnitSolverHours)
 }
 
 // Pusher pushes the outbox.
@@ -98,6 +122,9 @@ func New(st store.Store, mkt Marketplace, cfg Config, log *slog.Logger) *Pusher 
 	}
 	if cfg.Warn <= 0 {
 		cfg.Warn = 18 * 24 * time.Hour
+	}
+	if cfg.ComputeUnit == "" {
+		cfg.ComputeUnit = UnitCoreSeconds
 	}
 	if cfg.Holder == "" {
 		b := make([]byte, 8)
@@ -246,7 +273,7 @@ func (p *Pusher) collect(ctx context.Context, now time.Time) (int, error) {
 				market[u.LicenseID] = is
 			}
 			if is {
-				recs = append(recs, Record(u, now))
+				recs = append(recs, Record(u, p.cfg.ComputeUnit, now))
 			}
 		}
 	}
@@ -267,12 +294,19 @@ func (p *Pusher) collect(ctx context.Context, now time.Time) (int, error) {
 	return n, p.st.SetOutboxMark(ctx, MarkCollected, now)
 }
 
-// Record is the outbox record of a compute usage record: solver hours,
-// rounded up to 4 decimals (so never 0), metering_sn the usage record's
-// (job id "-" attempt).
-func Record(u store.UsageRecord, now time.Time) store.OutboxRecord {
+// Record is the outbox record of a compute usage record: its time in unit
+// (CheckUnit), rounded up to 4 decimals (so never 0), metering_sn the
+// usage record's (job id "-" attempt).
+func Record(u store.UsageRecord, unit string, now time.Time) store.OutboxRecord {
+	v := u.SolverSeconds
+	if (unit == UnitCoreSeconds || unit == UnitCoreHours) && u.CPUSeconds > 0 {
+		v = u.CPUSeconds
+	}
+	if unit == UnitCoreHours || unit == UnitSolverHours {
+		v /= 3600
+	}
 	return store.OutboxRecord{SN: u.SN, InstanceID: u.LicenseID, Begin: u.Begin.UTC(), End: u.End.UTC(),
-		Value: max(math.Ceil(u.SolverSeconds/3600*1e4)/1e4, 0.0001), Source: "compute",
+		Value: max(math.Ceil(v*1e4)/1e4, 0.0001), Source: "compute",
 		State: store.OutboxPending, NextTry: now, Created: now}
 }
 
