@@ -34,7 +34,7 @@ var (
 type DB struct {
 	db        *bolt.DB
 	retention int
-	events    *group // appends of session events
+	batch     *group // write transactions shared by concurrent calls (group commit)
 }
 
 var _ store.Store = (*DB)(nil)
@@ -46,10 +46,9 @@ func Open(path string, retention int) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	// A lone Batch call waits MaxBatchDelay for company before it commits;
-	// bbolt's default, 10 ms, was most of a licence request's and of a
-	// pushed event's latency (docs/benchmarks.md). 1 ms still coalesces a
-	// burst: calls that arrive while a batch commits form the next one.
+	// Shared commits go through d.batch (group.go), not bbolt's Batch,
+	// whose lone call waited MaxBatchDelay for company (docs/benchmarks.md);
+	// this bounds it for any Batch call still made.
 	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		buckets := [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
@@ -68,7 +67,7 @@ func Open(path string, retention int) (*DB, error) {
 	if retention <= 0 {
 		retention = DefaultRetention
 	}
-	return &DB{db: db, retention: retention, events: &group{db: db}}, nil
+	return &DB{db: db, retention: retention, batch: &group{db: db}}, nil
 }
 
 // Close closes the database file.
@@ -210,11 +209,11 @@ func (d *DB) UpdateProduct(_ context.Context, id string, change func(*store.Prod
 }
 
 // PutSession implements store.Sessions. Concurrent puts share one
-// transaction (bbolt's Batch; a put is idempotent, as a batched function
+// transaction (a group commit; a put is idempotent, as a grouped function
 // must be): every connected session stores its last-seen time each
 // minute, and all of them at once at shutdown.
 func (d *DB) PutSession(_ context.Context, s store.Session) error {
-	return d.db.Batch(func(tx *bolt.Tx) error { return put(tx, bktSessions, s.ID, s, false) })
+	return d.batch.do(func(tx *bolt.Tx) error { return put(tx, bktSessions, s.ID, s, false) })
 }
 
 // Session implements store.Sessions.
@@ -252,7 +251,7 @@ func seqKey(seq uint64) []byte {
 // a lone one commits at once.
 func (d *DB) AppendEvent(_ context.Context, sessionID string, data []byte) (uint64, error) {
 	var seq uint64
-	err := d.events.do(func(tx *bolt.Tx) error {
+	err := d.batch.do(func(tx *bolt.Tx) error {
 		// This runs again when another call in the group fails, so
 		// it must not build on what an earlier, rolled-back run left in seq.
 		seq = 0
@@ -316,7 +315,7 @@ func (d *DB) EventsAfter(_ context.Context, sessionID string, after uint64, limi
 
 // AckEvents implements store.Sessions.
 func (d *DB) AckEvents(_ context.Context, sessionID string, upTo uint64) error {
-	return d.db.Batch(func(tx *bolt.Tx) error {
+	return d.batch.do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktEvents).Bucket([]byte(sessionID))
 		if b == nil {
 			return nil

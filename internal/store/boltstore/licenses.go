@@ -220,7 +220,7 @@ func (d *DB) ProductKeys(_ context.Context, productID string) ([]store.ProductKe
 
 // AppendAudit implements store.Licenses.
 func (d *DB) AppendAudit(_ context.Context, e store.AuditEntry) error {
-	return d.db.Batch(func(tx *bolt.Tx) error {
+	return d.batch.do(func(tx *bolt.Tx) error {
 		b, err := tx.Bucket(bktAudit).CreateBucketIfNotExists([]byte(e.LicenseID + "\x00"))
 		if err != nil {
 			return err
