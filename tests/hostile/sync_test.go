@@ -1,6 +1,7 @@
 package hostile_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -11,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -697,13 +700,12 @@ func TestSyncAttacks(t *testing.T) {
 		t.Errorf("unknown interface: %+v", r)
 	}
 
-	// Oversized: refused before it is read whole (413), signature or not.
-	big := make([]byte, marketplace.MaxSyncBody+1)
-	for i := range big {
-		big[i] = ' '
-	}
-	if r := k.send(k.sign("authSync", big)); r.Status != http.StatusRequestEntityTooLarge || r.ResultCode != marketplace.ResultAuth {
-		t.Errorf("oversized: %+v", r)
+	// Oversized: refused with 413 before the body is read whole — at once
+	// when Content-Length says so, at the limit when it is chunked.
+	for _, chunked := range []bool{false, true} {
+		if status, body := oversized(t, srv.Addr, marketplace.SyncPrefix+"authSync", chunked); status != http.StatusRequestEntityTooLarge || !strings.Contains(body, marketplace.ResultAuth) {
+			t.Errorf("oversized (chunked %v): %d %s", chunked, status, body)
+		}
 	}
 	resp, err := http.Get(k.base + "tenantSync")
 	if err != nil {
@@ -713,6 +715,50 @@ func TestSyncAttacks(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: %s", resp.Status)
 	}
+}
+
+// oversized sends a body one byte over MaxSyncBody, signed, and returns
+// the answer's status and body. The body is written by a goroutine whose
+// write errors are expected: iscd answers and closes without reading it.
+func oversized(t *testing.T, addr, path string, chunked bool) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	body := bytes.Repeat([]byte(" "), marketplace.MaxSyncBody+1)
+	ts, nonce := strconv.FormatInt(time.Now().UnixMilli(), 10), fmt.Sprintf("big-%v-%d", chunked, time.Now().UnixNano())
+	head := "POST " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n" +
+		"x-sign: " + marketplace.SyncSign(kitKey, nonce, ts, body) + "\r\nx-timestamp: " + ts + "\r\nx-nonce: " + nonce + "\r\n"
+	if chunked {
+		head += "Transfer-Encoding: chunked\r\n\r\n"
+	} else {
+		head += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	}
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if !chunked {
+			return // the headers are enough to refuse it
+		}
+		for off := 0; off < len(body); off += 16 << 10 {
+			chunk := body[off:min(off+16<<10, len(body))]
+			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(conn, "0\r\n\r\n")
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("oversized: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // Two replicas on one PostgreSQL database: a sync call answered by one
