@@ -538,10 +538,10 @@ func (h *Hub) pump(l *live, after uint64) {
 				h.log.Error("stored event unreadable", "session", l.caller.Session, "seq", e.Seq, "err", err)
 				continue
 			}
+			h.cfg.Metrics.Events(1, e.Seq <= l.replay)
 			if err := l.conn.Send(ctx, &wire.Message{Type: wire.TypeEvent, Seq: e.Seq, Event: &ev}); err != nil {
 				return
 			}
-			h.cfg.Metrics.Events(1, e.Seq <= l.replay)
 			after = e.Seq
 		}
 		if len(evs) == replayBatch {
@@ -576,13 +576,15 @@ func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 	fn := h.ops[m.Op]
 	h.mu.Unlock()
 	if fn == nil {
-		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
 		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
+		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
 		return
 	}
 	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, m.Body) })
-	h.answer(l, m.ID, m.Op, out, err)
+	// Counted before the answer goes: a client that has its answer finds
+	// it counted.
 	h.cfg.Metrics.Request(m.Op, errorCode(err), time.Since(start))
+	h.answer(l, m.ID, m.Op, out, err)
 }
 
 // errorCode is the wire code a handler's error is answered with; "" for
@@ -611,13 +613,13 @@ func (h *Hub) binary(ctx context.Context, l *live, b []byte) {
 	fn := h.bins[f.Kind]
 	h.mu.Unlock()
 	if fn == nil {
-		_ = l.conn.Send(ctx, wire.Failure(f.ID, wire.CodeUnknownOp, fmt.Sprintf("unknown binary frame kind %d", f.Kind)))
 		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
+		_ = l.conn.Send(ctx, wire.Failure(f.ID, wire.CodeUnknownOp, fmt.Sprintf("unknown binary frame kind %d", f.Kind)))
 		return
 	}
 	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, f) })
-	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
 	h.cfg.Metrics.Request(fmt.Sprintf("binary_%d", f.Kind), errorCode(err), time.Since(start))
+	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
 }
 
 // answer sends a handler's outcome for request id.
