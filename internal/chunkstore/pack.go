@@ -426,7 +426,15 @@ func (p *packs) read(id ID) ([]byte, error) {
 			return nil, err
 		}
 		if ID(rec[:32]) != id || recordCRC(rec) != binary.LittleEndian.Uint32(rec[36:]) {
-			return nil, fmt.Errorf("pack %s offset %d: record of %s damaged", packName(l.pack), l.off, id)
+			// Damaged on disk: the chunk is missing from now on, so the
+			// next save that has it sends it again.
+			p.mu.Lock()
+			if cur, ok := p.index[id]; ok && cur.pack == l.pack && cur.off == l.off {
+				delete(p.index, id)
+				p.dead[l.pack] += recordHeader + int64(l.size)
+			}
+			p.mu.Unlock()
+			return nil, fmt.Errorf("pack %s offset %d: record of %s damaged: %w", packName(l.pack), l.off, id, ErrNotFound)
 		}
 		return rec[recordHeader:], nil
 	}
