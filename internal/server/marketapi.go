@@ -55,6 +55,7 @@ func (s *Server) openMarketAPI(cfg *Config, adm *admin.API) error {
 		m.Push.Holder = host + ":" + dir
 	}
 	s.push = marketpush.New(s.store, c, m.Push, s.log)
+	s.licenses.OnSeatReturned(s.push.SeatReturned)
 	ad.Client, ad.Pusher = c, s.push
 	if m.CheckOrders {
 		out.Orders = c

@@ -39,8 +39,34 @@ type Service struct {
 	keyMu    sync.Mutex // serialises key creation per service
 	notifies counter    // license.notify calls per session
 
-	stopMu sync.Mutex
-	onStop []func(context.Context, store.License, string) // see OnStop
+	stopMu   sync.Mutex
+	onStop   []func(context.Context, store.License, string) // see OnStop
+	onReturn []func(context.Context, store.Seat, time.Time) // see OnSeatReturned
+}
+
+// OnSeatReturned registers fn, called after a floating seat is given back
+// (released by its program, or by the end of its session) with the time it
+// was last held: the marketplace's pusher meters pay-per-use seat time
+// with it, so a seat held between two of its cycles is billed too.
+func (s *Service) OnSeatReturned(fn func(ctx context.Context, seat store.Seat, held time.Time)) {
+	s.stopMu.Lock()
+	s.onReturn = append(s.onReturn, fn)
+	s.stopMu.Unlock()
+}
+
+// returned tells the OnSeatReturned functions; a seat whose lease lapsed
+// before it was given back was held until its lease ended.
+func (s *Service) returned(ctx context.Context, seat store.Seat) {
+	s.stopMu.Lock()
+	fns := s.onReturn
+	s.stopMu.Unlock()
+	held := s.now()
+	if !seat.LeaseExpires.IsZero() && seat.LeaseExpires.Before(held) {
+		held = seat.LeaseExpires
+	}
+	for _, fn := range fns {
+		fn(ctx, seat, held)
+	}
 }
 
 // maxNotifies bounds the licence verdicts one session may record.
@@ -310,6 +336,7 @@ func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMe
 				return nil, err
 			}
 			s.audit(ctx, store.AuditEntry{LicenseID: req.LicenseID, OrgID: c.OrgID, SessionID: c.Session, UserID: c.UserID, Event: "seat-returned"})
+			s.returned(ctx, seat)
 		}
 	}
 	return struct{}{}, nil
@@ -352,5 +379,8 @@ func (s *Service) sessionEnded(ctx context.Context, sessionID string) {
 	}
 	for _, seat := range seats {
 		s.audit(ctx, store.AuditEntry{LicenseID: seat.LicenseID, SessionID: sessionID, UserID: seat.UserID, Event: "seat-returned", Detail: "session ended"})
+		if !seat.LeaseExpires.IsZero() { // floating
+			s.returned(ctx, seat)
+		}
 	}
 }

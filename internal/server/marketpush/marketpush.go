@@ -478,7 +478,7 @@ const seatMark = "seat|"
 // hour once the seat is gone, up to the last renewal seen. Each cycle
 // notes every seat held in two marks (the last renewal seen, the end of
 // the hours already queued), so a restart or another replica carries on.
-// A seat taken and given back between two cycles is not seen.
+// A seat taken and given back between two cycles is noted by SeatReturned.
 func (p *Pusher) seatTime(ctx context.Context, orgs []store.Org, now time.Time) ([]store.OutboxRecord, error) {
 	var out []store.OutboxRecord
 	live := map[string]bool{}
@@ -503,7 +503,7 @@ func (p *Pusher) seatTime(ctx context.Context, orgs []store.Org, now time.Time) 
 				return nil, err
 			}
 			for _, st := range seats {
-				key := seatMark + l.ID + "|" + st.ID + "|" + strconv.FormatInt(st.Acquired.UnixNano(), 10)
+				key := seatKey(st)
 				live[key] = true
 				seen := earliest(latest(st.Renewed, st.Acquired), now)
 				if err := p.st.SetOutboxMark(ctx, key+"|seen", seen); err != nil {
@@ -547,6 +547,28 @@ func (p *Pusher) seatTime(ctx context.Context, orgs []store.Org, now time.Time) 
 		}
 	}
 	return out, nil
+}
+
+// seatKey names the marks of a seat.
+func seatKey(st store.Seat) string {
+	return seatMark + st.LicenseID + "|" + st.ID + "|" + strconv.FormatInt(st.Acquired.UnixNano(), 10)
+}
+
+// SeatReturned notes that a seat was given back, held until held (for
+// licensing.Service.OnSeatReturned): the next cycle meters it up to then,
+// although no cycle saw it held. Only seats of pay-per-use (ON_DEMAND)
+// instances are noted.
+func (p *Pusher) SeatReturned(ctx context.Context, st store.Seat, held time.Time) {
+	in, err := p.st.Instance(ctx, st.LicenseID)
+	if err != nil || in.ChargingMode != "ON_DEMAND" {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.log.Error("seat returned: read its instance", "license", st.LicenseID, "err", err)
+		}
+		return
+	}
+	if err := p.st.SetOutboxMark(ctx, seatKey(st)+"|seen", earliest(held, p.now()).UTC()); err != nil {
+		p.log.Error("seat returned: note it for metering", "license", st.LicenseID, "seat", st.ID, "err", err)
+	}
 }
 
 // seatHours is the records of a seat held from acquired to held, for the
