@@ -561,7 +561,14 @@ func TestSyncRevokeEndsSessionsAndFreesSeats(t *testing.T) {
 
 func requestLicense(t *testing.T, c *sdk.Client) sdk.Event {
 	t.Helper()
-	id, err := c.GetLicenseStringRequest("", nil)
+	return requestLicenseOn(t, c, "")
+}
+
+// requestLicenseOn asks for a licence as the machine dev (a fingerprint;
+// "" is this one).
+func requestLicenseOn(t *testing.T, c *sdk.Client, dev string) sdk.Event {
+	t.Helper()
+	id, err := c.GetLicenseStringRequest(dev, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +577,7 @@ func requestLicense(t *testing.T, c *sdk.Client) sdk.Event {
 
 // A named-user licence: a user an operator made, whom the marketplace did
 // not authorise, is refused with not_named_user until an operator assigns
-// the licence; a user on two machines holds one seat.
+// the licence; a user on two machines holds one seat between them.
 func TestSyncNamedUsers(t *testing.T) {
 	srv := servertest.StartConfig(t, syncConfig())
 	k := newKit(t, srv)
@@ -593,11 +600,16 @@ func TestSyncNamedUsers(t *testing.T) {
 		t.Fatalf("an unnamed user: %v, want %s", e.Params, wire.CodeNotNamedUser)
 	}
 	annTok := userToken(t, srv, userNamed(t, srv, "mkt-T6", "ann").ID)
+	// ann on two machines: two leases, one user, one seat of one.
 	one, two := syncClient(t, srv, annTok), syncClient(t, srv, annTok)
 	for i, c := range []*sdk.Client{one, two} {
-		if e := requestLicense(t, c); e.Params["Status"] != "success" {
+		dev := fmt.Sprintf("AA:BB:CC:00:00:0%d|disk-%d|board-%d|cpu", i+1, i+1, i+1)
+		if e := requestLicenseOn(t, c, dev); e.Params["Status"] != "success" {
 			t.Fatalf("ann's machine %d on a one-seat named licence: %v", i+1, e.Params)
 		}
+	}
+	if seats := adminGet[[]store.Seat](t, srv, "/seats?license="+lic.ID); len(seats) != 2 || seats[0].UserID != seats[1].UserID || seats[0].Device == seats[1].Device {
+		t.Fatalf("ann's seats: %+v", seats)
 	}
 	if err := srv.Admin().Do(ctx, "PUT", "/licenses/"+lic.ID+"/users", adminapi.LicenseUsers{NamedUsers: true, Users: []string{local.ID}}, &lic); err != nil {
 		t.Fatal(err)

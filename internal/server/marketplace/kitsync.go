@@ -68,6 +68,19 @@ type SyncConfig struct {
 	Prefix string
 }
 
+// String describes c without its keys.
+func (c SyncConfig) String() string {
+	return "marketplace sync{key=" + boolString(c.KitKey != "") + " privateKey=" + boolString(c.PrivateKey != nil) + " prefix=" + c.Prefix + "}"
+}
+
+// GoString is String, so that %#v does not print the keys either.
+func (c SyncConfig) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the keys.
+func (c SyncConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Bool("key", c.KitKey != ""), slog.Bool("privateKey", c.PrivateKey != nil), slog.String("prefix", c.Prefix))
+}
+
 // Sessions ends a user's sessions: the hub (session.Hub.EndUser) does it
 // on every replica and frees what they held.
 type Sessions interface {

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -73,5 +75,21 @@ func TestDecryptSecret(t *testing.T) {
 	}
 	if _, err := NewSync(SyncConfig{}, nil, nil, nil); err == nil {
 		t.Error("a sync handler without a kit key was made")
+	}
+}
+
+// The config prints no key, however it is printed.
+func TestSyncConfigHidesKeys(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := SyncConfig{KitKey: "kit-secret-value", PrivateKey: key, Prefix: "/p/"}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "sync", c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), buf.String()} {
+		if strings.Contains(out, "kit-secret-value") || strings.Contains(out, key.D.String()[:20]) {
+			t.Fatalf("a key was printed: %s", out)
+		}
 	}
 }
