@@ -15,7 +15,9 @@
 // review_test.go (a second look: other organisations' ids on every session
 // op, the solver time a worker may report), sync_test.go (the
 // marketplace's sync interfaces: signatures, replays, bodies, the client
-// secret's encryption, users whose access ends).
+// secret's encryption, users whose access ends), metrics_test.go (scrapes
+// without the metrics token, label cardinality under made-up ops and
+// paths).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.
