@@ -5,7 +5,8 @@ package hostile_test
 // organisation's jobs, files, chunks and licence on every session op that
 // takes an id; a hostile worker (or a solver that escaped its sandbox and
 // took the worker's token) reports more solver time than it held the job,
-// to bill a customer for it.
+// to bill a customer for it; a token of one kind is shown to an endpoint
+// of another.
 
 import (
 	"context"
@@ -326,4 +327,78 @@ func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
 			usage.Raw[i].SolverSeconds, job, held)
 	}
 	t.Logf("claimed %.0f s, held %.3f s: the job shows %.3f s, usage %.3f s", float64(claimed), held, info.WallSeconds, usage.Raw[max(i, 0)].SolverSeconds)
+}
+
+// TestReviewTokenKindsStayApart: each endpoint takes one kind of token. An
+// API, admin, worker or resume token, as it is and with its prefix changed
+// to the endpoint's kind (a secret is checked against the kind its record
+// was made as), is refused with 401 everywhere but its own endpoint.
+func TestReviewTokenKindsStayApart(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	var wt adminapi.NewToken
+	if err := srv.Admin().Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "kinds"}, &wt); err != nil {
+		t.Fatal(err)
+	}
+	s := reviewDial(t, srv.Endpoint, srv.APIToken)
+	b, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Product: srv.Product}})
+	s.ws.WriteMessage(websocket.TextMessage, b)
+	_, data, err := s.ws.ReadMessage()
+	welcome, derr := wire.Decode(data)
+	if err != nil || derr != nil || welcome.Welcome == nil || welcome.Welcome.ResumeToken == "" {
+		t.Fatalf("welcome: %s %v %v", data, err, derr)
+	}
+	tokens := map[string]string{"API": srv.APIToken, "admin": srv.AdminToken, "worker": wt.Secret, "resume": welcome.Welcome.ResumeToken}
+	worker := strings.Replace(srv.Endpoint, wire.Path, wire.WorkerPath, 1)
+	endpoints := []struct {
+		name, prefix, own string
+		status            func(tok string) int
+	}{
+		{"/v1/session", "isk_", "API", func(tok string) int { return reviewUpgrade(srv.Endpoint, tok) }},
+		{"/v1/worker", "isw_", "worker", func(tok string) int { return reviewUpgrade(worker, tok) }},
+		{"/admin/v1", "isa_", "admin", func(tok string) int {
+			req, _ := http.NewRequest("GET", srv.AdminURL+adminapi.Prefix+"/orgs", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}},
+	}
+	for _, ep := range endpoints {
+		for kind, tok := range tokens {
+			forms := map[string]string{"as it is": tok}
+			if _, rest, ok := strings.Cut(tok, "_"); ok && !strings.HasPrefix(tok, ep.prefix) {
+				forms["re-prefixed "+ep.prefix] = ep.prefix + rest
+			}
+			for form, bearer := range forms {
+				got := ep.status(bearer)
+				want := http.StatusUnauthorized
+				if kind == ep.own && form == "as it is" {
+					want = http.StatusSwitchingProtocols
+					if ep.prefix == "isa_" {
+						want = http.StatusOK
+					}
+				}
+				if got != want {
+					t.Errorf("%s with the %s token %s: HTTP %d, want %d", ep.name, kind, form, got, want)
+				}
+			}
+		}
+	}
+}
+
+// reviewUpgrade asks for a WebSocket at url with bearer and returns the
+// HTTP status of the answer (101 when it is upgraded).
+func reviewUpgrade(url, bearer string) int {
+	ws, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + bearer}})
+	if err == nil {
+		ws.Close()
+	}
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
 }
