@@ -14,8 +14,11 @@
 // activation_test.go (the one-time secret of newInstance's appInfo),
 // review_test.go (a second look: other organisations' ids on every session
 // op, the token kind each endpoint takes, the solver time a worker may
-// report), sync_test.go (the marketplace's sync interfaces: signatures, replays, bodies, the client
-// secret's encryption, users whose access ends).
+// report), sync_test.go (the marketplace's sync interfaces: signatures,
+// replays, bodies, the client secret's encryption, users whose access
+// ends), metrics_test.go (scrapes
+// without the metrics token, label cardinality under made-up ops and
+// paths).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.
