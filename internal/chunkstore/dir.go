@@ -112,8 +112,22 @@ func (d *Dir) packs(org string) (*packs, error) {
 		return nil, err
 	}
 	p.sync = func(f *os.File) error { return d.sync(f) } // tests change d.sync
+	p.legacy = hasOldLayout(filepath.Join(d.root, org))
 	d.orgs[org] = p
 	return p, nil
+}
+
+// hasOldLayout reports whether dir holds chunks of the one-file-per-chunk
+// layout (folders named by two hex digits): if not, a chunk missing from
+// the packs is missing, without a system call to look for its file.
+func hasOldLayout(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if _, err := strconv.ParseUint(e.Name(), 16, 8); err == nil && len(e.Name()) == 2 && e.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the pack files. The Dir must not be used after.
@@ -178,8 +192,8 @@ func (d *Dir) has(org string, id ID) (bool, error) {
 		p.index[id] = l
 	}
 	p.mu.Unlock()
-	if ok {
-		return true, nil
+	if ok || !p.legacy {
+		return ok, nil
 	}
 	mu := &d.locks[id[0]]
 	mu.Lock()
@@ -230,7 +244,7 @@ func (d *Dir) Get(ctx context.Context, org string, id ID) ([]byte, error) {
 	if err == nil {
 		b, err = p.read(id)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) && p != nil && p.legacy {
 		b, err = os.ReadFile(d.path(org, id))
 		if errors.Is(err, fs.ErrNotExist) {
 			err = ErrNotFound
@@ -341,8 +355,8 @@ func (d *Dir) Delete(ctx context.Context, org string, id ID, before time.Time) (
 		p.dead[l.pack] += recordHeader + int64(l.size)
 	}
 	p.mu.Unlock()
-	if ok {
-		return l.time < before.UnixNano(), nil
+	if ok || !p.legacy {
+		return ok && l.time < before.UnixNano(), nil
 	}
 	path := d.path(org, id)
 	mu := &d.locks[id[0]]

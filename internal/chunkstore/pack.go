@@ -49,8 +49,9 @@ type loc struct {
 // packs is one organisation's packs: the index of every chunk in them,
 // the open pack files, and the pack being appended to.
 type packs struct {
-	dir  string
-	sync func(*os.File) error // Dir.sync
+	dir    string
+	sync   func(*os.File) error // Dir.sync
+	legacy bool                 // the organisation has chunks of the old layout too
 
 	mu     sync.Mutex
 	index  map[ID]loc
