@@ -96,6 +96,7 @@ type Client struct {
 	pickers     pickerWaits
 	upgrades    *upgrader
 	solves      *solveRouter // the service's job events, to the Solve waiting
+	signInAsked atomic.Bool  // SignInRequired was raised since the last connection
 
 	mu          sync.Mutex
 	conn        *transport.Conn
@@ -508,6 +509,7 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	}
 	recordTrustedTime(c.log, w.ServerTime)
 	c.licenses.poke() // renew what lapsed while offline
+	c.signInAsked.Store(false)
 	c.log.Info("connected", "endpoint", c.url, "session", w.Session, "resumed", w.Resumed)
 	c.emitState(StateConnected, p)
 	return conn, nil
@@ -541,6 +543,12 @@ func (c *Client) run(conn *transport.Conn) {
 			}
 			if c.ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, ErrUnauthorized) {
+				// The token is refused: revoked, or its user's access
+				// ended while the program was away. The session and its
+				// seats are gone; say so once, as the bye would have.
+				c.signInRequired("unauthorized", err.Error())
 			}
 			c.log.Warn("reconnect failed", "attempt", attempt, "err", err)
 			c.emitState(StateDisconnected, map[string]string{"error": err.Error(), "attempt": strconv.Itoa(attempt)})
@@ -607,10 +615,7 @@ func (c *Client) serve(conn *transport.Conn) error {
 		case wire.TypeBye:
 			c.log.Info("service closed the session", "reason", m.Reason, "text", m.Text)
 			if m.Reason == wire.ByeSignInRequired {
-				// The user's access ended: the service freed the seats;
-				// say so for each licence, then ask for a sign-in.
-				c.licenses.dropAll("the user must sign in again: " + m.Text)
-				c.emit(localEvent(EventSignInRequired, map[string]string{"reason": m.Reason, "message": m.Text}))
+				c.signInRequired(m.Reason, m.Text)
 				continue
 			}
 			c.emit(localEvent(EventServiceClosed, map[string]string{"reason": m.Reason, "message": m.Text}))
@@ -618,6 +623,17 @@ func (c *Client) serve(conn *transport.Conn) error {
 			c.log.Debug("ignored message", "type", m.Type)
 		}
 	}
+}
+
+// signInRequired tells the host once that the user must sign in again
+// (until a connection succeeds): each licence held is reported released
+// (the service freed the seats), then SignInRequired.
+func (c *Client) signInRequired(reason, msg string) {
+	if c.signInAsked.Swap(true) {
+		return
+	}
+	c.licenses.dropAll("the user must sign in again: " + msg)
+	c.emit(localEvent(EventSignInRequired, map[string]string{"reason": reason, "message": msg}))
 }
 
 // answered hands the answer to request id to its caller, if it still waits.

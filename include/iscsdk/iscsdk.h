@@ -137,7 +137,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_NOTICE                 13  /* "Notice": title, text: a message from the service's operator */
 #define ISCSDK_EVENT_PICKER                 14  /* "Picker": url, pickerId, mode (open, save), expires, browser (opened, off, failed) */
 #define ISCSDK_EVENT_UPGRADE_RESULT         15  /* "UpgradeResult": status (success, failed), version, installer (sdk, host); exitCode, log; on failure errorCode, errorMsg */
-#define ISCSDK_EVENT_SIGN_IN_REQUIRED       16  /* "SignInRequired": reason, message: the service ended the session because the user's access was revoked, or the user deleted or disabled; every licence held was released first (ISCSDK_EVENT_LICENSE_STATE, state released) and the seats are free. The client keeps trying to reconnect; the user's API token is refused until the access is given back */
+#define ISCSDK_EVENT_SIGN_IN_REQUIRED       16  /* "SignInRequired": reason (sign_in_required: the service ended the session because the user's access was revoked, or the user deleted or disabled; unauthorized: a reconnect was refused, as when that happened while offline), message. Every licence held was released first (ISCSDK_EVENT_LICENSE_STATE, state released); the seats are free. Raised once until a connection succeeds; the client keeps trying to reconnect, and the user's API token is refused until the access is given back */
 
 /* open_type of iscsdk_open_cloud_path() */
 #define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */

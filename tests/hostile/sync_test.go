@@ -559,6 +559,57 @@ func TestSyncRevokeEndsSessionsAndFreesSeats(t *testing.T) {
 	}
 }
 
+// A program that is offline when its user is revoked: the session ends
+// and the seat is free at once; when the program comes back its token is
+// refused, and it hears SignInRequired (reason unauthorized) with its
+// licence released, once, while it keeps trying.
+func TestSyncRevokedWhileOffline(t *testing.T) {
+	srv := servertest.StartConfig(t, syncConfig())
+	k := newKit(t, srv)
+	ctx := context.Background()
+	k.ok("tenantSync", tenant("T10", 1, "Iota"))
+	k.ok("authSync", users("T10", 1, kitUser("ann", "", "user", "true")))
+	var lic store.License
+	if err := srv.Admin().Do(ctx, "POST", "/licenses", adminapi.CreateLicense{OrgID: "mkt-T10", ProductID: srv.Product, Seats: 1}, &lic); err != nil {
+		t.Fatal(err)
+	}
+	relay := servertest.StartRelay(t, srv.Addr)
+	ws := t.TempDir()
+	c, err := sdk.Init(ctx, sdk.Config{Endpoint: relay.Endpoint(), Token: userToken(t, srv, userNamed(t, srv, "mkt-T10", "ann").ID),
+		ProductID: srv.Product, AppVersion: "1.0.0", WorkspaceDir: ws, ConnectTimeout: 5 * time.Second,
+		CredentialsFile: filepath.Join(ws, "none"), NoBrowser: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	if e := requestLicense(t, c); e.Params["Status"] != "success" {
+		t.Fatal(e.Params)
+	}
+	relay.Cut(true)
+	servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateDisconnected
+	})
+	k.ok("authSync", users("T10", 3, kitUser("ann", "", "", "")))
+	if seats := adminGet[[]store.Seat](t, srv, "/seats?license="+lic.ID); len(seats) != 0 {
+		t.Fatalf("the offline program's seat after the revocation: %+v", seats)
+	}
+	relay.Cut(false)
+	released := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseState && e.Params["state"] == sdk.LicenseReleased })
+	signIn := servertest.NextEvent(t, c, isEvent(sdk.EventSignInRequired))
+	if released.Params["licenseId"] != lic.ID || signIn.Params["reason"] != "unauthorized" {
+		t.Fatalf("events: %v %v", released.Params, signIn.Params)
+	}
+	// It keeps trying (refused), without asking again.
+	for range 2 {
+		e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+			return e.Type == sdk.EventSignInRequired || (e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateDisconnected)
+		})
+		if e.Type == sdk.EventSignInRequired {
+			t.Fatalf("SignInRequired twice: %v", e.Params)
+		}
+	}
+}
+
 func requestLicense(t *testing.T, c *sdk.Client) sdk.Event {
 	t.Helper()
 	return requestLicenseOn(t, c, "")
