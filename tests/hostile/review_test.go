@@ -13,7 +13,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -401,4 +404,69 @@ func reviewUpgrade(url, bearer string) int {
 		return 0
 	}
 	return resp.StatusCode
+}
+
+// TestReviewPickerClosesWhenTheLicenceFreezes: a picker link minted while
+// the organisation's licence was active shows nothing once the licence is
+// frozen (the product requires a licence for cloud files): not the folder's
+// names, not a pick. Unfrozen, the same link works again.
+func TestReviewPickerClosesWhenTheLicenceFreezes(t *testing.T) {
+	srv := servertest.Start(t)
+	c := reviewSession(t, srv, srv.APIToken, srv.Product)
+	name := "secret-" + reviewID(t)[:8] + ".prt"
+	inputs, _ := reviewInputs(t, c, name, []byte("a part"))
+	if m := c.frame(wire.BinCommit, wire.FilesCommit{Path: "/" + name}, inputs); m.Error != nil {
+		t.Fatalf("save: %+v", m.Error)
+	}
+	var opened wire.PickerOpened
+	if m := c.call(wire.OpPickerOpen, wire.PickerOpen{Mode: wire.PickerModeOpen, RequestID: 1}); m.Error != nil || json.Unmarshal(m.Body, &opened) != nil {
+		t.Fatalf("picker.open: %+v", m.Error)
+	}
+	base := strings.Replace(strings.TrimSuffix(srv.Endpoint, wire.Path), "ws://", "http://", 1)
+	get := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + opened.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	form := func(nonce string) int {
+		t.Helper()
+		body := url.Values{"nonce": {nonce}, "path": {"/" + name}, "action": {"open"}}.Encode()
+		req, _ := http.NewRequest("POST", base+opened.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	status, page := get()
+	nonce := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(page)
+	if status != http.StatusOK || !strings.Contains(page, name) || nonce == nil {
+		t.Fatalf("the picker with an active licence: %d, the file shown: %v, a form: %v", status, strings.Contains(page, name), nonce != nil)
+	}
+	licence := func(action string) {
+		t.Helper()
+		if err := srv.Admin().Do(context.Background(), "POST", "/licenses/"+server.DevLicense+"/"+action, nil, nil); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+	}
+	licence("freeze")
+	if status, page := get(); status != http.StatusForbidden || strings.Contains(page, name) {
+		t.Errorf("the picker of a frozen licence: HTTP %d, the file's name shown: %v; want 403 and no name", status, strings.Contains(page, name))
+	}
+	if status := form(nonce[1]); status != http.StatusForbidden {
+		t.Errorf("a pick through the picker of a frozen licence: HTTP %d, want 403", status)
+	}
+	licence("unfreeze") // the link was not used up by the refused pick
+	if status, page := get(); status != http.StatusOK || !strings.Contains(page, name) {
+		t.Errorf("the picker once unfrozen: %d, the file shown: %v", status, strings.Contains(page, name))
+	}
 }

@@ -227,6 +227,13 @@ func (s *Service) lookup(w http.ResponseWriter, r *http.Request) (*link, bool) {
 	case expired:
 		s.message(w, http.StatusGone, "Link expired", "This picker link has expired. Ask again from your program.")
 	default:
+		// The gate is asked at every page and pick, not only when the
+		// link was made: a licence frozen since closes the pages at once.
+		if err := s.gate.RequireForFiles(r.Context(), l.caller.OrgID, l.caller.ProductID); err != nil {
+			s.log.Info("picker refused by the licence gate", "picker", l.id, "err", err)
+			s.message(w, http.StatusForbidden, "Licence required", "Your organisation's licence does not allow cloud files now. Ask your administrator.")
+			return nil, false
+		}
 		return l, true
 	}
 	return nil, false
