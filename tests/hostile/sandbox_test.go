@@ -199,23 +199,7 @@ func TestSandboxSolverCannotReachOutsideItsJob(t *testing.T) {
 	if err := admin.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "sandbox test"}, &tok); err != nil {
 		t.Fatal(err)
 	}
-	workDir := t.TempDir()
-	os.Chmod(filepath.Dir(workDir), 0o711)
-	w := exec.Command(limitsISCD(t), "worker", "--server", iscd.Env["ISCD_ADMIN_URL"], "--name", "sandboxed",
-		"--solver", "escape="+escape+" {main}", "--dir", workDir)
-	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+tok.Secret)
-	var wlog strings.Builder
-	w.Stderr = &lockedWriter{w: &wlog}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		w.Process.Signal(syscall.SIGTERM)
-		w.Wait()
-		if t.Failed() {
-			t.Logf("worker:\n%s", wlog.String())
-		}
-	})
+	w := startSandboxWorker(t, iscd, limitsISCD(t), tok.Secret, "sandboxed", "--solver", "escape="+escape+" {main}")
 
 	// Something listens on this machine's loopback: the solver must not
 	// reach it (no network), nor iscd.
@@ -298,6 +282,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 // The service holds no command to give a worker: a solver definition
@@ -604,4 +594,138 @@ func TestSandboxWorkerWithoutOneRefusesToStart(t *testing.T) {
 	if line := string(first[:n]); !strings.Contains(line, `"level":"ERROR"`) || !strings.Contains(line, "WITHOUT A SANDBOX") {
 		t.Fatalf("--sandbox=off: the first log line is %q, want the loud error", line)
 	}
+}
+
+var escapePluginBuild = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hostile-escape-plugin-")
+	if err != nil {
+		return "", err
+	}
+	os.Chmod(dir, 0o755) // a solver's installation: readable by the sandbox's user
+	lib := filepath.Join(dir, "libescape.so")
+	cmd := exec.Command("gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-I../../include",
+		"testdata/escapeplugin/escape.c", "-o", lib)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", errors.New(string(out))
+	}
+	return lib, nil
+})
+
+// A native plugin is confined as a command is: an `iscd worker` process
+// runs its solve in the sandbox through its plugin host, where a hostile
+// plugin reads neither the data directory's secrets, the machine's files
+// nor iscd's environment, writes nothing outside its job, and does not
+// find the worker's token in its environment (the worker was given it
+// in $ISCD_WORKER_TOKEN).
+func TestSandboxPluginCannotReachOutsideItsJob(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc to build the hostile plugin")
+	}
+	iscd, data, _, c := sandboxISCD(t)
+	lib, err := escapePluginBuild()
+	if err != nil {
+		t.Fatalf("build the escape plugin: %v", err)
+	}
+	admin := sandboxAdmin(iscd)
+	ctx := context.Background()
+	product := iscd.Env["ISCSDK_PRODUCT"]
+	if err := admin.Do(ctx, "PUT", "/products/"+product+"/solvers/escape-plugin", adminapi.Solver{Name: "escape-plugin", Kind: "plugin", Outputs: []string{"out.txt"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var tok adminapi.NewToken
+	if err := admin.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "plugin sandbox test"}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	// The worker's binary hosts the plugin's solve in the sandbox: the
+	// sandbox's user must be able to run it.
+	bin := limitsISCD(t)
+	os.Chmod(filepath.Dir(bin), 0o755)
+	w := startSandboxWorker(t, iscd, bin, tok.Secret, "plugins", "--plugin", "escape-plugin="+lib)
+	open := t.TempDir()
+	os.Chmod(open, 0o777)
+	os.Chmod(filepath.Dir(open), 0o755)
+	attempts := []string{
+		"read " + filepath.Join(data, "dev.env"),
+		"read /etc/passwd",
+		"read /proc/" + strconv.Itoa(iscd.Pid) + "/environ",
+		"read /proc/" + strconv.Itoa(w.Process.Pid) + "/environ",
+		"write " + filepath.Join(open, "escaped"),
+		"write /escaped",
+	}
+	model := filepath.Join(t.TempDir(), "attempts.txt")
+	os.WriteFile(model, []byte(strings.Join(attempts, "\n")+"\n"), 0o644)
+	res, err, lines := solveCollecting(c, model, sdk.SolveOptions{Solver: "escape-plugin"})
+	if err != nil || res.Status != sdk.SolveSucceeded {
+		t.Fatalf("solve: %v %+v", err, res)
+	}
+	out, err := os.ReadFile(filepath.Join(res.ResultDir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := string(out)
+	t.Logf("the escape plugin's report:\n%s", report)
+	if strings.Contains(report, "LEAKED") {
+		t.Fatalf("the plugin got out of its job:\n%s", report)
+	}
+	for _, a := range attempts {
+		if !strings.Contains(report, "blocked "+a) {
+			t.Errorf("no 'blocked %s' in the report", a)
+		}
+	}
+	got := everything(t, res, lines)
+	for _, s := range append(secrets(t, data), tok.Secret) {
+		if strings.Contains(got, s) {
+			t.Fatalf("the result carries a secret (%.12q...)", s)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(open, "escaped")); err == nil {
+		t.Fatal("the plugin wrote outside its job")
+	}
+}
+
+// startSandboxWorker runs `iscd worker --name NAME ARGS...` against iscd
+// with the worker token tok and waits until it has connected; it fails
+// the test if the worker exits first, showing its log.
+func startSandboxWorker(t *testing.T, iscd *servertest.Binary, bin, tok, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	workDir := t.TempDir()
+	os.Chmod(filepath.Dir(workDir), 0o711)
+	w := exec.Command(bin, append([]string{"worker", "--server", iscd.Env["ISCD_ADMIN_URL"], "--name", name, "--dir", workDir}, args...)...)
+	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+tok)
+	wlog := &lockedWriter{w: &strings.Builder{}}
+	w.Stderr = wlog
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- w.Wait() }()
+	t.Cleanup(func() {
+		w.Process.Signal(syscall.SIGTERM)
+		<-exited
+		if t.Failed() {
+			t.Logf("worker %s:\n%s", name, wlog.String())
+		}
+	})
+	admin := sandboxAdmin(iscd)
+	tick := time.NewTicker(20 * time.Millisecond) // another process's connection: polled
+	defer tick.Stop()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		var ws []adminapi.WorkerInfo
+		if err := admin.Do(context.Background(), "GET", "/workers", nil, &ws); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range ws {
+			if x.Name == name {
+				return w
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("worker %s exited: %v\n%s", name, err, wlog.String())
+		case <-tick.C:
+		}
+	}
+	t.Fatalf("worker %s did not connect within 30 s", name)
+	return nil
 }

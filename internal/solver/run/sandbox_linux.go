@@ -62,7 +62,8 @@ func newSandboxSys(cfg SandboxConfig) (sandboxSys, error) {
 }
 
 // check builds a sandbox for c with a fresh job directory below parent
-// ("": the system's temporary directory) and runs /usr/bin/true in it:
+// ("": the system's temporary directory) and checks in it that c's
+// program can be run and its directories entered by the sandbox's user:
 // what fails here would fail every job.
 func (s sandboxSys) check(parent string, c Command) error {
 	dir, err := os.MkdirTemp(parent, "sandbox-check-")
@@ -70,7 +71,9 @@ func (s sandboxSys) check(parent string, c Command) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("/usr/bin/true")
+	cmd := exec.Command("/usr/bin/sh", append([]string{"-c",
+		`for p; do [ -x "$p" ] || { echo "$p: the sandbox's user cannot run or enter it"; exit 1; }; done`, "check", c.Program},
+		c.ReadOnly...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	j, err := s.confine(cmd, dir, c)
 	if err != nil {
