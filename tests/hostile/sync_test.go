@@ -331,11 +331,14 @@ func TestSyncApplicationSecret(t *testing.T) {
 	if plain, err := marketplace.OpenLoginSecret(ctx, syncKEK(), login); err != nil || string(plain) != secret2 {
 		t.Fatalf("the sealed secret opens to %q, %v", plain, err)
 	}
+	// On the embedded store, the whole file (freed pages too) holds
+	// neither secret; on PostgreSQL the record above is all there is.
 	db, err := os.ReadFile(filepath.Join(srv.DataDir, "iscd.db"))
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && os.Getenv("ISCD_TEST_DATABASE") == "postgres":
+	case err != nil:
 		t.Fatal(err)
-	}
-	if bytes.Contains(db, []byte(secret1)) || bytes.Contains(db, []byte(secret2)) {
+	case bytes.Contains(db, []byte(secret1)) || bytes.Contains(db, []byte(secret2)):
 		t.Fatal("a client secret is in clear in the store's file")
 	}
 
