@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/metrics/metricstest"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -71,7 +72,8 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 	}
 
 	// A session.
-	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product,
+	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product, AppVersion: "1.2.3",
+		ReleaseKeys: srv.ReleaseKeys, NoAutoInstall: true,
 		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none")})
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +199,36 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 	if got := delta(s5, s6, "iscd_marketplace_calls_total", "activity", "none", "code", marketplace.ResultAuth); got != 1 {
 		t.Errorf("marketplace: refused before reading += %v, want 1", got)
 	}
+
+	// An upgrade: published, offered, downloaded and staged.
+	pkg := make([]byte, 1<<20)
+	rand.Read(pkg)
+	if _, err := srv.Admin().PublishRelease(ctx, adminapi.PublishRelease{ProductID: srv.Product, Platform: sdk.Platform(), Version: "2.0.0",
+		FileName: "setup.run", InstallCommand: "{package} --silent"}, bytes.NewReader(pkg), srv.ReleaseKey, nil); err != nil {
+		t.Fatal(err)
+	}
+	s6 = metricstest.Get(t, srv.MetricsURL, srv.MetricsToken)
+	if _, err := c.CheckNewVersions(); err != nil {
+		t.Fatal(err)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventUpgradeNotice && e.Params["available"] == "true" })
+	if err := c.UpgradeNotify(true); err != nil {
+		t.Fatal(err)
+	}
+	if u := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventUpdate }); u.Params["status"] != "staged" {
+		t.Fatalf("upgrade: %v", u.Params)
+	}
+	s6u := metricstest.Get(t, srv.MetricsURL, srv.MetricsToken)
+	if got := delta(s6, s6u, "iscd_upgrade_downloads_total"); got != 1 {
+		t.Errorf("upgrade: downloads += %v, want 1", got)
+	}
+	if got := delta(s6, s6u, "iscd_upgrade_chunks_total"); got < 1 || got != delta(s6, s6u, "iscd_requests_total", "op", wire.OpUpgradesChunk, "code", "ok") {
+		t.Errorf("upgrade: chunks sent += %v, upgrades.chunk answered %v", got, delta(s6, s6u, "iscd_requests_total", "op", wire.OpUpgradesChunk, "code", "ok"))
+	}
+	if got := delta(s6, s6u, "iscd_session_sent_bytes_total"); got < float64(len(pkg)) {
+		t.Errorf("upgrade: session bytes sent += %v, under the package's %d", got, len(pkg))
+	}
+	s6 = s6u
 
 	// An event stored while the session is away is replayed when it
 	// resumes (the client waits at least 125 ms before reconnecting).
