@@ -77,7 +77,9 @@ type Config struct {
 	Marketplace marketplace.Config
 	// KitSync configures the marketplace's 联营kit sync interfaces
 	// (tenants, application credentials, users, departments: mounted when
-	// KitSync.KitKey is set). Its KEK, when nil, is KEK.
+	// KitSync.KitKey is set). Its KEK, when nil, is KEK. Dev mode turns
+	// them on with a fresh random key (in dev.env: ISCD_KIT_URL,
+	// ISCD_KIT_KEY) unless one is given.
 	KitSync marketplace.SyncConfig
 	// MarketAPI configures iscd's calls to the marketplace: the usage
 	// push, licence delivery, order checks (off without its AK/SK).
@@ -142,6 +144,9 @@ func Open(cfg Config) (*Server, error) {
 			cfg.Metrics.Token = metricsToken()
 		}
 		devMarketplace(&cfg.Marketplace)
+		if cfg.KitSync.KitKey == "" {
+			cfg.KitSync.KitKey = "devkit_" + rand.Text() // to dev.env, as the marketplace's key
+		}
 		if err := devKEK(&cfg); err != nil {
 			return nil, err
 		}
@@ -557,6 +562,13 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 	}
 	if m := s.cfg.Marketplace; m.Enabled {
 		env += "ISCD_MARKETPLACE_URL=" + base + marketplace.Path + "\n" + "ISCD_MARKETPLACE_KEY=" + m.AccessKey + "\n"
+	}
+	if k := s.cfg.KitSync; k.KitKey != "" {
+		prefix := k.Prefix
+		if prefix == "" {
+			prefix = marketplace.SyncPrefix
+		}
+		env += "ISCD_KIT_URL=" + base + prefix + "\n" + "ISCD_KIT_KEY=" + k.KitKey + "\n"
 	}
 	path := filepath.Join(s.cfg.DataDir, "dev.env")
 	if err := atomicfile.Write(path, []byte(env), 0o600); err != nil {

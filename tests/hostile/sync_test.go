@@ -827,6 +827,33 @@ func oversized(t *testing.T, addr, path string, chunked bool) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// Dev mode serves the sync interfaces with a key of its own, in dev.env
+// beside the production interface's; a call signed with another key is
+// refused.
+func TestSyncDevEnv(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true})
+	data, err := os.ReadFile(filepath.Join(srv.DataDir, "dev.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			env[k] = v
+		}
+	}
+	if env["ISCD_KIT_URL"] != "http://"+srv.Addr+marketplace.SyncPrefix || env["ISCD_KIT_KEY"] == "" || env["ISCD_KIT_KEY"] == env["ISCD_MARKETPLACE_KEY"] {
+		t.Fatalf("dev.env: %v", env)
+	}
+	k := newKit(t, srv)
+	k.call("tenantSync", tenant("T11", 1, "Kappa"), marketplace.ResultAuth) // the suite's key is not this iscd's
+	k.key = env["ISCD_KIT_KEY"]
+	k.ok("tenantSync", tenant("T11", 1, "Kappa"))
+	if _, ok := orgOf(t, srv, "mkt-T11"); !ok {
+		t.Fatal("no organisation for the tenant")
+	}
+}
+
 // Two replicas on one PostgreSQL database: a sync call answered by one
 // and replayed to the other is refused there; the users it made are seen
 // by both, and a revocation sent to one ends the session held on the
