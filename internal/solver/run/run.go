@@ -1,8 +1,12 @@
 // Package run runs one job's solver in a prepared directory, under the
-// job's limits: a command solver as a child process with a clean
-// environment, or a native plugin (internal/solver/plugin) in this process.
-// It reports progress and the solver's output lines as they come, keeps the
-// whole output in the directory as solver.log, and says how the run ended.
+// job's limits: a command solver — a program and argument template of the
+// worker's own configuration (Command) — as a child process with a clean
+// environment, in a Sandbox that sees only the job (bubblewrap on Linux, a
+// job object and a restricted token on Windows); or a native plugin
+// (internal/solver/plugin), in the sandbox through a plugin host process
+// (HostPlugin), or in this process. It reports progress and the solver's
+// output lines as they come, keeps the whole output in the directory as
+// solver.log, and says how the run ended.
 package run
 
 import (
