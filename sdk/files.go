@@ -36,7 +36,7 @@ var (
 // Transfer tuning.
 const (
 	haveBatchBytes = 8 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see linkMeter)
-	saveAttempts   = 5        // a save or open survives this many dropped connections
+	saveAttempts   = 5       // a save or open survives this many dropped connections
 	progressEvery  = 100 * time.Millisecond
 	transferTimout = 30 * time.Minute
 )
