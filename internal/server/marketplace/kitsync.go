@@ -81,10 +81,10 @@ func (c SyncConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.Bool("key", c.KitKey != ""), slog.Bool("privateKey", c.PrivateKey != nil), slog.String("prefix", c.Prefix))
 }
 
-// Sessions ends a user's sessions: the hub (session.Hub.EndUser) does it
+// Sessions ends users' sessions: the hub (session.Hub.EndUsers) does it
 // on every replica and frees what they held.
 type Sessions interface {
-	EndUser(ctx context.Context, userID, reason string) int
+	EndUsers(ctx context.Context, reason string, userIDs ...string) int
 }
 
 // Sync serves the 联营kit sync interfaces: the marketplace pushes the
@@ -425,9 +425,11 @@ func (s *Sync) tenantSync(ctx context.Context, body []byte) error {
 		if err != nil {
 			return err
 		}
-		for _, u := range users {
-			s.sessions.EndUser(ctx, u.ID, "the organisation was removed by the marketplace")
+		ids := make([]string, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
 		}
+		s.sessions.EndUsers(ctx, "the organisation was removed by the marketplace", ids...)
 		return nil
 	}
 	return refuse(ResultBadParams, "flag must be 0 (delete), 1 (add) or 2 (modify)")
@@ -664,9 +666,7 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range end {
-		s.sessions.EndUser(ctx, id, "the marketplace revoked this user's access: sign in again")
-	}
+	s.sessions.EndUsers(ctx, "the marketplace revoked this user's access: sign in again", end...)
 	return nil
 }
 

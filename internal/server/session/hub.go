@@ -871,20 +871,27 @@ func (h *Hub) endWith(ctx context.Context, sessionID, bye, reason string) bool {
 	return true
 }
 
-// EndUser ends every session of a user whose access was revoked (or who
-// was deleted or disabled), connected or not, on every replica (Relay): a
-// connected client is told with bye ByeSignInRequired and reason, and
-// what the sessions held (floating seats) is freed at once. It returns
-// how many sessions it ended.
-func (h *Hub) EndUser(ctx context.Context, userID, reason string) int {
+// EndUsers ends every session of users whose access was revoked (or who
+// were deleted or disabled), connected or not, on every replica (Relay):
+// a connected client is told with bye ByeSignInRequired and reason, and
+// what the sessions held (floating seats) is freed at once. It reads the
+// sessions once, however many users; it returns how many it ended.
+func (h *Hub) EndUsers(ctx context.Context, reason string, userIDs ...string) int {
+	if len(userIDs) == 0 {
+		return 0
+	}
+	users := make(map[string]bool, len(userIDs))
+	for _, id := range userIDs {
+		users[id] = true
+	}
 	all, err := h.store.ListSessions(ctx)
 	if err != nil {
-		h.log.Error("end the sessions of a user", "user", userID, "err", err)
+		h.log.Error("end the sessions of users", "users", len(userIDs), "err", err)
 		return 0
 	}
 	n := 0
 	for _, s := range all {
-		if s.UserID != userID || !h.endWith(ctx, s.ID, wire.ByeSignInRequired, reason) {
+		if !users[s.UserID] || !h.endWith(ctx, s.ID, wire.ByeSignInRequired, reason) {
 			continue
 		}
 		n++
