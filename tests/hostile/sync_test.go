@@ -428,6 +428,25 @@ func TestSyncAuth500Users(t *testing.T) {
 	if u := userNamed(t, srv, "mkt-T3", "engineer-003"); !u.Deleted {
 		t.Fatalf("deleted user: %+v", u)
 	}
+	// Revoking all 500 in one call ends the sessions of those connected.
+	c1 := syncClient(t, srv, userToken(t, srv, userNamed(t, srv, "mkt-T3", "engineer-010").ID))
+	c2 := syncClient(t, srv, userToken(t, srv, userNamed(t, srv, "mkt-T3", "engineer-499").ID))
+	revokeAll := make([]map[string]any, 500)
+	for i := range revokeAll {
+		revokeAll[i] = map[string]any{"userName": fmt.Sprintf("engineer-%03d", i)}
+	}
+	start = time.Now()
+	k.ok("authSync", users("T3", 3, revokeAll...))
+	for _, c := range []*sdk.Client{c1, c2} {
+		servertest.NextEvent(t, c, isEvent(sdk.EventSignInRequired))
+	}
+	t.Logf("revoking 500 users: both programs told after %v", time.Since(start))
+	for _, u := range adminGet[[]store.User](t, srv, "/users?org=mkt-T3") {
+		if u.Authorised {
+			t.Fatalf("still authorised after the revocation of all: %+v", u)
+		}
+	}
+
 	// Refusals: a department the tenant lacks, a bad role, a bad flag, a
 	// user twice, an empty list, enable neither true nor false.
 	k.call("authSync", users("T3", 1, kitUser("x", "nowhere", "user", "true")), marketplace.ResultBadTree)
