@@ -266,26 +266,24 @@ func TestReviewOtherOrganisationsIDs(t *testing.T) {
 	}
 }
 
-// TestReviewWorkerCannotBillMoreThanItHeld: a worker (hostile, or a solver
-// that escaped its sandbox with the worker's token) leases a customer's
-// job and ends it at once, claiming 10^7 s of solver time. The customer's
-// job and the usage iscd meters (what the marketplace bills) say at most
-// the time the attempt was held on iscd's own clock.
-func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
-	srv := servertest.Start(t)
-	reviewProduct(t, srv, "review-bill", "fake")
-	a, ctx := srv.Admin(), context.Background()
+// reviewWorker connects a hand-made worker that runs solver.
+func reviewWorker(t *testing.T, srv *servertest.Server, solver string) *reviewConn {
+	t.Helper()
 	var wt adminapi.NewToken
-	if err := a.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "hostile"}, &wt); err != nil {
+	if err := srv.Admin().Do(context.Background(), "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "hostile"}, &wt); err != nil {
 		t.Fatal(err)
 	}
 	w := reviewDial(t, strings.Replace(srv.Endpoint, wire.Path, wire.WorkerPath, 1), wt.Secret)
-	if m := w.call(wire.OpWorkerHello, wire.WorkerHello{Name: "hostile", Solvers: []string{"fake"}, Capacity: 1}); m.Error != nil {
+	if m := w.call(wire.OpWorkerHello, wire.WorkerHello{Name: "hostile", Solvers: []string{solver}, Capacity: 1}); m.Error != nil {
 		t.Fatalf("worker hello: %+v", m.Error)
 	}
+	return w
+}
 
-	start := time.Now()
-	c := reviewSession(t, srv, srv.APIToken, "review-bill")
+// reviewLeased submits a job through the session c and has the worker w
+// lease it.
+func reviewLeased(t *testing.T, c, w *reviewConn) (string, wire.JobLease) {
+	t.Helper()
 	inputs, _ := reviewInputs(t, c, "m.inp", []byte("*NODE\n1,0,0,0\n"))
 	job := reviewID(t)
 	if m := c.frame(wire.BinJobSubmit, wire.JobSubmit{ID: job, Main: "m.inp"}, inputs); m.Error != nil {
@@ -301,6 +299,22 @@ func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
 	if lease.ID != job {
 		t.Fatalf("leased %s, want %s", lease.ID, job)
 	}
+	return job, lease
+}
+
+// TestReviewWorkerCannotBillMoreThanItHeld: a worker (hostile, or a solver
+// that escaped its sandbox with the worker's token) leases a customer's
+// job and ends it at once, claiming 10^7 s of solver time. The customer's
+// job and the usage iscd meters (what the marketplace bills) say at most
+// the time the attempt was held on iscd's own clock.
+func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
+	srv := servertest.Start(t)
+	reviewProduct(t, srv, "review-bill", "fake")
+	a, ctx := srv.Admin(), context.Background()
+	w := reviewWorker(t, srv, "fake")
+	start := time.Now()
+	c := reviewSession(t, srv, srv.APIToken, "review-bill")
+	job, lease := reviewLeased(t, c, w)
 	const claimed = 1e7
 	if m := w.frame(wire.BinJobDone, wire.JobDone{ID: job, Attempt: lease.Attempt, State: store.JobSucceeded,
 		WallSeconds: claimed, CPUSeconds: claimed}, nil); m.Error != nil {
@@ -468,5 +482,75 @@ func TestReviewPickerClosesWhenTheLicenceFreezes(t *testing.T) {
 	licence("unfreeze") // the link was not used up by the refused pick
 	if status, page := get(); status != http.StatusOK || !strings.Contains(page, name) {
 		t.Errorf("the picker once unfrozen: %d, the file shown: %v", status, strings.Contains(page, name))
+	}
+}
+
+// TestReviewWorkerOutputsBeyondTheLimit: a worker ends a job with outputs
+// far over the solver's limit (one stored chunk repeated: a few bytes of
+// manifest name gigabytes), saying the job failed or succeeded. The job
+// fails with output_limit either way, and what the customer's program
+// downloads is within the limit: the small files (the solver's log), not
+// the big one.
+func TestReviewWorkerOutputsBeyondTheLimit(t *testing.T) {
+	srv := servertest.Start(t)
+	const limit = 1 << 20
+	a, ctx := srv.Admin(), context.Background()
+	if err := a.Do(ctx, "POST", "/products", adminapi.CreateProduct{ID: "review-out", Name: "review-out"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(ctx, "PUT", "/products/review-out/solvers/fake", adminapi.Solver{Kind: "command", MaxOutput: limit}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := reviewWorker(t, srv, "fake")
+	c := reviewSession(t, srv, srv.APIToken, "review-out")
+	for _, claim := range []string{store.JobFailed, store.JobSucceeded} {
+		job, lease := reviewLeased(t, c, w)
+		put := func(data []byte) manifest.ChunkRef {
+			id := chunkstore.Sum(data)
+			if m := w.frame(wire.BinJobChunk, wire.JobChunk{ID: job, Attempt: lease.Attempt, Chunk: id.String()}, chunkstore.Encode(data)); m.Error != nil {
+				t.Fatalf("output chunk: %+v", m.Error)
+			}
+			return manifest.ChunkRef{ID: id, Size: len(data)}
+		}
+		logRef := put([]byte("solver log of " + job))
+		block := make([]byte, 200<<10)
+		rand.Read(block)
+		big := put(block)
+		bigFile := manifest.File{Path: "big.frd", Mode: 0o644, Hash: big.ID}
+		for range 40 { // 8 MB, eight times the limit
+			bigFile.Chunks = append(bigFile.Chunks, big)
+			bigFile.Size += int64(big.Size)
+		}
+		enc, err := manifest.Encode(manifest.New(bigFile,
+			manifest.File{Path: "solver.log", Mode: 0o644, Hash: logRef.ID, Size: int64(logRef.Size), Chunks: []manifest.ChunkRef{logRef}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := w.frame(wire.BinJobDone, wire.JobDone{ID: job, Attempt: lease.Attempt, State: claim, WallSeconds: 0.01}, enc); m.Error != nil {
+			t.Fatalf("done: %+v", m.Error)
+		}
+		var info wire.JobInfo
+		if m := c.call(wire.OpJobsGet, wire.JobRef{ID: job}); m.Error != nil || json.Unmarshal(m.Body, &info) != nil {
+			t.Fatalf("jobs.get: %+v", m.Error)
+		}
+		if info.State != store.JobFailed || info.ErrorCode != "output_limit" {
+			t.Errorf("a job whose worker claimed %s with 8 MB of outputs over a 1 MiB limit ended %s %q", claim, info.State, info.ErrorCode)
+		}
+		m := c.call(wire.OpJobsManifest, wire.JobRef{ID: job})
+		var files []string
+		var size int64
+		if m.Error == nil {
+			out, err := manifest.Decode(m.Body)
+			if err != nil {
+				t.Fatalf("outputs manifest: %v", err)
+			}
+			for _, f := range out.Files {
+				files, size = append(files, f.Path), size+f.Size
+			}
+		}
+		if size > limit || !slices.Equal(files, []string{"solver.log"}) || info.OutputSize != size || info.OutputFiles != len(files) {
+			t.Errorf("claimed %s: the customer's program would download %v, %d bytes (the job says %d files, %d bytes); want solver.log alone, within the %d-byte limit",
+				claim, files, size, info.OutputFiles, info.OutputSize, limit)
+		}
 	}
 }

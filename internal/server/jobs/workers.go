@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -415,6 +416,20 @@ func (s *Service) endLease(ctx context.Context, w *worker, job string, attempt i
 	return true
 }
 
+// within returns m with only its smallest files that fit in limit bytes
+// together.
+func within(m *manifest.Manifest, limit int64) *manifest.Manifest {
+	files := slices.Clone(m.Files)
+	slices.SortFunc(files, func(a, b manifest.File) int { return cmp.Compare(a.Size, b.Size) })
+	var size int64
+	n := 0
+	for n < len(files) && size+files[n].Size <= limit {
+		size += files[n].Size
+		n++
+	}
+	return &manifest.Manifest{Chunker: m.Chunker, HashID: m.HashID, Files: files[:n]}
+}
+
 // bounded returns a worker's report of an attempt's solver and CPU
 // seconds within what iscd saw: not negative, solver time at most the
 // time the attempt was held (from its lease to its end, on iscd's clock,
@@ -634,9 +649,9 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	r := store.JobResult{ExitCode: h.ExitCode, ErrorCode: h.ErrorCode, Error: h.Error, LogTail: h.LogTail,
 		WallSeconds: h.WallSeconds, CPUSeconds: h.CPUSeconds}
 	var outputs []byte
+	var m *manifest.Manifest
 	if len(f.Payload) > 0 {
-		m, err := manifest.Decode(f.Payload)
-		if err != nil {
+		if m, err = manifest.Decode(f.Payload); err != nil {
 			return nil, wire.Errorf(wire.CodeBadRequest, "outputs manifest: %v", err)
 		}
 		for _, file := range m.Files {
@@ -653,9 +668,26 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 		}
 		r.OutputFiles, r.OutputHash, outputs = len(m.Files), m.Hash(), f.Payload
 	}
-	if limit := lease(j).MaxOutput; r.OutputSize > limit+(1<<20) && h.State == store.JobSucceeded {
+	if limit := lease(j).MaxOutput; r.OutputSize > limit+(1<<20) {
+		// A worker stops its solver near the limit, so outputs this far
+		// over it come from a broken or hostile worker, whatever state it
+		// claims: one stored chunk repeated names any size, and the
+		// customer's program downloads it. The smallest files that fit
+		// the limit are kept (the solver's log among them).
+		s.log.Warn("worker sent outputs over the limit", "job", j.ID, "worker", w.id, "attempt", h.Attempt, "bytes", r.OutputSize, "limit", limit)
 		h.State, r.ErrorCode = store.JobFailed, wire.CodeOutputLimit
 		r.Error = fmt.Sprintf("the outputs are %d bytes, more than the limit of %d", r.OutputSize, limit)
+		m = within(m, limit)
+		r.OutputSize, r.OutputFiles, r.OutputHash, outputs = 0, 0, "", nil
+		if len(m.Files) > 0 {
+			if outputs, err = manifest.Encode(m); err != nil {
+				return nil, err
+			}
+			r.OutputFiles, r.OutputHash = len(m.Files), m.Hash()
+			for _, file := range m.Files {
+				r.OutputSize += file.Size
+			}
+		}
 	}
 	if j.CancelRequested && h.State != store.JobSucceeded {
 		h.State = store.JobCanceled
