@@ -244,8 +244,12 @@ func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
 	if !utf8.Valid(body) {
 		return http.StatusOK, syncReply{ResultBadParams, "request body is not valid UTF-8"}
 	}
+	// The call runs to its end even if the marketplace hangs up: what it
+	// stored and the sessions it ends go together.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), syncTimeout)
+	defer cancel()
 	s.mu.Lock()
-	err = run(r.Context(), body)
+	err = run(ctx, body)
 	s.mu.Unlock()
 	var f *failure
 	switch {
@@ -259,6 +263,9 @@ func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
 		return http.StatusOK, syncReply{ResultInternal, "internal error; retry later"}
 	}
 }
+
+// syncTimeout bounds one call's work once it is authenticated.
+const syncTimeout = 30 * time.Second
 
 // flexInt is a number the guide's examples send as a number or a string.
 type flexInt int
@@ -618,7 +625,6 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 	var end []string // users whose sessions end
 	_, err = s.st.UpsertUsers(ctx, o.ID, ids, func(u *store.User, found bool) error {
 		in := byID[u.ID]
-		was := u.Refused() == "" && (u.Authorised || u.UserName == "")
 		if !found {
 			u.Created = now
 		}
@@ -655,7 +661,10 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 		case flagDelete:
 			u.Authorised, u.Deleted = false, true
 		}
-		if found && was && !(u.Refused() == "" && u.Authorised) {
+		// Every user left without access, not only those this call
+		// changed: a retry of a call whose first attempt stored the change
+		// but did not get to end the sessions ends them.
+		if found && !(u.Refused() == "" && u.Authorised) {
 			end = append(end, u.ID)
 		}
 		return nil
