@@ -617,7 +617,9 @@ func TestSyncRevokedWhileOffline(t *testing.T) {
 		t.Fatalf("the offline program's seat after the revocation: %+v", seats)
 	}
 	relay.Cut(false)
-	released := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseState && e.Params["state"] == sdk.LicenseReleased })
+	released := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventLicenseState && e.Params["state"] == sdk.LicenseReleased
+	})
 	signIn := servertest.NextEvent(t, c, isEvent(sdk.EventSignInRequired))
 	if released.Params["licenseId"] != lic.ID || signIn.Params["reason"] != "unauthorized" {
 		t.Fatalf("events: %v %v", released.Params, signIn.Params)

@@ -28,7 +28,9 @@ func TestSyncSignIsTheGuidesFormula(t *testing.T) {
 }
 
 func TestCheckTree(t *testing.T) {
-	d := func(code, parent string) store.Department { return store.Department{Code: code, Name: code, Parent: parent} }
+	d := func(code, parent string) store.Department {
+		return store.Department{Code: code, Name: code, Parent: parent}
+	}
 	for name, tc := range map[string]struct {
 		tree []store.Department
 		ok   bool
