@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,8 +153,10 @@ func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map
 		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("fetch the inputs: %v", err)}, inputs
 	}
 	// What runs is this worker's: the lease names a solver, and the
-	// worker's configuration says which program that is.
-	spec := run.Spec{Main: l.Main, Args: l.Args, Cores: l.Cores, Progress: l.Progress,
+	// worker's configuration says which program that is. The cores too:
+	// a job asks for up to jobs.MaxCores, and gets at most this machine's
+	// CPUs, so that its threads do not crowd out the other jobs here.
+	spec := run.Spec{Main: l.Main, Args: l.Args, Cores: min(max(l.Cores, 1), runtime.NumCPU()), Progress: l.Progress,
 		TimeLimit: time.Duration(l.TimeLimitSeconds) * time.Second, MaxOutput: l.MaxOutput, Sandbox: w.sandbox,
 		Env: []string{"ISCSDK_JOB_ID=" + l.ID, "ISCSDK_JOB_ATTEMPT=" + strconv.Itoa(l.Attempt)}}
 	if c, ok := w.cfg.Commands[l.Solver]; ok {

@@ -16,9 +16,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +37,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
+	"github.com/iscsdk/iscsdk/sdk"
 )
 
 // reviewConn speaks iscd's protocol itself (a session or a worker),
@@ -552,5 +559,58 @@ func TestReviewWorkerOutputsBeyondTheLimit(t *testing.T) {
 			t.Errorf("claimed %s: the customer's program would download %v, %d bytes (the job says %d files, %d bytes); want solver.log alone, within the %d-byte limit",
 				claim, files, size, info.OutputFiles, info.OutputSize, limit)
 		}
+	}
+}
+
+// TestReviewJobCannotTakeMoreCoresThanTheWorkerHas: a customer asks for
+// the most cores a job may (1,024) on a worker of this machine. Its solver
+// is given at most the worker's CPUs (OMP_NUM_THREADS), so a job billed by
+// its solver time cannot take the CPU of the other organisations' jobs on
+// the same worker by running a thousand threads.
+func TestReviewJobCannotTakeMoreCoresThanTheWorkerHas(t *testing.T) {
+	srv := servertest.Start(t)
+	a, ctx := srv.Admin(), context.Background()
+	if err := a.Do(ctx, "PUT", "/products/"+srv.Product+"/solvers/threads", adminapi.Solver{Kind: "command", Outputs: []string{"threads.txt"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wt adminapi.NewToken
+	if err := a.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "cores"}, &wt); err != nil {
+		t.Fatal(err)
+	}
+	// Outside the sandbox: what is tested is what the solver is told.
+	w := exec.Command(mustISCD(t), "worker", "--server", "http://"+srv.Addr, "--name", "cores", "--dir", t.TempDir(), "--sandbox=off",
+		"--solver", `threads=sh -c 'echo "$OMP_NUM_THREADS" > threads.txt' threads {main}`)
+	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+wt.Secret)
+	var wlog strings.Builder
+	w.Stderr = &lockedWriter{w: &wlog}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		w.Process.Signal(syscall.SIGTERM)
+		w.Wait()
+		if t.Failed() {
+			t.Logf("worker:\n%s", wlog.String())
+		}
+	}()
+	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product, AppVersion: "1.0.0",
+		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none"), LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	model := filepath.Join(t.TempDir(), "m.inp")
+	os.WriteFile(model, []byte("*NODE\n1,0,0,0\n"), 0o644)
+	res, err := c.Solve(ctx, model, sdk.SolveOptions{Solver: "threads", Cores: 1024})
+	if err != nil {
+		t.Fatalf("solve: %v %+v", err, res)
+	}
+	b, err := os.ReadFile(filepath.Join(res.ResultDir, "threads.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	threads, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || threads < 1 || threads > runtime.NumCPU() {
+		t.Errorf("a job that asked for 1,024 cores ran with OMP_NUM_THREADS=%q on a worker of %d CPUs", strings.TrimSpace(string(b)), runtime.NumCPU())
 	}
 }
