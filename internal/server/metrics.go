@@ -67,7 +67,7 @@ func (s *Server) startMetrics(base string) (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+metrics.Path, metrics.Handler(s.metrics.Registry(), c.Token))
-	s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, ErrorLog: nil}
+	s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
 	go func() {
 		if err := s.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("metrics listener", "err", err)
