@@ -582,7 +582,7 @@ func TestReviewJobCannotTakeMoreCoresThanTheWorkerHas(t *testing.T) {
 		"--solver", `threads=sh -c 'echo "$OMP_NUM_THREADS" > threads.txt' threads {main}`)
 	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+wt.Secret)
 	var wlog strings.Builder
-	w.Stderr = &lockedWriter{w: &wlog}
+	w.Stderr = &wlog // read after Wait only
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
