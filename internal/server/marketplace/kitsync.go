@@ -14,7 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -206,18 +205,9 @@ func (s *Sync) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
-	if r.ContentLength > MaxSyncBody {
-		return http.StatusRequestEntityTooLarge, syncReply{ResultAuth, "authentication failed: request body over 256 KiB"}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxSyncBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, syncReply{ResultAuth, "authentication failed: request body over 256 KiB"}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return http.StatusRequestTimeout, syncReply{ResultAuth, "authentication failed: request body not received in time"}
-	case err != nil:
-		return http.StatusBadRequest, syncReply{ResultAuth, "authentication failed: request body unreadable"}
+	body, status, msg := readBody(r, MaxSyncBody)
+	if status != http.StatusOK {
+		return status, syncReply{ResultAuth, msg}
 	}
 	// The signature covers the body only, not the path: a call is bound
 	// to its interface by its replay key, which every interface shares.

@@ -9,10 +9,8 @@ package marketplace
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -222,18 +220,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(r *http.Request) (int, reply) {
 	// Authenticate before the body is parsed: a bounded read, the
 	// signature over the raw bytes, the clock, then the replay cache.
-	if r.ContentLength > MaxBody {
-		return http.StatusRequestEntityTooLarge, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body over 64 KiB"}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body over 64 KiB"}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return http.StatusRequestTimeout, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body not received in time"}
-	case err != nil:
-		return http.StatusBadRequest, reply{ResultCode: ResultAuth, ResultMsg: "authentication failed: request body unreadable"}
+	body, status, msg := readBody(r, MaxBody)
+	if status != http.StatusOK {
+		return status, reply{ResultCode: ResultAuth, ResultMsg: msg}
 	}
 	q := r.URL.Query()
 	now := h.now()

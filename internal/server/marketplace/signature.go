@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -73,6 +76,28 @@ func checkSigned(sig, nonce, timestamp string, now time.Time, want func() []byte
 		return nil, at, errBadSignature
 	}
 	return got, at, nil
+}
+
+// readBody reads a call's body, at most limit bytes, before anything
+// else: a longer one (by its Content-Length at once, or as it arrives) is
+// refused with 413, one that does not arrive in time with 408. It
+// returns http.StatusOK, or the status and the message to answer.
+func readBody(r *http.Request, limit int64) (body []byte, status int, msg string) {
+	tooLargeMsg := fmt.Sprintf("authentication failed: request body over %d KiB", limit>>10)
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLargeMsg
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, http.StatusRequestEntityTooLarge, tooLargeMsg
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, http.StatusRequestTimeout, "authentication failed: request body not received in time"
+	case err != nil:
+		return nil, http.StatusBadRequest, "authentication failed: request body unreadable"
+	}
+	return body, http.StatusOK, ""
 }
 
 // parseTimestamp reads a canonical timestamp: milliseconds since 1970, or
