@@ -235,6 +235,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		attempt = -1
 		w.lease.Store(int64(time.Duration(welcome.LeaseMS) * time.Millisecond))
+		w.cfg.Metrics.Connected(true)
 		w.log.Info("worker connected", "id", welcome.WorkerID, "solvers", hello.Solvers, "capacity", hello.Capacity)
 		connCtx, drop := context.WithCancel(ctx)
 		var leasers sync.WaitGroup
@@ -246,6 +247,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			conn.Close(websocket.CloseNormalClosure, "worker stopping")
 		})
 		err = w.link.serve(conn)
+		w.cfg.Metrics.Connected(false)
 		stop()
 		drop()
 		leasers.Wait()

@@ -163,6 +163,7 @@ func TestMetricsCardinalityUnderMadeUpOpsAndPaths(t *testing.T) {
 	// call sends one request, again while the session has as many in
 	// flight as it may (their slots are freed just after the answers go:
 	// a fast client can be there first), and returns the error code.
+	refusals := 0
 	call := func(op string, body any) string {
 		for {
 			m := raw.call(op, body)
@@ -172,6 +173,7 @@ func TestMetricsCardinalityUnderMadeUpOpsAndPaths(t *testing.T) {
 			if m.Error.Code != wire.CodeUnavailable {
 				return m.Error.Code
 			}
+			refusals++
 		}
 	}
 	for i := range n {
@@ -203,8 +205,8 @@ func TestMetricsCardinalityUnderMadeUpOpsAndPaths(t *testing.T) {
 
 	after := metricstest.Get(t, srv.MetricsURL, srv.MetricsToken)
 	n1 := after.Series("iscd_")
-	t.Logf("series of iscd_*: %d before, %d after %d made-up ops, %d made-up cloud paths, %d made-up HTTP paths, 400 made-up marketplace calls (sent in %v); exposition %d families",
-		n0, n1, n, n, n, sent.Round(time.Millisecond), len(after.Families))
+	t.Logf("series of iscd_*: %d before, %d after %d made-up ops, %d made-up cloud paths, %d made-up HTTP paths, 400 made-up marketplace calls (sent in %v, %d refused as too many in flight and sent again); exposition %d families",
+		n0, n1, n, n, n, sent.Round(time.Millisecond), refusals, len(after.Families))
 	if n1 > seriesBound {
 		t.Errorf("%d series of iscd_*, over the bound %d", n1, seriesBound)
 	}
@@ -228,6 +230,15 @@ func TestMetricsCardinalityUnderMadeUpOpsAndPaths(t *testing.T) {
 	}
 	if got := after.Value("iscd_requests_total", "op", "other", "code", wire.CodeUnknownOp) - before.Value("iscd_requests_total", "op", "other", "code", wire.CodeUnknownOp); got != n {
 		t.Errorf("requests of op other += %v, want %d", got, n)
+	}
+	unavailable := 0.0
+	for key, v := range after.Samples {
+		if strings.HasPrefix(key, `iscd_requests_total{code="unavailable"`) {
+			unavailable += v - before.Samples[key]
+		}
+	}
+	if unavailable != float64(refusals) {
+		t.Errorf("%d requests refused as too many in flight, %v counted", refusals, unavailable)
 	}
 	stats := 0.0
 	for key, v := range after.Samples {
@@ -299,8 +310,8 @@ func TestWorkerMetrics(t *testing.T) {
 	refused(t, murl, http.Header{})
 	refused(t, murl, http.Header{"Authorization": {"Bearer " + srv.MetricsToken}}) // iscd's token is not the worker's
 	s0 := metricstest.Get(t, murl, mtok)
-	if s0.Value("iscd_worker_capacity") != 2 || s0.Value("iscd_worker_jobs_running") != 0 || !s0.Has("go_goroutines") {
-		t.Fatalf("worker at start: capacity %v, running %v", s0.Value("iscd_worker_capacity"), s0.Value("iscd_worker_jobs_running"))
+	if s0.Value("iscd_worker_capacity") != 2 || s0.Value("iscd_worker_jobs_running") != 0 || s0.Value("iscd_worker_connected") != 1 || !s0.Has("go_goroutines") {
+		t.Fatalf("worker at start: capacity %v, running %v, connected %v", s0.Value("iscd_worker_capacity"), s0.Value("iscd_worker_jobs_running"), s0.Value("iscd_worker_connected"))
 	}
 
 	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product,

@@ -399,6 +399,7 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 			case sem <- struct{}{}:
 			default:
 				release()
+				h.cfg.Metrics.Request(h.opLabel(m.Op), wire.CodeUnavailable, 0)
 				_ = conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnavailable, fmt.Sprintf("more than %d requests in flight", maxInflight)))
 				continue
 			}
@@ -585,6 +586,17 @@ func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 	// it counted.
 	h.cfg.Metrics.Request(m.Op, errorCode(err), time.Since(start))
 	h.answer(l, m.ID, m.Op, out, err)
+}
+
+// opLabel is op if the hub handles it, else metrics.Other: a metric's
+// label is never a value a client made up.
+func (h *Hub) opLabel(op string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ops[op] == nil && op != wire.OpClose {
+		return metrics.Other
+	}
+	return op
 }
 
 // errorCode is the wire code a handler's error is answered with; "" for
