@@ -9,6 +9,7 @@ package hostile_test
 // of another.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,9 +44,10 @@ import (
 // reviewConn speaks iscd's protocol itself (a session or a worker),
 // skipping every check the SDK and the worker make.
 type reviewConn struct {
-	t  *testing.T
-	ws *websocket.Conn
-	id uint64
+	t      *testing.T
+	ws     *websocket.Conn
+	id     uint64
+	events [][]byte // events read while waiting for answers
 }
 
 func reviewDial(t *testing.T, url, bearer string) *reviewConn {
@@ -134,8 +136,32 @@ func (c *reviewConn) await(id uint64) *wire.Message {
 			}
 			continue
 		}
-		if m, err := wire.Decode(data); err == nil && m.Type == wire.TypeResult && m.ID == id {
+		m, err := wire.Decode(data)
+		switch {
+		case err != nil:
+		case m.Type == wire.TypeEvent:
+			c.events = append(c.events, data)
+		case m.Type == wire.TypeResult && m.ID == id:
 			return m
+		}
+	}
+}
+
+// event returns the next event the connection receives, those read while
+// waiting for answers first.
+func (c *reviewConn) event() ([]byte, *wire.Message, error) {
+	for {
+		var data []byte
+		if len(c.events) > 0 {
+			data, c.events = c.events[0], c.events[1:]
+		} else {
+			var err error
+			if _, data, err = c.ws.ReadMessage(); err != nil {
+				return nil, nil, err
+			}
+		}
+		if m, err := wire.Decode(data); err == nil && m.Type == wire.TypeEvent {
+			return data, m, nil
 		}
 	}
 }
@@ -612,5 +638,63 @@ func TestReviewJobCannotTakeMoreCoresThanTheWorkerHas(t *testing.T) {
 	threads, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || threads < 1 || threads > runtime.NumCPU() {
 		t.Errorf("a job that asked for 1,024 cores ran with OMP_NUM_THREADS=%q on a worker of %d CPUs", strings.TrimSpace(string(b)), runtime.NumCPU())
+	}
+}
+
+// TestReviewWorkerCannotWedgeTheCustomersSession: a worker ends a job with
+// 200 log lines of 4 KiB of '<' and a 64 KiB error, 900 KB of header,
+// which iscd's JSON writes as \u003c: six times larger than a message may
+// be. The job's result still reaches the customer's session as an event
+// (it did not: an event too large to send stopped the session's events for
+// good, at every resume too), a later event follows it, and jobs.get
+// answers.
+func TestReviewWorkerCannotWedgeTheCustomersSession(t *testing.T) {
+	srv := servertest.Start(t)
+	reviewProduct(t, srv, "review-wedge", "fake")
+	w := reviewWorker(t, srv, "fake")
+	c := reviewSession(t, srv, srv.APIToken, "review-wedge")
+	job, lease := reviewLeased(t, c, w)
+	tail := make([]string, wire.MaxJobLogLines)
+	for i := range tail {
+		tail[i] = strings.Repeat("<", 4<<10)
+	}
+	var hdr bytes.Buffer
+	enc := json.NewEncoder(&hdr)
+	enc.SetEscapeHTML(false) // a worker writes its JSON as it likes
+	enc.Encode(wire.JobDone{ID: job, Attempt: lease.Attempt, State: store.JobFailed, ExitCode: 1,
+		ErrorCode: "solver_failed", Error: strings.Repeat("<", 64<<10), LogTail: tail, WallSeconds: 0.01})
+	w.id++
+	frame, err := wire.EncodeFrame(wire.Frame{Kind: wire.BinJobDone, ID: w.id, Header: bytes.TrimSpace(hdr.Bytes())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("done answered: %+v", w.await(w.id).Error)
+	var info wire.JobInfo
+	if m := c.call(wire.OpJobsGet, wire.JobRef{ID: job}); m.Error != nil || json.Unmarshal(m.Body, &info) != nil || info.State != store.JobFailed {
+		t.Errorf("jobs.get of the job: %+v, %s", m.Error, info.State)
+	}
+	// A notice after the result: the session's events go on.
+	if err := srv.Admin().Do(context.Background(), "POST", "/notices", adminapi.Notice{OrgID: server.DevOrg, Title: "review", Text: "after the job"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	gotResult := false
+	for {
+		data, m, err := c.event()
+		if err != nil {
+			t.Fatalf("the session's events stopped (result seen: %v): %v", gotResult, err)
+		}
+		if m.Event.Operate == wire.OperateJobResult && m.Event.Params["jobId"] == job {
+			gotResult = true
+			if len(data) > 256<<10 {
+				t.Errorf("the job's result event is %d bytes", len(data))
+			}
+		}
+		if gotResult && strings.Contains(string(data), "after the job") {
+			break
+		}
 	}
 }

@@ -416,6 +416,40 @@ func (s *Service) endLease(ctx context.Context, w *worker, job string, attempt i
 	return true
 }
 
+// Bounds on the text a worker reports, so that the events and answers
+// that carry it fit in a message however the JSON escapes it ('<' is six
+// bytes there): a job's log tail, error and error code.
+const (
+	maxLogTail   = 32 << 10
+	maxError     = 4 << 10
+	maxErrorCode = 64
+)
+
+// logTail returns the last lines of log that fit the bounds: at most
+// wire.MaxJobLogLines lines of at most wire.MaxLogLine bytes, maxLogTail
+// bytes in all.
+func logTail(log []string) []string {
+	if len(log) > wire.MaxJobLogLines {
+		log = log[len(log)-wire.MaxJobLogLines:]
+	}
+	size := 0
+	for i := len(log) - 1; i >= 0; i-- {
+		log[i] = cut(log[i], wire.MaxLogLine)
+		if size += len(log[i]); size > maxLogTail {
+			return log[i+1:]
+		}
+	}
+	return log
+}
+
+// cut returns s cut to at most n bytes.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
 // within returns m with only its smallest files that fit in limit bytes
 // together.
 func within(m *manifest.Manifest, limit int64) *manifest.Manifest {
@@ -518,14 +552,7 @@ func lease(j store.Job) wire.JobLease {
 // renew extends a lease, passes progress on to the owner, and says
 // whether the job is to stop.
 func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any, error) {
-	if len(p.Log) > wire.MaxJobLogLines {
-		p.Log = p.Log[len(p.Log)-wire.MaxJobLogLines:]
-	}
-	for i, l := range p.Log {
-		if len(l) > wire.MaxLogLine {
-			p.Log[i] = l[:wire.MaxLogLine]
-		}
-	}
+	p.Log = logTail(p.Log)
 	j, err := s.st.RenewJob(ctx, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.released(w.id, p.ID, p.Attempt)
@@ -634,9 +661,7 @@ func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error
 	default:
 		return nil, wire.Errorf(wire.CodeBadRequest, "a job cannot end %q", h.State)
 	}
-	if len(h.LogTail) > wire.MaxJobLogLines {
-		h.LogTail = h.LogTail[len(h.LogTail)-wire.MaxJobLogLines:]
-	}
+	h.LogTail, h.ErrorCode, h.Error = logTail(h.LogTail), cut(h.ErrorCode, maxErrorCode), cut(h.Error, maxError)
 	// The times are the worker's word, and solver time is billed: a
 	// hostile worker (or a solver that took its token) would bill the
 	// customer any amount. They are bounded by what iscd saw.

@@ -540,7 +540,12 @@ func (h *Hub) pump(l *live, after uint64) {
 				continue
 			}
 			h.cfg.Metrics.Events(1, e.Seq <= l.replay)
-			if err := l.conn.Send(ctx, &wire.Message{Type: wire.TypeEvent, Seq: e.Seq, Event: &ev}); err != nil {
+			err := l.conn.Send(ctx, &wire.Message{Type: wire.TypeEvent, Seq: e.Seq, Event: &ev})
+			if errors.Is(err, wire.ErrTooLarge) {
+				// It would be too large at every resume as well: stopping
+				// here would stop the session's events for good.
+				h.log.Error("event too large to send: skipped", "session", l.caller.Session, "seq", e.Seq, "operate", ev.Operate, "bytes", len(e.Data))
+			} else if err != nil {
 				return
 			}
 			after = e.Seq
