@@ -14,6 +14,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 )
 
 // sealKeys seals every product key under the current KEK (licensing
@@ -30,8 +31,9 @@ func (s *Server) sealKeys(ctx context.Context) error {
 }
 
 // RewrapKeys reads the KEK again (a keyring from a file re-reads it) and
-// re-wraps every product key under its current KEK: the second step of a
-// KEK rotation, done while iscd serves (iscd serve does it on SIGHUP).
+// re-wraps every product key, and every organisation's unified-login
+// client secret, under its current KEK: the second step of a KEK
+// rotation, done while iscd serves (iscd serve does it on SIGHUP).
 func (s *Server) RewrapKeys(ctx context.Context) (licensing.KeysReport, error) {
 	if r, ok := s.cfg.KEK.(interface{ Reload() error }); ok {
 		if err := r.Reload(); err != nil {
@@ -43,6 +45,18 @@ func (s *Server) RewrapKeys(ctx context.Context) (licensing.KeysReport, error) {
 		return rep, fmt.Errorf("iscd: re-wrap the signing keys: %w", err)
 	}
 	s.log.Info("licence signing keys re-wrapped", "keys", rep.Keys, "rewrapped", rep.Rewrapped, "sealed", rep.Sealed, "kek", rep.KEK)
+	// The unified login's client secrets are sealed under the same KEK
+	// (applicationSync): re-wrapped too, or retiring the old KEK would
+	// lose them.
+	kek := s.cfg.KitSync.KEK
+	if kek == nil {
+		kek = s.cfg.KEK
+	}
+	n, err := marketplace.RewrapLoginSecrets(ctx, s.store, kek)
+	if err != nil {
+		return rep, fmt.Errorf("iscd: re-wrap the unified login's client secrets: %w", err)
+	}
+	s.log.Info("client secrets re-wrapped", "rewrapped", n, "kek", rep.KEK)
 	return rep, nil
 }
 

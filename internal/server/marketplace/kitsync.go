@@ -217,7 +217,11 @@ func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
 	if err != nil {
 		return http.StatusOK, syncReply{ResultAuth, "authentication failed: " + err.Error()}
 	}
-	if err := remember(r.Context(), s.st, sig, at, now); err != nil {
+	// From here the call runs to its end even if the marketplace hangs
+	// up: what it stores, and the sessions it ends, go together.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), syncTimeout)
+	defer cancel()
+	if err := remember(ctx, s.st, sig, at, now); err != nil {
 		if errors.Is(err, errReplay) {
 			return http.StatusOK, syncReply{ResultAuth, "authentication failed: " + err.Error()}
 		}
@@ -234,10 +238,6 @@ func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
 	if !utf8.Valid(body) {
 		return http.StatusOK, syncReply{ResultBadParams, "request body is not valid UTF-8"}
 	}
-	// The call runs to its end even if the marketplace hangs up: what it
-	// stored and the sessions it ends go together.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), syncTimeout)
-	defer cancel()
 	s.mu.Lock()
 	err = run(ctx, body)
 	s.mu.Unlock()
@@ -499,6 +499,44 @@ func OpenLoginSecret(ctx context.Context, kek envelope.Wrapper, l store.OrgLogin
 	return envelope.Open(ctx, kek, l.SealedSecret, loginAAD(l.OrgID))
 }
 
+// RewrapLoginSecrets re-wraps every organisation's sealed client secret
+// under kek's current KEK: with the licence signing keys, the second step
+// of a KEK rotation, before the old KEK is retired. It returns how many
+// it re-wrapped; a secret that does not open is an error (retiring would
+// lose it).
+func RewrapLoginSecrets(ctx context.Context, st store.Store, kek envelope.Wrapper) (int, error) {
+	orgs, err := st.Orgs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range orgs {
+		if o.Tenant == nil {
+			continue // only a tenant's organisation has a login (applicationSync)
+		}
+		l, err := st.OrgLogin(ctx, o.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		sealed, changed, err := envelope.Rewrap(ctx, kek, l.SealedSecret, loginAAD(l.OrgID))
+		if err != nil {
+			return n, fmt.Errorf("re-wrap the client secret of %s: %w", o.ID, err)
+		}
+		if !changed {
+			continue
+		}
+		l.SealedSecret = sealed
+		if err := st.PutOrgLogin(ctx, l); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // decryptSecret undoes the marketplace's RSA-OAEP encryption of a client
 // secret, base64 (standard or URL alphabet). The guide does not name the
 // OAEP hashes: SHA-256 with MGF1-SHA-1 (what Java's
@@ -596,20 +634,8 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 		}
 		ids[i], byID[id] = id, u
 	}
-	if req.Flag == flagAdd || req.Flag == flagModify {
-		depts, err := s.st.Departments(ctx, o.ID)
-		if err != nil {
-			return err
-		}
-		known := map[string]bool{}
-		for _, d := range depts {
-			known[d.Code] = true
-		}
-		for i, u := range req.UserList {
-			if u.OrgCode != "" && !known[u.OrgCode] {
-				return refuse(ResultBadTree, fmt.Sprintf("userList[%d].orgCode %s is not a department of the tenant (sync the departments first)", i, u.OrgCode))
-			}
-		}
+	if err := s.checkOrgCodes(ctx, o.ID, req); err != nil {
+		return err
 	}
 	now := s.now()
 	var end []string // users whose sessions end
@@ -666,6 +692,34 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 		return err
 	}
 	s.sessions.EndUsers(ctx, "the marketplace revoked this user's access: sign in again", end...)
+	return nil
+}
+
+// checkOrgCodes refuses users added or modified into a department the
+// tenant does not have (the tree is read only when a user names one).
+func (s *Sync) checkOrgCodes(ctx context.Context, orgID string, req authSyncReq) error {
+	if req.Flag != flagAdd && req.Flag != flagModify {
+		return nil
+	}
+	var known map[string]bool
+	for i, u := range req.UserList {
+		if u.OrgCode == "" {
+			continue
+		}
+		if known == nil {
+			depts, err := s.st.Departments(ctx, orgID)
+			if err != nil {
+				return err
+			}
+			known = make(map[string]bool, len(depts))
+			for _, d := range depts {
+				known[d.Code] = true
+			}
+		}
+		if !known[u.OrgCode] {
+			return refuse(ResultBadTree, fmt.Sprintf("userList[%d].orgCode %s is not a department of the tenant (sync the departments first)", i, u.OrgCode))
+		}
+	}
 	return nil
 }
 
