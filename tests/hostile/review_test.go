@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -588,6 +589,39 @@ func TestReviewWorkerOutputsBeyondTheLimit(t *testing.T) {
 	}
 }
 
+// reviewWorkerProcess runs an `iscd worker` process with --sandbox=off
+// and the solver flag given (NAME=PROGRAM ARGS) for srv, and returns an
+// SDK client of the demo organisation.
+func reviewWorkerProcess(t *testing.T, srv *servertest.Server, solver string) *sdk.Client {
+	t.Helper()
+	var wt adminapi.NewToken
+	if err := srv.Admin().Do(context.Background(), "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "review"}, &wt); err != nil {
+		t.Fatal(err)
+	}
+	w := exec.Command(mustISCD(t), "worker", "--server", "http://"+srv.Addr, "--name", "review", "--dir", t.TempDir(), "--sandbox=off",
+		"--solver", solver)
+	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+wt.Secret)
+	var wlog strings.Builder
+	w.Stderr = &wlog // read after Wait only
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		w.Process.Signal(syscall.SIGTERM)
+		w.Wait()
+		if t.Failed() {
+			t.Logf("worker:\n%s", wlog.String())
+		}
+	})
+	c, err := sdk.Init(context.Background(), sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product, AppVersion: "1.0.0",
+		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none"), LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.ShutOut() })
+	return c
+}
+
 // TestReviewJobCannotTakeMoreCoresThanTheWorkerHas: a customer asks for
 // the most cores a job may (1,024) on a worker of this machine. Its solver
 // is given at most the worker's CPUs (OMP_NUM_THREADS), so a job billed by
@@ -599,32 +633,8 @@ func TestReviewJobCannotTakeMoreCoresThanTheWorkerHas(t *testing.T) {
 	if err := a.Do(ctx, "PUT", "/products/"+srv.Product+"/solvers/threads", adminapi.Solver{Kind: "command", Outputs: []string{"threads.txt"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	var wt adminapi.NewToken
-	if err := a.Do(ctx, "POST", "/workers/tokens", adminapi.CreateWorkerToken{Name: "cores"}, &wt); err != nil {
-		t.Fatal(err)
-	}
 	// Outside the sandbox: what is tested is what the solver is told.
-	w := exec.Command(mustISCD(t), "worker", "--server", "http://"+srv.Addr, "--name", "cores", "--dir", t.TempDir(), "--sandbox=off",
-		"--solver", `threads=sh -c 'echo "$OMP_NUM_THREADS" > threads.txt' threads {main}`)
-	w.Env = append(os.Environ(), "ISCD_WORKER_TOKEN="+wt.Secret)
-	var wlog strings.Builder
-	w.Stderr = &wlog // read after Wait only
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		w.Process.Signal(syscall.SIGTERM)
-		w.Wait()
-		if t.Failed() {
-			t.Logf("worker:\n%s", wlog.String())
-		}
-	}()
-	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product, AppVersion: "1.0.0",
-		WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none"), LogLevel: "off"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.ShutOut()
+	c := reviewWorkerProcess(t, srv, `threads=sh -c 'echo "$OMP_NUM_THREADS" > threads.txt' threads {main}`)
 	model := filepath.Join(t.TempDir(), "m.inp")
 	os.WriteFile(model, []byte("*NODE\n1,0,0,0\n"), 0o644)
 	res, err := c.Solve(ctx, model, sdk.SolveOptions{Solver: "threads", Cores: 1024})
@@ -696,5 +706,46 @@ func TestReviewWorkerCannotWedgeTheCustomersSession(t *testing.T) {
 		if gotResult && strings.Contains(string(data), "after the job") {
 			break
 		}
+	}
+}
+
+// TestReviewSymlinksInOutputsBringNothingBack: a solver leaves symbolic
+// links among its outputs, to a file of the worker's machine (as if it
+// held the worker's secrets), to /etc/passwd, and a folder linked to /etc.
+// The worker reads its outputs outside any sandbox, as its own user: it
+// returns the solver's real files only, and not a byte of what the links
+// point to.
+func TestReviewSymlinksInOutputsBringNothingBack(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	if err := srv.Admin().Do(ctx, "PUT", "/products/"+srv.Product+"/solvers/links", adminapi.Solver{Kind: "command"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "worker-secret")
+	marker := "worker secret " + reviewID(t)
+	os.WriteFile(secret, []byte(marker), 0o600)
+	script := "ln -s " + secret + " secret.frd; ln -s /etc/passwd passwd.dat; ln -s /etc etc; mkdir d; ln -s " + secret + " d/s.txt; echo real > real.txt"
+	c := reviewWorkerProcess(t, srv, "links=sh -c '"+script+"' links {main}")
+	model := filepath.Join(t.TempDir(), "m.inp")
+	os.WriteFile(model, []byte("*NODE\n1,0,0,0\n"), 0o644)
+	res, err := c.Solve(ctx, model, sdk.SolveOptions{Solver: "links"})
+	if err != nil {
+		t.Fatalf("solve: %v %+v", err, res)
+	}
+	var names []string
+	filepath.WalkDir(res.ResultDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(res.ResultDir, p)
+		names = append(names, filepath.ToSlash(rel))
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), marker) || strings.Contains(string(b), "root:x:0:0") {
+			t.Errorf("%s brought back what a link pointed to: %.80q", rel, b)
+		}
+		return nil
+	})
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"real.txt", "solver.log"}) {
+		t.Errorf("the result folder holds %v, want the solver's real file and its log", names)
 	}
 }
