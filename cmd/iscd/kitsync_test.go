@@ -76,6 +76,7 @@ func TestKitFlags(t *testing.T) {
 		"needs the kit key": {"--kit-private-key", pkcs8},
 		"--kit-path":        {"--kit-key-file", keyFile, "--kit-path", "produceAPI"},
 		"--kit-key-file":    {"--kit-key-file", filepath.Join(t.TempDir(), "missing")},
+		"--kit-sign":        {"--kit-key-file", keyFile, "--kit-sign", "sha1"},
 	} {
 		k, err := kitConfig(args...)
 		if err != nil {

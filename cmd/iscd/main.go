@@ -3,7 +3,7 @@
 //
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--kek-file F] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
-//	           [--kit-key-file F [--kit-private-key F] [--kit-path /produceAPI/v2/]]
+//	           [--kit-key-file F [--kit-private-key F] [--kit-path /produceAPI/v2/] [--kit-sign body|body-hmac]]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]

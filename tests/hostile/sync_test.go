@@ -86,6 +86,7 @@ type kit struct {
 	t    *testing.T
 	base string // http://ADDR/produceAPI/v2/
 	key  string
+	how  string // marketplace.SignBody or SignBodyHMAC
 	hc   *http.Client
 	n    int
 }
@@ -118,7 +119,7 @@ func (k *kit) sign(name string, body any) kitCall {
 	k.n++
 	nonce := fmt.Sprintf("nonce-%d-%d", time.Now().UnixNano(), k.n)
 	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	return kitCall{name: name, sign: marketplace.SyncSign(k.key, nonce, ts, data), ts: ts, nonce: nonce, body: data}
+	return kitCall{name: name, sign: marketplace.SyncSignWith(k.how, k.key, nonce, ts, data), ts: ts, nonce: nonce, body: data}
 }
 
 func (k *kit) send(c kitCall) kitResult {
@@ -928,6 +929,19 @@ func oversized(t *testing.T, addr, path string, chunked bool) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// The signature's other shape (--kit-sign body-hmac, the production
+// interface's): calls signed so pass, calls signed over the raw body are
+// refused.
+func TestSyncSignBodyHMAC(t *testing.T) {
+	cfg := syncConfig()
+	cfg.KitSync.Sign = marketplace.SignBodyHMAC
+	srv := servertest.StartConfig(t, cfg)
+	k := newKit(t, srv)
+	k.call("tenantSync", tenant("T13", 1, "Mu"), marketplace.ResultAuth)
+	k.how = marketplace.SignBodyHMAC
+	k.ok("tenantSync", tenant("T13", 1, "Mu"))
 }
 
 // Dev mode serves the sync interfaces with a key of its own, in dev.env

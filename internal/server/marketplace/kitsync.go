@@ -65,11 +65,24 @@ type SyncConfig struct {
 	KEK envelope.Wrapper
 	// Prefix is where the interfaces are served; "" means SyncPrefix.
 	Prefix string
+	// Sign is how x-sign covers the body, the point of the guide that
+	// was cut: SignBody ("": the copied formula) or SignBodyHMAC.
+	Sign string
 }
+
+// The ways x-sign may cover a sync call's body (SyncConfig.Sign).
+const (
+	// SignBody: hex(HMAC-SHA256(kitKey, kitKey + nonce + timestamp +
+	// body)), the formula the guide's copy gives.
+	SignBody = "body"
+	// SignBodyHMAC: the production interface's shape, the body replaced
+	// by hex(HMAC-SHA256(kitKey, body)).
+	SignBodyHMAC = "body-hmac"
+)
 
 // String describes c without its keys.
 func (c SyncConfig) String() string {
-	return "marketplace sync{key=" + boolString(c.KitKey != "") + " privateKey=" + boolString(c.PrivateKey != nil) + " prefix=" + c.Prefix + "}"
+	return "marketplace sync{key=" + boolString(c.KitKey != "") + " privateKey=" + boolString(c.PrivateKey != nil) + " prefix=" + c.Prefix + " sign=" + c.Sign + "}"
 }
 
 // GoString is String, so that %#v does not print the keys either.
@@ -112,6 +125,13 @@ func NewSync(cfg SyncConfig, st store.Store, sessions Sessions, log *slog.Logger
 	if cfg.Prefix == "" {
 		cfg.Prefix = SyncPrefix
 	}
+	switch cfg.Sign {
+	case "":
+		cfg.Sign = SignBody
+	case SignBody, SignBodyHMAC:
+	default:
+		return nil, fmt.Errorf("marketplace sync: signature %q: want %s or %s", cfg.Sign, SignBody, SignBodyHMAC)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -122,13 +142,21 @@ func NewSync(cfg SyncConfig, st store.Store, sessions Sessions, log *slog.Logger
 // Prefix is the path the handler is to be mounted at.
 func (s *Sync) Prefix() string { return s.cfg.Prefix }
 
-// SyncSign returns the x-sign header of a sync call:
+// SyncSign returns the x-sign header of a sync call signed with SignBody:
 // hex(HMAC-SHA256(kitKey, kitKey + nonce + timestamp + body)).
 func SyncSign(kitKey, nonce, timestamp string, body []byte) string {
-	return hex.EncodeToString(syncSignature(kitKey, nonce, timestamp, body))
+	return hex.EncodeToString(syncSignature(SignBody, kitKey, nonce, timestamp, body))
 }
 
-func syncSignature(kitKey, nonce, timestamp string, body []byte) []byte {
+// SyncSignWith is SyncSign for either way of covering the body.
+func SyncSignWith(how, kitKey, nonce, timestamp string, body []byte) string {
+	return hex.EncodeToString(syncSignature(how, kitKey, nonce, timestamp, body))
+}
+
+func syncSignature(how, kitKey, nonce, timestamp string, body []byte) []byte {
+	if how == SignBodyHMAC {
+		return signature(kitKey, nonce, timestamp, body)
+	}
 	m := hmac.New(sha256.New, []byte(kitKey))
 	m.Write([]byte(kitKey + nonce + timestamp))
 	m.Write(body)
@@ -213,7 +241,7 @@ func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {
 	// to its interface by its replay key, which every interface shares.
 	nonce, ts := r.Header.Get("x-nonce"), r.Header.Get("x-timestamp")
 	now := s.now()
-	sig, at, err := checkSigned(r.Header.Get("x-sign"), nonce, ts, now, func() []byte { return syncSignature(s.cfg.KitKey, nonce, ts, body) })
+	sig, at, err := checkSigned(r.Header.Get("x-sign"), nonce, ts, now, func() []byte { return syncSignature(s.cfg.Sign, s.cfg.KitKey, nonce, ts, body) })
 	if err != nil {
 		return http.StatusOK, syncReply{ResultAuth, "authentication failed: " + err.Error()}
 	}

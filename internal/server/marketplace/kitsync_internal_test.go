@@ -27,6 +27,21 @@ func TestSyncSignIsTheGuidesFormula(t *testing.T) {
 	}
 }
 
+// SignBodyHMAC is the production interface's formula with the kit key; a
+// handler refuses a way it does not know.
+func TestSyncSignBodyHMAC(t *testing.T) {
+	body := []byte(`{"tenantId":"T"}`)
+	if got, want := SyncSignWith(SignBodyHMAC, "kit", "n", "1767225600000", body), Sign("kit", "n", "1767225600000", body); got != want {
+		t.Fatalf("body-hmac: %s, want %s", got, want)
+	}
+	if SyncSignWith(SignBody, "kit", "n", "1767225600000", body) != SyncSign("kit", "n", "1767225600000", body) {
+		t.Fatal("SignBody is not SyncSign")
+	}
+	if _, err := NewSync(SyncConfig{KitKey: "k", Sign: "sha1"}, nil, nil, nil); err == nil {
+		t.Fatal("an unknown signature way was accepted")
+	}
+}
+
 func TestCheckTree(t *testing.T) {
 	d := func(code, parent string) store.Department {
 		return store.Department{Code: code, Name: code, Parent: parent}
