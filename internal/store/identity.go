@@ -20,6 +20,9 @@ type Tenant struct {
 	InstanceID string `json:"instanceId,omitempty"`
 	OrderID    string `json:"orderId,omitempty"`
 	Test       bool   `json:"test,omitempty"` // synced with testFlag 1
+	// SyncedAt is the timeStamp of the tenantSync call that set this: an
+	// older call arriving late (a retry) does not undo a newer one.
+	SyncedAt time.Time `json:"syncedAt,omitzero"`
 }
 
 // Department is one node of an organisation's department tree: the

@@ -52,6 +52,9 @@ type User struct {
 	// audit log.
 	Deleted bool      `json:"deleted,omitempty"`
 	Updated time.Time `json:"updated,omitzero"`
+	// SyncedAt is the timeStamp of the authSync call that last changed
+	// the user: an older call arriving late does not undo a newer one.
+	SyncedAt time.Time `json:"syncedAt,omitzero"`
 }
 
 // Refused reports why a user's tokens are refused, or "".

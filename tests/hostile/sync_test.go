@@ -944,6 +944,38 @@ func TestSyncSignBodyHMAC(t *testing.T) {
 	k.ok("tenantSync", tenant("T13", 1, "Mu"))
 }
 
+// The marketplace retries a call after a newer one was applied (an add
+// after the revocation that followed it): the older call, by its
+// timeStamp, changes nothing, and the revoked user stays out.
+func TestSyncLateRetryDoesNotUndo(t *testing.T) {
+	srv := servertest.StartConfig(t, syncConfig())
+	k := newKit(t, srv)
+	at := func(d time.Duration) string {
+		return time.Now().Add(d).In(time.FixedZone("UTC+8", 8*3600)).Format("20060102150405") +
+			fmt.Sprintf("%03d", time.Now().Add(d).Nanosecond()/1e6)
+	}
+	stamped := func(body map[string]any, ts string) map[string]any { body["timeStamp"] = ts; return body }
+	t1, t2, t3 := at(-2*time.Second), at(-time.Second), at(0)
+
+	k.ok("tenantSync", stamped(tenant("T14", 1, "Nu"), t1))
+	k.ok("authSync", stamped(users("T14", 1, kitUser("ann", "", "user", "true")), t1))
+	k.ok("authSync", stamped(users("T14", 3, kitUser("ann", "", "", "")), t2))
+	k.ok("authSync", stamped(users("T14", 1, kitUser("ann", "", "user", "true")), t1)) // the add, retried late
+	if u := userNamed(t, srv, "mkt-T14", "ann"); u.Authorised {
+		t.Fatalf("a late retry of the add undid the revocation: %+v", u)
+	}
+	k.ok("authSync", stamped(users("T14", 1, kitUser("ann", "", "user", "true")), t3))
+	if u := userNamed(t, srv, "mkt-T14", "ann"); !u.Authorised {
+		t.Fatalf("a newer add did not authorise: %+v", u)
+	}
+
+	k.ok("tenantSync", stamped(tenant("T14", 0, ""), t2))
+	k.ok("tenantSync", stamped(tenant("T14", 2, "Nu renamed"), t1)) // late
+	if o, _ := orgOf(t, srv, "mkt-T14"); !o.Closed || o.Name != "Nu" {
+		t.Fatalf("a late modify reopened or renamed the deleted tenant: %+v", o)
+	}
+}
+
 // Dev mode serves the sync interfaces with a key of its own, in dev.env
 // beside the production interface's; a call signed with another key is
 // refused.

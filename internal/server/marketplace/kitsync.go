@@ -334,6 +334,29 @@ type syncCommon struct {
 	TimeStamp  string  `json:"timeStamp"`
 }
 
+// at is when the marketplace made the call: its timeStamp,
+// yyyyMMddHHmmssSSS in UTC+8 (or without the milliseconds). Zero when it
+// is missing or in another form: such a call is applied in arrival order.
+func (c syncCommon) at() time.Time {
+	ts, layout := c.TimeStamp, "20060102150405"
+	if len(ts) == 17 { // with milliseconds, which the layout wants after a dot
+		ts, layout = ts[:14]+"."+ts[14:], layout+".000"
+	}
+	t, err := time.ParseInLocation(layout, ts, chinaTime)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+var chinaTime = time.FixedZone("UTC+8", 8*3600)
+
+// stale reports whether a call made at (zero: unknown) is older than
+// what set a record at synced: a late retry that must not undo it.
+func stale(at, synced time.Time) bool {
+	return !at.IsZero() && at.Before(synced)
+}
+
 // syncField bounds every string the interfaces store.
 const syncField = 256
 
@@ -419,8 +442,9 @@ func (s *Sync) tenantSync(ctx context.Context, body []byte) error {
 		}
 	}
 	id := tenantOrg(req.TenantID)
+	at := req.at()
 	tenant := &store.Tenant{TenantID: req.TenantID, TenantCode: req.TenantCode, DomainName: req.DomainName,
-		InstanceID: req.InstanceID, OrderID: req.OrderID, Test: req.TestFlag == 1}
+		InstanceID: req.InstanceID, OrderID: req.OrderID, Test: req.TestFlag == 1, SyncedAt: at}
 	switch req.Flag {
 	case flagAdd, flagModify:
 		name := req.Name
@@ -432,6 +456,9 @@ func (s *Sync) tenantSync(ctx context.Context, body []byte) error {
 			return err
 		}
 		return s.st.UpdateOrg(ctx, id, func(o *store.Org) error {
+			if o.Tenant != nil && stale(at, o.Tenant.SyncedAt) {
+				return nil // a late retry: a newer call set the tenant
+			}
 			if req.Name != "" {
 				o.Name = req.Name
 			}
@@ -439,11 +466,22 @@ func (s *Sync) tenantSync(ctx context.Context, body []byte) error {
 			return nil
 		})
 	case flagDelete:
-		err := s.st.UpdateOrg(ctx, id, func(o *store.Org) error { o.Closed = true; return nil })
+		late := false
+		err := s.st.UpdateOrg(ctx, id, func(o *store.Org) error {
+			if o.Tenant != nil && stale(at, o.Tenant.SyncedAt) {
+				late = true
+				return nil
+			}
+			o.Closed = true
+			if o.Tenant != nil && !at.IsZero() {
+				o.Tenant.SyncedAt = at
+			}
+			return nil
+		})
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // deleting what is not there: done (a retry)
 		}
-		if err != nil {
+		if err != nil || late {
 			return err
 		}
 		users, err := s.st.Users(ctx, id)
@@ -665,14 +703,20 @@ func (s *Sync) authSync(ctx context.Context, body []byte) error {
 	if err := s.checkOrgCodes(ctx, o.ID, req); err != nil {
 		return err
 	}
-	now := s.now()
+	now, at := s.now(), req.at()
 	var end []string // users whose sessions end
 	_, err = s.st.UpsertUsers(ctx, o.ID, ids, func(u *store.User, found bool) error {
 		in := byID[u.ID]
+		if found && stale(at, u.SyncedAt) {
+			return nil // a late retry: a newer call changed this user
+		}
 		if !found {
 			u.Created = now
 		}
 		u.UserName, u.Updated = in.UserName, now
+		if !at.IsZero() {
+			u.SyncedAt = at
+		}
 		switch req.Flag {
 		case flagAdd, flagModify:
 			if in.Name != "" || !found {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -39,6 +40,24 @@ func TestSyncSignBodyHMAC(t *testing.T) {
 	}
 	if _, err := NewSync(SyncConfig{KitKey: "k", Sign: "sha1"}, nil, nil, nil); err == nil {
 		t.Fatal("an unknown signature way was accepted")
+	}
+}
+
+func TestSyncTimeStamp(t *testing.T) {
+	want := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC) // 11:04:05.678 in UTC+8
+	for ts, w := range map[string]time.Time{
+		"20260102110405678": want,
+		"20260102110405":    want.Truncate(time.Second),
+		"":                  {},
+		"2026-01-02":        {},
+		"20261302110405678": {},
+	} {
+		if got := (syncCommon{TimeStamp: ts}).at(); !got.Equal(w) {
+			t.Errorf("timeStamp %q: %v, want %v", ts, got, w)
+		}
+	}
+	if !stale(want, want.Add(time.Millisecond)) || stale(want, want) || stale(time.Time{}, want) {
+		t.Error("stale: an older call is stale, the same or an unknown one is not")
 	}
 }
 
