@@ -29,6 +29,11 @@ type iscd struct {
 	data string
 }
 
+// noConnCaps are the flags that lift iscd's connection caps per token and
+// organisation, for the groups that connect thousands of sessions with one
+// token.
+var noConnCaps = []string{"--max-conns-per-token", "-1", "--max-conns-per-org", "-1"}
+
 // startISCD starts BUILD/bin/iscd serve --dev with its data in the run's
 // temporary directory (name tells runs apart) and extra flags.
 func (e *env) startISCD(name string, args ...string) (*iscd, error) {

@@ -550,7 +550,7 @@ func replicaSessions(ctx context.Context, e *env, r *report, pg *postgres, n int
 	if err != nil {
 		return err
 	}
-	rs, err := startReplicas(e, "scale-sessions", dsn, 1)
+	rs, err := startReplicas(e, "scale-sessions", dsn, 1, noConnCaps...)
 	if err != nil {
 		return err
 	}
