@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
-	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -45,9 +43,6 @@ func kitCall(t *testing.T, srv *servertest.Server, name string, body any) {
 // users, departments and seats show what the marketplace synced and who
 // holds which seat; license users names a licence's users.
 func TestIdentityCommands(t *testing.T) {
-	if os.Getenv("ISCD_TEST_DATABASE") == "postgres" && pgstore.IdentityPending() != nil {
-		t.Skip(pgstore.IdentityPending())
-	}
 	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true, KitSync: marketplace.SyncConfig{KitKey: "kit"}})
 	env := map[string]string{"ISCD_ADMIN_URL": srv.AdminURL, "ISCD_ADMIN_TOKEN": srv.AdminToken}
 	kitCall(t, srv, "tenantSync", map[string]any{"tenantId": "T1", "name": "Acme", "flag": 1})

@@ -29,7 +29,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
-	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -64,18 +63,6 @@ var syncKEK = sync.OnceValue(func() *envelope.Keyring {
 	}
 	return ring
 })
-
-// needIdentityTables skips a test that keeps departments or login
-// clients when the services run on PostgreSQL and its identity tables
-// wait for their migration (pgstore.IdentityPending).
-func needIdentityTables(t *testing.T) {
-	t.Helper()
-	if os.Getenv("ISCD_TEST_DATABASE") == "postgres" {
-		if err := pgstore.IdentityPending(); err != nil {
-			t.Skip(err)
-		}
-	}
-}
 
 func syncConfig() server.Config {
 	return server.Config{NoDevWorker: true, KEK: syncKEK(), KitSync: marketplace.SyncConfig{KitKey: kitKey, PrivateKey: kitRSA()}}
@@ -330,7 +317,6 @@ func application(tenantID string, flag int, clientID, secret string) map[string]
 // file), and what is not an OAEP ciphertext under the kit key is refused
 // with the stored credentials unchanged.
 func TestSyncApplicationSecret(t *testing.T) {
-	needIdentityTables(t)
 	srv := servertest.StartConfig(t, syncConfig())
 	k := newKit(t, srv)
 	k.ok("tenantSync", tenant("T2", 1, "Beta"))
@@ -396,7 +382,6 @@ func TestSyncApplicationSecret(t *testing.T) {
 // (RewrapKeys: SIGHUP, iscd kek rewrap): once the old KEK is retired the
 // secret still opens.
 func TestSyncSecretSurvivesKEKRotation(t *testing.T) {
-	needIdentityTables(t)
 	oldText, err := envelope.GenerateKEK()
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +438,6 @@ func flip(b64 string) string {
 // 500 users in one authSync call (every field filled in), then again (a
 // retry: nothing changes), each flag on some of them.
 func TestSyncAuth500Users(t *testing.T) {
-	needIdentityTables(t)
 	srv := servertest.StartConfig(t, syncConfig())
 	k := newKit(t, srv)
 	k.ok("tenantSync", tenant("T3", 1, "Gamma"))
@@ -529,7 +513,6 @@ func TestSyncAuth500Users(t *testing.T) {
 // list as an array and as a JSON string, orgName and OrgName); unknown
 // parents and cycles are refused and the stored tree stays.
 func TestSyncDepartments(t *testing.T) {
-	needIdentityTables(t)
 	srv := servertest.StartConfig(t, syncConfig())
 	k := newKit(t, srv)
 	k.ok("tenantSync", tenant("T4", 1, "Delta"))

@@ -11,24 +11,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
-// identityMigration is the migration that adds the departments and
-// org_logins tables; it waits in migrations/pending until the migrations
-// before it exist (they must follow one another).
-const identityMigration = 11
-
-// ErrIdentityPending is what the department and unified-login calls
-// return while this build's schema lacks identityMigration.
-var ErrIdentityPending = errors.New("pgstore: departments and unified-login clients need migration 0011 (migrations/pending/0011_identity.sql, waiting for 0009 and 0010)")
-
-// IdentityPending returns ErrIdentityPending while this build's schema
-// lacks the identity tables, else nil.
-func IdentityPending() error {
-	if SchemaVersion() < identityMigration {
-		return ErrIdentityPending
-	}
-	return nil
-}
-
 // UpdateOrg implements store.Identity.
 func (d *DB) UpdateOrg(ctx context.Context, id string, change func(*store.Org) error) error {
 	return d.tx(ctx, func(tx pgx.Tx) error {
@@ -95,9 +77,6 @@ func (d *DB) UpsertUsers(ctx context.Context, orgID string, ids []string, change
 
 // Departments implements store.Identity.
 func (d *DB) Departments(ctx context.Context, orgID string) ([]store.Department, error) {
-	if err := IdentityPending(); err != nil {
-		return nil, err
-	}
 	out, err := getDoc[[]store.Department](ctx, d.pool, "departments of org "+orgID, "SELECT doc FROM departments WHERE org_id = $1", orgID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && out == nil) {
 		return []store.Department{}, nil
@@ -108,9 +87,6 @@ func (d *DB) Departments(ctx context.Context, orgID string) ([]store.Department,
 // UpdateDepartments implements store.Identity. The org's row is locked
 // first, so two changes of a tree not yet stored do not both insert.
 func (d *DB) UpdateDepartments(ctx context.Context, orgID string, change func([]store.Department) ([]store.Department, error)) error {
-	if err := IdentityPending(); err != nil {
-		return err
-	}
 	return d.tx(ctx, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, "SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", orgID).Scan(&one)
@@ -144,9 +120,6 @@ func (d *DB) UpdateDepartments(ctx context.Context, orgID string, change func([]
 
 // PutOrgLogin implements store.Identity.
 func (d *DB) PutOrgLogin(ctx context.Context, l store.OrgLogin) error {
-	if err := IdentityPending(); err != nil {
-		return err
-	}
 	_, err := d.pool.Exec(ctx, `INSERT INTO org_logins (org_id, doc) VALUES ($1, $2)
 		ON CONFLICT (org_id) DO UPDATE SET doc = excluded.doc`, l.OrgID, mustJSON(l))
 	if isForeignKeyViolation(err) {
@@ -160,8 +133,5 @@ func (d *DB) PutOrgLogin(ctx context.Context, l store.OrgLogin) error {
 
 // OrgLogin implements store.Identity.
 func (d *DB) OrgLogin(ctx context.Context, orgID string) (store.OrgLogin, error) {
-	if err := IdentityPending(); err != nil {
-		return store.OrgLogin{}, err
-	}
 	return getDoc[store.OrgLogin](ctx, d.pool, "login of org "+orgID, "SELECT doc FROM org_logins WHERE org_id = $1", orgID)
 }

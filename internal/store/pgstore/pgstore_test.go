@@ -34,14 +34,5 @@ func TestSuite(t *testing.T) {
 			return open(t, where, retention), where
 		},
 		Replicas: true,
-		Pending:  pending(),
 	})
-}
-
-// pending is what the suite skips while migrations wait (identity.go).
-func pending() map[string]string {
-	if err := pgstore.IdentityPending(); err != nil {
-		return map[string]string{"Identity": err.Error()}
-	}
-	return nil
 }

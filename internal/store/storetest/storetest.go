@@ -25,18 +25,12 @@ type Backend struct {
 	// iscd replicas on one database): the concurrency tests then spread
 	// their goroutines over two of them.
 	Replicas bool
-	// Pending names tests the backend cannot pass yet, and why: they are
-	// skipped, saying so.
-	Pending map[string]string
 }
 
 // Run runs the whole suite against b, one subtest per behaviour.
 func Run(t *testing.T, b Backend) {
 	for _, tc := range Tests {
 		t.Run(tc.Name, func(t *testing.T) {
-			if why := b.Pending[tc.Name]; why != "" {
-				t.Skip(why)
-			}
 			tc.F(t, b)
 		})
 	}
