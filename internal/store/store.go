@@ -174,6 +174,7 @@ type Sessions interface {
 type Store interface {
 	Directory
 	Identity
+	SignIns
 	Sessions
 	Licenses
 	Marketplace

@@ -53,7 +53,7 @@ func Open(path string, retention int) (*DB, error) {
 	err = db.Update(func(tx *bolt.Tx) error {
 		buckets := [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
 			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes, bktMarketRequests}
-		for _, b := range append(append(append(buckets, jobBuckets...), releaseBuckets...), identityBuckets...) {
+		for _, b := range append(append(append(append(buckets, jobBuckets...), releaseBuckets...), identityBuckets...), signInBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -54,6 +54,7 @@ var Tests = []struct {
 	{"Marketplace", TestMarketplace},
 	{"MarketRequests", TestMarketRequests},
 	{"Identity", TestIdentity},
+	{"SignIns", TestSignIns},
 	{"NamedSeats", TestNamedSeats},
 	{"FilesVersionsAndLocks", TestFilesVersionsAndLocks},
 	{"ListFilesPage", TestListFilesPage},
