@@ -264,11 +264,21 @@ func TestUpgradeDownloadResumes(t *testing.T) {
 	c := connect(t, cfg)
 	c.CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
+	// A link of 16 MiB/s: the 24 MiB download is still going when the
+	// link is cut (on loopback a loaded machine could finish it first).
+	p.Throttle(16 << 20)
 	c.UpgradeNotify(true)
 	pr := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventTransferProgress && e.Params["bytesDone"] != "0" })
 	p.Cut(true) // the network fails during the download...
 	p.Cut(false)
-	next(t, c, isState(sdk.StateDisconnected)) // it really dropped
+	// It really dropped, before the package was staged.
+	next(t, c, func(e sdk.Event) bool {
+		if e.Type == sdk.EventUpdate {
+			t.Fatalf("staged before the link was cut: %+v", e.Params)
+		}
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateDisconnected
+	})
+	p.Throttle(0)
 	u := next(t, c, isType(sdk.EventUpdate))
 	if u.Params["status"] != "staged" {
 		t.Fatalf("update: %+v", u)
