@@ -31,6 +31,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 	"github.com/iscsdk/iscsdk/internal/server/picker"
 	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/server/signin"
 	"github.com/iscsdk/iscsdk/internal/server/upgrades"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
@@ -100,7 +101,10 @@ type Config struct {
 	Limits Limits
 	// Metrics says where /metrics is served, and to whom.
 	Metrics MetricsConfig
-	Logger  *slog.Logger
+	// SignIn tunes the device sign-in (docs/identity.md); dev mode lets its
+	// page sign in as the demo user.
+	SignIn signin.Config
+	Logger *slog.Logger
 }
 
 // Server is a running iscd.
@@ -144,6 +148,9 @@ func Open(cfg Config) (*Server, error) {
 			cfg.Metrics.Token = metricsToken()
 		}
 		devMarketplace(&cfg.Marketplace)
+		if cfg.SignIn.DevUserID == "" {
+			cfg.SignIn.DevUserID = DevUser
+		}
 		if cfg.KitSync.KitKey == "" {
 			cfg.KitSync.KitKey = "devkit_" + rand.Text() // to dev.env, as the marketplace's key
 		}
@@ -220,6 +227,7 @@ func Open(cfg Config) (*Server, error) {
 		mux.Handle(sh.Prefix(), sh)
 		cfg.Logger.Info("marketplace sync interfaces", "path", sh.Prefix(), "privateKey", cfg.KitSync.PrivateKey != nil)
 	}
+	signin.New(st, tokenAuth{st}, s.hub, cfg.Logger, cfg.SignIn).Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.instrument(mux)
@@ -407,7 +415,12 @@ func (s *Server) CollectChunks(ctx context.Context) (chunkstore.GCStats, error) 
 type tokenAuth struct{ dir store.Directory }
 
 func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Identity, error) {
-	id, secret, err := token.Parse(token.PrefixAPI, bearer)
+	// An API token, or a signed-in program's access token (which expires).
+	kind := token.PrefixAPI
+	if strings.HasPrefix(bearer, token.PrefixAccess+"_") {
+		kind = token.PrefixAccess
+	}
+	id, secret, err := token.Parse(kind, bearer)
 	if err != nil {
 		return session.Identity{}, err
 	}
@@ -415,11 +428,14 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	if err != nil {
 		return session.Identity{}, fmt.Errorf("token %s: %w", id, err)
 	}
-	if !token.Verify(secret, t.Hash) || t.Kind != token.PrefixAPI {
+	if !token.Verify(secret, t.Hash) || t.Kind != kind {
 		return session.Identity{}, fmt.Errorf("token %s: wrong secret", id)
 	}
 	if t.Revoked {
 		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
+	}
+	if !t.Expires.IsZero() && time.Now().After(t.Expires) {
+		return session.Identity{}, fmt.Errorf("token %s: expired", id)
 	}
 	// The marketplace may have disabled, revoked or deleted the user, or
 	// closed the organisation (docs/identity.md).

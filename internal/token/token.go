@@ -1,5 +1,5 @@
 // Package token makes and checks the bearer secrets of iscd: API tokens,
-// admin tokens and session resume tokens.
+// admin tokens, session resume tokens and the sign-in's tokens.
 //
 // A token reads "<prefix>_<id>_<secret>". The id finds the stored record; the
 // secret is kept only as its SHA-256 and compared in constant time, so a copy
@@ -19,10 +19,13 @@ import (
 // Prefixes say what a token is for, so that a leaked one is easy to
 // recognise and a token of one kind is never accepted as another.
 const (
-	PrefixAPI    = "isk" // a user's API token (SDK sessions, iscctl)
-	PrefixAdmin  = "isa" // the operator's admin token
-	PrefixResume = "isr" // a session's resume token
-	PrefixWorker = "isw" // a compute worker's token
+	PrefixAPI     = "isk" // a user's API token (SDK sessions, iscctl)
+	PrefixAdmin   = "isa" // the operator's admin token
+	PrefixResume  = "isr" // a session's resume token
+	PrefixWorker  = "isw" // a compute worker's token
+	PrefixAccess  = "isc" // a signed-in program's short-lived access token
+	PrefixRefresh = "isf" // a signed-in program's refresh token
+	PrefixDevice  = "isd" // a device authorization grant's device code
 )
 
 // MaxLen bounds a token presented by a client.
@@ -74,4 +77,12 @@ func randomBytes(n int) []byte {
 		panic("token: crypto/rand failed: " + err.Error()) // crypto/rand does not fail on supported systems
 	}
 	return b
+}
+
+// NewWithID returns a fresh token of the given kind carrying id, and the
+// hash to store: for records whose id is chosen elsewhere (a refresh
+// token names its family, a device code its grant).
+func NewWithID(prefix, id string) (tok, hash string) {
+	secret := base64.RawURLEncoding.EncodeToString(randomBytes(24))
+	return prefix + "_" + id + "_" + secret, Hash(secret)
 }

@@ -1,0 +1,207 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
+)
+
+// text holds every string of the verification page, per language: English
+// and Simplified Chinese. A new language is one more entry.
+var text = map[string]map[string]string{
+	"en": {
+		"title":    "Sign in to your program",
+		"intro":    "Your program shows a code. Enter it here to sign the program in as you.",
+		"code":     "Code shown by the program",
+		"token":    "Your API token",
+		"tokenFor": "Sign in with the API token your administrator gave you.",
+		"dev":      "Development server: leave the token empty to sign in as the demo user.",
+		"approve":  "Sign the program in",
+		"deny":     "Deny",
+		"approved": "Done. Return to your program: it is signed in.",
+		"denied":   "Denied. The program is not signed in.",
+		"badCode":  "This code is unknown or has expired. Check it, or start the sign-in again in the program.",
+		"badToken": "This API token is not valid.",
+		"noToken":  "Enter your API token.",
+	},
+	"zh-Hans": {
+		"title":    "登录您的程序",
+		"intro":    "您的程序显示了一个代码。在此输入该代码，即以您的身份登录该程序。",
+		"code":     "程序显示的代码",
+		"token":    "您的 API 令牌",
+		"tokenFor": "使用管理员提供给您的 API 令牌登录。",
+		"dev":      "开发服务器：令牌留空即以演示用户登录。",
+		"approve":  "登录该程序",
+		"deny":     "拒绝",
+		"approved": "完成。请返回您的程序：它已登录。",
+		"denied":   "已拒绝。该程序未登录。",
+		"badCode":  "此代码未知或已过期。请检查，或在程序中重新开始登录。",
+		"badToken": "此 API 令牌无效。",
+		"noToken":  "请输入您的 API 令牌。",
+	},
+}
+
+// lang picks the page's language: ?lang=, then Accept-Language.
+func lang(r *http.Request) string {
+	l := r.URL.Query().Get("lang")
+	if l == "" {
+		l = r.FormValue("lang")
+	}
+	if l == "" {
+		l = r.Header.Get("Accept-Language")
+	}
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(l)), "zh") {
+		return "zh-Hans"
+	}
+	return "en"
+}
+
+var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.title}}</title></head>
+<body>
+<main>
+<h1>{{.T.title}}</h1>
+{{if .Message}}<p role="status" id="message">{{.Message}}</p>{{end}}
+{{if not .Done}}
+<p>{{.T.intro}}</p>
+<form method="post" action="/device">
+<input type="hidden" name="lang" value="{{.Lang}}">
+<p><label for="user_code">{{.T.code}}</label><br>
+<input id="user_code" name="user_code" value="{{.Code}}" required maxlength="16" autocomplete="off" autocapitalize="characters" spellcheck="false"></p>
+<p><label for="api_token">{{.T.token}}</label><br>
+<input id="api_token" name="api_token" type="password" maxlength="256" autocomplete="off" aria-describedby="token_help"><br>
+<small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>
+<p><button type="submit" name="action" value="approve">{{.T.approve}}</button>
+<button type="submit" name="action" value="deny">{{.T.deny}}</button></p>
+</form>
+{{end}}
+</main>
+</body>
+</html>
+`))
+
+type pageData struct {
+	Lang    string
+	T       map[string]string
+	Code    string
+	Message string
+	Done    bool
+	Dev     bool
+}
+
+func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// No script, no style, no frame: the page is a form and nothing else.
+	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	pageTmpl.Execute(w, d)
+}
+
+func (s *Service) page(w http.ResponseWriter, r *http.Request) {
+	l := lang(r)
+	code := r.URL.Query().Get("user_code")
+	if grantID(code) == "" {
+		code = "" // only a code's characters go back into the page
+	}
+	s.render(w, http.StatusOK, pageData{Lang: l, T: text[l], Code: code, Dev: s.cfg.DevUserID != ""})
+}
+
+var errBadCode = errors.New("unknown or expired user code")
+
+// confirm approves or denies the grant of a user code, as the user the
+// page's sign-in says.
+func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	l := lang(r)
+	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != ""}
+	code := r.PostForm.Get("user_code")
+	if grantID(code) != "" {
+		d.Code = code
+	}
+	u, msg := s.pageUser(r.Context(), r.PostForm.Get("api_token"))
+	if msg != "" {
+		d.Message = d.T[msg]
+		s.render(w, http.StatusUnauthorized, d)
+		return
+	}
+	approve := r.PostForm.Get("action") != "deny"
+	id := grantID(code)
+	if id == "" {
+		d.Message = d.T["badCode"]
+		s.render(w, http.StatusBadRequest, d)
+		return
+	}
+	now := s.cfg.Now()
+	_, err := s.st.UpdateDeviceGrant(r.Context(), id, func(g *store.DeviceGrant) error {
+		// Another org's code reads as an unknown one: the page tells
+		// nobody which codes exist.
+		if g.State != store.GrantPending || now.After(g.Expires) || (g.OrgID != "" && g.OrgID != u.OrgID) {
+			return errBadCode
+		}
+		g.UserID = u.ID
+		g.State = store.GrantDenied
+		if approve {
+			g.State = store.GrantApproved
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errBadCode) || errors.Is(err, store.ErrNotFound):
+		d.Message = d.T["badCode"]
+		s.render(w, http.StatusBadRequest, d)
+		return
+	case err != nil:
+		s.log.Error("sign-in: confirm a user code", "err", err)
+		http.Error(w, "iscd failed; try again", http.StatusServiceUnavailable)
+		return
+	}
+	s.log.Info("sign-in: device grant confirmed", "user", u.ID, "approved", approve)
+	d.Done, d.Message = true, d.T["denied"]
+	if approve {
+		d.Message = d.T["approved"]
+	}
+	s.render(w, http.StatusOK, d)
+}
+
+// pageUser is who is confirming: the owner of a pasted API token, or, on
+// a dev server, the dev user. This is the seam where federation (OpenID
+// Connect, the marketplace's unified login) comes in. msg names the
+// refusal's text.
+func (s *Service) pageUser(ctx context.Context, apiToken string) (u store.User, msg string) {
+	if apiToken == "" {
+		if s.cfg.DevUserID == "" {
+			return u, "noToken"
+		}
+		u, err := s.allowed(ctx, s.cfg.DevUserID)
+		if err != nil {
+			return u, "badToken"
+		}
+		return u, ""
+	}
+	if !strings.HasPrefix(apiToken, token.PrefixAPI+"_") { // not a program's access token
+		return u, "badToken"
+	}
+	id, err := s.auth.Authenticate(ctx, apiToken)
+	if err != nil {
+		return u, "badToken"
+	}
+	if u, err = s.allowed(ctx, id.UserID); err != nil {
+		return u, "badToken"
+	}
+	return u, ""
+}
