@@ -16,7 +16,9 @@
 // op, the token kind each endpoint takes, the solver time a worker may
 // report), sync_test.go (the marketplace's sync interfaces: signatures,
 // replays, bodies, the client secret's encryption, users whose access
-// ends), metrics_test.go (scrapes
+// ends), signin_test.go (the device sign-in: polling too fast, a stolen
+// refresh token replayed after rotation, another organisation's user
+// code), metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
 // paths).
 //
