@@ -228,7 +228,7 @@ func TestNodeLockedDevices(t *testing.T) {
 	}
 }
 
-func seatsOf(t *testing.T, srv *servertest.Server, licID string) []store.Seat {
+func seatsOf(t *testing.T, srv *servertest.Server, licID string) []adminapi.Seat {
 	t.Helper()
 	var d adminapi.LicenseDetail
 	if err := srv.Admin().Do(context.Background(), "GET", "/licenses/"+licID, nil, &d); err != nil {

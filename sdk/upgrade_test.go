@@ -31,7 +31,7 @@ func publishRelease(t *testing.T, srv *servertest.Server, version string, forced
 	if err != nil {
 		t.Fatalf("publish %s: %v", version, err)
 	}
-	return out.Release
+	return store.Release(out.Release) // the record, to tamper with in the store
 }
 
 // upgradeConfig is a client at version 1.2.3 that verifies packages with

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/store"
 )
 
 // stdin is where --token-stdin reads the token.
@@ -180,12 +179,12 @@ func adminTokenRow(t adminapi.AdminToken) []string {
 
 // flagGates reads --require-license: a comma list of compute and files,
 // or none. Unset is nil.
-func flagGates(x *call) (*store.LicenseGates, error) {
+func flagGates(x *call) (*adminapi.LicenseGates, error) {
 	v := strings.TrimSpace(x.flags["require-license"])
 	if v == "" {
 		return nil, nil
 	}
-	g := &store.LicenseGates{}
+	g := &adminapi.LicenseGates{}
 	if v == "none" {
 		return g, nil
 	}
@@ -202,7 +201,7 @@ func flagGates(x *call) (*store.LicenseGates, error) {
 	return g, nil
 }
 
-func gatesText(g *store.LicenseGates) string {
+func gatesText(g *adminapi.LicenseGates) string {
 	if g == nil {
 		return "undecided"
 	}
@@ -296,7 +295,7 @@ func init() {
 				if req.Name == nil && req.RequireLicense == nil {
 					return badFlag("nothing to change: give --name or --require-license")
 				}
-				var p store.Product
+				var p adminapi.Product
 				return x.do("PATCH", "/products/"+url.PathEscape(x.args[0]), req, &p,
 					func() { x.table("", productHeader, [][]string{productRow(p)}) })
 			},

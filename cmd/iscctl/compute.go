@@ -12,7 +12,6 @@ import (
 	"unicode"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -20,7 +19,7 @@ import (
 // usage. Their entries are in main.go's command list.
 
 // jobStates are the states jobs list --state takes.
-var jobStates = []string{store.JobQueued, store.JobRunning, store.JobSucceeded, store.JobFailed, store.JobCanceled}
+var jobStates = []string{adminapi.JobQueued, adminapi.JobRunning, adminapi.JobSucceeded, adminapi.JobFailed, adminapi.JobCanceled}
 
 func listJobs(x *call) error {
 	path := query("/jobs", "org", x.flags["org"])
@@ -39,7 +38,7 @@ func listJobs(x *call) error {
 		limit = n
 	}
 	path = query(query(path, "limit", strconv.Itoa(limit)), "cursor", x.flags["cursor"])
-	var js []store.Job
+	var js []adminapi.Job
 	return x.do("GET", path, nil, &js, func() {
 		if len(js) == limit { // maybe more: say how to get them
 			last := js[len(js)-1]
@@ -52,7 +51,7 @@ func listJobs(x *call) error {
 			defer x.morePages(fmt.Sprintf("%s --limit %d", cmd, limit), wire.JobKey(last.Created, last.ID))
 		}
 		x.table("jobs", []string{"ID", "ORG", "USER", "SOLVER", "MODEL", "STATE", "ATTEMPT", "WORKER", "CREATED", "WALL"},
-			rows(js, func(j store.Job) []string {
+			rows(js, func(j adminapi.Job) []string {
 				return []string{j.ID, j.OrgID, j.UserID, j.Solver.Name, shorten(j.Main, 32), j.State, strconv.Itoa(j.Attempt()),
 					shorten(j.Worker(), 32), when(j.Created), seconds(j.WallSeconds)}
 			}))
@@ -60,7 +59,7 @@ func listJobs(x *call) error {
 }
 
 // showJob prints a job's fields, one a line, then its attempts.
-func (x *call) showJob(j store.Job) {
+func (x *call) showJob(j adminapi.Job) {
 	state := j.State
 	if j.CancelRequested && !j.Done() {
 		state += " (cancel requested)"
@@ -73,7 +72,7 @@ func (x *call) showJob(j store.Job) {
 		{"Inputs", size(j.InputSize)}, {"Attempts", fmt.Sprintf("%d of %d", j.Attempt(), max(j.Solver.MaxAttempts, 1))},
 		{"Created", when(j.Created)},
 	}
-	if j.State == store.JobRunning {
+	if j.State == adminapi.JobRunning {
 		fields = append(fields, [2]string{"Worker", j.Worker()}, [2]string{"Lease expires", when(j.LeaseExpires)})
 	}
 	if j.Done() {
@@ -132,7 +131,7 @@ func jobLogs(x *call) error {
 		}
 		x.logLines(newLines(prev, l.Lines))
 		prev = l.Lines
-		if l.State != store.JobQueued && l.State != store.JobRunning {
+		if l.State != adminapi.JobQueued && l.State != adminapi.JobRunning {
 			fmt.Fprintf(x.stderr, "job %s %s\n", l.ID, l.State)
 			return nil
 		}
@@ -192,12 +191,12 @@ func setSolver(x *call) error {
 	s := adminapi.Solver{ProductID: x.flags["product"], Name: strings.TrimSpace(x.flags["name"]),
 		Kind: strings.TrimSpace(x.flags["kind"]), Progress: strings.TrimSpace(x.flags["progress"])}
 	if s.Kind == "" {
-		s.Kind = store.SolverCommand
+		s.Kind = adminapi.SolverCommand
 	}
 	switch s.Kind {
-	case store.SolverCommand, store.SolverPlugin:
+	case adminapi.SolverCommand, adminapi.SolverPlugin:
 	default:
-		return badFlag("--kind %q: want %s or %s", s.Kind, store.SolverCommand, store.SolverPlugin)
+		return badFlag("--kind %q: want %s or %s", s.Kind, adminapi.SolverCommand, adminapi.SolverPlugin)
 	}
 	for _, o := range strings.Split(x.flags["outputs"], ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -304,7 +303,7 @@ func showUsage(x *call) error {
 	totals := map[string]*total{}
 	var recs [][]string
 	for i, r := range u.Records {
-		var raw store.UsageRecord
+		var raw adminapi.Metered
 		if i < len(u.Raw) {
 			raw = u.Raw[i]
 		}

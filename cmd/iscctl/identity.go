@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/store"
 )
 
 // The identity commands: who the users are (as the marketplace synced
@@ -28,9 +27,9 @@ func init() {
 				"deleted. A user with a USERNAME came from the marketplace's authSync.",
 			flags: []flagSpec{{"org", "O", "only the users of this organisation", false}},
 			run: func(x *call) error {
-				var users []store.User
+				var users []adminapi.User
 				return x.do("GET", query("/users", "org", x.flags["org"]), nil, &users, func() {
-					x.table("users", []string{"ID", "ORG", "USERNAME", "NAME", "ROLE", "DEPARTMENT", "STATUS"}, rows(users, func(u store.User) []string {
+					x.table("users", []string{"ID", "ORG", "USERNAME", "NAME", "ROLE", "DEPARTMENT", "STATUS"}, rows(users, func(u adminapi.User) []string {
 						return []string{u.ID, u.OrgID, u.UserName, u.Name, u.Role, u.Department, userStatus(u)}
 					}))
 				})
@@ -74,7 +73,7 @@ func init() {
 						req.Users = append(req.Users, u)
 					}
 				}
-				var l store.License
+				var l adminapi.License
 				return x.do("PUT", "/licenses/"+url.PathEscape(x.args[0])+"/users", req, &l, func() {
 					fmt.Fprintf(x.stdout, "licence %s: named users %s; assigned: %s\n", l.ID, yesNo(l.NamedUsers), strings.Join(l.Users, ", "))
 				})
@@ -90,7 +89,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func userStatus(u store.User) string {
+func userStatus(u adminapi.User) string {
 	switch {
 	case u.Deleted:
 		return "deleted"
@@ -142,15 +141,15 @@ func seatHolders(x *call) error {
 	if err != nil {
 		return err
 	}
-	var seats []store.Seat
+	var seats []adminapi.Seat
 	if err := api.Do(x.ctx, "GET", query("/seats", "license", x.flags["license"]), nil, &seats); err != nil {
 		return err
 	}
-	var users []store.User
+	var users []adminapi.User
 	if err := api.Do(x.ctx, "GET", "/users", nil, &users); err != nil {
 		return err
 	}
-	byID := make(map[string]store.User, len(users))
+	byID := make(map[string]adminapi.User, len(users))
 	for _, u := range users {
 		byID[u.ID] = u
 	}

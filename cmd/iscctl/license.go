@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/store"
 )
 
 // createLicense runs "license create". Every flag is checked before the
@@ -25,8 +24,8 @@ func createLicense(x *call) error {
 			req.Features = append(req.Features, f)
 		}
 	}
-	if req.Kind != "" && req.Kind != store.KindFloating && req.Kind != store.KindNodeLocked {
-		return badFlag("--kind %q: want %s or %s", req.Kind, store.KindFloating, store.KindNodeLocked)
+	if req.Kind != "" && req.Kind != adminapi.KindFloating && req.Kind != adminapi.KindNodeLocked {
+		return badFlag("--kind %q: want %s or %s", req.Kind, adminapi.KindFloating, adminapi.KindNodeLocked)
 	}
 	seats, err := strconv.Atoi(strings.TrimSpace(x.flags["seats"]))
 	if err != nil || seats < 1 {
@@ -53,7 +52,7 @@ func createLicense(x *call) error {
 			return err
 		}
 	}
-	var l store.License
+	var l adminapi.License
 	return x.do("POST", "/licenses", req, &l, func() { x.table("", licenseHeader, [][]string{licenseRow(l)}) })
 }
 
@@ -64,7 +63,7 @@ func soleProduct(x *call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ps []store.Product
+	var ps []adminapi.Product
 	if err := api.Do(x.ctx, "GET", "/products", nil, &ps); err != nil {
 		return "", err
 	}
@@ -86,7 +85,7 @@ func soleProduct(x *call) (string, error) {
 // message states the licence's status, not that it changed.
 func setLicenseStatus(action string) func(x *call) error {
 	return func(x *call) error {
-		var l store.License
+		var l adminapi.License
 		return x.do("POST", "/licenses/"+url.PathEscape(x.args[0])+"/"+action, nil, &l, func() {
 			fmt.Fprintf(x.stdout, "licence %s is %s\n", l.ID, strings.ToLower(l.Status))
 		})
@@ -98,17 +97,17 @@ var (
 	seatHeader    = []string{"ID", "LICENSE", "SESSION", "USER", "DEVICE", "ACQUIRED", "LEASE EXPIRES"}
 )
 
-func licenseRow(l store.License) []string {
+func licenseRow(l adminapi.License) []string {
 	return []string{l.ID, l.OrgID, l.ProductID, l.Edition, l.Kind, strconv.Itoa(l.Seats), status(l), expires(l.ExpiresAt)}
 }
 
-func seatRow(s store.Seat) []string {
+func seatRow(s adminapi.Seat) []string {
 	return []string{s.ID, s.LicenseID, s.SessionID, s.UserID, shorten(s.Device, 24), when(s.Acquired), when(s.LeaseExpires)}
 }
 
 // status is a licence's status in the lower case of iscctl's tables, with
 // a trial marked: "active", "frozen,trial".
-func status(l store.License) string {
+func status(l adminapi.License) string {
 	s := strings.ToLower(l.Status)
 	if l.Trial {
 		s += ",trial"
@@ -136,7 +135,7 @@ func (x *call) showLicense(d adminapi.LicenseDetail) error {
 		{"Seats", fmt.Sprintf("%d (%d in use)", l.Seats, len(d.SeatsInUse))},
 		{"Status", strings.ToLower(l.Status)}, {"Trial", trial},
 		{"Effective", when(l.EffectiveAt)}, {"Expires", expires(l.ExpiresAt)},
-		{"Grace", formatDuration(l.Grace)}, {"Offline grace", formatDuration(l.OfflineGrace)},
+		{"Grace", formatDuration(time.Duration(l.GraceSeconds) * time.Second)}, {"Offline grace", formatDuration(time.Duration(l.OfflineGraceSeconds) * time.Second)},
 		{"Created", when(l.Created)}, {"Updated", when(l.Updated)},
 	}
 	// Marketplace bookkeeping, only on licences that came from an order.

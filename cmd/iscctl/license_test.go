@@ -89,7 +89,7 @@ func TestLicenses(t *testing.T) {
 		t.Errorf("license show prints a seats table for a licence with no seats in use:\n%s", r.stdout)
 	}
 	d := decodeJSON[adminapi.LicenseDetail](t, ok(t, env, "license", "show", "acme-pro", "--json").stdout)
-	if l := d.License; l.ID != "acme-pro" || l.Seats != 3 || l.Grace != 7*24*time.Hour || l.OfflineGrace != 36*time.Hour || !slices.Equal(l.Features, []string{"mesh", "solve"}) || d.SeatsInUse == nil {
+	if l := d.License; l.ID != "acme-pro" || l.Seats != 3 || time.Duration(l.GraceSeconds)*time.Second != 7*24*time.Hour || time.Duration(l.OfflineGraceSeconds)*time.Second != 36*time.Hour || !slices.Equal(l.Features, []string{"mesh", "solve"}) || d.SeatsInUse == nil {
 		t.Errorf("license show --json = %+v", d)
 	}
 

@@ -44,7 +44,6 @@ import (
 	"unicode"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -105,7 +104,7 @@ var commands = []command{
 		name: "org create", summary: "create an organisation",
 		flags: []flagSpec{{"name", "N", "the organisation's name", true}, {"id", "ID", "its id (default: generated, org_...)", false}},
 		run: func(x *call) error {
-			var o store.Org
+			var o adminapi.Org
 			return x.do("POST", "/orgs", adminapi.CreateOrg{ID: x.flags["id"], Name: x.flags["name"]}, &o,
 				func() { x.table("", orgHeader, [][]string{orgRow(o)}) })
 		},
@@ -113,7 +112,7 @@ var commands = []command{
 	{
 		name: "org list", summary: "list organisations",
 		run: func(x *call) error {
-			var orgs []store.Org
+			var orgs []adminapi.Org
 			return x.do("GET", "/orgs", nil, &orgs, func() {
 				x.table("organisations", orgHeader, rows(orgs, orgRow))
 			})
@@ -126,7 +125,7 @@ var commands = []command{
 			{"email", "E", "the user's email address", false}, {"id", "ID", "the user's id (default: generated, usr_...)", false},
 		},
 		run: func(x *call) error {
-			var u store.User
+			var u adminapi.User
 			req := adminapi.CreateUser{ID: x.flags["id"], OrgID: x.flags["org"], Name: x.flags["name"], Email: x.flags["email"]}
 			return x.do("POST", "/users", req, &u, func() { x.table("", userHeader, [][]string{userRow(u)}) })
 		},
@@ -135,7 +134,7 @@ var commands = []command{
 		name: "user list", summary: "list users",
 		flags: []flagSpec{{"org", "O", "only the users of this organisation", false}},
 		run: func(x *call) error {
-			var users []store.User
+			var users []adminapi.User
 			return x.do("GET", query("/users", "org", x.flags["org"]), nil, &users, func() {
 				x.table("users", userHeader, rows(users, userRow))
 			})
@@ -157,9 +156,9 @@ var commands = []command{
 		name: "token list", summary: "list API tokens (never their secrets)",
 		flags: []flagSpec{{"user", "U", "only this user's tokens", false}},
 		run: func(x *call) error {
-			var toks []store.Token
+			var toks []adminapi.Token
 			return x.do("GET", query("/tokens", "user", x.flags["user"]), nil, &toks, func() {
-				x.table("tokens", []string{"ID", "USER", "ORG", "NAME", "CREATED", "STATUS"}, rows(toks, func(t store.Token) []string {
+				x.table("tokens", []string{"ID", "USER", "ORG", "NAME", "CREATED", "STATUS"}, rows(toks, func(t adminapi.Token) []string {
 					status := "active"
 					if t.Revoked {
 						status = "revoked"
@@ -189,7 +188,7 @@ var commands = []command{
 			if err != nil {
 				return err
 			}
-			var p store.Product
+			var p adminapi.Product
 			req := adminapi.CreateProduct{ID: x.flags["id"], Name: x.flags["name"], RequireLicense: gates}
 			return x.do("POST", "/products", req, &p, func() { x.table("", productHeader, [][]string{productRow(p)}) })
 		},
@@ -197,7 +196,7 @@ var commands = []command{
 	{
 		name: "product list", summary: "list products",
 		run: func(x *call) error {
-			var ps []store.Product
+			var ps []adminapi.Product
 			return x.do("GET", "/products", nil, &ps, func() { x.table("products", productHeader, rows(ps, productRow)) })
 		},
 	},
@@ -277,7 +276,7 @@ var commands = []command{
 		name: "license list", summary: "list licences",
 		flags: []flagSpec{{"org", "O", "only this organisation's licences", false}, {"product", "P", "only licences for this product", false}},
 		run: func(x *call) error {
-			var ls []store.License
+			var ls []adminapi.License
 			path := query(query("/licenses", "org", x.flags["org"]), "product", x.flags["product"])
 			return x.do("GET", path, nil, &ls, func() { x.table("licences", licenseHeader, rows(ls, licenseRow)) })
 		},
@@ -319,9 +318,9 @@ var commands = []command{
 				}
 				path = query(path, "limit", strconv.Itoa(n))
 			}
-			var es []store.AuditEntry
+			var es []adminapi.AuditEntry
 			return x.do("GET", path, nil, &es, func() {
-				x.table("audit entries", []string{"TIME", "EVENT", "SESSION", "USER", "DETAIL"}, rows(es, func(e store.AuditEntry) []string {
+				x.table("audit entries", []string{"TIME", "EVENT", "SESSION", "USER", "DETAIL"}, rows(es, func(e adminapi.AuditEntry) []string {
 					return []string{when(e.Time), e.Event, e.SessionID, e.UserID, e.Detail}
 				}))
 			})
@@ -331,7 +330,7 @@ var commands = []command{
 		name: "seats list", summary: "list the seats in use (leases and device bindings)",
 		flags: []flagSpec{{"license", "L", "only this licence's seats", false}},
 		run: func(x *call) error {
-			var seats []store.Seat
+			var seats []adminapi.Seat
 			return x.do("GET", query("/seats", "license", x.flags["license"]), nil, &seats, func() {
 				x.table("seats in use", seatHeader, rows(seats, seatRow))
 			})
@@ -432,7 +431,7 @@ var commands = []command{
 	{
 		name: "jobs show", summary: "show a job: its solver, limits, attempts and result", args: []string{"ID"},
 		run: func(x *call) error {
-			var j store.Job
+			var j adminapi.Job
 			return x.do("GET", "/jobs/"+url.PathEscape(x.args[0]), nil, &j, func() { x.showJob(j) })
 		},
 	},
@@ -441,12 +440,12 @@ var commands = []command{
 		about: "A queued job ends canceled at once. A running one is stopped by its worker, which is told now, and ends\n" +
 			"canceled; the owner's program gets the result. Canceling a job that has ended changes nothing.",
 		run: func(x *call) error {
-			var j store.Job
+			var j adminapi.Job
 			return x.do("POST", "/jobs/"+url.PathEscape(x.args[0])+"/cancel", nil, &j, func() {
 				switch j.State {
-				case store.JobRunning:
+				case adminapi.JobRunning:
 					fmt.Fprintf(x.stdout, "job %s: cancel requested; worker %s stops it\n", j.ID, clean(j.Worker()))
-				case store.JobCanceled:
+				case adminapi.JobCanceled:
 					fmt.Fprintf(x.stdout, "job %s is canceled\n", j.ID)
 				default:
 					fmt.Fprintf(x.stdout, "job %s had already ended: %s\n", j.ID, j.State)
@@ -492,9 +491,9 @@ var commands = []command{
 	{
 		name: "worker tokens", summary: "list the compute workers' tokens",
 		run: func(x *call) error {
-			var ts []store.Token
+			var ts []adminapi.Token
 			return x.do("GET", "/workers/tokens", nil, &ts, func() {
-				x.table("worker tokens", []string{"ID", "NAME", "CREATED", "REVOKED"}, rows(ts, func(t store.Token) []string {
+				x.table("worker tokens", []string{"ID", "NAME", "CREATED", "REVOKED"}, rows(ts, func(t adminapi.Token) []string {
 					return []string{t.ID, t.Name, when(t.Created), strconv.FormatBool(t.Revoked)}
 				}))
 			})
@@ -580,11 +579,11 @@ var (
 	productHeader = []string{"ID", "NAME", "LICENCE NEEDED FOR", "CREATED"}
 )
 
-func orgRow(o store.Org) []string { return []string{o.ID, o.Name, when(o.Created)} }
-func userRow(u store.User) []string {
+func orgRow(o adminapi.Org) []string { return []string{o.ID, o.Name, when(o.Created)} }
+func userRow(u adminapi.User) []string {
 	return []string{u.ID, u.OrgID, u.Name, u.Email, when(u.Created)}
 }
-func productRow(p store.Product) []string {
+func productRow(p adminapi.Product) []string {
 	return []string{p.ID, p.Name, gatesText(p.RequireLicense), when(p.Created)}
 }
 

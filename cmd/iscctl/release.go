@@ -17,7 +17,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/semver"
-	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -77,7 +76,7 @@ func init() {
 			name: "release list", summary: "list a product's releases, newest first",
 			flags: []flagSpec{{"product", "P", "the product's id", true}, {"platform", "OS-ARCH", "only this platform", false}},
 			run: func(x *call) error {
-				var rs []store.Release
+				var rs []adminapi.Release
 				path := query("/releases", "product", x.flags["product"])
 				if p := x.flags["platform"]; p != "" {
 					path += "&platform=" + url.QueryEscape(p)
@@ -104,7 +103,7 @@ func init() {
 
 var releaseHeader = []string{"VERSION", "PLATFORM", "FORCED", "MIN", "SIZE", "FILE", "PUBLISHED"}
 
-func releaseRow(r store.Release) []string {
+func releaseRow(r adminapi.Release) []string {
 	forced := ""
 	if r.Forced {
 		forced = "forced"

@@ -1,6 +1,8 @@
 // Package adminapi is the operator's HTTP API of iscd: its request and reply
 // types, and a client for them (used by iscctl and tests). The handlers live
-// in internal/server/admin.
+// in internal/server/admin and the service packages, which map their store
+// records to these types; this package and its clients import no storage
+// or server package (a test holds them to it).
 //
 // Every call carries "Authorization: Bearer <admin token>". Failures answer
 // with a non-2xx status and {"error": {"code": ..., "message": ...}}.
@@ -17,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iscsdk/iscsdk/internal/server/session"
-	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -50,13 +50,13 @@ type (
 		Name string `json:"name"`
 		// RequireLicense: what needs an active licence of the product
 		// (docs/licensing.md); nil leaves it undecided.
-		RequireLicense *store.LicenseGates `json:"requireLicense,omitempty"`
+		RequireLicense *LicenseGates `json:"requireLicense,omitempty"`
 	}
 	// UpdateProduct is the body of PATCH /admin/v1/products/{id}: the
 	// fields given are changed, the others stay.
 	UpdateProduct struct {
-		Name           *string             `json:"name,omitempty"`
-		RequireLicense *store.LicenseGates `json:"requireLicense,omitempty"`
+		Name           *string       `json:"name,omitempty"`
+		RequireLicense *LicenseGates `json:"requireLicense,omitempty"`
 	}
 	// Notice is the body of POST /admin/v1/notices: a message pushed to
 	// every matching session (connected now, or resuming later).
@@ -80,15 +80,13 @@ type (
 type (
 	// NewToken answers CreateToken; Token is shown this once and never stored.
 	NewToken struct {
-		store.Token
+		Token
 		Secret string `json:"token"`
 	}
 	// NoticeSent answers Notice.
 	NoticeSent struct {
 		Sessions int `json:"sessions"`
 	}
-	// Session is one entry of GET /admin/v1/sessions.
-	Session = session.SessionInfo
 )
 
 // Client calls the admin API.
@@ -193,8 +191,8 @@ type (
 	}
 	// LicenseDetail answers GET /admin/v1/licenses/{id}.
 	LicenseDetail struct {
-		License    store.License `json:"license"`
-		SeatsInUse []store.Seat  `json:"seatsInUse"`
+		License    License `json:"license"`
+		SeatsInUse []Seat  `json:"seatsInUse"`
 	}
 	// PublicKeys answers GET /admin/v1/products/{id}/keys: the keys a
 	// program compiles in to verify licences offline, oldest first.
@@ -210,8 +208,8 @@ type (
 //
 //	POST   /admin/v1/releases/{product}/chunks/have    body ChunkIDs; reply ChunkIDs (the missing ones)
 //	PUT    /admin/v1/releases/{product}/chunks/{id}    body: the encoded chunk; 204
-//	POST   /admin/v1/releases                          body PublishRelease; reply store.Release
-//	GET    /admin/v1/releases?product=P[&platform=X]   reply []store.Release, newest first
+//	POST   /admin/v1/releases                          body PublishRelease; reply Release
+//	GET    /admin/v1/releases?product=P[&platform=X]   reply []Release, newest first
 //	DELETE /admin/v1/releases/{product}/{platform}/{version}   withdraw; 204
 type (
 	// ChunkIDs is a list of hex chunk ids.
@@ -238,7 +236,7 @@ type (
 	}
 	// ReleasePublished answers POST /admin/v1/releases.
 	ReleasePublished struct {
-		Release store.Release `json:"release"`
+		Release Release `json:"release"`
 		// Pushed counts the sessions told at once (a forced release).
 		Pushed int `json:"pushed"`
 	}

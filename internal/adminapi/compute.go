@@ -1,28 +1,24 @@
 package adminapi
 
-import (
-	"time"
-
-	"github.com/iscsdk/iscsdk/internal/store"
-)
+import "time"
 
 // Compute: solvers, jobs, workers and usage (docs/compute.md).
 //
 //	GET    /admin/v1/products/{id}/solvers          reply []Solver
 //	PUT    /admin/v1/products/{id}/solvers/{name}   body Solver; reply Solver
 //	DELETE /admin/v1/products/{id}/solvers/{name}
-//	GET    /admin/v1/jobs?org=&state=&limit=        reply []store.Job, newest first
-//	GET    /admin/v1/jobs/{id}                      reply store.Job
+//	GET    /admin/v1/jobs?org=&state=&limit=        reply []Job, newest first
+//	GET    /admin/v1/jobs/{id}                      reply Job
 //	GET    /admin/v1/jobs/{id}/logs                 reply JobLogs
-//	POST   /admin/v1/jobs/{id}/cancel               reply store.Job
+//	POST   /admin/v1/jobs/{id}/cancel               reply Job
 //	GET    /admin/v1/workers                        reply []WorkerInfo (connected to this iscd)
 //	POST   /admin/v1/workers/tokens                 body CreateWorkerToken; reply NewToken
-//	GET    /admin/v1/workers/tokens                 reply []store.Token (no hashes)
+//	GET    /admin/v1/workers/tokens                 reply []Token
 //	DELETE /admin/v1/workers/tokens/{id}            revoke; its workers are disconnected
 //	GET    /admin/v1/usage?org=&from=&to=           reply Usage (RFC 3339 times; default: the last 30 days)
 type (
-	// Solver is a product's solver as the admin API takes it: store.Solver
-	// with its time limit in seconds.
+	// Solver is a product's solver as the admin API takes it, its time
+	// limit in seconds.
 	Solver struct {
 		ProductID        string   `json:"productId"`
 		Name             string   `json:"name"`
@@ -58,12 +54,12 @@ type (
 	// Usage answers GET /admin/v1/usage: solver time per record, in the
 	// shape of the marketplace's usage push, and totals per licence.
 	Usage struct {
-		OrgID   string              `json:"orgId"`
-		From    time.Time           `json:"from"`
-		To      time.Time           `json:"to"`
-		Records []UsageRecord       `json:"usage_records"`
-		Totals  map[string]float64  `json:"totals"` // solver seconds by licence id ("" for none)
-		Raw     []store.UsageRecord `json:"raw"`
+		OrgID   string             `json:"orgId"`
+		From    time.Time          `json:"from"`
+		To      time.Time          `json:"to"`
+		Records []UsageRecord      `json:"usage_records"`
+		Totals  map[string]float64 `json:"totals"` // solver seconds by licence id ("" for none)
+		Raw     []Metered          `json:"raw"`
 	}
 	// UsageRecord is one record of a marketplace usage push
 	// (../shared/reference/marketplace-interface.md): times as
@@ -77,15 +73,3 @@ type (
 		MeteringSN string  `json:"metering_sn"`
 	}
 )
-
-// SolverFrom is s as the admin API shows it.
-func SolverFrom(s store.Solver) Solver {
-	return Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Outputs: s.Outputs, Progress: s.Progress,
-		TimeLimitSeconds: int64(s.TimeLimit / time.Second), MaxOutput: s.MaxOutput, MaxAttempts: s.MaxAttempts}
-}
-
-// Store is s as the store keeps it.
-func (s Solver) Store() store.Solver {
-	return store.Solver{ProductID: s.ProductID, Name: s.Name, Kind: s.Kind, Outputs: s.Outputs, Progress: s.Progress,
-		TimeLimit: time.Duration(s.TimeLimitSeconds) * time.Second, MaxOutput: s.MaxOutput, MaxAttempts: s.MaxAttempts}
-}

@@ -185,7 +185,7 @@ func TestGatesWithoutLicence(t *testing.T) {
 		t.Fatalf("save to a product without gates: %v", p)
 	}
 	var p store.Product
-	req := adminapi.UpdateProduct{RequireLicense: &store.LicenseGates{Files: true}}
+	req := adminapi.UpdateProduct{RequireLicense: &adminapi.LicenseGates{Files: true}}
 	if err := srv.Admin().Do(ctx, "PATCH", "/products/free-cad", req, &p); err != nil || p.RequireLicense == nil || !p.RequireLicense.Files {
 		t.Fatalf("turn the files gate on: %+v, %v", p, err)
 	}

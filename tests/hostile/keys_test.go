@@ -178,7 +178,7 @@ func TestReleaseNotSignedByTheVendorNeverRuns(t *testing.T) {
 		r := good.Release
 		r.Version, r.Forced = "4.0.1", true
 		r.SHA256, r.Size = evil.Release.SHA256, evil.Release.Size // the record matches the evil bytes...
-		if err := srv.Store().PutRelease(ctx, r, evilManifest); err != nil {
+		if err := srv.Store().PutRelease(ctx, store.Release(r), evilManifest); err != nil {
 			t.Fatal(err)
 		}
 		c, cfg := keysClient(t, srv)

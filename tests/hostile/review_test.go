@@ -367,7 +367,7 @@ func TestReviewWorkerCannotBillMoreThanItHeld(t *testing.T) {
 	if err := a.Do(ctx, "GET", "/usage?org="+server.DevOrg, nil, &usage); err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(usage.Raw, func(u store.UsageRecord) bool { return u.JobID == job })
+	i := slices.IndexFunc(usage.Raw, func(u adminapi.Metered) bool { return u.JobID == job })
 	switch {
 	case i < 0:
 		// Nothing metered is within the bound too, but then the test

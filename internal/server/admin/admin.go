@@ -258,7 +258,7 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "orgs", err)
 		return
 	}
-	Reply(w, http.StatusOK, orgs)
+	Reply(w, http.StatusOK, Each(orgs, Org))
 }
 
 func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
@@ -275,7 +275,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("org created", "org", o.ID)
-	Reply(w, http.StatusCreated, o)
+	Reply(w, http.StatusCreated, Org(o))
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +284,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "users", err)
 		return
 	}
-	Reply(w, http.StatusOK, users)
+	Reply(w, http.StatusOK, Each(users, User))
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +306,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("user created", "user", u.ID, "org", u.OrgID)
-	Reply(w, http.StatusCreated, u)
+	Reply(w, http.StatusCreated, User(u))
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
@@ -315,13 +315,14 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "tokens", err)
 		return
 	}
-	out := toks[:0]
+	var out []adminapi.Token
+	if toks != nil {
+		out = make([]adminapi.Token, 0, len(toks))
+	}
 	for _, t := range toks {
-		if t.Kind != token.PrefixAPI {
-			continue // admin and worker tokens are not listed here
+		if t.Kind == token.PrefixAPI { // admin and worker tokens are not listed here
+			out = append(out, Token(t))
 		}
-		t.Hash = ""
-		out = append(out, t)
 	}
 	Reply(w, http.StatusOK, out)
 }
@@ -343,8 +344,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("token created", "token", id, "user", u.ID) // the id, never the secret
-	t.Hash = ""
-	Reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
+	Reply(w, http.StatusCreated, adminapi.NewToken{Token: Token(t), Secret: secret})
 }
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
@@ -468,7 +468,7 @@ func (a *API) listProducts(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "products", err)
 		return
 	}
-	Reply(w, http.StatusOK, ps)
+	Reply(w, http.StatusOK, Each(ps, Product))
 }
 
 func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
@@ -476,13 +476,13 @@ func (a *API) createProduct(w http.ResponseWriter, r *http.Request) {
 	if !Decode(w, r, &req) || !CheckText(w, "id", req.ID, true, 64) || !CheckID(w, "id", req.ID) || !CheckText(w, "name", req.Name, true, 200) {
 		return
 	}
-	p := store.Product{ID: req.ID, Name: req.Name, Created: now(), RequireLicense: req.RequireLicense}
+	p := store.Product{ID: req.ID, Name: req.Name, Created: now(), RequireLicense: (*store.LicenseGates)(req.RequireLicense)}
 	if err := a.dir.CreateProduct(r.Context(), p); err != nil {
 		a.storeFail(w, "product "+p.ID, err)
 		return
 	}
 	a.log.Info("product created", "product", p.ID, "requireLicense", p.RequireLicense)
-	Reply(w, http.StatusCreated, p)
+	Reply(w, http.StatusCreated, Product(p))
 }
 
 func (a *API) updateProduct(w http.ResponseWriter, r *http.Request) {
@@ -497,7 +497,7 @@ func (a *API) updateProduct(w http.ResponseWriter, r *http.Request) {
 			stored.Name = *req.Name
 		}
 		if req.RequireLicense != nil {
-			stored.RequireLicense = req.RequireLicense
+			stored.RequireLicense = (*store.LicenseGates)(req.RequireLicense)
 		}
 		p = *stored
 		return nil
@@ -507,7 +507,7 @@ func (a *API) updateProduct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("product updated", "product", id, "requireLicense", p.RequireLicense)
-	Reply(w, http.StatusOK, p)
+	Reply(w, http.StatusOK, Product(p))
 }
 
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
@@ -517,10 +517,13 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	out := ss[:0]
+	var out []adminapi.Session
+	if ss != nil {
+		out = make([]adminapi.Session, 0, len(ss))
+	}
 	for _, s := range ss {
 		if (q.Get("product") == "" || s.ProductID == q.Get("product")) && (q.Get("org") == "" || s.OrgID == q.Get("org")) {
-			out = append(out, s)
+			out = append(out, Session(s))
 		}
 	}
 	Reply(w, http.StatusOK, out)

@@ -44,7 +44,7 @@ func (s *Service) listSolvers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]adminapi.Solver, len(ss))
 	for i, sv := range ss {
-		out[i] = adminapi.SolverFrom(sv)
+		out[i] = solverOut(sv)
 	}
 	admin.Reply(w, http.StatusOK, out)
 }
@@ -76,7 +76,7 @@ func (s *Service) putSolver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.ProductID, req.Name = r.PathValue("id"), r.PathValue("name")
-	sv := req.Store()
+	sv := solverIn(req)
 	if sv.MaxAttempts == 0 {
 		sv.MaxAttempts = DefaultMaxAttempts
 	}
@@ -89,7 +89,7 @@ func (s *Service) putSolver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("solver set", "product", sv.ProductID, "solver", sv.Name, "kind", sv.Kind)
-	admin.Reply(w, http.StatusOK, adminapi.SolverFrom(sv))
+	admin.Reply(w, http.StatusOK, solverOut(sv))
 }
 
 func (s *Service) deleteSolver(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +120,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	admin.Reply(w, http.StatusOK, js)
+	admin.Reply(w, http.StatusOK, admin.Each(js, jobOut))
 }
 
 func (s *Service) showJob(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +129,7 @@ func (s *Service) showJob(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "job "+r.PathValue("id"), err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, j)
+	admin.Reply(w, http.StatusOK, jobOut(j))
 }
 
 func (s *Service) jobLogs(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +156,7 @@ func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "job "+r.PathValue("id"), err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, j)
+	admin.Reply(w, http.StatusOK, jobOut(j))
 }
 
 // NewWorkerToken mints a worker token and returns its secret.
@@ -177,8 +177,7 @@ func (s *Service) createWorkerToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("worker token created", "token", t.ID)
-	t.Hash = ""
-	admin.Reply(w, http.StatusCreated, adminapi.NewToken{Token: t, Secret: secret})
+	admin.Reply(w, http.StatusCreated, adminapi.NewToken{Token: admin.Token(t), Secret: secret})
 }
 
 func (s *Service) listWorkerTokens(w http.ResponseWriter, r *http.Request) {
@@ -187,11 +186,10 @@ func (s *Service) listWorkerTokens(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "tokens", err)
 		return
 	}
-	out := []store.Token{}
+	out := []adminapi.Token{}
 	for _, t := range toks {
 		if t.Kind == token.PrefixWorker {
-			t.Hash = ""
-			out = append(out, t)
+			out = append(out, admin.Token(t))
 		}
 	}
 	admin.Reply(w, http.StatusOK, out)
@@ -262,7 +260,7 @@ func (s *Service) usage(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "usage", err)
 		return
 	}
-	out := adminapi.Usage{OrgID: org, From: from, To: to, Records: []adminapi.UsageRecord{}, Totals: map[string]float64{}, Raw: recs}
+	out := adminapi.Usage{OrgID: org, From: from, To: to, Records: []adminapi.UsageRecord{}, Totals: map[string]float64{}, Raw: admin.Each(recs, meteredOut)}
 	for _, u := range recs {
 		out.Totals[u.LicenseID] += u.SolverSeconds
 		hours := math.Ceil(u.SolverSeconds/3600*10000) / 10000 // > 0, at most 4 decimals

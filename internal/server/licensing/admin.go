@@ -221,7 +221,7 @@ func (s *Service) adminCreate(w http.ResponseWriter, r *http.Request) {
 		s.answerErr(w, "licence "+req.ID, err)
 		return
 	}
-	admin.Reply(w, http.StatusCreated, l)
+	admin.Reply(w, http.StatusCreated, licenseOut(l))
 }
 
 func (s *Service) adminList(w http.ResponseWriter, r *http.Request) {
@@ -230,7 +230,7 @@ func (s *Service) adminList(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "licences", err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, ls)
+	admin.Reply(w, http.StatusOK, admin.Each(ls, licenseOut))
 }
 
 func (s *Service) adminShow(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +245,7 @@ func (s *Service) adminShow(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "seats", err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, adminapi.LicenseDetail{License: l, SeatsInUse: liveSeats(seats, s.now())})
+	admin.Reply(w, http.StatusOK, adminapi.LicenseDetail{License: licenseOut(l), SeatsInUse: admin.Each(liveSeats(seats, s.now()), seatOut)})
 }
 
 // liveSeats drops lapsed leases: they are free.
@@ -270,7 +270,7 @@ func (s *Service) adminStatus(w http.ResponseWriter, r *http.Request) {
 		s.answerErr(w, "licence "+r.PathValue("id"), err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, l)
+	admin.Reply(w, http.StatusOK, licenseOut(l))
 }
 
 // maxNamedUsers bounds the users an operator assigns one licence.
@@ -311,7 +311,7 @@ func (s *Service) adminUsers(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "licence "+l.ID, err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, l)
+	admin.Reply(w, http.StatusOK, licenseOut(l))
 }
 
 func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +331,7 @@ func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request) {
 	if entries == nil {
 		entries = []store.AuditEntry{}
 	}
-	admin.Reply(w, http.StatusOK, entries)
+	admin.Reply(w, http.StatusOK, admin.Each(entries, auditOut))
 }
 
 func (s *Service) adminSeats(w http.ResponseWriter, r *http.Request) {
@@ -346,7 +346,7 @@ func (s *Service) adminSeats(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "seats", err)
 		return
 	}
-	admin.Reply(w, http.StatusOK, liveSeats(seats, s.now()))
+	admin.Reply(w, http.StatusOK, admin.Each(liveSeats(seats, s.now()), seatOut))
 }
 
 func (s *Service) adminReleaseSeat(w http.ResponseWriter, r *http.Request) {

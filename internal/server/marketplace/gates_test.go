@@ -16,7 +16,7 @@ func TestSaleTurnsLicenceGatesOn(t *testing.T) {
 	m := start(t, server.Config{})
 	ctx := context.Background()
 	a := m.srv.Admin()
-	none := &store.LicenseGates{}
+	none := &adminapi.LicenseGates{}
 	for _, p := range []adminapi.CreateProduct{{ID: "sold-cad", Name: "Sold"}, {ID: "decided-cad", Name: "Decided", RequireLicense: none}} {
 		if err := a.Do(ctx, "POST", "/products", p, nil); err != nil {
 			t.Fatal(err)
@@ -32,7 +32,7 @@ func TestSaleTurnsLicenceGatesOn(t *testing.T) {
 		}
 		want := store.LicenseGates{Compute: true, Files: true}
 		if i == 1 {
-			want = *none
+			want = store.LicenseGates(*none)
 		}
 		if p.RequireLicense == nil || *p.RequireLicense != want {
 			t.Errorf("%s after its first sale requires %+v, want %+v", id, p.RequireLicense, want)

@@ -169,7 +169,7 @@ func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by s
 		return out, err
 	}
 	s.log.Info("release published", "product", rel.ProductID, "platform", rel.Platform, "version", rel.Version, "size", rel.Size, "forced", rel.Forced)
-	out.Release = rel
+	out.Release = adminapi.Release(rel)
 	if rel.Forced || rel.MinSupported != "" {
 		// Running programs of the product learn of it now; each checks
 		// whether it concerns its platform and version.
@@ -217,9 +217,9 @@ func (s *Service) adminList(w http.ResponseWriter, r *http.Request) {
 		admin.StoreFail(w, s.log, "releases", err)
 		return
 	}
-	out := make([]store.Release, len(rs))
+	out := make([]adminapi.Release, len(rs))
 	for i, r := range rs {
-		out[i] = r.Release
+		out[i] = adminapi.Release(r.Release)
 	}
 	admin.Reply(w, http.StatusOK, out)
 }
