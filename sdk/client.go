@@ -97,6 +97,7 @@ type Client struct {
 	upgrades    *upgrader
 	solves      *solveRouter // the service's job events, to the Solve waiting
 	signInAsked atomic.Bool  // SignInRequired was raised since the last connection
+	signin      *signIn      // Config.SignIn: the device grant and its tokens
 
 	mu          sync.Mutex
 	conn        *transport.Conn
@@ -161,14 +162,33 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := c.connect(cctx)
-	if err != nil {
+	fail := func(err error) (*Client, error) {
 		c.log.Warn("init failed", "endpoint", c.url, "err", err)
 		c.cancel()
 		c.events.close()
 		c.logOut.Close()
 		return nil, err
 	}
+	if cfg.Token == "" {
+		c.signin = newSignIn(c, tlsConf)
+		signedIn, err := c.signin.resume(cctx)
+		if err != nil {
+			return fail(err)
+		}
+		if !signedIn {
+			return c, nil // signed out until SignIn
+		}
+	}
+	conn, err := c.connect(cctx)
+	if err != nil {
+		return fail(err)
+	}
+	c.start(conn)
+	return c, nil
+}
+
+// start runs a client whose first connection succeeded.
+func (c *Client) start(conn *transport.Conn) {
 	c.upgrades.reportLast() // how the upgrade installed after the last exit went
 	c.runWG.Add(2)
 	go c.run(conn)
@@ -177,7 +197,9 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 		defer c.survive("licence keeper")
 		c.licenses.run(c.ctx)
 	}()
-	return c, nil
+	if c.signin != nil {
+		c.signin.announce()
+	}
 }
 
 // RegisterEventRecall sets the function that receives events, one at a time
@@ -442,7 +464,14 @@ func (c *Client) emitState(state string, params map[string]string) {
 
 // connect dials, says hello and waits for welcome.
 func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
-	ws, resp, err := c.dialer.DialContext(ctx, c.url, c.header)
+	header := c.header
+	if c.signin != nil {
+		var err error
+		if header, err = c.signin.header(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ws, resp, err := c.dialer.DialContext(ctx, c.url, header)
 	if err != nil {
 		return nil, dialError(c.url, resp, err)
 	}

@@ -36,13 +36,18 @@ const (
 // user's credentials file.
 type Config struct {
 	Endpoint   string // ws:// or wss:// URL of iscd; its path defaults to /v1/session
-	Token      string // the user's API token
+	Token      string // the user's API token; empty with SignIn
 	ProductID  string // the product this program is
 	AppVersion string // the host program's version, e.g. "2024.1.3"
 
 	// WorkspaceDir holds the SDK's cache and log file. Default: the user's
 	// cache directory + "/iscsdk" (%LOCALAPPDATA%\iscsdk on Windows).
 	WorkspaceDir string
+	// SignIn: the program signs its user in (Client.SignIn, the device
+	// grant) instead of passing a Token. Init then uses the refresh token
+	// the workspace keeps from the last sign-in, if it still works, and
+	// otherwise returns a client that is signed out until SignIn.
+	SignIn bool
 	// ConnectTimeout bounds Init's first connection; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// DeviceInfo is the device fingerprint sent at hello; empty sends none.
@@ -173,8 +178,8 @@ func (c Config) resolve() (Config, error) {
 	switch {
 	case c.Endpoint == "":
 		return c, fmt.Errorf("%w: no endpoint (set Config.Endpoint or %s)", ErrConfig, EnvEndpoint)
-	case c.Token == "":
-		return c, fmt.Errorf("%w: no token (set Config.Token or %s)", ErrConfig, EnvToken)
+	case c.Token == "" && !c.SignIn:
+		return c, fmt.Errorf("%w: no token (set Config.Token or %s, or Config.SignIn)", ErrConfig, EnvToken)
 	case c.ProductID == "":
 		return c, fmt.Errorf("%w: no product (set Config.ProductID or %s)", ErrConfig, EnvProduct)
 	}

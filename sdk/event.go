@@ -29,6 +29,9 @@ const (
 	EventPicker           EventType = EventType(wire.KindPicker)           // operate "Picker": url, pickerId, mode, expires, browser
 	EventUpgradeResult    EventType = EventType(wire.KindUpgradeResult)    // operate "UpgradeResult": status, version, installer; made at Init
 	EventSignInRequired   EventType = EventType(wire.KindSignInRequired)   // operate "SignInRequired": reason, message
+	EventSignInPrompt     EventType = EventType(wire.KindSignInPrompt)     // operate "SignInPrompt": url, verificationUri, userCode, expires
+	EventSignedIn         EventType = EventType(wire.KindSignedIn)         // operate "SignedIn": userId, name, email, orgId, organisation, department, roles
+	EventSignedOut        EventType = EventType(wire.KindSignedOut)        // operate "SignedOut"
 )
 
 var eventNames = map[EventType]string{
@@ -48,6 +51,9 @@ var eventNames = map[EventType]string{
 	EventPicker:           "Picker",
 	EventUpgradeResult:    "UpgradeResult",
 	EventSignInRequired:   "SignInRequired",
+	EventSignInPrompt:     "SignInPrompt",
+	EventSignedIn:         "SignedIn",
+	EventSignedOut:        "SignedOut",
 }
 
 // String returns the event's operate name, or "EventType(N)".

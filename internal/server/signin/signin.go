@@ -70,6 +70,7 @@ func (c *Config) defaults() {
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
 	}
+	c.Interval = max(c.Interval.Truncate(time.Second), time.Second) // the grant keeps whole seconds
 	if c.Now == nil {
 		c.Now = time.Now
 	}

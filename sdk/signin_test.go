@@ -1,0 +1,126 @@
+package sdk_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/server/signin"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// TestSignIn: a program with no token signs its user in with the device
+// grant: SignInPrompt says where and which code, the user confirms it on
+// the page, SignedIn says who; the refresh token is kept in a 0600 file,
+// so the next start is signed in without a prompt; SignOut revokes it and
+// forgets the file.
+func TestSignIn(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Init signed out: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
+	code := prompt.Params["userCode"]
+	if !strings.HasSuffix(prompt.Params["url"], "/device?user_code="+code) || prompt.Params["verificationUri"] != srv.AdminURL+"/device" {
+		t.Fatalf("SignInPrompt: %v", prompt.Params)
+	}
+	if exp, err := time.Parse(time.RFC3339, prompt.Params["expires"]); err != nil || time.Until(exp) < 9*time.Minute {
+		t.Fatalf("SignInPrompt expires %q: %v", prompt.Params["expires"], err)
+	}
+	status, body := srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {code}, "api_token": {srv.APIToken}, "action": {"approve"}})
+	if status != http.StatusOK {
+		t.Fatalf("confirm: %d %v", status, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	in := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedIn })
+	if in.Params["userId"] != server.DevUser || in.Params["name"] != "Demo engineer" || in.Params["orgId"] != server.DevOrg || in.Operate != "SignedIn" {
+		t.Fatalf("SignedIn: %v", in.Params)
+	}
+	if c.SessionID() == "" {
+		t.Fatal("signed in, but no session")
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg.WorkspaceDir, "signin", "*.token"))
+	if len(files) != 1 {
+		t.Fatalf("refresh token files: %v", files)
+	}
+	fi, err := os.Stat(files[0])
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("refresh token file: %v %v, want mode 0600", fi.Mode(), err)
+	}
+	first, _ := os.ReadFile(files[0])
+	if !strings.HasPrefix(string(first), "isf_") {
+		t.Fatalf("refresh token file holds %.4q...", first)
+	}
+	c.ShutOut()
+
+	// The next start: signed in at once, no prompt; the token rotated.
+	c, err = sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Init with a kept refresh token: %v", err)
+	}
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedIn || e.Type == sdk.EventSignInPrompt })
+	if e.Type != sdk.EventSignedIn || e.Params["userId"] != server.DevUser || c.SessionID() == "" {
+		t.Fatalf("second start: %v %v", e.Operate, e.Params)
+	}
+	second, _ := os.ReadFile(files[0])
+	if string(second) == string(first) {
+		t.Fatal("the refresh token did not rotate")
+	}
+
+	if err := c.SignOut(context.Background()); err != nil {
+		t.Fatalf("SignOut: %v", err)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedOut })
+	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
+		t.Fatalf("the refresh token file after SignOut: %v", err)
+	}
+	status, body = srv.PostForm(t, signin.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {srv.Product},
+		"device": {"any"}, "refresh_token": {string(second)}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("the revoked refresh token: %d %v", status, body)
+	}
+	c.ShutOut()
+
+	// Signed out: the next start asks for a sign-in.
+	c, err = sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Init after SignOut: %v", err)
+	}
+	defer c.ShutOut()
+	if c.SessionID() != "" {
+		t.Fatal("a session without a sign-in")
+	}
+}
+
+// TestSignInDenied: the user denies; SignIn says so.
+func TestSignInDenied(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	done := make(chan error, 1)
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
+	srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {prompt.Params["userCode"]}, "action": {"deny"}})
+	if err := <-done; err != sdk.ErrSignInDenied {
+		t.Fatalf("SignIn after a denial: %v", err)
+	}
+}
