@@ -18,6 +18,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
+	"golang.org/x/term"
 )
 
 // The file commands are a user's operations on their organisation's cloud
@@ -514,14 +515,12 @@ func size(n int64) string {
 	return fmt.Sprintf("%.0f %s", v, unit)
 }
 
-// isTerminal reports whether w is a terminal (a character device).
+// isTerminal reports whether w is a terminal. A character device is not
+// enough (/dev/null is one): x/term asks the terminal driver (TCGETS, or
+// GetConsoleMode on Windows).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progressBar draws a transfer's progress on one line of a terminal.

@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/release"
+	"golang.org/x/sync/errgroup"
 )
 
 // Statement is what a release published as req, of a package of size
@@ -53,32 +53,18 @@ func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.
 		for _, id := range missing.IDs {
 			want[id] = true
 		}
-		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			first error
-			slots = make(chan struct{}, publishWindow)
-		)
+		var g errgroup.Group
+		g.SetLimit(publishWindow)
 		for _, ch := range batch {
 			if !want[ch.ID.String()] {
 				continue
 			}
 			delete(want, ch.ID.String())
-			slots <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				if err := c.DoRaw(ctx, "PUT", base+ch.ID.String(), ch.Encoded, nil); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			})
+			g.Go(func() error { return c.DoRaw(ctx, "PUT", base+ch.ID.String(), ch.Encoded, nil) })
 		}
-		wg.Wait()
+		err := g.Wait()
 		batch = batch[:0]
-		return first
+		return err
 	}
 	f, err := manifest.Build(ctx, pkg, func(ch manifest.Chunk) error {
 		batch = append(batch, manifest.Chunk{ID: ch.ID, Encoded: bytes.Clone(ch.Encoded)})

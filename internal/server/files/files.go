@@ -4,6 +4,7 @@
 package files
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,8 +12,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
@@ -22,6 +21,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
+	"golang.org/x/sync/errgroup"
 )
 
 // Service is the cloud file service of one iscd.
@@ -163,35 +163,19 @@ const hasConcurrency = 16
 // reports which it has.
 func (s *Service) hasAll(ctx context.Context, org string, ids []chunkstore.ID) ([]bool, error) {
 	have := make([]bool, len(ids))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		next  atomic.Int64
-		once  sync.Once
-		first error
-	)
-	for range min(hasConcurrency, len(ids)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(ids) || ctx.Err() != nil {
-					return
-				}
-				ok, err := s.chunks.Has(ctx, org, ids[i])
-				if err != nil {
-					once.Do(func() { first = err; cancel() })
-					return
-				}
-				have[i] = ok
-			}
+	g, gctx := errgroup.WithContext(ctx) // the first failure cancels the other asks
+	g.SetLimit(hasConcurrency)
+	for i, id := range ids {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			ok, err := s.chunks.Has(gctx, org, id)
+			have[i] = ok
+			return err
 		})
 	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return have, first
+	return have, cmp.Or(g.Wait(), ctx.Err())
 }
 
 // chunkStoreDown logs a failure of the chunk store (a disk error, an

@@ -6,10 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/sdk"
+	"golang.org/x/sync/errgroup"
 )
 
 // LongName is the i-th of the long names of FillFolder: 249 bytes, each
@@ -27,25 +27,15 @@ func FillFolder(t testing.TB, c *sdk.Client, dir string, n int) {
 	if err := os.WriteFile(local, []byte("a part\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	next := make(chan int)
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				if _, err := c.SaveTo(context.Background(), local, dir+"/"+LongName(i), 0, sdk.SaveOptions{}); err != nil {
-					errs <- err
-				}
-			}
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range n {
+		g.Go(func() error {
+			_, err := c.SaveTo(context.Background(), local, dir+"/"+LongName(i), 0, sdk.SaveOptions{})
+			return err
 		})
 	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatalf("fill %s: %v", dir, err)
 	}
 }
