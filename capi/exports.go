@@ -47,6 +47,7 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		_ = a.str("options->public_key", o.public_key, false) // unused: checked as a string, as before
 		cfg.ReleaseKeys = a.str("options->release_key", o.release_key, false)
 		cfg.NoAutoInstall = o.no_auto_install != 0
+		cfg.SignIn = o.sign_in != 0
 		if a.err != nil {
 			return 0, a.err
 		}

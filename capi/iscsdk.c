@@ -89,6 +89,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_init(const iscsdk_options* options, 
         if (!COVERS(n, public_key)) o.public_key = NULL;
         if (!COVERS(n, no_auto_install)) o.no_auto_install = 0;
         if (!COVERS(n, release_key)) o.release_key = NULL;
+        if (!COVERS(n, sign_in)) o.sign_in = 0;
     }
     st = isc_go_init(options != NULL ? &o : NULL, &id, last_error);
     if (st == ISCSDK_OK) {
@@ -210,6 +211,18 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
     return isc_go_list_jobs(ISC_ID(c), (char*)cursor, limit, out_json, last_error);
 }
 
+/* ---- sign-in ---- */
+
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_sign_in(iscsdk_client* c, uint32_t flags, const char* org, uint32_t timeout_ms)
+{
+    return isc_go_sign_in(ISC_ID(c), flags, (char*)org, timeout_ms, last_error);
+}
+
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_sign_out(iscsdk_client* c)
+{
+    return isc_go_sign_out(ISC_ID(c), last_error);
+}
+
 /* ---- miscellaneous ---- */
 
 ISCSDK_API uint32_t ISCSDK_CALL iscsdk_version_number(void)
@@ -231,6 +244,8 @@ static const char* const status_text[] = {
     "ISCSDK_E_CALLBACK_REGISTERED: events go to the registered callback",
     "ISCSDK_E_DISCONNECTED: disconnected",
     "ISCSDK_E_REFUSED: refused by the service",
+    "ISCSDK_E_DENIED: the user denied the sign-in",
+    "ISCSDK_E_EXPIRED: the sign-in code expired",
 };
 
 ISCSDK_API const char* ISCSDK_CALL iscsdk_status_string(iscsdk_status status)

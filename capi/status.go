@@ -48,8 +48,12 @@ func statusOf(err error) int32 {
 		return C.ISCSDK_E_CALLBACK_REGISTERED
 	case errors.Is(err, sdk.ErrDisconnected):
 		return C.ISCSDK_E_DISCONNECTED
-	case errors.Is(err, errRefused):
+	case errors.Is(err, errRefused), errors.Is(err, sdk.ErrSignedIn):
 		return C.ISCSDK_E_REFUSED
+	case errors.Is(err, sdk.ErrSignInDenied):
+		return C.ISCSDK_E_DENIED
+	case errors.Is(err, sdk.ErrSignInExpired):
+		return C.ISCSDK_E_EXPIRED
 	}
 	return C.ISCSDK_E_INTERNAL
 }

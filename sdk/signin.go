@@ -155,6 +155,9 @@ func (s *signIn) post(ctx context.Context, path string, form url.Values) (oauthA
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.http.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return a, ctx.Err()
+		}
 		return a, fmt.Errorf("%w: %s: %v", ErrUnreachable, path, err)
 	}
 	defer resp.Body.Close()

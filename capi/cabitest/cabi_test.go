@@ -72,7 +72,7 @@ func setup(m *testing.M) (int, error) {
 	if err := os.Mkdir(progDir, 0o755); err != nil {
 		return 0, err
 	}
-	for _, prog := range []string{"args", "session", "license", "files", "picker", "upgrade", "solve"} {
+	for _, prog := range []string{"args", "session", "license", "files", "picker", "upgrade", "solve", "signin"} {
 		if err := run(root, "gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"tests/cabi/"+prog+".c", "-o", filepath.Join(progDir, prog),
 			"-pthread", "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {

@@ -32,7 +32,7 @@ static const char* event_name(int32_t type)
     static const char* const names[] = {
         "?", "Heartbeat", "LicenseVerify", "UpgradeNotice", "Update", "OpenFile", "SaveResult",
         "ServiceClosed", "ConnectionState", "TransferProgress", "SolutionProgress", "SolutionResult",
-        "LicenseState", "Notice", "Picker", "UpgradeResult", "SignInRequired",
+        "LicenseState", "Notice", "Picker", "UpgradeResult", "SignInRequired", "SignInPrompt", "SignedIn", "SignedOut",
     };
     return type > 0 && type < (int32_t)(sizeof names / sizeof names[0]) ? names[type] : "?";
 }

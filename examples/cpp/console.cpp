@@ -41,7 +41,7 @@ const char* EventName(int type)
     static const char* const names[] = {
         "?", "Heartbeat", "LicenseVerify", "UpgradeNotice", "Update", "OpenFile", "SaveResult",
         "ServiceClosed", "ConnectionState", "TransferProgress", "SolutionProgress", "SolutionResult",
-        "LicenseState", "Notice", "Picker", "UpgradeResult", "SignInRequired",
+        "LicenseState", "Notice", "Picker", "UpgradeResult", "SignInRequired", "SignInPrompt", "SignedIn", "SignedOut",
     };
     return type > 0 && type < static_cast<int>(sizeof names / sizeof names[0]) ? names[type] : "?";
 }

@@ -112,6 +112,8 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_E_CALLBACK_REGISTERED -10  /* iscsdk_poll_event() while a callback is registered */
 #define ISCSDK_E_DISCONNECTED        -11  /* the connection dropped before the service answered */
 #define ISCSDK_E_REFUSED             -12  /* the service refused the request: iscsdk_last_error() gives its errorCode */
+#define ISCSDK_E_DENIED              -13  /* iscsdk_sign_in(): the user denied the sign-in on the page */
+#define ISCSDK_E_EXPIRED             -14  /* iscsdk_sign_in(): nobody confirmed the code in time */
 
 /*
 ** EVENT TYPES
@@ -138,6 +140,9 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_PICKER                 14  /* "Picker": url, pickerId, mode (open, save), expires, browser (opened, off, failed) */
 #define ISCSDK_EVENT_UPGRADE_RESULT         15  /* "UpgradeResult": status (success, failed), version, installer (sdk, host); exitCode, log; on failure errorCode, errorMsg */
 #define ISCSDK_EVENT_SIGN_IN_REQUIRED       16  /* "SignInRequired": reason (sign_in_required: the service ended the session because the user's access was revoked, or the user deleted or disabled; unauthorized: a reconnect was refused, as when that happened while offline), message. Every licence held was released first (ISCSDK_EVENT_LICENSE_STATE, state released); the seats are free. Raised once until a connection succeeds; the client keeps trying to reconnect, and the user's API token is refused until the access is given back */
+#define ISCSDK_EVENT_SIGN_IN_PROMPT         17  /* "SignInPrompt": url (the page with the code filled in: open it, or show it), verificationUri, userCode (show it: the user checks it on the page), expires (RFC 3339) */
+#define ISCSDK_EVENT_SIGNED_IN              18  /* "SignedIn": userId, name, email, orgId, organisation, department, roles (comma-separated) */
+#define ISCSDK_EVENT_SIGNED_OUT             19  /* "SignedOut": the sign-in was revoked and its refresh token forgotten */
 
 /* open_type of iscsdk_open_cloud_path() */
 #define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */
@@ -173,6 +178,10 @@ typedef struct iscsdk_options {
                                          as `iscctl release key generate` prints them: an upgrade is downloaded and
                                          run only if one of them signed it; NULL: $ISCSDK_RELEASE_KEY; neither:
                                          every upgrade is refused (no_release_key). Compile it into the program. */
+    int32_t     sign_in;              /* non-zero and no token: the user signs in (SIGN-IN). iscsdk_init() uses the
+                                         refresh token kept from the last sign-in if the service still takes it (the
+                                         session opens; ISCSDK_EVENT_SIGNED_IN), else returns a client that is signed
+                                         out until iscsdk_sign_in() */
 } iscsdk_options;
 
 /*
@@ -610,6 +619,56 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_cancel(iscsdk_client* c, uint64_t re
 ** worker, finished, errorCode, error and the seconds only when known.
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const char* cursor, uint32_t limit, char** out_json);
+
+/*
+** SIGN-IN
+**
+** A program made with options->sign_in signs its user in with the device
+** authorization grant (RFC 8628; docs/identity.md): the library shows
+** nothing itself; it raises ISCSDK_EVENT_SIGN_IN_PROMPT with a page and a
+** code, the user opens the page in any browser (on this machine or their
+** phone), signs in there and confirms the code. The refresh token is kept
+** in the workspace, readable by the user only (0600), so the next
+** iscsdk_init() is signed in without asking; access tokens live in memory
+** only and are renewed before each connection.
+*/
+
+/* flags of iscsdk_sign_in() */
+#define ISCSDK_SIGN_IN_DEVICE  0x0  /* the device grant: the only way so far; other bits are refused */
+
+/*
+** Sign c's user in. Raises ISCSDK_EVENT_SIGN_IN_PROMPT, then blocks until
+** the user confirms or denies the code on the page, the code expires
+** (about 10 minutes), or timeout_ms passes (0: until the code expires).
+** Call it from a thread that may wait that long, not the UI thread; events
+** keep coming meanwhile (the prompt among them). On ISCSDK_OK the session
+** is open and ISCSDK_EVENT_SIGNED_IN has been raised.
+**
+** org is NULL or an organisation id: only its users may confirm the code
+** (a code sent to someone else is worth nothing). It is read during the
+** call only.
+**
+** Errors: ISCSDK_E_INVALID_ARG (c NULL, unknown flags, a bad org),
+** ISCSDK_E_INVALID_HANDLE, ISCSDK_E_CONFIG (c was not made with
+** options->sign_in, or its product is unknown to the service),
+** ISCSDK_E_DENIED, ISCSDK_E_EXPIRED, ISCSDK_E_TIMEOUT, ISCSDK_E_UNREACHABLE,
+** ISCSDK_E_REFUSED (c is signed in, or was: after iscsdk_sign_out() shut it
+** out and make a new client).
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_sign_in(iscsdk_client* c, uint32_t flags, const char* org, uint32_t timeout_ms);
+
+/*
+** Sign c's user out: the sign-in is revoked on the service (the session
+** ends), the refresh token kept in the workspace is deleted, and
+** ISCSDK_EVENT_SIGNED_OUT is raised. Then shut c out. The refresh token is
+** deleted even when the service cannot be reached (ISCSDK_E_UNREACHABLE).
+** Any thread; blocks for at most 30 s.
+**
+** Errors: ISCSDK_E_INVALID_ARG (c NULL), ISCSDK_E_INVALID_HANDLE,
+** ISCSDK_E_CONFIG (c was not made with options->sign_in),
+** ISCSDK_E_UNREACHABLE.
+*/
+ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_sign_out(iscsdk_client* c);
 
 /*
 ** MISCELLANEOUS

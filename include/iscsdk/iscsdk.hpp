@@ -38,8 +38,9 @@ struct Options {
     bool noAutoInstall;     /* the host runs a staged upgrade's installer itself */
     std::string releaseKey; /* the vendor's release public key(s): upgrades are verified with it;
                                empty: $ISCSDK_RELEASE_KEY (iscsdk_options.release_key) */
+    bool signIn;            /* no token: the user signs in (SignIn; iscsdk_options.sign_in) */
 
-    Options() : connectTimeoutMs(0), noAutoInstall(false) {}
+    Options() : connectTimeoutMs(0), noAutoInstall(false), signIn(false) {}
 };
 
 /* An event, copied out of the library: it may be kept. */
@@ -167,6 +168,7 @@ public:
         o.connect_timeout_ms = options.connectTimeoutMs;
         o.no_auto_install = options.noAutoInstall ? 1 : 0;
         o.release_key = detail::OrNull(options.releaseKey);
+        o.sign_in = options.signIn ? 1 : 0;
         return iscsdk_init(&o, &client_);
     }
 
@@ -331,6 +333,21 @@ public:
         char* s = nullptr;
         iscsdk_status st = iscsdk_cloud_file_history(client_, cloudPath.c_str(), detail::OrNull(cursor), limit, &s);
         return Take(st, s, pageJson);
+    }
+
+    /* ---- sign-in ---- */
+
+    /* Sign the user in with the device grant; blocks until the user
+    ** confirms the code on the page (iscsdk_sign_in). org empty: any. */
+    iscsdk_status SignIn(const std::string& org = std::string(), uint32_t timeoutMs = 0)
+    {
+        return iscsdk_sign_in(client_, ISCSDK_SIGN_IN_DEVICE, detail::OrNull(org), timeoutMs);
+    }
+
+    /* Revoke the sign-in and forget its refresh token (iscsdk_sign_out). */
+    iscsdk_status SignOut()
+    {
+        return iscsdk_sign_out(client_);
     }
 
     /* ---- cloud compute ---- */

@@ -29,11 +29,11 @@ static void test_versions_and_statuses(void)
     iscsdk_status st;
     CHECK(iscsdk_version_number() == ISCSDK_VERSION_NUMBER);
     CHECK(strcmp(iscsdk_status_string(ISCSDK_OK), "ISCSDK_OK: success") == 0);
-    for (st = ISCSDK_E_INVALID_ARG; st >= ISCSDK_E_REFUSED; st--) {
+    for (st = ISCSDK_E_INVALID_ARG; st >= ISCSDK_E_EXPIRED; st--) {
         CHECK(strncmp(iscsdk_status_string(st), "ISCSDK_E_", 9) == 0);
     }
     CHECK(strstr(iscsdk_status_string(ISCSDK_E_TIMEOUT), "TIMEOUT") != NULL);
-    CHECK(strcmp(iscsdk_status_string(ISCSDK_E_REFUSED - 1), "unknown status") == 0);
+    CHECK(strcmp(iscsdk_status_string(ISCSDK_E_EXPIRED - 1), "unknown status") == 0);
     CHECK(strcmp(iscsdk_status_string(1), "unknown status") == 0);
     CHECK(strcmp(iscsdk_status_string(INT32_MIN), "unknown status") == 0);
     iscsdk_free(NULL);

@@ -1,0 +1,68 @@
+package cabitest
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// confirmCode answers the verification page for userCode, as the demo
+// user's API token would in a browser.
+func confirmCode(t *testing.T, userCode, action string) {
+	t.Helper()
+	form := url.Values{"user_code": {userCode}, "api_token": {devEnv["ISCSDK_TOKEN"]}, "action": {action}}
+	resp, err := http.PostForm(devEnv["ISCD_ADMIN_URL"]+"/device", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm %s: %s", userCode, resp.Status)
+	}
+}
+
+// The device sign-in through the C header: iscsdk_sign_in raises the
+// prompt, the user confirms on the page, SIGNED_IN follows; the refresh
+// token is kept in a 0600 file, so the next iscsdk_init is signed in with
+// no prompt; iscsdk_sign_out forgets it. A denial is ISCSDK_E_DENIED.
+func TestSignIn(t *testing.T) {
+	ws := t.TempDir()
+	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + ws}
+
+	p := start(t, env, "signin", "device")
+	prompt := strings.Fields(p.expect("PROMPT "))
+	if len(prompt) != 2 || !strings.HasSuffix(prompt[1], "/device?user_code="+prompt[0]) {
+		t.Fatalf("prompt: %v", prompt)
+	}
+	confirmCode(t, prompt[0], "approve")
+	if got := p.expect("SIGNED_IN "); got != devEnv["ISCSDK_USER"] && got != "demo" {
+		t.Fatalf("signed in as %q", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(ws, "signin", "*.token"))
+	if len(files) != 1 {
+		t.Fatalf("refresh token files: %v", files)
+	}
+	if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the refresh token file: %v %v", fi, err)
+	}
+	p.stdin.Write([]byte("STAY\n"))
+	p.finish()
+
+	p = start(t, env, "signin", "resume")
+	p.expect("SIGNED_IN ")
+	p.stdin.Write([]byte("SIGN OUT\n"))
+	p.expect("SIGNED_OUT")
+	p.finish()
+	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
+		t.Fatalf("the refresh token file after iscsdk_sign_out: %v", err)
+	}
+
+	p = start(t, env, "signin", "deny")
+	confirmCode(t, strings.Fields(p.expect("PROMPT "))[0], "deny")
+	p.finish()
+
+	start(t, env, "signin", "args").finish()
+}

@@ -1,0 +1,49 @@
+package main
+
+/*
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"time"
+
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+// ---- sign-in ----
+
+//export isc_go_sign_in
+func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.uint32_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	c := a.client(id)
+	o := a.str("org", org, false)
+	if flags != C.ISCSDK_SIGN_IN_DEVICE {
+		a.fail("flags %#x: only ISCSDK_SIGN_IN_DEVICE (0) is known", uint32(flags))
+	}
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_sign_in", a.err))
+	}
+	ctx := context.Background()
+	if timeoutMS > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
+		defer cancel()
+	}
+	return reply(errbuf, named("iscsdk_sign_in", c.SignIn(ctx, sdk.SignInOptions{Org: o})))
+}
+
+//export isc_go_sign_out
+func isc_go_sign_out(id C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
+	defer guard(&st, errbuf, id)
+	var a args
+	c := a.client(id)
+	if a.err != nil {
+		return reply(errbuf, named("iscsdk_sign_out", a.err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return reply(errbuf, named("iscsdk_sign_out", c.SignOut(ctx)))
+}

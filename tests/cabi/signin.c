@@ -1,0 +1,111 @@
+/*
+** signin.c: signing in through the C ABI against a live iscd. Run as
+** `signin SCENARIO` with iscd's dev.env in the environment but no token
+** (ISCSDK_TOKEN empty), ISCSDK_WORKSPACE set.
+**
+**   device  iscsdk_sign_in: prints "PROMPT <userCode> <url>" when the
+**           prompt event comes (the driver confirms the code on the page),
+**           then "SIGNED_IN <userId>"; reads "SIGN OUT" or "STAY" from stdin
+**   resume  iscsdk_init with the kept refresh token: "SIGNED_IN <userId>"
+**           with no prompt, then "SIGN OUT" or "STAY" as above
+**   deny    iscsdk_sign_in while the driver denies: ISCSDK_E_DENIED
+**   args    bad flags, a client made without sign_in
+*/
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+static signal_t signed_in = SIGNAL_INIT, signed_out = SIGNAL_INIT;
+static atomic_int prompts;
+
+static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
+{
+    char a[256], b[512];
+    (void)user_data;
+    switch (e->type) {
+    case ISCSDK_EVENT_SIGN_IN_PROMPT:
+        atomic_fetch_add(&prompts, 1);
+        json_value(e->json, "userCode", a, sizeof a);
+        json_value(e->json, "url", b, sizeof b);
+        printf("PROMPT %s %s\n", a, b);
+        fflush(stdout);
+        break;
+    case ISCSDK_EVENT_SIGNED_IN:
+        json_value(e->json, "userId", a, sizeof a);
+        printf("SIGNED_IN %s\n", a);
+        fflush(stdout);
+        signal_add(&signed_in);
+        break;
+    case ISCSDK_EVENT_SIGNED_OUT:
+        signal_add(&signed_out);
+        break;
+    }
+}
+
+static iscsdk_client* make(int sign_in)
+{
+    iscsdk_options o;
+    iscsdk_client* c = NULL;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.sign_in = sign_in;
+    CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_OK);
+    if (c != NULL) {
+        CHECK_STATUS(iscsdk_register_event_recall(c, on_event, NULL), ISCSDK_OK);
+    }
+    return c;
+}
+
+/* Read SIGN OUT or STAY from the driver, and do it. */
+static void finish(iscsdk_client* c)
+{
+    char line[64];
+    if (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "SIGN OUT", 8) == 0) {
+        CHECK_STATUS(iscsdk_sign_out(c), ISCSDK_OK);
+        CHECK(signal_wait(&signed_out, 1, 10));
+        printf("SIGNED_OUT\n");
+        fflush(stdout);
+    }
+    CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+}
+
+int main(int argc, char** argv)
+{
+    const char* scenario = argc > 1 ? argv[1] : "";
+    iscsdk_client* c;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(scenario, "device") == 0) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_OK);
+        CHECK(signal_wait(&signed_in, 1, 10));
+        CHECK(atomic_load(&prompts) == 1);
+        /* Signed in: a second sign-in is refused. */
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_REFUSED);
+        finish(c);
+    } else if (strcmp(scenario, "resume") == 0) {
+        c = make(1);
+        CHECK(signal_wait(&signed_in, 1, 10));
+        CHECK(atomic_load(&prompts) == 0);
+        finish(c);
+    } else if (strcmp(scenario, "deny") == 0) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_DENIED);
+        CHECK(strcmp(iscsdk_status_string(ISCSDK_E_DENIED), "ISCSDK_E_DENIED: the user denied the sign-in") == 0);
+        CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+    } else if (strcmp(scenario, "args") == 0) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, 0x80, NULL, 0), ISCSDK_E_INVALID_ARG);
+        CHECK_ERROR_HAS("flags");
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 1), ISCSDK_E_TIMEOUT);
+        CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_INVALID_HANDLE);
+        CHECK_STATUS(iscsdk_sign_out(NULL), ISCSDK_E_INVALID_ARG);
+    } else {
+        printf("unknown scenario %s\n", scenario);
+        return 2;
+    }
+    return check_done();
+}
