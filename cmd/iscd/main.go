@@ -188,6 +188,7 @@ func serve(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	defer startTrace(stderr)()
+	heapProfileOnSignal(ctx, stderr)
 	if err := srv.Start(ln); err != nil {
 		return err
 	}
