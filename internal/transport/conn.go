@@ -25,8 +25,12 @@ const (
 	PingInterval = 15 * time.Second
 	PongWait     = 40 * time.Second
 	WriteWait    = 10 * time.Second
-	// sendQueue bounds the messages waiting for the writer goroutine.
-	sendQueue = 256
+	// sendQueue bounds the messages waiting for the writer goroutine
+	// (past it Send waits). It is allocated whole with the connection,
+	// 40 bytes a message, so it is kept to what keeps the writer busy:
+	// iscd answers at most 32 requests of a connection at once, and the
+	// send budget bounds their bytes anyway.
+	sendQueue = 32
 )
 
 // ErrClosed is returned by Send after the connection is closed.
