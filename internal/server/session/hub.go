@@ -149,7 +149,10 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 	h := &Hub{
 		store: st, auth: auth, log: log, cfg: cfg,
 		up: websocket.Upgrader{
-			ReadBufferSize:  transport.BufferSize,
+			// No read buffer of its own: the connection keeps the 4 KiB
+			// one net/http read the upgrade request with (a message larger
+			// than it is read straight into the message's memory), not
+			// 64 KiB an idle session would hold.
 			WriteBufferSize: transport.BufferSize,
 			// An idle connection holds no write buffer: it is taken from
 			// the pool for each message (64 KiB less a session).
@@ -263,24 +266,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, err.Code, err.Message)
 		return
 	}
-	defer h.leave(id)
 	ws, err := h.up.Upgrade(w, r, nil)
 	if err != nil {
+		h.leave(id)
 		return // the upgrader has answered
 	}
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
+		h.leave(id)
 		ws.Close()
 		return
 	}
 	h.closedWG.Add(1)
 	h.mu.Unlock()
-	defer h.closedWG.Done()
-	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
-		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends,
-		Received: h.cfg.Metrics.Received(), Sent: h.cfg.Metrics.Sent()})
-	h.serve(conn, id)
+	// The session runs in a goroutine of its own and this handler returns:
+	// what net/http holds for a request (its connection's write buffer,
+	// the request, a goroutine whose stack grew reading it) goes now, not
+	// when the session ends.
+	go func() {
+		defer h.closedWG.Done()
+		defer h.leave(id)
+		conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
+			ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends,
+			Received: h.cfg.Metrics.Received(), Sent: h.cfg.Metrics.Sent()})
+		h.serve(conn, id)
+	}()
 }
 
 // admit counts a new connection of id against the bounds per token and
