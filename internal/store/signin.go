@@ -61,6 +61,9 @@ type SignIns interface {
 	UpdateDeviceGrant(ctx context.Context, id string, change func(*DeviceGrant) error) (DeviceGrant, error)
 	// DeleteDeviceGrant removes a grant (none is not an error).
 	DeleteDeviceGrant(ctx context.Context, id string) error
+	// DeleteExpiredDeviceGrants removes the grants that expired before t
+	// and says how many.
+	DeleteExpiredDeviceGrants(ctx context.Context, t time.Time) (int, error)
 
 	// CreateRefreshFamily stores a new family; ErrExists if its ID is taken.
 	CreateRefreshFamily(ctx context.Context, f RefreshFamily) error

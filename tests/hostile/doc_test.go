@@ -18,7 +18,7 @@
 // replays, bodies, the client secret's encryption, users whose access
 // ends), signin_test.go (the device sign-in: polling too fast, a stolen
 // refresh token replayed after rotation, another organisation's user
-// code), metrics_test.go (scrapes
+// code, guessing codes, a flood of starts), metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
 // paths).
 //

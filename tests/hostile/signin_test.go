@@ -2,6 +2,7 @@ package hostile_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -149,5 +150,42 @@ func TestSignInOtherOrgsUserCode(t *testing.T) {
 	// Its own user can still confirm it.
 	if status, text := signinConfirm(t, s, user, s.APIToken); status != http.StatusOK {
 		t.Fatalf("the org's own user: %d %s", status, text)
+	}
+}
+
+// TestSignInCodeGuessing: a signed-in user guessing other people's codes
+// on the page gets ten wrong answers in ten minutes, then is refused
+// before any code is looked at — even a right one, which stays pending.
+func TestSignInCodeGuessing(t *testing.T) {
+	s := servertest.Start(t)
+	code, user := signinBegin(t, s, "")
+	for i := range 10 {
+		guess := fmt.Sprintf("BCDF-%04d", i) // digits are no code's: never right
+		if status, text := signinConfirm(t, s, guess, s.APIToken); status != http.StatusBadRequest || !strings.Contains(text, "unknown or has expired") {
+			t.Fatalf("guess %d: %d %s", i, status, text)
+		}
+	}
+	status, text := signinConfirm(t, s, user, s.APIToken)
+	if status != http.StatusTooManyRequests || !strings.Contains(text, "Too many wrong codes") {
+		t.Fatalf("the 11th try: %d %s", status, text)
+	}
+	if status, body := signinPoll(t, s, code); body["error"] != "authorization_pending" {
+		t.Fatalf("the grant after the guessing: %d %v", status, body)
+	}
+}
+
+// TestSignInStartFlood: a client starting device authorizations in a loop
+// (each a store record) gets 60 a minute from its address, then HTTP 429.
+func TestSignInStartFlood(t *testing.T) {
+	s := servertest.Start(t)
+	form := url.Values{"client_id": {s.Product}, "device": {signinDevice}}
+	for i := range 60 {
+		if status, body := s.PostForm(t, signin.DeviceAuthorizationPath, form); status != http.StatusOK {
+			t.Fatalf("start %d: %d %v", i, status, body)
+		}
+	}
+	status, body := s.PostForm(t, signin.DeviceAuthorizationPath, form)
+	if status != http.StatusTooManyRequests || body["error"] != "slow_down" {
+		t.Fatalf("start 61: %d %v, want 429 slow_down", status, body)
 	}
 }

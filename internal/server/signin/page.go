@@ -28,6 +28,7 @@ var text = map[string]map[string]string{
 		"badCode":  "This code is unknown or has expired. Check it, or start the sign-in again in the program.",
 		"badToken": "This API token is not valid.",
 		"noToken":  "Enter your API token.",
+		"tooMany":  "Too many wrong codes. Wait ten minutes, then try again.",
 	},
 	"zh-Hans": {
 		"title":    "登录您的程序",
@@ -43,6 +44,7 @@ var text = map[string]map[string]string{
 		"badCode":  "此代码未知或已过期。请检查，或在程序中重新开始登录。",
 		"badToken": "此 API 令牌无效。",
 		"noToken":  "请输入您的 API 令牌。",
+		"tooMany":  "错误代码过多。请等待十分钟后再试。",
 	},
 }
 
@@ -139,9 +141,16 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, d)
 		return
 	}
+	if s.wrong.over(u.ID) {
+		d.Message = d.T["tooMany"]
+		w.Header().Set("Retry-After", "600")
+		s.render(w, http.StatusTooManyRequests, d)
+		return
+	}
 	approve := r.PostForm.Get("action") != "deny"
 	id := grantID(code)
 	if id == "" {
+		s.wrong.add(u.ID)
 		d.Message = d.T["badCode"]
 		s.render(w, http.StatusBadRequest, d)
 		return
@@ -162,6 +171,7 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, errBadCode) || errors.Is(err, store.ErrNotFound):
+		s.wrong.add(u.ID) // codes are guessed one wrong answer at a time
 		d.Message = d.T["badCode"]
 		s.render(w, http.StatusBadRequest, d)
 		return

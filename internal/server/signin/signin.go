@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server/session"
@@ -91,6 +92,12 @@ type Sessions interface {
 	EndToken(ctx context.Context, tokenID string) int
 }
 
+// Limits of the endpoints anyone can call.
+const (
+	startsPerMinute = 60 // device authorizations per client address a minute
+	wrongCodes      = 10 // codes a user may get wrong on the page in 10 minutes
+)
+
 // Service serves the endpoints.
 type Service struct {
 	st   Store
@@ -98,13 +105,19 @@ type Service struct {
 	ends Sessions
 	log  *slog.Logger
 	cfg  Config
+
+	starts *window // device authorizations per client address
+	wrong  *window // wrong codes on the page per user
+	swept  time.Time
+	sweep  sync.Mutex
 }
 
 // New returns the service. auth checks the API token pasted on the
 // verification page.
 func New(st Store, auth session.Authenticator, ends Sessions, log *slog.Logger, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg}
+	return &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg,
+		starts: newWindow(time.Minute, startsPerMinute, cfg.Now), wrong: newWindow(10*time.Minute, wrongCodes, cfg.Now)}
 }
 
 // Mount registers the endpoints on mux.
@@ -171,6 +184,12 @@ func (s *Service) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if s.starts.add(clientIP(r)) {
+		w.Header().Set("Retry-After", "60")
+		writeError(w, &oauthError{http.StatusTooManyRequests, "slow_down", "too many sign-ins started from this address: wait a minute"})
+		return
+	}
+	s.sweepExpired(r.Context())
 	product, device, org := r.PostForm.Get("client_id"), r.PostForm.Get("device"), r.PostForm.Get("org")
 	if _, err := s.st.Product(r.Context(), product); product == "" || err != nil {
 		writeError(w, errInvalidClient)
@@ -217,6 +236,22 @@ func (s *Service) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeError(w, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again"})
+}
+
+// sweepExpired deletes the grants that expired, at most once a minute.
+func (s *Service) sweepExpired(ctx context.Context) {
+	s.sweep.Lock()
+	defer s.sweep.Unlock()
+	now := s.cfg.Now()
+	if now.Sub(s.swept) < time.Minute {
+		return
+	}
+	s.swept = now
+	if n, err := s.st.DeleteExpiredDeviceGrants(ctx, now); err != nil {
+		s.log.Warn("sign-in: sweep expired device grants", "err", err)
+	} else if n > 0 {
+		s.log.Info("sign-in: expired device grants swept", "count", n)
+	}
 }
 
 // baseURL is the address the program reached iscd at, for the

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,6 +37,15 @@ func (d *DB) UpdateDeviceGrant(ctx context.Context, id string, change func(*stor
 func (d *DB) DeleteDeviceGrant(ctx context.Context, id string) error {
 	_, err := d.pool.Exec(ctx, "DELETE FROM device_grants WHERE id = $1", id)
 	return err
+}
+
+// DeleteExpiredDeviceGrants implements store.SignIns.
+func (d *DB) DeleteExpiredDeviceGrants(ctx context.Context, t time.Time) (int, error) {
+	tag, err := d.pool.Exec(ctx, "DELETE FROM device_grants WHERE expires < $1", t)
+	if err != nil {
+		return 0, fmt.Errorf("expired device grants: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // CreateRefreshFamily implements store.SignIns.

@@ -62,7 +62,16 @@ func TestSignIns(t *testing.T, b Backend) {
 	if got, err := s.UpdateRefreshFamily(ctx, "f1", func(*store.RefreshFamily) error { return nil }); err != nil || got.Revoked || got.CurrentHash != "h2" {
 		t.Fatalf("family after reopen: %+v %v", got, err)
 	}
-	must(t, s.DeleteDeviceGrant(ctx, "g1"))
+	// Sweeping: only what expired before the time given goes.
+	later := g
+	later.ID, later.Expires = "g2", created.Add(time.Hour)
+	must(t, s.CreateDeviceGrant(ctx, later))
+	if n, err := s.DeleteExpiredDeviceGrants(ctx, created.Add(30*time.Minute)); n != 1 || err != nil {
+		t.Fatalf("expired grants swept: %d %v, want 1", n, err)
+	}
+	if _, err := s.UpdateDeviceGrant(ctx, "g2", func(*store.DeviceGrant) error { return nil }); err != nil {
+		t.Fatalf("a live grant after the sweep: %v", err)
+	}
 	must(t, s.DeleteDeviceGrant(ctx, "g1"))
 	if _, err := s.UpdateDeviceGrant(ctx, "g1", func(*store.DeviceGrant) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted grant: %v", err)
