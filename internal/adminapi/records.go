@@ -80,6 +80,7 @@ type (
 		Name    string    `json:"name,omitempty"`
 		Created time.Time `json:"created"`
 		Revoked bool      `json:"revoked,omitempty"`
+		Expires time.Time `json:"expires,omitzero"` // zero: never
 	}
 	// Product is a program a vendor sells.
 	Product struct {

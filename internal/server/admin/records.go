@@ -41,7 +41,8 @@ func User(u store.User) adminapi.User { return adminapi.User(u) }
 // Token is an API or worker token as the admin API shows it: without its
 // hash. (Admin tokens are shown as adminapi.AdminToken.)
 func Token(t store.Token) adminapi.Token {
-	return adminapi.Token{ID: t.ID, Kind: t.Kind, UserID: t.UserID, OrgID: t.OrgID, Name: t.Name, Created: t.Created, Revoked: t.Revoked}
+	return adminapi.Token{ID: t.ID, Kind: t.Kind, UserID: t.UserID, OrgID: t.OrgID, Name: t.Name, Created: t.Created,
+		Revoked: t.Revoked, Expires: t.Expires}
 }
 
 // Product is p as the admin API shows it.
