@@ -124,3 +124,51 @@ func TestSignInDenied(t *testing.T) {
 		t.Fatalf("SignIn after a denial: %v", err)
 	}
 }
+
+// signedIn returns a client of srv signed in through the device grant.
+func signedIn(t *testing.T, srv *servertest.Server, cfg sdk.Config) *sdk.Client {
+	t.Helper()
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
+	srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {prompt.Params["userCode"]}, "action": {"approve"}})
+	if err := <-done; err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	return c
+}
+
+// TestSignInReconnectRefreshes: a reconnection takes a fresh access token
+// (the one held is near its end), rotating the kept refresh token, and
+// resumes the session.
+func TestSignInReconnectRefreshes(t *testing.T) {
+	// Access tokens of 20 s are always within the SDK's 30 s margin: every
+	// connection refreshes first.
+	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second, AccessTTL: 20 * time.Second}})
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c := signedIn(t, srv, cfg)
+	defer c.ShutOut()
+	session := c.SessionID()
+	files, _ := filepath.Glob(filepath.Join(cfg.WorkspaceDir, "signin", "*.token"))
+	if len(files) != 1 {
+		t.Fatalf("refresh token files: %v", files)
+	}
+	before, _ := os.ReadFile(files[0])
+
+	srv.Restart()
+	e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateConnected && e.Params["session"] != "" && e.Params["resumed"] == "true" || e.Type == sdk.EventSignInRequired
+	})
+	if e.Params["session"] != session || e.Params["resumed"] != "true" {
+		t.Fatalf("reconnected: %v, want session %s resumed", e.Params, session)
+	}
+	after, _ := os.ReadFile(files[0])
+	if string(after) == string(before) {
+		t.Fatal("the reconnection did not refresh the tokens")
+	}
+}
