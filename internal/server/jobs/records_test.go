@@ -3,6 +3,7 @@ package jobs
 import (
 	"testing"
 
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/adminapi/adminapitest"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -21,5 +22,17 @@ func TestSolverRoundTrip(t *testing.T) {
 	sv := adminapitest.Filled[store.Solver]()
 	if got := solverIn(solverOut(sv)); got.TimeLimit != sv.TimeLimit || got.Name != sv.Name || got.MaxAttempts != sv.MaxAttempts {
 		t.Errorf("solver %+v comes back as %+v", sv, got)
+	}
+}
+
+// iscctl filters and prints with adminapi's names of the job states and
+// solver kinds: they are the store's.
+func TestStateNamesAreTheStores(t *testing.T) {
+	for api, st := range map[string]string{adminapi.JobQueued: store.JobQueued, adminapi.JobRunning: store.JobRunning,
+		adminapi.JobSucceeded: store.JobSucceeded, adminapi.JobFailed: store.JobFailed, adminapi.JobCanceled: store.JobCanceled,
+		adminapi.SolverCommand: store.SolverCommand, adminapi.SolverPlugin: store.SolverPlugin} {
+		if api != st {
+			t.Errorf("adminapi says %q where the store says %q", api, st)
+		}
 	}
 }

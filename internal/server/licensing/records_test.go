@@ -3,6 +3,7 @@ package licensing
 import (
 	"testing"
 
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/adminapi/adminapitest"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -16,4 +17,12 @@ func TestRecordsAnswerAsTheStoreRecordsDid(t *testing.T) {
 	adminapitest.SameJSON(t, s, seatOut(s))
 	e := adminapitest.Filled[store.AuditEntry]()
 	adminapitest.SameJSON(t, e, auditOut(e))
+}
+
+// iscctl checks --kind with adminapi's names of the licence kinds: they
+// are the store's.
+func TestKindNamesAreTheStores(t *testing.T) {
+	if adminapi.KindFloating != store.KindFloating || adminapi.KindNodeLocked != store.KindNodeLocked {
+		t.Errorf("adminapi's kinds %q, %q; the store's %q, %q", adminapi.KindFloating, adminapi.KindNodeLocked, store.KindFloating, store.KindNodeLocked)
+	}
 }
