@@ -411,16 +411,42 @@ func (s *Server) CollectChunks(ctx context.Context) (chunkstore.GCStats, error) 
 	return total, errors.Join(errs...)
 }
 
-// tokenAuth authenticates API tokens against the store.
-type tokenAuth struct{ dir store.Directory }
+// tokenAuth authenticates API tokens, and signed-in programs' access
+// tokens (internal/server/signin), against the store.
+type tokenAuth struct {
+	dir interface {
+		store.Directory
+		store.SignIns
+	}
+}
 
 func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Identity, error) {
-	// An API token, or a signed-in program's access token (which expires).
-	kind := token.PrefixAPI
-	if strings.HasPrefix(bearer, token.PrefixAccess+"_") {
-		kind = token.PrefixAccess
+	id, err := a.bearer(ctx, bearer)
+	if err != nil {
+		return id, err
 	}
-	id, secret, err := token.Parse(kind, bearer)
+	// The marketplace may have disabled, revoked or deleted the user, or
+	// closed the organisation (docs/identity.md).
+	u, err := a.dir.User(ctx, id.UserID)
+	if err != nil {
+		return session.Identity{}, fmt.Errorf("token %s: user %s: %w", id.TokenID, id.UserID, err)
+	}
+	if why := u.Refused(); why != "" {
+		return session.Identity{}, fmt.Errorf("token %s: %s", id.TokenID, why)
+	}
+	if o, err := a.dir.Org(ctx, id.OrgID); err != nil || o.Closed {
+		return session.Identity{}, fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id.TokenID, id.OrgID, err)
+	}
+	return id, nil
+}
+
+// bearer checks the token itself: an access token against its sign-in, an
+// API token against its record.
+func (a tokenAuth) bearer(ctx context.Context, bearer string) (session.Identity, error) {
+	if strings.HasPrefix(bearer, token.PrefixAccess+"_") {
+		return signin.Access(ctx, a.dir, bearer, time.Now())
+	}
+	id, secret, err := token.Parse(token.PrefixAPI, bearer)
 	if err != nil {
 		return session.Identity{}, err
 	}
@@ -428,26 +454,11 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	if err != nil {
 		return session.Identity{}, fmt.Errorf("token %s: %w", id, err)
 	}
-	if !token.Verify(secret, t.Hash) || t.Kind != kind {
+	if !token.Verify(secret, t.Hash) || t.Kind != token.PrefixAPI {
 		return session.Identity{}, fmt.Errorf("token %s: wrong secret", id)
 	}
 	if t.Revoked {
 		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
-	}
-	if !t.Expires.IsZero() && time.Now().After(t.Expires) {
-		return session.Identity{}, fmt.Errorf("token %s: expired", id)
-	}
-	// The marketplace may have disabled, revoked or deleted the user, or
-	// closed the organisation (docs/identity.md).
-	u, err := a.dir.User(ctx, t.UserID)
-	if err != nil {
-		return session.Identity{}, fmt.Errorf("token %s: user %s: %w", id, t.UserID, err)
-	}
-	if why := u.Refused(); why != "" {
-		return session.Identity{}, fmt.Errorf("token %s: %s", id, why)
-	}
-	if o, err := a.dir.Org(ctx, t.OrgID); err != nil || o.Closed {
-		return session.Identity{}, fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id, t.OrgID, err)
 	}
 	return session.Identity{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID}, nil
 }

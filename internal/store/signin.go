@@ -43,7 +43,10 @@ type RefreshFamily struct {
 	DeviceHash  string    `json:"deviceHash"`  // the fingerprint the tokens are bound to
 	CurrentHash string    `json:"currentHash"` // of the one valid token's secret
 	Previous    []string  `json:"previous,omitempty"`
-	AccessID    string    `json:"accessId,omitempty"` // the access token (a Token) last issued
+	// The access token last issued ("isc_<family id>_<secret>"): one per
+	// family, replaced at each rotation, so access tokens add no records.
+	AccessHash    string    `json:"accessHash"`
+	AccessExpires time.Time `json:"accessExpires"`
 	Revoked     bool      `json:"revoked,omitempty"`
 	Created     time.Time `json:"created"`
 	Rotated     time.Time `json:"rotated"`
@@ -67,6 +70,8 @@ type SignIns interface {
 
 	// CreateRefreshFamily stores a new family; ErrExists if its ID is taken.
 	CreateRefreshFamily(ctx context.Context, f RefreshFamily) error
+	// RefreshFamily is a family; ErrNotFound if there is none.
+	RefreshFamily(ctx context.Context, id string) (RefreshFamily, error)
 	// UpdateRefreshFamily changes a family in one transaction, as
 	// UpdateDeviceGrant does.
 	UpdateRefreshFamily(ctx context.Context, id string, change func(*RefreshFamily) error) (RefreshFamily, error)

@@ -83,11 +83,10 @@ type Store interface {
 	User(ctx context.Context, id string) (store.User, error)
 	Org(ctx context.Context, id string) (store.Org, error)
 	Product(ctx context.Context, id string) (store.Product, error)
-	CreateToken(ctx context.Context, t store.Token) error
-	RevokeToken(ctx context.Context, id string) error
 }
 
-// Sessions ends the connections that present a revoked access token.
+// Sessions ends the connections opened with a revoked family's access
+// token (their session.Identity.TokenID is the family's id).
 type Sessions interface {
 	EndToken(ctx context.Context, tokenID string) int
 }
@@ -380,12 +379,9 @@ func (s *Service) issue(ctx context.Context, userID, product, deviceHash string)
 	now := s.cfg.Now()
 	fid := token.ID()
 	refresh, hash := token.NewWithID(token.PrefixRefresh, fid)
-	access, accessID, err := s.newAccess(ctx, u, fid)
-	if err != nil {
-		return nil, err
-	}
 	f := store.RefreshFamily{ID: fid, UserID: u.ID, OrgID: u.OrgID, ProductID: product, DeviceHash: deviceHash,
-		CurrentHash: hash, AccessID: accessID, Created: now, Rotated: now, Expires: now.Add(s.cfg.RefreshTTL)}
+		CurrentHash: hash, Created: now, Rotated: now, Expires: now.Add(s.cfg.RefreshTTL)}
+	access := s.newAccess(&f, now)
 	if err := s.st.CreateRefreshFamily(ctx, f); err != nil {
 		return nil, s.internal("store a refresh family", err)
 	}
@@ -407,15 +403,11 @@ func (s *Service) allowed(ctx context.Context, userID string) (store.User, error
 	return u, nil
 }
 
-func (s *Service) newAccess(ctx context.Context, u store.User, family string) (tok, id string, err error) {
-	tok, id, hash := token.New(token.PrefixAccess)
-	now := s.cfg.Now()
-	t := store.Token{ID: id, Kind: token.PrefixAccess, Hash: hash, UserID: u.ID, OrgID: u.OrgID,
-		Name: "sign-in " + family, Created: now, Expires: now.Add(s.cfg.AccessTTL)}
-	if err := s.st.CreateToken(ctx, t); err != nil {
-		return "", "", s.internal("store an access token", err)
-	}
-	return tok, id, nil
+// newAccess gives f a new access token, replacing the one it had.
+func (s *Service) newAccess(f *store.RefreshFamily, now time.Time) string {
+	tok, hash := token.NewWithID(token.PrefixAccess, f.ID)
+	f.AccessHash, f.AccessExpires = hash, now.Add(s.cfg.AccessTTL)
+	return tok
 }
 
 func (s *Service) tokens(ctx context.Context, u store.User, access, refresh string) *Tokens {
@@ -440,12 +432,11 @@ func (s *Service) refreshGrant(ctx context.Context, product, device, refresh str
 	}
 	now := s.cfg.Now()
 	var (
-		outcome   *oauthError
-		newTok    string
-		oldAccess string
+		outcome        *oauthError
+		newTok, access string
 	)
 	f, err := s.st.UpdateRefreshFamily(ctx, fid, func(f *store.RefreshFamily) error {
-		outcome, newTok, oldAccess = nil, "", f.AccessID
+		outcome, newTok, access = nil, "", ""
 		if f.Revoked {
 			return fail("invalid_grant", "refresh_token: revoked")
 		}
@@ -475,6 +466,7 @@ func (s *Service) refreshGrant(ctx context.Context, product, device, refresh str
 			f.Previous = f.Previous[len(f.Previous)-maxPrevious:]
 		}
 		f.CurrentHash, f.Rotated = hash, now
+		access = s.newAccess(f, now)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -489,33 +481,21 @@ func (s *Service) refreshGrant(ctx context.Context, product, device, refresh str
 	}
 	if outcome != nil {
 		s.log.Warn("sign-in: refresh family revoked", "family", fid, "user", f.UserID, "why", outcome.desc)
-		s.endAccess(ctx, oldAccess)
+		s.endSessions(ctx, fid)
 		return nil, outcome
 	}
 	u, err := s.allowed(ctx, f.UserID)
 	if err != nil {
 		return nil, err
 	}
-	access, accessID, err := s.newAccess(ctx, u, fid)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.st.UpdateRefreshFamily(ctx, fid, func(f *store.RefreshFamily) error { f.AccessID = accessID; return nil }); err != nil {
-		return nil, s.internal("record an access token", err)
-	}
 	return s.tokens(ctx, u, access, newTok), nil
 }
 
-// endAccess revokes an access token and ends the sessions presenting it.
-func (s *Service) endAccess(ctx context.Context, id string) {
-	if id == "" {
-		return
-	}
-	if err := s.st.RevokeToken(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("sign-in: revoke an access token", "token", id, "err", err)
-	}
+// endSessions ends the sessions opened with a revoked family's access
+// tokens (their access tokens are refused from now on: the family is).
+func (s *Service) endSessions(ctx context.Context, family string) {
 	if s.ends != nil {
-		s.ends.EndToken(ctx, id)
+		s.ends.EndToken(ctx, family)
 	}
 }
 
@@ -529,7 +509,6 @@ func (s *Service) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	fid, secret, err := token.Parse(token.PrefixRefresh, r.PostForm.Get("token"))
 	if err == nil {
-		var access string
 		_, err = s.st.UpdateRefreshFamily(r.Context(), fid, func(f *store.RefreshFamily) error {
 			ok := token.Verify(secret, f.CurrentHash)
 			for _, h := range f.Previous {
@@ -538,17 +517,42 @@ func (s *Service) revoke(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return errNotYours
 			}
-			f.Revoked, access = true, f.AccessID
+			f.Revoked = true
 			return nil
 		})
 		if err == nil {
-			s.endAccess(r.Context(), access)
+			s.endSessions(r.Context(), fid)
 		}
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
 var errNotYours = errors.New("not this family's token")
+
+// Access checks an access token ("isc_<family>_<secret>") against its
+// family: not revoked, the newest access token issued, not expired. The
+// identity's TokenID is the family's id (EndToken ends its sessions).
+// Whether the user and organisation are still allowed is the caller's to
+// check, as for API tokens.
+func Access(ctx context.Context, st store.SignIns, bearer string, now time.Time) (session.Identity, error) {
+	fid, secret, err := token.Parse(token.PrefixAccess, bearer)
+	if err != nil {
+		return session.Identity{}, err
+	}
+	f, err := st.RefreshFamily(ctx, fid)
+	if err != nil {
+		return session.Identity{}, fmt.Errorf("access token of sign-in %s: %w", fid, err)
+	}
+	switch {
+	case !token.Verify(secret, f.AccessHash):
+		return session.Identity{}, fmt.Errorf("access token of sign-in %s: wrong secret, or replaced", fid)
+	case f.Revoked:
+		return session.Identity{}, fmt.Errorf("access token of sign-in %s: revoked", fid)
+	case now.After(f.AccessExpires) || now.After(f.Expires):
+		return session.Identity{}, fmt.Errorf("access token of sign-in %s: expired", fid)
+	}
+	return session.Identity{OrgID: f.OrgID, UserID: f.UserID, TokenID: fid}, nil
+}
 
 func (s *Service) internal(what string, err error) *oauthError {
 	s.log.Error("sign-in: "+what, "err", err)

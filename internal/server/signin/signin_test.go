@@ -195,10 +195,16 @@ func signIn(t *testing.T, s *servertest.Server, clk *clock) map[string]any {
 }
 
 // TestRefreshRotation: every refresh hands out a new refresh token and
-// access token; the one rotated away, used again, revokes the family: the
-// newest refresh token and the access tokens stop working too.
+// access token (the previous access token stops working; no record is
+// added); the refresh token rotated away, used again, revokes the family:
+// the newest refresh token and access token stop working too.
 func TestRefreshRotation(t *testing.T) {
 	s, clk := start(t)
+	toks, err := s.Store().Tokens(context.Background(), server.DevUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokensBefore := len(toks)
 	first := signIn(t, s, clk)
 	rt1 := first["refresh_token"].(string)
 	status, second := refresh(t, s, device, rt1)
@@ -211,6 +217,14 @@ func TestRefreshRotation(t *testing.T) {
 	}
 	if err := connects(t, s, at2); err != nil {
 		t.Fatalf("the new access token: %v", err)
+	}
+	if err := connects(t, s, first["access_token"].(string)); !errors.Is(err, sdk.ErrUnauthorized) {
+		t.Fatalf("the access token the refresh replaced: %v, want unauthorized", err)
+	}
+	// Access tokens live in their sign-in's record: none is added to the
+	// user's tokens, however often the program refreshes.
+	if toks, err := s.Store().Tokens(context.Background(), server.DevUser); err != nil || len(toks) != tokensBefore {
+		t.Fatalf("the user has %d tokens after signing in and refreshing, had %d (%v)", len(toks), tokensBefore, err)
 	}
 
 	status, got := refresh(t, s, device, rt1)

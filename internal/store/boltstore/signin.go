@@ -69,6 +69,15 @@ func (d *DB) CreateRefreshFamily(_ context.Context, f store.RefreshFamily) error
 	return d.db.Update(func(tx *bolt.Tx) error { return put(tx, bktRefreshFamilies, f.ID, f, true) })
 }
 
+// RefreshFamily implements store.SignIns.
+func (d *DB) RefreshFamily(_ context.Context, id string) (store.RefreshFamily, error) {
+	f, err := get[store.RefreshFamily](d, bktRefreshFamilies, id)
+	if err != nil {
+		return f, fmt.Errorf("refresh family %q: %w", id, err)
+	}
+	return f, nil
+}
+
 // UpdateRefreshFamily implements store.SignIns.
 func (d *DB) UpdateRefreshFamily(_ context.Context, id string, change func(*store.RefreshFamily) error) (store.RefreshFamily, error) {
 	return update(d, bktRefreshFamilies, "refresh family", id, change, func(was, f *store.RefreshFamily) { f.ID, f.UserID = id, was.UserID })

@@ -53,6 +53,11 @@ func (d *DB) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily) err
 	return d.create(ctx, "refresh family "+f.ID, "INSERT INTO refresh_families (id, user_id, doc) VALUES ($1, $2, $3)", f.ID, f.UserID, mustJSON(f))
 }
 
+// RefreshFamily implements store.SignIns.
+func (d *DB) RefreshFamily(ctx context.Context, id string) (store.RefreshFamily, error) {
+	return getDoc[store.RefreshFamily](ctx, d.pool, "refresh family "+id, "SELECT doc FROM refresh_families WHERE id = $1", id)
+}
+
 // UpdateRefreshFamily implements store.SignIns.
 func (d *DB) UpdateRefreshFamily(ctx context.Context, id string, change func(*store.RefreshFamily) error) (store.RefreshFamily, error) {
 	var f store.RefreshFamily

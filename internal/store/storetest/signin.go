@@ -59,8 +59,11 @@ func TestSignIns(t *testing.T, b Backend) {
 	if got, err := s.UpdateDeviceGrant(ctx, "g1", func(*store.DeviceGrant) error { return nil }); err != nil || got.State != store.GrantApproved || !got.Expires.Equal(g.Expires) {
 		t.Fatalf("grant after reopen: %+v %v", got, err)
 	}
-	if got, err := s.UpdateRefreshFamily(ctx, "f1", func(*store.RefreshFamily) error { return nil }); err != nil || got.Revoked || got.CurrentHash != "h2" {
+	if got, err := s.RefreshFamily(ctx, "f1"); err != nil || got.Revoked || got.CurrentHash != "h2" || got.UserID != "u1" {
 		t.Fatalf("family after reopen: %+v %v", got, err)
+	}
+	if _, err := s.RefreshFamily(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an unknown family: %v", err)
 	}
 	// Sweeping: only what expired before the time given goes.
 	later := g
