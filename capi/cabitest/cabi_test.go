@@ -84,6 +84,7 @@ func setup(m *testing.M) (int, error) {
 		{"gcc", "-std=c99", "examples/c/console.c", "console_c"},
 		{"g++", "-std=c++11", "examples/cpp/console.cpp", "console_cpp"},
 		{"g++", "-std=c++11", "tests/cabi/upgrade_cpp.cpp", "upgrade_cpp"},
+		{"g++", "-std=c++11", "tests/cabi/signin_cpp.cpp", "signin_cpp"},
 	} {
 		if err := run(root, ex[0], ex[1], "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude", ex[2],
 			"-o", filepath.Join(progDir, ex[3]), "-L"+libDir, "-liscsdk", "-Wl,-rpath,"+libDir); err != nil {

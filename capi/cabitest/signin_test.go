@@ -1,6 +1,7 @@
 package cabitest
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -65,4 +66,24 @@ func TestSignIn(t *testing.T) {
 	p.finish()
 
 	start(t, env, "signin", "args").finish()
+}
+
+// The C++ wrapper signs in and out: Options::signIn, SignIn (the code
+// confirmed on the page), SignOut, their events through a std::function.
+func TestSignInCPP(t *testing.T) {
+	p := start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir()}, "signin_cpp")
+	prompt := p.expect("PROMPT ")
+	var e struct{ Params map[string]string }
+	if err := json.Unmarshal([]byte(prompt), &e); err != nil || e.Params["userCode"] == "" {
+		t.Fatalf("prompt %s: %v", prompt, err)
+	}
+	confirmCode(t, e.Params["userCode"], "approve")
+	if got := p.expect("SIGNED_IN "); !strings.Contains(got, `"userId":"demo"`) {
+		t.Fatalf("signed in: %s", got)
+	}
+	p.expect("SIGNED_OUT")
+	p.stdin.Close()
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("signin_cpp: %v\n%s%s", err, p.out.String(), p.stderr.String())
+	}
 }
