@@ -125,8 +125,17 @@ type live struct {
 	caller  Caller
 	conn    *transport.Conn
 	replay  uint64        // events up to this one were stored before a resume: sending them is a replay
-	wake    chan struct{} // new events are stored
 	gone    chan struct{} // closed when this connection is done
+
+	// The event pump runs only while there may be events to send: an
+	// idle session has no goroutine (and stack) waiting for them.
+	pump     func(*live) // the hub's pump
+	pumpMu   sync.Mutex
+	pumping  bool   // a pump goroutine runs
+	again    bool   // poked while it ran: it reads the log once more
+	pumpDone bool   // the connection is done: no pump starts
+	sent     uint64 // events up to this one were sent (or skipped); the pump's
+	pumps    sync.WaitGroup
 }
 
 // New returns a hub; register handlers with Handle before serving.
@@ -360,7 +369,7 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 		_ = conn.Send(ctx, wire.Failure(1, wire.CodeBadRequest, "first message must be hello"))
 		return
 	}
-	l, firstAfter, err := h.open(ctx, conn, id, m.Hello)
+	l, err := h.open(ctx, conn, id, m.Hello)
 	if err != nil {
 		var we *wire.Error
 		if !errors.As(err, &we) {
@@ -372,9 +381,8 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 	}
 	defer h.detach(l)
 
-	pumpDone := make(chan struct{})
-	go func() { defer close(pumpDone); h.pump(l, firstAfter) }()
-	defer func() { <-pumpDone }()
+	l.poke()
+	defer l.stopPump()
 
 	sem := make(chan struct{}, maxInflight)
 	var reqWG sync.WaitGroup
@@ -434,16 +442,15 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 }
 
 // open creates or resumes the session named by hello and sends welcome.
-// It returns the sequence number after which events are to be sent.
-func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello *wire.Hello) (*live, uint64, error) {
+func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello *wire.Hello) (*live, error) {
 	if hello.Protocol != wire.ProtocolVersion {
-		return nil, 0, &wire.Error{Code: wire.CodeUnsupportedVersion, Message: fmt.Sprintf("protocol %d not supported; this service speaks %d", hello.Protocol, wire.ProtocolVersion)}
+		return nil, &wire.Error{Code: wire.CodeUnsupportedVersion, Message: fmt.Sprintf("protocol %d not supported; this service speaks %d", hello.Protocol, wire.ProtocolVersion)}
 	}
 	if _, err := h.store.Product(ctx, hello.Product); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, 0, &wire.Error{Code: wire.CodeNotFound, Message: fmt.Sprintf("unknown product %q", hello.Product)}
+			return nil, &wire.Error{Code: wire.CodeNotFound, Message: fmt.Sprintf("unknown product %q", hello.Product)}
 		}
-		return nil, 0, err
+		return nil, err
 	}
 	now := time.Now().UTC()
 	var s store.Session
@@ -462,7 +469,7 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 		// client proved it holds it.
 		resumeTok = hello.Resume.Token
 		if err := h.store.AckEvents(ctx, s.ID, after); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	} else {
 		tok, _, _ := token.New(token.PrefixResume)
@@ -471,23 +478,24 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 	}
 	s.AppVersion, s.Device, s.LastSeen = hello.AppVersion, hello.Device, now
 	if err := h.store.PutSession(ctx, s); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	first, last, err := h.store.EventRange(ctx, s.ID)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	l := &live{
 		tokenID: id.TokenID,
 		caller:  Caller{Session: s.ID, OrgID: s.OrgID, UserID: s.UserID, ProductID: s.ProductID, AppVersion: s.AppVersion, Device: s.Device},
 		conn:    conn,
-		wake:    make(chan struct{}, 1),
 		gone:    make(chan struct{}),
+		pump:    h.pump,
+		sent:    after, // before a Wake can poke it
 	}
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		return nil, 0, &wire.Error{Code: wire.CodeUnavailable, Message: "iscd is shutting down"}
+		return nil, &wire.Error{Code: wire.CodeUnavailable, Message: "iscd is shutting down"}
 	}
 	if old := h.live[s.ID]; old != nil {
 		// A half-open connection of the same session: the client has
@@ -507,10 +515,10 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 	}
 	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeWelcome, Welcome: welcome}); err != nil {
 		h.detach(l)
-		return nil, 0, err
+		return nil, err
 	}
 	h.log.Info("session open", "session", s.ID, "org", s.OrgID, "user", s.UserID, "product", s.ProductID, "resumed", resumed)
-	return l, after, nil
+	return l, nil
 }
 
 // detach forgets a finished connection; the session stays resumable.
@@ -533,21 +541,41 @@ func (h *Hub) detach(l *live) {
 	}
 }
 
-// pump sends the session's stored events, in order, starting after seq,
-// and then each new one as it is stored, until the connection ends.
-func (h *Hub) pump(l *live, after uint64) {
+// pump sends the session's stored events after l.sent, in order, until
+// the log holds no more; poke starts it.
+func (h *Hub) pump(l *live) {
+	defer l.pumps.Done()
+	for {
+		if !h.sendStored(l) {
+			return
+		}
+		l.pumpMu.Lock()
+		if !l.again {
+			l.pumping = false
+			l.pumpMu.Unlock()
+			return
+		}
+		l.again = false
+		l.pumpMu.Unlock()
+	}
+}
+
+// sendStored sends what the session's event log holds after l.sent. It
+// says false when the connection cannot take more.
+func (h *Hub) sendStored(l *live) bool {
 	ctx := context.Background()
 	for {
-		evs, err := h.store.EventsAfter(ctx, l.caller.Session, after, replayBatch)
+		evs, err := h.store.EventsAfter(ctx, l.caller.Session, l.sent, replayBatch)
 		if err != nil {
 			h.log.Error("read events", "session", l.caller.Session, "err", err)
 			l.conn.Close(websocket.CloseInternalServerErr, "event log unreadable")
-			return
+			return false
 		}
 		for _, e := range evs {
 			var ev wire.Event
 			if err := json.Unmarshal(e.Data, &ev); err != nil {
 				h.log.Error("stored event unreadable", "session", l.caller.Session, "seq", e.Seq, "err", err)
+				l.sent = e.Seq
 				continue
 			}
 			h.cfg.Metrics.Events(1, e.Seq <= l.replay)
@@ -557,19 +585,12 @@ func (h *Hub) pump(l *live, after uint64) {
 				// here would stop the session's events for good.
 				h.log.Error("event too large to send: skipped", "session", l.caller.Session, "seq", e.Seq, "operate", ev.Operate, "bytes", len(e.Data))
 			} else if err != nil {
-				return
+				return false
 			}
-			after = e.Seq
+			l.sent = e.Seq
 		}
-		if len(evs) == replayBatch {
-			continue
-		}
-		select {
-		case <-l.wake:
-		case <-l.gone:
-			return
-		case <-l.conn.Done():
-			return
+		if len(evs) < replayBatch {
+			return true
 		}
 	}
 }
@@ -777,13 +798,29 @@ func (h *Hub) Wake(sessionID string) {
 	}
 }
 
-// poke wakes the connection's event pump (a wake-up already pending is
-// enough).
+// poke has the connection's event pump read the log: it starts one, or
+// has the running one read it once more. l.sent is the pump's: one runs
+// at a time.
 func (l *live) poke() {
-	select {
-	case l.wake <- struct{}{}:
+	l.pumpMu.Lock()
+	defer l.pumpMu.Unlock()
+	switch {
+	case l.pumpDone:
+	case l.pumping:
+		l.again = true
 	default:
+		l.pumping = true
+		l.pumps.Add(1)
+		go l.pump(l)
 	}
+}
+
+// stopPump keeps pumps from starting and waits for the one running.
+func (l *live) stopPump() {
+	l.pumpMu.Lock()
+	l.pumpDone = true
+	l.pumpMu.Unlock()
+	l.pumps.Wait()
 }
 
 // Filter selects sessions for PublishAll; empty fields match everything.
