@@ -190,7 +190,40 @@ func (s *signIn) took(a oauthAnswer) error {
 // renew trades the refresh token for new tokens. s.mu is held. A refused
 // refresh token is forgotten: the user must sign in again
 // (ErrUnauthorized).
+//
+// Programs sharing the workspace (two instances of one program) share the
+// refresh token: a token used twice revokes the sign-in, so they take
+// turns under a lock file, and each renews with the token the file holds,
+// which another may have rotated since.
 func (s *signIn) renew(ctx context.Context) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if onDisk := s.loadRefresh(); onDisk != "" && s.refresh != "" {
+		s.refresh = onDisk
+	}
+	return s.renewLocked(ctx)
+}
+
+// lock takes the workspace's sign-in lock.
+func (s *signIn) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(s.file), 0o700); err != nil {
+		return nil, fmt.Errorf("iscsdk: sign-in lock: %w", err)
+	}
+	f, err := os.OpenFile(s.file+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("iscsdk: sign-in lock: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("iscsdk: sign-in lock: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func (s *signIn) renewLocked(ctx context.Context) error {
 	if s.refresh == "" {
 		return fmt.Errorf("%w: signed out", ErrUnauthorized)
 	}
@@ -223,11 +256,14 @@ func (s *signIn) resume(ctx context.Context) (bool, error) {
 	return err == nil, err
 }
 
-// header is the upgrade request's header: a fresh access token.
+// header is the upgrade request's header: a fresh access token. When
+// another program of the workspace rotated the refresh token since, the
+// access token held was replaced on iscd: it is renewed too.
 func (s *signIn) header(ctx context.Context) (http.Header, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.access == "" || time.Until(s.expires) < accessMargin {
+	rotated := s.refresh != "" && s.loadRefresh() != s.refresh
+	if s.access == "" || rotated || time.Until(s.expires) < accessMargin {
 		if err := s.renew(ctx); err != nil {
 			return nil, err
 		}

@@ -172,3 +172,34 @@ func TestSignInReconnectRefreshes(t *testing.T) {
 		t.Fatal("the reconnection did not refresh the tokens")
 	}
 }
+
+// TestSignInTwoProgramsShareAWorkspace: two instances of a program on one
+// workspace share its refresh token. The second starts signed in (rotating
+// it, which replaces the first's access token on iscd); when both
+// reconnect at once, each renews in turn with the token the file holds:
+// neither presents a rotated-away token (which would revoke the sign-in),
+// and both resume their sessions.
+func TestSignInTwoProgramsShareAWorkspace(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	a := signedIn(t, srv, cfg)
+	defer a.ShutOut()
+	b, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.ShutOut()
+	if b.SessionID() == "" {
+		t.Fatal("the second program is not signed in")
+	}
+	srv.Restart()
+	for _, c := range []*sdk.Client{a, b} {
+		e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+			return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateConnected && e.Params["resumed"] == "true" || e.Type == sdk.EventSignInRequired
+		})
+		if e.Type != sdk.EventConnectionState || e.Params["session"] != c.SessionID() {
+			t.Fatalf("after the restart: %s %v", e.Operate, e.Params)
+		}
+	}
+}
