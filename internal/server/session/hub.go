@@ -853,7 +853,9 @@ func (h *Hub) PublishAll(ctx context.Context, f Filter, ev wire.Event) (int, err
 	return n, nil
 }
 
-// SessionInfo is a session as operators see it.
+// SessionInfo is a stored session and whether it is connected here now.
+// It is the hub's, with the resume token's hash: the admin API answers
+// with adminapi.Session, which has none.
 type SessionInfo struct {
 	store.Session
 	Connected bool `json:"connected"`
@@ -882,7 +884,6 @@ func (h *Hub) sessions(ctx context.Context) (resumable []SessionInfo, expired []
 			expired = append(expired, s.ID)
 			continue
 		}
-		s.ResumeHash = ""
 		resumable = append(resumable, SessionInfo{Session: s, Connected: connected})
 	}
 	h.mu.Unlock()
