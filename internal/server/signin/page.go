@@ -147,7 +147,12 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusTooManyRequests, d)
 		return
 	}
-	approve := r.PostForm.Get("action") != "deny"
+	action := r.PostForm.Get("action")
+	if action != "approve" && action != "deny" {
+		http.Error(w, "action: approve or deny", http.StatusBadRequest)
+		return
+	}
+	approve := action == "approve"
 	id := grantID(code)
 	if id == "" {
 		s.wrong.add(u.ID)

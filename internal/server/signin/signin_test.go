@@ -277,7 +277,8 @@ func TestSignOut(t *testing.T) {
 }
 
 // TestPage: the page speaks Simplified Chinese when asked, and refuses a
-// bad token or a made-up code with a message, confirming nothing.
+// bad token, a made-up code or a post that says neither approve nor deny,
+// confirming nothing.
 func TestPage(t *testing.T) {
 	s, _ := start(t)
 	req, _ := http.NewRequest("GET", s.AdminURL+"/device", nil)
@@ -297,6 +298,9 @@ func TestPage(t *testing.T) {
 	}
 	if st, text := confirm(t, s, "BCDF-GHJK", "", "approve"); st != http.StatusBadRequest || !strings.Contains(text, "unknown") {
 		t.Fatalf("a made-up code: %d %s", st, text)
+	}
+	if st, _ := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {user}}); st != http.StatusBadRequest {
+		t.Fatalf("a confirmation with no action: %d, want 400", st)
 	}
 	status, got := poll(t, s, device, code)
 	wantError(t, "poll after refused confirmations", status, got, "authorization_pending")
