@@ -31,6 +31,10 @@ var (
 	ErrTooLarge = errors.New("chunkstore: chunk larger than MaxChunkSize")
 )
 
+// encoderWindow is the zstd window of the encoder: the power of two at
+// or above MaxChunkSize.
+const encoderWindow = 512 << 10
+
 // One encoder and one decoder for the process: both are safe for concurrent
 // use of EncodeAll and DecodeAll, and each keeps up to GOMAXPROCS states.
 var (
@@ -38,6 +42,10 @@ var (
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderCRC(false), // chunks are checked by their hash
 		zstd.WithEncoderConcurrency(0),
+		// A chunk is one frame and refers to nothing outside itself: a
+		// window past the largest chunk only costs memory (the default
+		// 8 MiB history is allocated by each of the encoder's states).
+		zstd.WithWindowSize(encoderWindow),
 	))
 	decoder = must(zstd.NewReader(nil,
 		zstd.WithDecoderMaxMemory(MaxChunkSize),
