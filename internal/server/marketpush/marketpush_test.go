@@ -275,7 +275,7 @@ func TestSeatTime(t *testing.T) {
 		return
 	}
 	r.cycle(t)
-	cycled := time.Now().UTC() // the hours passed by the cycle count as held
+	cycled := time.Now().UTC()                                  // the hours passed by the cycle count as held
 	wantClosed := now.Truncate(time.Hour).Sub(acquired).Hours() // the hours passed
 	n, sum, _ := hours()
 	if n != int(math.Ceil(now.Truncate(time.Hour).Sub(acquired.Truncate(time.Hour)).Hours())) || math.Abs(sum-wantClosed) > 0.001*float64(n) {
