@@ -39,9 +39,8 @@ func TestSignIn(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, prompt.Params["expires"]); err != nil || time.Until(exp) < 9*time.Minute {
 		t.Fatalf("SignInPrompt expires %q: %v", prompt.Params["expires"], err)
 	}
-	status, body := srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {code}, "api_token": {srv.APIToken}, "action": {"approve"}})
-	if status != http.StatusOK {
-		t.Fatalf("confirm: %d %v", status, body)
+	if status, text := srv.ConfirmSignIn(t, code, srv.APIToken); status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", status, text)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("SignIn: %v", err)
@@ -88,7 +87,7 @@ func TestSignIn(t *testing.T) {
 	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
 		t.Fatalf("the refresh token file after SignOut: %v", err)
 	}
-	status, body = srv.PostForm(t, signin.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {srv.Product},
+	status, body := srv.PostForm(t, signin.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {srv.Product},
 		"device": {"any"}, "refresh_token": {string(second)}})
 	if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("the revoked refresh token: %d %v", status, body)
@@ -135,7 +134,7 @@ func signedIn(t *testing.T, srv *servertest.Server, cfg sdk.Config) *sdk.Client 
 	done := make(chan error, 1)
 	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
-	srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {prompt.Params["userCode"]}, "action": {"approve"}})
+	srv.ConfirmSignIn(t, prompt.Params["userCode"], "")
 	if err := <-done; err != nil {
 		t.Fatalf("SignIn: %v", err)
 	}

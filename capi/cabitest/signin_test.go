@@ -2,27 +2,44 @@ package cabitest
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 // confirmCode answers the verification page for userCode, as the demo
-// user's API token would in a browser.
+// user's API token would in a browser: approve takes the page's two
+// steps (the code, then "yes" once it shows what signs in).
 func confirmCode(t *testing.T, userCode, action string) {
 	t.Helper()
-	form := url.Values{"user_code": {userCode}, "api_token": {devEnv["ISCSDK_TOKEN"]}, "action": {action}}
+	page := postPage(t, url.Values{"user_code": {userCode}, "api_token": {devEnv["ISCSDK_TOKEN"]}, "action": {action}})
+	if action != "approve" {
+		return
+	}
+	m := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no confirmation step for %s:\n%s", userCode, page)
+	}
+	postPage(t, url.Values{"user_code": {userCode}, "nonce": {m[1]}, "action": {"approve"}})
+}
+
+func postPage(t *testing.T, form url.Values) string {
+	t.Helper()
 	resp, err := http.PostForm(devEnv["ISCD_ADMIN_URL"]+"/device", form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("confirm %s: %s", userCode, resp.Status)
+		t.Fatalf("the sign-in page: %s\n%s", resp.Status, page)
 	}
+	return string(page)
 }
 
 // The device sign-in through the C header: iscsdk_sign_in raises the

@@ -12,8 +12,9 @@ import (
 // The device sign-in as a user lives it: the C program shows the prompt,
 // the page it names opens in a real (headless) Chromium under its strict
 // CSP, is accessible (one h1, labelled fields, named buttons), has the
-// code filled in; the user types their API token and presses the button;
-// the page says it is done and the program is signed in.
+// code filled in; the user types their API token and presses the button,
+// the page says what would sign in and as whom, the user says yes; the
+// page says it is done and the program is signed in.
 func TestSignInInChromium(t *testing.T) {
 	bin := chromiumPath()
 	if bin == "" {
@@ -33,6 +34,14 @@ func TestSignInInChromium(t *testing.T) {
 	}
 	token, _ := json.Marshal(devEnv["ISCSDK_TOKEN"])
 	tab.eval(`document.getElementById("api_token").value = ` + string(token))
+	tab.click(`document.querySelector("button[value=approve]")`)
+	// The page says what would sign in, and asks again.
+	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "as Demo engineer") {
+		t.Fatalf("the confirmation step: %q", got)
+	}
+	if problems := tab.eval(a11y); problems != "" {
+		t.Fatalf("the confirmation step's accessibility: %s", problems)
+	}
 	tab.click(`document.querySelector("button[value=approve]")`)
 	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "it is signed in") {
 		t.Fatalf("the page after confirming: %q", got)

@@ -19,38 +19,42 @@ const (
 // the code alone); the device code's secret and the device's fingerprint
 // are kept only as hashes.
 type DeviceGrant struct {
-	ID         string    `json:"id"`
-	SecretHash string    `json:"secretHash"` // of the device code's secret
-	DeviceHash string    `json:"deviceHash"` // of the device fingerprint
-	ProductID  string    `json:"productId"`
-	OrgID      string    `json:"orgId,omitempty"` // only a user of this org may confirm; "": any
-	State      string    `json:"state"`
-	UserID     string    `json:"userId,omitempty"` // who confirmed or denied
-	Interval   int       `json:"interval"`         // seconds between polls; grows on slow_down
-	LastPoll   time.Time `json:"lastPoll,omitzero"`
-	Created    time.Time `json:"created"`
-	Expires    time.Time `json:"expires"`
+	ID         string `json:"id"`
+	SecretHash string `json:"secretHash"` // of the device code's secret
+	DeviceHash string `json:"deviceHash"` // of the device fingerprint
+	ProductID  string `json:"productId"`
+	OrgID      string `json:"orgId,omitempty"` // only a user of this org may confirm; "": any
+	State      string `json:"state"`
+	UserID     string `json:"userId,omitempty"` // who confirmed or denied
+	// The page's second step: the user who is asked to confirm what the
+	// grant is for, and the hash of the step's one-time nonce.
+	ConfirmUser string    `json:"confirmUser,omitempty"`
+	ConfirmHash string    `json:"confirmHash,omitempty"`
+	Interval    int       `json:"interval"` // seconds between polls; grows on slow_down
+	LastPoll    time.Time `json:"lastPoll,omitzero"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires"`
 }
 
 // RefreshFamily is the chain of refresh tokens a sign-in hands out: every
 // use rotates the token, and a token used twice (a copy replayed after
 // rotation) revokes the family. Only hashes are kept.
 type RefreshFamily struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"userId"`
-	OrgID       string    `json:"orgId"`
-	ProductID   string    `json:"productId"`
-	DeviceHash  string    `json:"deviceHash"`  // the fingerprint the tokens are bound to
-	CurrentHash string    `json:"currentHash"` // of the one valid token's secret
-	Previous    []string  `json:"previous,omitempty"`
+	ID          string   `json:"id"`
+	UserID      string   `json:"userId"`
+	OrgID       string   `json:"orgId"`
+	ProductID   string   `json:"productId"`
+	DeviceHash  string   `json:"deviceHash"`  // the fingerprint the tokens are bound to
+	CurrentHash string   `json:"currentHash"` // of the one valid token's secret
+	Previous    []string `json:"previous,omitempty"`
 	// The access token last issued ("isc_<family id>_<secret>"): one per
 	// family, replaced at each rotation, so access tokens add no records.
 	AccessHash    string    `json:"accessHash"`
 	AccessExpires time.Time `json:"accessExpires"`
-	Revoked     bool      `json:"revoked,omitempty"`
-	Created     time.Time `json:"created"`
-	Rotated     time.Time `json:"rotated"`
-	Expires     time.Time `json:"expires"` // the family's end, however often it rotates
+	Revoked       bool      `json:"revoked,omitempty"`
+	Created       time.Time `json:"created"`
+	Rotated       time.Time `json:"rotated"`
+	Expires       time.Time `json:"expires"` // the family's end, however often it rotates
 }
 
 // SignIns holds device grants and refresh-token families (the rules,

@@ -49,8 +49,7 @@ func signinRefresh(t *testing.T, s *servertest.Server, device, rt string) (int, 
 
 func signinConfirm(t *testing.T, s *servertest.Server, userCode, apiToken string) (int, string) {
 	t.Helper()
-	status, body := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {userCode}, "api_token": {apiToken}, "action": {"approve"}})
-	return status, body["text"].(string)
+	return s.ConfirmSignIn(t, userCode, apiToken)
 }
 
 // TestSignInPollingTooFast: a program hammering the token endpoint gets

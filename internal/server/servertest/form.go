@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -28,4 +29,23 @@ func (s *Server) PostForm(t testing.TB, path string, form url.Values) (int, map[
 		body = map[string]any{"text": string(data)}
 	}
 	return resp.StatusCode, body
+}
+
+var confirmNonce = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+
+// ConfirmSignIn approves a device sign-in on its page as a user does: the
+// code and the API token ("" on a dev server: the demo user), then "yes"
+// on the step that shows what is being signed in. It returns the status
+// and text of the last page.
+func (s *Server) ConfirmSignIn(t testing.TB, userCode, apiToken string) (int, string) {
+	t.Helper()
+	status, body := s.PostForm(t, "/device", url.Values{"user_code": {userCode}, "api_token": {apiToken}, "action": {"approve"}})
+	text, _ := body["text"].(string)
+	m := confirmNonce.FindStringSubmatch(text)
+	if status != http.StatusOK || m == nil {
+		return status, text
+	}
+	status, body = s.PostForm(t, "/device", url.Values{"user_code": {userCode}, "nonce": {m[1]}, "action": {"approve"}})
+	text, _ = body["text"].(string)
+	return status, text
 }

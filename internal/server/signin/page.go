@@ -3,9 +3,11 @@ package signin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
@@ -29,6 +31,8 @@ var text = map[string]map[string]string{
 		"badToken": "This API token is not valid.",
 		"noToken":  "Enter your API token.",
 		"tooMany":  "Too many wrong codes. Wait ten minutes, then try again.",
+		"check":    "Sign in %s as %s (%s)? The program asked %d minutes ago. Confirm only if you started this sign-in yourself: someone who sends you a code wants your access.",
+		"confirm":  "Yes, sign it in",
 	},
 	"zh-Hans": {
 		"title":    "登录您的程序",
@@ -45,6 +49,8 @@ var text = map[string]map[string]string{
 		"badToken": "此 API 令牌无效。",
 		"noToken":  "请输入您的 API 令牌。",
 		"tooMany":  "错误代码过多。请等待十分钟后再试。",
+		"check":    "以 %[2]s（%[3]s）的身份登录 %[1]s？该程序在 %[4]d 分钟前发出请求。仅当此登录是您本人发起时才确认：向您发送代码的人想获取您的访问权限。",
+		"confirm":  "是，登录",
 	},
 }
 
@@ -71,7 +77,15 @@ var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
 <main>
 <h1>{{.T.title}}</h1>
 {{if .Message}}<p role="status" id="message">{{.Message}}</p>{{end}}
-{{if not .Done}}
+{{if .Nonce}}
+<form method="post" action="/device">
+<input type="hidden" name="lang" value="{{.Lang}}">
+<input type="hidden" name="user_code" value="{{.Code}}">
+<input type="hidden" name="nonce" value="{{.Nonce}}">
+<p><button type="submit" name="action" value="approve">{{.T.confirm}}</button>
+<button type="submit" name="action" value="deny">{{.T.deny}}</button></p>
+</form>
+{{else if not .Done}}
 <p>{{.T.intro}}</p>
 <form method="post" action="/device">
 <input type="hidden" name="lang" value="{{.Lang}}">
@@ -96,6 +110,7 @@ type pageData struct {
 	Message string
 	Done    bool
 	Dev     bool
+	Nonce   string // the confirmation step's
 }
 
 func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
@@ -122,8 +137,12 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 
 var errBadCode = errors.New("unknown or expired user code")
 
-// confirm approves or denies the grant of a user code, as the user the
-// page's sign-in says.
+// confirm answers the page's forms. The first (a code, the user's sign-in,
+// approve or deny) denies at once, or asks the user to check what they
+// are approving: the product, whom as, how long ago it asked — a code
+// someone else sent is how a device grant is phished (RFC 8628 5.4). The
+// second (the code, that step's one-time nonce, approve or deny) answers
+// the grant as that user.
 func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 	if err := readForm(w, r); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -134,6 +153,15 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 	code := r.PostForm.Get("user_code")
 	if grantID(code) != "" {
 		d.Code = code
+	}
+	action := r.PostForm.Get("action")
+	if action != "approve" && action != "deny" {
+		http.Error(w, "action: approve or deny", http.StatusBadRequest)
+		return
+	}
+	if nonce := r.PostForm.Get("nonce"); nonce != "" {
+		s.answer(w, r, d, nonce, action == "approve")
+		return
 	}
 	u, msg := s.pageUser(r.Context(), r.PostForm.Get("api_token"))
 	if msg != "" {
@@ -147,12 +175,6 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusTooManyRequests, d)
 		return
 	}
-	action := r.PostForm.Get("action")
-	if action != "approve" && action != "deny" {
-		http.Error(w, "action: approve or deny", http.StatusBadRequest)
-		return
-	}
-	approve := action == "approve"
 	id := grantID(code)
 	if id == "" {
 		s.wrong.add(u.ID)
@@ -161,36 +183,95 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Now()
-	_, err := s.st.UpdateDeviceGrant(r.Context(), id, func(g *store.DeviceGrant) error {
+	nonce, nonceHash := token.NewWithID(prefixNonce, id)
+	g, err := s.st.UpdateDeviceGrant(r.Context(), id, func(g *store.DeviceGrant) error {
 		// Another org's code reads as an unknown one: the page tells
 		// nobody which codes exist.
 		if g.State != store.GrantPending || now.After(g.Expires) || (g.OrgID != "" && g.OrgID != u.OrgID) {
 			return errBadCode
 		}
-		g.UserID = u.ID
+		if action == "deny" {
+			g.UserID, g.State = u.ID, store.GrantDenied
+			return nil
+		}
+		g.ConfirmUser, g.ConfirmHash = u.ID, nonceHash
+		return nil
+	})
+	if s.failed(w, d, u.ID, err) {
+		return
+	}
+	if action == "deny" {
+		s.log.Info("sign-in: device grant denied", "user", u.ID)
+		d.Done, d.Message = true, d.T["denied"]
+		s.render(w, http.StatusOK, d)
+		return
+	}
+	product := g.ProductID
+	if p, err := s.st.Product(r.Context(), g.ProductID); err == nil && p.Name != "" {
+		product = p.Name
+	}
+	org := u.OrgID
+	if o, err := s.st.Org(r.Context(), u.OrgID); err == nil && o.Name != "" {
+		org = o.Name
+	}
+	d.Nonce = nonce
+	d.Message = fmt.Sprintf(d.T["check"], product, u.Name, org, int(now.Sub(g.Created)/time.Minute))
+	s.render(w, http.StatusOK, d)
+}
+
+// prefixNonce marks the confirmation step's one-time nonce.
+const prefixNonce = "isn"
+
+// answer is the second step: the nonce stands for the user who was shown
+// what the grant is for.
+func (s *Service) answer(w http.ResponseWriter, r *http.Request, d pageData, nonce string, approve bool) {
+	id, secret, err := token.Parse(prefixNonce, nonce)
+	if err != nil || id != grantID(d.Code) {
+		http.Error(w, "nonce: not this code's", http.StatusBadRequest)
+		return
+	}
+	now := s.cfg.Now()
+	var who string
+	_, err = s.st.UpdateDeviceGrant(r.Context(), id, func(g *store.DeviceGrant) error {
+		if g.State != store.GrantPending || now.After(g.Expires) || g.ConfirmHash == "" || !token.Verify(secret, g.ConfirmHash) {
+			return errBadCode
+		}
+		who = g.ConfirmUser
+		g.UserID, g.ConfirmHash = g.ConfirmUser, ""
 		g.State = store.GrantDenied
 		if approve {
 			g.State = store.GrantApproved
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, errBadCode) || errors.Is(err, store.ErrNotFound):
-		s.wrong.add(u.ID) // codes are guessed one wrong answer at a time
-		d.Message = d.T["badCode"]
-		s.render(w, http.StatusBadRequest, d)
-		return
-	case err != nil:
-		s.log.Error("sign-in: confirm a user code", "err", err)
-		http.Error(w, "iscd failed; try again", http.StatusServiceUnavailable)
+	if s.failed(w, d, "", err) {
 		return
 	}
-	s.log.Info("sign-in: device grant confirmed", "user", u.ID, "approved", approve)
+	s.log.Info("sign-in: device grant answered", "user", who, "approved", approve)
 	d.Done, d.Message = true, d.T["denied"]
 	if approve {
 		d.Message = d.T["approved"]
 	}
 	s.render(w, http.StatusOK, d)
+}
+
+// failed answers a failed grant update, counting a wrong code against
+// user (when known), and reports whether it did.
+func (s *Service) failed(w http.ResponseWriter, d pageData, user string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, errBadCode) || errors.Is(err, store.ErrNotFound):
+		if user != "" {
+			s.wrong.add(user) // codes are guessed one wrong answer at a time
+		}
+		d.Message = d.T["badCode"]
+		s.render(w, http.StatusBadRequest, d)
+	default:
+		s.log.Error("sign-in: confirm a user code", "err", err)
+		http.Error(w, "iscd failed; try again", http.StatusServiceUnavailable)
+	}
+	return true
 }
 
 // pageUser is who is confirming: the owner of a pasted API token, or, on

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,9 @@ func refresh(t *testing.T, s *servertest.Server, dev, rt string) (int, map[strin
 // dev server: the demo user).
 func confirm(t *testing.T, s *servertest.Server, userCode, apiToken, action string) (int, string) {
 	t.Helper()
+	if action == "approve" {
+		return s.ConfirmSignIn(t, userCode, apiToken)
+	}
 	status, body := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {userCode}, "api_token": {apiToken}, "action": {action}})
 	return status, body["text"].(string)
 }
@@ -304,4 +308,51 @@ func TestPage(t *testing.T) {
 	}
 	status, got := poll(t, s, device, code)
 	wantError(t, "poll after refused confirmations", status, got, "authorization_pending")
+}
+
+// TestPageConfirmationStep: the code and token alone approve nothing; the
+// page first says what would be signed in — the product, as whom, in
+// which organisation, how long ago it asked — and only its one-time "yes"
+// approves, once, for that code.
+func TestPageConfirmationStep(t *testing.T) {
+	s, clk := start(t)
+	product, err := s.Store().Product(context.Background(), s.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, user, _ := begin(t, s, nil)
+	_, other, _ := begin(t, s, nil)
+	clk.Add(3 * time.Minute)
+	status, body := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {user}, "api_token": {s.APIToken}, "action": {"approve"}})
+	page := body["text"].(string)
+	want := "Sign in " + product.Name + " as Demo engineer ("
+	if status != http.StatusOK || !strings.Contains(page, want) || !strings.Contains(page, "asked 3 minutes ago") {
+		t.Fatalf("the confirmation step: %d, want %q and 3 minutes:\n%s", status, want, page)
+	}
+	if st, got := poll(t, s, device, code); got["error"] != "authorization_pending" {
+		t.Fatalf("after the first step alone: %d %v", st, got)
+	}
+	nonce := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(page)[1]
+	if st, _ := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {other}, "nonce": {nonce}, "action": {"approve"}}); st != http.StatusBadRequest {
+		t.Fatalf("the nonce with another code: %d, want 400", st)
+	}
+	forged := nonce[:len(nonce)-4] + "AAAA"
+	if st, _ := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {user}, "nonce": {forged}, "action": {"approve"}}); st != http.StatusBadRequest {
+		t.Fatalf("a forged nonce: %d, want 400", st)
+	}
+	if st, text := confirmNonce(t, s, user, nonce); st != http.StatusOK || !strings.Contains(text, "it is signed in") {
+		t.Fatalf("yes: %d %s", st, text)
+	}
+	if st, _ := confirmNonce(t, s, user, nonce); st != http.StatusBadRequest {
+		t.Fatalf("the nonce twice: %d, want 400", st)
+	}
+	clk.Add(16 * time.Second)
+	if st, got := poll(t, s, device, code); st != http.StatusOK || got["user"].(map[string]any)["id"] != server.DevUser {
+		t.Fatalf("poll after yes: %d %v", st, got)
+	}
+}
+
+func confirmNonce(t *testing.T, s *servertest.Server, user, nonce string) (int, string) {
+	status, body := s.PostForm(t, signin.VerificationPath, url.Values{"user_code": {user}, "nonce": {nonce}, "action": {"approve"}})
+	return status, body["text"].(string)
 }
