@@ -289,17 +289,32 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.closedWG.Add(1)
 	h.mu.Unlock()
-	// The session runs in a goroutine of its own and this handler returns:
-	// what net/http holds for a request (its connection's write buffer,
-	// the request, a goroutine whose stack grew reading it) goes now, not
-	// when the session ends.
+	conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
+		ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends,
+		Received: h.cfg.Metrics.Received(), Sent: h.cfg.Metrics.Sent()})
+	// The connection's requests' context ends with it, and with the hub.
+	ctx, cancel := context.WithCancel(h.base)
+	stop := context.AfterFunc(conn.Context(), cancel)
+	end := func() {
+		conn.Close(websocket.CloseNormalClosure, "")
+		stop()
+		cancel()
+		h.leave(id)
+		h.closedWG.Done()
+	}
+	l := h.hello(ctx, conn, id)
+	if l == nil {
+		end()
+		return
+	}
+	// The session runs in a goroutine of its own, started with a small
+	// stack (this one grew through net/http and the hello's store calls),
+	// and this handler returns: what net/http holds for a request (its
+	// connection's write buffer, the request) goes now, not when the
+	// session ends.
 	go func() {
-		defer h.closedWG.Done()
-		defer h.leave(id)
-		conn := transport.New(ws, transport.Options{PingInterval: h.cfg.PingInterval, PongWait: h.cfg.PongWait,
-			ConnBudget: h.cfg.ConnBudget, Budget: h.cfg.Budget, SendBudget: SendBudget, Sends: h.cfg.Sends,
-			Received: h.cfg.Metrics.Received(), Sent: h.cfg.Metrics.Sent()})
-		h.serve(conn, id)
+		defer end()
+		h.serve(ctx, l)
 	}()
 }
 
@@ -353,21 +368,16 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// serve runs one connection: handshake, then requests and events. Its
-// requests' context ends with the connection, and with the hub.
-func (h *Hub) serve(conn *transport.Conn, id Identity) {
-	ctx, cancel := context.WithCancel(h.base)
-	defer cancel()
-	stop := context.AfterFunc(conn.Context(), cancel)
-	defer stop()
-	defer conn.Close(websocket.CloseNormalClosure, "")
+// hello reads the connection's hello and opens its session, or answers
+// why not and returns nil.
+func (h *Hub) hello(ctx context.Context, conn *transport.Conn, id Identity) *live {
 	m, _, err := conn.Read()
 	if err != nil {
-		return
+		return nil
 	}
 	if m.Type != wire.TypeHello {
 		_ = conn.Send(ctx, wire.Failure(1, wire.CodeBadRequest, "first message must be hello"))
-		return
+		return nil
 	}
 	l, err := h.open(ctx, conn, id, m.Hello)
 	if err != nil {
@@ -377,8 +387,15 @@ func (h *Hub) serve(conn *transport.Conn, id Identity) {
 			we = &wire.Error{Code: wire.CodeInternal, Message: "could not open the session"}
 		}
 		_ = conn.Send(ctx, &wire.Message{Type: wire.TypeResult, ID: 1, Error: we})
-		return
+		return nil
 	}
+	return l
+}
+
+// serve runs an open session's connection: requests and events, until
+// it ends.
+func (h *Hub) serve(ctx context.Context, l *live) {
+	conn := l.conn
 	defer h.detach(l)
 
 	l.poke()
