@@ -118,6 +118,16 @@ test-windows:
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -count=1 ./capi/winetest
 
 # ---- the two commands of the README --------------------------------------
+# test-cross: iscd (serve and worker) and iscctl build for Windows and macOS
+# (no cgo: a compile check; the Windows worker's sandbox is tested under Wine
+# by test-windows).
+.PHONY: test-cross
+test-cross:
+	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/iscd
+	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/iscctl
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/iscd
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/iscctl
+
 # test: everything, as CI runs it: vet, the Go tests with the race detector
 # (the C ABI tests among them, against build/), a short fuzz of every
 # decoder of untrusted input, and the CMake build/install/consumer test.
@@ -128,6 +138,7 @@ FUZZTIME ?= 50000x
 
 test: build
 	$(GO) vet ./...
+	$(MAKE) test-cross
 	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) $(GO) test -race -count=1 $(NATIVE_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 ./internal/solver/plugin
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/wire

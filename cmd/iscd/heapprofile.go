@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"syscall"
 )
 
 // heapProfileOnSignal writes a heap profile of the process to the file
@@ -21,11 +20,11 @@ import (
 // (docs/benchmarks.md: where an idle session's memory goes).
 func heapProfileOnSignal(ctx context.Context, stderr io.Writer) {
 	path := os.Getenv("ISCD_HEAPPROFILE")
-	if path == "" {
+	if path == "" || profileSignal == nil {
 		return
 	}
 	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
+	signal.Notify(usr1, profileSignal)
 	go func() {
 		defer signal.Stop(usr1)
 		for {

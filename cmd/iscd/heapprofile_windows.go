@@ -1,0 +1,7 @@
+package main
+
+import "os"
+
+// profileSignal: Windows has no SIGUSR1, so ISCD_HEAPPROFILE does nothing
+// there.
+var profileSignal os.Signal
