@@ -180,6 +180,11 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 		c.log.Info("save interrupted, resuming", "path", cp, "attempt", attempt)
 	}
 	res.BytesSent, res.ChunksSent = sent, chunksSent // over every attempt
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		// The caller canceled: that is why the save ended, whatever
+		// failed while it stopped (a link that dropped meanwhile).
+		err = fmt.Errorf("%w (%v)", cerr, err)
+	}
 	if err != nil {
 		if errors.Is(err, ErrFileChanged) {
 			c.stat.forget(localPath)

@@ -35,7 +35,7 @@ func TestSaveOverASlowLinkCancelsWithinASecond(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || canceled.IsZero() {
 		t.Fatalf("err = %v (canceled at %v), want context.Canceled", err, canceled)
 	}
-	t.Logf("returned %v after the cancel; %d progress reports", took, len(progress))
+	t.Logf("returned %v after the cancel (%v); %d progress reports", took, err, len(progress))
 	if took > time.Second {
 		t.Fatalf("the save returned %v after it was canceled", took)
 	}
