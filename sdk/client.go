@@ -359,6 +359,9 @@ func (c *Client) roundTrip(ctx context.Context, wait bool, send func(conn *trans
 		if errors.Is(err, wire.ErrTooLarge) {
 			return reply{}, err
 		}
+		if ctx.Err() != nil { // the caller gave up while the request waited to be sent
+			return reply{}, ctx.Err()
+		}
 		return reply{}, ErrDisconnected
 	}
 	select {

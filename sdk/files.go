@@ -182,7 +182,8 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	res.BytesSent, res.ChunksSent = sent, chunksSent // over every attempt
 	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
 		// The caller canceled: that is why the save ended, whatever
-		// failed while it stopped (a link that dropped meanwhile).
+		// failed while it stopped (a request that waited for the
+		// connection, which says ErrDisconnected).
 		err = fmt.Errorf("%w (%v)", cerr, err)
 	}
 	if err != nil {
