@@ -1,25 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/appinfo"
 	"github.com/iscsdk/iscsdk/internal/marketapi"
 	"github.com/iscsdk/iscsdk/internal/marketapi/markettest"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -69,7 +59,7 @@ func TestUsageExactlyOnceAcrossKill9(t *testing.T) {
 
 	// A customer buys pay-per-use solving: the instance's org gets its
 	// first admin through appInfo's one-time secret.
-	token := buyOnDemand(t, iscd.Env, "acme")
+	token, _ := servertest.BuyOnDemand(t, iscd.Env["ISCD_MARKETPLACE_URL"], iscd.Env["ISCD_MARKETPLACE_KEY"], iscd.Env["ISCSDK_PRODUCT"], "acme")
 	solve := func(deck string) string {
 		cfg := sdk.Config{Endpoint: iscd.Env["ISCSDK_ENDPOINT"], Token: token, ProductID: iscd.Env["ISCSDK_PRODUCT"],
 			WorkspaceDir: t.TempDir(), CredentialsFile: filepath.Join(t.TempDir(), "none"), ConnectTimeout: 5 * time.Second}
@@ -167,52 +157,4 @@ func usageSNs(t *testing.T, env map[string]string, org string) []string {
 		out = append(out, r.MeteringSN)
 	}
 	return out
-}
-
-// buyOnDemand is the marketplace's newInstance for customer cust (a
-// pay-per-use order), then the activation of the appInfo it answers: it
-// returns the API token of the org's first admin.
-func buyOnDemand(t *testing.T, env map[string]string, cust string) string {
-	t.Helper()
-	key, url := env["ISCD_MARKETPLACE_KEY"], env["ISCD_MARKETPLACE_URL"]
-	body, _ := json.Marshal(map[string]any{"activity": "newInstance", "orderId": "ORD-" + cust, "orderLineId": "ORD-" + cust + "-1",
-		"businessId": "b-" + cust, "customerId": cust, "productId": env["ISCSDK_PRODUCT"], "quantity": 5})
-	ts, nonce := strconv.FormatInt(time.Now().UnixMilli(), 10), "n-"+cust+strconv.FormatInt(time.Now().UnixNano(), 10)
-	inner := hmac.New(sha256.New, []byte(key))
-	inner.Write(body)
-	outer := hmac.New(sha256.New, []byte(key))
-	outer.Write([]byte(key + nonce + ts + hex.EncodeToString(inner.Sum(nil))))
-	resp, err := http.Post(fmt.Sprintf("%s?signature=%x&timestamp=%s&nonce=%s", url, outer.Sum(nil), ts, nonce), "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		ResultCode  string `json:"resultCode"`
-		EncryptType string `json:"encryptType"`
-		AppInfo     struct {
-			UserName, Password string
-		} `json:"appInfo"`
-	}
-	json.NewDecoder(resp.Body).Decode(&r)
-	if r.ResultCode != "000000" {
-		t.Fatalf("newInstance: %+v", r)
-	}
-	user, err1 := appinfo.Decrypt(key, r.EncryptType, r.AppInfo.UserName)
-	pass, err2 := appinfo.Decrypt(key, r.EncryptType, r.AppInfo.Password)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("appInfo: %v %v", err1, err2)
-	}
-	act, _ := json.Marshal(map[string]string{"userName": user, "password": pass})
-	resp, err = http.Post(strings.TrimSuffix(url, marketplace.Path)+marketplace.ActivatePath, "application/json", bytes.NewReader(act))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct{ Token string }
-	json.NewDecoder(resp.Body).Decode(&tok)
-	if !strings.HasPrefix(tok.Token, "isk_") {
-		t.Fatalf("activation: HTTP %d %+v", resp.StatusCode, tok)
-	}
-	return tok.Token
 }

@@ -1,24 +1,14 @@
 package marketpush_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/aksk"
-	"github.com/iscsdk/iscsdk/internal/appinfo"
 	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/marketapi"
 	"github.com/iscsdk/iscsdk/internal/marketapi/markettest"
@@ -63,7 +53,7 @@ func TestThreeReplicasOnPostgres(t *testing.T) {
 	a := servertest.StartConfig(t, server.Config{Database: dsn, KEK: kek, MarketAPI: api, Marketplace: appInfo})
 	replicas := []*servertest.Server{a, b, c}
 
-	token, instance := buyOnDemand(t, a)
+	token, instance := servertest.BuyOnDemand(t, a.MarketplaceURL, a.MarketplaceKey, a.Product, "acme")
 	// The marketplace answers slowly, so that pushes would overlap if
 	// two replicas pushed at once.
 	market.SetDelay(200 * time.Millisecond)
@@ -155,61 +145,4 @@ func TestThreeReplicasOnPostgres(t *testing.T) {
 		t.Errorf("%d pushes at the marketplace at once; one replica at a time pushes", n)
 	}
 	t.Logf("%d records billed once by 3 replicas (stopped: %d); pushes %v", len(billed), stopped, market.Batches())
-}
-
-// buyOnDemand creates a pay-per-use instance for customer acme through
-// replica s's production interface and signs its first admin in with the
-// appInfo secret: the admin's API token and the instance id.
-func buyOnDemand(t *testing.T, s *servertest.Server) (string, string) {
-	t.Helper()
-	env := map[string]string{}
-	data, err := os.ReadFile(filepath.Join(s.DataDir, "dev.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(data)) {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			env[k] = v
-		}
-	}
-	key, url := env["ISCD_MARKETPLACE_KEY"], env["ISCD_MARKETPLACE_URL"]
-	body, _ := json.Marshal(map[string]any{"activity": "newInstance", "orderId": "ORD-acme", "orderLineId": "ORD-acme-1",
-		"businessId": "b-acme", "customerId": "acme", "productId": s.Product, "quantity": 5})
-	ts, nonce := strconv.FormatInt(time.Now().UnixMilli(), 10), "n-acme"
-	inner := hmac.New(sha256.New, []byte(key))
-	inner.Write(body)
-	outer := hmac.New(sha256.New, []byte(key))
-	outer.Write([]byte(key + nonce + ts + hex.EncodeToString(inner.Sum(nil))))
-	resp, err := http.Post(fmt.Sprintf("%s?signature=%x&timestamp=%s&nonce=%s", url, outer.Sum(nil), ts, nonce), "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		ResultCode  string `json:"resultCode"`
-		InstanceID  string `json:"instanceId"`
-		EncryptType string `json:"encryptType"`
-		AppInfo     struct{ UserName, Password string }
-	}
-	json.NewDecoder(resp.Body).Decode(&r)
-	if r.ResultCode != "000000" {
-		t.Fatalf("newInstance: %+v", r)
-	}
-	user, err1 := appinfo.Decrypt(key, r.EncryptType, r.AppInfo.UserName)
-	pass, err2 := appinfo.Decrypt(key, r.EncryptType, r.AppInfo.Password)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("appInfo: %v %v", err1, err2)
-	}
-	act, _ := json.Marshal(map[string]string{"userName": user, "password": pass})
-	resp, err = http.Post(strings.TrimSuffix(url, marketplace.Path)+marketplace.ActivatePath, "application/json", bytes.NewReader(act))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct{ Token string }
-	json.NewDecoder(resp.Body).Decode(&tok)
-	if !strings.HasPrefix(tok.Token, "isk_") {
-		t.Fatalf("activation: HTTP %d %+v", resp.StatusCode, tok)
-	}
-	return tok.Token, r.InstanceID
 }

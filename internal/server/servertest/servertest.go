@@ -43,6 +43,9 @@ type Server struct {
 	// MetricsURL and MetricsToken are ISCD_METRICS_URL and
 	// ISCD_METRICS_TOKEN: where /metrics is scraped, and with what.
 	MetricsURL, MetricsToken string
+	// MarketplaceURL and MarketplaceKey are ISCD_MARKETPLACE_URL and
+	// ISCD_MARKETPLACE_KEY: the production interface and its access key.
+	MarketplaceURL, MarketplaceKey string
 
 	t   testing.TB
 	cfg server.Config
@@ -107,6 +110,7 @@ func (s *Server) start() {
 	s.Endpoint, s.APIToken, s.Product = env["ISCSDK_ENDPOINT"], env["ISCSDK_TOKEN"], env["ISCSDK_PRODUCT"]
 	s.ReleaseKeys, s.ReleaseKeyFile = env["ISCSDK_RELEASE_KEY"], env["ISCD_RELEASE_KEY_FILE"]
 	s.MetricsURL, s.MetricsToken = env["ISCD_METRICS_URL"], env["ISCD_METRICS_TOKEN"]
+	s.MarketplaceURL, s.MarketplaceKey = env["ISCD_MARKETPLACE_URL"], env["ISCD_MARKETPLACE_KEY"]
 	if s.ReleaseKey, err = readReleaseKey(env["ISCD_RELEASE_KEY_FILE"]); err != nil {
 		s.t.Fatalf("dev release key: %v", err)
 	}
