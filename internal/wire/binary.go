@@ -47,32 +47,58 @@ type Frame struct {
 
 // EncodeFrame lays f out for the wire.
 func EncodeFrame(f Frame) ([]byte, error) {
-	n := binHeader + len(f.Payload)
-	switch f.Kind {
-	case BinChunkPut, BinChunkData:
-		n += ChunkIDLen
-	case BinManifest:
-	default:
-		if !hasHeader(f.Kind) {
-			return nil, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
-		}
-		n += 4 + len(f.Header)
+	n, err := headSize(f)
+	if err != nil {
+		return nil, err
 	}
-	if n > MaxBinaryMessage {
-		return nil, ErrTooLarge
-	}
-	b := make([]byte, binHeader, n)
-	b[0] = f.Kind
-	binary.BigEndian.PutUint64(b[1:], f.ID)
-	switch f.Kind {
-	case BinChunkPut, BinChunkData:
-		b = append(b, f.ChunkID[:]...)
-	case BinManifest:
-	default:
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f.Header)))
-		b = append(b, f.Header...)
+	b, err := AppendFrameHead(make([]byte, 0, n+len(f.Payload)), f, len(f.Payload))
+	if err != nil {
+		return nil, err
 	}
 	return append(b, f.Payload...), nil
+}
+
+// FrameHeadLen is the size of what every frame starts with: its kind and
+// request id.
+const FrameHeadLen = binHeader
+
+// AppendFrameHead appends to dst what f's frame holds before its payload
+// (f.Payload is not read): the frame whose payload of size payload is
+// then appended is EncodeFrame's, laid out without copying the payload
+// twice. A frame over MaxBinaryMessage is ErrTooLarge.
+func AppendFrameHead(dst []byte, f Frame, payload int) ([]byte, error) {
+	n, err := headSize(f)
+	if err != nil {
+		return nil, err
+	}
+	if n+payload > MaxBinaryMessage {
+		return nil, ErrTooLarge
+	}
+	dst = append(dst, f.Kind)
+	dst = binary.BigEndian.AppendUint64(dst, f.ID)
+	switch f.Kind {
+	case BinChunkPut, BinChunkData:
+		dst = append(dst, f.ChunkID[:]...)
+	case BinManifest:
+	default:
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(f.Header)))
+		dst = append(dst, f.Header...)
+	}
+	return dst, nil
+}
+
+// headSize is the size of f's frame less its payload.
+func headSize(f Frame) (int, error) {
+	switch f.Kind {
+	case BinChunkPut, BinChunkData:
+		return binHeader + ChunkIDLen, nil
+	case BinManifest:
+		return binHeader, nil
+	}
+	if !hasHeader(f.Kind) {
+		return 0, fmt.Errorf("wire: unknown frame kind %d", f.Kind)
+	}
+	return binHeader + 4 + len(f.Header), nil
 }
 
 // DecodeFrame parses a binary frame. The slices point into b.

@@ -182,3 +182,28 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestFrameHeadThenPayloadIsTheFrame(t *testing.T) {
+	payload := []byte("the encoded chunk")
+	for _, f := range []Frame{
+		{Kind: BinChunkPut, ID: 7, ChunkID: [ChunkIDLen]byte{1, 2, 3}},
+		{Kind: BinManifest, ID: 8},
+		{Kind: BinJobChunk, ID: 9, Header: []byte(`{"id":"j"}`)},
+	} {
+		head, err := AppendFrameHead(nil, f, len(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Payload = payload
+		whole, err := EncodeFrame(f)
+		if err != nil || !bytes.Equal(append(head, payload...), whole) {
+			t.Fatalf("kind %d: head+payload differs from the frame (%v)", f.Kind, err)
+		}
+	}
+	if _, err := AppendFrameHead(nil, Frame{Kind: BinChunkPut}, MaxBinaryMessage); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a frame over the limit: %v", err)
+	}
+	if _, err := AppendFrameHead(nil, Frame{Kind: 99}, 1); err == nil {
+		t.Fatal("an unknown kind laid out")
+	}
+}
