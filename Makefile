@@ -2,6 +2,9 @@
 GO      ?= go
 BUILD   ?= build
 VERSION := 0.1.0
+# COMMIT: what `iscd version` and the images' labels name ("+dirty": built
+# from a tree with uncommitted changes; empty outside a git checkout).
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)$(shell git rev-parse HEAD >/dev/null 2>&1 && { git diff --quiet HEAD -- 2>/dev/null || echo +dirty; })
 SOMAJOR := 0
 
 export CGO_ENABLED := 1
@@ -17,7 +20,7 @@ build: bin lib examples plugin
 # purego — so `iscd worker` is the pure-Go binary workers run
 # (internal/worker's process tests build it so too).
 bin:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/bin/ ./cmd/iscd ./cmd/iscctl
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.commit=$(COMMIT)" -o $(BUILD)/bin/ ./cmd/iscd ./cmd/iscctl
 
 # lib, examples: see the C section below.
 
@@ -175,3 +178,18 @@ bench: build
 		mv $(BUILD)/tools/server $(BUILD)/tools/toxiproxy-server; }
 	$(GO) build -trimpath -o $(BUILD)/bin/iscbench ./cmd/iscbench
 	$(BUILD)/bin/iscbench -build $(BUILD) -out $(BUILD)/bench.json
+
+# ---- deployment: container images and the Helm chart (docs/deploy.md) ----
+# images:      localhost/iscd:$(VERSION) and localhost/iscd-worker:$(VERSION),
+#              FROM scratch with podman; root file systems from this machine's
+#              Debian packages (deploy/images).
+# test-deploy: the images, the chart (helm lint, helm template validated by
+#              kubeconform) and the rendered manifests run with podman kube
+#              play (tests/deploy). Skipped, saying so, without podman.
+HELM_VERSION        := v4.3.2
+KUBECONFORM_VERSION := v0.7.0
+TOOLS               := $(abspath $(BUILD))/tools
+.PHONY: images test-deploy deploy-tools
+
+images: bin
+	deploy/images/build.sh $(abspath $(BUILD)) $(VERSION) $(COMMIT)

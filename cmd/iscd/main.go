@@ -30,6 +30,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -85,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "worker":
 		return runWorker(args[1:], stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "iscd", sdk.Version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -93,6 +94,33 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// commit is the git commit iscd was built from, set by the Makefile
+// (-ldflags "-X main.commit=..."); "+dirty" follows it when the tree had
+// uncommitted changes. Go's own VCS stamp is the fallback.
+var commit string
+
+// versionLine is what iscd version prints: the version and the commit.
+// The container images carry the same two in their labels
+// (docs/deploy.md).
+func versionLine() string {
+	line := "iscd " + sdk.Version
+	c := commit
+	if info, ok := debug.ReadBuildInfo(); ok && c == "" {
+		for _, s := range info.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				c = s.Value + c
+			case s.Key == "vcs.modified" && s.Value == "true":
+				c += "+dirty"
+			}
+		}
+	}
+	if c == "" || c == "+dirty" {
+		return line
+	}
+	return line + " (commit " + c + ")"
 }
 
 func serve(args []string, stderr io.Writer) error {
