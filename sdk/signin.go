@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
+	"github.com/iscsdk/iscsdk/internal/keyring"
 )
 
 // Sign-in errors.
@@ -45,7 +46,8 @@ type signIn struct {
 	c      *Client
 	http   *http.Client
 	base   string // http(s)://host:port of iscd
-	file   string // the refresh token
+	file   string // the refresh token's name (and its lock file's, beside it)
+	keep   *keyring.Keyring
 	device string // the fingerprint the tokens are bound to
 
 	mu       sync.Mutex
@@ -100,6 +102,7 @@ func newSignIn(c *Client, tlsConf *tls.Config) *signIn {
 		base: base,
 		file: filepath.Join(dir, hex.EncodeToString(sum[:8])+".token"),
 	}
+	s.keep = keyring.Open(s.file, keyring.Options{Label: "iscsdk sign-in: " + c.cfg.ProductID + " at " + c.cfg.Endpoint})
 	s.device = c.cfg.DeviceInfo
 	if s.device == "" {
 		s.device = deviceID(dir)
@@ -121,28 +124,32 @@ func deviceID(dir string) string {
 	return id
 }
 
-// The refresh token is kept in a file only its owner may read (0600, in
-// a 0700 directory). On Windows, DPAPI (CryptProtectData) is to seal it
-// next: these three functions are the seam.
+// The refresh token is kept where only the user reads it
+// (internal/keyring): sealed with DPAPI on Windows, in the Secret Service
+// on Linux when one answers, else in a 0600 file of the workspace.
 func (s *signIn) loadRefresh() string {
-	b, err := os.ReadFile(s.file)
-	if err != nil || len(b) > 1024 {
+	tok, err := s.keep.Load()
+	if err != nil {
+		if !errors.Is(err, keyring.ErrNotFound) {
+			s.c.log.Warn("sign-in: the kept refresh token cannot be read", "where", s.keep.Where(), "err", err)
+		}
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	return tok
 }
 
 func (s *signIn) saveRefresh(tok string) error {
-	if err := os.MkdirAll(filepath.Dir(s.file), 0o700); err != nil {
-		return fmt.Errorf("iscsdk: keep the refresh token: %w", err)
-	}
-	if err := atomicfile.Write(s.file, []byte(tok), 0o600); err != nil {
+	if err := s.keep.Save(tok); err != nil {
 		return fmt.Errorf("iscsdk: keep the refresh token: %w", err)
 	}
 	return nil
 }
 
-func (s *signIn) forgetRefresh() { os.Remove(s.file) }
+func (s *signIn) forgetRefresh() {
+	if err := s.keep.Delete(); err != nil {
+		s.c.log.Warn("sign-in: forget the refresh token", "where", s.keep.Where(), "err", err)
+	}
+}
 
 // post sends a form to an endpoint of iscd. An OAuth error answer is
 // returned as the answer, not as an error.

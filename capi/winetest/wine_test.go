@@ -226,6 +226,10 @@ func buildPrograms() (string, error) {
 	if err := run(root, goEnv, "go", "test", "-c", "-o", filepath.Join(dir, "solverrun_test.exe"), "./internal/solver/run"); err != nil {
 		return "", err
 	}
+	// The refresh-token keyring's Windows side (DPAPI).
+	if err := run(root, goEnv, "go", "test", "-c", "-o", filepath.Join(dir, "keyring_test.exe"), "./internal/keyring"); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 
@@ -654,6 +658,20 @@ func TestSolverSandboxUnderWine(t *testing.T) {
 	err := p.wait()
 	if err != nil || !strings.Contains(p.out.String(), "\nPASS\n") {
 		t.Fatalf("solverrun_test.exe: %v\n%s%s", err, p.out.String(), p.stderr.String())
+	}
+}
+
+// The refresh-token keyring on "Windows": the token is sealed with DPAPI
+// (CryptProtectData, user scope) — the file on disk does not hold it —
+// read back by another Keyring, replaced and deleted; a damaged file is
+// refused (internal/keyring's TestFile and TestFileDamaged, run by Wine).
+func TestKeyringDPAPIUnderWine(t *testing.T) {
+	needWine(t)
+	p := start(t, "keyring_test.exe", "-test.v", "-test.run", "TestFile")
+	err := p.wait()
+	out := p.out.String()
+	if err != nil || !strings.Contains(out, "--- PASS: TestFile ") || !strings.Contains(out, "--- PASS: TestFileDamaged ") || !strings.Contains(out, "\nPASS\n") {
+		t.Fatalf("keyring_test.exe: %v\n%s%s", err, out, p.stderr.String())
 	}
 }
 
