@@ -48,14 +48,16 @@ type Version struct {
 	Files  int       `json:"files"` // 1, or an assembly's file count
 }
 
-// Commit says on what terms a version is saved.
-type Commit struct {
-	Base      int    // the head version the save started from (0: a new file)
-	UserID    string // the saver
-	SessionID string
-	Assembly  bool
-	CheckIn   bool   // release the saver's check-out with this save
-	ID        string // the client's id of this save (retries repeat it); "" for none
+// FileTx is what UpdateFile's function may do in its transaction.
+type FileTx interface {
+	// Version reads one of the file's versions.
+	Version(number int) (Version, error)
+	// PutVersion stores v (v.Number, which must be new) with its manifest.
+	PutVersion(v Version, manifest []byte) error
+	// PutFile stores the file's entry. The entry of a new file must not
+	// overlap another: ErrConflict where its path is a folder (files
+	// below it) or below a file.
+	PutFile(e FileEntry) error
 }
 
 // Folder is a folder in a listing: folders exist while files are in them.
@@ -84,18 +86,17 @@ type Files interface {
 	// follow. It reads what the page holds, not the whole folder: a
 	// subfolder's files are skipped, not read.
 	ListFilesPage(ctx context.Context, orgID, dir, after string, limit int) (files []FileEntry, folders []Folder, more bool, err error)
-	// CommitVersion stores v with its manifest as the next version of its
-	// file, atomically (a repeat of the save that made the head, by c.ID,
-	// returns that version): ErrLocked if another user has it checked out,
-	// ErrConflict if the head moved past c.Base (and the saver does not hold
-	// the check-out) or the kind (file/assembly) differs.
-	CommitVersion(ctx context.Context, v Version, manifest []byte, c Commit) (Version, error)
+	// UpdateFile runs fn in one transaction over the records of one file:
+	// e is its entry (found false, e zero: no such file yet), and no other
+	// transaction changes the file until fn returns (a row lock across
+	// replicas; a new path also excludes the creation of any other new
+	// path of the org). fn's error aborts the transaction and is returned;
+	// nil commits what fn put. The rules of saves and check-outs are the
+	// file service's (internal/server/files); the store only keeps records.
+	UpdateFile(ctx context.Context, orgID, path string, fn func(tx FileTx, e FileEntry, found bool) error) error
+	// Versions lists a file's versions, oldest first.
 	Versions(ctx context.Context, orgID, path string) ([]Version, error)
 	Manifest(ctx context.Context, orgID, path string, number int) ([]byte, error)
-	// Lock checks a file out to l.UserID; ErrLocked if someone else has it.
-	Lock(ctx context.Context, orgID, path string, l Lock) (FileEntry, error)
-	// Unlock checks it in; only its holder may, unless force (an admin).
-	Unlock(ctx context.Context, orgID, path, userID string, force bool) (FileEntry, error)
 	// Manifests calls fn with every manifest of an org (for garbage
 	// collection): its versions', and its jobs' inputs and outputs.
 	Manifests(ctx context.Context, orgID string, fn func([]byte) error) error

@@ -29,7 +29,7 @@ func MountAdmin(a *admin.API, st store.Files, log *slog.Logger) {
 			admin.Fail(w, http.StatusBadRequest, wire.CodeBadPath, err.Error())
 			return
 		}
-		e, err := st.Unlock(r.Context(), req.OrgID, p, "", true)
+		e, err := Unlock(r.Context(), st, req.OrgID, p, "", true)
 		if err != nil {
 			admin.StoreFail(w, log, "file "+p+" of org "+req.OrgID, err)
 			return

@@ -26,7 +26,7 @@ import (
 
 // Service is the cloud file service of one iscd.
 type Service struct {
-	st     store.Store
+	st     store.Files
 	chunks chunkstore.Store
 	gate   Gate
 	log    *slog.Logger
@@ -49,7 +49,7 @@ type Gate interface {
 // moving chunks does not, as saves and solves share it and a chunk is
 // nothing without a committed version that names it (unreferenced ones
 // are collected).
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger) *Service {
+func New(st store.Files, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger) *Service {
 	s := &Service{st: st, chunks: chunks, gate: gate, log: log, now: func() time.Time { return time.Now().UTC() }}
 	hub.Handle(wire.OpFilesHave, s.have)
 	hub.Handle(wire.OpFilesChunk, s.chunk)
@@ -245,7 +245,7 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 		return nil, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)
 	}
 	v := store.Version{OrgID: c.OrgID, Path: path, Author: c.UserID, Time: s.now(), Size: size, Hash: m.Hash(), Files: len(m.Files)}
-	v, err = s.st.CommitVersion(ctx, v, f.Payload, store.Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn, ID: h.ID})
+	v, err = CommitVersion(ctx, s.st, v, f.Payload, Commit{Base: h.Base, UserID: c.UserID, SessionID: c.Session, Assembly: h.Assembly, CheckIn: h.CheckIn, ID: h.ID})
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -297,7 +297,7 @@ func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessa
 	}
 	var e store.FileEntry
 	if req.Checkout {
-		e, err = s.st.Lock(ctx, c.OrgID, p, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
+		e, err = Lock(ctx, s.st, c.OrgID, p, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
 	} else {
 		e, err = s.st.File(ctx, c.OrgID, p)
 	}
@@ -454,7 +454,7 @@ func (s *Service) lock(ctx context.Context, c session.Caller, body json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.st.Lock(ctx, c.OrgID, req.Path, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
+	e, err := Lock(ctx, s.st, c.OrgID, req.Path, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -466,7 +466,7 @@ func (s *Service) unlock(ctx context.Context, c session.Caller, body json.RawMes
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.st.Unlock(ctx, c.OrgID, req.Path, c.UserID, false)
+	e, err := Unlock(ctx, s.st, c.OrgID, req.Path, c.UserID, false)
 	if err != nil {
 		return nil, storeErr(err)
 	}

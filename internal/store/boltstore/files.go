@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -144,54 +143,54 @@ func (d *DB) ListFilesPage(_ context.Context, org, dir, after string, limit int)
 	return files, folders, more, err
 }
 
-// CommitVersion implements store.Files.
-func (d *DB) CommitVersion(_ context.Context, v store.Version, manifest []byte, c store.Commit) (store.Version, error) {
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		e, err := getFile(tx, v.OrgID, v.Path)
+// UpdateFile implements store.Files: bbolt's one writer at a time is the
+// file's lock.
+func (d *DB) UpdateFile(_ context.Context, org, path string, fn func(store.FileTx, store.FileEntry, bool) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		e, err := getFile(tx, org, path)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		exists := err == nil
-		if exists && c.ID != "" && e.LastCommit == c.ID && e.UpdatedBy == c.UserID {
-			// The same save again: its answer was lost on the way.
-			ver, err := getTx[store.Version](tx, bktVersions, string(versionKey(v.OrgID, v.Path, e.Head)))
-			v = ver
-			return err
-		}
-		if !exists {
-			if err := checkNoOverlap(tx, v.OrgID, v.Path); err != nil {
-				return err
-			}
-		}
-		holds := e.Lock != nil && e.Lock.UserID == c.UserID
-		switch {
-		case e.Lock != nil && !holds:
-			return fmt.Errorf("%s: %w (since %s)", v.Path, store.ErrLocked, e.Lock.Since.Format(time.RFC3339))
-		case exists && e.Assembly != c.Assembly:
-			return fmt.Errorf("%s: %w: one is an assembly, the other a single file", v.Path, store.ErrConflict)
-		case e.Head != c.Base && !holds:
-			return fmt.Errorf("%s: %w: version %d is the latest, the save started from %d", v.Path, store.ErrConflict, e.Head, c.Base)
-		}
-		v.Number = e.Head + 1
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		key := versionKey(v.OrgID, v.Path, v.Number)
-		if err := tx.Bucket(bktVersions).Put(key, data); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bktManifests).Put(key, manifest); err != nil {
-			return err
-		}
-		e.OrgID, e.Path, e.Assembly = v.OrgID, v.Path, c.Assembly
-		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy, e.LastCommit = v.Number, v.Size, v.Hash, v.Time, v.Author, c.ID
-		if c.CheckIn && holds {
-			e.Lock = nil
-		}
-		return putFile(tx, e)
+		return fn(fileTx{tx: tx, org: org, path: path, found: err == nil}, e, err == nil)
 	})
-	return v, err
+}
+
+// fileTx is store.FileTx in a bbolt transaction.
+type fileTx struct {
+	tx        *bolt.Tx
+	org, path string
+	found     bool // the entry existed when the transaction began
+}
+
+func (f fileTx) Version(n int) (store.Version, error) {
+	var v store.Version
+	data := f.tx.Bucket(bktVersions).Get(versionKey(f.org, f.path, n))
+	if data == nil {
+		return v, fmt.Errorf("version %d of %s: %w", n, f.path, store.ErrNotFound)
+	}
+	return v, json.Unmarshal(data, &v)
+}
+
+func (f fileTx) PutVersion(v store.Version, manifest []byte) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	key := versionKey(f.org, f.path, v.Number)
+	if err := f.tx.Bucket(bktVersions).Put(key, data); err != nil {
+		return err
+	}
+	return f.tx.Bucket(bktManifests).Put(key, manifest)
+}
+
+func (f fileTx) PutFile(e store.FileEntry) error {
+	if !f.found {
+		if err := checkNoOverlap(f.tx, f.org, f.path); err != nil {
+			return err
+		}
+	}
+	e.OrgID, e.Path = f.org, f.path
+	return putFile(f.tx, e)
 }
 
 // checkNoOverlap refuses a new file where a folder is (files below path)
@@ -247,43 +246,6 @@ func (d *DB) Manifest(_ context.Context, org, path string, n int) ([]byte, error
 		return nil
 	})
 	return out, err
-}
-
-// Lock implements store.Files.
-func (d *DB) Lock(_ context.Context, org, path string, l store.Lock) (store.FileEntry, error) {
-	var e store.FileEntry
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if e, err = getFile(tx, org, path); err != nil {
-			return err
-		}
-		if e.Lock != nil && e.Lock.UserID != l.UserID {
-			return fmt.Errorf("%s: %w", path, store.ErrLocked)
-		}
-		e.Lock = &l
-		return putFile(tx, e)
-	})
-	return e, err
-}
-
-// Unlock implements store.Files.
-func (d *DB) Unlock(_ context.Context, org, path, userID string, force bool) (store.FileEntry, error) {
-	var e store.FileEntry
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if e, err = getFile(tx, org, path); err != nil {
-			return err
-		}
-		if e.Lock == nil {
-			return nil
-		}
-		if e.Lock.UserID != userID && !force {
-			return fmt.Errorf("%s: %w", path, store.ErrLocked)
-		}
-		e.Lock = nil
-		return putFile(tx, e)
-	})
-	return e, err
 }
 
 // Manifests implements store.Files.

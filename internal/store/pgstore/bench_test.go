@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
@@ -91,7 +92,8 @@ func BenchmarkAcquireSeatManyLicences(b *testing.B) {
 	})
 }
 
-// BenchmarkCommitVersion: saves, each client on its own file.
+// BenchmarkCommitVersion: saves (the file service's rule on this store),
+// each client on its own file.
 func BenchmarkCommitVersion(b *testing.B) {
 	db := benchDB(b)
 	ctx := context.Background()
@@ -99,7 +101,7 @@ func BenchmarkCommitVersion(b *testing.B) {
 	var heads [8]int
 	clients(b, func(c, _ int) error {
 		v := store.Version{OrgID: "o", Path: fmt.Sprintf("/bench/%d.prt", c), Author: "u", Time: time.Now(), Size: 1 << 20, Files: 1}
-		got, err := db.CommitVersion(ctx, v, manifest, store.Commit{Base: heads[c], UserID: "u"})
+		got, err := files.CommitVersion(ctx, db, v, manifest, files.Commit{Base: heads[c], UserID: "u"})
 		heads[c] = got.Number
 		return err
 	})

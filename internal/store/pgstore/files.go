@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -129,66 +128,59 @@ func putFile(ctx context.Context, tx pgx.Tx, e store.FileEntry) error {
 	return err
 }
 
-// CommitVersion implements store.Files. The file's row lock orders the
-// saves of one file across replicas; a new file's creation also takes its
-// org's creation lock, so two new paths that would overlap cannot both
-// pass the check.
-func (d *DB) CommitVersion(ctx context.Context, v store.Version, manifest []byte, c store.Commit) (store.Version, error) {
-	in := v
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		v = in
-		e, exists, err := lockFile(ctx, tx, v.OrgID, v.Path)
+// UpdateFile implements store.Files. The file's row lock orders the
+// transactions on one file across replicas; where there is no file yet,
+// the org's creation lock is taken first, so two new paths that would
+// overlap cannot both pass PutFile's check.
+func (d *DB) UpdateFile(ctx context.Context, org, path string, fn func(store.FileTx, store.FileEntry, bool) error) error {
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		e, found, err := lockFile(ctx, tx, org, path)
 		if err != nil {
 			return err
 		}
-		if !exists {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", newFileLock, v.OrgID); err != nil {
+		if !found {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", newFileLock, org); err != nil {
 				return err
 			}
-			// Another save may have created it while this one waited.
-			if e, exists, err = lockFile(ctx, tx, v.OrgID, v.Path); err != nil {
-				return err
-			}
-		}
-		if exists && c.ID != "" && e.LastCommit == c.ID && e.UpdatedBy == c.UserID {
-			// The same save again: its answer was lost on the way.
-			v, err = getDoc[store.Version](ctx, tx, fmt.Sprintf("version %d of %s", e.Head, v.Path),
-				"SELECT doc FROM versions WHERE org_id = $1 AND path = $2 AND number = $3", v.OrgID, v.Path, e.Head)
-			return err
-		}
-		if !exists {
-			if err := checkNoOverlap(ctx, tx, v.OrgID, v.Path); err != nil {
+			// Another transaction may have created it while this one waited.
+			if e, found, err = lockFile(ctx, tx, org, path); err != nil {
 				return err
 			}
 		}
-		holds := e.Lock != nil && e.Lock.UserID == c.UserID
-		switch {
-		case e.Lock != nil && !holds:
-			return fmt.Errorf("%s: %w (since %s)", v.Path, store.ErrLocked, e.Lock.Since.Format(time.RFC3339))
-		case exists && e.Assembly != c.Assembly:
-			return fmt.Errorf("%s: %w: one is an assembly, the other a single file", v.Path, store.ErrConflict)
-		case e.Head != c.Base && !holds:
-			return fmt.Errorf("%s: %w: version %d is the latest, the save started from %d", v.Path, store.ErrConflict, e.Head, c.Base)
-		}
-		v.Number = e.Head + 1
-		if manifest == nil {
-			manifest = []byte{}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO versions (org_id, path, number, doc, manifest) VALUES ($1, $2, $3, $4, $5)`,
-			v.OrgID, v.Path, v.Number, mustJSON(v), manifest); err != nil {
-			return err
-		}
-		e.OrgID, e.Path, e.Assembly = v.OrgID, v.Path, c.Assembly
-		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy, e.LastCommit = v.Number, v.Size, v.Hash, v.Time, v.Author, c.ID
-		if c.CheckIn && holds {
-			e.Lock = nil
-		}
-		return putFile(ctx, tx, e)
+		return fn(fileTx{ctx: ctx, tx: tx, org: org, path: path, found: found}, e, found)
 	})
-	if err != nil {
-		return in, err
+}
+
+// fileTx is store.FileTx in a PostgreSQL transaction.
+type fileTx struct {
+	ctx       context.Context
+	tx        pgx.Tx
+	org, path string
+	found     bool // the entry existed when the transaction began
+}
+
+func (f fileTx) Version(n int) (store.Version, error) {
+	return getDoc[store.Version](f.ctx, f.tx, fmt.Sprintf("version %d of %s", n, f.path),
+		"SELECT doc FROM versions WHERE org_id = $1 AND path = $2 AND number = $3", f.org, f.path, n)
+}
+
+func (f fileTx) PutVersion(v store.Version, manifest []byte) error {
+	if manifest == nil {
+		manifest = []byte{}
 	}
-	return v, nil
+	_, err := f.tx.Exec(f.ctx, `INSERT INTO versions (org_id, path, number, doc, manifest) VALUES ($1, $2, $3, $4, $5)`,
+		f.org, f.path, v.Number, mustJSON(v), manifest)
+	return err
+}
+
+func (f fileTx) PutFile(e store.FileEntry) error {
+	if !f.found {
+		if err := checkNoOverlap(f.ctx, f.tx, f.org, f.path); err != nil {
+			return err
+		}
+	}
+	e.OrgID, e.Path = f.org, f.path
+	return putFile(f.ctx, f.tx, e)
 }
 
 // checkNoOverlap refuses a new file where a folder is (files below path)
@@ -251,49 +243,6 @@ func (d *DB) Manifest(ctx context.Context, org, path string, n int) ([]byte, err
 		return nil, fmt.Errorf("version %d of %s: %w", n, path, err)
 	}
 	return out, nil
-}
-
-// Lock implements store.Files, under the file's row lock.
-func (d *DB) Lock(ctx context.Context, org, path string, l store.Lock) (store.FileEntry, error) {
-	var e store.FileEntry
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var found bool
-		var err error
-		if e, found, err = lockFile(ctx, tx, org, path); err != nil {
-			return err
-		} else if !found {
-			return fmt.Errorf("file %s: %w", path, store.ErrNotFound)
-		}
-		if e.Lock != nil && e.Lock.UserID != l.UserID {
-			return fmt.Errorf("%s: %w", path, store.ErrLocked)
-		}
-		e.Lock = &l
-		return putFile(ctx, tx, e)
-	})
-	return e, err
-}
-
-// Unlock implements store.Files, under the file's row lock.
-func (d *DB) Unlock(ctx context.Context, org, path, userID string, force bool) (store.FileEntry, error) {
-	var e store.FileEntry
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var found bool
-		var err error
-		if e, found, err = lockFile(ctx, tx, org, path); err != nil {
-			return err
-		} else if !found {
-			return fmt.Errorf("file %s: %w", path, store.ErrNotFound)
-		}
-		if e.Lock == nil {
-			return nil
-		}
-		if e.Lock.UserID != userID && !force {
-			return fmt.Errorf("%s: %w", path, store.ErrLocked)
-		}
-		e.Lock = nil
-		return putFile(ctx, tx, e)
-	})
-	return e, err
 }
 
 // Manifests implements store.Files.

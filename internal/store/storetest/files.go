@@ -5,135 +5,33 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
+// commit puts v as the next version of its file, as a save does but
+// without the file service's rules (internal/server/files).
+func commit(db store.Files, v store.Version, manifest []byte) (store.Version, error) {
+	err := db.UpdateFile(ctx, v.OrgID, v.Path, func(tx store.FileTx, e store.FileEntry, _ bool) error {
+		v.Number = e.Head + 1
+		if err := tx.PutVersion(v, manifest); err != nil {
+			return err
+		}
+		e.Head, e.Size, e.Hash, e.Updated, e.UpdatedBy = v.Number, v.Size, v.Hash, v.Time, v.Author
+		return tx.PutFile(e)
+	})
+	return v, err
+}
+
 func version(path, author string) store.Version {
 	return store.Version{OrgID: "acme", Path: path, Author: author, Time: created, Size: 10, Hash: "h", Files: 1}
-}
-
-// TestFilesVersionsAndLocks: saves from a stale base conflict, check-outs
-// keep others from saving, listing shows files and folders of one org.
-func TestFilesVersionsAndLocks(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	if _, err := db.File(ctx, "acme", "/p/a.prt"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("File(unknown): %v", err)
-	}
-	got, err := db.CommitVersion(ctx, version("/p/a.prt", "jo"), []byte("m1"), store.Commit{Base: 0, UserID: "jo"})
-	if err != nil || got.Number != 1 {
-		t.Fatalf("first save: %+v %v", got, err)
-	}
-	if _, err := db.CommitVersion(ctx, version("/p/a.prt", "al"), []byte("x"), store.Commit{Base: 0, UserID: "al"}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("stale save: %v", err)
-	}
-	if _, err := db.CommitVersion(ctx, version("/p/a.prt", "jo"), []byte("x"), store.Commit{Base: 1, UserID: "jo", Assembly: true}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("kind change: %v", err)
-	}
-	if _, err := db.Lock(ctx, "acme", "/nope", store.Lock{UserID: "jo"}); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("lock of an unknown file: %v", err)
-	}
-	if _, err := db.Lock(ctx, "acme", "/p/a.prt", store.Lock{UserID: "jo", SessionID: "s", Since: created}); err != nil {
-		t.Fatal(err)
-	}
-	if e, _ := db.File(ctx, "acme", "/p/a.prt"); e.Lock == nil || e.Lock.UserID != "jo" || !e.Lock.Since.Equal(created) {
-		t.Fatalf("checked out: %+v", e)
-	}
-	if _, err := db.CommitVersion(ctx, version("/p/a.prt", "al"), []byte("x"), store.Commit{Base: 1, UserID: "al"}); !errors.Is(err, store.ErrLocked) {
-		t.Fatalf("save by another user: %v", err)
-	}
-	if _, err := db.Lock(ctx, "acme", "/p/a.prt", store.Lock{UserID: "al"}); !errors.Is(err, store.ErrLocked) {
-		t.Fatalf("second lock: %v", err)
-	}
-	if _, err := db.Unlock(ctx, "acme", "/p/a.prt", "al", false); !errors.Is(err, store.ErrLocked) {
-		t.Fatalf("unlock by another user: %v", err)
-	}
-	// The holder saves from an old base: a check-out means no conflict.
-	got, err = db.CommitVersion(ctx, version("/p/a.prt", "jo"), []byte("m2"), store.Commit{Base: 0, UserID: "jo", CheckIn: true})
-	if err != nil || got.Number != 2 {
-		t.Fatalf("save with check-in: %+v %v", got, err)
-	}
-	e, _ := db.File(ctx, "acme", "/p/a.prt")
-	if e.Lock != nil || e.Head != 2 || e.UpdatedBy != "jo" || e.Size != 10 {
-		t.Fatalf("after check-in: %+v", e)
-	}
-	db.Lock(ctx, "acme", "/p/a.prt", store.Lock{UserID: "jo"})
-	if e, err := db.Unlock(ctx, "acme", "/p/a.prt", "admin", true); err != nil || e.Lock != nil {
-		t.Fatalf("forced unlock: %+v %v", e, err)
-	}
-	if e, err := db.Unlock(ctx, "acme", "/p/a.prt", "al", false); err != nil || e.Lock != nil {
-		t.Fatalf("unlocking a file nobody holds: %+v %v", e, err)
-	}
-	vs, err := db.Versions(ctx, "acme", "/p/a.prt")
-	if err != nil || len(vs) != 2 || vs[0].Number != 1 || vs[1].Number != 2 || vs[0].Author != "jo" {
-		t.Fatalf("history %+v %v", vs, err)
-	}
-	if _, err := db.Versions(ctx, "acme", "/nope"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("history of an unknown file: %v", err)
-	}
-	if m, err := db.Manifest(ctx, "acme", "/p/a.prt", 1); err != nil || string(m) != "m1" {
-		t.Fatalf("manifest 1: %q %v", m, err)
-	}
-	if _, err := db.Manifest(ctx, "acme", "/p/a.prt", 3); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("manifest 3: %v", err)
-	}
-	// Listing: direct files and subfolders; other orgs invisible.
-	for _, p := range []string{"/p/sub/b.prt", "/p/sub/deeper/c.prt", "/top.prt", "/p-x.prt"} {
-		_, err := db.CommitVersion(ctx, version(p, "jo"), []byte("m"), store.Commit{UserID: "jo"})
-		must(t, err)
-	}
-	_, err = db.CommitVersion(ctx, store.Version{OrgID: "other", Path: "/p/c.prt"}, []byte("m"), store.Commit{})
-	must(t, err)
-	files, folders, err := db.ListFiles(ctx, "acme", "/p")
-	if err != nil || len(files) != 1 || files[0].Path != "/p/a.prt" || len(folders) != 1 || folders[0].Path != "/p/sub" {
-		t.Fatalf("list /p: %+v %+v %v", files, folders, err)
-	}
-	files, folders, _ = db.ListFiles(ctx, "acme", "/")
-	if len(files) != 2 || files[0].Path != "/p-x.prt" || files[1].Path != "/top.prt" || len(folders) != 1 || folders[0].Path != "/p" {
-		t.Fatalf("list /: %+v %+v", files, folders)
-	}
-	files, folders, err = db.ListFiles(ctx, "acme", "/empty")
-	if err != nil || files == nil || folders == nil || len(files)+len(folders) != 0 {
-		t.Fatalf("list of an empty folder: %#v %#v %v; want empty, non-nil lists", files, folders, err)
-	}
-	n := 0
-	must(t, db.Manifests(ctx, "acme", func([]byte) error { n++; return nil }))
-	if n != 6 {
-		t.Fatalf("%d manifests, want 6", n)
-	}
-	stop := errors.New("stop")
-	if err := db.Manifests(ctx, "acme", func([]byte) error { return stop }); !errors.Is(err, stop) {
-		t.Fatalf("Manifests passes fn's error on: %v", err)
-	}
-}
-
-// TestCommitRetry: a save retried with its id (its answer was lost) gets
-// the version it made; another save from the same base still conflicts.
-func TestCommitRetry(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	v := version("/a.prt", "jo")
-	first, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-1"})
-	if err != nil || first.Number != 1 {
-		t.Fatal(first, err)
-	}
-	again, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-1"})
-	if err != nil || again.Number != 1 {
-		t.Fatalf("retried commit: %+v %v", again, err)
-	}
-	if _, err := db.CommitVersion(ctx, v, []byte("m"), store.Commit{UserID: "jo", ID: "save-2"}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("a different save from a stale base: %v", err)
-	}
-	if vs, _ := db.Versions(ctx, "acme", "/a.prt"); len(vs) != 1 {
-		t.Fatalf("%d versions, want 1", len(vs))
-	}
 }
 
 // TestFileAndFolder: no file where a folder is, nor below a file.
 func TestFileAndFolder(t *testing.T, b Backend) {
 	db, _ := b.Open(t, "", 0)
 	save := func(path string) error {
-		_, err := db.CommitVersion(ctx, store.Version{OrgID: "acme", Path: path}, nil, store.Commit{UserID: "jo"})
+		_, err := commit(db, store.Version{OrgID: "acme", Path: path}, nil)
 		return err
 	}
 	if err := save("/a/b.prt"); err != nil {
@@ -152,47 +50,124 @@ func TestFileAndFolder(t *testing.T, b Backend) {
 		t.Fatalf("a sibling sorting between: %v", err)
 	}
 	// Another org's paths do not overlap.
-	if _, err := db.CommitVersion(ctx, store.Version{OrgID: "beta", Path: "/a"}, nil, store.Commit{UserID: "jo"}); err != nil {
+	if _, err := commit(db, store.Version{OrgID: "beta", Path: "/a"}, nil); err != nil {
 		t.Fatalf("the same path in another org: %v", err)
 	}
 }
 
-// TestConcurrentCommits: saves racing from one base (over every replica):
-// exactly one wins, the others conflict, nothing is lost; the same for
-// creating a new file, and for new paths that would overlap.
-func TestConcurrentCommits(t *testing.T, b Backend) {
+// TestFileRecords: a file's entry, versions and manifests as UpdateFile
+// puts them; listing shows files and folders of one org. (The rules of
+// saves and check-outs are the file service's: internal/server/files.)
+func TestFileRecords(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	if _, err := db.File(ctx, "acme", "/p/a.prt"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("File(unknown): %v", err)
+	}
+	got, err := commit(db, version("/p/a.prt", "jo"), []byte("m1"))
+	if err != nil || got.Number != 1 {
+		t.Fatalf("first save: %+v %v", got, err)
+	}
+	lock := &store.Lock{UserID: "jo", SessionID: "s", Since: created}
+	must(t, db.UpdateFile(ctx, "acme", "/p/a.prt", func(tx store.FileTx, e store.FileEntry, found bool) error {
+		if !found || e.Head != 1 || e.OrgID != "acme" || e.UpdatedBy != "jo" {
+			t.Errorf("UpdateFile sees %+v, found %v", e, found)
+		}
+		e.Lock = lock
+		return tx.PutFile(e)
+	}))
+	if e, _ := db.File(ctx, "acme", "/p/a.prt"); e.Lock == nil || e.Lock.UserID != "jo" || !e.Lock.Since.Equal(created) {
+		t.Fatalf("checked out: %+v", e)
+	}
+	// fn's error aborts: nothing it put is kept.
+	stop := errors.New("stop")
+	err = db.UpdateFile(ctx, "acme", "/p/a.prt", func(tx store.FileTx, e store.FileEntry, _ bool) error {
+		must(t, tx.PutVersion(store.Version{OrgID: "acme", Path: "/p/a.prt", Number: 2}, []byte("no")))
+		e.Head, e.Lock = 2, nil
+		must(t, tx.PutFile(e))
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("UpdateFile passes fn's error on: %v", err)
+	}
+	if e, _ := db.File(ctx, "acme", "/p/a.prt"); e.Head != 1 || e.Lock == nil {
+		t.Fatalf("an aborted UpdateFile changed the entry: %+v", e)
+	}
+	if _, err := db.Manifest(ctx, "acme", "/p/a.prt", 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an aborted UpdateFile kept its version: %v", err)
+	}
+	got, err = commit(db, version("/p/a.prt", "jo"), []byte("m2"))
+	if err != nil || got.Number != 2 {
+		t.Fatalf("second save: %+v %v", got, err)
+	}
+	must(t, db.UpdateFile(ctx, "acme", "/p/a.prt", func(tx store.FileTx, _ store.FileEntry, _ bool) error {
+		if v, err := tx.Version(1); err != nil || v.Number != 1 || v.Author != "jo" {
+			t.Errorf("FileTx.Version(1) = %+v, %v", v, err)
+		}
+		if _, err := tx.Version(3); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FileTx.Version(3): %v", err)
+		}
+		return nil
+	}))
+	vs, err := db.Versions(ctx, "acme", "/p/a.prt")
+	if err != nil || len(vs) != 2 || vs[0].Number != 1 || vs[1].Number != 2 || vs[0].Author != "jo" {
+		t.Fatalf("history %+v %v", vs, err)
+	}
+	if _, err := db.Versions(ctx, "acme", "/nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("history of an unknown file: %v", err)
+	}
+	if m, err := db.Manifest(ctx, "acme", "/p/a.prt", 1); err != nil || string(m) != "m1" {
+		t.Fatalf("manifest 1: %q %v", m, err)
+	}
+	if _, err := db.Manifest(ctx, "acme", "/p/a.prt", 3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("manifest 3: %v", err)
+	}
+	// Listing: direct files and subfolders; other orgs invisible.
+	for _, p := range []string{"/p/sub/b.prt", "/p/sub/deeper/c.prt", "/top.prt", "/p-x.prt"} {
+		_, err := commit(db, version(p, "jo"), []byte("m"))
+		must(t, err)
+	}
+	_, err = commit(db, store.Version{OrgID: "other", Path: "/p/c.prt"}, []byte("m"))
+	must(t, err)
+	files, folders, err := db.ListFiles(ctx, "acme", "/p")
+	if err != nil || len(files) != 1 || files[0].Path != "/p/a.prt" || len(folders) != 1 || folders[0].Path != "/p/sub" {
+		t.Fatalf("list /p: %+v %+v %v", files, folders, err)
+	}
+	files, folders, _ = db.ListFiles(ctx, "acme", "/")
+	if len(files) != 2 || files[0].Path != "/p-x.prt" || files[1].Path != "/top.prt" || len(folders) != 1 || folders[0].Path != "/p" {
+		t.Fatalf("list /: %+v %+v", files, folders)
+	}
+	files, folders, err = db.ListFiles(ctx, "acme", "/empty")
+	if err != nil || files == nil || folders == nil || len(files)+len(folders) != 0 {
+		t.Fatalf("list of an empty folder: %#v %#v %v; want empty, non-nil lists", files, folders, err)
+	}
+	n := 0
+	must(t, db.Manifests(ctx, "acme", func([]byte) error { n++; return nil }))
+	if n != 6 {
+		t.Fatalf("%d manifests, want 6", n)
+	}
+	if err := db.Manifests(ctx, "acme", func([]byte) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("Manifests passes fn's error on: %v", err)
+	}
+}
+
+// TestConcurrentUpdates: transactions on one file racing over every
+// replica see each other's writes, one after the other (none is lost);
+// new paths racing where one is the folder of another: one wins.
+func TestConcurrentUpdates(t *testing.T, b Backend) {
 	dbs := replicas(t, b, 2)
-	const savers = 8
-	race := func(save func(i int) error) (won int) {
-		t.Helper()
-		errs := make([]error, savers)
-		var wg sync.WaitGroup
-		for i := range savers {
-			wg.Go(func() { errs[i] = save(i) })
-		}
-		wg.Wait()
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, store.ErrConflict):
-				t.Errorf("a racing save: %v, want success or ErrConflict", err)
+	const writers = 8
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			if _, err := commit(dbs[i%2], version("/race.prt", fmt.Sprint("u", i)), fmt.Appendf(nil, "m%d", i)); err != nil {
+				t.Errorf("a racing save: %v", err)
 			}
-		}
-		return won
-	}
-	for base := range 3 {
-		won := race(func(i int) error {
-			_, err := dbs[i%2].CommitVersion(ctx, version("/race.prt", fmt.Sprint("u", i)), fmt.Appendf(nil, "m%d", i), store.Commit{Base: base, UserID: fmt.Sprint("u", i)})
-			return err
 		})
-		if won != 1 {
-			t.Fatalf("from base %d: %d saves won, want 1", base, won)
-		}
 	}
+	wg.Wait()
 	vs, err := dbs[0].Versions(ctx, "acme", "/race.prt")
-	if err != nil || len(vs) != 3 {
-		t.Fatalf("versions: %+v %v; want 3", vs, err)
+	if err != nil || len(vs) != writers {
+		t.Fatalf("versions: %+v %v; want %d", vs, err, writers)
 	}
 	for i, v := range vs {
 		m, err := dbs[1].Manifest(ctx, "acme", "/race.prt", v.Number)
@@ -200,15 +175,26 @@ func TestConcurrentCommits(t *testing.T, b Backend) {
 			t.Fatalf("version %d by %s holds %q (%v)", v.Number, v.Author, m, err)
 		}
 	}
-	// New paths where one is the folder of another: one wins.
-	won := race(func(i int) error {
-		path := "/dir"
-		if i%2 == 1 {
-			path = fmt.Sprintf("/dir/f%d.prt", i)
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			path := "/dir"
+			if i%2 == 1 {
+				path = fmt.Sprintf("/dir/f%d.prt", i)
+			}
+			_, errs[i] = commit(dbs[i%2], version(path, "u"), []byte("m"))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("a racing save: %v, want success or ErrConflict", err)
 		}
-		_, err := dbs[i%2].CommitVersion(ctx, version(path, "u"), []byte("m"), store.Commit{UserID: "u"})
-		return err
-	})
+	}
 	files, folders, _ := dbs[0].ListFiles(ctx, "acme", "/")
 	hasFile, hasFolder := false, false
 	for _, f := range files {
@@ -219,35 +205,6 @@ func TestConcurrentCommits(t *testing.T, b Backend) {
 	}
 	if hasFile == hasFolder {
 		t.Fatalf("/dir is a file: %v, a folder: %v (%d saves won); want exactly one", hasFile, hasFolder, won)
-	}
-}
-
-// TestConcurrentCheckOut: users racing to check a file out: one holds it.
-func TestConcurrentCheckOut(t *testing.T, b Backend) {
-	dbs := replicas(t, b, 2)
-	_, err := dbs[0].CommitVersion(ctx, version("/a.prt", "jo"), nil, store.Commit{UserID: "jo"})
-	must(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var holders []string
-	for i := range 8 {
-		wg.Go(func() {
-			u := fmt.Sprint("u", i)
-			_, err := dbs[i%2].Lock(ctx, "acme", "/a.prt", store.Lock{UserID: u, Since: time.Now()})
-			switch {
-			case err == nil:
-				mu.Lock()
-				holders = append(holders, u)
-				mu.Unlock()
-			case !errors.Is(err, store.ErrLocked):
-				t.Errorf("lock: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	e, err := dbs[0].File(ctx, "acme", "/a.prt")
-	if err != nil || len(holders) != 1 || e.Lock == nil || e.Lock.UserID != holders[0] {
-		t.Fatalf("holders %v, file %+v, %v; want one holder", holders, e, err)
 	}
 }
 
@@ -262,10 +219,10 @@ func TestListFilesPage(t *testing.T, b Backend) {
 		"/d/sub2/x.prt", "/d/sub-x/q.prt", "/d/a/inner.prt", "/d-sibling.prt", "/e/x.prt",
 	}
 	for _, p := range paths {
-		_, err := db.CommitVersion(ctx, version(p, "jo"), []byte("m"), store.Commit{UserID: "jo"})
+		_, err := commit(db, version(p, "jo"), []byte("m"))
 		must(t, err)
 	}
-	_, err := db.CommitVersion(ctx, store.Version{OrgID: "other", Path: "/d/other.prt"}, []byte("m"), store.Commit{})
+	_, err := commit(db, store.Version{OrgID: "other", Path: "/d/other.prt"}, []byte("m"))
 	must(t, err)
 	// In order: folders as their files' paths sort ("sub-x/" before
 	// "sub/" before "sub2/"), then files.
