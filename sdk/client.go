@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,6 +31,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
@@ -46,7 +46,7 @@ var (
 	// ErrUnreachable: the service could not be reached in time.
 	ErrUnreachable = errors.New("iscsdk: service unreachable")
 	// ErrProtocol: the service answered something this SDK does not understand.
-	ErrProtocol = errors.New("iscsdk: protocol error")
+	ErrProtocol = link.ErrProtocol
 	// ErrShutOut: the client has been shut out.
 	ErrShutOut = errors.New("iscsdk: client is shut out")
 	// ErrTimeout: no event arrived before the deadline.
@@ -55,16 +55,15 @@ var (
 	// registered; events go to the callback.
 	ErrCallbackRegistered = errors.New("iscsdk: events go to the registered callback")
 	// ErrDisconnected: the connection dropped before the service answered.
-	ErrDisconnected = errors.New("iscsdk: disconnected")
+	ErrDisconnected = link.ErrDisconnected
 )
 
-// Reconnect backoff: the first retry comes after up to reconnectBase, each
-// later one waits twice as long, up to reconnectMax, with jitter.
-const (
-	reconnectBase = 250 * time.Millisecond
-	reconnectMax  = 30 * time.Second
-	ackEvery      = 64 // acknowledge at least every this many events
-)
+// reconnectBackoff: the first retry comes after up to 250 ms, each later
+// one waits twice as long, up to 30 s, with jitter.
+var reconnectBackoff = link.Backoff{Base: 250 * time.Millisecond, Max: 30 * time.Second}
+
+// ackEvery: acknowledge at least every this many events.
+const ackEvery = 64
 
 // Client is a connection to iscd. Its methods may be called from any goroutine.
 type Client struct {
@@ -80,7 +79,7 @@ type Client struct {
 	cancel context.CancelFunc
 	runWG  sync.WaitGroup
 
-	nextID      atomic.Uint64 // wire request ids
+	link        *link.Link    // requests and answers, on the connection of the moment
 	nextRequest atomic.Uint64 // the host's request ids (events carry them)
 	shut        atomic.Bool
 	shutDone    chan struct{}  // closed when ShutOut has finished
@@ -100,9 +99,6 @@ type Client struct {
 	signin      *signIn      // Config.SignIn: the device grant and its tokens
 
 	mu          sync.Mutex
-	conn        *transport.Conn
-	connChanged chan struct{} // closed and replaced whenever conn changes
-	pending     map[uint64]chan reply
 	solutions   map[uint64]*solution // GetSolution requests in progress
 	session     string
 	resumeToken string
@@ -143,11 +139,10 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 			ReadBufferSize:   transport.BufferSize,
 			WriteBufferSize:  transport.BufferSize,
 		},
-		log:         logger,
-		logOut:      logOut,
-		pending:     map[uint64]chan reply{},
-		connChanged: make(chan struct{}),
-		shutDone:    make(chan struct{}),
+		log:      logger,
+		logOut:   logOut,
+		link:     link.New(),
+		shutDone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.licenses = newKeeper(c)
@@ -249,9 +244,7 @@ func (c *Client) ShutOut() error {
 	// held at once instead of waiting for the resume window to pass.
 	// While disconnected there is no one to tell: the session then ends on
 	// the service when its resume window passes.
-	c.mu.Lock()
-	connected := c.conn != nil
-	c.mu.Unlock()
+	connected := c.link.Conn() != nil
 	reported := make(chan struct{})
 	go func() { c.reportWG.Wait(); close(reported) }()
 	if connected {
@@ -282,162 +275,23 @@ func (c *Client) ShutOut() error {
 // call sends one request and waits for its result, decoded into out. While
 // the client is disconnected it waits for the reconnection, until ctx ends.
 func (c *Client) call(ctx context.Context, op string, body, out any) error {
-	return c.do(ctx, true, op, body, out)
+	return c.link.Call(ctx, op, body, out)
 }
 
 // tryCall is call that fails with ErrDisconnected at once while the client
 // is disconnected.
 func (c *Client) tryCall(ctx context.Context, op string, body, out any) error {
-	return c.do(ctx, false, op, body, out)
-}
-
-func (c *Client) do(ctx context.Context, wait bool, op string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("%s: encode: %w", op, err)
-	}
-	r, err := c.roundTrip(ctx, wait, func(conn *transport.Conn, id uint64) error {
-		return conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b})
-	})
-	if err == nil {
-		err = r.result(out)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return nil
-}
-
-// reply is the service's answer to a request: a "res" message, or a
-// binary frame of the request's id.
-type reply struct {
-	m     *wire.Message
-	frame *wire.Frame
-}
-
-// result decodes a "res" answer into out.
-func (r reply) result(out any) error {
-	switch {
-	case r.m == nil:
-		return fmt.Errorf("%w: binary answer where a result was expected", ErrProtocol)
-	case r.m.Error != nil:
-		return r.m.Error
-	case out != nil:
-		if err := json.Unmarshal(r.m.Body, out); err != nil {
-			return fmt.Errorf("%w: %v", ErrProtocol, err)
-		}
-	}
-	return nil
-}
-
-// binary returns a binary answer of the wanted kind.
-func (r reply) binary(kind byte) (*wire.Frame, error) {
-	switch {
-	case r.m != nil && r.m.Error != nil:
-		return nil, r.m.Error
-	case r.frame == nil || r.frame.Kind != kind:
-		return nil, fmt.Errorf("%w: expected a binary answer of kind %d", ErrProtocol, kind)
-	}
-	return r.frame, nil
-}
-
-// roundTrip gives send a request id on the current connection (waiting
-// for one if wait) and returns the answer to that id.
-func (c *Client) roundTrip(ctx context.Context, wait bool, send func(conn *transport.Conn, id uint64) error) (reply, error) {
-	id := c.nextID.Add(1)
-	ch := make(chan reply, 1)
-	conn, err := c.waitConn(ctx, wait, id, ch)
-	if err != nil {
-		return reply{}, err
-	}
-	defer func() {
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-	}()
-	if err := send(conn, id); err != nil {
-		if errors.Is(err, wire.ErrTooLarge) {
-			return reply{}, err
-		}
-		if ctx.Err() != nil { // the caller gave up while the request waited to be sent
-			return reply{}, ctx.Err()
-		}
-		return reply{}, ErrDisconnected
-	}
-	select {
-	case r, ok := <-ch:
-		if !ok {
-			return reply{}, ErrDisconnected
-		}
-		return r, nil
-	case <-ctx.Done():
-		return reply{}, ctx.Err()
-	}
+	return c.link.TryCall(ctx, op, body, out)
 }
 
 // sendFrame sends a binary request and decodes its "res" answer into out.
 func (c *Client) sendFrame(ctx context.Context, f wire.Frame, out any) error {
-	r, err := c.roundTrip(ctx, true, func(conn *transport.Conn, id uint64) error {
-		f.ID = id
-		b, err := wire.EncodeFrame(f)
-		if err != nil {
-			return err
-		}
-		return conn.SendBinary(ctx, b)
-	})
-	if err != nil {
-		return err
-	}
-	return r.result(out)
+	return c.link.SendFrame(ctx, f, out)
 }
 
 // fetch sends a request whose answer is a binary frame of kind.
 func (c *Client) fetch(ctx context.Context, op string, body any, kind byte) (*wire.Frame, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	r, err := c.roundTrip(ctx, true, func(conn *transport.Conn, id uint64) error {
-		return conn.Send(ctx, &wire.Message{Type: wire.TypeRequest, ID: id, Op: op, Body: b})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	f, err := r.binary(kind)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	return f, nil
-}
-
-// waitConn waits until the client is connected (or ctx ends) and registers
-// ch for the answer to request id on that connection.
-func (c *Client) waitConn(ctx context.Context, wait bool, id uint64, ch chan reply) (*transport.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.conn == nil {
-		if !wait {
-			return nil, ErrDisconnected
-		}
-		changed := c.connChanged
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			c.mu.Lock()
-			return nil, ErrDisconnected
-		}
-		c.mu.Lock()
-	}
-	c.pending[id] = ch
-	return c.conn, nil
-}
-
-// setConn changes the current connection and wakes waitConn; mu is held.
-func (c *Client) setConn(conn *transport.Conn) {
-	c.conn = conn
-	close(c.connChanged)
-	c.connChanged = make(chan struct{})
+	return c.link.Fetch(ctx, op, body, kind)
 }
 
 // survive is deferred by the SDK's long-lived goroutines: a bug in them
@@ -529,8 +383,8 @@ func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
 	}
 	c.session, c.resumeToken = w.Session, w.ResumeToken
 	c.heartbeat = time.Duration(w.HeartbeatMS) * time.Millisecond
-	c.setConn(conn)
 	c.mu.Unlock()
+	c.link.Attach(conn)
 
 	p := map[string]string{"session": w.Session, "resumed": strconv.FormatBool(w.Resumed), "serverTime": w.ServerTime.UTC().Format(time.RFC3339Nano)}
 	switch {
@@ -560,22 +414,12 @@ func (c *Client) run(conn *transport.Conn) {
 		reason := transport.Describe(err)
 		c.log.Warn("disconnected", "err", reason)
 		c.emitState(StateDisconnected, map[string]string{"error": reason})
-		for attempt := 1; ; attempt++ {
-			select {
-			case <-time.After(backoff(attempt)):
-			case <-c.ctx.Done():
-				return
-			}
+		conn, err = link.Reconnect(c.ctx, reconnectBackoff, func(ctx context.Context, attempt int) (*transport.Conn, error) {
 			c.emitState(StateReconnecting, map[string]string{"attempt": strconv.Itoa(attempt)})
-			cctx, cancel := context.WithTimeout(c.ctx, c.cfg.ConnectTimeout)
-			conn, err = c.connect(cctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			if c.ctx.Err() != nil {
-				return
-			}
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+			defer cancel()
+			return c.connect(cctx)
+		}, func(attempt int, err error) {
 			if errors.Is(err, ErrUnauthorized) {
 				// The token is refused: revoked, or its user's access
 				// ended while the program was away. The session and its
@@ -584,16 +428,11 @@ func (c *Client) run(conn *transport.Conn) {
 			}
 			c.log.Warn("reconnect failed", "attempt", attempt, "err", err)
 			c.emitState(StateDisconnected, map[string]string{"error": err.Error(), "attempt": strconv.Itoa(attempt)})
+		})
+		if err != nil {
+			return // shutting out
 		}
 	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := reconnectMax
-	if attempt < 16 {
-		d = min(reconnectBase<<(attempt-1), reconnectMax)
-	}
-	return d/2 + rand.N(d/2+1) // equal jitter: never a thundering herd, never zero
 }
 
 // serve reads conn until it ends or the client shuts out.
@@ -616,32 +455,20 @@ func (c *Client) serve(conn *transport.Conn) error {
 		stopHB()
 		hbWG.Wait()
 		conn.Close(websocket.CloseNormalClosure, "")
-		c.mu.Lock()
-		if c.conn == conn {
-			c.setConn(nil)
-		}
-		for id, ch := range c.pending {
-			close(ch)
-			delete(c.pending, id)
-		}
-		c.mu.Unlock()
+		c.link.Detach(conn)
 	}()
 	for {
 		m, bin, err := conn.Read()
 		if err != nil {
 			return err
 		}
-		if m == nil {
-			f, err := wire.DecodeFrame(bin)
+		if answer, err := c.link.Answer(m, bin); answer || err != nil {
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrProtocol, err)
+				return err
 			}
-			c.answered(f.ID, reply{frame: &f})
 			continue
 		}
 		switch m.Type {
-		case wire.TypeResult:
-			c.answered(m.ID, reply{m: m})
 		case wire.TypeEvent:
 			c.receive(conn, m)
 		case wire.TypeBye:
@@ -666,17 +493,6 @@ func (c *Client) signInRequired(reason, msg string) {
 	}
 	c.licenses.dropAll("the user must sign in again: " + msg)
 	c.emit(localEvent(EventSignInRequired, map[string]string{"reason": reason, "message": msg}))
-}
-
-// answered hands the answer to request id to its caller, if it still waits.
-func (c *Client) answered(id uint64, r reply) {
-	c.mu.Lock()
-	ch := c.pending[id]
-	delete(c.pending, id)
-	c.mu.Unlock()
-	if ch != nil {
-		ch <- r
-	}
 }
 
 // receive queues a service event exactly once and acknowledges in batches.

@@ -476,7 +476,7 @@ func (k *keeper) stepOne(ctx context.Context, id string, now time.Time) time.Tim
 			"graceEndsAt": end.UTC().Format(time.RFC3339), "message": "offline: the licence stays usable until the grace ends"}))
 	}
 	// Retry with backoff, but wake for the next state change.
-	retry := now.Add(backoff(min(h.failed, 8)))
+	retry := now.Add(reconnectBackoff.Delay(min(h.failed, 8)))
 	for _, t := range []time.Time{lease, end} {
 		if t.After(now) && t.Before(retry) {
 			retry = t
