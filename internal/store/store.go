@@ -175,6 +175,7 @@ type Store interface {
 	Directory
 	Identity
 	SignIns
+	Federation
 	Sessions
 	Licenses
 	Marketplace

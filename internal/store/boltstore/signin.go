@@ -17,7 +17,7 @@ var (
 )
 
 // signInBuckets are created at Open.
-var signInBuckets = [][]byte{bktDeviceGrants, bktRefreshFamilies}
+var signInBuckets = [][]byte{bktDeviceGrants, bktRefreshFamilies, bktBrowserFlows, bktOIDCProviders, bktUserLinks}
 
 // CreateDeviceGrant implements store.SignIns.
 func (d *DB) CreateDeviceGrant(_ context.Context, g store.DeviceGrant) error {

@@ -55,6 +55,7 @@ var Tests = []struct {
 	{"MarketRequests", TestMarketRequests},
 	{"Identity", TestIdentity},
 	{"SignIns", TestSignIns},
+	{"Federation", TestFederation},
 	{"NamedSeats", TestNamedSeats},
 	{"FileRecords", TestFileRecords},
 	{"ListFilesPage", TestListFilesPage},
