@@ -120,6 +120,7 @@ type Server struct {
 	push     *marketpush.Pusher // nil without a marketplace API
 	base     string             // the URL it serves, once started
 	upgrades *upgrades.Service
+	signin   *signin.Service
 	http     *http.Server
 	stopping atomic.Bool
 	served   chan error
@@ -227,13 +228,18 @@ func Open(cfg Config) (*Server, error) {
 		mux.Handle(sh.Prefix(), sh)
 		cfg.Logger.Info("marketplace sync interfaces", "path", sh.Prefix(), "privateKey", cfg.KitSync.PrivateKey != nil)
 	}
-	signin.New(st, tokenAuth{st}, s.hub, cfg.Logger, cfg.SignIn).Mount(mux)
+	s.signin = signin.New(st, tokenAuth{st}, s.hub, cfg.Logger, cfg.SignIn)
+	s.signin.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.instrument(mux)
 	s.http = newHTTPServer(mux, cfg.Limits, cfg.Logger)
 	return s, nil
 }
+
+// SignIn is iscd's sign-in, for the parts that sign a browser's user in
+// (BeginSignIn, OnSignedIn) or add identity providers (AddUpstreams).
+func (s *Server) SignIn() *signin.Service { return s.signin }
 
 // Hub is the session hub, for capabilities that register request handlers
 // or publish events.

@@ -40,7 +40,8 @@ type BrowserFlow struct {
 	UserID      string    `json:"userId,omitempty"`
 	CodeHash    string    `json:"codeHash,omitempty"`
 	CodeExpires time.Time `json:"codeExpires,omitzero"`
-	State       string    `json:"state"` // GrantPending, GrantApproved (code issued), GrantDone (code spent)
+	FamilyID    string    `json:"familyId,omitempty"` // the refresh family the code was spent on
+	State       string    `json:"state"`              // GrantPending, GrantApproved (code issued), GrantDone (code spent)
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires"`
 }

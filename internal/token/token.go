@@ -26,6 +26,8 @@ const (
 	PrefixAccess  = "isc" // a signed-in program's short-lived access token
 	PrefixRefresh = "isf" // a signed-in program's refresh token
 	PrefixDevice  = "isd" // a device authorization grant's device code
+	PrefixFlow    = "isb" // a browser sign-in under way (the state it carries)
+	PrefixCode    = "isz" // an authorization code, for a program's loopback
 )
 
 // MaxLen bounds a token presented by a client.

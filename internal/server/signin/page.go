@@ -33,24 +33,51 @@ var text = map[string]map[string]string{
 		"tooMany":  "Too many wrong codes. Wait ten minutes, then try again.",
 		"check":    "Sign in %s as %s (%s)? The program asked %d minutes ago. Confirm only if you started this sign-in yourself: someone who sends you a code wants your access.",
 		"confirm":  "Yes, sign it in",
+		// The browser sign-in (/signin).
+		"signIn":       "Sign in",
+		"email":        "Your work email",
+		"emailFor":     "You will sign in with your organisation's account.",
+		"next":         "Continue",
+		"or":           "Or sign in with an API token",
+		"noProvider":   "No organisation signs in with this email here. Check it, or sign in with an API token.",
+		"otherOrg":     "The program asked for a user of another organisation.",
+		"badFlow":      "This sign-in is unknown, was used already, or has expired. Start it again in your program.",
+		"badClient":    "The program that sent you here is not known to this service.",
+		"badRedirect":  "The program asked to be answered somewhere other than this computer: refused.",
+		"refused":      "The sign-in was refused. Ask your administrator whether your account may sign in.",
+		"failed":       "The service failed. Try again.",
+		"providerDown": "Your organisation's sign-in service does not answer. Try again later.",
 	},
 	"zh-Hans": {
-		"title":    "登录您的程序",
-		"intro":    "您的程序显示了一个代码。在此输入该代码，即以您的身份登录该程序。",
-		"code":     "程序显示的代码",
-		"token":    "您的 API 令牌",
-		"tokenFor": "使用管理员提供给您的 API 令牌登录。",
-		"dev":      "开发服务器：令牌留空即以演示用户登录。",
-		"approve":  "登录该程序",
-		"deny":     "拒绝",
-		"approved": "完成。请返回您的程序：它已登录。",
-		"denied":   "已拒绝。该程序未登录。",
-		"badCode":  "此代码未知或已过期。请检查，或在程序中重新开始登录。",
-		"badToken": "此 API 令牌无效。",
-		"noToken":  "请输入您的 API 令牌。",
-		"tooMany":  "错误代码过多。请等待十分钟后再试。",
-		"check":    "以 %[2]s（%[3]s）的身份登录 %[1]s？该程序在 %[4]d 分钟前发出请求。仅当此登录是您本人发起时才确认：向您发送代码的人想获取您的访问权限。",
-		"confirm":  "是，登录",
+		"title":        "登录您的程序",
+		"intro":        "您的程序显示了一个代码。在此输入该代码，即以您的身份登录该程序。",
+		"code":         "程序显示的代码",
+		"token":        "您的 API 令牌",
+		"tokenFor":     "使用管理员提供给您的 API 令牌登录。",
+		"dev":          "开发服务器：令牌留空即以演示用户登录。",
+		"approve":      "登录该程序",
+		"deny":         "拒绝",
+		"approved":     "完成。请返回您的程序：它已登录。",
+		"denied":       "已拒绝。该程序未登录。",
+		"badCode":      "此代码未知或已过期。请检查，或在程序中重新开始登录。",
+		"badToken":     "此 API 令牌无效。",
+		"noToken":      "请输入您的 API 令牌。",
+		"tooMany":      "错误代码过多。请等待十分钟后再试。",
+		"check":        "以 %[2]s（%[3]s）的身份登录 %[1]s？该程序在 %[4]d 分钟前发出请求。仅当此登录是您本人发起时才确认：向您发送代码的人想获取您的访问权限。",
+		"confirm":      "是，登录",
+		"signIn":       "登录",
+		"email":        "您的工作邮箱",
+		"emailFor":     "您将使用所在组织的账号登录。",
+		"next":         "继续",
+		"or":           "或使用 API 令牌登录",
+		"noProvider":   "此处没有使用该邮箱登录的组织。请检查，或使用 API 令牌登录。",
+		"otherOrg":     "程序要求另一个组织的用户登录。",
+		"badFlow":      "此登录未知、已被使用或已过期。请在程序中重新开始。",
+		"badClient":    "将您转到此处的程序不为本服务所知。",
+		"badRedirect":  "程序要求将结果发送到本计算机以外的地方：已拒绝。",
+		"refused":      "登录被拒绝。请询问管理员您的账号是否可以登录。",
+		"failed":       "服务出错。请重试。",
+		"providerDown": "您所在组织的登录服务没有响应。请稍后再试。",
 	},
 }
 
@@ -114,6 +141,13 @@ type pageData struct {
 }
 
 func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
+	pageHeaders(w)
+	w.WriteHeader(status)
+	pageTmpl.Execute(w, d)
+}
+
+// pageHeaders are every sign-in page's.
+func pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	// No script, no style, no frame: the page is a form and nothing else.
@@ -122,8 +156,6 @@ func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	pageTmpl.Execute(w, d)
 }
 
 func (s *Service) page(w http.ResponseWriter, r *http.Request) {
@@ -300,4 +332,66 @@ func (s *Service) pageUser(ctx context.Context, apiToken string) (u store.User, 
 		return u, "badToken"
 	}
 	return u, ""
+}
+
+var chooserTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.signIn}}</title></head>
+<body>
+<main>
+<h1>{{.T.signIn}}</h1>
+{{if .Message}}<p role="status" id="message">{{.Message}}</p>{{end}}
+{{if .Flow}}
+<form method="post" action="/signin">
+<input type="hidden" name="lang" value="{{.Lang}}">
+<input type="hidden" name="flow" value="{{.Flow}}">
+<p><label for="email">{{.T.email}}</label><br>
+<input id="email" name="email" type="email" value="{{.Email}}" maxlength="256" autocomplete="email" aria-describedby="email_help"><br>
+<small id="email_help">{{.T.emailFor}}</small></p>
+<p><button type="submit" id="next">{{.T.next}}</button></p>
+</form>
+<form method="post" action="/signin">
+<input type="hidden" name="lang" value="{{.Lang}}">
+<input type="hidden" name="flow" value="{{.Flow}}">
+<h2>{{.T.or}}</h2>
+<p><label for="api_token">{{.T.token}}</label><br>
+<input id="api_token" name="api_token" type="password" maxlength="256" autocomplete="off" aria-describedby="token_help"><br>
+<small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>
+<p><button type="submit" id="with_token">{{.T.signIn}}</button></p>
+</form>
+{{end}}
+</main>
+</body>
+</html>
+`))
+
+type chooserData struct {
+	Lang    string
+	T       map[string]string
+	Flow    string
+	Email   string
+	Message string
+	Dev     bool
+}
+
+// renderChooser shows the browser sign-in's page for flow tok, with the
+// message msg names ("" none).
+func (s *Service) renderChooser(w http.ResponseWriter, r *http.Request, status int, tok, email, msg string) {
+	l := lang(r)
+	d := chooserData{Lang: l, T: text[l], Flow: tok, Email: email, Dev: s.cfg.DevUserID != ""}
+	if msg != "" {
+		d.Message = d.T[msg]
+	}
+	pageHeaders(w)
+	// Its forms end elsewhere: at the organisation's provider (https), or,
+	// signed in with a token, at the program's loopback.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self' https: http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	chooserTmpl.Execute(w, d)
+}
+
+// pageError shows a browser sign-in's failure, in words msg names.
+func (s *Service) pageError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.renderChooser(w, r, status, "", "", msg)
 }

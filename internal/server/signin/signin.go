@@ -80,7 +80,10 @@ func (c *Config) defaults() {
 // Store is what the service keeps.
 type Store interface {
 	store.SignIns
+	store.Federation
 	User(ctx context.Context, id string) (store.User, error)
+	Users(ctx context.Context, orgID string) ([]store.User, error)
+	CreateUser(ctx context.Context, u store.User) error
 	Org(ctx context.Context, id string) (store.Org, error)
 	Product(ctx context.Context, id string) (store.Product, error)
 }
@@ -105,17 +108,21 @@ type Service struct {
 	log  *slog.Logger
 	cfg  Config
 
-	starts *window // device authorizations per client address
+	starts *window // device authorizations and authorization requests per client address
 	wrong  *window // wrong codes on the page per user
 	swept  time.Time
 	sweep  sync.Mutex
+
+	mu        sync.RWMutex
+	upstreams []Upstreams         // identity providers, by kind (AddUpstreams)
+	then      map[string]SignedIn // what browser sign-ins were for (OnSignedIn)
 }
 
 // New returns the service. auth checks the API token pasted on the
 // verification page.
 func New(st Store, auth session.Authenticator, ends Sessions, log *slog.Logger, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg,
+	return &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg, then: map[string]SignedIn{},
 		starts: newWindow(time.Minute, startsPerMinute, cfg.Now), wrong: newWindow(10*time.Minute, wrongCodes, cfg.Now)}
 }
 
@@ -126,6 +133,10 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+RevokePath, s.revoke)
 	mux.HandleFunc("GET "+VerificationPath, s.page)
 	mux.HandleFunc("POST "+VerificationPath, s.confirm)
+	mux.HandleFunc("GET "+AuthorizePath, s.authorize)
+	mux.HandleFunc("GET "+ChooserPath, s.chooser)
+	mux.HandleFunc("POST "+ChooserPath, s.choose)
+	mux.HandleFunc("GET "+CallbackPath, s.callback)
 }
 
 // userCodeAlphabet has no vowels (no words) and no look-alikes (RFC 8628 6.1).
@@ -251,6 +262,11 @@ func (s *Service) sweepExpired(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("sign-in: expired device grants swept", "count", n)
 	}
+	if n, err := s.st.DeleteExpiredBrowserFlows(ctx, now.Add(-time.Hour)); err != nil { // an hour on: a code used twice is still seen
+		s.log.Warn("sign-in: sweep expired browser sign-ins", "err", err)
+	} else if n > 0 {
+		s.log.Info("sign-in: expired browser sign-ins swept", "count", n)
+	}
 }
 
 // baseURL is the address the program reached iscd at, for the
@@ -287,8 +303,10 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 		out, err = s.deviceCodeGrant(r.Context(), product, device, f.Get("device_code"))
 	case "refresh_token":
 		out, err = s.refreshGrant(r.Context(), product, device, f.Get("refresh_token"))
+	case GrantTypeCode:
+		out, err = s.codeGrant(r.Context(), product, device, f)
 	default:
-		err = fail("unsupported_grant_type", "grant_type: "+GrantTypeDeviceCode+" or refresh_token")
+		err = fail("unsupported_grant_type", "grant_type: "+GrantTypeCode+", "+GrantTypeDeviceCode+" or refresh_token")
 	}
 	if err != nil {
 		writeError(w, err)
@@ -367,17 +385,17 @@ func (s *Service) deviceCodeGrant(ctx context.Context, product, device, code str
 		return nil, outcome
 	}
 	_ = s.st.DeleteDeviceGrant(ctx, g.ID) // spent; a second poll finds nothing
-	return s.issue(ctx, g.UserID, product, g.DeviceHash)
+	return s.issueFamily(ctx, token.ID(), g.UserID, product, g.DeviceHash)
 }
 
-// issue starts a refresh family for a user and hands out its first tokens.
-func (s *Service) issue(ctx context.Context, userID, product, deviceHash string) (*Tokens, error) {
+// issueFamily starts refresh family fid for a user and hands out its
+// first tokens.
+func (s *Service) issueFamily(ctx context.Context, fid, userID, product, deviceHash string) (*Tokens, error) {
 	u, err := s.allowed(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
-	fid := token.ID()
 	refresh, hash := token.NewWithID(token.PrefixRefresh, fid)
 	f := store.RefreshFamily{ID: fid, UserID: u.ID, OrgID: u.OrgID, ProductID: product, DeviceHash: deviceHash,
 		CurrentHash: hash, Created: now, Rotated: now, Expires: now.Add(s.cfg.RefreshTTL)}
