@@ -31,7 +31,7 @@ func (a *args) fail(format string, v ...any) {
 }
 
 // client returns the usable client id; nil after a problem.
-func (a *args) client(id C.uintptr_t) *sdk.Client {
+func (a *args) client(id C.uintptr_t) *sdk.Desk {
 	if a.err != nil {
 		return nil
 	}

@@ -54,11 +54,11 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		cfg.ConnectTimeout = time.Duration(o.connect_timeout_ms) * time.Millisecond
 	}
 	fromCEnv(&cfg)
-	c, err := sdk.Init(context.Background(), cfg)
+	d, err := sdk.InitDesk(context.Background(), cfg)
 	if err != nil {
 		return 0, err
 	}
-	return clients.add(c), nil
+	return clients.add(d), nil
 }
 
 // fromCEnv fills the settings the host left empty from the C environment.

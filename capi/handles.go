@@ -13,9 +13,9 @@ import (
 var clients = table{m: map[uintptr]*client{}}
 
 type client struct {
-	sdk      *sdk.Client
-	poisoned string // why the client is unusable; set under table.mu
-	closing  bool   // shut_out has begun: every other call is refused
+	desk     *sdk.Desk // the C ABI's calls are the Desk's
+	poisoned string    // why the client is unusable; set under table.mu
+	closing  bool      // shut_out has begun: every other call is refused
 }
 
 type table struct {
@@ -25,16 +25,16 @@ type table struct {
 }
 
 // add stores c and returns its id (never 0).
-func (t *table) add(c *sdk.Client) uintptr {
+func (t *table) add(d *sdk.Desk) uintptr {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.last++
-	t.m[t.last] = &client{sdk: c}
+	t.m[t.last] = &client{desk: d}
 	return t.last
 }
 
 // get returns the usable client id.
-func (t *table) get(id uintptr) (*sdk.Client, error) {
+func (t *table) get(id uintptr) (*sdk.Desk, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c, err := t.lookup(id)
@@ -47,13 +47,13 @@ func (t *table) get(id uintptr) (*sdk.Client, error) {
 	if c.poisoned != "" {
 		return nil, fmt.Errorf("%w: the client is unusable after an earlier internal error (%s); shut it out", errInternal, c.poisoned)
 	}
-	return c.sdk, nil
+	return c.desk, nil
 }
 
 // beginClose marks id closing, poisoned or not, so that every other call
 // with it fails with ISCSDK_E_INVALID_HANDLE, and returns its client;
 // first is false for a shut-out already under way. endClose forgets id.
-func (t *table) beginClose(id uintptr) (c *sdk.Client, first bool, err error) {
+func (t *table) beginClose(id uintptr) (d *sdk.Desk, first bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, err := t.lookup(id)
@@ -61,7 +61,7 @@ func (t *table) beginClose(id uintptr) (c *sdk.Client, first bool, err error) {
 		return nil, false, err
 	}
 	first, e.closing = !e.closing, true
-	return e.sdk, first, nil
+	return e.desk, first, nil
 }
 
 func (t *table) endClose(id uintptr) {

@@ -94,7 +94,7 @@ func page(fn string, id C.uintptr_t, out **C.char, errbuf *C.char, a *args, call
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pageTimeout)
 	defer cancel()
-	v, err := call(ctx, c)
+	v, err := call(ctx, c.Client())
 	if err != nil {
 		return reply(errbuf, named(fn, refused(err)))
 	}

@@ -32,7 +32,7 @@ func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.u
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
 		defer cancel()
 	}
-	return reply(errbuf, named("iscsdk_sign_in", c.SignIn(ctx, sdk.SignInOptions{Org: o})))
+	return reply(errbuf, named("iscsdk_sign_in", c.Client().SignIn(ctx, sdk.SignInOptions{Org: o})))
 }
 
 //export isc_go_sign_out
@@ -45,5 +45,5 @@ func isc_go_sign_out(id C.uintptr_t, errbuf *C.char) (st C.iscsdk_status) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return reply(errbuf, named("iscsdk_sign_out", c.SignOut(ctx)))
+	return reply(errbuf, named("iscsdk_sign_out", c.Client().SignOut(ctx)))
 }

@@ -2,9 +2,15 @@
 // program to iscd, keeps the session alive across network trouble, and
 // delivers the service's events to the program.
 //
-// A program calls Init once, registers a callback with RegisterEventRecall
-// (or polls with PollEvent), and calls ShutOut before it exits. The calls
-// mirror the SDK that CAD vendors already integrate; see docs/architecture.md.
+// It has two surfaces over one connection. Client is the Go one: Init
+// connects, each call takes a context, typed options and returns a typed
+// result or an error (SaveTo, OpenFile, Solve, List, ...), and Close ends
+// it; the service's own news (notices, licence freezes, connection state)
+// arrive as events (OnEvent, PollEvent). Desk is the call surface of the
+// SDK that CAD vendors already integrate (Init, RegisterEventRecall, Save,
+// GetSolution, ...: string parameters, request ids, come-back JSON, every
+// answer an event); the C ABI is built on it, and Go programs ported from
+// that SDK use it. See docs/architecture.md.
 //
 // The SDK never writes to the program's stdout or stderr: diagnostics go to
 // a size-capped log file in the workspace (Config.LogLevel, $ISCSDK_LOG).
@@ -47,7 +53,7 @@ var (
 	ErrUnreachable = errors.New("iscsdk: service unreachable")
 	// ErrProtocol: the service answered something this SDK does not understand.
 	ErrProtocol = link.ErrProtocol
-	// ErrShutOut: the client has been shut out.
+	// ErrShutOut: the client has been closed (Close, or Desk.ShutOut).
 	ErrShutOut = errors.New("iscsdk: client is shut out")
 	// ErrTimeout: no event arrived before the deadline.
 	ErrTimeout = errors.New("iscsdk: timed out")
@@ -197,11 +203,11 @@ func (c *Client) start(conn *transport.Conn) {
 	}
 }
 
-// RegisterEventRecall sets the function that receives events, one at a time
-// and in order, on a goroutine of the SDK. fn == nil queues events for
-// PollEvent instead. When it returns, a callback in progress with the
-// previous function has finished (unless it is called from that callback).
-func (c *Client) RegisterEventRecall(fn func(Event)) error {
+// OnEvent sets the function that receives events, one at a time and in
+// order, on a goroutine of the SDK. fn == nil queues events for PollEvent
+// instead. When it returns, a callback in progress with the previous
+// function has finished (unless it is called from that callback).
+func (c *Client) OnEvent(fn func(Event)) error {
 	if c.shut.Load() {
 		return ErrShutOut
 	}
@@ -225,14 +231,14 @@ func (c *Client) SessionID() string {
 	return c.session
 }
 
-// ShutOut ends the session and frees everything: the connection, the
+// Close ends the session and frees everything: the connection, the
 // goroutines and the log file. No callback runs after it returns. Called
 // from inside the event callback it does not wait for that callback (it
 // cannot), and no further callback runs after the current one returns.
 // A second call returns ErrShutOut once the first has finished (at once
 // when it is made from inside the event callback, which the first may be
 // waiting for).
-func (c *Client) ShutOut() error {
+func (c *Client) Close() error {
 	if !c.shut.CompareAndSwap(false, true) {
 		if !c.events.inCallback() {
 			<-c.shutDone

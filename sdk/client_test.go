@@ -23,7 +23,7 @@ func TestInitConnectsAndHeartbeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	e := next(t, c, isState(sdk.StateConnected))
 	if e.Params["session"] != c.SessionID() || e.Params["resumed"] != "false" {
 		t.Fatalf("connected event %v, session %s", e.Params, c.SessionID())
@@ -64,7 +64,7 @@ func TestInitErrors(t *testing.T) {
 			tc.edit(&cfg)
 			c, err := sdk.Init(context.Background(), cfg)
 			if err == nil {
-				c.ShutOut()
+				c.Close()
 				t.Fatal("Init succeeded")
 			}
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
@@ -100,7 +100,7 @@ func TestConfigFromEnvironmentAndCredentialsFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Init from env + credentials file: %v", err)
 	}
-	c.ShutOut()
+	c.Close()
 
 	// The struct wins over the environment.
 	t.Setenv(sdk.EnvToken, "isk_0000000000000000_wrong")
@@ -108,7 +108,7 @@ func TestConfigFromEnvironmentAndCredentialsFile(t *testing.T) {
 	if c, err = sdk.Init(context.Background(), cfg); err != nil {
 		t.Fatalf("struct token should win over the environment: %v", err)
 	}
-	c.ShutOut()
+	c.Close()
 }
 
 func TestEventsArriveInOrder(t *testing.T) {
@@ -117,7 +117,7 @@ func TestEventsArriveInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	for i := 1; i <= 50; i++ {
 		notice(t, svc, c.SessionID(), strconv.Itoa(i))
 	}
@@ -149,7 +149,7 @@ func TestReconnectReplaysMissedEventsAfterDroppedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
 	for i := 1; i <= 3; i++ {
@@ -177,7 +177,7 @@ func TestReconnectAfterServerDropsConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
 	notice(t, svc, id, "1")
@@ -203,7 +203,7 @@ func TestResumeAcrossServiceRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	id := c.SessionID()
 	next(t, c, isState(sdk.StateConnected))
 	notice(t, svc, id, "1")
@@ -230,7 +230,7 @@ func TestGracefulShutdownTellsTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	svc.Stop()
 	e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventServiceClosed })
 	if e.Params["reason"] != "shutdown" || e.Params["message"] == "" {
@@ -252,7 +252,7 @@ func TestRetentionGapIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	next(t, c, isState(sdk.StateConnected))
 	p.Cut(true)
 	next(t, c, isState(sdk.StateDisconnected))
@@ -273,12 +273,12 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	id := c.SessionID()
 
 	var inside atomic.Int32
 	gotA := make(chan string, 100)
-	c.RegisterEventRecall(func(e sdk.Event) {
+	c.OnEvent(func(e sdk.Event) {
 		if inside.Add(1) != 1 {
 			t.Error("two callbacks at once")
 		}
@@ -299,7 +299,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 		}
 	}
 	gotB := make(chan string, 100)
-	c.RegisterEventRecall(func(e sdk.Event) {
+	c.OnEvent(func(e sdk.Event) {
 		if e.Type == sdk.EventNotice {
 			gotB <- e.Params["text"]
 		}
@@ -311,7 +311,7 @@ func TestCallbackOrderReregisterAndPollMode(t *testing.T) {
 	if len(gotA) != 0 {
 		t.Fatal("old callback still called after re-registering")
 	}
-	c.RegisterEventRecall(nil) // back to polling
+	c.OnEvent(nil) // back to polling
 	notice(t, svc, id, "22")
 	expectNotices(t, c, 22, 22)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -336,15 +336,15 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	shut := make(chan error, 1)
-	c.RegisterEventRecall(func(e sdk.Event) {
+	c.OnEvent(func(e sdk.Event) {
 		if e.Type == sdk.EventConnectionState {
-			shut <- c.ShutOut() // must not deadlock
+			shut <- c.Close() // must not deadlock
 		}
 	})
 	if err := <-shut; err != nil {
 		t.Fatalf("ShutOut in callback: %v", err)
 	}
-	if err := c.ShutOut(); !errors.Is(err, sdk.ErrShutOut) {
+	if err := c.Close(); !errors.Is(err, sdk.ErrShutOut) {
 		t.Fatalf("second ShutOut: %v", err)
 	}
 	goleak.VerifyNone(t, before)
@@ -354,7 +354,7 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after atomic.Bool
-	c2.RegisterEventRecall(func(sdk.Event) {
+	c2.OnEvent(func(sdk.Event) {
 		if after.Load() {
 			t.Error("callback after ShutOut returned")
 		}
@@ -362,12 +362,12 @@ func TestShutOutFromCallbackAndNoCallbackAfterShutOut(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		notice(t, svc, c2.SessionID(), "x")
 	}
-	if err := c2.ShutOut(); err != nil {
+	if err := c2.Close(); err != nil {
 		t.Fatal(err)
 	}
 	after.Store(true)
-	if err := c2.RegisterEventRecall(nil); !errors.Is(err, sdk.ErrShutOut) {
-		t.Fatalf("RegisterEventRecall after ShutOut: %v", err)
+	if err := c2.OnEvent(nil); !errors.Is(err, sdk.ErrShutOut) {
+		t.Fatalf("OnEvent after Close: %v", err)
 	}
 	goleak.VerifyNone(t, before)
 }
@@ -378,7 +378,7 @@ func TestShutOutEndsTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ShutOut()
+	c.Close()
 	var sessions []map[string]any
 	if err := svc.Admin().Do(context.Background(), "GET", "/sessions", nil, &sessions); err != nil {
 		t.Fatal(err)
@@ -406,7 +406,7 @@ func TestNoGoroutineLeakAcrossReconnects(t *testing.T) {
 	}
 	p.Cut(true) // shut out while disconnected, in the middle of backoff
 	next(t, c, isState(sdk.StateDisconnected))
-	if err := c.ShutOut(); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	goleak.VerifyNone(t, before)
@@ -422,7 +422,7 @@ func TestConcurrentShutOuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after atomic.Int32
-	c.RegisterEventRecall(func(sdk.Event) {
+	c.OnEvent(func(sdk.Event) {
 		if after.Load() > 0 {
 			t.Error("callback after a ShutOut returned")
 		}
@@ -430,7 +430,7 @@ func TestConcurrentShutOuts(t *testing.T) {
 	errs := make(chan error, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
-			err := c.ShutOut()
+			err := c.Close()
 			after.Add(1)
 			errs <- err
 		}()
@@ -449,7 +449,7 @@ func TestRevokedTokenEndsItsSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	next(t, c, isState(sdk.StateConnected))
 	id, _, _ := strings.Cut(strings.TrimPrefix(svc.APIToken, "isk_"), "_")
 	if err := svc.Admin().Do(context.Background(), "DELETE", "/tokens/"+id, nil, nil); err != nil {

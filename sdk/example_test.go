@@ -20,8 +20,8 @@ func Example() {
 		fmt.Fprintln(os.Stderr, "iscsdk:", err)
 		return
 	}
-	defer c.ShutOut()
-	c.RegisterEventRecall(func(e sdk.Event) {
+	defer c.Close()
+	sdk.NewDesk(c).RegisterEventRecall(func(e sdk.Event) {
 		fmt.Printf("%s %s\n", e.Type, e.JSON())
 	})
 	stop := make(chan os.Signal, 1)
@@ -51,7 +51,7 @@ func ExampleClient_PollEvent() {
 	if err != nil {
 		return
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	for {
 		e, err := c.PollEvent(context.Background())
 		if err != nil {

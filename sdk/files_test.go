@@ -184,14 +184,14 @@ func TestConflictAndCheckOut(t *testing.T) {
 
 	// The compatible calls: OpenOnly cannot be saved back; OpenAndCheckout can.
 	open := func(c *sdk.Client, typ int) sdk.Event {
-		id, err := c.OpenCloudPath("/p.prt", typ, json.RawMessage(`{"k":1}`))
+		id, err := sdk.NewDesk(c).OpenCloudPath("/p.prt", typ, json.RawMessage(`{"k":1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventOpenCloudFile && e.RequestID == id })
 	}
 	save := func(c *sdk.Client, path string) sdk.Event {
-		id, err := c.Save(path, false, nil)
+		id, err := sdk.NewDesk(c).Save(path, false, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -462,7 +462,7 @@ func TestZippedAssemblyOpensAsAFolder(t *testing.T) {
 	// A zip whose entries climb out of the folder is refused, and nothing
 	// lands outside it.
 	a.SaveTo(ctx, zipOf(t, map[string]string{"ok.prt": "ok", "../../escape.txt": "evil"}), "/z/Evil.zip", 0, sdk.SaveOptions{})
-	id, _ := a.OpenCloudPath("/z/Evil.zip", sdk.OpenOnly, nil)
+	id, _ := sdk.NewDesk(a).OpenCloudPath("/z/Evil.zip", sdk.OpenOnly, nil)
 	e := next(t, a, func(e sdk.Event) bool { return e.Type == sdk.EventOpenCloudFile && e.RequestID == id })
 	if e.Params["status"] != "failed" || e.Params["errorCode"] != "bad_archive" {
 		t.Fatalf("zip-slip archive: %v", e.Params)

@@ -127,15 +127,16 @@ func checkComeBack(cb json.RawMessage) (json.RawMessage, error) {
 // Status "success" with LicenseType "string" and LicenseContent, or
 // Status "failed" with errorCode and errorMsg. A floating licence's lease is
 // then renewed in the background until ShutOut (LicenseState events).
-func (c *Client) GetLicenseStringRequest(devInfo string, comeBack json.RawMessage) (uint64, error) {
-	return c.requestLicense("", devInfo, comeBack)
+func (d *Desk) GetLicenseStringRequest(devInfo string, comeBack json.RawMessage) (uint64, error) {
+	return d.c.requestLicense("", devInfo, comeBack)
 }
 
 // GetLicenseFileRequest is GetLicenseStringRequest delivered as a file:
 // the licence string is written atomically to fileName (a relative name is
 // taken inside the workspace's "licenses" directory and may not leave it)
 // and the event carries LicenseType "file" and LicenseFilePath.
-func (c *Client) GetLicenseFileRequest(fileName, devInfo string, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) GetLicenseFileRequest(fileName, devInfo string, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	if fileName == "" {
 		return 0, fmt.Errorf("%w: no file name", ErrInvalidArgument)
 	}
@@ -228,7 +229,8 @@ func licenseFailure(id uint64, cb json.RawMessage, filePath string, err error) E
 // LicenseVerifyNotify reports the program's own verdict on the licence it
 // received (verified, or not with errorMsg) to the service's audit log. It
 // returns at once; the report is sent when the client is connected.
-func (c *Client) LicenseVerifyNotify(verified bool, errorMsg string) error {
+func (d *Desk) LicenseVerifyNotify(verified bool, errorMsg string) error {
+	c := d.c
 	if c.shut.Load() {
 		return ErrShutOut
 	}

@@ -68,14 +68,14 @@ func connect(t *testing.T, cfg sdk.Config) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
 // requestLicense asks for a licence string and returns the LicenseVerify event.
 func requestLicense(t *testing.T, c *sdk.Client, dev string) sdk.Event {
 	t.Helper()
-	id, err := c.GetLicenseStringRequest(dev, json.RawMessage(`{"doc":"bracket.prt"}`))
+	id, err := sdk.NewDesk(c).GetLicenseStringRequest(dev, json.RawMessage(`{"doc":"bracket.prt"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestLicenseFileRequest(t *testing.T) {
 	srv := servertest.Start(t)
 	cfg := config(t, srv)
 	c := connect(t, cfg)
-	id, err := c.GetLicenseFileRequest("cad.lic", fp1, nil)
+	id, err := sdk.NewDesk(c).GetLicenseFileRequest("cad.lic", fp1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +140,14 @@ func TestLicenseFileRequest(t *testing.T) {
 		t.Fatalf("licence file: %q %v", b, err)
 	}
 	for _, bad := range []string{"../escape.lic", "a/../../b.lic", ""} {
-		if _, err := c.GetLicenseFileRequest(bad, fp1, nil); !errors.Is(err, sdk.ErrInvalidArgument) {
+		if _, err := sdk.NewDesk(c).GetLicenseFileRequest(bad, fp1, nil); !errors.Is(err, sdk.ErrInvalidArgument) {
 			t.Errorf("file name %q: %v", bad, err)
 		}
 	}
 	// A file that cannot be written: a failed event, not a crash.
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, nil, 0o600)
-	id, _ = c.GetLicenseFileRequest(filepath.Join(blocker, "x.lic"), fp1, nil)
+	id, _ = sdk.NewDesk(c).GetLicenseFileRequest(filepath.Join(blocker, "x.lic"), fp1, nil)
 	e = next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseVerify && e.RequestID == id })
 	if e.Params["Status"] != "failed" || e.Params["errorCode"] != "file_error" {
 		t.Fatalf("unwritable file: %v", e.Params)
@@ -199,7 +199,7 @@ func TestLicenseRefusals(t *testing.T) {
 			{fp1, json.RawMessage(`[1,2]`)},
 			{fp1, json.RawMessage(`{"a":`)},
 		} {
-			if _, err := c.GetLicenseStringRequest(tc.dev, tc.cb); !errors.Is(err, sdk.ErrInvalidArgument) {
+			if _, err := sdk.NewDesk(c).GetLicenseStringRequest(tc.dev, tc.cb); !errors.Is(err, sdk.ErrInvalidArgument) {
 				t.Errorf("dev %.20q cb %s: %v", tc.dev, tc.cb, err)
 			}
 		}
@@ -267,7 +267,7 @@ func TestFloatingSeats(t *testing.T) {
 		t.Fatalf("%d seats held, want 2", n)
 	}
 	// ShutOut returns the seat at once.
-	if err := b.ShutOut(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if e := requestLicense(t, c, fp3); e.Params["Status"] != "success" {
@@ -358,13 +358,13 @@ func TestVerifyNotifyIsAudited(t *testing.T) {
 	srv := servertest.Start(t)
 	c := connect(t, config(t, srv))
 	requestLicense(t, c, fp1)
-	if err := c.LicenseVerifyNotify(false, "signature did not match the compiled key"); err != nil {
+	if err := sdk.NewDesk(c).LicenseVerifyNotify(false, "signature did not match the compiled key"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.LicenseVerifyNotify(false, "\xff"); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if err := sdk.NewDesk(c).LicenseVerifyNotify(false, "\xff"); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("invalid UTF-8: %v", err)
 	}
-	c.ShutOut() // waits for the notify to be delivered
+	c.Close() // waits for the notify to be delivered
 	var audit []store.AuditEntry
 	if err := srv.Admin().Do(context.Background(), "GET", "/licenses/"+server.DevLicense+"/audit", nil, &audit); err != nil {
 		t.Fatal(err)

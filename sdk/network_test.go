@@ -81,7 +81,7 @@ func TestHonoursHTTPProxyAndNoProxy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Init through the proxy: %v", err)
 	}
-	c.ShutOut()
+	c.Close()
 	if p.tunnels.Load() != 1 || p.asked.Load() != "iscd.corp.invalid:"+port {
 		t.Fatalf("tunnels %d, asked %v", p.tunnels.Load(), p.asked.Load())
 	}
@@ -137,7 +137,7 @@ func TestWSSWithCAFile(t *testing.T) {
 		t.Fatalf("with the CA file: %v", err)
 	}
 	next(t, c, isState(sdk.StateConnected))
-	c.ShutOut()
+	c.Close()
 
 	notPEM := filepath.Join(t.TempDir(), "ca.pem")
 	writeFile(t, notPEM, "not a certificate")
@@ -155,7 +155,7 @@ func TestLogGoesToTheWorkspaceWithoutSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ShutOut()
+	c.Close()
 	b, err := os.ReadFile(filepath.Join(cfg.WorkspaceDir, "logs", "iscsdk.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestLogGoesToTheWorkspaceWithoutSecrets(t *testing.T) {
 	if c, err = sdk.Init(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	c.ShutOut()
+	c.Close()
 	if _, err := os.Stat(filepath.Join(cfg.WorkspaceDir, "logs")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("log level off still wrote a log: %v", err)
 	}
@@ -192,7 +192,7 @@ func TestLogFileIsCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ShutOut()
+	c.Close()
 	st, err := os.Stat(path)
 	if err != nil || st.Size() >= 4<<20 {
 		t.Fatalf("log not rotated: %v %v", st.Size(), err)

@@ -39,7 +39,8 @@ const pickerGrace = time.Minute
 // view may show the URL there instead. The outcome is the OpenFile event
 // of that id, as for OpenCloudPath; a cancelled picker reports status
 // "failed" with errorCode "cancelled", an unused one "expired".
-func (c *Client) OpenCloudFile(comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) OpenCloudFile(comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	if c.shut.Load() {
 		return 0, ErrShutOut
 	}
@@ -69,7 +70,8 @@ func (c *Client) OpenCloudFile(comeBack json.RawMessage) (uint64, error) {
 // file (or assembly folder) in a picker page, then saves it there like
 // SaveAs. Like OpenCloudFile it raises a Picker event; the outcome is the
 // SaveResult event of the returned request id.
-func (c *Client) SelectSaveAsPath(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) SelectSaveAsPath(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	abs, cb, err := c.checkLocal(localPath, comeBack)
 	if err != nil {
 		return 0, err

@@ -74,7 +74,7 @@ func TestPostgresReplicas(t *testing.T) {
 	if e := requestLicense(t, second, fp2); e.Params["errorCode"] != "no_seat" {
 		t.Fatalf("second machine through B on a 1-seat licence: %v", e.Params)
 	}
-	if err := first.ShutOut(); err != nil {
+	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if e := requestLicense(t, second, fp2); e.Params["Status"] != "success" {
@@ -412,7 +412,7 @@ func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
 	putSolvers(t, a)
 	c := connect(t, config(t, a))
 	model, args, pidFile, _ := waiterModel(t)
-	id, err := c.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
 	pid := solverPid(t, pidFile)
-	if err := c.Cancel(id); err != nil {
+	if err := sdk.NewDesk(c).Cancel(id); err != nil {
 		t.Fatal(err)
 	}
 	if e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id }); e.Params["status"] != "canceled" {

@@ -64,7 +64,7 @@ func TestSignIn(t *testing.T) {
 	if !strings.HasPrefix(string(first), "isf_") {
 		t.Fatalf("refresh token file holds %.4q...", first)
 	}
-	c.ShutOut()
+	c.Close()
 
 	// The next start: signed in at once, no prompt; the token rotated.
 	c, err = sdk.Init(context.Background(), cfg)
@@ -92,14 +92,14 @@ func TestSignIn(t *testing.T) {
 	if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
 		t.Fatalf("the revoked refresh token: %d %v", status, body)
 	}
-	c.ShutOut()
+	c.Close()
 
 	// Signed out: the next start asks for a sign-in.
 	c, err = sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Init after SignOut: %v", err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	if c.SessionID() != "" {
 		t.Fatal("a session without a sign-in")
 	}
@@ -114,7 +114,7 @@ func TestSignInDenied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	done := make(chan error, 1)
 	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
@@ -151,7 +151,7 @@ func TestSignInReconnectRefreshes(t *testing.T) {
 	cfg := config(t, srv)
 	cfg.Token, cfg.SignIn = "", true
 	c := signedIn(t, srv, cfg)
-	defer c.ShutOut()
+	defer c.Close()
 	session := c.SessionID()
 	files, _ := filepath.Glob(filepath.Join(cfg.WorkspaceDir, "signin", "*.token"))
 	if len(files) != 1 {
@@ -183,12 +183,12 @@ func TestSignInTwoProgramsShareAWorkspace(t *testing.T) {
 	cfg := config(t, srv)
 	cfg.Token, cfg.SignIn = "", true
 	a := signedIn(t, srv, cfg)
-	defer a.ShutOut()
+	defer a.Close()
 	b, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.ShutOut()
+	defer b.Close()
 	if b.SessionID() == "" {
 		t.Fatal("the second program is not signed in")
 	}

@@ -461,7 +461,8 @@ type solution struct {
 // when known; one SolutionResult event ends it with status
 // success/failed/canceled, resultDir, exitCode, and errorCode and errorMsg
 // on failure.
-func (c *Client) GetSolution(filePath, optionsJSON string, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) GetSolution(filePath, optionsJSON string, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	abs, cb, err := c.checkLocal(filePath, comeBack)
 	if err != nil {
 		return 0, err
@@ -562,7 +563,8 @@ var ErrUnknownRequest = fmt.Errorf("%w: no solution in progress has that request
 // Cancel stops a GetSolution: a job on the service is canceled there (its
 // worker stops the solver), and the SolutionResult event says "canceled";
 // a solve still uploading stops at once.
-func (c *Client) Cancel(requestID uint64) error {
+func (d *Desk) Cancel(requestID uint64) error {
+	c := d.c
 	if c.shut.Load() {
 		return ErrShutOut
 	}

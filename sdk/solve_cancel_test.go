@@ -18,11 +18,11 @@ func TestGetSolutionCanceledAtOnceEndsCanceled(t *testing.T) {
 	}
 	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
 	for range 10 {
-		id, err := c.GetSolution(model, opts, nil)
+		id, err := sdk.NewDesk(c).GetSolution(model, opts, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Cancel(id); err != nil {
+		if err := sdk.NewDesk(c).Cancel(id); err != nil {
 			t.Fatalf("cancel: %v", err)
 		}
 		e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })

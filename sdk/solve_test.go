@@ -68,7 +68,7 @@ func startCompute(t *testing.T) (*servertest.Server, *sdk.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return srv, c
 }
 
@@ -205,7 +205,7 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 	_, c := startCompute(t)
 	model, args, pidFile, _ := waiterModel(t)
 	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
-	id, err := c.GetSolution(model, opts, []byte(`{"tag":7}`))
+	id, err := sdk.NewDesk(c).GetSolution(model, opts, []byte(`{"tag":7}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
 	pid := solverPid(t, pidFile)
-	if err := c.Cancel(id); err != nil {
+	if err := sdk.NewDesk(c).Cancel(id); err != nil {
 		t.Fatal(err)
 	}
 	e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })
@@ -223,7 +223,7 @@ func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
 	if processAlive(pid) {
 		t.Fatalf("the solver (pid %s) still runs after the canceled result", pid)
 	}
-	if err := c.Cancel(id); !errors.Is(err, sdk.ErrUnknownRequest) {
+	if err := sdk.NewDesk(c).Cancel(id); !errors.Is(err, sdk.ErrUnknownRequest) {
 		t.Fatalf("cancel of a finished request: %v", err)
 	}
 }
@@ -280,7 +280,7 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	model, args, _, release := waiterModel(t)
 	done := solveWhileRunning(c, model, args)
 	p.Cut(true) // the engineer's network is gone while the solver runs
@@ -304,7 +304,7 @@ func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 	srv, c := startCompute(t)
 	model, args, pidFile, _ := waiterModel(t)
 	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
-	id, err := c.GetSolution(model, opts, nil)
+	id, err := sdk.NewDesk(c).GetSolution(model, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 	})
 	job := e.Params["jobId"]
 	pid := solverPid(t, pidFile)
-	if err := c.ShutOut(); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var state string
@@ -401,10 +401,10 @@ func TestSolveQueueQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	model, args, _, _ := waiterModel(t)
 	for i := range 3 {
-		id, err := c.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+		id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,7 +101,7 @@ func TestResaveReadsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("re-save after one edit: %+v", r)
 	}
 	// The cache survives a restart of the program.
-	a.ShutOut()
+	a.Close()
 	b := statClient(t, cfg)
 	if r := mustSave(t, b, dir, "/asm", 3, asm); r.FilesRead != 0 || r.Version != 4 {
 		t.Fatalf("re-save after a restart: %+v", r)

@@ -106,7 +106,8 @@ func writeJSON(path string, v any) error {
 // unless it becomes forced. A forced upgrade is downloaded and staged at
 // once and announced by an Update event with fromForceWin "true"; an
 // optional one waits for UpgradeNotify.
-func (c *Client) CheckNewVersions() (uint64, error) {
+func (d *Desk) CheckNewVersions() (uint64, error) {
+	c := d.c
 	if c.shut.Load() {
 		return 0, ErrShutOut
 	}
@@ -123,7 +124,8 @@ func (c *Client) CheckNewVersions() (uint64, error) {
 // installed after the program exits (see Config.NoAutoInstall). false:
 // that version is not offered again unless it becomes forced. Without an
 // offer, or for a forced one answered false, it returns ErrInvalidArgument.
-func (c *Client) UpgradeNotify(upgrade bool) error {
+func (d *Desk) UpgradeNotify(upgrade bool) error {
+	c := d.c
 	if c.shut.Load() {
 		return ErrShutOut
 	}

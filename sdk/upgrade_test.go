@@ -54,10 +54,10 @@ func TestOptionalUpgrade(t *testing.T) {
 	publishRelease(t, srv, "2.0.0", false, data)
 	cfg := upgradeConfig(t, srv)
 	c := connect(t, cfg)
-	if err := c.UpgradeNotify(true); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if err := sdk.NewDesk(c).UpgradeNotify(true); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("UpgradeNotify before any offer: %v", err)
 	}
-	id, err := c.CheckNewVersions()
+	id, err := sdk.NewDesk(c).CheckNewVersions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestOptionalUpgrade(t *testing.T) {
 		n.Params["size"] != strconv.Itoa(len(data)) || n.Params["notes"] != "fixes 2.0.0" || n.Params["current"] != "1.2.3" {
 		t.Fatalf("notice: %+v", n)
 	}
-	if err := c.UpgradeNotify(true); err != nil {
+	if err := sdk.NewDesk(c).UpgradeNotify(true); err != nil {
 		t.Fatal(err)
 	}
 	u := next(t, c, isType(sdk.EventUpdate))
@@ -80,7 +80,7 @@ func TestOptionalUpgrade(t *testing.T) {
 	if err := json.Unmarshal([]byte(u.Params["installCommand"]), &argv); err != nil || len(argv) != 2 || argv[0] != u.Params["packagePath"] || argv[1] != "--silent" {
 		t.Fatalf("install command %q (%v)", u.Params["installCommand"], err)
 	}
-	c.ShutOut()
+	c.Close()
 
 	// The host installed it itself (NoAutoInstall) and starts again at
 	// 2.0.0: the next Init says the upgrade is done, and nothing is offered.
@@ -93,7 +93,7 @@ func TestOptionalUpgrade(t *testing.T) {
 	if _, err := os.Stat(u.Params["packagePath"]); !os.IsNotExist(err) {
 		t.Fatalf("the installed package is still in the workspace: %v", err)
 	}
-	c2.CheckNewVersions()
+	sdk.NewDesk(c2).CheckNewVersions()
 	if n := next(t, c2, isType(sdk.EventUpgradeNotice)); n.Params["available"] != "false" {
 		t.Fatalf("up to date, yet: %+v", n)
 	}
@@ -104,19 +104,19 @@ func TestDeclinedVersionIsNotOfferedAgainUnlessForced(t *testing.T) {
 	publishRelease(t, srv, "2.0.0", false, randomBytes(22, 1<<20))
 	cfg := upgradeConfig(t, srv)
 	c := connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
-	if err := c.UpgradeNotify(false); err != nil {
+	if err := sdk.NewDesk(c).UpgradeNotify(false); err != nil {
 		t.Fatal(err)
 	}
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	if n := next(t, c, isType(sdk.EventUpgradeNotice)); n.Params["available"] != "false" || n.Params["declined"] != "2.0.0" {
 		t.Fatalf("a declined version offered again: %+v", n)
 	}
 	// The declines live in the workspace: a new session remembers.
-	c.ShutOut()
+	c.Close()
 	c = connect(t, cfg) // the same workspace
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	if n := next(t, c, isType(sdk.EventUpgradeNotice)); n.Params["available"] != "false" {
 		t.Fatalf("a declined version offered in a new session: %+v", n)
 	}
@@ -131,7 +131,7 @@ func TestDeclinedVersionIsNotOfferedAgainUnlessForced(t *testing.T) {
 	if u.Params["fromForceWin"] != "true" || u.Params["status"] != "staged" || u.Params["version"] != "2.1.0" {
 		t.Fatalf("forced update: %+v", u)
 	}
-	if err := c.UpgradeNotify(false); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if err := sdk.NewDesk(c).UpgradeNotify(false); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("declining a forced upgrade: %v", err)
 	}
 }
@@ -152,12 +152,12 @@ func TestAlteredPackageIsRefused(t *testing.T) {
 	check := func(t *testing.T, cfg sdk.Config, wantCode string) {
 		t.Helper()
 		c := connect(t, cfg)
-		defer c.ShutOut()
-		c.CheckNewVersions()
+		defer c.Close()
+		sdk.NewDesk(c).CheckNewVersions()
 		if n := next(t, c, isType(sdk.EventUpgradeNotice)); n.Params["available"] != "true" {
 			t.Fatalf("notice: %+v", n)
 		}
-		c.UpgradeNotify(true)
+		sdk.NewDesk(c).UpgradeNotify(true)
 		u := next(t, c, isType(sdk.EventUpdate))
 		if u.Params["status"] != "failed" || u.Params["errorCode"] != wantCode || u.Params["errorMsg"] == "" || u.Params["packagePath"] != "" {
 			t.Fatalf("update: %+v, want failed with %s", u, wantCode)
@@ -262,12 +262,12 @@ func TestUpgradeDownloadResumes(t *testing.T) {
 	cfg := upgradeConfig(t, srv)
 	cfg.Endpoint = p.Endpoint()
 	c := connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
 	// A link of 16 MiB/s: the 24 MiB download is still going when the
 	// link is cut (on loopback a loaded machine could finish it first).
 	p.Throttle(16 << 20)
-	c.UpgradeNotify(true)
+	sdk.NewDesk(c).UpgradeNotify(true)
 	pr := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventTransferProgress && e.Params["bytesDone"] != "0" })
 	p.Cut(true) // the network fails during the download...
 	p.Cut(false)
@@ -301,7 +301,7 @@ func TestUpgradeCheckWithAGarbageVersion(t *testing.T) {
 	cfg := upgradeConfig(t, srv)
 	cfg.AppVersion = "2024.1"
 	c := connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	n := next(t, c, isType(sdk.EventUpgradeNotice))
 	if n.Params["available"] != "false" || n.Params["errorCode"] != "bad_version" {
 		t.Fatalf("notice: %+v", n)
@@ -317,15 +317,15 @@ func TestStagedPackageChangedIsNeverRun(t *testing.T) {
 	cfg := upgradeConfig(t, srv)
 	cfg.NoAutoInstall = false // the hand-off must refuse, so no installer starts
 	c := connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
-	c.UpgradeNotify(true)
+	sdk.NewDesk(c).UpgradeNotify(true)
 	u := next(t, c, isType(sdk.EventUpdate))
 	if u.Params["status"] != "staged" || u.Params["autoInstall"] != "true" {
 		t.Fatalf("update: %+v", u)
 	}
 	writeFile(t, u.Params["packagePath"], "#!/bin/sh\necho not the vendor's\n")
-	if err := c.ShutOut(); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(cfg.WorkspaceDir, "upgrades", srv.Product)
@@ -350,18 +350,18 @@ func TestUpgradeDownloadResumesAfterExit(t *testing.T) {
 	publishRelease(t, srv, "2.0.0", false, data)
 	cfg := upgradeConfig(t, srv)
 	c := connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
-	c.UpgradeNotify(true)
+	sdk.NewDesk(c).UpgradeNotify(true)
 	pr := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventTransferProgress && e.Params["bytesDone"] != "0" })
-	c.ShutOut() // the engineer closes the program mid-download
+	c.Close() // the engineer closes the program mid-download
 	if _, err := os.Stat(filepath.Join(cfg.WorkspaceDir, "upgrades", srv.Product, "staged.json")); !os.IsNotExist(err) {
 		t.Fatalf("a half-downloaded package was staged (%v)", err)
 	}
 	c = connect(t, cfg)
-	c.CheckNewVersions()
+	sdk.NewDesk(c).CheckNewVersions()
 	next(t, c, isType(sdk.EventUpgradeNotice))
-	c.UpgradeNotify(true)
+	sdk.NewDesk(c).UpgradeNotify(true)
 	u := next(t, c, isType(sdk.EventUpdate))
 	fetched, _ := strconv.ParseInt(u.Params["bytesFetched"], 10, 64)
 	reused, _ := strconv.Atoi(u.Params["chunksReused"])

@@ -26,7 +26,7 @@ func TestFilesLarge(t *testing.T) {
 func pagesFolder(t *testing.T) string {
 	pages.Do(func() {
 		c := goClient(t)
-		defer c.ShutOut()
+		defer c.Close()
 		servertest.FillFolder(t, c, "/pages", 1100)
 	})
 	return "/pages"

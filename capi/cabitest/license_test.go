@@ -77,11 +77,11 @@ func TestKilledProgramsSeatReturnsAfterLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	ask := func() map[string]string {
 		// Another machine: the killed program's own machine would take its
 		// seat over at once.
-		id, err := c.GetLicenseStringRequest("0A:00:00:00:00:07|OTHER-DISK|OTHER-BOARD|OTHER-CPU", nil)
+		id, err := sdk.NewDesk(c).GetLicenseStringRequest("0A:00:00:00:00:07|OTHER-DISK|OTHER-BOARD|OTHER-CPU", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

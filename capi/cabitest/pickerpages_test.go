@@ -22,8 +22,8 @@ func TestPickerPagesInChromium(t *testing.T) {
 	}
 	dir := pagesFolder(t)
 	c := goClient(t)
-	defer c.ShutOut()
-	if _, err := c.OpenCloudFile(nil); err != nil {
+	defer c.Close()
+	if _, err := sdk.NewDesk(c).OpenCloudFile(nil); err != nil {
 		t.Fatal(err)
 	}
 	e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventPicker })

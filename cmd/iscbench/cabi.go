@@ -182,8 +182,8 @@ func goBaselines(ctx context.Context, e *env, s *iscd) (poll, verify float64, er
 	if err != nil {
 		return 0, 0, err
 	}
-	defer c.ShutOut()
-	id, err := c.GetLicenseStringRequest("", nil)
+	defer c.Close()
+	id, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 	if err != nil {
 		return 0, 0, err
 	}

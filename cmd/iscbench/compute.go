@@ -37,7 +37,7 @@ func benchCompute(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.ShutOut()
+	defer c.Close()
 
 	if _, err := exec.LookPath("ccx"); err != nil {
 		r.skip("solve_overhead_ms", "ms", "GetSolution end to end - a local ccx run of the same model, median", "ccx not installed (apt-get install calculix-ccx)")

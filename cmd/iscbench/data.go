@@ -50,12 +50,12 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer saver.ShutOut()
+	defer saver.Close()
 	opener, err := e.client(ctx, s, "opener")
 	if err != nil {
 		return err
 	}
-	defer opener.ShutOut()
+	defer opener.Close()
 
 	// The baselines: best of three each, on the data in the page cache as
 	// the save will find it.

@@ -63,7 +63,7 @@ func benchParts(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return err
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	// The parts were just written: a stat cache would not trust stamps
 	// this fresh (racy window, 2 s) and hash them once more; an engineer's
 	// parts are older than that.

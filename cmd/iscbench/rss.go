@@ -115,7 +115,7 @@ func helperSaveRSS(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	var res saveRSSResult
 	if v := procField("/proc/self/status", "VmHWM"); v != "" {
 		res.BeforeKiB, _ = strconv.ParseInt(trimKB(v), 10, 64)

@@ -276,7 +276,7 @@ func licenseRate(ctx context.Context, e *env, pg *postgres, n, clients int, wind
 		var wg sync.WaitGroup
 		for _, c := range cs {
 			if c != nil {
-				wg.Go(func() { c.ShutOut() })
+				wg.Go(func() { c.Close() })
 			}
 		}
 		wg.Wait()
@@ -295,7 +295,7 @@ func licenseRate(ctx context.Context, e *env, pg *postgres, n, clients int, wind
 	for _, c := range cs {
 		wg.Go(func() {
 			for run.Err() == nil {
-				id, err := c.GetLicenseStringRequest("", nil)
+				id, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 				if err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
@@ -443,7 +443,7 @@ func jobScale(ctx context.Context, e *env, pg *postgres, jobs int) (one, four ra
 	if err != nil {
 		return one, four, err
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	model := filepath.Join(dir, "trivial.inp")
 	if err := os.WriteFile(model, []byte("*HEADING\ntrivial\n"), 0o644); err != nil {
 		return one, four, err

@@ -282,7 +282,7 @@ func helperWANLink(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	var res wanResult
 	t := time.Now()
 	cold, err := c.SaveTo(ctx, *dir, "/wan/corpus", 0, sdk.SaveOptions{Assembly: true})

@@ -145,7 +145,7 @@ func (x *call) withSession(verb, path string, fn func(c *sdk.Client) error) erro
 	if err != nil {
 		return failed{"connect to", x.endpoint(), err}
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	if err := fn(c); err != nil {
 		return failed{verb, path, err}
 	}

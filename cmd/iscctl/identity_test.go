@@ -82,8 +82,8 @@ func TestIdentityCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
-	id, _ := c.GetLicenseStringRequest("", nil)
+	defer c.Close()
+	id, _ := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 	if e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.RequestID == id }); e.Params["Status"] != "success" {
 		t.Fatal(e.Params)
 	}

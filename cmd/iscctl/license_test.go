@@ -140,8 +140,8 @@ func holdSeat(t *testing.T, srv *servertest.Server) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
-	id, err := c.GetLicenseStringRequest("", nil)
+	t.Cleanup(func() { c.Close() })
+	id, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

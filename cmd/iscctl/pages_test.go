@@ -26,7 +26,7 @@ func TestLsPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	servertest.FillFolder(t, c, "/pages", 1100)
 
 	if l := decodeJSON[sdk.Listing](t, ok(t, env, "ls", "/pages", "--json").stdout); len(l.Files) != 1100 || l.Next != "" {

@@ -167,7 +167,7 @@ func (p *iscd) client(t *testing.T) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -45,7 +45,7 @@ func TestSaveResumesAfterKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 
 	content := make([]byte, 48<<20)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -79,7 +79,7 @@ func TestSaveResumesAfterKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.ShutOut()
+	defer o.Close()
 	open, err := o.OpenFile(context.Background(), "/crash/big.prt", false, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func TestUsageExactlyOnceAcrossKill9(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.ShutOut()
+		defer c.Close()
 		res, err := c.Solve(context.Background(), deck, sdk.SolveOptions{Solver: "calculix"})
 		if err != nil || res.Status != sdk.SolveSucceeded {
 			t.Fatalf("solve %s: %v %+v", deck, err, res)

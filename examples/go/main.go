@@ -1,6 +1,8 @@
 // Command console connects to iscd with the Go sdk, asks for a licence and
-// checks it offline, and prints every event until Ctrl-C, or for --seconds N. With iscd's dev.env in the environment
-// it needs no flags:
+// checks it offline, and prints every event until Ctrl-C, or for --seconds N.
+// It uses the calls of the SDK CAD vendors already integrate (sdk.Desk), as
+// the C and C++ examples do. With iscd's dev.env in the environment it needs
+// no flags:
 //
 //	set -a; . iscd-data/dev.env; set +a; go run ./examples/go --seconds 10
 package main
@@ -30,12 +32,12 @@ func main() {
 		defer cancel()
 	}
 
-	client, err := sdk.Init(ctx, sdk.Config{}) // every setting from the environment
+	desk, err := sdk.InitDesk(ctx, sdk.Config{}) // every setting from the environment
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "init:", err)
 		os.Exit(1)
 	}
-	client.RegisterEventRecall(func(e sdk.Event) {
+	desk.RegisterEventRecall(func(e sdk.Event) {
 		fmt.Printf("event %d %s request=%d %s\n", e.Type, e.Type, e.RequestID, e.JSON())
 		if e.Type == sdk.EventLicenseVerify && e.RequestID != 0 && e.Params["Status"] == "success" {
 			// Check the licence offline with the product's public key (a
@@ -46,15 +48,15 @@ func main() {
 				return
 			}
 			fmt.Printf("licence check: valid=%v code=%s edition=%s features=%v\n", res.Valid, res.Code, res.Edition, res.Features)
-			client.LicenseVerifyNotify(res.Valid, res.Message)
+			desk.LicenseVerifyNotify(res.Valid, res.Message)
 		}
 	})
 	// A licence for this device; the answer is a LicenseVerify event.
-	if _, err := client.GetLicenseStringRequest("", json.RawMessage(`{"from":"examples/go"}`)); err != nil {
+	if _, err := desk.GetLicenseStringRequest("", json.RawMessage(`{"from":"examples/go"}`)); err != nil {
 		fmt.Fprintln(os.Stderr, "licence request:", err)
 	}
 	<-ctx.Done()
-	if err := client.ShutOut(); err != nil { // no event is printed after this
+	if err := desk.ShutOut(); err != nil { // no event is printed after this
 		fmt.Fprintln(os.Stderr, "shut out:", err)
 		os.Exit(1)
 	}

@@ -78,7 +78,7 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	s1 := metricstest.Get(t, srv.MetricsURL, srv.MetricsToken)
 	if s1.Value("iscd_sessions_connected") != 1 {
 		t.Errorf("sessions connected = %v, want 1", s1.Value("iscd_sessions_connected"))
@@ -88,7 +88,7 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 	}
 
 	// A licence request: a floating seat of the demo licence.
-	if _, err := c.GetLicenseStringRequest("", nil); err != nil {
+	if _, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil); err != nil {
 		t.Fatal(err)
 	}
 	ev := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseVerify })
@@ -208,11 +208,11 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	s6 = metricstest.Get(t, srv.MetricsURL, srv.MetricsToken)
-	if _, err := c.CheckNewVersions(); err != nil {
+	if _, err := sdk.NewDesk(c).CheckNewVersions(); err != nil {
 		t.Fatal(err)
 	}
 	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventUpgradeNotice && e.Params["available"] == "true" })
-	if err := c.UpgradeNotify(true); err != nil {
+	if err := sdk.NewDesk(c).UpgradeNotify(true); err != nil {
 		t.Fatal(err)
 	}
 	if u := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventUpdate }); u.Params["status"] != "staged" {
@@ -252,7 +252,7 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 		delta(s0, s7, "iscd_session_received_bytes_total"), delta(s0, s7, "iscd_session_sent_bytes_total"))
 
 	// Shutting out ends the session and frees the seat.
-	c.ShutOut()
+	c.Close()
 	scrapeUntil(t, srv, func(s metricstest.Scrape) bool {
 		return s.Value("iscd_sessions_connected") == 0 && s.Value("iscd_seats_in_use") == 0 && !s.Has("iscd_license_seats_in_use", "license", server.DevLicense)
 	})

@@ -158,7 +158,7 @@ func (c *compute) client(t *testing.T) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cl.ShutOut() })
+	t.Cleanup(func() { cl.Close() })
 	return cl
 }
 
@@ -564,7 +564,7 @@ func TestCancelStopsTheSolverOnAWorkerProcess(t *testing.T) {
 	cl := c.client(t)
 	c.startWorker(t, "w", "--solver", "waiter")
 	model, args, pidFile, _ := waiterModel(t)
-	id, err := cl.GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+	id, err := sdk.NewDesk(cl).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +573,7 @@ func TestCancelStopsTheSolverOnAWorkerProcess(t *testing.T) {
 	})
 	pid := readPid(t, pidFile)
 	asked := time.Now()
-	if err := cl.Cancel(id); err != nil {
+	if err := sdk.NewDesk(cl).Cancel(id); err != nil {
 		t.Fatal(err)
 	}
 	if !waitExit(t, pid, waitFor) {

@@ -80,7 +80,7 @@ func gateClient(t *testing.T, srv *servertest.Server, org, product string) *sdk.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -88,7 +88,7 @@ func gateClient(t *testing.T, srv *servertest.Server, org, product string) *sdk.
 // its SaveResult event's params.
 func gateSave(t *testing.T, c *sdk.Client, local, cloud string) map[string]string {
 	t.Helper()
-	id, err := c.SaveAs(local, cloud, false, nil)
+	id, err := sdk.NewDesk(c).SaveAs(local, cloud, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func gateSave(t *testing.T, c *sdk.Client, local, cloud string) map[string]strin
 // gateSolve starts a solve of model and returns its request id.
 func gateSolve(t *testing.T, c *sdk.Client, model string) uint64 {
 	t.Helper()
-	id, err := c.GetSolution(model, "", nil)
+	id, err := sdk.NewDesk(c).GetSolution(model, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestGatesWithoutLicence(t *testing.T) {
 		t.Errorf("list without a licence: %v, want %s (sdk.ErrLicenseRequired)", err, wire.CodeLicenseRequired)
 	}
 	// A picker would show the organisation's files: none opens.
-	pid, err := c.OpenCloudFile(nil)
+	pid, err := sdk.NewDesk(c).OpenCloudFile(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func keysClient(t *testing.T, srv *servertest.Server) (*sdk.Client, sdk.Config) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c, cfg
 }
 
@@ -138,14 +138,14 @@ func TestReleaseNotSignedByTheVendorNeverRuns(t *testing.T) {
 			}
 			defer srv.Store().WithdrawRelease(ctx, srv.Product, sdk.Platform(), tc.version)
 			c, cfg := keysClient(t, srv)
-			c.CheckNewVersions()
+			sdk.NewDesk(c).CheckNewVersions()
 			keysEvent(t, c, sdk.EventUpgradeNotice) // forced: staged at once, or not
 			u := keysEvent(t, c, sdk.EventUpdate)
 			if u.Params["status"] != "failed" || u.Params["errorCode"] != tc.code || u.Params["packagePath"] != "" {
 				t.Fatalf("update: %+v, want failed with %s", u.Params, tc.code)
 			}
 			t.Logf("refused: %s: %s", u.Params["errorCode"], u.Params["errorMsg"])
-			if err := c.ShutOut(); err != nil { // an installer would start here, were anything staged
+			if err := c.Close(); err != nil { // an installer would start here, were anything staged
 				t.Fatal(err)
 			}
 			if files := workspaceFiles(t, cfg.WorkspaceDir); len(files) != 0 {
@@ -182,13 +182,13 @@ func TestReleaseNotSignedByTheVendorNeverRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		c, cfg := keysClient(t, srv)
-		c.CheckNewVersions()
+		sdk.NewDesk(c).CheckNewVersions()
 		keysEvent(t, c, sdk.EventUpgradeNotice)
 		u := keysEvent(t, c, sdk.EventUpdate)
 		if u.Params["status"] != "failed" || u.Params["errorCode"] != sdk.UpgradeBadSignature { // ...the signature does not
 			t.Fatalf("update: %+v", u.Params)
 		}
-		c.ShutOut()
+		c.Close()
 		if files := workspaceFiles(t, cfg.WorkspaceDir); len(files) != 0 {
 			t.Fatalf("left in the workspace: %q", files)
 		}
@@ -247,7 +247,7 @@ func TestUpgradeOfferCheckedBeforeDownload(t *testing.T) {
 					Product: st.Product, Platform: st.Platform, Version: st.Version, FileName: st.FileName, Size: st.Size,
 					SHA256: st.SHA256, InstallCommand: st.InstallCommand, KeyID: sig.KeyID, Signature: sig.Value})
 				c, cfg := keysClient(t, srv)
-				id, err := c.CheckNewVersions()
+				id, err := sdk.NewDesk(c).CheckNewVersions()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -256,12 +256,12 @@ func TestUpgradeOfferCheckedBeforeDownload(t *testing.T) {
 					t.Fatalf("notice: %+v, want available false with %s", n.Params, tc.code)
 				}
 				t.Logf("refused: %s: %s", n.Params["errorCode"], n.Params["errorMsg"])
-				if err := c.UpgradeNotify(true); !errors.Is(err, sdk.ErrInvalidArgument) {
+				if err := sdk.NewDesk(c).UpgradeNotify(true); !errors.Is(err, sdk.ErrInvalidArgument) {
 					t.Fatalf("UpgradeNotify after a refused offer: %v, want ErrInvalidArgument (nothing was offered)", err)
 				}
 				// The offer is refused before the notice is raised, in the
 				// same step: a download would have asked by now.
-				c.ShutOut()
+				c.Close()
 				if n := downloads.Load(); n != 0 {
 					t.Fatalf("%d download requests for a refused offer", n)
 				}
@@ -295,8 +295,8 @@ func TestUpgradeWithoutAReleaseKeyRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.ShutOut()
-			c.CheckNewVersions()
+			defer c.Close()
+			sdk.NewDesk(c).CheckNewVersions()
 			keysEvent(t, c, sdk.EventUpgradeNotice)
 			u := keysEvent(t, c, sdk.EventUpdate)
 			if u.Params["status"] != "failed" || u.Params["errorCode"] != sdk.UpgradeNoReleaseKey {
@@ -372,8 +372,8 @@ func signingKeys(t *testing.T, srv *servertest.Server) []license.SigningKey {
 func keysLicence(t *testing.T, srv *servertest.Server) string {
 	t.Helper()
 	c, _ := keysClient(t, srv)
-	defer c.ShutOut()
-	id, err := c.GetLicenseStringRequest("", nil)
+	defer c.Close()
+	id, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,8 +716,8 @@ func TestKEKRotationBySIGHUP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.ShutOut()
-		id, _ := c.GetLicenseStringRequest("", nil)
+		defer c.Close()
+		id, _ := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 		e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventLicenseVerify && e.RequestID == id })
 		if e.Params["Status"] != "success" {
 			t.Fatalf("licence: %+v", e.Params)

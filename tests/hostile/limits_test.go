@@ -389,7 +389,7 @@ func TestUnreadAnswersMemory(t *testing.T) {
 	if _, err := c.SaveTo(context.Background(), local, "/unread/noise.bin", 0, sdk.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c.ShutOut()
+	c.Close()
 	ws, _, err := dialSession(endpoint, tok, product)
 	if err != nil {
 		t.Fatal(err)

@@ -319,7 +319,7 @@ func TestWorkerMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	res, err := c.Solve(ctx, filepath.Join("..", "..", "examples", "data", "beam.inp"), sdk.SolveOptions{})
 	if err != nil || res.Status != sdk.SolveSucceeded {
 		t.Fatalf("solve: %v (%+v)", err, res)

@@ -130,7 +130,7 @@ func TestRefusedCloudPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	local := filepath.Join(t.TempDir(), "part.prt")
 	content := []byte("a part that any client can open\n")
 	if err := os.WriteFile(local, content, 0o600); err != nil {
@@ -163,7 +163,7 @@ func TestRefusedCloudPaths(t *testing.T) {
 			if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.why) {
 				t.Errorf("SDK save to %q: %v, want an invalid argument that says %q", tc.path, err, tc.why)
 			}
-			if _, err := c.SaveAs(local, tc.path, false, nil); !errors.Is(err, sdk.ErrInvalidArgument) {
+			if _, err := sdk.NewDesk(c).SaveAs(local, tc.path, false, nil); !errors.Is(err, sdk.ErrInvalidArgument) {
 				t.Errorf("SDK SaveAs %q: %v", tc.path, err)
 			}
 			if _, err := c.ListPage(ctx, tc.path, "", 0); !errors.Is(err, sdk.ErrInvalidArgument) {
@@ -209,7 +209,7 @@ func TestLargeFolderPaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	servertest.FillFolder(t, c, "/big", 1100)
 	var want []string
 	for i := range 1100 {

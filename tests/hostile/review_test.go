@@ -618,7 +618,7 @@ func reviewWorkerProcess(t *testing.T, srv *servertest.Server, solver string) *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -64,7 +64,7 @@ func sandboxISCD(t *testing.T) (iscd *servertest.Binary, data, tmp string, c *sd
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return iscd, data, tmp, c
 }
 
@@ -342,7 +342,7 @@ func TestSandboxModelNamedLikeAnOptionIsRefused(t *testing.T) {
 		if !errors.Is(err, sdk.ErrInvalidArgument) || !errors.As(err, &we) || we.Code != wire.CodeBadArgument || res.JobID != "" {
 			t.Errorf("Solve(%s): %v %+v, want bad_argument before submitting", name, err, res)
 		}
-		if _, err := c.GetSolution(model, "", nil); !errors.Is(err, sdk.ErrInvalidArgument) {
+		if _, err := sdk.NewDesk(c).GetSolution(model, "", nil); !errors.Is(err, sdk.ErrInvalidArgument) {
 			t.Errorf("GetSolution(%s): %v, want ErrInvalidArgument", name, err)
 		}
 	}
@@ -411,7 +411,7 @@ func TestSandboxDevWorkerJobsAreOutsideTheDataDir(t *testing.T) {
 	_, data, tmp, c := sandboxISCD(t)
 	model := filepath.Join(t.TempDir(), "long-running-model.inp")
 	os.WriteFile(model, []byte(longDeck), 0o644)
-	id, err := c.GetSolution(model, `{"solver":"calculix"}`, nil)
+	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"calculix"}`, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestSandboxDevWorkerJobsAreOutsideTheDataDir(t *testing.T) {
 	if got := find(tmp); len(got) != 1 || !strings.Contains(got[0], "iscd-dev-worker-") {
 		t.Fatalf("the running job's model in the temporary directory: %v, want one job directory of the dev worker", got)
 	}
-	if err := c.Cancel(id); err != nil {
+	if err := sdk.NewDesk(c).Cancel(id); err != nil {
 		t.Fatal(err)
 	}
 	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id })

@@ -106,7 +106,7 @@ func TestSignInStolenRefreshReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the program's session: %v", err)
 	}
-	defer prog.ShutOut()
+	defer prog.Close()
 
 	status, body := signinRefresh(t, s, signinDevice, stolen)
 	if status != http.StatusBadRequest || body["error"] != "invalid_grant" || body["access_token"] != nil {

@@ -286,7 +286,7 @@ func syncClient(t *testing.T, srv *servertest.Server, tok string) *sdk.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -622,7 +622,7 @@ func TestSyncRevokeEndsSessionsAndFreesSeats(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bob enabled again: %v", err)
 	}
-	defer b2.ShutOut()
+	defer b2.Close()
 
 	// delete, sent by a marketplace that hangs up before the answer:
 	// the call runs to its end all the same — cy's program is told.
@@ -656,7 +656,7 @@ func TestSyncRevokedWhileOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	if e := requestLicense(t, c); e.Params["Status"] != "success" {
 		t.Fatal(e.Params)
 	}
@@ -696,7 +696,7 @@ func requestLicense(t *testing.T, c *sdk.Client) sdk.Event {
 // "" is this one).
 func requestLicenseOn(t *testing.T, c *sdk.Client, dev string) sdk.Event {
 	t.Helper()
-	id, err := c.GetLicenseStringRequest(dev, nil)
+	id, err := sdk.NewDesk(c).GetLicenseStringRequest(dev, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -745,8 +745,8 @@ func TestSyncNamedUsers(t *testing.T) {
 	if e := requestLicense(t, contractor); e.Params["errorCode"] != wire.CodeNoSeat {
 		t.Fatalf("the assigned contractor while ann holds the seat: %v, want %s", e.Params, wire.CodeNoSeat)
 	}
-	one.ShutOut()
-	two.ShutOut()
+	one.Close()
+	two.Close()
 	if e := requestLicense(t, contractor); e.Params["Status"] != "success" {
 		t.Fatalf("the assigned contractor once ann left: %v", e.Params)
 	}

@@ -125,7 +125,7 @@ func TestTrustedTimeChild(t *testing.T) {
 	case "seen":
 		// On time: a licence for this machine, valid.
 		c := initAt(t, os.Getenv("HOSTILE_ENDPOINT"))
-		id, err := c.GetLicenseStringRequest("", nil)
+		id, err := sdk.NewDesk(c).GetLicenseStringRequest("", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,9 +136,9 @@ func TestTrustedTimeChild(t *testing.T) {
 		if res := verify(); res.Code != "ok" {
 			t.Fatalf("on time: %+v", res)
 		}
-		c.ShutOut()
+		c.Close()
 		// The service's clock an hour ahead: this machine's was set back.
-		initAt(t, os.Getenv("HOSTILE_ENDPOINT_AHEAD")).ShutOut()
+		initAt(t, os.Getenv("HOSTILE_ENDPOINT_AHEAD")).Close()
 		if res := verify(); res.Code != "clock_tampered" {
 			t.Fatalf("clock set back: %+v", res)
 		}

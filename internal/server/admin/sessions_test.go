@@ -20,7 +20,7 @@ func TestSessionsShowNoResumeHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	stored, err := srv.Store().ListSessions(ctx)
 	if err != nil || len(stored) != 1 || stored[0].ResumeHash == "" {
 		t.Fatalf("the store holds %+v, %v; want one session with its resume hash", stored, err)

@@ -464,8 +464,8 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
-	reqID, err := c.GetLicenseStringRequest(fp1, nil)
+	defer c.Close()
+	reqID, err := sdk.NewDesk(c).GetLicenseStringRequest(fp1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,7 @@ func TestAppInfo(t *testing.T) {
 				c, err := sdk.Init(t.Context(), sdk.Config{Endpoint: m.srv.Endpoint, Token: tok, ProductID: m.srv.Product,
 					WorkspaceDir: t.TempDir(), ConnectTimeout: 5 * time.Second, CredentialsFile: filepath.Join(t.TempDir(), "none")})
 				if err == nil {
-					c.ShutOut()
+					c.Close()
 				}
 				return err
 			}

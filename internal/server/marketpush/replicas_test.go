@@ -104,7 +104,7 @@ func TestThreeReplicasOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.ShutOut()
+	defer cl.Close()
 	for _, deck := range decks[:3] {
 		res, err := cl.Solve(context.Background(), deck, sdk.SolveOptions{Solver: "calculix"})
 		if err != nil || res.Status != sdk.SolveSucceeded {

@@ -46,7 +46,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.ShutOut() })
+	t.Cleanup(func() { c.Close() })
 	return &env{t: t, srv: srv, c: c, clock: clk, http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 }
 
@@ -124,7 +124,7 @@ func (e *env) save(local, cloud, content string) {
 func TestOpenPicked(t *testing.T) {
 	e := setup(t)
 	e.save(filepath.Join(t.TempDir(), "bracket.prt"), "/parts/bracket.prt", "bracket v1")
-	id, err := e.c.OpenCloudFile([]byte(`{"k":1}`))
+	id, err := sdk.NewDesk(e.c).OpenCloudFile([]byte(`{"k":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestSavePicked(t *testing.T) {
 	if err := os.WriteFile(local, []byte("housing"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	id, err := e.c.SelectSaveAsPath(local, false, nil)
+	id, err := sdk.NewDesk(e.c).SelectSaveAsPath(local, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestCancelled(t *testing.T) {
 	e := setup(t)
 	local := filepath.Join(t.TempDir(), "a.prt")
 	os.WriteFile(local, []byte("a"), 0o600)
-	id, err := e.c.SelectSaveAsPath(local, false, nil)
+	id, err := sdk.NewDesk(e.c).SelectSaveAsPath(local, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestCancelled(t *testing.T) {
 
 func TestMissingLocalFile(t *testing.T) {
 	e := setup(t)
-	id, err := e.c.SelectSaveAsPath(filepath.Join(t.TempDir(), "none.prt"), false, nil)
+	id, err := sdk.NewDesk(e.c).SelectSaveAsPath(filepath.Join(t.TempDir(), "none.prt"), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestLinkStates(t *testing.T) {
 	if code, _, body := e.get(e.origin() + picker.Path + "NOSUCHTOKEN"); code != http.StatusNotFound || !strings.Contains(body, "not known") {
 		t.Errorf("unknown link: %d\n%s", code, body)
 	}
-	id, err := e.c.OpenCloudFile(nil)
+	id, err := sdk.NewDesk(e.c).OpenCloudFile(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,12 +287,12 @@ func TestLinkStates(t *testing.T) {
 
 	// When the program shuts out, its live links say so.
 	e.clock.add(-picker.DefaultTTL)
-	id, err = e.c.OpenCloudFile(nil)
+	id, err = sdk.NewDesk(e.c).OpenCloudFile(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u = e.event(id, sdk.EventPicker).Params["url"]
-	e.c.ShutOut()
+	e.c.Close()
 	if code, _, body := e.get(u); code != http.StatusGone || !strings.Contains(body, "no longer connected") {
 		t.Errorf("link of a closed session: %d\n%s", code, body)
 	}

@@ -90,7 +90,7 @@ func connects(t *testing.T, s *servertest.Server, bearer string) error {
 	t.Helper()
 	c, err := sdk.Init(context.Background(), sdk.Config{Endpoint: s.Endpoint, Token: bearer, ProductID: s.Product, WorkspaceDir: t.TempDir()})
 	if err == nil {
-		c.ShutOut()
+		c.Close()
 	}
 	return err
 }

@@ -12,13 +12,57 @@ import (
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
-// The compatible calls: asynchronous, answered by events.
+// Desk is the call surface of the SDK that CAD vendors already integrate
+// (the ISCDesk client SDK; docs/architecture.md, "Two surfaces"), kept so
+// that a program ported from it changes names, not logic: Init first,
+// RegisterEventRecall, then calls that return a request id at once and
+// answer with an event carrying that id and the caller's come-back JSON,
+// parameters as strings, ShutOut last. The C ABI (capi) is built on it.
+//
+// A Desk is a view of a Client: every Desk of one Client shares its
+// session, events and request ids, and Client returns the Client for the
+// calls Desk does not have (listing, history, sign-in). Its methods may be
+// called from any goroutine.
+type Desk struct{ c *Client }
+
+// NewDesk returns the Desk surface of c.
+func NewDesk(c *Client) *Desk { return &Desk{c: c} }
+
+// InitDesk is Init for a program ported from the SDK Desk mirrors: it
+// connects like Init and returns the Desk of the new Client.
+func InitDesk(ctx context.Context, cfg Config) (*Desk, error) {
+	c, err := Init(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewDesk(c), nil
+}
+
+// Client returns the Client d is a view of.
+func (d *Desk) Client() *Client { return d.c }
+
+// RegisterEventRecall sets the function that receives events, one at a
+// time and in order, on a goroutine of the SDK (Client.OnEvent). fn == nil
+// queues events for PollEvent instead. When it returns, a callback in
+// progress with the previous function has finished (unless it is called
+// from that callback).
+func (d *Desk) RegisterEventRecall(fn func(Event)) error { return d.c.OnEvent(fn) }
+
+// PollEvent returns the next event while no callback is registered,
+// waiting until ctx is done (ErrTimeout).
+func (d *Desk) PollEvent(ctx context.Context) (Event, error) { return d.c.PollEvent(ctx) }
+
+// ShutOut ends the session and frees everything (Client.Close): no
+// callback runs after it returns, and it may be called from inside the
+// callback. A second call returns ErrShutOut.
+func (d *Desk) ShutOut() error { return d.c.Close() }
 
 // Save saves a local file (or assembly folder) back to where it came from
 // in the cloud. It returns at once; a SaveResult event with the returned
 // request id reports the outcome (status, cloudPath, version; errorCode and
 // errorMsg on failure). TransferProgress events report progress.
-func (c *Client) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	abs, cb, err := c.checkLocal(localPath, comeBack)
 	if err != nil {
 		return 0, err
@@ -29,7 +73,8 @@ func (c *Client) Save(localPath string, assembly bool, comeBack json.RawMessage)
 // SaveAs saves a local file (or assembly folder) as cloudPath: a new cloud
 // file, or a new version of an existing one. Like Save, it reports with a
 // SaveResult event.
-func (c *Client) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	abs, cb, err := c.checkLocal(localPath, comeBack)
 	if err != nil {
 		return 0, err
@@ -134,7 +179,8 @@ const (
 // event with the returned request id reports mainFile (the local path),
 // openType, workState, assembly, cloudPath and version, or errorCode and
 // errorMsg.
-func (c *Client) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
+func (d *Desk) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
+	c := d.c
 	if c.shut.Load() {
 		return 0, ErrShutOut
 	}
