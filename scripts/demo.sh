@@ -34,9 +34,23 @@ export ISCSDK_WORKSPACE="$data/workspace" # the programs' cache and logs: thrown
 addr=${ISCD_ADMIN_URL#http://}
 echo "iscd listens on $addr; dev.env has the endpoint, a demo token and product '$ISCSDK_PRODUCT'"
 
-say "running the C example (examples/c/console.c) for 11 seconds: it asks for a licence, checks it offline and reports the verdict"
-"$bin/console_c" --seconds 11 &
+say "the C example (examples/c/console.c --sign-in) signs its user in with the device grant: it has no API token, shows a page and a code, and waits"
+# The program's output goes to the terminal and to a file the script reads.
+: > "$data/console.out"
+env -u ISCSDK_TOKEN "$bin/console_c" --sign-in --seconds 11 > >(tee -a "$data/console.out") &
 app_pid=$!
+wait_for "the sign-in prompt" grep -q '"userCode"' "$data/console.out"
+code=$(grep -o '"userCode":"[^"]*"' "$data/console.out" | head -1 | cut -d'"' -f4)
+page=$(grep -o '"verificationUri":"[^"]*"' "$data/console.out" | head -1 | cut -d'"' -f4)
+say "the script acts as the user in a browser: it enters $code on $page (a dev server takes the demo user without a token), reads what it would sign in, and says yes"
+# First step: the page names the product, the user and the organisation, with a one-time nonce.
+step1=$(curl -fsS --data-urlencode "user_code=$code" -d action=approve -d api_token= "$page")
+printf '%s\n' "$step1" | grep -o '<p role="status" id="message">[^<]*' | sed 's/.*>/page: /'
+nonce=$(printf '%s\n' "$step1" | grep -o 'name="nonce" value="[^"]*"' | cut -d'"' -f4)
+curl -fsS --data-urlencode "user_code=$code" -d action=approve --data-urlencode "nonce=$nonce" "$page" |
+  grep -o '<p role="status" id="message">[^<]*' | sed 's/.*>/page: /'
+wait_for "the program's SignedIn event" grep -q 'SignedIn' "$data/console.out"
+say "signed in: for 11 seconds the program asks for a licence, checks it offline and reports the verdict"
 session_id() { "$bin/iscctl" session list --json | grep -o '"id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
 has_session() { test -n "$(session_id)"; }
 wait_for "the example's session" has_session

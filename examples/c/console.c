@@ -4,6 +4,11 @@
 ** in the environment it needs no options:
 **
 **     set -a; . iscd-data/dev.env; set +a; build/bin/console_c --seconds 10
+**
+** --sign-in: with no API token (unset ISCSDK_TOKEN), the user signs in
+** first, with the device grant: the program shows a page and a code, the
+** user confirms the code there, and ISCSDK_EVENT_SIGNED_IN says who. The
+** refresh token is kept, so the next start is signed in without a prompt.
 */
 #if !defined(_WIN32)
 #define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, nanosleep */
@@ -86,6 +91,12 @@ static void ISCSDK_CALL print_event(const iscsdk_event* e, void* user_data)
 {
     printf("event %d %s request=%llu %s\n", (int)e->type, event_name(e->type),
            (unsigned long long)e->request_id, e->json);
+    if (e->type == ISCSDK_EVENT_SIGN_IN_PROMPT) {
+        char url[1024], code[32];
+        json_value(e->json, "verificationUri", url, sizeof url);
+        json_value(e->json, "userCode", code, sizeof code);
+        printf("sign in: open %s and confirm the code %s\n", url, code);
+    }
     if (e->type == ISCSDK_EVENT_LICENSE_VERIFY && e->request_id != 0) {
         check_license((iscsdk_client*)user_data, e);
     }
@@ -125,20 +136,29 @@ int main(int argc, char** argv)
     iscsdk_client* client = NULL;
     iscsdk_status st;
     uint64_t request_id = 0;
+    iscsdk_options opt;
     long seconds = -1, waited_ms = 0;
+    int i, sign_in = 0;
 
-    if (argc == 3 && strcmp(argv[1], "--seconds") == 0) {
-        seconds = atol(argv[2]);
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
-        return 2;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            seconds = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--sign-in") == 0) {
+            sign_in = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--sign-in] [--seconds N]\n", argv[0]);
+            return 2;
+        }
     }
     if (iscsdk_version_number() != ISCSDK_VERSION_NUMBER) {
         fprintf(stderr, "warning: built with iscsdk %s, running with %u\n", ISCSDK_VERSION_STRING, (unsigned)iscsdk_version_number());
     }
     catch_interrupt();
 
-    st = iscsdk_init(NULL, &client); /* every option from the environment */
+    memset(&opt, 0, sizeof opt);
+    opt.struct_size = sizeof opt; /* every other option from the environment */
+    opt.sign_in = sign_in;
+    st = iscsdk_init(&opt, &client);
     if (st != ISCSDK_OK) {
         fprintf(stderr, "iscsdk_init: %s\n%s\n", iscsdk_status_string(st), iscsdk_last_error());
         return 1;
@@ -148,6 +168,17 @@ int main(int argc, char** argv)
         fprintf(stderr, "iscsdk_register_event_recall: %s\n", iscsdk_last_error());
         iscsdk_shut_out(client);
         return 1;
+    }
+    if (sign_in) {
+        /* Blocks until the user confirms or denies on the page (or the code
+        ** expires). ISCSDK_E_REFUSED: already signed in with the refresh
+        ** token kept from the last time. */
+        st = iscsdk_sign_in(client, ISCSDK_SIGN_IN_DEVICE, NULL, 0);
+        if (st != ISCSDK_OK && st != ISCSDK_E_REFUSED) {
+            fprintf(stderr, "iscsdk_sign_in: %s\n%s\n", iscsdk_status_string(st), iscsdk_last_error());
+            iscsdk_shut_out(client);
+            return 1;
+        }
     }
     /* A licence for this device; the answer is a LicenseVerify event. */
     st = iscsdk_get_license_string_request(client, NULL, "{\"from\":\"console.c\"}", &request_id);
