@@ -92,6 +92,34 @@ func setLicenseStatus(action string) func(x *call) error {
 	}
 }
 
+// extendLicense runs "license extend".
+func extendLicense(x *call) error {
+	var req adminapi.UpdateLicense
+	switch v := strings.TrimSpace(x.flags["expires"]); v {
+	case "":
+	case "never":
+		req.ExpiresAt = &time.Time{}
+	default:
+		t, err := flagTime(x, "expires", time.Now(), true)
+		if err != nil {
+			return err
+		}
+		req.ExpiresAt = &t
+	}
+	if v := x.flags["seats"]; v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			return badFlag("--seats %q is not a number of seats (1 or more)", v)
+		}
+		req.Seats = &n
+	}
+	if req.ExpiresAt == nil && req.Seats == nil {
+		return badFlag("say what changes: --expires or --seats")
+	}
+	var l adminapi.License
+	return x.do("PATCH", "/licenses/"+url.PathEscape(x.args[0]), req, &l, func() { x.table("", licenseHeader, [][]string{licenseRow(l)}) })
+}
+
 var (
 	licenseHeader = []string{"ID", "ORG", "PRODUCT", "EDITION", "KIND", "SEATS", "STATUS", "EXPIRES"}
 	seatHeader    = []string{"ID", "LICENSE", "SESSION", "USER", "DEVICE", "ACQUIRED", "LEASE EXPIRES"}

@@ -166,6 +166,28 @@ func nextEvent(ctx context.Context, t *testing.T, c *sdk.Client, keep func(sdk.E
 	}
 }
 
+// license extend: a new expiry or number of seats, what the console's
+// Extend button does; the audit log says what changed.
+func TestLicenseExtend(t *testing.T) {
+	_, env := start(t)
+	ok(t, env, "org", "create", "--name", "Acme", "--id", "acme")
+	ok(t, env, "license", "create", "--org", "acme", "--id", "acme-pro", "--seats", "3", "--expires", "2030-01-01")
+	if got := row(t, ok(t, env, "license", "extend", "acme-pro", "--expires", "2031-06-30", "--seats", "5").stdout, "acme-pro"); got[5] != "5" || got[7] != "2031-06-30T00:00:00Z" {
+		t.Errorf("license extend row = %q", got)
+	}
+	if got := row(t, ok(t, env, "license", "extend", "acme-pro", "--expires", "never").stdout, "acme-pro"); got[7] != "never" {
+		t.Errorf("license extend --expires never: %q", got)
+	}
+	es := decodeJSON[[]adminapi.AuditEntry](t, ok(t, env, "--json", "license", "audit", "acme-pro").stdout)
+	if len(es) != 3 || es[1].Detail != "seats 3 -> 5, expires 2030-01-01T00:00:00Z -> 2031-06-30T00:00:00Z, by an operator" ||
+		es[2].Detail != "expires 2031-06-30T00:00:00Z -> never, by an operator" {
+		t.Errorf("the audit of extensions: %+v", es)
+	}
+	fails(t, env, exitUsage, []string{"--expires or --seats"}, "license", "extend", "acme-pro")
+	fails(t, env, exitUsage, []string{"--seats \"0\""}, "license", "extend", "acme-pro", "--seats", "0")
+	fails(t, env, exitError, []string{"licence nope not found"}, "license", "extend", "nope", "--seats", "2")
+}
+
 func TestSeats(t *testing.T) {
 	srv, env := start(t)
 	if r := ok(t, env, "seats", "list"); r.stdout != "" || !strings.Contains(r.stderr, "no seats in use") {

@@ -123,10 +123,11 @@ var commands = []command{
 		flags: []flagSpec{
 			{"org", "O", "the organisation's id", true}, {"name", "N", "the user's name", true},
 			{"email", "E", "the user's email address", false}, {"id", "ID", "the user's id (default: generated, usr_...)", false},
+			{"role", "R", "user (default) or admin: an admin sees the organisation in the console", false},
 		},
 		run: func(x *call) error {
 			var u adminapi.User
-			req := adminapi.CreateUser{ID: x.flags["id"], OrgID: x.flags["org"], Name: x.flags["name"], Email: x.flags["email"]}
+			req := adminapi.CreateUser{ID: x.flags["id"], OrgID: x.flags["org"], Name: x.flags["name"], Email: x.flags["email"], Role: x.flags["role"]}
 			return x.do("POST", "/users", req, &u, func() { x.table("", userHeader, [][]string{userRow(u)}) })
 		},
 	},
@@ -300,6 +301,13 @@ var commands = []command{
 	{
 		name: "license unfreeze", summary: "make a frozen licence usable again", args: []string{"ID"},
 		run: setLicenseStatus("unfreeze"),
+	},
+	{
+		name: "license extend", summary: "give a licence a new expiry, or another number of seats", args: []string{"ID"},
+		about: "Sessions holding its seats learn the new terms at their next renewal. --expires never makes it perpetual.",
+		flags: []flagSpec{{"expires", "TIME", "the new expiry: RFC 3339, a day, +DURATION from now, or never", false},
+			{"seats", "N", "the new number of seats", false}},
+		run: extendLicense,
 	},
 	{
 		name: "license release", summary: "end a licence for good and free its seats", args: []string{"ID"},

@@ -38,6 +38,9 @@ type (
 		OrgID string `json:"orgId"`
 		Name  string `json:"name"`
 		Email string `json:"email,omitempty"`
+		// Role in the organisation: UserRole (default) or UserRoleAdmin,
+		// whose holder sees the organisation in the console.
+		Role string `json:"role,omitempty"`
 	}
 	// CreateToken is the body of POST /admin/v1/tokens.
 	CreateToken struct {
@@ -170,6 +173,13 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, b [
 	return nil
 }
 
+// A user's role in their organisation (User.Role, CreateUser.Role): the
+// marketplace's authSync roles.
+const (
+	UserRole      = "user"
+	UserRoleAdmin = "admin"
+)
+
 // Licences.
 type (
 	// CreateLicense is the body of POST /admin/v1/licenses.
@@ -188,6 +198,14 @@ type (
 		// unreachable; 0 means the default (licensing.DefaultOfflineGrace).
 		OfflineGraceSeconds int64 `json:"offlineGraceSeconds,omitempty"`
 		Trial               bool  `json:"trial,omitempty"`
+	}
+	// UpdateLicense is the body of PATCH /admin/v1/licenses/{id}
+	// (licenses): a renewal or an upgrade. A field left out stays as it
+	// is; it answers the licence. Sessions learn the new terms when they
+	// next renew their lease.
+	UpdateLicense struct {
+		ExpiresAt *time.Time `json:"expiresAt,omitempty"` // the zero time: perpetual
+		Seats     *int       `json:"seats,omitempty"`
 	}
 	// LicenseDetail answers GET /admin/v1/licenses/{id}.
 	LicenseDetail struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
+	"github.com/iscsdk/iscsdk/internal/server/console"
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
@@ -101,6 +102,8 @@ type Config struct {
 	Limits Limits
 	// Metrics says where /metrics is served, and to whom.
 	Metrics MetricsConfig
+	// Console tunes the web console (/console/): its sessions' lifetime.
+	Console console.Config
 	// SignIn tunes the device sign-in (docs/identity.md); dev mode lets its
 	// page sign in as the demo user.
 	SignIn signin.Config
@@ -230,6 +233,9 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s.signin = signin.New(st, tokenAuth{st}, s.hub, cfg.Logger, cfg.SignIn)
 	s.signin.Mount(mux)
+	consoleCfg := cfg.Console
+	consoleCfg.Secure = consoleCfg.Secure || cfg.TLSCert != ""
+	mux.Handle(console.Path, console.New(consoleCfg, st, adm, tokenAuth{st}, cfg.Logger))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.instrument(mux)
@@ -589,6 +595,7 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 		"ISCD_RELEASE_KEY_FILE=" + releaseKeyFile,
 		"ISCD_ADMIN_URL=" + base,
 		"ISCD_ADMIN_TOKEN=" + adminSecret,
+		"ISCD_CONSOLE_URL=" + base + console.Path,
 	}, "\n") + "\n"
 	if s.metricsURL != "" {
 		env += "ISCD_METRICS_URL=" + s.metricsURL + "\n" + "ISCD_METRICS_TOKEN=" + s.cfg.Metrics.Token + "\n"

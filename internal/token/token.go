@@ -28,6 +28,7 @@ const (
 	PrefixDevice  = "isd" // a device authorization grant's device code
 	PrefixFlow    = "isb" // a browser sign-in under way (the state it carries)
 	PrefixCode    = "isz" // an authorization code, for a program's loopback
+	PrefixConsole = "iso" // a browser's console session (its cookie)
 )
 
 // MaxLen bounds a token presented by a client.

@@ -115,10 +115,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Fail(w, status, code, msg)
 		return
 	}
+	a.ServeAs(roleOf(t), w, r)
+}
+
+// ServeAs serves r for a caller whose role iscd has already established
+// by other means than an admin token — the console's signed-in operator
+// (internal/server/console) — so that the console runs exactly the
+// routes, role checks and limits that iscctl meets. Nothing reaches it
+// from the network: it is not a handler.
+func (a *API) ServeAs(role adminapi.Role, w http.ResponseWriter, r *http.Request) {
 	_, pattern := a.mux.Handler(r)
-	if need, ok := a.roles[pattern]; ok && !roleOf(t).Allows(need) {
+	if need, ok := a.roles[pattern]; ok && !role.Allows(need) {
 		Fail(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("%s %s needs an admin token with role %s (or owner); this one's role is %s",
-			r.Method, r.URL.Path, need, roleOf(t)))
+			r.Method, r.URL.Path, need, role))
 		return
 	}
 	limit := int64(maxBody)
@@ -139,11 +148,16 @@ func (a *API) authenticate(r *http.Request) (t store.Token, status int, code, ms
 	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
-	id, secret, err := token.Parse(token.PrefixAdmin, v[len(scheme):])
+	return a.check(r.Context(), v[len(scheme):], invalid)
+}
+
+// check finds the admin token tok, or says why it is refused.
+func (a *API) check(ctx context.Context, tok, invalid string) (t store.Token, status int, code, msg string) {
+	id, secret, err := token.Parse(token.PrefixAdmin, tok)
 	if err != nil {
 		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
-	t, err = a.dir.Token(r.Context(), id)
+	t, err = a.dir.Token(ctx, id)
 	if err != nil || t.Kind != token.PrefixAdmin || t.Revoked || !token.Verify(secret, t.Hash) {
 		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
@@ -153,6 +167,25 @@ func (a *API) authenticate(r *http.Request) (t store.Token, status int, code, ms
 			fmt.Sprintf("admin token %s expired at %s; an owner makes a new one (iscctl admin-token create)", t.ID, t.Expires.Format(time.RFC3339))
 	}
 	return t, 0, "", ""
+}
+
+// Caller checks an admin token as every route does (its hash, whether it
+// is revoked or expired) and answers what it may do. The console signs
+// an operator in with it; its error is a *wire.Error (unauthorized,
+// token_expired) whose message can be shown.
+func (a *API) Caller(ctx context.Context, tok string) (adminapi.AdminToken, error) {
+	t, status, code, msg := a.check(ctx, tok, "admin token missing or invalid")
+	if status != 0 {
+		return adminapi.AdminToken{}, wire.Errorf(code, "%s", msg)
+	}
+	return adminToken(t), nil
+}
+
+// Active reports whether the admin token id still works (not revoked, not
+// expired): a console session made from it ends with it.
+func (a *API) Active(ctx context.Context, id string) bool {
+	t, err := a.dir.Token(ctx, id)
+	return err == nil && t.Kind == token.PrefixAdmin && !t.Revoked && (t.Expires.IsZero() || a.now().Before(t.Expires))
 }
 
 // roleOf is an admin token's role: owner for one made before roles.
@@ -293,7 +326,11 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		!CheckText(w, "name", req.Name, true, 200) || !CheckText(w, "email", req.Email, false, 320) {
 		return
 	}
-	u := store.User{ID: req.ID, OrgID: req.OrgID, Name: req.Name, Email: req.Email, Created: now()}
+	if req.Role != "" && req.Role != store.RoleUser && req.Role != store.RoleAdmin {
+		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "role must be "+store.RoleUser+" or "+store.RoleAdmin)
+		return
+	}
+	u := store.User{ID: req.ID, OrgID: req.OrgID, Name: req.Name, Email: req.Email, Role: req.Role, Created: now()}
 	if u.ID == "" {
 		u.ID = "usr_" + token.ID()
 	}

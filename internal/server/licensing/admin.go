@@ -182,6 +182,7 @@ func (s *Service) MountAdmin(a *admin.API) {
 	a.Handle(lic, "POST "+p+"/licenses", s.adminCreate)
 	a.Handle(read, "GET "+p+"/licenses", s.adminList)
 	a.Handle(read, "GET "+p+"/licenses/{id}", s.adminShow)
+	a.Handle(lic, "PATCH "+p+"/licenses/{id}", s.adminUpdate)
 	a.Handle(lic, "POST "+p+"/licenses/{id}/{action}", s.adminStatus)
 	a.Handle(lic, "PUT "+p+"/licenses/{id}/users", s.adminUsers)
 	a.Handle(read, "GET "+p+"/licenses/{id}/audit", s.adminAudit)
@@ -271,6 +272,60 @@ func (s *Service) adminStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin.Reply(w, http.StatusOK, licenseOut(l))
+}
+
+// adminUpdate extends a licence (a new expiry) or changes its seats.
+// Seats fewer than those in use take none back: the next requests find
+// the licence full.
+func (s *Service) adminUpdate(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.UpdateLicense
+	if !admin.Decode(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	l, err := s.st.License(r.Context(), id)
+	if err != nil {
+		admin.StoreFail(w, s.log, "licence "+id, err)
+		return
+	}
+	var why []string
+	if req.Seats != nil {
+		if *req.Seats < 1 || *req.Seats > maxSeats {
+			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("seats must be 1 to %d", maxSeats))
+			return
+		}
+		why = append(why, fmt.Sprintf("seats %d -> %d", l.Seats, *req.Seats))
+		l.Seats = *req.Seats
+	}
+	if req.ExpiresAt != nil {
+		t := req.ExpiresAt.UTC()
+		if !t.IsZero() && !l.EffectiveAt.IsZero() && !t.After(l.EffectiveAt) {
+			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "expiresAt must be after effectiveAt")
+			return
+		}
+		why = append(why, fmt.Sprintf("expires %s -> %s", expiryText(l.ExpiresAt), expiryText(t)))
+		l.ExpiresAt = t
+	}
+	if len(why) == 0 {
+		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "nothing to change: give expiresAt or seats")
+		return
+	}
+	if l.Status == store.StatusReleased {
+		admin.Fail(w, http.StatusConflict, wire.CodeReleased, "licence "+id+" was released")
+		return
+	}
+	if err := s.UpdateLicense(r.Context(), l, strings.Join(why, ", ")+", by an operator"); err != nil {
+		admin.StoreFail(w, s.log, "licence "+id, err)
+		return
+	}
+	admin.Reply(w, http.StatusOK, licenseOut(l))
+}
+
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
 }
 
 // maxNamedUsers bounds the users an operator assigns one licence.

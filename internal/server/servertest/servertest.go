@@ -40,6 +40,8 @@ type Server struct {
 	ReleaseKeys    string
 	ReleaseKey     release.PrivateKey
 	ReleaseKeyFile string
+	// ConsoleURL is ISCD_CONSOLE_URL, the web console.
+	ConsoleURL string
 	// MetricsURL and MetricsToken are ISCD_METRICS_URL and
 	// ISCD_METRICS_TOKEN: where /metrics is scraped, and with what.
 	MetricsURL, MetricsToken string
@@ -110,6 +112,7 @@ func (s *Server) start() {
 	s.Endpoint, s.APIToken, s.Product = env["ISCSDK_ENDPOINT"], env["ISCSDK_TOKEN"], env["ISCSDK_PRODUCT"]
 	s.ReleaseKeys, s.ReleaseKeyFile = env["ISCSDK_RELEASE_KEY"], env["ISCD_RELEASE_KEY_FILE"]
 	s.MetricsURL, s.MetricsToken = env["ISCD_METRICS_URL"], env["ISCD_METRICS_TOKEN"]
+	s.ConsoleURL = env["ISCD_CONSOLE_URL"]
 	s.MarketplaceURL, s.MarketplaceKey = env["ISCD_MARKETPLACE_URL"], env["ISCD_MARKETPLACE_KEY"]
 	if s.ReleaseKey, err = readReleaseKey(env["ISCD_RELEASE_KEY_FILE"]); err != nil {
 		s.t.Fatalf("dev release key: %v", err)

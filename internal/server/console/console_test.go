@@ -1,0 +1,342 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/console"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/token"
+)
+
+func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
+
+// operatorPages are every page an operator opens from the menu.
+var operatorPages = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "audit", "marketplace",
+	"licenses/" + server.DevLicense, "org?org=" + server.DevOrg}
+
+func adminToken(t *testing.T, srv *servertest.Server, role adminapi.Role) string {
+	t.Helper()
+	var tok adminapi.NewAdminToken
+	if err := srv.Admin().Do(context.Background(), "POST", "/admin-tokens", adminapi.CreateAdminToken{Role: role, Name: string(role)}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	return tok.Secret
+}
+
+func licence(t *testing.T, srv *servertest.Server, id string) adminapi.License {
+	t.Helper()
+	var d adminapi.LicenseDetail
+	if err := srv.Admin().Do(context.Background(), "GET", "/licenses/"+id, nil, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.License
+}
+
+// An operator issues a licence, freezes it and extends it through the
+// console; the admin API (what iscctl reads) sees each change, and the
+// licence's audit log says it was an operator.
+func TestOperatorIssuesFreezesAndExtends(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	if status, body := c.Get("/console/licenses"); status != http.StatusOK || !strings.Contains(body, server.DevLicense) {
+		t.Fatalf("licences page: %d\n%s", status, body)
+	}
+	status, _ := c.Post("/console/licenses", url.Values{"orgId": {server.DevOrg}, "productId": {srv.Product}, "kind": {"floating"},
+		"seats": {"3"}, "edition": {"console"}, "expires": {"2030-01-31"}, "back": {"/console/licenses"}})
+	if status != http.StatusSeeOther {
+		t.Fatalf("issue: %d", status)
+	}
+	var ls []adminapi.License
+	if err := srv.Admin().Do(context.Background(), "GET", "/licenses?org="+server.DevOrg, nil, &ls); err != nil {
+		t.Fatal(err)
+	}
+	var l adminapi.License
+	for _, x := range ls {
+		if x.Edition == "console" {
+			l = x
+		}
+	}
+	if l.ID == "" || l.Seats != 3 || l.ExpiresAt.Format(time.DateOnly) != "2030-01-31" {
+		t.Fatalf("the issued licence: %+v", l)
+	}
+	if _, body := c.Get("/console/licenses/" + l.ID); !strings.Contains(body, ">ACTIVE<") {
+		t.Fatalf("the licence's page:\n%s", body)
+	}
+	if status, _ := c.Post("/console/licenses/"+l.ID+"/freeze", url.Values{"back": {"/console/licenses/" + l.ID}}); status != http.StatusSeeOther {
+		t.Fatalf("freeze: %d", status)
+	}
+	if got := licence(t, srv, l.ID).Status; got != "FROZEN" {
+		t.Fatalf("after freeze: %s", got)
+	}
+	_, body := c.Get("/console/licenses/" + l.ID + "?done=1")
+	if !strings.Contains(body, ">FROZEN<") || !strings.Contains(body, `id="notice"`) || !strings.Contains(body, "<td>frozen</td><td>by an operator</td>") {
+		t.Fatalf("the licence's page after freezing:\n%s", body)
+	}
+	if status, _ := c.Post("/console/licenses/"+l.ID+"/extend", url.Values{"expires": {"2031-06-30"}}); status != http.StatusSeeOther {
+		t.Fatalf("extend: %d", status)
+	}
+	if got := licence(t, srv, l.ID).ExpiresAt.Format(time.DateOnly); got != "2031-06-30" {
+		t.Fatalf("after extending: expires %s", got)
+	}
+	if status, body := c.Post("/console/licenses/"+l.ID+"/extend", url.Values{"expires": {"someday"}}); status != http.StatusBadRequest || !strings.Contains(body, "YYYY-MM-DD") {
+		t.Fatalf("a bad date: %d\n%s", status, body)
+	}
+}
+
+// Every page an operator opens answers, under a CSP that allows no
+// inline script or style, with nothing inline in it either, framed by
+// nobody.
+func TestEveryPageUnderItsCSP(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	inline := regexp.MustCompile(`<script>|<script [^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	for _, p := range append(operatorPages, "signin") {
+		status, body := c.Get("/console/" + p)
+		if p == "signin" {
+			status = http.StatusOK // a signed-in caller is sent on
+		}
+		if status != http.StatusOK {
+			t.Errorf("%s: %d\n%s", p, status, body)
+			continue
+		}
+		csp := c.Answer.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q", p, csp)
+		}
+		if m := inline.FindString(body); m != "" {
+			t.Errorf("%s: inline %q in the page", p, m)
+		}
+		if c.Answer.Get("X-Frame-Options") != "DENY" || c.Answer.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: headers %v", p, c.Answer)
+		}
+	}
+}
+
+// The session cookie: HttpOnly, SameSite=Strict, expiring; the store
+// keeps its hash, not the secret; signing out, revoking the admin token
+// or the session's age ends it.
+func TestConsoleSession(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	srv := servertest.StartConfig(t, server.Config{Console: console.Config{SessionTTL: time.Hour, Now: func() time.Time { return time.Unix(0, now.Load()) }}})
+	c := srv.NewConsole(t)
+	c.Get("/console/signin")
+	req, _ := http.NewRequest("POST", srv.AdminURL+"/console/signin", strings.NewReader(url.Values{"token": {srv.AdminToken}, "csrf": {c.CSRF}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, k := range resp.Cookies() {
+		if k.Name == "iscd_console" {
+			cookie = k
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" ||
+		cookie.Expires.Sub(time.Unix(0, now.Load())) > time.Hour+time.Minute || cookie.Secure {
+		t.Fatalf("the session cookie: %+v", cookie)
+	}
+	id, secret, err := token.Parse(token.PrefixConsole, cookie.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := srv.Store().Token(context.Background(), id)
+	if err != nil || rec.Hash != token.Hash(secret) || strings.Contains(rec.Hash, secret) || rec.Expires.IsZero() {
+		t.Fatalf("the stored session: %+v %v", rec, err)
+	}
+	if status, _ := c.Get("/console/licenses"); status != http.StatusOK {
+		t.Fatalf("signed in: %d", status)
+	}
+
+	// Past its lifetime, it is over.
+	now.Add(int64(time.Hour + time.Second))
+	if status, _ := c.Get("/console/licenses"); status != http.StatusSeeOther {
+		t.Fatalf("an hour later: %d", status)
+	}
+	now.Add(-int64(time.Hour + time.Second))
+
+	// Signing out revokes it: the old cookie opens nothing.
+	c.Get("/console/licenses")
+	if status, _ := c.Post("/console/signout", nil); status != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", status)
+	}
+	replay := srv.NewConsole(t)
+	u, _ := url.Parse(srv.AdminURL)
+	replay.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "iscd_console", Value: cookie.Value, Path: "/"}})
+	if status, _ := replay.Get("/console/licenses"); status != http.StatusSeeOther {
+		t.Fatalf("the cookie after sign-out: %d", status)
+	}
+
+	// Revoking the admin token a session came from ends the session.
+	var made adminapi.NewAdminToken
+	if err := srv.Admin().Do(context.Background(), "POST", "/admin-tokens", adminapi.CreateAdminToken{Role: adminapi.RoleLicenses}, &made); err != nil {
+		t.Fatal(err)
+	}
+	c2 := srv.ConsoleSignIn(t, made.Secret)
+	if status, _ := c2.Get("/console/licenses"); status != http.StatusOK {
+		t.Fatalf("signed in with a licenses token: %d", status)
+	}
+	if err := srv.Admin().Do(context.Background(), "DELETE", "/admin-tokens/"+made.ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := c2.Get("/console/licenses"); status != http.StatusSeeOther {
+		t.Fatalf("after its admin token was revoked: %d", status)
+	}
+}
+
+// Sign-in refuses unknown, malformed and expired tokens, an API token
+// whose user is no organisation admin, and a form without its CSRF token.
+func TestSignInRefusals(t *testing.T) {
+	srv := servertest.Start(t)
+	for name, tok := range map[string]string{
+		"unknown admin token":    "isa_0123456789abcdef_nope",
+		"garbage":                "hello",
+		"a plain user's token":   srv.APIToken,
+		"a worker's token":       "isw_0123456789abcdef_nope",
+		"an admin token spliced": srv.AdminToken[:len(srv.AdminToken)-2] + "xx",
+	} {
+		c := srv.NewConsole(t)
+		if status, body := c.SignIn(tok); status != http.StatusUnauthorized || !strings.Contains(body, `id="error"`) {
+			t.Errorf("%s: %d\n%s", name, status, body)
+		}
+	}
+	c := srv.NewConsole(t)
+	c.Get("/console/signin")
+	if status, _ := c.Post("/console/signin", url.Values{"token": {srv.AdminToken}, "csrf": {"forged"}}); status != http.StatusForbidden {
+		t.Errorf("a forged sign-in CSRF token: %d", status)
+	}
+	if status, _ := srv.NewConsole(t).Post("/console/signin", url.Values{"token": {srv.AdminToken}}); status != http.StatusForbidden {
+		t.Errorf("a sign-in without the form's cookie: %d", status)
+	}
+}
+
+// Every form needs the session's CSRF token and a same-origin request:
+// a forged, missing or another session's token, or another site's
+// Origin, changes nothing.
+func TestCSRF(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	other := srv.ConsoleSignIn(t, srv.AdminToken)
+	c.Get("/console/licenses")
+	freeze := "/console/licenses/" + server.DevLicense + "/freeze"
+	for name, try := range map[string]func() int{
+		"no token":          func() int { s, _ := c.Post(freeze, url.Values{"csrf": {""}}); return s },
+		"a forged token":    func() int { s, _ := c.Post(freeze, url.Values{"csrf": {strings.Repeat("0", 64)}}); return s },
+		"another session's": func() int { s, _ := c.Post(freeze, url.Values{"csrf": {other.CSRF}}); return s },
+		"another site's Origin": func() int {
+			c.Header.Set("Origin", "https://evil.example")
+			defer c.Header.Del("Origin")
+			s, _ := c.Post(freeze, nil)
+			return s
+		},
+		"a cross-site fetch": func() int {
+			c.Header.Set("Sec-Fetch-Site", "cross-site")
+			defer c.Header.Del("Sec-Fetch-Site")
+			s, _ := c.Post(freeze, nil)
+			return s
+		},
+	} {
+		if status := try(); status != http.StatusForbidden {
+			t.Errorf("%s: %d", name, status)
+		}
+		if got := licence(t, srv, server.DevLicense).Status; got != "ACTIVE" {
+			t.Fatalf("%s: the licence is %s", name, got)
+		}
+	}
+	c.Get("/console/licenses")
+	c.Header.Set("Origin", srv.AdminURL)
+	if status, _ := c.Post(freeze, nil); status != http.StatusSeeOther || licence(t, srv, server.DevLicense).Status != "FROZEN" {
+		t.Fatalf("the real form, same origin: %d", status)
+	}
+}
+
+// A read-only operator sees every page and no button, and each change
+// posted anyway is refused by the admin API's role check; so is a compute
+// operator's licence change.
+func TestViewerChangesNothing(t *testing.T) {
+	srv := servertest.Start(t)
+	viewer := srv.ConsoleSignIn(t, adminToken(t, srv, adminapi.RoleReadOnly))
+	for _, p := range operatorPages {
+		status, body := viewer.Get("/console/" + p)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d\n%s", p, status, body)
+		}
+		if n := strings.Count(body, `method="post"`); n != 1 { // sign out
+			t.Errorf("%s: %d forms that post for a viewer", p, n)
+		}
+	}
+	before := state(t, srv)
+	for _, a := range []struct{ path string }{
+		{"/console/licenses/" + server.DevLicense + "/freeze"}, {"/console/licenses/" + server.DevLicense + "/release"},
+		{"/console/licenses/" + server.DevLicense + "/extend?expires=2040-01-01"}, {"/console/orgs?name=x"},
+		{"/console/licenses?orgId=demo&productId=demo-cad&seats=1"}, {"/console/seats/x/release"}, {"/console/jobs/x/cancel"},
+		{"/console/sessions/x/end"}, {"/console/releases/withdraw?product=demo-cad&platform=linux-amd64&version=1.0.0"},
+	} {
+		path, q, _ := strings.Cut(a.path, "?")
+		form, _ := url.ParseQuery(q)
+		viewer.Get("/console/licenses")
+		status, body := viewer.Post(path, form)
+		if status != http.StatusForbidden || !strings.Contains(body, "needs an admin token with role") {
+			t.Errorf("%s as read-only: %d\n%s", a.path, status, body)
+		}
+	}
+	compute := srv.ConsoleSignIn(t, adminToken(t, srv, adminapi.RoleCompute))
+	compute.Get("/console/licenses")
+	if status, _ := compute.Post("/console/licenses/"+server.DevLicense+"/freeze", nil); status != http.StatusForbidden {
+		t.Errorf("freeze as compute: %d", status)
+	}
+	if after := state(t, srv); after != before {
+		t.Fatalf("a refused change changed something:\n%s\n%s", before, after)
+	}
+}
+
+// state is what a refused change could have touched.
+func state(t *testing.T, srv *servertest.Server) string {
+	var b strings.Builder
+	for _, path := range []string{"/licenses", "/orgs", "/seats", "/sessions"} {
+		var v any
+		if err := srv.Admin().Do(context.Background(), "GET", path, nil, &v); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(v)
+		b.Write(lastSeen.ReplaceAll(data, nil)) // a session's lastSeen moves on its own
+	}
+	return b.String()
+}
+
+var lastSeen = regexp.MustCompile(`"lastSeen":"[^"]*"`)
+
+// The console speaks Simplified Chinese to who asks for it.
+func TestChinese(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	c.Header.Set("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")
+	if _, body := c.Get("/console/licenses"); !strings.Contains(body, `<html lang="zh-Hans">`) || !strings.Contains(body, "<h1>许可证</h1>") {
+		t.Fatalf("Accept-Language zh-CN:\n%s", body)
+	}
+	c.Header.Del("Accept-Language")
+	if _, body := c.Get("/console/seats?lang=en"); !strings.Contains(body, "<h1>Seats in use</h1>") {
+		t.Fatalf("?lang=en:\n%s", body)
+	}
+	if _, body := c.Get("/console/seats"); !strings.Contains(body, "<h1>Seats in use</h1>") {
+		t.Fatalf("the chosen language is kept:\n%s", body)
+	}
+}

@@ -1,0 +1,107 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The live parts are server-sent events: the page's script opens
+// /console/live/..., and each time what the part shows changes the server
+// sends it rendered again (an "update" event whose data is HTML, escaped
+// by html/template). The server looks again every Config.LiveEvery.
+
+// liveSeats streams the seats table's rows.
+func (s *Service) liveSeats(w http.ResponseWriter, r *http.Request) {
+	s.live(w, r, func(ctx context.Context, v *who, p *page) (string, bool, error) {
+		seats, err := s.seats(ctx, v)
+		if err != nil {
+			return "", true, err
+		}
+		html, err := rowsHTML(p, s.seatTable(v, p, seats, ""))
+		return html, false, err
+	})
+}
+
+// liveJob streams a job's solver output until the job ends.
+func (s *Service) liveJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.live(w, r, func(ctx context.Context, v *who, _ *page) (string, bool, error) {
+		j, err := s.job(ctx, v, id)
+		if err != nil {
+			return "", true, err
+		}
+		var logs struct{ Lines []string }
+		if err := s.call(ctx, v, "GET", "/jobs/"+esc(id)+"/logs", nil, &logs); err != nil {
+			return "", true, err
+		}
+		var b strings.Builder
+		for _, l := range logs.Lines {
+			b.WriteString(template.HTMLEscapeString(l))
+			b.WriteByte('\n')
+		}
+		return b.String(), j.Done(), nil
+	})
+}
+
+// live serves one live part: render says what it shows now, and whether
+// it will not change any more.
+func (s *Service) live(w http.ResponseWriter, r *http.Request, render func(context.Context, *who, *page) (string, bool, error)) {
+	v := s.caller(r)
+	if v == nil {
+		http.Error(w, "sign in first", http.StatusUnauthorized)
+		return
+	}
+	p := s.newPage(w, r, v, "seats")
+	p.Here = r.Header.Get("X-Console-Page") // not sent: actions in live rows come back to the part's page
+	if p.Here == "" {
+		p.Here = Path + "seats"
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	ctx := r.Context()
+	tick := time.NewTicker(s.cfg.LiveEvery)
+	defer tick.Stop()
+	last := ""
+	for {
+		// The session may end (signed out, token revoked) while it watches.
+		if s.caller(r) == nil {
+			fmt.Fprint(w, "event: end\ndata: signed out\n\n")
+			rc.Flush()
+			return
+		}
+		html, done, err := render(ctx, v, p)
+		if err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprint(w, "event: end\ndata: refused\n\n")
+				rc.Flush()
+			}
+			return
+		}
+		if html != last || done {
+			last = html
+			// Each line of the data is a data: field; EventSource joins them with \n.
+			rc.SetWriteDeadline(time.Now().Add(s.cfg.LiveEvery + 30*time.Second))
+			fmt.Fprint(w, "event: update\n")
+			for _, line := range strings.Split(html, "\n") {
+				fmt.Fprintf(w, "data: %s\n", line)
+			}
+			fmt.Fprint(w, "\n")
+			if done {
+				fmt.Fprint(w, "event: end\ndata: done\n\n")
+			}
+			if err := rc.Flush(); err != nil || done {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
