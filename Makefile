@@ -180,16 +180,38 @@ bench: build
 	$(BUILD)/bin/iscbench -build $(BUILD) -out $(BUILD)/bench.json
 
 # ---- deployment: container images and the Helm chart (docs/deploy.md) ----
-# images:      localhost/iscd:$(VERSION) and localhost/iscd-worker:$(VERSION),
-#              FROM scratch with podman; root file systems from this machine's
-#              Debian packages (deploy/images).
-# test-deploy: the images, the chart (helm lint, helm template validated by
-#              kubeconform) and the rendered manifests run with podman kube
-#              play (tests/deploy). Skipped, saying so, without podman.
+# images:       localhost/iscd, iscd-worker, iscd-postgresql and iscd-versitygw
+#               :$(VERSION), FROM scratch with podman; root file systems from
+#               this machine's Debian packages (deploy/images).
+# deploy-tools: helm and kubeconform (Go programs, pinned) into build/tools,
+#               and the Kubernetes $(K8S_VERSION) JSON schemas kubeconform
+#               validates against, made from the API's OpenAPI document in
+#               the k8s.io/kubernetes module (deploy/kubeschema).
+# test-deploy:  the chart (helm lint, helm template + kubeconform per values
+#               file), the images, and the rendered manifests run with
+#               podman kube play (tests/deploy). Without podman the podman
+#               tests skip, saying so.
 HELM_VERSION        := v4.3.2
 KUBECONFORM_VERSION := v0.7.0
+K8S_VERSION         := 1.34.4
 TOOLS               := $(abspath $(BUILD))/tools
+KUBESCHEMAS         := $(abspath $(BUILD))/k8s-schemas/v$(K8S_VERSION)-standalone-strict
 .PHONY: images test-deploy deploy-tools
 
 images: bin
 	deploy/images/build.sh $(abspath $(BUILD)) $(VERSION) $(COMMIT)
+
+deploy-tools:
+	@[ "$$($(TOOLS)/helm version --template '{{.Version}}' 2>/dev/null)" = $(HELM_VERSION) ] || \
+		GOBIN=$(TOOLS) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	@[ "$$($(TOOLS)/kubeconform -v 2>/dev/null)" = $(KUBECONFORM_VERSION) ] || \
+		GOBIN=$(TOOLS) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	@[ -f $(KUBESCHEMAS)/deployment-apps-v1.json ] || { \
+		dir=$$($(GO) mod download -json k8s.io/kubernetes@v$(K8S_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p') && \
+		$(GO) run ./deploy/kubeschema -spec "$$dir/api/openapi-spec/swagger.json" -out $(KUBESCHEMAS); }
+
+test-deploy: deploy-tools
+	@if command -v podman >/dev/null; then $(MAKE) images lib examples; else \
+		echo "test-deploy: podman not found: the image and pod tests are SKIPPED (apt-get install podman runc catatonit; docs/deploy.md)"; fi
+	ISCSDK_BUILD_DIR=$(abspath $(BUILD)) ISCD_TEST_DEPLOY=1 ISCD_K8S_VERSION=$(K8S_VERSION) \
+		$(GO) test -count=1 -timeout 20m -v ./tests/deploy
