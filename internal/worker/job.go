@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -115,7 +116,7 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 		// The worker is stopping: iscd queues the job again now, not when
 		// its lease lapses (if it cannot be told, the lease does it).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		err := w.link.call(rctx, wire.OpWorkerRelease, wire.JobAttemptRef{ID: l.ID, Attempt: l.Attempt}, nil)
+		err := w.link.Call(rctx, wire.OpWorkerRelease, wire.JobAttemptRef{ID: l.ID, Attempt: l.Attempt}, nil)
 		cancel()
 		log.Info("job given back: the worker is stopping", "told", err == nil)
 		return
@@ -123,7 +124,7 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 	// The last progress, then the outputs and the result.
 	j.sending.Lock()
 	if p := j.take(); p.Percent != nil || len(p.Log) > 0 {
-		_ = w.link.call(ctx, wire.OpWorkerRenew, p, nil)
+		_ = w.link.Call(ctx, wire.OpWorkerRenew, p, nil)
 	}
 	j.sending.Unlock()
 	w.finish(ctx, j, dir, res, inputs, log)
@@ -134,17 +135,23 @@ func (w *Worker) run(ctx context.Context, l wire.JobLease) {
 func (w *Worker) solve(ctx context.Context, j *job, dir string) (run.Result, map[string]bool) {
 	l := j.lease
 	var inputs map[string]bool
-	var err error
 	// A connection that drops while the inputs come is not the model's
 	// fault: fetch again once it is back (files written are started over).
-	for attempt := 1; ; attempt++ {
-		if inputs, err = w.fetchInputs(ctx, j, dir); !errors.Is(err, errDisconnected) || attempt == finishAttempts || ctx.Err() != nil {
-			break
-		}
+	var dirErr error
+	err := link.Policy{Attempts: finishAttempts, Retrying: func(attempt int, _ error) {
 		w.log.Info("inputs interrupted by a dropped connection; fetching again", "job", l.ID, "attempt", attempt)
-		if err := clearDir(dir); err != nil {
-			return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("job directory: %v", err)}, nil
+	}}.Do(ctx, func(attempt int) error {
+		if attempt > 1 {
+			if dirErr = clearDir(dir); dirErr != nil {
+				return dirErr
+			}
 		}
+		var err error
+		inputs, err = w.fetchInputs(ctx, j, dir)
+		return err
+	})
+	if dirErr != nil {
+		return run.Result{ErrorCode: run.CodeStart, Error: fmt.Sprintf("job directory: %v", dirErr)}, nil
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -216,7 +223,7 @@ func (w *Worker) renew(ctx context.Context, j *job) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(time.Duration(w.lease.Load()), time.Second))
 		var r wire.JobRenewed
 		j.sending.Lock()
-		err := w.link.call(cctx, wire.OpWorkerRenew, j.take(), &r)
+		err := w.link.Call(cctx, wire.OpWorkerRenew, j.take(), &r)
 		j.sending.Unlock()
 		cancel()
 		var we *wire.Error
@@ -234,7 +241,7 @@ func (w *Worker) renew(ctx context.Context, j *job) {
 // the cache where it has them. It returns the inputs' paths.
 func (w *Worker) fetchInputs(ctx context.Context, j *job, dir string) (map[string]bool, error) {
 	ref := wire.JobAttemptRef{ID: j.lease.ID, Attempt: j.lease.Attempt}
-	f, err := w.link.fetch(ctx, wire.OpWorkerManifest, ref, wire.BinManifest)
+	f, err := w.link.Fetch(ctx, wire.OpWorkerManifest, ref, wire.BinManifest)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +272,7 @@ func (w *Worker) fetchFile(ctx context.Context, j *job, dir string, file manifes
 	for _, ch := range file.Chunks {
 		enc, err := w.cache.Get(ctx, cacheOrg, ch.ID)
 		if err != nil {
-			f, err := w.link.fetch(ctx, wire.OpWorkerChunk, wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()}, wire.BinChunkData)
+			f, err := w.link.Fetch(ctx, wire.OpWorkerChunk, wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()}, wire.BinChunkData)
 			if err != nil {
 				return err
 			}
@@ -344,31 +351,28 @@ func (w *Worker) finish(ctx context.Context, j *job, dir string, res run.Result,
 		state = wire.JobFailed
 	}
 	w.cfg.Metrics.JobFinished(state, res.Wall)
-	for attempt := 1; ; attempt++ {
-		err := w.report(ctx, j, dir, state, res, inputs)
-		var we *wire.Error
-		switch {
-		case err == nil:
-			log.Info("job finished", "state", state, "exitCode", res.ExitCode, "wall", res.Wall)
-			return
-		case errors.As(err, &we) && !transient(we):
-			log.Warn("job report refused", "err", err)
-			return
-		case ctx.Err() != nil || attempt == finishAttempts:
-			log.Warn("job report not delivered", "err", err)
-			return
-		}
-		select { // reconnecting
-		case <-ctx.Done():
-		case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 3*time.Second)):
-		}
+	err := finishPolicy.Do(ctx, func(int) error { return w.report(ctx, j, dir, state, res, inputs) })
+	switch {
+	case err == nil:
+		log.Info("job finished", "state", state, "exitCode", res.ExitCode, "wall", res.Wall)
+	case refused(err):
+		log.Warn("job report refused", "err", err)
+	default:
+		log.Warn("job report not delivered", "err", err)
 	}
 }
 
-// transient reports whether iscd refused a request for a reason that may
-// pass (it failed inside, or is shutting down): the request is repeated.
-func transient(we *wire.Error) bool {
-	return we.Code == wire.CodeInternal || we.Code == wire.CodeUnavailable
+// finishPolicy repeats the end of a job until iscd takes it or refuses
+// it: anything else (a dropped connection, a local failure, iscd failing
+// inside or stopping) may pass.
+var finishPolicy = link.Policy{Attempts: finishAttempts, Transient: func(err error) bool { return !refused(err) },
+	Backoff: link.Backoff{Base: 200 * time.Millisecond, Max: 3 * time.Second}}
+
+// refused reports whether iscd refused a request for a reason that will
+// not pass (not one of its own failures, nor its shutting down).
+func refused(err error) bool {
+	var we *wire.Error
+	return errors.As(err, &we) && we.Code != wire.CodeInternal && we.Code != wire.CodeUnavailable
 }
 
 // report uploads the outputs and sends the job's end.
@@ -396,7 +400,7 @@ func (w *Worker) report(ctx context.Context, j *job, dir string, state string, r
 	}
 	hdr, _ := json.Marshal(wire.JobDone{ID: j.lease.ID, Attempt: j.lease.Attempt, State: state, ExitCode: res.ExitCode,
 		ErrorCode: res.ErrorCode, Error: res.Error, LogTail: res.LogTail, WallSeconds: res.Wall.Seconds(), CPUSeconds: res.CPU.Seconds()})
-	return w.link.sendFrame(ctx, wire.Frame{Kind: wire.BinJobDone, Header: hdr, Payload: enc}, nil)
+	return w.link.SendFrame(ctx, wire.Frame{Kind: wire.BinJobDone, Header: hdr, Payload: enc}, nil)
 }
 
 // upload chunks one output file and sends the chunks iscd lacks.
@@ -420,7 +424,7 @@ func (w *Worker) upload(ctx context.Context, j *job, p string) (manifest.File, e
 			ids[i] = ch.ID.String()
 		}
 		var have wire.FilesHave
-		if err := w.link.call(ctx, wire.OpWorkerHave, wire.WorkerHave{ID: j.lease.ID, Attempt: j.lease.Attempt, IDs: ids}, &have); err != nil {
+		if err := w.link.Call(ctx, wire.OpWorkerHave, wire.WorkerHave{ID: j.lease.ID, Attempt: j.lease.Attempt, IDs: ids}, &have); err != nil {
 			return err
 		}
 		missing := map[string]bool{}
@@ -433,7 +437,7 @@ func (w *Worker) upload(ctx context.Context, j *job, p string) (manifest.File, e
 			}
 			delete(missing, ch.ID.String())
 			hdr, _ := json.Marshal(wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()})
-			if err := w.link.sendFrame(ctx, wire.Frame{Kind: wire.BinJobChunk, Header: hdr, Payload: ch.Encoded}, nil); err != nil {
+			if err := w.link.SendFrame(ctx, wire.Frame{Kind: wire.BinJobChunk, Header: hdr, Payload: ch.Encoded}, nil); err != nil {
 				return err
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,9 +23,11 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/solver/plugin"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
+	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -71,7 +72,8 @@ type Config struct {
 type Worker struct {
 	cfg     Config
 	log     *slog.Logger
-	link    *link
+	iscd    *endpoint  // where it connects
+	link    *link.Link // requests and answers, on the connection of the moment
 	cache   chunkstore.Store
 	plugins map[string]*plugin.Plugin
 	sandbox *run.Sandbox // nil: NoSandbox
@@ -174,7 +176,8 @@ func New(cfg Config) (*Worker, error) {
 		w.Close()
 		return nil, errors.New("worker: no solvers: name command solvers or plugins")
 	}
-	w.link, err = newLink(cfg.URL, cfg.Token, w.pushed)
+	w.link = link.New()
+	w.iscd, err = newEndpoint(cfg.URL, cfg.Token)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -214,29 +217,34 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer jobs.Wait()
 	hello := wire.WorkerHello{Name: w.cfg.Name, Solvers: w.solvers(), Capacity: w.cfg.Capacity, Version: "iscd-worker/1"}
 	slots := make(chan struct{}, w.cfg.Capacity)
-	for attempt := 0; ; attempt++ {
+	type connection struct {
+		conn    *transport.Conn
+		welcome wire.WorkerWelcome
+	}
+	dial := func(ctx context.Context, _ int) (connection, error) {
 		hello.Running = w.runningJobs()
-		conn, welcome, err := w.link.dial(ctx, hello)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, ErrTokenRefused) {
-				return err
-			}
-			d := backoff(attempt)
-			w.log.Warn("cannot reach iscd", "err", err, "retryIn", d)
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return nil
-			}
-			continue
+		conn, welcome, err := w.iscd.dial(ctx, w.link.NextID(), hello)
+		if errors.Is(err, ErrTokenRefused) {
+			err = link.Permanent(err)
 		}
-		attempt = -1
-		w.lease.Store(int64(time.Duration(welcome.LeaseMS) * time.Millisecond))
+		return connection{conn, welcome}, err
+	}
+	failed := func(attempt int, err error) { w.log.Warn("cannot reach iscd", "err", err, "attempt", attempt) }
+	c, err := dial(ctx, 0)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrTokenRefused) {
+		failed(0, err)
+		c, err = link.Reconnect(ctx, reconnectBackoff, dial, failed)
+	}
+	for {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err // the token was refused
+		}
+		w.lease.Store(int64(time.Duration(c.welcome.LeaseMS) * time.Millisecond))
 		w.cfg.Metrics.Connected(true)
-		w.log.Info("worker connected", "id", welcome.WorkerID, "solvers", hello.Solvers, "capacity", hello.Capacity)
+		w.log.Info("worker connected", "id", c.welcome.WorkerID, "solvers", hello.Solvers, "capacity", hello.Capacity)
 		connCtx, drop := context.WithCancel(ctx)
 		var leasers sync.WaitGroup
 		for range w.cfg.Capacity {
@@ -244,9 +252,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		stop := context.AfterFunc(ctx, func() {
 			w.waitIdle(stopGrace) // the jobs stopping give themselves back on this connection
-			conn.Close(websocket.CloseNormalClosure, "worker stopping")
+			c.conn.Close(websocket.CloseNormalClosure, "worker stopping")
 		})
-		err = w.link.serve(conn)
+		err = w.serve(c.conn)
 		w.cfg.Metrics.Connected(false)
 		stop()
 		drop()
@@ -255,12 +263,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		w.log.Warn("disconnected from iscd; reconnecting", "err", err)
+		c, err = link.Reconnect(ctx, reconnectBackoff, dial, failed)
 	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)
-	return d/2 + rand.N(d/2)
 }
 
 // leaseWait is how long one lease request waits for a job.
@@ -276,11 +280,11 @@ func (w *Worker) leaseLoop(connCtx, ctx context.Context, slots chan struct{}, jo
 			return
 		}
 		var l wire.JobLease
-		err := w.link.call(connCtx, wire.OpWorkerLease, wire.WorkerLease{WaitMS: leaseWait.Milliseconds()}, &l)
+		err := w.link.Call(connCtx, wire.OpWorkerLease, wire.WorkerLease{WaitMS: leaseWait.Milliseconds()}, &l)
 		if err != nil || l.ID == "" {
 			<-slots
 			if err != nil {
-				if connCtx.Err() == nil && !errors.Is(err, errDisconnected) {
+				if connCtx.Err() == nil && !errors.Is(err, link.ErrDisconnected) {
 					w.log.Error("lease", "err", err)
 				}
 				select { // let the connection end or recover
