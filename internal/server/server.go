@@ -235,7 +235,7 @@ func Open(cfg Config) (*Server, error) {
 	s.signin.Mount(mux)
 	consoleCfg := cfg.Console
 	consoleCfg.Secure = consoleCfg.Secure || cfg.TLSCert != ""
-	mux.Handle(console.Path, console.New(consoleCfg, st, adm, tokenAuth{st}, cfg.Logger))
+	mux.Handle(console.Path, console.New(consoleCfg, st, adm, tokenAuth{st}, s.signin, cfg.Logger))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	s.instrument(mux)

@@ -42,6 +42,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/session"
+	"github.com/iscsdk/iscsdk/internal/server/signin"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -78,19 +79,29 @@ type Directory interface {
 	Org(ctx context.Context, id string) (store.Org, error)
 }
 
+// SignIn is iscd's browser sign-in (internal/server/signin), the one the
+// desktop programs' users sign in with: the console sends a browser there
+// and gets its user back.
+type SignIn interface {
+	BeginSignIn(w http.ResponseWriter, r *http.Request, then, data, org string)
+	OnSignedIn(then string, fn signin.SignedIn)
+}
+
 // Service is the console.
 type Service struct {
-	cfg  Config
-	dir  Directory
-	adm  *admin.API
-	auth session.Authenticator // API tokens, as the sessions check them
-	log  *slog.Logger
-	mux  *http.ServeMux
+	cfg     Config
+	dir     Directory
+	adm     *admin.API
+	auth    session.Authenticator // API tokens, as the sessions check them
+	browser SignIn                // nil: API tokens only
+	log     *slog.Logger
+	mux     *http.ServeMux
 }
 
 // New returns the console over the admin API adm. auth checks the API
-// tokens customer admins sign in with.
-func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, log *slog.Logger) *Service {
+// tokens customer admins may paste; signIn, if not nil, signs them in as
+// the desktop programs' users sign in.
+func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, signIn SignIn, log *slog.Logger) *Service {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
@@ -100,8 +111,11 @@ func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, dir: dir, adm: adm, auth: auth, log: log, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, dir: dir, adm: adm, auth: auth, browser: signIn, log: log, mux: http.NewServeMux()}
 	s.routes()
+	if signIn != nil {
+		signIn.OnSignedIn(signedInThen, s.signedIn)
+	}
 	return s
 }
 

@@ -340,3 +340,62 @@ func TestChinese(t *testing.T) {
 		t.Fatalf("the chosen language is kept:\n%s", body)
 	}
 }
+
+// orgAdmin makes a user of org with role, and returns its API token.
+func orgAdmin(t *testing.T, srv *servertest.Server, org, role string) string {
+	t.Helper()
+	ctx, a := context.Background(), srv.Admin()
+	var u adminapi.User
+	if err := a.Do(ctx, "POST", "/users", adminapi.CreateUser{OrgID: org, Name: "it " + role, Role: role}, &u); err != nil {
+		t.Fatal(err)
+	}
+	var tok adminapi.NewToken
+	if err := a.Do(ctx, "POST", "/tokens", adminapi.CreateToken{UserID: u.ID}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	return tok.Secret
+}
+
+// An organisation's admin signs in as the desktop programs' users do
+// (iscd's browser sign-in, here with the API token on its page) and lands
+// on their organisation; a user who is no admin signs in there too, and
+// the console says no.
+func TestBrowserSignIn(t *testing.T) {
+	srv := servertest.Start(t)
+	signIn := func(apiToken string) (*servertest.Console, int, string) {
+		c := srv.NewConsole(t)
+		if _, body := c.Get("/console/signin"); !strings.Contains(body, `id="signin-browser"`) {
+			t.Fatalf("the sign-in page offers no browser sign-in:\n%s", body)
+		}
+		if status, _ := c.Post("/console/signin/browser", nil); status != http.StatusSeeOther {
+			t.Fatalf("begin: %d", status)
+		}
+		chooser := c.Answer.Get("Location")
+		u, err := url.Parse(chooser)
+		if err != nil || u.Path != "/signin" {
+			t.Fatalf("sent to %q", chooser)
+		}
+		if status, body := c.Get(chooser); status != http.StatusOK {
+			t.Fatalf("the chooser: %d\n%s", status, body)
+		}
+		status, body := c.Post("/signin", url.Values{"flow": {u.Query().Get("flow")}, "api_token": {apiToken}})
+		return c, status, body
+	}
+	c, status, body := signIn(orgAdmin(t, srv, server.DevOrg, "admin"))
+	if status != http.StatusOK || !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("back from the sign-in: %d\n%s", status, body)
+	}
+	if status, _ := c.Get("/console/"); status != http.StatusSeeOther || c.Answer.Get("Location") != "/console/org" {
+		t.Fatalf("the console after the browser sign-in: %d %s", status, c.Answer.Get("Location"))
+	}
+	if status, body := c.Get("/console/org"); status != http.StatusOK || !strings.Contains(body, "it admin") {
+		t.Fatalf("the organisation's page: %d\n%s", status, body)
+	}
+	c, status, body = signIn(orgAdmin(t, srv, server.DevOrg, "user"))
+	if status != http.StatusForbidden || !strings.Contains(body, "not an admin of your organisation") {
+		t.Fatalf("a user who is no admin: %d\n%s", status, body)
+	}
+	if status, _ := c.Get("/console/org"); status != http.StatusSeeOther {
+		t.Fatalf("a user who is no admin has a console session: %d", status)
+	}
+}

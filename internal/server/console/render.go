@@ -45,6 +45,7 @@ type page struct {
 	Log                            []string
 	LiveLog                        string
 	Back                           string
+	Browser                        bool // the sign-in page offers iscd's browser sign-in
 	status                         int
 }
 

@@ -21,6 +21,7 @@ func (s *Service) routes() {
 	s.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(sub)))
 	s.mux.HandleFunc("GET /console/signin", s.signInPage)
 	s.mux.HandleFunc("POST /console/signin", s.signIn)
+	s.mux.HandleFunc("POST /console/signin/browser", s.browserSignIn)
 	s.mux.HandleFunc("POST /console/signout", s.signOut)
 	s.mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
 		v := s.caller(r)
@@ -166,7 +167,7 @@ func (s *Service) signInForm(w http.ResponseWriter, r *http.Request, msg string,
 	secret := rand.Text()
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: secret, Path: Path, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	p := s.newPage(w, r, nil, "signIn")
-	p.CSRF, p.Error, p.status = csrfOf(secret), msg, status
+	p.CSRF, p.Error, p.status, p.Browser = csrfOf(secret), msg, status, s.browser != nil
 	s.render(w, "signin", p)
 }
 
@@ -223,6 +224,43 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Path: Path, MaxAge: -1, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, Path, http.StatusSeeOther)
+}
+
+// signedInThen names the console's continuation of iscd's browser sign-in.
+const signedInThen = "console"
+
+// browserSignIn sends the browser to iscd's sign-in (an organisation's
+// identity provider, or the page that asks who the user is), as a
+// desktop program's user signs in; signedIn takes it from there.
+func (s *Service) browserSignIn(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(w, r, nil, "signIn")
+	pre, err := r.Cookie(preCookie)
+	if s.browser == nil || err != nil || !s.checkForm(r, csrfOf(pre.Value)) {
+		s.signInForm(w, r, p.T["badForm"], http.StatusForbidden)
+		return
+	}
+	s.browser.BeginSignIn(w, r, signedInThen, "", "")
+}
+
+// signedIn is where iscd's sign-in hands back the browser's user (it
+// refused those who may not sign in at all): an organisation's admin gets
+// a console session, anyone else is told no.
+func (s *Service) signedIn(w http.ResponseWriter, r *http.Request, u store.User, _ string) {
+	if u.Role != store.RoleAdmin {
+		s.log.Info("console sign-in refused: not an organisation admin", "user", u.ID, "org", u.OrgID)
+		s.signInForm(w, r, s.newPage(w, r, nil, "signIn").T["notAdmin"], http.StatusForbidden)
+		return
+	}
+	if err := s.start(r.Context(), w, r, who{OrgID: u.OrgID}, u.ID, ""); err != nil {
+		s.log.Error("console sign-in", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	// The browser may come back from another site (the identity
+	// provider): a SameSite=Strict cookie set now is not sent with a
+	// redirect that site began, so a page of ours moves it on.
+	p := s.newPage(w, r, nil, "signedIn")
+	s.render(w, "moveOn", p)
 }
 
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
