@@ -241,9 +241,7 @@ func TestAlteredPackageIsRefused(t *testing.T) {
 			off += ch.Size
 		}
 		served[m.Files[0].Chunks[0].ID] = chunkstore.Encode([]byte("not the vendor's bytes"))
-		srv.Hub().Handle(wire.OpUpgradesChunk, func(_ context.Context, _ session.Caller, body json.RawMessage) (any, error) {
-			var req wire.FilesChunk
-			json.Unmarshal(body, &req)
+		session.Handle(srv.Hub(), wire.OpUpgradesChunk, func(_ context.Context, _ session.Caller, req wire.FilesChunk) (any, error) {
 			id, _ := chunkstore.ParseID(req.ID)
 			return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: served[id]}, nil
 		})

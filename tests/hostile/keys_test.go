@@ -19,7 +19,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -203,13 +202,13 @@ func TestReleaseNotSignedByTheVendorNeverRuns(t *testing.T) {
 func hostileOffers(srv *servertest.Server, offer wire.UpgradeOffer) *atomic.Int32 {
 	var downloads atomic.Int32
 	h := srv.Hub()
-	h.Handle(wire.OpUpgradesCheck, func(context.Context, session.Caller, json.RawMessage) (any, error) { return offer, nil })
-	fetch := func(context.Context, session.Caller, json.RawMessage) (any, error) {
+	session.Handle(h, wire.OpUpgradesCheck, func(context.Context, session.Caller, struct{}) (any, error) { return offer, nil })
+	fetch := func(context.Context, session.Caller, struct{}) (any, error) {
 		downloads.Add(1)
 		return nil, wire.Errorf(wire.CodeNotFound, "not here")
 	}
-	h.Handle(wire.OpUpgradesManifest, fetch)
-	h.Handle(wire.OpUpgradesChunk, fetch)
+	session.Handle(h, wire.OpUpgradesManifest, fetch)
+	session.Handle(h, wire.OpUpgradesChunk, fetch)
 	return &downloads
 }
 

@@ -316,7 +316,7 @@ func TestRequestEndsWithConnection(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true})
 	started := make(chan struct{}, 1)
 	ended := make(chan error, 1)
-	srv.Hub().Handle("test.slow", func(ctx context.Context, _ session.Caller, _ json.RawMessage) (any, error) {
+	session.Handle(srv.Hub(), "test.slow", func(ctx context.Context, _ session.Caller, _ struct{}) (any, error) {
 		started <- struct{}{}
 		select {
 		case <-ctx.Done():

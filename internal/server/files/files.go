@@ -51,32 +51,33 @@ type Gate interface {
 // are collected).
 func New(st store.Files, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger) *Service {
 	s := &Service{st: st, chunks: chunks, gate: gate, log: log, now: func() time.Time { return time.Now().UTC() }}
-	hub.Handle(wire.OpFilesHave, s.have)
-	hub.Handle(wire.OpFilesChunk, s.chunk)
-	hub.Handle(wire.OpFilesOpen, s.gated(s.open))
-	hub.Handle(wire.OpFilesManifest, s.gated(s.manifest))
-	hub.Handle(wire.OpFilesStat, s.gated(s.stat))
-	hub.Handle(wire.OpFilesList, s.gated(s.list))
-	hub.Handle(wire.OpFilesHistory, s.gated(s.history))
-	hub.Handle(wire.OpFilesLock, s.gated(s.lock))
-	hub.Handle(wire.OpFilesUnlock, s.gated(s.unlock))
-	hub.HandleBinary(wire.BinChunkPut, s.put)
-	hub.HandleBinary(wire.BinCommit, func(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+	session.Handle(hub, wire.OpFilesHave, s.have)
+	session.Handle(hub, wire.OpFilesChunk, s.chunk)
+	session.Handle(hub, wire.OpFilesOpen, gated(s, s.open))
+	session.Handle(hub, wire.OpFilesManifest, gated(s, s.manifest))
+	session.Handle(hub, wire.OpFilesStat, gated(s, s.stat))
+	session.Handle(hub, wire.OpFilesList, gated(s, s.list))
+	session.Handle(hub, wire.OpFilesHistory, gated(s, s.history))
+	session.Handle(hub, wire.OpFilesLock, gated(s, s.lock))
+	session.Handle(hub, wire.OpFilesUnlock, gated(s, s.unlock))
+	session.HandleFrame(hub, wire.BinChunkPut, s.put)
+	session.HandleFrame(hub, wire.BinCommit, func(ctx context.Context, c session.Caller, h wire.FilesCommit, f wire.Frame) (any, error) {
 		if err := s.gate.RequireForFiles(ctx, c.OrgID, c.ProductID); err != nil {
 			return nil, err
 		}
-		return s.commit(ctx, c, f)
+		return s.commit(ctx, c, h, f)
 	})
 	return s
 }
 
 // gated runs h once the caller passes the licence gate.
-func (s *Service) gated(h session.Handler) session.Handler {
-	return func(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
+func gated[Req, Resp any](s *Service, h func(context.Context, session.Caller, Req) (Resp, error)) func(context.Context, session.Caller, Req) (Resp, error) {
+	return func(ctx context.Context, c session.Caller, req Req) (Resp, error) {
 		if err := s.gate.RequireForFiles(ctx, c.OrgID, c.ProductID); err != nil {
-			return nil, err
+			var none Resp
+			return none, err
 		}
-		return h(ctx, c, body)
+		return h(ctx, c, req)
 	}
 }
 
@@ -99,13 +100,6 @@ func storeErr(err error) error {
 // "file /a.prt: not found", not Go's error plumbing.
 func trimStore(err error) string { return strings.ReplaceAll(err.Error(), "store: ", "") }
 
-func decode(body json.RawMessage, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return wire.Errorf(wire.CodeBadRequest, "%v", err)
-	}
-	return nil
-}
-
 func checkPath(p string) (string, error) {
 	p, err := cloudpath.Check(p)
 	if err != nil {
@@ -123,14 +117,7 @@ func info(e store.FileEntry, userID string) wire.FileInfo {
 }
 
 // have answers which of the given chunks the service lacks.
-func (s *Service) have(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesHave
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if len(req.IDs) > wire.MaxHaveBatch {
-		return nil, wire.Errorf(wire.CodeTooLarge, "more than %d ids in one files.have", wire.MaxHaveBatch)
-	}
+func (s *Service) have(ctx context.Context, c session.Caller, req wire.FilesHave) (any, error) {
 	ids := make([]chunkstore.ID, len(req.IDs))
 	for i, h := range req.IDs {
 		id, err := chunkstore.ParseID(h)
@@ -190,7 +177,7 @@ func (s *Service) chunkStoreDown(ctx context.Context, c session.Caller, err erro
 }
 
 // put stores one uploaded chunk after checking it against its id.
-func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
+func (s *Service) put(ctx context.Context, c session.Caller, _ struct{}, f wire.Frame) (any, error) {
 	id := chunkstore.ID(f.ChunkID)
 	if err := s.chunks.Put(ctx, c.OrgID, id, f.Payload); err != nil {
 		if errors.Is(err, chunkstore.ErrNoSpace) {
@@ -207,11 +194,7 @@ func (s *Service) put(ctx context.Context, c session.Caller, f wire.Frame) (any,
 }
 
 // commit makes a new version from a manifest whose chunks are all stored.
-func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
-	var h wire.FilesCommit
-	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "commit header: %v", err)
-	}
+func (s *Service) commit(ctx context.Context, c session.Caller, h wire.FilesCommit, f wire.Frame) (any, error) {
 	path, err := checkPath(h.Path)
 	if err != nil {
 		return nil, err
@@ -257,11 +240,7 @@ func (s *Service) commit(ctx context.Context, c session.Caller, f wire.Frame) (a
 	return info(e, c.UserID), nil
 }
 
-func (s *Service) file(ctx context.Context, c session.Caller, body json.RawMessage) (wire.FilesVersion, store.FileEntry, error) {
-	var req wire.FilesVersion
-	if err := decode(body, &req); err != nil {
-		return req, store.FileEntry{}, err
-	}
+func (s *Service) file(ctx context.Context, c session.Caller, req wire.FilesVersion) (wire.FilesVersion, store.FileEntry, error) {
 	p, err := checkPath(req.Path)
 	if err != nil {
 		return req, store.FileEntry{}, err
@@ -277,23 +256,19 @@ func (s *Service) file(ctx context.Context, c session.Caller, body json.RawMessa
 	return req, e, nil
 }
 
-func (s *Service) stat(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	_, e, err := s.file(ctx, c, body)
+func (s *Service) stat(ctx context.Context, c session.Caller, req wire.FilesVersion) (wire.FileInfo, error) {
+	_, e, err := s.file(ctx, c, req)
 	if err != nil {
-		return nil, err
+		return wire.FileInfo{}, err
 	}
 	return info(e, c.UserID), nil
 }
 
 // open returns a file's head, checking it out first if asked.
-func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesOpen
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) open(ctx context.Context, c session.Caller, req wire.FilesOpen) (wire.FileInfo, error) {
 	p, err := checkPath(req.Path)
 	if err != nil {
-		return nil, err
+		return wire.FileInfo{}, err
 	}
 	var e store.FileEntry
 	if req.Checkout {
@@ -302,13 +277,13 @@ func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessa
 		e, err = s.st.File(ctx, c.OrgID, p)
 	}
 	if err != nil {
-		return nil, storeErr(err)
+		return wire.FileInfo{}, storeErr(err)
 	}
 	return info(e, c.UserID), nil
 }
 
-func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	req, _, err := s.file(ctx, c, body)
+func (s *Service) manifest(ctx context.Context, c session.Caller, req wire.FilesVersion) (any, error) {
+	req, _, err := s.file(ctx, c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -319,11 +294,7 @@ func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawM
 	return session.Binary{Kind: wire.BinManifest, Data: m}, nil
 }
 
-func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesChunk
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) chunk(ctx context.Context, c session.Caller, req wire.FilesChunk) (any, error) {
 	id, err := chunkstore.ParseID(req.ID)
 	if err != nil {
 		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
@@ -338,11 +309,7 @@ func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMess
 	return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
 }
 
-func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesList
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) list(ctx context.Context, c session.Caller, req wire.FilesList) (any, error) {
 	if req.Dir != "/" {
 		if _, err := checkPath(req.Dir); err != nil {
 			return nil, err
@@ -421,12 +388,8 @@ func (e listEntry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(e.folder)
 }
 
-func (s *Service) history(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesHistory
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	file, _, err := s.file(ctx, c, body)
+func (s *Service) history(ctx context.Context, c session.Caller, req wire.FilesHistory) (any, error) {
+	file, _, err := s.file(ctx, c, wire.FilesVersion{Path: req.Path})
 	if err != nil {
 		return nil, err
 	}
@@ -449,26 +412,26 @@ func (s *Service) history(ctx context.Context, c session.Caller, body json.RawMe
 	return pg, err
 }
 
-func (s *Service) lock(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	req, _, err := s.file(ctx, c, body)
+func (s *Service) lock(ctx context.Context, c session.Caller, req wire.FilesVersion) (wire.FileInfo, error) {
+	req, _, err := s.file(ctx, c, req)
 	if err != nil {
-		return nil, err
+		return wire.FileInfo{}, err
 	}
 	e, err := Lock(ctx, s.st, c.OrgID, req.Path, store.Lock{UserID: c.UserID, SessionID: c.Session, Since: s.now()})
 	if err != nil {
-		return nil, storeErr(err)
+		return wire.FileInfo{}, storeErr(err)
 	}
 	return info(e, c.UserID), nil
 }
 
-func (s *Service) unlock(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	req, _, err := s.file(ctx, c, body)
+func (s *Service) unlock(ctx context.Context, c session.Caller, req wire.FilesVersion) (wire.FileInfo, error) {
+	req, _, err := s.file(ctx, c, req)
 	if err != nil {
-		return nil, err
+		return wire.FileInfo{}, err
 	}
 	e, err := Unlock(ctx, s.st, c.OrgID, req.Path, c.UserID, false)
 	if err != nil {
-		return nil, storeErr(err)
+		return wire.FileInfo{}, storeErr(err)
 	}
 	return info(e, c.UserID), nil
 }

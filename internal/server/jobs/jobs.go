@@ -8,7 +8,6 @@ package jobs
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +60,7 @@ type Service struct {
 	st         store.Store
 	chunks     chunkstore.Store
 	hub        *session.Hub
+	workerOps  session.Router[*worker] // the worker endpoint's requests
 	gate       Gate
 	log        *slog.Logger
 	lease      time.Duration
@@ -96,11 +96,12 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, l
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
 		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
 		conns: map[*transport.Conn]struct{}{}}
-	hub.HandleBinary(wire.BinJobSubmit, s.submit)
-	hub.Handle(wire.OpJobsGet, s.get)
-	hub.Handle(wire.OpJobsCancel, s.cancel)
-	hub.Handle(wire.OpJobsList, s.list)
-	hub.Handle(wire.OpJobsManifest, s.outputs)
+	session.HandleFrame(hub, wire.BinJobSubmit, s.submit)
+	session.Handle(hub, wire.OpJobsGet, s.get)
+	session.Handle(hub, wire.OpJobsCancel, s.cancel)
+	session.Handle(hub, wire.OpJobsList, s.list)
+	session.Handle(hub, wire.OpJobsManifest, s.outputs)
+	s.handleWorkers()
 	return s
 }
 
@@ -166,11 +167,7 @@ func (s *Service) solverFor(ctx context.Context, product, name string) (store.So
 
 // submit queues a job from a BinJobSubmit frame whose input chunks are
 // stored. A submit repeated with the same id answers the job it made.
-func (s *Service) submit(ctx context.Context, c session.Caller, f wire.Frame) (any, error) {
-	var h wire.JobSubmit
-	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "submit header: %v", err)
-	}
+func (s *Service) submit(ctx context.Context, c session.Caller, h wire.JobSubmit, f wire.Frame) (any, error) {
 	if err := checkJobID(h.ID); err != nil {
 		return nil, err
 	}
@@ -285,11 +282,7 @@ func (s *Service) licenseOf(ctx context.Context, c session.Caller) string {
 }
 
 // job loads a job of the caller's org.
-func (s *Service) job(ctx context.Context, c session.Caller, body json.RawMessage) (store.Job, error) {
-	var ref wire.JobRef
-	if err := json.Unmarshal(body, &ref); err != nil {
-		return store.Job{}, wire.Errorf(wire.CodeBadRequest, "%v", err)
-	}
+func (s *Service) job(ctx context.Context, c session.Caller, ref wire.JobRef) (store.Job, error) {
 	if err := checkJobID(ref.ID); err != nil {
 		return store.Job{}, err
 	}
@@ -300,21 +293,15 @@ func (s *Service) job(ctx context.Context, c session.Caller, body json.RawMessag
 	return j, err
 }
 
-func (s *Service) get(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	j, err := s.job(ctx, c, body)
+func (s *Service) get(ctx context.Context, c session.Caller, ref wire.JobRef) (wire.JobInfo, error) {
+	j, err := s.job(ctx, c, ref)
 	if err != nil {
-		return nil, err
+		return wire.JobInfo{}, err
 	}
 	return Info(j), nil
 }
 
-func (s *Service) list(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.JobsList
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, wire.Errorf(wire.CodeBadRequest, "%v", err)
-		}
-	}
+func (s *Service) list(ctx context.Context, c session.Caller, req wire.JobsList) (any, error) {
 	if req.Page == nil {
 		// A client before paging: the 100 newest, as it always got.
 		js, err := s.st.ListJobs(ctx, store.JobFilter{OrgID: c.OrgID, Limit: 100})
@@ -349,8 +336,8 @@ func pageOfJobs(js []store.Job, p wire.Page) ([]store.Job, string, error) {
 	return page.Cut(js, key, p)
 }
 
-func (s *Service) outputs(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	j, err := s.job(ctx, c, body)
+func (s *Service) outputs(ctx context.Context, c session.Caller, ref wire.JobRef) (any, error) {
+	j, err := s.job(ctx, c, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -364,14 +351,14 @@ func (s *Service) outputs(ctx context.Context, c session.Caller, body json.RawMe
 	return session.Binary{Kind: wire.BinManifest, Data: m}, nil
 }
 
-func (s *Service) cancel(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	j, err := s.job(ctx, c, body)
+func (s *Service) cancel(ctx context.Context, c session.Caller, ref wire.JobRef) (wire.JobInfo, error) {
+	j, err := s.job(ctx, c, ref)
 	if err != nil {
-		return nil, err
+		return wire.JobInfo{}, err
 	}
 	j, err = s.Cancel(ctx, j.ID)
 	if err != nil {
-		return nil, err
+		return wire.JobInfo{}, err
 	}
 	return Info(j), nil
 }

@@ -235,7 +235,7 @@ func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote stri
 				_ = conn.Send(ctx, wire.Failure(max(m.ID, 1), wire.CodeBadRequest, "unexpected message "+m.Type))
 				return
 			}
-			out, err := s.workerRequest(ctx, w, m)
+			out, err := s.workerOps.Call(ctx, w, m.Op, m.Body)
 			s.reply(w, m.ID, out, err)
 		}()
 	}
@@ -246,101 +246,85 @@ func (s *Service) reply(w *worker, id uint64, out any, err error) {
 	session.Answer(w.conn, s.log.With("worker", w.id), id, "worker request", out, err)
 }
 
-func decode(body json.RawMessage, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return wire.Errorf(wire.CodeBadRequest, "%v", err)
-	}
-	return nil
+// handleWorkers registers the worker endpoint's requests and frames.
+func (s *Service) handleWorkers() {
+	r := &s.workerOps
+	session.Handle(r, wire.OpWorkerLease, func(ctx context.Context, w *worker, req wire.WorkerLease) (any, error) {
+		return s.leaseFor(ctx, w, min(time.Duration(req.WaitMS)*time.Millisecond, maxLeaseWait))
+	})
+	session.Handle(r, wire.OpWorkerRenew, s.renew)
+	session.Handle(r, wire.OpWorkerRelease, s.release)
+	session.Handle(r, wire.OpWorkerManifest, s.inputs)
+	session.Handle(r, wire.OpWorkerChunk, s.inputChunk)
+	session.Handle(r, wire.OpWorkerHave, s.have)
+	session.HandleFrame(r, wire.BinJobChunk, s.putChunk)
+	session.HandleFrame(r, wire.BinJobDone, s.done)
 }
 
-func (s *Service) workerRequest(ctx context.Context, w *worker, m *wire.Message) (any, error) {
-	switch m.Op {
-	case wire.OpWorkerLease:
-		var req wire.WorkerLease
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		return s.leaseFor(ctx, w, min(time.Duration(req.WaitMS)*time.Millisecond, maxLeaseWait))
-	case wire.OpWorkerRenew:
-		var req wire.JobProgress
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		return s.renew(ctx, w, req)
-	case wire.OpWorkerRelease:
-		var req wire.JobAttemptRef
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		if _, err := s.held(ctx, w, req.ID, req.Attempt); err != nil {
-			return nil, err
-		}
-		s.dropLease(ctx, w, req.ID, req.Attempt, "the worker is stopping")
-		return struct{}{}, nil
-	case wire.OpWorkerManifest:
-		var req wire.JobAttemptRef
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		j, err := s.held(ctx, w, req.ID, req.Attempt)
-		if err != nil {
-			return nil, err
-		}
-		in, err := s.st.JobManifest(ctx, j.ID, false)
-		if err != nil {
-			return nil, err
-		}
-		return session.Binary{Kind: wire.BinManifest, Data: in}, nil
-	case wire.OpWorkerChunk:
-		var req wire.JobChunk
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		j, err := s.held(ctx, w, req.ID, req.Attempt)
-		if err != nil {
-			return nil, err
-		}
-		id, err := chunkstore.ParseID(req.Chunk)
-		if err != nil {
-			return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.Chunk, err)
-		}
-		enc, err := s.chunks.Get(ctx, j.OrgID, id)
-		if errors.Is(err, chunkstore.ErrNotFound) {
-			return nil, wire.Errorf(wire.CodeNotFound, "chunk %s not found", req.Chunk)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
-	case wire.OpWorkerHave:
-		var req wire.WorkerHave
-		if err := decode(m.Body, &req); err != nil {
-			return nil, err
-		}
-		if len(req.IDs) > wire.MaxHaveBatch {
-			return nil, wire.Errorf(wire.CodeTooLarge, "more than %d ids in one worker.have", wire.MaxHaveBatch)
-		}
-		j, err := s.held(ctx, w, req.ID, req.Attempt)
-		if err != nil {
-			return nil, err
-		}
-		missing := []string{}
-		for _, h := range req.IDs {
-			id, err := chunkstore.ParseID(h)
-			if err != nil {
-				return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
-			}
-			ok, err := s.chunks.Has(ctx, j.OrgID, id)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				missing = append(missing, h)
-			}
-		}
-		return wire.FilesHave{IDs: missing}, nil
+// release gives back an attempt the worker will not finish.
+func (s *Service) release(ctx context.Context, w *worker, req wire.JobAttemptRef) (struct{}, error) {
+	if _, err := s.held(ctx, w, req.ID, req.Attempt); err != nil {
+		return struct{}{}, err
 	}
-	return nil, wire.Errorf(wire.CodeUnknownOp, "unknown op %s", m.Op)
+	s.dropLease(ctx, w, req.ID, req.Attempt, "the worker is stopping")
+	return struct{}{}, nil
+}
+
+// inputs answers the inputs manifest of a job the worker holds.
+func (s *Service) inputs(ctx context.Context, w *worker, req wire.JobAttemptRef) (any, error) {
+	j, err := s.held(ctx, w, req.ID, req.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.st.JobManifest(ctx, j.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	return session.Binary{Kind: wire.BinManifest, Data: in}, nil
+}
+
+// inputChunk answers a chunk of the organisation of a job the worker holds.
+func (s *Service) inputChunk(ctx context.Context, w *worker, req wire.JobChunk) (any, error) {
+	j, err := s.held(ctx, w, req.ID, req.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	id, err := chunkstore.ParseID(req.Chunk)
+	if err != nil {
+		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.Chunk, err)
+	}
+	enc, err := s.chunks.Get(ctx, j.OrgID, id)
+	if errors.Is(err, chunkstore.ErrNotFound) {
+		return nil, wire.Errorf(wire.CodeNotFound, "chunk %s not found", req.Chunk)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return session.Binary{Kind: wire.BinChunkData, ChunkID: id, Data: enc}, nil
+}
+
+// have answers which of the given chunks the organisation of a job the
+// worker holds lacks.
+func (s *Service) have(ctx context.Context, w *worker, req wire.WorkerHave) (wire.FilesHave, error) {
+	j, err := s.held(ctx, w, req.ID, req.Attempt)
+	if err != nil {
+		return wire.FilesHave{}, err
+	}
+	missing := []string{}
+	for _, h := range req.IDs {
+		id, err := chunkstore.ParseID(h)
+		if err != nil {
+			return wire.FilesHave{}, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
+		}
+		ok, err := s.chunks.Has(ctx, j.OrgID, id)
+		if err != nil {
+			return wire.FilesHave{}, err
+		}
+		if !ok {
+			missing = append(missing, h)
+		}
+	}
+	return wire.FilesHave{IDs: missing}, nil
 }
 
 // holds records that worker runs attempt of job.
@@ -608,23 +592,11 @@ func (s *Service) workerFrame(ctx context.Context, w *worker, b []byte) {
 		w.conn.Close(websocket.CloseUnsupportedData, "malformed binary frame")
 		return
 	}
-	var out any
-	switch f.Kind {
-	case wire.BinJobChunk:
-		out, err = s.putChunk(ctx, w, f)
-	case wire.BinJobDone:
-		out, err = s.done(ctx, w, f)
-	default:
-		err = wire.Errorf(wire.CodeUnknownOp, "unknown binary frame kind %d", f.Kind)
-	}
+	out, err := s.workerOps.CallFrame(ctx, w, f)
 	s.reply(w, f.ID, out, err)
 }
 
-func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, error) {
-	var h wire.JobChunk
-	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "chunk header: %v", err)
-	}
+func (s *Service) putChunk(ctx context.Context, w *worker, h wire.JobChunk, f wire.Frame) (any, error) {
 	j, err := s.held(ctx, w, h.ID, h.Attempt)
 	if err != nil {
 		return nil, err
@@ -647,11 +619,7 @@ func (s *Service) putChunk(ctx context.Context, w *worker, f wire.Frame) (any, e
 
 // done ends an attempt: its outputs (every chunk stored, every path
 // inside the job), its result and its usage, then tells the owner.
-func (s *Service) done(ctx context.Context, w *worker, f wire.Frame) (any, error) {
-	var h wire.JobDone
-	if err := json.Unmarshal(f.Header, &h); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "done header: %v", err)
-	}
+func (s *Service) done(ctx context.Context, w *worker, h wire.JobDone, f wire.Frame) (any, error) {
 	j, err := s.held(ctx, w, h.ID, h.Attempt)
 	if err != nil {
 		return nil, err

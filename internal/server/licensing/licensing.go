@@ -6,7 +6,6 @@ package licensing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,10 +101,10 @@ func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration
 		lease = DefaultLease
 	}
 	s := &Service{st: st, hub: hub, log: log, lease: lease, now: func() time.Time { return time.Now().UTC() }, keys: keyring{kek: kek}}
-	hub.Handle(wire.OpLicenseRequest, s.request)
-	hub.Handle(wire.OpLicenseRenew, s.renew)
-	hub.Handle(wire.OpLicenseRelease, s.release)
-	hub.Handle(wire.OpLicenseNotify, s.notify)
+	session.Handle(hub, wire.OpLicenseRequest, s.request)
+	session.Handle(hub, wire.OpLicenseRenew, s.renew)
+	session.Handle(hub, wire.OpLicenseRelease, s.release)
+	session.Handle(hub, wire.OpLicenseNotify, s.notify)
 	hub.OnEnd(s.sessionEnded)
 	return s
 }
@@ -130,11 +129,7 @@ func parseDevice(raw string) (device.Fingerprint, error) {
 }
 
 // request finds the caller's org a licence for the product and grants it.
-func (s *Service) request(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.LicenseRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "license.request: %v", err)
-	}
+func (s *Service) request(ctx context.Context, c session.Caller, req wire.LicenseRequest) (any, error) {
 	fp, err := parseDevice(req.Device)
 	if err != nil {
 		return nil, err
@@ -287,9 +282,8 @@ func (s *Service) sign(ctx context.Context, l store.License, seat store.Seat, fp
 
 // renew extends the caller's lease on a licence and signs a fresh document.
 // A seat that lapsed meanwhile is taken again if one is free.
-func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.LicenseRef
-	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
+func (s *Service) renew(ctx context.Context, c session.Caller, req wire.LicenseRef) (any, error) {
+	if req.LicenseID == "" {
 		return nil, wire.Errorf(wire.CodeBadRequest, "license.renew needs a licenseId")
 	}
 	fp, err := parseDevice(req.Device)
@@ -321,9 +315,8 @@ func (s *Service) renew(ctx context.Context, c session.Caller, body json.RawMess
 }
 
 // release gives the caller's seat of a licence back.
-func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.LicenseRef
-	if err := json.Unmarshal(body, &req); err != nil || req.LicenseID == "" {
+func (s *Service) release(ctx context.Context, c session.Caller, req wire.LicenseRef) (any, error) {
+	if req.LicenseID == "" {
 		return nil, wire.Errorf(wire.CodeBadRequest, "license.release needs a licenseId")
 	}
 	seats, err := s.st.Seats(ctx, req.LicenseID)
@@ -343,14 +336,7 @@ func (s *Service) release(ctx context.Context, c session.Caller, body json.RawMe
 }
 
 // notify records the program's own verdict on a licence.
-func (s *Service) notify(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.LicenseNotify
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "license.notify: %v", err)
-	}
-	if len(req.Message) > 4096 {
-		return nil, wire.Errorf(wire.CodeTooLarge, "license.notify message longer than 4096 bytes")
-	}
+func (s *Service) notify(ctx context.Context, c session.Caller, req wire.LicenseNotify) (any, error) {
 	// Only a licence of the caller's own org gets the entry: nobody writes
 	// into another org's audit log.
 	if req.LicenseID != "" {

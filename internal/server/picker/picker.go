@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,18 +125,14 @@ func New(files Files, pub Publisher, gate Gate, log *slog.Logger, cfg Config) *S
 // Register installs the picker.open request handler and forgets the links
 // of sessions as they end.
 func (s *Service) Register(hub *session.Hub) {
-	hub.Handle(wire.OpPickerOpen, s.open)
+	session.Handle(hub, wire.OpPickerOpen, s.open)
 	hub.OnEnd(s.sessionEnded)
 }
 
 func hashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // open mints a link for the calling session.
-func (s *Service) open(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.PickerOpen
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, wire.Errorf(wire.CodeBadRequest, "%v", err)
-	}
+func (s *Service) open(ctx context.Context, c session.Caller, req wire.PickerOpen) (any, error) {
 	if req.Mode != wire.PickerModeOpen && req.Mode != wire.PickerModeSave {
 		return nil, wire.Errorf(wire.CodeBadRequest, "mode %q: want %q or %q", req.Mode, wire.PickerModeOpen, wire.PickerModeSave)
 	}

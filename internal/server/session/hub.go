@@ -34,10 +34,6 @@ type Caller struct {
 	Device     string
 }
 
-// Handler answers one request op. A *wire.Error return is sent as is; any
-// other error becomes CodeInternal (and is logged, not shown).
-type Handler func(ctx context.Context, c Caller, body json.RawMessage) (any, error)
-
 // Identity is what an API token authenticates to.
 type Identity struct {
 	OrgID   string
@@ -104,9 +100,9 @@ type Hub struct {
 	cfg   Config
 	up    websocket.Upgrader
 
+	routes Router[Caller] // the ops and binary frames sessions may send
+
 	mu       sync.Mutex
-	ops      map[string]Handler
-	bins     map[byte]BinaryHandler
 	onEnd    []func(ctx context.Context, sessionID string)
 	relay    func(Kick)
 	live     map[string]*live // by session id
@@ -138,7 +134,8 @@ type live struct {
 	pumps    sync.WaitGroup
 }
 
-// New returns a hub; register handlers with Handle before serving.
+// New returns a hub; register handlers with Handle and HandleFrame
+// before serving.
 func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -171,22 +168,15 @@ func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub 
 			// cannot present the bearer token anyway.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		ops:   map[string]Handler{},
-		bins:  map[byte]BinaryHandler{},
 		live:  map[string]*live{},
 		conns: map[string]int{},
 	}
 	h.base, h.stopBase = context.WithCancel(context.Background())
-	h.Handle(wire.OpPing, func(_ context.Context, _ Caller, body json.RawMessage) (any, error) {
-		var p wire.Ping
-		_ = json.Unmarshal(body, &p)
+	Handle(h, wire.OpPing, func(_ context.Context, _ Caller, p wire.Ping) (wire.Pong, error) {
 		return wire.Pong{ClientTime: p.ClientTime, ServerTime: time.Now().UTC()}, nil
 	})
 	return h
 }
-
-// BinaryHandler answers a binary frame from a client (see wire.Frame).
-type BinaryHandler func(ctx context.Context, c Caller, f wire.Frame) (any, error)
 
 // Binary is a handler result sent as a binary frame (wire.BinChunkData or
 // wire.BinManifest) answering the request, instead of a "res" message.
@@ -196,19 +186,9 @@ type Binary struct {
 	Data    []byte
 }
 
-// HandleBinary registers the handler of binary frames of one kind.
-func (h *Hub) HandleBinary(kind byte, fn BinaryHandler) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.bins[kind] = fn
-}
-
-// Handle registers the handler of a request op. Capabilities list them.
-func (h *Hub) Handle(op string, fn Handler) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.ops[op] = fn
-}
+// router is where Handle and HandleFrame register the sessions' ops; the
+// welcome's capabilities list them.
+func (h *Hub) router() *Router[Caller] { return &h.routes }
 
 // OnEnd registers fn to run when a session ends for good: the client shut
 // out, an operator ended it, or its resume window passed. Capabilities use
@@ -234,12 +214,7 @@ func (h *Hub) ended(ctx context.Context, sessionID string) error {
 }
 
 func (h *Hub) capabilities() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	caps := []string{"events", "resume"}
-	for op := range h.ops {
-		caps = append(caps, op)
-	}
+	caps := append([]string{"events", "resume"}, h.routes.Ops()...)
 	sort.Strings(caps)
 	return caps
 }
@@ -627,27 +602,17 @@ func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 		h.touch(ctx, l)
 	}
 	start := time.Now()
-	h.mu.Lock()
-	fn := h.ops[m.Op]
-	h.mu.Unlock()
-	if fn == nil {
-		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
-		_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeUnknownOp, "unknown op "+m.Op))
-		return
-	}
-	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, m.Body) })
+	out, err := h.routes.Call(ctx, l.caller, m.Op, m.Body)
 	// Counted before the answer goes: a client that has its answer finds
 	// it counted.
-	h.cfg.Metrics.Request(m.Op, errorCode(err), time.Since(start))
+	h.cfg.Metrics.Request(h.opLabel(m.Op), errorCode(err), time.Since(start))
 	h.answer(l, m.ID, m.Op, out, err)
 }
 
 // opLabel is op if the hub handles it, else metrics.Other: a metric's
 // label is never a value a client made up.
 func (h *Hub) opLabel(op string) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ops[op] == nil && op != wire.OpClose {
+	if op != wire.OpClose && !h.routes.Has(op) {
 		return metrics.Other
 	}
 	return op
@@ -675,16 +640,12 @@ func (h *Hub) binary(ctx context.Context, l *live, b []byte) {
 		return
 	}
 	start := time.Now()
-	h.mu.Lock()
-	fn := h.bins[f.Kind]
-	h.mu.Unlock()
-	if fn == nil {
-		h.cfg.Metrics.Request(metrics.Other, wire.CodeUnknownOp, time.Since(start))
-		_ = l.conn.Send(ctx, wire.Failure(f.ID, wire.CodeUnknownOp, fmt.Sprintf("unknown binary frame kind %d", f.Kind)))
-		return
+	out, err := h.routes.CallFrame(ctx, l.caller, f)
+	label := metrics.Other // a label is never a value a client made up
+	if h.routes.HasFrame(f.Kind) {
+		label = fmt.Sprintf("binary_%d", f.Kind)
 	}
-	out, err := h.call(ctx, func() (any, error) { return fn(ctx, l.caller, f) })
-	h.cfg.Metrics.Request(fmt.Sprintf("binary_%d", f.Kind), errorCode(err), time.Since(start))
+	h.cfg.Metrics.Request(label, errorCode(err), time.Since(start))
 	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
 }
 
@@ -771,16 +732,6 @@ func (h *Hub) Sweep(ctx context.Context) error {
 		}
 	}
 	return err
-}
-
-// call runs a handler; a panic in it fails the request, not the service.
-func (h *Hub) call(_ context.Context, fn func() (any, error)) (out any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("handler panic: %v", r)
-		}
-	}()
-	return fn()
 }
 
 // Publish stores an event for a session and pushes it if it is connected.

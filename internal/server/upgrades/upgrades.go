@@ -13,7 +13,6 @@ package upgrades
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -39,17 +38,10 @@ type Service struct {
 // New returns the service and registers its request handlers on hub.
 func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
 	s := &Service{st: st, chunks: chunks, hub: hub, log: log, now: func() time.Time { return time.Now().UTC() }}
-	hub.Handle(wire.OpUpgradesCheck, s.check)
-	hub.Handle(wire.OpUpgradesManifest, s.manifest)
-	hub.Handle(wire.OpUpgradesChunk, s.chunk)
+	session.Handle(hub, wire.OpUpgradesCheck, s.check)
+	session.Handle(hub, wire.OpUpgradesManifest, s.manifest)
+	session.Handle(hub, wire.OpUpgradesChunk, s.chunk)
 	return s
-}
-
-func decode(body json.RawMessage, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return wire.Errorf(wire.CodeBadRequest, "%v", err)
-	}
-	return nil
 }
 
 // versioned is a release with its parsed version.
@@ -129,11 +121,7 @@ func checkPlatform(p string) error {
 	return nil
 }
 
-func (s *Service) check(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.UpgradesCheck
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) check(ctx context.Context, c session.Caller, req wire.UpgradesCheck) (any, error) {
 	if err := checkPlatform(req.Platform); err != nil {
 		return nil, err
 	}
@@ -143,11 +131,7 @@ func (s *Service) check(ctx context.Context, c session.Caller, body json.RawMess
 	return s.Offer(ctx, c.ProductID, req.Platform, c.AppVersion)
 }
 
-func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.UpgradeRef
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) manifest(ctx context.Context, c session.Caller, req wire.UpgradeRef) (any, error) {
 	m, err := s.st.ReleaseManifest(ctx, c.ProductID, req.Platform, req.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, wire.Errorf(wire.CodeNotFound, "no release %s for %s", req.Version, req.Platform)
@@ -160,11 +144,7 @@ func (s *Service) manifest(ctx context.Context, c session.Caller, body json.RawM
 
 // chunk hands out a chunk of the session's product's packages: any
 // program of the product may read them, and nothing else.
-func (s *Service) chunk(ctx context.Context, c session.Caller, body json.RawMessage) (any, error) {
-	var req wire.FilesChunk
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
+func (s *Service) chunk(ctx context.Context, c session.Caller, req wire.FilesChunk) (any, error) {
 	id, err := chunkstore.ParseID(req.ID)
 	if err != nil {
 		return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", req.ID, err)
