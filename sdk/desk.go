@@ -58,24 +58,23 @@ func (d *Desk) PollEvent(ctx context.Context) (Event, error) { return d.c.PollEv
 func (d *Desk) ShutOut() error { return d.c.Close() }
 
 // Save saves a local file (or assembly folder) back to where it came from
-// in the cloud. It returns at once; a SaveResult event with the returned
-// request id reports the outcome (status, cloudPath, version; errorCode and
-// errorMsg on failure). TransferProgress events report progress.
+// in the cloud, like Client.Save. It returns at once; a SaveResult event
+// with the returned request id reports the outcome (status, cloudPath,
+// version; errorCode and errorMsg on failure). TransferProgress events
+// report progress.
 func (d *Desk) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
-	c := d.c
-	abs, cb, err := c.checkLocal(localPath, comeBack)
+	abs, cb, err := d.checkLocal(localPath, comeBack)
 	if err != nil {
 		return 0, err
 	}
-	return c.startSave(abs, "", assembly, cb), nil
+	return d.startSave(abs, "", assembly, cb), nil
 }
 
 // SaveAs saves a local file (or assembly folder) as cloudPath: a new cloud
-// file, or a new version of an existing one. Like Save, it reports with a
-// SaveResult event.
+// file, or a new version of an existing one, like Client.SaveAs. Like
+// Save, it reports with a SaveResult event.
 func (d *Desk) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
-	c := d.c
-	abs, cb, err := c.checkLocal(localPath, comeBack)
+	abs, cb, err := d.checkLocal(localPath, comeBack)
 	if err != nil {
 		return 0, err
 	}
@@ -83,39 +82,46 @@ func (d *Desk) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	return c.startSave(abs, cp, assembly, cb), nil
+	return d.startSave(abs, cp, assembly, cb), nil
 }
 
-func (c *Client) checkLocal(localPath string, comeBack json.RawMessage) (string, json.RawMessage, error) {
-	if c.shut.Load() {
+// checkLocal checks the arguments every call on a local file takes.
+func (d *Desk) checkLocal(localPath string, comeBack json.RawMessage) (string, json.RawMessage, error) {
+	if d.c.shut.Load() {
 		return "", nil, ErrShutOut
 	}
-	if localPath == "" {
-		return "", nil, fmt.Errorf("%w: no local path", ErrInvalidArgument)
-	}
-	if err := checkText("local path", localPath, maxPathLen); err != nil {
+	abs, err := localArg(localPath)
+	if err != nil {
 		return "", nil, err
 	}
 	cb, err := checkComeBack(comeBack)
 	if err != nil {
 		return "", nil, err
 	}
-	abs, err := localAbs(localPath)
-	return abs, cb, err
+	return abs, cb, nil
 }
 
-func (c *Client) startSave(localPath, cloudPath string, assembly bool, cb json.RawMessage) uint64 {
-	id := c.nextRequest.Add(1)
-	c.goAsync(func(ctx context.Context) { c.reportSave(ctx, id, localPath, cloudPath, assembly, cb) })
+func (d *Desk) startSave(localPath, cloudPath string, assembly bool, cb json.RawMessage) uint64 {
+	id := d.c.nextRequest.Add(1)
+	d.c.goAsync(func(ctx context.Context) { d.reportSave(ctx, id, localPath, cloudPath, assembly, cb) })
 	return id
 }
 
-// reportSave saves and reports the outcome as the SaveResult event of
-// request id (Save, SaveAs, SelectSaveAsPath).
-func (c *Client) reportSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool, cb json.RawMessage) {
+// reportSave saves (back where it came from when cloudPath is "") and
+// reports the outcome as the SaveResult event of request id (Save, SaveAs,
+// SelectSaveAsPath).
+func (d *Desk) reportSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool, cb json.RawMessage) {
+	c := d.c
 	ctx, cancel := context.WithTimeout(ctx, transferTimout)
 	defer cancel()
-	res, err := c.compatSave(ctx, id, localPath, cloudPath, assembly)
+	opt := SaveOptions{Assembly: assembly, Progress: c.progressEvents(id)}
+	var res SaveResult
+	var err error
+	if cloudPath == "" {
+		res, err = c.Save(ctx, localPath, opt)
+	} else {
+		res, err = c.SaveAs(ctx, localPath, cloudPath, opt)
+	}
 	p := map[string]string{"status": "success", "cloudPath": res.CloudPath, "localPath": localPath}
 	if err != nil {
 		code, msg := errorCode(err)
@@ -131,34 +137,6 @@ func (c *Client) reportSave(ctx context.Context, id uint64, localPath, cloudPath
 		p["chunksSent"] = strconv.Itoa(res.ChunksSent)
 	}
 	c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
-}
-
-func (c *Client) compatSave(ctx context.Context, id uint64, localPath, cloudPath string, assembly bool) (SaveResult, error) {
-	e := c.files.get(localPath)
-	base := e.Version
-	if cloudPath == "" { // Save: back to where it came from
-		switch {
-		case e.CloudPath == "":
-			return SaveResult{}, fmt.Errorf("%w: %s (use save-as)", ErrNotFromCloud, localPath)
-		case !e.CheckedOut:
-			return SaveResult{}, fmt.Errorf("%w: %s", ErrCheckedIn, localPath)
-		}
-		cloudPath = e.CloudPath
-	} else if e.CloudPath != cloudPath {
-		// Save-as onto an existing cloud file makes a new version of it.
-		var fi wire.FileInfo
-		err := c.call(ctx, wire.OpFilesStat, wire.FilesVersion{Path: cloudPath}, &fi)
-		var we *wire.Error
-		switch {
-		case err == nil:
-			base = fi.Version
-		case errors.As(err, &we) && we.Code == wire.CodeNotFound:
-			base = 0
-		default:
-			return SaveResult{}, err
-		}
-	}
-	return c.SaveTo(ctx, localPath, cloudPath, base, SaveOptions{Assembly: assembly, Progress: c.progressEvents(id)})
 }
 
 // progressEvents reports a transfer as TransferProgress events.
@@ -196,13 +174,14 @@ func (d *Desk) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMe
 		return 0, err
 	}
 	id := c.nextRequest.Add(1)
-	c.goAsync(func(ctx context.Context) { c.reportOpen(ctx, id, cp, openType, cb) })
+	c.goAsync(func(ctx context.Context) { d.reportOpen(ctx, id, cp, openType, cb) })
 	return id, nil
 }
 
 // reportOpen opens and reports the outcome as the OpenFile event of
 // request id (OpenCloudPath, OpenCloudFile).
-func (c *Client) reportOpen(ctx context.Context, id uint64, cp string, openType int, cb json.RawMessage) {
+func (d *Desk) reportOpen(ctx context.Context, id uint64, cp string, openType int, cb json.RawMessage) {
+	c := d.c
 	ctx, cancel := context.WithTimeout(ctx, transferTimout)
 	defer cancel()
 	res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))

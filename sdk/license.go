@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -121,33 +120,66 @@ func checkComeBack(cb json.RawMessage) (json.RawMessage, error) {
 	return cb, nil
 }
 
-// GetLicenseStringRequest asks the service for a licence for this device
-// (devInfo; "" means DeviceInfo()). It returns at once; the answer arrives
-// as a LicenseVerify event carrying the returned request id and comeBack:
-// Status "success" with LicenseType "string" and LicenseContent, or
-// Status "failed" with errorCode and errorMsg. A floating licence's lease is
-// then renewed in the background until ShutOut (LicenseState events).
-func (d *Desk) GetLicenseStringRequest(devInfo string, comeBack json.RawMessage) (uint64, error) {
-	return d.c.requestLicense("", devInfo, comeBack)
+// LicenseOptions say how to ask for a licence.
+type LicenseOptions struct {
+	// Device is the fingerprint of the device the licence is for (at
+	// most MaxDeviceInfo bytes); "": DeviceInfo().
+	Device string
+	// File, when set, is where the licence string is also written,
+	// atomically and mode 0600: an absolute path, or a relative name
+	// taken inside the workspace's "licenses" directory, which it may not
+	// leave.
+	File string
 }
 
-// GetLicenseFileRequest is GetLicenseStringRequest delivered as a file:
-// the licence string is written atomically to fileName (a relative name is
-// taken inside the workspace's "licenses" directory and may not leave it)
-// and the event carries LicenseType "file" and LicenseFilePath.
-func (d *Desk) GetLicenseFileRequest(fileName, devInfo string, comeBack json.RawMessage) (uint64, error) {
-	c := d.c
-	if fileName == "" {
-		return 0, fmt.Errorf("%w: no file name", ErrInvalidArgument)
+// License is a licence the service granted this device.
+type License struct {
+	ID      string
+	Kind    string // the licence's kind (e.g. floating, node-locked)
+	Content string // the signed licence string: check it with VerifyLicense
+	File    string // where it was written (LicenseOptions.File), or ""
+	// ExpiresAt is when the licence ends; zero: it does not.
+	ExpiresAt time.Time
+	// LeaseExpiresAt is when a floating licence's seat lease ends unless
+	// renewed; the client renews it in the background until Close and
+	// reports with LicenseState events. Zero for other licences.
+	LeaseExpiresAt time.Time
+}
+
+// RequestLicense asks the service for a licence for this device and waits
+// for it. A refusal is a *wire.Error with the service's code (e.g.
+// no_license, license_frozen, device_limit); a floating licence's seat is
+// then held until Close.
+func (c *Client) RequestLicense(ctx context.Context, opt LicenseOptions) (License, error) {
+	if c.shut.Load() {
+		return License{}, ErrShutOut
 	}
-	if err := checkText("file name", fileName, maxPathLen); err != nil {
-		return 0, err
-	}
-	path, err := c.licenseFilePath(fileName)
+	dev, path, err := c.licenseOptions(opt)
 	if err != nil {
-		return 0, err
+		return License{}, err
 	}
-	return c.requestLicense(path, devInfo, comeBack)
+	return c.requestLicense(ctx, dev, path)
+}
+
+// licenseOptions checks opt and resolves its defaults: the device and the
+// file's path.
+func (c *Client) licenseOptions(opt LicenseOptions) (dev, path string, err error) {
+	if err := checkText("dev_info", opt.Device, MaxDeviceInfo); err != nil {
+		return "", "", err
+	}
+	dev = opt.Device
+	if dev == "" {
+		dev = DeviceInfo()
+	}
+	if opt.File != "" {
+		if err := checkText("file name", opt.File, maxPathLen); err != nil {
+			return "", "", err
+		}
+		if path, err = c.licenseFilePath(opt.File); err != nil {
+			return "", "", err
+		}
+	}
+	return dev, path, nil
 }
 
 // licenseFilePath resolves fileName; relative names stay under the
@@ -162,90 +194,35 @@ func (c *Client) licenseFilePath(fileName string) (string, error) {
 	return filepath.Join(c.cfg.WorkspaceDir, "licenses", fileName), nil
 }
 
-func (c *Client) requestLicense(filePath, devInfo string, comeBack json.RawMessage) (uint64, error) {
-	if c.shut.Load() {
-		return 0, ErrShutOut
+func (c *Client) requestLicense(ctx context.Context, dev, path string) (License, error) {
+	var g wire.LicenseGrant
+	if err := c.call(ctx, wire.OpLicenseRequest, wire.LicenseRequest{Device: dev}, &g); err != nil {
+		return License{}, err
 	}
-	if err := checkText("dev_info", devInfo, MaxDeviceInfo); err != nil {
-		return 0, err
+	if path != "" {
+		if err := atomicfile.Write(path, []byte(g.License+"\n"), 0o600); err != nil {
+			return License{}, err
+		}
 	}
-	cb, err := checkComeBack(comeBack)
-	if err != nil {
-		return 0, err
-	}
-	if devInfo == "" {
-		devInfo = DeviceInfo()
-	}
-	id := c.nextRequest.Add(1)
-	c.goAsync(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		defer cancel()
-		var g wire.LicenseGrant
-		err := c.call(ctx, wire.OpLicenseRequest, wire.LicenseRequest{Device: devInfo}, &g)
-		if err == nil && filePath != "" {
-			err = atomicfile.Write(filePath, []byte(g.License+"\n"), 0o600)
-		}
-		if err != nil {
-			c.emit(licenseFailure(id, cb, filePath, err))
-			return
-		}
-		c.licenses.hold(g, devInfo)
-		p := map[string]string{"Status": "success", "licenseId": g.LicenseID, "kind": g.Kind}
-		if filePath != "" {
-			p["LicenseType"], p["LicenseFilePath"] = "file", filePath
-		} else {
-			p["LicenseType"], p["LicenseContent"] = "string", g.License
-		}
-		if !g.LeaseExpiresAt.IsZero() {
-			p["leaseExpiresAt"] = g.LeaseExpiresAt.UTC().Format(time.RFC3339)
-		}
-		if !g.ExpiresAt.IsZero() {
-			p["expiresAt"] = g.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		c.emit(Event{Type: EventLicenseVerify, RequestID: id, Operate: EventLicenseVerify.String(), Params: p, ComeBack: cb})
-	})
-	return id, nil
+	c.licenses.hold(g, dev)
+	return License{ID: g.LicenseID, Kind: g.Kind, Content: g.License, File: path, ExpiresAt: g.ExpiresAt, LeaseExpiresAt: g.LeaseExpiresAt}, nil
 }
 
-// licenseFailure is the failed LicenseVerify event for err.
-func licenseFailure(id uint64, cb json.RawMessage, filePath string, err error) Event {
-	code, msg := "internal", err.Error()
-	var we *wire.Error
-	switch {
-	case errors.As(err, &we):
-		code, msg = we.Code, we.Message
-	case errors.Is(err, ErrDisconnected):
-		code = "unreachable"
-	case errors.Is(err, os.ErrPermission), errors.As(err, new(*os.PathError)):
-		code = "file_error"
-	}
-	p := map[string]string{"Status": "failed", "LicenseType": "string", "errorCode": code, "errorMsg": msg}
-	if filePath != "" {
-		p["LicenseType"], p["LicenseFilePath"] = "file", filePath
-	}
-	return Event{Type: EventLicenseVerify, RequestID: id, Operate: EventLicenseVerify.String(), Params: p, ComeBack: cb}
-}
-
-// LicenseVerifyNotify reports the program's own verdict on the licence it
-// received (verified, or not with errorMsg) to the service's audit log. It
-// returns at once; the report is sent when the client is connected.
-func (d *Desk) LicenseVerifyNotify(verified bool, errorMsg string) error {
-	c := d.c
+// ReportLicenseCheck tells the service's audit log what the program's own
+// check of the licence it received found: valid, or not with msg (at most
+// 4096 bytes). It waits until the service has it.
+func (c *Client) ReportLicenseCheck(ctx context.Context, valid bool, msg string) error {
 	if c.shut.Load() {
 		return ErrShutOut
 	}
-	if err := checkText("error_msg", errorMsg, 4096); err != nil {
+	if err := checkText("error_msg", msg, 4096); err != nil {
 		return err
 	}
-	n := wire.LicenseNotify{Verified: verified, Message: errorMsg, LicenseID: c.licenses.latest()}
-	c.goReport(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		defer cancel()
-		if err := c.call(ctx, wire.OpLicenseNotify, n, nil); err != nil {
-			c.log.Warn("licence verify notify not delivered", "err", err)
-		}
-	})
-	return nil
+	return c.reportLicenseCheck(ctx, wire.LicenseNotify{Verified: valid, Message: msg, LicenseID: c.licenses.latest()})
+}
+
+func (c *Client) reportLicenseCheck(ctx context.Context, n wire.LicenseNotify) error {
+	return c.call(ctx, wire.OpLicenseNotify, n, nil)
 }
 
 // goAsync runs fn on a goroutine that ShutOut waits for; fn's context ends

@@ -2,7 +2,8 @@ package sdk
 
 import "encoding/json"
 
-// The calls below moved to Desk (and ShutOut became Close). They stay on
+// The calls below moved to Desk (and ShutOut became Close; Save and SaveAs
+// are Go calls now, with a context, and the Desk has the old ones). They stay on
 // Client only while the branches written before the move are merged, and
 // go before this session ends.
 
@@ -11,16 +12,6 @@ func (c *Client) ShutOut() error { return c.Close() }
 
 // Deprecated: use OnEvent, or Desk.RegisterEventRecall.
 func (c *Client) RegisterEventRecall(fn func(Event)) error { return c.OnEvent(fn) }
-
-// Deprecated: use Desk.Save.
-func (c *Client) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
-	return NewDesk(c).Save(localPath, assembly, comeBack)
-}
-
-// Deprecated: use Desk.SaveAs.
-func (c *Client) SaveAs(localPath, cloudPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
-	return NewDesk(c).SaveAs(localPath, cloudPath, assembly, comeBack)
-}
 
 // Deprecated: use Desk.OpenCloudPath.
 func (c *Client) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
