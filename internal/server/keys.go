@@ -13,6 +13,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/release"
+	"github.com/iscsdk/iscsdk/internal/server/federation"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 )
@@ -56,7 +57,11 @@ func (s *Server) RewrapKeys(ctx context.Context) (licensing.KeysReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("iscd: re-wrap the unified login's client secrets: %w", err)
 	}
-	s.log.Info("client secrets re-wrapped", "rewrapped", n, "kek", rep.KEK)
+	m, err := federation.RewrapSecrets(ctx, s.store, s.cfg.KEK)
+	if err != nil {
+		return rep, fmt.Errorf("iscd: re-wrap the OIDC providers' client secrets: %w", err)
+	}
+	s.log.Info("client secrets re-wrapped", "rewrapped", n+m, "kek", rep.KEK)
 	return rep, nil
 }
 

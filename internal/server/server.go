@@ -25,6 +25,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/metrics"
 	"github.com/iscsdk/iscsdk/internal/server/admin"
 	"github.com/iscsdk/iscsdk/internal/server/console"
+	"github.com/iscsdk/iscsdk/internal/server/federation"
 	"github.com/iscsdk/iscsdk/internal/server/files"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
@@ -233,6 +234,9 @@ func Open(cfg Config) (*Server, error) {
 	}
 	s.signin = signin.New(st, tokenAuth{st}, s.hub, cfg.Logger, cfg.SignIn)
 	s.signin.Mount(mux)
+	oidcs := federation.New(st, cfg.KEK, cfg.Logger)
+	oidcs.MountAdmin(adm)
+	s.signin.AddUpstreams(oidcs)
 	consoleCfg := cfg.Console
 	consoleCfg.Secure = consoleCfg.Secure || cfg.TLSCert != ""
 	mux.Handle(console.Path, console.New(consoleCfg, st, adm, tokenAuth{st}, s.signin, cfg.Logger))

@@ -1,0 +1,218 @@
+package federation_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server/federation/hydratest"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/server/signin"
+	"github.com/iscsdk/iscsdk/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
+
+const loopback = "http://127.0.0.1:9/callback"
+
+var ctx = context.Background()
+
+// fixture is an iscd whose organisation "acme" signs in through a Hydra.
+type fixture struct {
+	s *servertest.Server
+	h *hydratest.Hydra
+}
+
+func setUp(t *testing.T) fixture {
+	h := hydratest.Start(t)
+	s := servertest.Start(t)
+	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
+	var p adminapi.OIDCProvider
+	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/acme", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: h.Issuer,
+		ClientID: id, ClientSecret: secret, Domains: []string{"Acme.Example"}}, &p); err != nil {
+		t.Fatalf("configure the provider: %v", err)
+	}
+	if p.Domains[0] != "acme.example" {
+		t.Fatalf("provider: %+v", p)
+	}
+	h.AddUser(hydratest.User{Subject: "ada", Email: "ada@acme.example", EmailVerified: true, Name: "Ada Lovelace"})
+	return fixture{s, h}
+}
+
+var (
+	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+	hidden     = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+)
+
+// signIn is a browser's way: the program's authorization request, the
+// chooser (an email), Hydra's login as user and its consent, back to
+// iscd and to the loopback, whose query it returns with the verifier.
+func (f fixture) signIn(t *testing.T, email, user string) (url.Values, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Port() == "9" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	verifier := strings.Repeat("x", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"response_type": {"code"}, "client_id": {f.s.Product}, "redirect_uri": {loopback}, "state": {"prog-state"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	resp, err := b.Get(f.s.AdminURL + signin.AuthorizePath + "?" + q.Encode())
+	// Each page is a form: fill it in and post it, until the loopback.
+	fields := map[string]url.Values{"/signin": {"email": {email}}, "/login": {"user": {user}}, "/consent": {}}
+	for range 8 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusSeeOther {
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			return loc.Query(), verifier
+		}
+		m := formAction.FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("%s: %d, no form:\n%s", resp.Request.URL, resp.StatusCode, page)
+		}
+		form := url.Values{}
+		for _, h := range hidden.FindAllSubmatch(page, -1) {
+			form.Set(string(h[1]), string(h[2]))
+		}
+		for k, v := range fields[string(m[1])] {
+			form[k] = v
+		}
+		action, _ := resp.Request.URL.Parse(string(m[1]))
+		resp, err = b.PostForm(action.String(), form)
+	}
+	t.Fatal("no end to the pages")
+	return nil, ""
+}
+
+func (f fixture) redeem(t *testing.T, back url.Values, verifier string) (int, map[string]any) {
+	t.Helper()
+	return f.s.PostForm(t, signin.TokenPath, url.Values{"grant_type": {signin.GrantTypeCode}, "client_id": {f.s.Product},
+		"device": {"fp"}, "code": {back.Get("code")}, "code_verifier": {verifier}, "redirect_uri": {loopback}})
+}
+
+// TestFederatedSignIn: a user of acme signs in through Hydra: created in
+// acme at the first sign-in with the provider's claims, the same user the
+// next time; a user an operator made with that verified email is linked,
+// not duplicated.
+func TestFederatedSignIn(t *testing.T) {
+	f := setUp(t)
+	back, verifier := f.signIn(t, "ada@acme.example", "ada")
+	if back.Get("state") != "prog-state" || back.Get("code") == "" {
+		t.Fatalf("the loopback's query: %v", back)
+	}
+	status, tok := f.redeem(t, back, verifier)
+	if status != http.StatusOK {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	u := tok["user"].(map[string]any)
+	if u["orgId"] != "acme" || u["email"] != "ada@acme.example" || u["name"] != "Ada Lovelace" || u["organisation"] != "Acme" {
+		t.Fatalf("who signed in: %v", u)
+	}
+	back, verifier = f.signIn(t, "ada@acme.example", "ada")
+	if _, again := f.redeem(t, back, verifier); again["user"].(map[string]any)["id"] != u["id"] {
+		t.Fatalf("the second sign-in is another user: %v, first %v", again["user"], u)
+	}
+
+	if err := f.s.Admin().Do(ctx, "POST", "/users", adminapi.CreateUser{ID: "grace", OrgID: "acme", Name: "Grace", Email: "Grace@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.h.AddUser(hydratest.User{Subject: "g-123", Email: "grace@acme.example", EmailVerified: true, Name: "Grace Hopper"})
+	back, verifier = f.signIn(t, "grace@acme.example", "g-123")
+	if _, tok := f.redeem(t, back, verifier); tok["user"].(map[string]any)["id"] != "grace" {
+		t.Fatalf("grace signed in as %v, not the user the operator made", tok["user"])
+	}
+	// An unverified email links nobody: a new user.
+	f.h.AddUser(hydratest.User{Subject: "g-456", Email: "grace@acme.example", Name: "Not Grace"})
+	back, verifier = f.signIn(t, "grace@acme.example", "g-456")
+	if _, tok := f.redeem(t, back, verifier); tok["user"].(map[string]any)["id"] == "grace" {
+		t.Fatal("an unverified email took over grace")
+	}
+}
+
+// TestFederatedUserRefused: a disabled user, and a user whose email is
+// outside the provider's domains, get no code: the program's loopback
+// hears access_denied.
+func TestFederatedUserRefused(t *testing.T) {
+	f := setUp(t)
+	back, verifier := f.signIn(t, "ada@acme.example", "ada")
+	_, tok := f.redeem(t, back, verifier)
+	id := tok["user"].(map[string]any)["id"].(string)
+	if _, err := f.s.Store().UpsertUsers(ctx, "acme", []string{id}, func(u *store.User, _ bool) error { u.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := f.signIn(t, "ada@acme.example", "ada"); back.Get("error") != "access_denied" || back.Get("code") != "" {
+		t.Fatalf("a disabled user's sign-in: %v", back)
+	}
+	f.h.AddUser(hydratest.User{Subject: "eve", Email: "eve@elsewhere.example", EmailVerified: true})
+	if back, _ := f.signIn(t, "ada@acme.example", "eve"); back.Get("error") != "access_denied" {
+		t.Fatalf("a user outside the provider's domains: %v", back)
+	}
+}
+
+// TestTamperedIDToken: an ID token altered on its way from the provider
+// (its email changed, its signature kept) is refused.
+func TestTamperedIDToken(t *testing.T) {
+	f := setUp(t)
+	f.h.Tamper.Store(true)
+	if back, _ := f.signIn(t, "ada@acme.example", "ada"); back.Get("error") != "access_denied" || back.Get("code") != "" {
+		t.Fatalf("a tampered ID token's sign-in: %v", back)
+	}
+	f.h.Tamper.Store(false)
+	if back, _ := f.signIn(t, "ada@acme.example", "ada"); back.Get("code") == "" {
+		t.Fatalf("the same sign-in untampered: %v", back)
+	}
+}
+
+// TestWrongIssuer: a provider whose discovery names another issuer than
+// the one configured is refused when it is configured.
+func TestWrongIssuer(t *testing.T) {
+	f := setUp(t)
+	wrong := strings.Replace(f.h.Issuer, "127.0.0.1", "localhost", 1)
+	err := f.s.Admin().Do(ctx, "PUT", "/oidc-providers/other", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: wrong,
+		ClientID: "c", ClientSecret: "s"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "did not match") {
+		t.Fatalf("a provider under another issuer's name: %v", err)
+	}
+	var ps []adminapi.OIDCProvider
+	if err := f.s.Admin().Do(ctx, "GET", "/oidc-providers", nil, &ps); err != nil || len(ps) != 1 {
+		t.Fatalf("providers: %+v %v", ps, err)
+	}
+}
+
+// TestCallbackStateChecked: a provider's callback is taken only with the
+// state of a flow this browser was sent with, once.
+func TestCallbackStateChecked(t *testing.T) {
+	f := setUp(t)
+	for name, q := range map[string]string{
+		"no state":      "code=x",
+		"unknown state": "code=x&state=isb_0000000000000000_forged",
+	} {
+		resp, err := http.Get(f.s.AdminURL + signin.CallbackPath + "?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: %d", name, resp.StatusCode)
+		}
+	}
+}
