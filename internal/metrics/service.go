@@ -182,6 +182,17 @@ func (m *Service) Sent() prometheus.Counter {
 	return m.sent
 }
 
+// StoreCall observes a store transaction that a service ran its rule in
+// (iscd_store_duration_seconds{op}), as the timed store (Store) does for
+// the calls it sees: a seat taken ("acquire_seat") or renewed
+// ("renew_seat"), a job leased, finished, canceled, leases expired.
+func (m *Service) StoreCall(op string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.storeSeconds.WithLabelValues(op).Observe(seconds(d))
+}
+
 // Deduplicated counts chunks a client offered that were stored already.
 func (m *Service) Deduplicated(n int) {
 	if m == nil || n <= 0 {

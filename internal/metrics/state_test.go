@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/metrics"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
 )
@@ -43,7 +44,7 @@ func TestStateGauges(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j := range 1 + i%3 {
-			if _, err := st.AcquireSeat(ctx, store.Seat{ID: fmt.Sprintf("%s-%d", id, j), LicenseID: id, SessionID: fmt.Sprintf("s-%d-%d", i, j),
+			if _, err := licensing.AcquireSeat(ctx, st, store.Seat{ID: fmt.Sprintf("%s-%d", id, j), LicenseID: id, SessionID: fmt.Sprintf("s-%d-%d", i, j),
 				UserID: fmt.Sprintf("u-%d", j), Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Hour)}); err != nil {
 				t.Fatalf("seat %s %d: %v", id, j, err)
 			}

@@ -177,6 +177,7 @@ func Open(cfg Config) (*Server, error) {
 
 	adm := admin.New(st, s.hub, cfg.Logger)
 	s.licenses = licensing.New(st, s.hub, cfg.Logger, cfg.LicenseLease, cfg.KEK)
+	s.licenses.OnStoreCall(s.metrics.StoreCall)
 	chunks := cfg.Chunks
 	if chunks == nil {
 		dir, err := chunkstore.NewDir(filepath.Join(cfg.DataDir, "chunks"))

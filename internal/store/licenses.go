@@ -95,21 +95,6 @@ type Seat struct {
 	LeaseExpires time.Time `json:"leaseExpires,omitzero"`
 }
 
-// Room reports whether the licence has a floating seat for s beside the
-// live seats of others: fewer than Seats of them, or, for a named-user
-// licence, fewer than Seats users holding them, or one held by s's user
-// already. AcquireSeat decides with it in both backends.
-func (l License) Room(others []Seat, s Seat) bool {
-	if !l.NamedUsers {
-		return len(others) < l.Seats
-	}
-	users := make(map[string]bool, len(others))
-	for _, o := range others {
-		users[o.UserID] = true
-	}
-	return users[s.UserID] || len(users) < l.Seats
-}
-
 // Lapsed reports whether a floating lease has run out at now.
 func (s Seat) Lapsed(now time.Time) bool {
 	return !s.LeaseExpires.IsZero() && now.After(s.LeaseExpires)
@@ -136,9 +121,17 @@ type ProductKey struct {
 	Retired   bool      `json:"retired,omitempty"` // verifies old documents, signs nothing new
 }
 
-// SameDevice decides whether two fingerprints are one device (the drift
-// rule); the store needs it to bind node-locked licences atomically.
-type SameDevice func(a, b string) bool
+// SeatTx is what UpdateSeats's function may do in its transaction.
+type SeatTx interface {
+	// Seats lists the licence's seats, lapsed ones included: all of them
+	// (sessionID ""), or those a session holds.
+	Seats(sessionID string) ([]Seat, error)
+	// PutSeat stores a seat of the licence, new or replacing the one of
+	// its ID.
+	PutSeat(s Seat) error
+	// DeleteSeats removes the licence's seats of these ids.
+	DeleteSeats(ids ...string) error
+}
 
 // Licenses holds licences, their seats, signing keys and the audit log.
 type Licenses interface {
@@ -147,24 +140,20 @@ type Licenses interface {
 	// Licenses lists an org's licences for a product ("" matches all).
 	Licenses(ctx context.Context, orgID, productID string) ([]License, error)
 
-	// AcquireSeat gives s.SessionID a floating seat of the licence until
-	// s.LeaseExpires: the seat it already holds, or the live seat of the
-	// same user on the same device (a program that came back in a new
-	// session takes its seat over), or a new one if the licence has Room
-	// beside the unlapsed seats; else ErrNoSeat. ErrNotActive
-	// if the licence is frozen or released (checked in the same step).
-	AcquireSeat(ctx context.Context, s Seat) (Seat, error)
-	// RenewSeat extends a held seat; ErrNotFound if it lapsed and was taken.
-	RenewSeat(ctx context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (Seat, error)
-	// BindDevice binds a node-locked licence to s.Device, or finds the
-	// binding of the same device by same; ErrDeviceLimit when full.
-	BindDevice(ctx context.Context, s Seat, same SameDevice) (Seat, error)
+	// UpdateSeats runs fn in one transaction over a licence and its
+	// seats: no other UpdateSeats of the licence runs until fn returns
+	// (its row locked across replicas). ErrNotFound without the licence;
+	// fn's error aborts the transaction and is returned. The rules of
+	// seats (taking, renewing, binding, counting, lapsing) are the
+	// licensing service's (internal/server/licensing).
+	UpdateSeats(ctx context.Context, licenseID string, fn func(tx SeatTx, l License) error) error
 	// Seats lists a licence's seats ("" lists all), lapsed ones included.
 	Seats(ctx context.Context, licenseID string) ([]Seat, error)
 	// ReleaseSeat frees one seat by id.
 	ReleaseSeat(ctx context.Context, seatID string) (Seat, error)
-	// ReleaseSessionSeats frees every floating seat a session holds.
-	ReleaseSessionSeats(ctx context.Context, sessionID string) ([]Seat, error)
+	// DeleteSessionSeats removes the seats of a session, of any licence,
+	// that which keeps, and returns them.
+	DeleteSessionSeats(ctx context.Context, sessionID string, which func(Seat) bool) ([]Seat, error)
 
 	PutProductKey(ctx context.Context, k ProductKey) error
 	ProductKeys(ctx context.Context, productID string) ([]ProductKey, error)

@@ -47,7 +47,7 @@ func (s *Service) IssueDocument(ctx context.Context, req Issue) (string, error) 
 		if fp.IsZero() {
 			return "", wire.Errorf(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
 		}
-		_, err := s.st.BindDevice(ctx, store.Seat{LicenseID: l.ID, Device: req.Device, Acquired: now, Renewed: now}, sameDevice)
+		_, err := BindDevice(ctx, s.st, store.Seat{LicenseID: l.ID, Device: req.Device, Acquired: now, Renewed: now})
 		if errors.Is(err, store.ErrDeviceLimit) {
 			return "", wire.Errorf(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
 		}

@@ -41,6 +41,18 @@ type Service struct {
 	stopMu   sync.Mutex
 	onStop   []func(context.Context, store.License, string) // see OnStop
 	onReturn []func(context.Context, store.Seat, time.Time) // see OnSeatReturned
+	timed    func(op string, d time.Duration)               // see OnStoreCall
+}
+
+// OnStoreCall has fn told how long each seat transaction took, by op
+// ("acquire_seat", "renew_seat": iscd's metrics). Call it before serving.
+func (s *Service) OnStoreCall(fn func(op string, d time.Duration)) { s.timed = fn }
+
+// since tells OnStoreCall's function the time since start under op.
+func (s *Service) since(op string, start time.Time) {
+	if s.timed != nil {
+		s.timed(op, time.Since(start))
+	}
 }
 
 // OnSeatReturned registers fn, called after a floating seat is given back
@@ -215,13 +227,15 @@ func (s *Service) grant(ctx context.Context, c session.Caller, l store.License, 
 		if fp.IsZero() {
 			return wire.LicenseGrant{}, wire.Errorf(wire.CodeDeviceRequired, "licence %s is node-locked: a device fingerprint is required", l.ID)
 		}
-		seat, err = s.st.BindDevice(ctx, seat, sameDevice)
+		seat, err = BindDevice(ctx, s.st, seat)
 		if errors.Is(err, store.ErrDeviceLimit) {
 			return wire.LicenseGrant{}, wire.Errorf(wire.CodeDeviceLimit, "licence %s is already bound to %d devices", l.ID, l.Seats)
 		}
 	default:
 		seat.LeaseExpires = now.Add(s.lease)
-		seat, err = s.st.AcquireSeat(ctx, seat)
+		start := time.Now()
+		seat, err = AcquireSeat(ctx, s.st, seat)
+		s.since("acquire_seat", start)
 		if errors.Is(err, store.ErrNotActive) { // frozen or released meanwhile
 			if fresh, ferr := s.st.License(ctx, l.ID); ferr == nil && s.usable(fresh, now) != nil {
 				return wire.LicenseGrant{}, s.usable(fresh, now)
@@ -304,7 +318,9 @@ func (s *Service) renew(ctx context.Context, c session.Caller, req wire.LicenseR
 	if l.Kind == store.KindNodeLocked {
 		return s.grant(ctx, c, l, req.Device, fp)
 	}
-	seat, err := s.st.RenewSeat(ctx, l.ID, c.Session, now.Add(s.lease), now)
+	start := time.Now()
+	seat, err := RenewSeat(ctx, s.st, l.ID, c.Session, now.Add(s.lease), now)
+	s.since("renew_seat", start)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.grant(ctx, c, l, req.Device, fp)
 	}
@@ -324,7 +340,7 @@ func (s *Service) release(ctx context.Context, c session.Caller, req wire.Licens
 		return nil, err
 	}
 	for _, seat := range seats {
-		if seat.SessionID == c.Session && !seat.LeaseExpires.IsZero() {
+		if seat.SessionID == c.Session && floating(seat) {
 			if _, err := s.st.ReleaseSeat(ctx, seat.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
@@ -358,7 +374,7 @@ func (s *Service) notify(ctx context.Context, c session.Caller, req wire.License
 // sessionEnded returns the seats of a session that ended.
 func (s *Service) sessionEnded(ctx context.Context, sessionID string) {
 	s.notifies.forget(sessionID)
-	seats, err := s.st.ReleaseSessionSeats(ctx, sessionID)
+	seats, err := ReleaseSessionSeats(ctx, s.st, sessionID)
 	if err != nil {
 		s.log.Error("release seats of ended session", "session", sessionID, "err", err)
 		return

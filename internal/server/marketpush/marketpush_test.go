@@ -12,6 +12,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/aksk"
 	"github.com/iscsdk/iscsdk/internal/marketapi"
 	"github.com/iscsdk/iscsdk/internal/marketapi/markettest"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -253,10 +254,10 @@ func TestSeatTime(t *testing.T) {
 	}
 	acquired := now.Add(-150 * time.Minute)
 	renewed := now.Add(-time.Minute)
-	seat, err := r.st.AcquireSeat(ctx, store.Seat{ID: "s1", LicenseID: "mkt_od", SessionID: "sess", UserID: "u",
+	seat, err := licensing.AcquireSeat(ctx, r.st, store.Seat{ID: "s1", LicenseID: "mkt_od", SessionID: "sess", UserID: "u",
 		Acquired: acquired, Renewed: renewed, LeaseExpires: now.Add(5 * time.Minute)})
 	must(err)
-	_, err = r.st.AcquireSeat(ctx, store.Seat{ID: "s2", LicenseID: "mkt_period", SessionID: "sess2", UserID: "u",
+	_, err = licensing.AcquireSeat(ctx, r.st, store.Seat{ID: "s2", LicenseID: "mkt_period", SessionID: "sess2", UserID: "u",
 		Acquired: acquired, Renewed: renewed, LeaseExpires: now.Add(5 * time.Minute)})
 	must(err)
 	acquired, renewed = seat.Acquired, seat.Renewed // as stored

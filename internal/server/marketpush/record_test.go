@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketpush"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -60,7 +61,7 @@ func TestShortSeatBilledFromItsReturn(t *testing.T) {
 	r.cycle(t) // no seat yet
 	var held []store.Seat
 	for _, lic := range []string{"mkt_od", "mkt_period"} {
-		seat, err := r.st.AcquireSeat(ctx, store.Seat{ID: "s-" + lic, LicenseID: lic, SessionID: "sess-" + lic, UserID: "u",
+		seat, err := licensing.AcquireSeat(ctx, r.st, store.Seat{ID: "s-" + lic, LicenseID: lic, SessionID: "sess-" + lic, UserID: "u",
 			Acquired: now.Add(-10 * time.Minute), Renewed: now.Add(-9 * time.Minute), LeaseExpires: now.Add(5 * time.Minute)})
 		if err != nil {
 			t.Fatal(err)

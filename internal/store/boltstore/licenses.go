@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/iscsdk/iscsdk/internal/store"
-	"github.com/iscsdk/iscsdk/internal/token"
 )
 
 var (
@@ -54,93 +52,50 @@ func seatsOf(tx *bolt.Tx, licenseID string) ([]store.Seat, error) {
 	return out, err
 }
 
-// AcquireSeat implements store.Licenses. Counting and taking happen in one
-// write transaction, so two sessions never get the last seat both.
-func (d *DB) AcquireSeat(_ context.Context, s store.Seat) (store.Seat, error) {
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		l, err := getTx[store.License](tx, bktLicenses, s.LicenseID)
+// UpdateSeats implements store.Licenses: bbolt's one writer at a time is
+// the licence's lock.
+func (d *DB) UpdateSeats(_ context.Context, licenseID string, fn func(store.SeatTx, store.License) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		l, err := getTx[store.License](tx, bktLicenses, licenseID)
 		if err != nil {
 			return err
 		}
-		if l.Status != store.StatusActive {
-			return fmt.Errorf("licence %s is %s: %w", l.ID, l.Status, store.ErrNotActive)
-		}
-		seats, err := seatsOf(tx, s.LicenseID)
-		if err != nil {
-			return err
-		}
-		var live []store.Seat
-		for _, old := range seats {
-			mine := old.SessionID == s.SessionID && s.SessionID != ""
-			comeback := s.Device != "" && old.UserID == s.UserID && old.Device == s.Device && !old.Lapsed(s.Renewed)
-			if mine || comeback {
-				old.SessionID = s.SessionID
-				old.Renewed, old.LeaseExpires, old.Device = s.Renewed, s.LeaseExpires, s.Device
-				s = old
-				return put(tx, bktSeats, s.ID, s, false)
-			}
-			if old.Lapsed(s.Renewed) {
-				if err := tx.Bucket(bktSeats).Delete([]byte(old.ID)); err != nil {
-					return err
-				}
-				continue
-			}
-			live = append(live, old)
-		}
-		if !l.Room(live, s) {
-			return store.ErrNoSeat
-		}
-		s.ID = "seat_" + token.ID()
-		return put(tx, bktSeats, s.ID, s, true)
+		return fn(seatTx{tx: tx, license: licenseID}, l)
 	})
-	return s, err
 }
 
-// RenewSeat implements store.Licenses.
-func (d *DB) RenewSeat(_ context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (store.Seat, error) {
-	var s store.Seat
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		seats, err := seatsOf(tx, licenseID)
-		if err != nil {
-			return err
-		}
-		for _, old := range seats {
-			if old.SessionID == sessionID {
-				old.Renewed, old.LeaseExpires = now, leaseExpires
-				s = old
-				return put(tx, bktSeats, s.ID, s, false)
-			}
-		}
-		return fmt.Errorf("seat of session %s on licence %s: %w", sessionID, licenseID, store.ErrNotFound)
-	})
-	return s, err
+// seatTx is store.SeatTx in a bbolt transaction.
+type seatTx struct {
+	tx      *bolt.Tx
+	license string
 }
 
-// BindDevice implements store.Licenses.
-func (d *DB) BindDevice(_ context.Context, s store.Seat, same store.SameDevice) (store.Seat, error) {
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		l, err := getTx[store.License](tx, bktLicenses, s.LicenseID)
-		if err != nil {
+func (s seatTx) Seats(sessionID string) ([]store.Seat, error) {
+	seats, err := seatsOf(s.tx, s.license)
+	if err != nil || sessionID == "" {
+		return seats, err
+	}
+	var out []store.Seat
+	for _, seat := range seats {
+		if seat.SessionID == sessionID {
+			out = append(out, seat)
+		}
+	}
+	return out, nil
+}
+
+func (s seatTx) PutSeat(seat store.Seat) error {
+	seat.LicenseID = s.license
+	return put(s.tx, bktSeats, seat.ID, seat, false)
+}
+
+func (s seatTx) DeleteSeats(ids ...string) error {
+	for _, id := range ids {
+		if err := s.tx.Bucket(bktSeats).Delete([]byte(id)); err != nil {
 			return err
 		}
-		seats, err := seatsOf(tx, s.LicenseID)
-		if err != nil {
-			return err
-		}
-		for _, old := range seats {
-			if same(old.Device, s.Device) {
-				old.Renewed, old.SessionID, old.UserID = s.Renewed, s.SessionID, s.UserID
-				s = old
-				return put(tx, bktSeats, s.ID, s, false)
-			}
-		}
-		if len(seats) >= l.Seats {
-			return store.ErrDeviceLimit
-		}
-		s.ID = "seat_" + token.ID()
-		return put(tx, bktSeats, s.ID, s, true)
-	})
-	return s, err
+	}
+	return nil
 }
 
 // Seats implements store.Licenses.
@@ -168,8 +123,8 @@ func (d *DB) ReleaseSeat(_ context.Context, seatID string) (store.Seat, error) {
 	return s, err
 }
 
-// ReleaseSessionSeats implements store.Licenses; node-locked bindings stay.
-func (d *DB) ReleaseSessionSeats(_ context.Context, sessionID string) ([]store.Seat, error) {
+// DeleteSessionSeats implements store.Licenses.
+func (d *DB) DeleteSessionSeats(_ context.Context, sessionID string, which func(store.Seat) bool) ([]store.Seat, error) {
 	var out []store.Seat
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		out = nil
@@ -178,7 +133,7 @@ func (d *DB) ReleaseSessionSeats(_ context.Context, sessionID string) ([]store.S
 			return err
 		}
 		for _, s := range seats {
-			if s.SessionID == sessionID && !s.LeaseExpires.IsZero() {
+			if s.SessionID == sessionID && which(s) {
 				if err := tx.Bucket(bktSeats).Delete([]byte(s.ID)); err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server/files"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
@@ -69,7 +70,7 @@ func BenchmarkAcquireSeat(b *testing.B) {
 	now := time.Now()
 	clients(b, func(_, i int) error {
 		s := fmt.Sprint("s", i%100)
-		_, err := db.AcquireSeat(ctx, store.Seat{LicenseID: "L", SessionID: s, UserID: s, Device: s, Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Hour)})
+		_, err := licensing.AcquireSeat(ctx, db, store.Seat{LicenseID: "L", SessionID: s, UserID: s, Device: s, Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Hour)})
 		return err
 	})
 }
@@ -87,7 +88,7 @@ func BenchmarkAcquireSeatManyLicences(b *testing.B) {
 	now := time.Now()
 	clients(b, func(c, i int) error {
 		s := fmt.Sprint("s", i%100)
-		_, err := db.AcquireSeat(ctx, store.Seat{LicenseID: fmt.Sprint("L", c), SessionID: s, UserID: s, Device: s, Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Hour)})
+		_, err := licensing.AcquireSeat(ctx, db, store.Seat{LicenseID: fmt.Sprint("L", c), SessionID: s, UserID: s, Device: s, Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Hour)})
 		return err
 	})
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/iscsdk/iscsdk/internal/store"
-	"github.com/iscsdk/iscsdk/internal/token"
 )
 
 // PutLicense implements store.Licenses.
@@ -53,98 +51,40 @@ func putSeat(ctx context.Context, tx pgx.Tx, s store.Seat) error {
 	return err
 }
 
-// AcquireSeat implements store.Licenses, under the licence's row lock.
-func (d *DB) AcquireSeat(ctx context.Context, s store.Seat) (store.Seat, error) {
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		l, err := lockLicense(ctx, tx, s.LicenseID)
+// UpdateSeats implements store.Licenses, under the licence's row lock.
+func (d *DB) UpdateSeats(ctx context.Context, licenseID string, fn func(store.SeatTx, store.License) error) error {
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		l, err := lockLicense(ctx, tx, licenseID)
 		if err != nil {
 			return err
 		}
-		if l.Status != store.StatusActive {
-			return fmt.Errorf("licence %s is %s: %w", l.ID, l.Status, store.ErrNotActive)
-		}
-		seats, err := seatsOf(ctx, tx, s.LicenseID)
-		if err != nil {
-			return err
-		}
-		var live []store.Seat
-		var lapsed []string
-		for _, old := range seats {
-			mine := old.SessionID == s.SessionID && s.SessionID != ""
-			comeback := s.Device != "" && old.UserID == s.UserID && old.Device == s.Device && !old.Lapsed(s.Renewed)
-			if mine || comeback {
-				old.SessionID = s.SessionID
-				old.Renewed, old.LeaseExpires, old.Device = s.Renewed, s.LeaseExpires, s.Device
-				s = old
-				return putSeat(ctx, tx, s)
-			}
-			if old.Lapsed(s.Renewed) {
-				lapsed = append(lapsed, old.ID)
-				continue
-			}
-			live = append(live, old)
-		}
-		if len(lapsed) > 0 {
-			if _, err := tx.Exec(ctx, "DELETE FROM seats WHERE id = ANY($1)", lapsed); err != nil {
-				return err
-			}
-		}
-		if !l.Room(live, s) {
-			return store.ErrNoSeat
-		}
-		s.ID = "seat_" + token.ID()
-		return putSeat(ctx, tx, s)
+		return fn(seatTx{ctx: ctx, tx: tx, license: licenseID}, l)
 	})
-	return s, err
 }
 
-// RenewSeat implements store.Licenses, under the licence's row lock (a
-// lapsed seat is either renewed or taken, never both).
-func (d *DB) RenewSeat(ctx context.Context, licenseID, sessionID string, leaseExpires, now time.Time) (store.Seat, error) {
-	var s store.Seat
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockLicense(ctx, tx, licenseID); err != nil {
-			return fmt.Errorf("seat of session %s on licence %s: %w", sessionID, licenseID, err)
-		}
-		seats, err := listDocs[store.Seat](ctx, tx, "SELECT doc FROM seats WHERE license_id = $1 AND session_id = $2 ORDER BY id LIMIT 1", licenseID, sessionID)
-		if err != nil {
-			return err
-		}
-		if len(seats) == 0 {
-			return fmt.Errorf("seat of session %s on licence %s: %w", sessionID, licenseID, store.ErrNotFound)
-		}
-		s = seats[0]
-		s.Renewed, s.LeaseExpires = now, leaseExpires
-		return putSeat(ctx, tx, s)
-	})
-	return s, err
+// seatTx is store.SeatTx in a PostgreSQL transaction.
+type seatTx struct {
+	ctx     context.Context
+	tx      pgx.Tx
+	license string
 }
 
-// BindDevice implements store.Licenses, under the licence's row lock.
-func (d *DB) BindDevice(ctx context.Context, s store.Seat, same store.SameDevice) (store.Seat, error) {
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		l, err := lockLicense(ctx, tx, s.LicenseID)
-		if err != nil {
-			return err
-		}
-		seats, err := seatsOf(ctx, tx, s.LicenseID)
-		if err != nil {
-			return err
-		}
-		for _, old := range seats {
-			if same(old.Device, s.Device) {
-				old.Renewed, old.SessionID, old.UserID = s.Renewed, s.SessionID, s.UserID
-				s = old
-				return putSeat(ctx, tx, s)
-			}
-		}
-		if len(seats) >= l.Seats {
-			return store.ErrDeviceLimit
-		}
-		s.ID = "seat_" + token.ID()
-		return putSeat(ctx, tx, s)
-	})
-	return s, err
+func (s seatTx) Seats(sessionID string) ([]store.Seat, error) {
+	return listDocs[store.Seat](s.ctx, s.tx, `SELECT doc FROM seats WHERE license_id = $1 AND ($2 = '' OR session_id = $2)
+		ORDER BY id`, s.license, sessionID)
+}
+
+func (s seatTx) PutSeat(seat store.Seat) error {
+	seat.LicenseID = s.license
+	return putSeat(s.ctx, s.tx, seat)
+}
+
+func (s seatTx) DeleteSeats(ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.tx.Exec(s.ctx, "DELETE FROM seats WHERE license_id = $1 AND id = ANY($2)", s.license, ids)
+	return err
 }
 
 // Seats implements store.Licenses: oldest first.
@@ -162,13 +102,27 @@ func (d *DB) ReleaseSeat(ctx context.Context, seatID string) (store.Seat, error)
 	return getDoc[store.Seat](ctx, d.pool, "seat "+seatID, "DELETE FROM seats WHERE id = $1 RETURNING doc", seatID)
 }
 
-// ReleaseSessionSeats implements store.Licenses; node-locked bindings
-// (no lease) stay.
-func (d *DB) ReleaseSessionSeats(ctx context.Context, sessionID string) ([]store.Seat, error) {
-	out, err := listDocs[store.Seat](ctx, d.pool, "DELETE FROM seats WHERE session_id = $1 AND leased RETURNING doc", sessionID)
-	if len(out) == 0 {
+// DeleteSessionSeats implements store.Licenses.
+func (d *DB) DeleteSessionSeats(ctx context.Context, sessionID string, which func(store.Seat) bool) ([]store.Seat, error) {
+	var out []store.Seat
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		seats, err := listDocs[store.Seat](ctx, tx, "SELECT doc FROM seats WHERE session_id = $1 ORDER BY id FOR UPDATE", sessionID)
+		if err != nil {
+			return err
+		}
 		out = nil // as the embedded store
-	}
+		var ids []string
+		for _, s := range seats {
+			if which(s) {
+				out, ids = append(out, s), append(ids, s.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM seats WHERE id = ANY($1)", ids)
+		return err
+	})
 	return out, err
 }
 

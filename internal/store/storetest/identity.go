@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 )
@@ -131,41 +130,5 @@ func TestIdentity(t *testing.T, b Backend) {
 	}
 	if u, err := s.User(ctx, "new"); err != nil || u.Name != "new one" || u.OrgID != "t1" {
 		t.Fatalf("upserted user after reopen: %+v %v", u, err)
-	}
-}
-
-// TestNamedSeats: a named-user licence counts its floating seats per
-// user: one user's sessions on two machines hold one seat between them,
-// and a second user is refused on a one-seat licence until they are gone.
-func TestNamedSeats(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	l := floating("N", 1)
-	l.NamedUsers = true
-	must(t, db.PutLicense(ctx, l))
-	now := created
-	s1, err := db.AcquireSeat(ctx, seat("N", "s1", "ann", "d1", now))
-	must(t, err)
-	s2, err := db.AcquireSeat(ctx, seat("N", "s2", "ann", "d2", now.Add(time.Second)))
-	if err != nil || s2.ID == s1.ID {
-		t.Fatalf("the same user on a second machine: %+v, %v (want a seat of its own, counted with the first)", s2, err)
-	}
-	if _, err := db.AcquireSeat(ctx, seat("N", "s3", "bob", "d3", now.Add(2*time.Second))); !errors.Is(err, store.ErrNoSeat) {
-		t.Fatalf("a second user on a one-user licence: %v, want ErrNoSeat", err)
-	}
-	if _, err := db.ReleaseSessionSeats(ctx, "s1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.AcquireSeat(ctx, seat("N", "s3", "bob", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
-		t.Fatalf("ann still holds the seat from her second machine; bob got one: %v", err)
-	}
-	if _, err := db.ReleaseSessionSeats(ctx, "s2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.AcquireSeat(ctx, seat("N", "s3", "bob", "d3", now.Add(4*time.Second))); err != nil {
-		t.Fatalf("bob once ann is gone: %v", err)
-	}
-	// The licence's fields survive the store.
-	if got, err := db.License(ctx, "N"); err != nil || !got.NamedUsers {
-		t.Fatalf("stored licence: %+v %v", got, err)
 	}
 }

@@ -22,12 +22,23 @@ func seat(license, session, user, device string, now time.Time) store.Seat {
 		Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Minute)}
 }
 
-// TestSeats: floating seats are counted, kept by their session, taken over
-// by the same user's program on the same device, reclaimed when lapsed,
-// refused when the licence is not active, and released.
-func TestSeats(t *testing.T, b Backend) {
+// TestSeatRecords: a licence's seats as UpdateSeats puts them, read by
+// licence and by session, deleted by id and by session; an aborted
+// UpdateSeats keeps nothing. (The rules of seats are the licensing
+// service's: internal/server/licensing.)
+func TestSeatRecords(t *testing.T, b Backend) {
 	db, _ := b.Open(t, "", 0)
-	if _, err := db.AcquireSeat(ctx, seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
+	put := func(license string, seats ...store.Seat) error {
+		return db.UpdateSeats(ctx, license, func(tx store.SeatTx, _ store.License) error {
+			for _, s := range seats {
+				if err := tx.PutSeat(s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := put("nope", seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("seat of an unknown licence: %v", err)
 	}
 	must(t, db.PutLicense(ctx, floating("L", 2)))
@@ -38,90 +49,80 @@ func TestSeats(t *testing.T, b Backend) {
 	if ls, err := db.Licenses(ctx, "", "cae"); err != nil || len(ls) != 1 || ls[0].ID != "M" {
 		t.Fatalf("Licenses(product cae) = %+v, %v", ls, err)
 	}
-
-	now := created
-	s1, err := db.AcquireSeat(ctx, seat("L", "s1", "ann", "d1", now))
-	must(t, err)
-	if s1.ID == "" || s1.SessionID != "s1" {
-		t.Fatalf("first seat %+v", s1)
-	}
-	again, err := db.AcquireSeat(ctx, seat("L", "s1", "ann", "d1", now.Add(time.Second)))
-	if err != nil || again.ID != s1.ID {
-		t.Fatalf("the same session again: %+v, %v; want seat %s", again, err, s1.ID)
-	}
-	s2, err := db.AcquireSeat(ctx, seat("L", "s2", "bob", "d2", now.Add(2*time.Second)))
-	if err != nil || s2.ID == s1.ID {
-		t.Fatalf("second seat: %+v, %v", s2, err)
-	}
-	if _, err := db.AcquireSeat(ctx, seat("L", "s3", "cy", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
-		t.Fatalf("third session on two seats: %v, want ErrNoSeat", err)
-	}
-	// Ann's program comes back in a new session: it takes its seat over.
-	back, err := db.AcquireSeat(ctx, seat("L", "s1b", "ann", "d1", now.Add(4*time.Second)))
-	if err != nil || back.ID != s1.ID || back.SessionID != "s1b" {
-		t.Fatalf("the same user and device in a new session: %+v, %v; want seat %s", back, err, s1.ID)
-	}
+	withID := func(id string, s store.Seat) store.Seat { s.ID = id; return s }
+	s1 := withID("seat_1", seat("L", "s1", "ann", "d1", created.Add(time.Second)))
+	s2 := withID("seat_2", seat("L", "s2", "bob", "d2", created))
+	s3 := withID("seat_3", seat("L", "s1", "ann", "d9", created.Add(2*time.Second)))
+	m1 := withID("seat_4", seat("M", "s1", "ann", "d1", created))
+	bound := withID("seat_5", store.Seat{SessionID: "s1", UserID: "ann", Device: "d1", Acquired: created, Renewed: created})
+	must(t, put("L", s1, s2, s3))
+	must(t, put("M", m1))
+	must(t, db.UpdateSeats(ctx, "L", func(tx store.SeatTx, l store.License) error {
+		if l.ID != "L" || l.Seats != 2 {
+			t.Errorf("UpdateSeats sees licence %+v", l)
+		}
+		all, err := tx.Seats("")
+		if err != nil || len(all) != 3 || all[0].ID != s1.ID || all[1].ID != s2.ID || all[2].ID != s3.ID {
+			t.Errorf("SeatTx.Seats(all) = %+v, %v; want seat_1, seat_2, seat_3", all, err)
+		}
+		mine, err := tx.Seats("s1")
+		if err != nil || len(mine) != 2 || mine[0].ID != s1.ID || mine[1].ID != s3.ID {
+			t.Errorf("SeatTx.Seats(s1) = %+v, %v; want seat_1, seat_3", mine, err)
+		}
+		if none, err := tx.Seats("s9"); err != nil || len(none) != 0 {
+			t.Errorf("SeatTx.Seats(s9) = %+v, %v", none, err)
+		}
+		return tx.DeleteSeats(s3.ID)
+	}))
+	// Seats lists oldest first (by Acquired).
 	seats, err := db.Seats(ctx, "L")
-	if err != nil || len(seats) != 2 || seats[0].ID != s1.ID || seats[1].ID != s2.ID {
-		t.Fatalf("Seats(L) = %+v, %v; want %s then %s", seats, err, s1.ID, s2.ID)
+	if err != nil || len(seats) != 2 || seats[0].ID != s2.ID || seats[1].ID != s1.ID || !seats[1].LeaseExpires.Equal(s1.LeaseExpires) {
+		t.Fatalf("Seats(L) = %+v, %v; want %s then %s", seats, err, s2.ID, s1.ID)
 	}
-	if _, err := db.RenewSeat(ctx, "L", "s1", now.Add(time.Hour), now); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("renewing the seat a new session took: %v", err)
+	if all, _ := db.Seats(ctx, ""); len(all) != 3 {
+		t.Fatalf("Seats(all) = %d, want 3", len(all))
 	}
-	renewed, err := db.RenewSeat(ctx, "L", "s1b", now.Add(time.Hour), now.Add(5*time.Second))
-	if err != nil || renewed.ID != s1.ID || !renewed.LeaseExpires.Equal(now.Add(time.Hour)) {
-		t.Fatalf("renew: %+v, %v", renewed, err)
-	}
-
-	// Bob's lease lapses: the next session takes his seat, and his renewal
-	// finds it gone.
-	later := now.Add(10 * time.Minute)
-	s3, err := db.AcquireSeat(ctx, seat("L", "s3", "cy", "d3", later))
-	if err != nil {
-		t.Fatalf("a lapsed seat is free: %v", err)
-	}
-	if _, err := db.RenewSeat(ctx, "L", "s2", later.Add(time.Minute), later); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("renewing a lapsed, taken seat: %v", err)
+	stop := errors.New("stop")
+	err = db.UpdateSeats(ctx, "L", func(tx store.SeatTx, _ store.License) error {
+		must(t, tx.DeleteSeats(s1.ID, s2.ID))
+		must(t, tx.PutSeat(withID("seat_6", seat("L", "s6", "cy", "d6", created))))
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("UpdateSeats passes fn's error on: %v", err)
 	}
 	if seats, _ := db.Seats(ctx, "L"); len(seats) != 2 {
-		t.Fatalf("after the lapse: %d seats, want 2", len(seats))
-	}
-	if all, _ := db.Seats(ctx, ""); len(all) != 2 {
-		t.Fatalf("Seats(all) = %d, want 2", len(all))
+		t.Fatalf("after an aborted UpdateSeats: %+v", seats)
 	}
 
-	// A frozen licence gives no seat, not even the one a session held.
-	frozen := floating("L", 2)
-	frozen.Status = store.StatusFrozen
-	must(t, db.PutLicense(ctx, frozen))
-	if _, err := db.AcquireSeat(ctx, seat("L", "s4", "dee", "d4", later)); !errors.Is(err, store.ErrNotActive) {
-		t.Fatalf("seat of a frozen licence: %v, want ErrNotActive", err)
-	}
-	must(t, db.PutLicense(ctx, floating("L", 2)))
-
-	if got, err := db.ReleaseSeat(ctx, s3.ID); err != nil || got.SessionID != "s3" {
+	if got, err := db.ReleaseSeat(ctx, s2.ID); err != nil || got.SessionID != "s2" {
 		t.Fatalf("ReleaseSeat = %+v, %v", got, err)
 	}
-	if _, err := db.ReleaseSeat(ctx, s3.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.ReleaseSeat(ctx, s2.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("releasing twice: %v", err)
 	}
-	if got, err := db.ReleaseSessionSeats(ctx, "s1b"); err != nil || len(got) != 1 || got[0].ID != s1.ID {
-		t.Fatalf("ReleaseSessionSeats = %+v, %v", got, err)
+	// A session's seats over every licence, those which keeps.
+	must(t, put("M", bound))
+	leased := func(s store.Seat) bool { return !s.LeaseExpires.IsZero() }
+	if got, err := db.DeleteSessionSeats(ctx, "s1", leased); err != nil || len(got) != 2 {
+		t.Fatalf("DeleteSessionSeats = %+v, %v; want seat_1 and seat_4", got, err)
 	}
-	if got, err := db.ReleaseSessionSeats(ctx, "s1b"); err != nil || len(got) != 0 {
-		t.Fatalf("ReleaseSessionSeats again = %+v, %v", got, err)
+	if got, err := db.DeleteSessionSeats(ctx, "s1", leased); err != nil || len(got) != 0 {
+		t.Fatalf("DeleteSessionSeats again = %+v, %v", got, err)
 	}
-	if seats, _ := db.Seats(ctx, "L"); len(seats) != 0 {
-		t.Fatalf("after the releases: %+v", seats)
+	if seats, _ := db.Seats(ctx, ""); len(seats) != 1 || seats[0].ID != bound.ID {
+		t.Fatalf("after the deletes: %+v; want the binding alone", seats)
 	}
 }
 
-// TestConcurrentSeats: many sessions (over every replica) ask for a
-// licence's seats at once: exactly Seats of them get one, every round.
-func TestConcurrentSeats(t *testing.T, b Backend) {
+// TestConcurrentSeatUpdates: transactions on one licence's seats racing
+// over every replica run one after the other: sessions that each count
+// the seats and take one if fewer than Seats are held never take more.
+func TestConcurrentSeatUpdates(t *testing.T, b Backend) {
 	dbs := replicas(t, b, 2)
 	const seats, sessions = 3, 24
 	must(t, dbs[0].PutLicense(ctx, floating("L", seats)))
+	full := errors.New("full")
 	for round := range 3 {
 		var got atomic.Int32
 		var wg sync.WaitGroup
@@ -129,12 +130,23 @@ func TestConcurrentSeats(t *testing.T, b Backend) {
 			db := dbs[i%len(dbs)]
 			wg.Go(func() {
 				id := fmt.Sprintf("r%d-s%d", round, i)
-				_, err := db.AcquireSeat(ctx, seat("L", id, "u"+id, "d"+id, created))
+				err := db.UpdateSeats(ctx, "L", func(tx store.SeatTx, l store.License) error {
+					held, err := tx.Seats("")
+					if err != nil {
+						return err
+					}
+					if len(held) >= l.Seats {
+						return full
+					}
+					s := seat("L", id, "u"+id, "d"+id, created)
+					s.ID = id
+					return tx.PutSeat(s)
+				})
 				switch {
 				case err == nil:
 					got.Add(1)
-				case !errors.Is(err, store.ErrNoSeat):
-					t.Errorf("acquire: %v", err)
+				case !errors.Is(err, full):
+					t.Errorf("update: %v", err)
 				}
 			})
 		}
@@ -149,37 +161,6 @@ func TestConcurrentSeats(t *testing.T, b Backend) {
 				t.Fatal(err)
 			}
 		}
-	}
-}
-
-// TestNodeLocked: devices bind for good, the same device (by the caller's
-// rule) finds its binding, a full licence refuses new devices, and
-// releasing a session's seats keeps the bindings.
-func TestNodeLocked(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	l := floating("N", 2)
-	l.Kind = store.KindNodeLocked
-	must(t, db.PutLicense(ctx, l))
-	same := func(a, b string) bool { return a == b || a+"'" == b } // a drifted fingerprint
-	bind := func(session, device string) (store.Seat, error) {
-		return db.BindDevice(ctx, store.Seat{LicenseID: "N", SessionID: session, UserID: "ann", Device: device, Acquired: created, Renewed: created}, same)
-	}
-	d1, err := bind("s1", "d1")
-	must(t, err)
-	again, err := bind("s2", "d1'")
-	if err != nil || again.ID != d1.ID || again.SessionID != "s2" {
-		t.Fatalf("the same device again: %+v, %v", again, err)
-	}
-	_, err = bind("s3", "d2")
-	must(t, err)
-	if _, err := bind("s4", "d3"); !errors.Is(err, store.ErrDeviceLimit) {
-		t.Fatalf("a third device: %v, want ErrDeviceLimit", err)
-	}
-	if got, err := db.ReleaseSessionSeats(ctx, "s2"); err != nil || len(got) != 0 {
-		t.Fatalf("ReleaseSessionSeats released a binding: %+v, %v", got, err)
-	}
-	if seats, _ := db.Seats(ctx, "N"); len(seats) != 2 {
-		t.Fatalf("bindings: %+v", seats)
 	}
 }
 

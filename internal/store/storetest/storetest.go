@@ -47,16 +47,14 @@ var Tests = []struct {
 	{"Retention", TestRetention},
 	{"ConcurrentAppends", TestConcurrentAppends},
 	{"SurvivesReopen", TestSurvivesReopen},
-	{"Seats", TestSeats},
-	{"ConcurrentSeats", TestConcurrentSeats},
-	{"NodeLocked", TestNodeLocked},
+	{"SeatRecords", TestSeatRecords},
+	{"ConcurrentSeatUpdates", TestConcurrentSeatUpdates},
 	{"KeysAndAudit", TestKeysAndAudit},
 	{"Marketplace", TestMarketplace},
 	{"MarketRequests", TestMarketRequests},
 	{"Identity", TestIdentity},
 	{"SignIns", TestSignIns},
 	{"Federation", TestFederation},
-	{"NamedSeats", TestNamedSeats},
 	{"FileRecords", TestFileRecords},
 	{"ListFilesPage", TestListFilesPage},
 	{"FileAndFolder", TestFileAndFolder},
@@ -460,12 +458,14 @@ func TestAnyString(t *testing.T, b Backend) {
 		t.Errorf("session device %q, %v", s.Device, err)
 	}
 	must(t, db.PutLicense(ctx, floating("L", 1)))
-	st, err := db.AcquireSeat(ctx, seat("L", "s1", "ann", odd, created))
-	if err != nil || st.Device != odd {
-		t.Errorf("seat device %q, %v", st.Device, err)
+	st := seat("L", "s1", "ann", odd, created)
+	st.ID = "seat_1"
+	must(t, db.UpdateSeats(ctx, "L", func(tx store.SeatTx, _ store.License) error { return tx.PutSeat(st) }))
+	if seats, err := db.Seats(ctx, "L"); err != nil || len(seats) != 1 || seats[0].Device != odd {
+		t.Errorf("seats %+v, %v; want the device %q", seats, err, odd)
 	}
-	if got, err := db.ReleaseSessionSeats(ctx, "s1"); err != nil || len(got) != 1 || got[0].Device != odd {
-		t.Errorf("ReleaseSessionSeats = %+v, %v", got, err)
+	if got, err := db.DeleteSessionSeats(ctx, "s1", func(store.Seat) bool { return true }); err != nil || len(got) != 1 || got[0].Device != odd {
+		t.Errorf("DeleteSessionSeats = %+v, %v", got, err)
 	}
 	must(t, db.CreateToken(ctx, store.Token{ID: "t1", Kind: "isk", Hash: "h", UserID: "ann", Name: odd}))
 	must(t, db.RevokeToken(ctx, "t1"))
