@@ -24,13 +24,12 @@ test -x "$versitygw" || { echo "images: $versitygw is missing: GOBIN=$build/tool
 pgroot=$build/images/iscd-postgresql/rootfs
 "$here"/rootfs.sh "$pgroot" $pg/bin/initdb $pg/bin/postgres /usr/bin/dash=/usr/bin/sh /usr/bin/rm \
   "$here"/postgresql-start.sh=/usr/bin/postgresql-start
-mkdir -p "$pgroot"/usr/share/postgresql "$pgroot"/usr/share/zoneinfo "$pgroot"/var/lib/postgresql/data
+mkdir -p "$pgroot"/usr/share/postgresql "$pgroot"/usr/share/zoneinfo
 cp -a /usr/share/postgresql/15 "$pgroot"/usr/share/postgresql/
 cp -a /usr/share/zoneinfo/UTC /usr/share/zoneinfo/Etc "$pgroot"/usr/share/zoneinfo/
 # The libraries initdb loads into every cluster (PL/pgSQL, the text search dictionaries).
 mkdir -p "$pgroot"/usr/lib/postgresql/15/lib
 cp -a $pg/lib/plpgsql.so $pg/lib/dict_snowball.so "$pgroot"/usr/lib/postgresql/15/lib/
-chown 10001:10001 "$pgroot"/var/lib/postgresql/data; chmod 0700 "$pgroot"/var/lib/postgresql/data
 "$here"/rootfs.sh "$build"/images/iscd-versitygw/rootfs "$versitygw"=/usr/bin/versitygw /usr/bin/dash=/usr/bin/sh /usr/bin/mkdir
 
 layers=()

@@ -57,5 +57,3 @@ if test -r /etc/ssl/certs/ca-certificates.crt; then
   mkdir -p "$dir"/etc/ssl/certs
   cp /etc/ssl/certs/ca-certificates.crt "$dir"/etc/ssl/certs/
 fi
-mkdir -p "$dir"/var/lib/iscd
-chown -R 10001:10001 "$dir"/var/lib/iscd 2>/dev/null || true
