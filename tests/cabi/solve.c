@@ -10,6 +10,9 @@
 **            argument --evil among them); a deck ccx rejects
 **            ends "failed" with errorCode solver_failed and the solver's
 **            last lines; an unknown solver ends failed with unknown_solver
+**   long     solve MODEL (one that does not end on its own); print
+**            "RUNNING" once the worker runs it and "ENDED <status>
+**            <errorCode>" when it ends: the driver cancels it in between
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -174,10 +177,50 @@ static void failures(void)
     CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
 }
 
+static void long_running(const char* model)
+{
+    iscsdk_client* c = open_client();
+    uint64_t id = 0;
+    int i, running = 0;
+    if (c == NULL || !CHECK_STATUS(iscsdk_get_solution(c, model, "{\"solver\":\"calculix\"}", NULL, &id), ISCSDK_OK)) {
+        return;
+    }
+    for (i = 0; i < 1800; i++) { /* three minutes */
+        iscsdk_event* ev = NULL;
+        char value[64], code[64];
+        iscsdk_status st = iscsdk_poll_event(c, 100, &ev);
+        if (st == ISCSDK_E_TIMEOUT) {
+            continue;
+        }
+        if (!CHECK_STATUS(st, ISCSDK_OK)) {
+            break;
+        }
+        if (ev->request_id == id && ev->type == ISCSDK_EVENT_SOLUTION_PROGRESS && !running) {
+            json_value(ev->json, "state", value, sizeof value);
+            if (strcmp(value, "running") == 0) {
+                running = 1;
+                printf("RUNNING\n");
+                fflush(stdout);
+            }
+        }
+        if (ev->request_id == id && ev->type == ISCSDK_EVENT_SOLUTION_RESULT) {
+            json_value(ev->json, "status", value, sizeof value);
+            json_value(ev->json, "errorCode", code, sizeof code);
+            printf("ENDED %s %s\n", value, code);
+            fflush(stdout);
+            iscsdk_event_free(ev);
+            break;
+        }
+        iscsdk_event_free(ev);
+    }
+    CHECK(running);
+    CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+}
+
 int main(int argc, char** argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: solve models|failures DIR [MODEL...]\n");
+        fprintf(stderr, "usage: solve models|failures|long DIR [MODEL...]\n");
         return 2;
     }
     dir = argv[2];
@@ -185,6 +228,8 @@ int main(int argc, char** argv)
         models(argc - 3, argv + 3);
     } else if (strcmp(argv[1], "failures") == 0) {
         failures();
+    } else if (strcmp(argv[1], "long") == 0 && argc == 4) {
+        long_running(argv[3]);
     } else {
         fprintf(stderr, "unknown scenario %s\n", argv[1]);
         return 2;

@@ -58,5 +58,8 @@ func seconds(v float64) string {
 	if v >= 3600 {
 		return fmt.Sprintf("%.1f h", v/3600)
 	}
+	if v < 10 {
+		return fmt.Sprintf("%.1f s", v)
+	}
 	return fmt.Sprintf("%.0f s", v)
 }

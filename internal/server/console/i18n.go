@@ -32,6 +32,7 @@ var words = map[string][2]string{
 	"seats":          {"Seats in use", "在用席位"},
 	"sessions":       {"Sessions", "会话"},
 	"jobs":           {"Jobs", "作业"},
+	"job":            {"Job", "作业"},
 	"workers":        {"Workers", "计算节点"},
 	"solvers":        {"Solvers", "求解器"},
 	"releases":       {"Releases", "版本发布"},

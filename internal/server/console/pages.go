@@ -223,7 +223,7 @@ func (s *Service) seatTable(v *who, p *page, seats []adminapi.Seat, live string)
 	t := table{ID: "seats", Caption: p.T["seats"], Live: live, Head: []string{p.T["user"], p.T["machine"], p.T["since"], p.T["leaseExpires"], p.T["license"], p.T["session"]}}
 	slices.SortFunc(seats, func(a, b adminapi.Seat) int { return a.Acquired.Compare(b.Acquired) })
 	for _, st := range seats {
-		rw := row{Key: st.ID, Cells: []cell{text(st.UserID), text(st.Device), text(when(st.Acquired)), text(when(st.LeaseExpires)), link(st.LicenseID, Path+"licenses/"+esc(st.LicenseID)), text(st.SessionID)}}
+		rw := row{Key: st.ID, Cells: []cell{text(st.UserID), {Text: st.Device, Class: "machine"}, text(when(st.Acquired)), text(when(st.LeaseExpires)), link(st.LicenseID, Path+"licenses/"+esc(st.LicenseID)), text(st.SessionID)}}
 		if v.may(adminapi.RoleLicenses) {
 			rw.Actions = []action{{Path: Path + "seats/" + esc(st.ID) + "/release", Label: p.T["releaseSeat"], Of: st.UserID + " " + st.Device, Danger: true}}
 		}
@@ -306,7 +306,7 @@ func (s *Service) jobPage(r *http.Request, v *who, p *page) error {
 	if err := s.call(ctx, v, "GET", "/jobs/"+esc(j.ID)+"/logs", nil, &logs); err != nil {
 		return err
 	}
-	p.Title = p.T["jobs"] + " " + j.ID
+	p.Title = p.T["job"] + " " + j.ID
 	p.Back = Path + "jobs"
 	p.Tables = append(p.Tables, s.jobTable(v, p, []adminapi.Job{j}))
 	p.Log = append(logs.Lines, "")
@@ -451,7 +451,7 @@ func (s *Service) sessionsPage(r *http.Request, v *who, p *page) error {
 	}
 	t := table{ID: "sessions", Caption: p.T["sessions"], Head: []string{p.T["id"], p.T["usageOrg"], p.T["user"], p.T["product"], p.T["version"], p.T["machine"], p.T["connected"], p.T["lastSeen"]}}
 	for _, se := range ss {
-		rw := row{Key: se.ID, Cells: []cell{text(se.ID), text(se.OrgID), text(se.UserID), text(se.ProductID), text(se.AppVersion), text(se.Device), text(yesNo(p, se.Connected)), text(when(se.LastSeen))}}
+		rw := row{Key: se.ID, Cells: []cell{text(se.ID), text(se.OrgID), text(se.UserID), text(se.ProductID), text(se.AppVersion), {Text: se.Device, Class: "machine"}, text(yesNo(p, se.Connected)), text(when(se.LastSeen))}}
 		if v.may(adminapi.RoleLicenses) {
 			if se.Connected {
 				rw.Actions = append(rw.Actions, action{Path: Path + "sessions/" + esc(se.ID) + "/disconnect", Label: p.T["disconnect"], Of: se.ID})

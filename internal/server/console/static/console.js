@@ -7,6 +7,7 @@ document.querySelectorAll("[data-live]").forEach(function (el) {
   var source = new EventSource(el.getAttribute("data-live"));
   source.addEventListener("update", function (e) {
     el.innerHTML = e.data;
+    if (el.tagName === "PRE") el.scrollTop = el.scrollHeight; // a log: its last lines
     el.setAttribute("data-updated", String(Date.now()));
   });
   source.addEventListener("end", function () { source.close(); });
