@@ -349,6 +349,79 @@ func TestRequestEndsWithConnection(t *testing.T) {
 	}
 }
 
+// A commit whose client has gone stops asking the chunk store about its
+// chunks: the work of a 119,000-chunk manifest ends with its connection,
+// not after the last question. The chunks are in iscd's own directory
+// store; after its first 100 answers it holds each question until the
+// request gives up, as an object store far away would take its time.
+// Before requests ended with their connections, such a commit went on
+// asking to the end (and any number of them could be left running).
+func TestAbandonedCommitStopsAskingTheStore(t *testing.T) {
+	const answered = 100
+	dir, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowChunks{Store: dir, answered: answered, reached: make(chan struct{}), ended: make(chan error, 1)}
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true, Chunks: slow})
+	frame := floodCommit(t)
+	ws, _, err := dialSession(srv.Endpoint, srv.APIToken, srv.Product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slow.reached:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the commit asked the store %d times in 30 s", slow.asked.Load())
+	}
+	gone := time.Now()
+	ws.Close() // no goodbye: the client is gone
+	select {
+	case err := <-slow.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the commit's question ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit still waits for the store 10 s after its connection closed")
+	}
+	stopped := time.Since(gone)
+	srv.Stop() // waits until every request's handler has returned
+	// What was asked before the drop, and at most the questions in flight
+	// (16 at once) and one more each as they end.
+	asked := slow.asked.Load()
+	if asked > answered+2*16+1 {
+		t.Fatalf("the abandoned commit asked the store %d times (of its ~119,000 chunks)", asked)
+	}
+	t.Logf("the commit stopped %v after its connection closed, having asked the store %d times", stopped, asked)
+}
+
+// slowChunks answers the first answered questions of Has from its store,
+// then holds each until the asking request's context ends.
+type slowChunks struct {
+	chunkstore.Store
+	answered int64
+	asked    atomic.Int64
+	once     sync.Once
+	reached  chan struct{} // closed at the first question held
+	ended    chan error    // why the first held question ended
+}
+
+func (s *slowChunks) Has(ctx context.Context, org string, id chunkstore.ID) (bool, error) {
+	if s.asked.Add(1) <= s.answered {
+		return s.Store.Has(ctx, org, id)
+	}
+	s.once.Do(func() { close(s.reached) })
+	<-ctx.Done()
+	select {
+	case s.ended <- ctx.Err():
+	default:
+	}
+	return false, ctx.Err()
+}
+
 // Six API-token connections ask for a stored chunk again and again, 32
 // requests at a time (as many as may be in flight), and never read the
 // answers: iscd queues at most 4 MiB of answers per connection (then the

@@ -179,6 +179,11 @@ func (s *Service) authenticate(r *http.Request) (store.Token, error) {
 
 // serveWorker runs one worker connection: hello, then requests.
 func (s *Service) serveWorker(conn *transport.Conn, tok store.Token, remote string) {
+	// A worker's request is finished even if its connection drops, unlike
+	// a session's: a job's end, once stored, must also reach the job's
+	// owner (done, then result), or the customer's program never hears
+	// it. What waits, waits on the connection too (leaseFor), and
+	// Shutdown waits for every request.
 	ctx := context.Background()
 	m, _, err := conn.Read()
 	if err != nil {
