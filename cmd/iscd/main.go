@@ -4,6 +4,7 @@
 //	iscd serve [--dev] [--listen ADDR] [--data DIR] [--kek-file F] [--tls-cert F --tls-key F]
 //	           [--marketplace-key-file F [--marketplace-org ORG] [--marketplace-product P]]
 //	           [--kit-key-file F [--kit-private-key F] [--kit-path /produceAPI/v2/] [--kit-sign body|body-hmac]]
+//	           [--unified-login-page URL] [--unified-login-api URL]
 //	           [--blobs s3://BUCKET?endpoint=URL&region=R [--blobs-credentials-file F]]
 //	           [--job-lease D] [--dev-plugin NAME=LIB]
 //	           [--db postgres://USER@HOST/DB [--db-password-file F]]
@@ -39,7 +40,9 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/signin/unified"
 	solverrun "github.com/iscsdk/iscsdk/internal/solver/run"
+	"github.com/iscsdk/iscsdk/internal/unifiedlogin"
 	"github.com/iscsdk/iscsdk/internal/worker"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -142,6 +145,8 @@ func serve(args []string, stderr io.Writer) error {
 	mktProduct := fs.String("marketplace-product", "", "product for marketplace orders whose productId is not an iscd product")
 	mktAPI := addMarketAPIFlags(fs)
 	kit := addKitFlags(fs)
+	unifiedPage := fs.String("unified-login-page", unifiedlogin.DefaultLoginPage, "the marketplace's unified login page, {appId} in it")
+	unifiedAPI := fs.String("unified-login-api", "", "base URL of the unified login's token, user-info and logout endpoints; default https:// + the tenant's domainName")
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
 	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
@@ -203,7 +208,8 @@ func serve(args []string, stderr io.Writer) error {
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		KEK:       kek,
 		Heartbeat: *heartbeat, ResumeWindow: *resume, LicenseLease: *lease, Marketplace: mkt, KitSync: kitSync, MarketAPI: marketAPI, Logger: log,
-		Chunks: chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
+		UnifiedLogin: unified.Config{LoginPage: *unifiedPage, API: *unifiedAPI},
+		Chunks:       chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(), Metrics: metricsCfg,
 	})
 	if err != nil {

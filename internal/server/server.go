@@ -34,6 +34,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/picker"
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/server/signin"
+	"github.com/iscsdk/iscsdk/internal/server/signin/unified"
 	"github.com/iscsdk/iscsdk/internal/server/upgrades"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
@@ -105,6 +106,10 @@ type Config struct {
 	Metrics MetricsConfig
 	// Console tunes the web console (/console/): its sessions' lifetime.
 	Console console.Config
+	// UnifiedLogin says where the marketplace's unified login is: the
+	// identity provider of organisations synced as tenants with an
+	// application (docs/identity.md).
+	UnifiedLogin unified.Config
 	// SignIn tunes the device sign-in (docs/identity.md); dev mode lets its
 	// page sign in as the demo user.
 	SignIn signin.Config
@@ -238,6 +243,9 @@ func Open(cfg Config) (*Server, error) {
 	oidcs := federation.New(st, cfg.KEK, cfg.Logger)
 	oidcs.MountAdmin(adm)
 	s.signin.AddUpstreams(oidcs)
+	ul := unified.New(st, cfg.KEK, cfg.UnifiedLogin, cfg.Logger)
+	s.signin.AddUpstreams(ul)
+	mux.HandleFunc("GET "+unified.CallbackPath, ul.Callback)
 	consoleCfg := cfg.Console
 	consoleCfg.Secure = consoleCfg.Secure || cfg.TLSCert != ""
 	mux.Handle(console.Path, console.New(consoleCfg, st, adm, tokenAuth{st}, s.signin, cfg.Logger))

@@ -33,10 +33,10 @@ const (
 	codeTTL = time.Minute      // from the code to the program's token request
 )
 
-// flowCookie binds a flow sent upstream to the browser that was sent: a
+// FlowCookie binds a flow sent upstream to the browser that was sent: a
 // callback that arrives in another browser (someone else's link) is
 // refused.
-const flowCookie = "iscd_signin"
+const FlowCookie = "iscd_signin"
 
 // newFlow stores a browser flow and returns the token the browser carries.
 func (s *Service) newFlow(ctx context.Context, f store.BrowserFlow) (string, error) {
@@ -233,7 +233,7 @@ func (s *Service) toUpstream(w http.ResponseWriter, r *http.Request, tok, id str
 		s.pageError(w, r, http.StatusServiceUnavailable, "providerDown")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Value: tok, Path: ChooserPath, MaxAge: int(flowTTL / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: FlowCookie, Value: tok, Path: ChooserPath, MaxAge: int(flowTTL / time.Second),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -243,7 +243,7 @@ func (s *Service) toUpstream(w http.ResponseWriter, r *http.Request, tok, id str
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	tok := q.Get("state")
-	c, err := r.Cookie(flowCookie)
+	c, err := r.Cookie(FlowCookie)
 	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(tok)) != 1 {
 		// Not the browser that was sent (a link from someone else), or
 		// a state the provider did not get from us.
@@ -251,7 +251,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, http.StatusBadRequest, "badFlow")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: flowCookie, Path: ChooserPath, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: FlowCookie, Path: ChooserPath, MaxAge: -1})
 	var req UpstreamRequest
 	f, err := s.flow(r.Context(), tok, func(f *store.BrowserFlow) error {
 		if f.Provider == "" || f.Verifier == "" {
