@@ -1,7 +1,9 @@
 package sdk_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
@@ -11,8 +13,16 @@ import (
 var shareDir string
 
 // TestMain keeps the tests' per-user state (the trusted-time mark) out of
-// the real user's cache directory, and stops the tests' PostgreSQL.
+// the real user's cache directory, runs the examples' iscd, and stops the
+// tests' PostgreSQL.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(exampleServiceEnv); dir != "" {
+		if err := serveExamples(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "example service:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "iscsdk-test-workspace-")
 	if err != nil {
 		panic(err)
@@ -25,7 +35,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Chmod(shareDir, 0o777)
+	stopExamples := func() {}
+	if runsExamples() {
+		if stopExamples, err = startExampleService(filepath.Join(dir, "iscd")); err != nil {
+			panic(err)
+		}
+	}
 	code := pgtest.Main(m) // PostgreSQL, should a test ask for it
+	stopExamples()
 	os.RemoveAll(dir)
 	os.RemoveAll(shareDir)
 	os.Exit(code)
