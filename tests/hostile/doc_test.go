@@ -20,7 +20,8 @@
 // refresh token replayed after rotation, another organisation's user
 // code, guessing codes, a flood of starts), metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
-// paths).
+// paths), console_test.go (a customer's admin in the web console tries
+// another organisation's ids on every page, live part and form).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.
