@@ -376,7 +376,9 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 
 // SignOut revokes the sign-in on iscd (its refresh and access tokens: the
 // session ends), forgets the refresh token kept in the workspace and
-// raises SignedOut. Shut the client out afterwards; signing in again
+// raises SignedOut, whose logoutUrl is iscd's page that signs the browser
+// out of the organisation's identity provider as well (open it in the
+// browser the user signed in with). Shut the client out afterwards; signing in again
 // takes a new client. The refresh token is forgotten even when iscd
 // cannot be reached (the error says so).
 func (c *Client) SignOut(ctx context.Context) error {
@@ -385,7 +387,7 @@ func (c *Client) SignOut(ctx context.Context) error {
 		return fmt.Errorf("%w: SignOut needs Config.SignIn", ErrConfig)
 	}
 	s.mu.Lock()
-	tok := s.refresh
+	tok, org := s.refresh, s.user.OrgID
 	s.refresh, s.access, s.started = "", "", true
 	s.forgetRefresh()
 	s.mu.Unlock()
@@ -393,6 +395,13 @@ func (c *Client) SignOut(ctx context.Context) error {
 	if tok != "" {
 		_, err = s.post(ctx, "/oauth/revoke", url.Values{"token": {tok}})
 	}
-	c.emit(localEvent(EventSignedOut, map[string]string{}))
+	params := map[string]string{}
+	if org != "" {
+		// The page that signs the browser out of the organisation's
+		// identity provider too (the marketplace's unified login), for
+		// the program to open: the next sign-in then asks for the account.
+		params["logoutUrl"] = s.base + "/signin/signout?org=" + url.QueryEscape(org)
+	}
+	c.emit(localEvent(EventSignedOut, params))
 	return err
 }

@@ -83,7 +83,10 @@ func TestSignIn(t *testing.T) {
 	if err := c.SignOut(context.Background()); err != nil {
 		t.Fatalf("SignOut: %v", err)
 	}
-	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedOut })
+	out := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedOut })
+	if want := srv.AdminURL + signin.SignOutPath + "?org=demo"; out.Params["logoutUrl"] != want {
+		t.Errorf("SignedOut's logoutUrl = %q, want %q", out.Params["logoutUrl"], want)
+	}
 	if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
 		t.Fatalf("the refresh token file after SignOut: %v", err)
 	}

@@ -173,6 +173,31 @@ func TestUnifiedLoginInChromium(t *testing.T) {
 	}
 	c.ShutOut()
 
+	// jo signs out: the program revokes its sign-in and opens iscd's
+	// sign-out page, which sends the browser through the unified login's
+	// logout and back to iscd's "signed out" page.
+	if status, _ := srv.PostForm(t, signin.RevokePath, url.Values{"token": {tokens["refresh_token"].(string)}}); status != http.StatusOK {
+		t.Fatalf("revoke: %d", status)
+	}
+	tab.navigate(base + signin.SignOutPath + "?org=" + org)
+	if got := tab.eval(`location.origin + location.pathname`); got != base+signin.SignedOutPath {
+		t.Fatalf("after signing out the browser is at %s", got)
+	}
+	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "You are signed out") {
+		t.Fatalf("the signed-out page says %q", got)
+	}
+	if problems := tab.eval(a11y); problems != "" {
+		t.Fatalf("the signed-out page's accessibility: %s", problems)
+	}
+	if logouts := ul.Logouts(); len(logouts) != 1 || !strings.HasPrefix(logouts[0], base+signin.SignedOutPath) {
+		t.Fatalf("the unified login's logouts: %v", logouts)
+	}
+	// An organisation without a unified login: straight to the page.
+	tab.navigate(base + signin.SignOutPath + "?org=demo")
+	if got := tab.eval(`location.origin + location.pathname`); got != base+signin.SignedOutPath || len(ul.Logouts()) != 1 {
+		t.Fatalf("signing a dev user out: at %s, unified logouts %v", got, ul.Logouts())
+	}
+
 	// A user of the tenant that authSync never named: created at the
 	// first sign-in, as authSync would have made it.
 	got, verifier = signIn("newbie")

@@ -142,7 +142,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_SIGN_IN_REQUIRED       16  /* "SignInRequired": reason (sign_in_required: the service ended the session because the user's access was revoked, or the user deleted or disabled; unauthorized: a reconnect was refused, as when that happened while offline), message. Every licence held was released first (ISCSDK_EVENT_LICENSE_STATE, state released); the seats are free. Raised once until a connection succeeds; the client keeps trying to reconnect, and the user's API token is refused until the access is given back */
 #define ISCSDK_EVENT_SIGN_IN_PROMPT         17  /* "SignInPrompt": url (the page with the code filled in: open it, or show it), verificationUri, userCode (show it: the user checks it on the page), expires (RFC 3339) */
 #define ISCSDK_EVENT_SIGNED_IN              18  /* "SignedIn": userId, name, email, orgId, organisation, department, roles (comma-separated) */
-#define ISCSDK_EVENT_SIGNED_OUT             19  /* "SignedOut": the sign-in was revoked and its refresh token forgotten */
+#define ISCSDK_EVENT_SIGNED_OUT             19  /* "SignedOut": the sign-in was revoked and its refresh token forgotten; logoutUrl: iscd's page that also signs the browser out of the organisation's identity provider (the marketplace's unified login): open it in the browser the user signed in with */
 
 /* open_type of iscsdk_open_cloud_path() */
 #define ISCSDK_OPEN_ONLY          0  /* read only: workState CHECKIN, cannot be saved back */

@@ -47,6 +47,7 @@ var text = map[string]map[string]string{
 		"refused":      "The sign-in was refused. Ask your administrator whether your account may sign in.",
 		"failed":       "The service failed. Try again.",
 		"providerDown": "Your organisation's sign-in service does not answer. Try again later.",
+		"signedOut":    "You are signed out. You can close this window.",
 	},
 	"zh-Hans": {
 		"title":        "登录您的程序",
@@ -78,6 +79,7 @@ var text = map[string]map[string]string{
 		"refused":      "登录被拒绝。请询问管理员您的账号是否可以登录。",
 		"failed":       "服务出错。请重试。",
 		"providerDown": "您所在组织的登录服务没有响应。请稍后再试。",
+		"signedOut":    "您已退出登录。现在可以关闭此窗口。",
 	},
 }
 

@@ -137,6 +137,8 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+ChooserPath, s.chooser)
 	mux.HandleFunc("POST "+ChooserPath, s.choose)
 	mux.HandleFunc("GET "+CallbackPath, s.callback)
+	mux.HandleFunc("GET "+SignOutPath, s.signOut)
+	mux.HandleFunc("GET "+SignedOutPath, s.signedOut)
 }
 
 // userCodeAlphabet has no vowels (no words) and no look-alikes (RFC 8628 6.1).
