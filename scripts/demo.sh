@@ -106,4 +106,12 @@ cat "$data/installed.txt"
 say "the program starts again, upgraded: the library reports how the upgrade went; nothing newer is offered"
 "$bin/upgrade" 2024.2.0
 
+say "the web console (docs/console.md): $ISCD_CONSOLE_URL"
+echo "sign in with the admin token ISCD_ADMIN_TOKEN of $data/dev.env (the demo's, gone when it stops)"
+if [ -t 0 ]; then
+  # A newcomer may look around: the service stays up until Enter. CI's
+  # stdin is no terminal, and the demo goes on.
+  read -r -p "iscd stays up for you to look: press Enter to stop it. " _ || true
+fi
+
 say "stopping iscd"

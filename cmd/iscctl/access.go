@@ -48,7 +48,7 @@ var commandRoles = map[string]adminapi.Role{
 	"jobs logs": adminapi.RoleReadOnly, "workers list": adminapi.RoleReadOnly,
 	"worker token": adminapi.RoleCompute, "worker tokens": adminapi.RoleReadOnly, "worker revoke": adminapi.RoleCompute,
 	"solver list": adminapi.RoleReadOnly, "solver set": adminapi.RoleCompute, "solver delete": adminapi.RoleCompute,
-	"usage":           adminapi.RoleReadOnly,
+	"usage": adminapi.RoleReadOnly, "storage": adminapi.RoleReadOnly,
 	"release publish": adminapi.RoleReleases, "release list": adminapi.RoleReadOnly, "release withdraw": adminapi.RoleReleases,
 }
 

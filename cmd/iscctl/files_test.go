@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -325,4 +327,23 @@ func TestSize(t *testing.T) {
 			t.Errorf("size(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+// storage: what the organisation's versions hold and what dedup saves —
+// the console's storage page, on the command line.
+func TestStorage(t *testing.T) {
+	_, env := startFiles(t)
+	part := filepath.Join(t.TempDir(), "bracket.prt")
+	write(t, part, random(7, 300000))
+	ok(t, env, "put", part, "/storage/a.prt")
+	ok(t, env, "put", part, "/storage/b.prt") // the same bytes under another name: nothing more stored
+	r := ok(t, env, "storage", "--org", server.DevOrg)
+	st := decodeJSON[adminapi.Storage](t, ok(t, env, "--json", "storage", "--org", server.DevOrg).stdout)
+	if st.Versions != 2 || st.LogicalBytes != 600000 || st.StoredBytes != 300000 || st.StoredChunks < 1 {
+		t.Errorf("storage --json = %+v", st)
+	}
+	if got := strings.Join(row(t, r.stdout, server.DevOrg), " "); got != fmt.Sprintf("%s 2 586 KiB %d 293 KiB", server.DevOrg, st.StoredChunks) {
+		t.Errorf("storage printed %q", r.stdout)
+	}
+	fails(t, env, exitUsage, []string{"--org"}, "storage")
 }

@@ -570,6 +570,19 @@ var commands = []command{
 		run: showUsage,
 	},
 	{
+		name: "storage", summary: "show what an organisation's cloud files hold, and what dedup saves",
+		about: "LOGICAL is every version of every file as saved; STORED the distinct chunks they are made of\n" +
+			"(before compression).",
+		flags: []flagSpec{{"org", "O", "the organisation's id", true}},
+		run: func(x *call) error {
+			var st adminapi.Storage
+			return x.do("GET", query("/files/storage", "org", x.flags["org"]), nil, &st, func() {
+				x.table("", []string{"ORG", "VERSIONS", "LOGICAL", "CHUNKS", "STORED"}, [][]string{{st.OrgID, strconv.Itoa(st.Versions),
+					size(st.LogicalBytes), strconv.Itoa(st.StoredChunks), size(st.StoredBytes)}})
+			})
+		},
+	},
+	{
 		name: "version", summary: "print iscctl's version", offline: true,
 		run: func(x *call) error {
 			if x.g.json {

@@ -77,6 +77,17 @@ type (
 		OrgID string `json:"orgId"`
 		Path  string `json:"path"` // a cloud path, /folder/part.prt
 	}
+	// Storage answers GET /admin/v1/files/storage?org=ID: what an
+	// organisation's cloud files hold. LogicalBytes is every version's
+	// bytes as saved; StoredBytes those of the distinct chunks they are
+	// made of (before compression): deduplication is the difference.
+	Storage struct {
+		OrgID        string `json:"orgId"`
+		Versions     int    `json:"versions"` // every version kept, of every file and assembly
+		LogicalBytes int64  `json:"logicalBytes"`
+		StoredChunks int    `json:"storedChunks"`
+		StoredBytes  int64  `json:"storedBytes"`
+	}
 )
 
 // Replies.

@@ -92,7 +92,7 @@ func TestConsoleCustomerAdminSeesOnlyTheirOrganisation(t *testing.T) {
 		secrets = append(secrets, jobID)
 	}
 	// Pages: their own pages with the victim's ids show only their own.
-	for _, p := range []string{"licenses", "seats", "jobs", "usage", "usage?org=" + server.DevOrg, "org", "org?org=" + server.DevOrg,
+	for _, p := range []string{"licenses", "seats", "jobs", "usage", "usage?org=" + server.DevOrg, "storage", "storage?org=" + server.DevOrg, "org", "org?org=" + server.DevOrg,
 		"licenses?org=" + server.DevOrg, "jobs?org=" + server.DevOrg} {
 		status, body := c.Get("/console/" + p)
 		if status != http.StatusOK {

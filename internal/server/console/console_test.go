@@ -1,11 +1,13 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -17,12 +19,13 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/console"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/token"
+	"github.com/iscsdk/iscsdk/sdk"
 )
 
 func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
 
 // operatorPages are every page an operator opens from the menu.
-var operatorPages = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "audit", "marketplace",
+var operatorPages = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "storage", "audit", "marketplace",
 	"licenses/" + server.DevLicense, "org?org=" + server.DevOrg}
 
 func adminToken(t *testing.T, srv *servertest.Server, role adminapi.Role) string {
@@ -397,5 +400,37 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 	if status, _ := c.Get("/console/org"); status != http.StatusSeeOther {
 		t.Fatalf("a user who is no admin has a console session: %d", status)
+	}
+}
+
+// The storage page: a file saved twice with the same content is two
+// versions and one chunk's bytes stored, for the operator (who picks the
+// organisation) and for the organisation's admin (who sees their own).
+func TestStorage(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	c, err := sdk.Init(ctx, sdk.Config{Endpoint: srv.Endpoint, Token: srv.APIToken, ProductID: srv.Product, WorkspaceDir: t.TempDir(),
+		CredentialsFile: filepath.Join(t.TempDir(), "none"), NoBrowser: true, LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	local := filepath.Join(t.TempDir(), "part.inp")
+	if err := os.WriteFile(local, bytes.Repeat([]byte("*NODE\n1,0,0,0\n"), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.SaveAs(ctx, local, "/console/part.inp", sdk.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "<td>2</td><td>27.3 KiB</td><td>1</td><td>13.7 KiB</td><td>50 %</td>"
+	op := srv.ConsoleSignIn(t, srv.AdminToken)
+	if _, body := op.Get("/console/storage?org=" + server.DevOrg); !strings.Contains(body, want) {
+		t.Fatalf("the operator's storage page:\n%s", body)
+	}
+	orgAdminConsole := srv.ConsoleSignIn(t, orgAdmin(t, srv, server.DevOrg, "admin"))
+	if _, body := orgAdminConsole.Get("/console/storage?org=elsewhere"); !strings.Contains(body, want) {
+		t.Fatalf("the organisation admin's storage page:\n%s", body)
 	}
 }

@@ -316,28 +316,35 @@ func (s *Service) jobPage(r *http.Request, v *who, p *page) error {
 	return nil
 }
 
+// pickOrg is the organisation a page shows: a customer admin's own, or
+// the one an operator picks (?org=, the first by default) with the form
+// it adds to the page.
+func (s *Service) pickOrg(r *http.Request, v *who, p *page, page string) (string, error) {
+	if !v.Operator {
+		return v.OrgID, nil
+	}
+	org := r.URL.Query().Get("org")
+	var orgs []adminapi.Org
+	if err := s.call(r.Context(), v, "GET", "/orgs", nil, &orgs); err != nil {
+		return "", err
+	}
+	if org == "" && len(orgs) > 0 {
+		org = orgs[0].ID
+	}
+	opts := make([]option, len(orgs))
+	for i, o := range orgs {
+		opts[i] = option{Value: o.ID, Label: o.Name + " (" + o.ID + ")", Selected: o.ID == org}
+	}
+	p.Forms = append(p.Forms, form{ID: "pick", Title: p.T["usageOrg"], Action: Path + page, Submit: p.T["showButton"], Get: true,
+		Fields: []field{{ID: "pick-org", Name: "org", Label: p.T["usageOrg"], Type: "select", Options: opts}}})
+	return org, nil
+}
+
 func (s *Service) usagePage(r *http.Request, v *who, p *page) error {
 	ctx := r.Context()
-	org := r.URL.Query().Get("org")
-	if v.Operator {
-		var orgs []adminapi.Org
-		if err := s.call(ctx, v, "GET", "/orgs", nil, &orgs); err != nil {
-			return err
-		}
-		if org == "" && len(orgs) > 0 {
-			org = orgs[0].ID
-		}
-		opts := make([]option, len(orgs))
-		for i, o := range orgs {
-			opts[i] = option{Value: o.ID, Label: o.Name + " (" + o.ID + ")", Selected: o.ID == org}
-		}
-		p.Forms = append(p.Forms, form{ID: "pick", Title: p.T["usageOrg"], Action: Path + "usage", Submit: p.T["showButton"], Get: true,
-			Fields: []field{{ID: "pick-org", Name: "org", Label: p.T["usageOrg"], Type: "select", Options: opts}}})
-	} else {
-		org = v.OrgID
-	}
-	if org == "" {
-		return nil
+	org, err := s.pickOrg(r, v, p, "usage")
+	if err != nil || org == "" {
+		return err
 	}
 	var u adminapi.Usage
 	if err := s.call(ctx, v, "GET", "/usage?org="+url.QueryEscape(org), nil, &u); err != nil {
@@ -577,4 +584,42 @@ func (s *Service) marketplacePage(r *http.Request, v *who, p *page) error {
 	}
 	p.Tables = append(p.Tables, bought, t)
 	return nil
+}
+
+// storagePage shows what an organisation's cloud files hold.
+func (s *Service) storagePage(r *http.Request, v *who, p *page) error {
+	org, err := s.pickOrg(r, v, p, "storage")
+	if err != nil || org == "" {
+		return err
+	}
+	var st adminapi.Storage
+	if err := s.call(r.Context(), v, "GET", "/files/storage?org="+url.QueryEscape(org), nil, &st); err != nil {
+		return err
+	}
+	if st.OrgID != org {
+		return errNotFound
+	}
+	saved := 0.0
+	if st.LogicalBytes > 0 {
+		saved = 100 * float64(st.LogicalBytes-st.StoredBytes) / float64(st.LogicalBytes)
+	}
+	p.Tables = append(p.Tables, table{ID: "storage", Caption: p.T["storage"] + " · " + org,
+		Head: []string{p.T["versions"], p.T["logical"], p.T["chunks"], p.T["stored"], p.T["dedup"]},
+		Rows: []row{{Cells: []cell{text(strconv.Itoa(st.Versions)), text(bytesText(st.LogicalBytes)), text(strconv.Itoa(st.StoredChunks)),
+			text(bytesText(st.StoredBytes)), text(fmt.Sprintf("%.0f %%", saved))}}}})
+	return nil
+}
+
+// bytesText shows a size in binary units.
+func bytesText(n int64) string {
+	v, units := float64(n), []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
 }

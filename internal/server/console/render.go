@@ -164,8 +164,8 @@ func (s *Service) newPage(w http.ResponseWriter, r *http.Request, v *who, title 
 
 // operatorNav and customerNav are the sections each may open.
 var (
-	operatorNav = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "audit", "marketplace"}
-	customerNav = []string{"org", "licenses", "seats", "jobs", "usage"}
+	operatorNav = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "storage", "audit", "marketplace"}
+	customerNav = []string{"org", "licenses", "seats", "jobs", "usage", "storage"}
 )
 
 func (s *Service) nav(p *page, v *who, current string) []navItem {

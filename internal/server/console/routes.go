@@ -47,6 +47,7 @@ func (s *Service) routes() {
 		{"jobs", both, s.jobsPage},
 		{"jobs/{id}", both, s.jobPage},
 		{"usage", both, s.usagePage},
+		{"storage", both, s.storagePage},
 		{"org", both, s.orgPage},
 		{"orgs", operators, s.orgsPage},
 		{"products", operators, s.productsPage},
