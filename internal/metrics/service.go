@@ -193,6 +193,30 @@ func (m *Service) StoreCall(op string, d time.Duration) {
 	m.storeSeconds.WithLabelValues(op).Observe(seconds(d))
 }
 
+// JobLeased observes how long a leased job waited in the queue.
+func (m *Service) JobLeased(wait time.Duration) {
+	if m == nil {
+		return
+	}
+	m.queueWait.Observe(seconds(wait))
+}
+
+// JobFinished counts a job that reached a final state, once.
+func (m *Service) JobFinished(state string) {
+	if m == nil {
+		return
+	}
+	m.jobsFinished.WithLabelValues(state).Inc()
+}
+
+// JobRan observes how long a finished attempt ran.
+func (m *Service) JobRan(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.runTime.Observe(seconds(d))
+}
+
 // Deduplicated counts chunks a client offered that were stored already.
 func (m *Service) Deduplicated(n int) {
 	if m == nil || n <= 0 {

@@ -10,12 +10,11 @@ import (
 
 // Store wraps st so that the calls on the service's hot paths are timed
 // (iscd_store_duration_seconds{op}): authenticating a token, a session's
-// record and its event log, and the job queue (the seat rules' transactions
-// are timed by the licensing service: StoreCall). The job
-// calls also feed the job metrics (submitted, queue wait, run time,
-// finished by state), so they are counted where the job's state changes,
-// once, whichever part changed it. Every other method passes through
-// untimed. With m nil, st is returned as it is.
+// record and its event log, and a job's submission, which also counts it.
+// The transactions the services run their rules in (seats, the job
+// queue) are timed by the services (StoreCall), which also tell the job
+// metrics (JobLeased, JobFinished, JobRan) where a job's state changes.
+// Every other method passes through untimed. With m nil, st is returned as it is.
 //
 // The wrapper hides st's concrete type: callers that look for a backend
 // (the PostgreSQL relay) must be given st itself.
@@ -73,47 +72,6 @@ func (s *timedStore) CreateJob(ctx context.Context, j store.Job, inputs []byte) 
 		s.m.jobsSubmitted.Inc()
 	}
 	return err
-}
-
-func (s *timedStore) LeaseJob(ctx context.Context, worker string, solvers []string, now, expires time.Time) (store.Job, error) {
-	defer s.since("lease_job", time.Now())
-	j, err := s.Store.LeaseJob(ctx, worker, solvers, now, expires)
-	if err == nil {
-		s.m.queueWait.Observe(seconds(now.Sub(j.Created)))
-	}
-	return j, err
-}
-
-func (s *timedStore) FinishJob(ctx context.Context, id, worker string, attempt int, state string, r store.JobResult, outputs []byte, u *store.UsageRecord, now time.Time) (store.Job, error) {
-	defer s.since("finish_job", time.Now())
-	j, err := s.Store.FinishJob(ctx, id, worker, attempt, state, r, outputs, u, now)
-	if err == nil {
-		s.m.jobsFinished.WithLabelValues(j.State).Inc()
-		if n := len(j.Attempts); n > 0 {
-			s.m.runTime.Observe(seconds(now.Sub(j.Attempts[n-1].Started)))
-		}
-	}
-	return j, err
-}
-
-func (s *timedStore) CancelJob(ctx context.Context, id, code, reason string, now time.Time) (store.Job, error) {
-	defer s.since("cancel_job", time.Now())
-	j, err := s.Store.CancelJob(ctx, id, code, reason, now)
-	if err == nil && j.State == store.JobCanceled && j.Finished.Equal(now) {
-		s.m.jobsFinished.WithLabelValues(store.JobCanceled).Inc() // a queued job, canceled at once
-	}
-	return j, err
-}
-
-func (s *timedStore) ExpireLeases(ctx context.Context, now time.Time) ([]store.Job, error) {
-	defer s.since("expire_leases", time.Now())
-	js, err := s.Store.ExpireLeases(ctx, now)
-	for _, j := range js {
-		if j.State == store.JobFailed || j.State == store.JobCanceled {
-			s.m.jobsFinished.WithLabelValues(j.State).Inc()
-		}
-	}
-	return js, err
 }
 
 // Chunks wraps cs so that its calls are timed

@@ -200,6 +200,7 @@ func Open(cfg Config) (*Server, error) {
 	s.upgrades = upgrades.New(st, chunks, s.hub, cfg.Logger)
 	s.upgrades.MountAdmin(adm)
 	s.jobs = jobs.New(st, chunks, s.hub, s.licenses, cfg.Logger, cfg.Jobs)
+	s.jobs.Measure(s.metrics)
 	s.jobs.MountAdmin(adm)
 	s.licenses.OnStop(s.jobs.StopLicensed)
 	pickers := picker.New(st, s.hub, s.licenses, cfg.Logger, cfg.Picker)

@@ -130,6 +130,18 @@ type UsageRecord struct {
 	CPUSeconds    float64   `json:"cpuSeconds"`
 }
 
+// JobTx is what a job transaction's function may do.
+type JobTx interface {
+	// PutJob stores a job's record; where it stands in the queue (queued,
+	// or running until its lease) follows from its State and
+	// LeaseExpires.
+	PutJob(j Job) error
+	// PutOutputs stores a job's outputs manifest.
+	PutOutputs(id string, manifest []byte) error
+	// PutUsage stores a usage record, once per SN (a repeat is dropped).
+	PutUsage(u UsageRecord) error
+}
+
 // JobFilter selects jobs; zero fields match everything.
 type JobFilter struct {
 	OrgID string
@@ -137,10 +149,11 @@ type JobFilter struct {
 	Limit int // newest first; 0: all
 }
 
-// Jobs is the job queue and its solvers. The embedded backend keeps it in
-// its file; a distributed backend implements the same contract: a queued
-// job is leased to one worker at a time, and only the holder of the
-// current attempt's lease can finish it.
+// Jobs is the job queue and its solvers, as records and the transactions
+// over them. The rules (a queued job is leased to one worker at a time,
+// only the holder of the current attempt's lease renews or finishes it, a
+// lapsed lease queues the job again or fails it, a cancel) are the job
+// service's (internal/server/jobs), run in these transactions.
 type Jobs interface {
 	// PutSolver creates or replaces a product's solver.
 	PutSolver(ctx context.Context, s Solver) error
@@ -156,29 +169,22 @@ type Jobs interface {
 	JobManifest(ctx context.Context, id string, outputs bool) ([]byte, error)
 	ListJobs(ctx context.Context, f JobFilter) ([]Job, error)
 
-	// LeaseJob starts a new attempt of the oldest queued job whose solver
-	// is one of solvers, on worker, until expires; ErrNotFound if none.
-	LeaseJob(ctx context.Context, worker string, solvers []string, now, expires time.Time) (Job, error)
-	// RenewJob extends the lease of attempt; ErrLeaseLost unless worker
-	// holds it. The job returned tells whether a cancel was requested.
-	RenewJob(ctx context.Context, id, worker string, attempt int, expires time.Time) (Job, error)
-	// FinishJob ends attempt with r.State ∈ {succeeded, failed, canceled},
-	// storing the outputs manifest (nil for none) and, if u is not nil,
-	// its usage record, all at once; ErrLeaseLost unless worker holds the
-	// attempt's lease.
-	FinishJob(ctx context.Context, id, worker string, attempt int, state string, r JobResult, outputs []byte, u *UsageRecord, now time.Time) (Job, error)
-	// CancelJob cancels a queued job at once (its Finished is now; its
-	// ErrorCode and Error are code and reason, "canceled" and "canceled
-	// before it started" when empty); a running one gets CancelRequested,
-	// CancelCode and CancelReason (its worker stops it and finishes it
-	// canceled, or it ends canceled when its lease lapses). A finished job
-	// is unchanged.
-	CancelJob(ctx context.Context, id, code, reason string, now time.Time) (Job, error)
-	// ExpireLeases ends the attempts whose lease lapsed before now: the
-	// job is queued again, or failed when it has had its solver's
-	// MaxAttempts, or canceled if a cancel was requested. It returns the
-	// jobs it changed.
-	ExpireLeases(ctx context.Context, now time.Time) ([]Job, error)
+	// UpdateJob runs fn in one transaction on a job: no other transaction
+	// changes it until fn returns (its row locked across replicas).
+	// ErrNotFound without the job; fn's error aborts the transaction and
+	// is returned.
+	UpdateJob(ctx context.Context, id string, fn func(tx JobTx, j Job) error) error
+	// UpdateQueuedJob runs fn in one transaction on the oldest queued job
+	// (by Created, then ID) whose solver is one of solvers, as UpdateJob
+	// does; a job another transaction holds is passed over, so workers
+	// leasing at once, from any replica, take different jobs and never
+	// wait for each other. ErrNotFound if there is none.
+	UpdateQueuedJob(ctx context.Context, solvers []string, fn func(tx JobTx, j Job) error) error
+	// UpdateLapsedJobs runs fn on each running job whose lease lapsed
+	// before now, all in one transaction; jobs another transaction holds
+	// are passed over (replicas expiring at once see each lapsed lease
+	// once).
+	UpdateLapsedJobs(ctx context.Context, now time.Time, fn func(tx JobTx, j Job) error) error
 
 	// Usage lists an org's usage records whose End is in [from, to).
 	Usage(ctx context.Context, orgID string, from, to time.Time) ([]UsageRecord, error)

@@ -66,6 +66,7 @@ type Service struct {
 	lease      time.Duration
 	maxWaiting int
 	now        func() time.Time
+	metrics    Metrics
 
 	mu      sync.Mutex
 	queued  chan struct{} // closed and replaced when a job is queued
@@ -82,6 +83,29 @@ type Service struct {
 	served  sync.WaitGroup               // one per worker connection
 }
 
+// Metrics is told what the queue's rules did (iscd's metrics): how long
+// each of their store transactions took, by op ("lease_job",
+// "finish_job", "cancel_job", "expire_leases"), how long a leased job
+// waited, each job that reached a final state, and how long a finished
+// attempt ran.
+type Metrics interface {
+	StoreCall(op string, d time.Duration)
+	JobLeased(wait time.Duration)
+	JobFinished(state string)
+	JobRan(d time.Duration)
+}
+
+// noMetrics is the Metrics of a service nobody measures.
+type noMetrics struct{}
+
+func (noMetrics) StoreCall(string, time.Duration) {}
+func (noMetrics) JobLeased(time.Duration)         {}
+func (noMetrics) JobFinished(string)              {}
+func (noMetrics) JobRan(time.Duration)            {}
+
+// Measure has m told what the queue's rules do. Call it before serving.
+func (s *Service) Measure(m Metrics) { s.metrics = m }
+
 // New returns the service and registers its client operations on hub.
 // A submit passes gate first.
 func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger, cfg Config) *Service {
@@ -91,7 +115,7 @@ func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, l
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = DefaultMaxWaiting
 	}
-	s := &Service{st: st, chunks: chunks, hub: hub, gate: gate, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
+	s := &Service{st: st, metrics: noMetrics{}, chunks: chunks, hub: hub, gate: gate, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
 		now:    func() time.Time { return time.Now().UTC() },
 		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
 		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
@@ -400,9 +424,14 @@ func (s *Service) StopLicensed(ctx context.Context, l store.License, code string
 // cancelFor cancels a job with a reason for its result ("": a plain cancel).
 func (s *Service) cancelFor(ctx context.Context, id, code, reason string) (store.Job, error) {
 	now := s.now()
-	j, err := s.st.CancelJob(ctx, id, code, reason, now)
+	start := time.Now()
+	j, err := CancelJob(ctx, s.st, id, code, reason, now)
+	s.metrics.StoreCall("cancel_job", time.Since(start))
 	if err != nil {
 		return j, err
+	}
+	if j.State == store.JobCanceled && j.Finished.Equal(now) {
+		s.metrics.JobFinished(store.JobCanceled) // a queued job, canceled at once
 	}
 	switch {
 	// Canceled by this call (it was queued: maybe again, after a lost
@@ -477,7 +506,14 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 func (s *Service) expire(ctx context.Context) {
-	changed, err := s.st.ExpireLeases(ctx, s.now())
+	start := time.Now()
+	changed, err := ExpireLeases(ctx, s.st, s.now())
+	s.metrics.StoreCall("expire_leases", time.Since(start))
+	for _, j := range changed {
+		if j.State == store.JobFailed || j.State == store.JobCanceled {
+			s.metrics.JobFinished(j.State)
+		}
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("expire job leases", "err", err)

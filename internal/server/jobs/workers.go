@@ -398,7 +398,7 @@ func (s *Service) dropLease(ctx context.Context, w *worker, job string, attempt 
 
 // endLease makes attempt's lease end now; the next expiry acts on it.
 func (s *Service) endLease(ctx context.Context, w *worker, job string, attempt int, why string) bool {
-	if _, err := s.st.RenewJob(ctx, job, w.id, attempt, s.now().Add(-time.Nanosecond)); err != nil {
+	if _, err := RenewJob(ctx, s.st, job, w.id, attempt, s.now().Add(-time.Nanosecond)); err != nil {
 		return false
 	}
 	s.log.Info("job lease given up", "job", job, "worker", w.id, "attempt", attempt, "why", why)
@@ -499,7 +499,12 @@ func (s *Service) leaseFor(ctx context.Context, w *worker, wait time.Duration) (
 		s.mu.Unlock()
 		if !full {
 			now := s.now()
-			j, err := s.st.LeaseJob(ctx, w.id, w.solvers, now, now.Add(s.lease))
+			start := time.Now()
+			j, err := LeaseJob(ctx, s.st, w.id, w.solvers, now, now.Add(s.lease))
+			s.metrics.StoreCall("lease_job", time.Since(start))
+			if err == nil {
+				s.metrics.JobLeased(now.Sub(j.Created))
+			}
 			s.mu.Lock()
 			if s.leasing[w.id]--; s.leasing[w.id] == 0 {
 				delete(s.leasing, w.id)
@@ -542,7 +547,7 @@ func lease(j store.Job) wire.JobLease {
 // whether the job is to stop.
 func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any, error) {
 	p.Log = logTail(p.Log)
-	j, err := s.st.RenewJob(ctx, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
+	j, err := RenewJob(ctx, s.st, p.ID, w.id, p.Attempt, s.now().Add(s.lease))
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.released(w.id, p.ID, p.Attempt)
 		return nil, wire.Errorf(codeLeaseLost, "job %s attempt %d is not leased to this worker", p.ID, p.Attempt)
@@ -689,7 +694,7 @@ func (s *Service) done(ctx context.Context, w *worker, h wire.JobDone, f wire.Fr
 	}
 	if j.CancelRequested && h.State != store.JobSucceeded {
 		h.State = store.JobCanceled
-		r.ErrorCode, r.Error = j.CanceledResult("")
+		r.ErrorCode, r.Error = canceledResult(j, "")
 	}
 	u := &store.UsageRecord{SN: j.ID + "-" + strconv.Itoa(j.Attempt()), OrgID: j.OrgID, LicenseID: j.LicenseID, ProductID: j.ProductID,
 		UserID: j.UserID, JobID: j.ID, Solver: j.Solver.Name, Begin: started, End: now,
@@ -697,7 +702,15 @@ func (s *Service) done(ctx context.Context, w *worker, h wire.JobDone, f wire.Fr
 	if u.SolverSeconds == 0 {
 		u = nil // nothing ran: nothing to bill
 	}
-	j, err = s.st.FinishJob(ctx, j.ID, w.id, h.Attempt, h.State, r, outputs, u, now)
+	start := time.Now()
+	j, err = FinishJob(ctx, s.st, j.ID, w.id, h.Attempt, h.State, r, outputs, u, now)
+	s.metrics.StoreCall("finish_job", time.Since(start))
+	if err == nil {
+		s.metrics.JobFinished(j.State)
+		if n := len(j.Attempts); n > 0 {
+			s.metrics.JobRan(now.Sub(j.Attempts[n-1].Started))
+		}
+	}
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.released(w.id, h.ID, h.Attempt)
 		return nil, wire.Errorf(codeLeaseLost, "job %s attempt %d is not leased to this worker", h.ID, h.Attempt)

@@ -141,147 +141,38 @@ func (d *DB) ListJobs(_ context.Context, f store.JobFilter) ([]store.Job, error)
 	return out, err
 }
 
-// LeaseJob implements store.Jobs.
-func (d *DB) LeaseJob(_ context.Context, worker string, solvers []string, now, expires time.Time) (store.Job, error) {
-	var leased store.Job
-	err := d.db.Update(func(tx *bolt.Tx) error {
+// UpdateJob implements store.Jobs: bbolt's one writer at a time is the
+// job's lock.
+func (d *DB) UpdateJob(_ context.Context, id string, fn func(store.JobTx, store.Job) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
+		j, err := getTx[store.Job](tx, bktJobs, id)
+		if err != nil {
+			return err
+		}
+		return fn(jobTx{tx}, j)
+	})
+}
+
+// UpdateQueuedJob implements store.Jobs, from the queue's index.
+func (d *DB) UpdateQueuedJob(_ context.Context, solvers []string, fn func(store.JobTx, store.Job) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktJobQueue).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			j, err := getTx[store.Job](tx, bktJobs, string(k[8:]))
 			if err != nil {
 				return err
 			}
-			if !slices.Contains(solvers, j.Solver.Name) {
-				continue
+			if slices.Contains(solvers, j.Solver.Name) {
+				return fn(jobTx{tx}, j)
 			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			j.State, j.LeaseExpires = store.JobRunning, expires
-			j.Attempts = append(j.Attempts, store.JobAttempt{Worker: worker, Started: now})
-			if err := tx.Bucket(bktJobRunning).Put([]byte(j.ID), nil); err != nil {
-				return err
-			}
-			leased = j
-			return put(tx, bktJobs, j.ID, j, false)
 		}
 		return fmt.Errorf("queued job: %w", store.ErrNotFound)
 	})
-	return leased, err
 }
 
-// holder loads a running job whose current attempt is worker's.
-func holder(tx *bolt.Tx, id, worker string, attempt int) (store.Job, error) {
-	j, err := getTx[store.Job](tx, bktJobs, id)
-	if err != nil {
-		return j, err
-	}
-	if j.State != store.JobRunning || j.Attempt() != attempt || j.Worker() != worker {
-		return j, fmt.Errorf("job %s attempt %d: %w", id, attempt, store.ErrLeaseLost)
-	}
-	return j, nil
-}
-
-// RenewJob implements store.Jobs.
-func (d *DB) RenewJob(_ context.Context, id, worker string, attempt int, expires time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if j, err = holder(tx, id, worker, attempt); err != nil {
-			return err
-		}
-		j.LeaseExpires = expires
-		return put(tx, bktJobs, id, j, false)
-	})
-	return j, err
-}
-
-// end finishes the current attempt of j in state with outcome.
-func end(tx *bolt.Tx, j *store.Job, state, outcome string, now time.Time) error {
-	if n := len(j.Attempts); n > 0 && j.Attempts[n-1].Ended.IsZero() {
-		j.Attempts[n-1].Ended, j.Attempts[n-1].Outcome = now, outcome
-	}
-	if err := tx.Bucket(bktJobRunning).Delete([]byte(j.ID)); err != nil {
-		return err
-	}
-	j.State, j.LeaseExpires = state, time.Time{}
-	switch state {
-	case store.JobQueued:
-		return tx.Bucket(bktJobQueue).Put(queueKey(*j), nil)
-	default:
-		j.Finished = now
-	}
-	return nil
-}
-
-// FinishJob implements store.Jobs.
-func (d *DB) FinishJob(_ context.Context, id, worker string, attempt int, state string, r store.JobResult, outputs []byte, u *store.UsageRecord, now time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if j, err = holder(tx, id, worker, attempt); err != nil {
-			return err
-		}
-		j.JobResult = r
-		if err := end(tx, &j, state, state, now); err != nil {
-			return err
-		}
-		if outputs != nil {
-			if err := tx.Bucket(bktJobOutputs).Put([]byte(id), outputs); err != nil {
-				return err
-			}
-		}
-		if u != nil {
-			if err := putUsage(tx, *u); err != nil {
-				return err
-			}
-		}
-		return put(tx, bktJobs, id, j, false)
-	})
-	return j, err
-}
-
-func putUsage(tx *bolt.Tx, u store.UsageRecord) error {
-	sns := tx.Bucket(bktUsageSN)
-	if sns.Get([]byte(u.SN)) != nil {
-		return nil // recorded already
-	}
-	data, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
-	key := append(binary.BigEndian.AppendUint64([]byte(u.OrgID+"\x00"), uint64(u.End.UnixNano())), u.SN...)
-	if err := tx.Bucket(bktUsage).Put(key, data); err != nil {
-		return err
-	}
-	return sns.Put([]byte(u.SN), nil)
-}
-
-// CancelJob implements store.Jobs.
-func (d *DB) CancelJob(_ context.Context, id, code, reason string, now time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if j, err = getTx[store.Job](tx, bktJobs, id); err != nil {
-			return err
-		}
-		if j.State == store.JobQueued {
-			if err := tx.Bucket(bktJobQueue).Delete(queueKey(j)); err != nil {
-				return err
-			}
-		}
-		if !store.RequestCancel(&j, code, reason, now) {
-			return nil
-		}
-		return put(tx, bktJobs, id, j, false)
-	})
-	return j, err
-}
-
-// ExpireLeases implements store.Jobs.
-func (d *DB) ExpireLeases(_ context.Context, now time.Time) ([]store.Job, error) {
-	var changed []store.Job
-	err := d.db.Update(func(tx *bolt.Tx) error {
+// UpdateLapsedJobs implements store.Jobs, from the running jobs' index.
+func (d *DB) UpdateLapsedJobs(_ context.Context, now time.Time, fn func(store.JobTx, store.Job) error) error {
+	return d.db.Update(func(tx *bolt.Tx) error {
 		var ids []string
 		if err := tx.Bucket(bktJobRunning).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k))
@@ -297,27 +188,64 @@ func (d *DB) ExpireLeases(_ context.Context, now time.Time) ([]store.Job, error)
 			if !now.After(j.LeaseExpires) {
 				continue
 			}
-			state := store.JobQueued
-			switch {
-			case j.CancelRequested:
-				state = store.JobCanceled
-				j.ErrorCode, j.Error = j.CanceledResult("its worker stopped answering")
-			case j.Attempt() >= max(j.Solver.MaxAttempts, 1):
-				state = store.JobFailed
-				j.ErrorCode = "worker_lost"
-				j.Error = fmt.Sprintf("its worker was lost %d times", j.Attempt())
-			}
-			if err := end(tx, &j, state, "lost", now); err != nil {
+			if err := fn(jobTx{tx}, j); err != nil {
 				return err
 			}
-			if err := put(tx, bktJobs, id, j, false); err != nil {
-				return err
-			}
-			changed = append(changed, j)
 		}
 		return nil
 	})
-	return changed, err
+}
+
+// jobTx is store.JobTx in a bbolt transaction.
+type jobTx struct{ tx *bolt.Tx }
+
+// PutJob stores j and moves it between the queue's and the running jobs'
+// indexes as its state says.
+func (t jobTx) PutJob(j store.Job) error {
+	old, err := getTx[store.Job](t.tx, bktJobs, j.ID)
+	if err != nil {
+		return err
+	}
+	if old.State == store.JobQueued {
+		if err := t.tx.Bucket(bktJobQueue).Delete(queueKey(old)); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.Bucket(bktJobRunning).Delete([]byte(j.ID)); err != nil {
+		return err
+	}
+	switch j.State {
+	case store.JobQueued:
+		err = t.tx.Bucket(bktJobQueue).Put(queueKey(j), nil)
+	case store.JobRunning:
+		err = t.tx.Bucket(bktJobRunning).Put([]byte(j.ID), nil)
+	}
+	if err != nil {
+		return err
+	}
+	return put(t.tx, bktJobs, j.ID, j, false)
+}
+
+func (t jobTx) PutOutputs(id string, manifest []byte) error {
+	return t.tx.Bucket(bktJobOutputs).Put([]byte(id), manifest)
+}
+
+func (t jobTx) PutUsage(u store.UsageRecord) error { return putUsage(t.tx, u) }
+
+func putUsage(tx *bolt.Tx, u store.UsageRecord) error {
+	sns := tx.Bucket(bktUsageSN)
+	if sns.Get([]byte(u.SN)) != nil {
+		return nil // recorded already
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	key := append(binary.BigEndian.AppendUint64([]byte(u.OrgID+"\x00"), uint64(u.End.UnixNano())), u.SN...)
+	if err := tx.Bucket(bktUsage).Put(key, data); err != nil {
+		return err
+	}
+	return sns.Put([]byte(u.SN), nil)
 }
 
 // Usage implements store.Jobs.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server/files"
+	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
@@ -137,14 +138,14 @@ func BenchmarkJobCycle(b *testing.B) {
 			return err
 		}
 		w := fmt.Sprint("w", c)
-		got, err := db.LeaseJob(ctx, w, []string{"s"}, now, now.Add(time.Minute))
+		got, err := jobs.LeaseJob(ctx, db, w, []string{"s"}, now, now.Add(time.Minute))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // the queued jobs are being leased by others (SKIP LOCKED)
 		}
 		if err != nil {
 			return err
 		}
-		_, err = db.FinishJob(ctx, got.ID, w, got.Attempt(), store.JobSucceeded, store.JobResult{}, []byte("out"), nil, now)
+		_, err = jobs.FinishJob(ctx, db, got.ID, w, got.Attempt(), store.JobSucceeded, store.JobResult{}, []byte("out"), nil, now)
 		return err
 	})
 }

@@ -99,127 +99,37 @@ func (d *DB) ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, erro
 		ORDER BY created_ns DESC, id LIMIT $3`, f.OrgID, f.State, limit)
 }
 
-// putJob writes a job's record and the columns that follow from it.
-func putJob(ctx context.Context, tx pgx.Tx, j store.Job) error {
-	var lease any
-	if j.State == store.JobRunning {
-		lease = nanos(j.LeaseExpires)
-	}
-	_, err := tx.Exec(ctx, "UPDATE jobs SET state = $2, lease_expires_ns = $3, doc = $4 WHERE id = $1",
-		j.ID, j.State, lease, mustJSON(j))
-	return err
+// UpdateJob implements store.Jobs, under the job's row lock.
+func (d *DB) UpdateJob(ctx context.Context, id string, fn func(store.JobTx, store.Job) error) error {
+	return d.jobTx(ctx, func(tx *jobTx) error {
+		j, err := getDoc[store.Job](ctx, tx.tx, fmt.Sprintf("job %q", id), "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		return fn(tx, j)
+	})
 }
 
-// LeaseJob implements store.Jobs. The oldest matching queued job is locked
-// with SKIP LOCKED: workers leasing at once, from any replica, take
-// different jobs and never wait for each other.
-func (d *DB) LeaseJob(ctx context.Context, worker string, solvers []string, now, expires time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		j, err = getDoc[store.Job](ctx, tx, "queued job", `SELECT doc FROM jobs WHERE state = 'queued' AND solver = ANY($1)
+// UpdateQueuedJob implements store.Jobs. The oldest matching queued job
+// is locked with SKIP LOCKED: workers leasing at once, from any replica,
+// take different jobs and never wait for each other.
+func (d *DB) UpdateQueuedJob(ctx context.Context, solvers []string, fn func(store.JobTx, store.Job) error) error {
+	return d.jobTx(ctx, func(tx *jobTx) error {
+		j, err := getDoc[store.Job](ctx, tx.tx, "queued job", `SELECT doc FROM jobs WHERE state = 'queued' AND solver = ANY($1)
 			ORDER BY created_ns, id LIMIT 1 FOR UPDATE SKIP LOCKED`, solvers)
 		if err != nil {
 			return err
 		}
-		j.State, j.LeaseExpires = store.JobRunning, expires
-		j.Attempts = append(j.Attempts, store.JobAttempt{Worker: worker, Started: now})
-		return putJob(ctx, tx, j)
+		return fn(tx, j)
 	})
-	if err != nil {
-		return store.Job{}, err
-	}
-	return j, nil
 }
 
-// holder locks a running job whose current attempt is worker's.
-func holder(ctx context.Context, tx pgx.Tx, id, worker string, attempt int) (store.Job, error) {
-	j, err := getDoc[store.Job](ctx, tx, fmt.Sprintf("job %q", id), "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE", id)
-	if err != nil {
-		return j, err
-	}
-	if j.State != store.JobRunning || j.Attempt() != attempt || j.Worker() != worker {
-		return j, fmt.Errorf("job %s attempt %d: %w", id, attempt, store.ErrLeaseLost)
-	}
-	return j, nil
-}
-
-// RenewJob implements store.Jobs.
-func (d *DB) RenewJob(ctx context.Context, id, worker string, attempt int, expires time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if j, err = holder(ctx, tx, id, worker, attempt); err != nil {
-			return err
-		}
-		j.LeaseExpires = expires
-		return putJob(ctx, tx, j)
-	})
-	return j, err
-}
-
-// end finishes the current attempt of j in state with outcome.
-func end(j *store.Job, state, outcome string, now time.Time) {
-	if n := len(j.Attempts); n > 0 && j.Attempts[n-1].Ended.IsZero() {
-		j.Attempts[n-1].Ended, j.Attempts[n-1].Outcome = now, outcome
-	}
-	j.State, j.LeaseExpires = state, time.Time{}
-	if state != store.JobQueued {
-		j.Finished = now
-	}
-}
-
-// FinishJob implements store.Jobs: result, outputs and usage in one
-// transaction, under the job's row lock.
-func (d *DB) FinishJob(ctx context.Context, id, worker string, attempt int, state string, r store.JobResult, outputs []byte, u *store.UsageRecord, now time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if j, err = holder(ctx, tx, id, worker, attempt); err != nil {
-			return err
-		}
-		j.JobResult = r
-		end(&j, state, state, now)
-		if outputs != nil {
-			if _, err := tx.Exec(ctx, "UPDATE jobs SET outputs = $2 WHERE id = $1", id, outputs); err != nil {
-				return err
-			}
-		}
-		if u != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO usage (sn, org_id, end_ns, doc) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (sn) DO NOTHING`, u.SN, u.OrgID, u.End.UnixNano(), mustJSON(*u)); err != nil {
-				return err
-			}
-		}
-		return putJob(ctx, tx, j)
-	})
-	return j, err
-}
-
-// CancelJob implements store.Jobs.
-func (d *DB) CancelJob(ctx context.Context, id, code, reason string, now time.Time) (store.Job, error) {
-	var j store.Job
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if j, err = getDoc[store.Job](ctx, tx, fmt.Sprintf("job %q", id), "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE", id); err != nil {
-			return err
-		}
-		if !store.RequestCancel(&j, code, reason, now) {
-			return nil
-		}
-		return putJob(ctx, tx, j)
-	})
-	return j, err
-}
-
-// ExpireLeases implements store.Jobs. Replicas expiring at once skip each
-// other's locked jobs, and a job renewed or finished meanwhile is seen as
-// it is now (its row is re-read under the lock).
-func (d *DB) ExpireLeases(ctx context.Context, now time.Time) ([]store.Job, error) {
-	var changed []store.Job
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		changed = nil
-		jobs, err := listDocs[store.Job](ctx, tx, `SELECT doc FROM jobs WHERE state = 'running' AND lease_expires_ns < $1
+// UpdateLapsedJobs implements store.Jobs. Replicas expiring at once skip
+// each other's locked jobs, and a job renewed or finished meanwhile is
+// seen as it is now (its row is read under the lock).
+func (d *DB) UpdateLapsedJobs(ctx context.Context, now time.Time, fn func(store.JobTx, store.Job) error) error {
+	return d.jobTx(ctx, func(tx *jobTx) error {
+		jobs, err := listDocs[store.Job](ctx, tx.tx, `SELECT doc FROM jobs WHERE state = 'running' AND lease_expires_ns < $1
 			ORDER BY lease_expires_ns, id FOR UPDATE SKIP LOCKED`, now.UnixNano())
 		if err != nil {
 			return err
@@ -228,31 +138,59 @@ func (d *DB) ExpireLeases(ctx context.Context, now time.Time) ([]store.Job, erro
 			if !now.After(j.LeaseExpires) {
 				continue
 			}
-			state := store.JobQueued
-			switch {
-			case j.CancelRequested:
-				state = store.JobCanceled
-				j.ErrorCode, j.Error = j.CanceledResult("its worker stopped answering")
-			case j.Attempt() >= max(j.Solver.MaxAttempts, 1):
-				state = store.JobFailed
-				j.ErrorCode = "worker_lost"
-				j.Error = fmt.Sprintf("its worker was lost %d times", j.Attempt())
-			}
-			end(&j, state, "lost", now)
-			if err := putJob(ctx, tx, j); err != nil {
+			if err := fn(tx, j); err != nil {
 				return err
 			}
-			changed = append(changed, j)
 		}
 		return nil
 	})
-	for _, j := range changed {
-		if j.State == store.JobQueued {
-			d.notify(ctx, jobsChannel, "")
-			break
-		}
+}
+
+// jobTx runs fn in a transaction and, once it committed a queued job, tells
+// the replicas watching (Watch): their workers may lease it.
+func (d *DB) jobTx(ctx context.Context, fn func(*jobTx) error) error {
+	var t *jobTx
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		t = &jobTx{ctx: ctx, tx: tx}
+		return fn(t)
+	})
+	if err == nil && t.queued {
+		d.notify(ctx, jobsChannel, "")
 	}
-	return changed, err
+	return err
+}
+
+// jobTx is store.JobTx in a PostgreSQL transaction.
+type jobTx struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	queued bool // a job was put back in the queue
+}
+
+// PutJob writes a job's record and the columns that follow from it.
+func (t *jobTx) PutJob(j store.Job) error {
+	var lease any
+	if j.State == store.JobRunning {
+		lease = nanos(j.LeaseExpires)
+	}
+	t.queued = t.queued || j.State == store.JobQueued
+	_, err := t.tx.Exec(t.ctx, "UPDATE jobs SET state = $2, lease_expires_ns = $3, doc = $4 WHERE id = $1",
+		j.ID, j.State, lease, mustJSON(j))
+	return err
+}
+
+func (t *jobTx) PutOutputs(id string, manifest []byte) error {
+	if manifest == nil {
+		manifest = []byte{}
+	}
+	_, err := t.tx.Exec(t.ctx, "UPDATE jobs SET outputs = $2 WHERE id = $1", id, manifest)
+	return err
+}
+
+func (t *jobTx) PutUsage(u store.UsageRecord) error {
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO usage (sn, org_id, end_ns, doc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sn) DO NOTHING`, u.SN, u.OrgID, u.End.UnixNano(), mustJSON(u))
+	return err
 }
 
 // Usage implements store.Jobs: oldest first.

@@ -2,9 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +11,20 @@ import (
 func newJob(id string, at time.Time, solver string) store.Job {
 	return store.Job{ID: id, OrgID: "o", UserID: "u", SessionID: "s", ProductID: "p", Main: "m.inp", Created: at,
 		Solver: store.Solver{ProductID: "p", Name: solver, Kind: store.SolverCommand, MaxAttempts: 2}}
+}
+
+// lease leases the oldest queued job of solvers to worker, as the job
+// service's rule does (internal/server/jobs), for the tests of what the
+// store keeps.
+func lease(db store.Jobs, worker string, solvers []string, now, expires time.Time) (store.Job, error) {
+	var out store.Job
+	err := db.UpdateQueuedJob(ctx, solvers, func(tx store.JobTx, j store.Job) error {
+		j.State, j.LeaseExpires = store.JobRunning, expires
+		j.Attempts = append(j.Attempts, store.JobAttempt{Worker: worker, Started: now})
+		out = j
+		return tx.PutJob(j)
+	})
+	return out, err
 }
 
 // TestJobQueue: the oldest queued job of a solver the worker runs is
@@ -35,7 +46,7 @@ func TestJobQueue(t *testing.T, b Backend) {
 	if _, err := db.Job(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Job(nope): %v", err)
 	}
-	j, err := db.LeaseJob(ctx, "w1", []string{"calculix"}, created, created.Add(time.Minute))
+	j, err := lease(db, "w1", []string{"calculix"}, created, created.Add(time.Minute))
 	must(t, err)
 	if j.ID != "a" || j.State != store.JobRunning || j.Attempt() != 1 || j.Worker() != "w1" {
 		t.Fatalf("leased %+v, want a running on w1", j)
@@ -46,12 +57,12 @@ func TestJobQueue(t *testing.T, b Backend) {
 	if _, err := db.JobManifest(ctx, "a", true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("outputs of a running job: %v", err)
 	}
-	j, err = db.LeaseJob(ctx, "w2", []string{"calculix"}, created, created.Add(time.Minute))
+	j, err = lease(db, "w2", []string{"calculix"}, created, created.Add(time.Minute))
 	must(t, err)
 	if j.ID != "b" {
 		t.Fatalf("second lease: %s, want b", j.ID)
 	}
-	if _, err := db.LeaseJob(ctx, "w2", []string{"calculix", "abaqus"}, created, created.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := lease(db, "w2", []string{"calculix", "abaqus"}, created, created.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("third lease: %v, want ErrNotFound (only heat is queued)", err)
 	}
 	all, err := db.ListJobs(ctx, store.JobFilter{})
@@ -66,195 +77,6 @@ func TestJobQueue(t *testing.T, b Backend) {
 	}
 	if none, err := db.ListJobs(ctx, store.JobFilter{OrgID: "other"}); err != nil || none == nil || len(none) != 0 {
 		t.Fatalf("jobs of another org: %#v, %v", none, err)
-	}
-}
-
-// TestJobLease: a lease lapses, the job runs again, and only the holder of
-// the current attempt finishes it, with its outputs and usage at once.
-func TestJobLease(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	must(t, db.CreateJob(ctx, newJob("a", created, "calculix"), nil))
-	lease := func(w string, at time.Time) store.Job {
-		j, err := db.LeaseJob(ctx, w, []string{"calculix"}, at, at.Add(10*time.Second))
-		must(t, err)
-		return j
-	}
-	lease("w1", created)
-	if _, err := db.RenewJob(ctx, "a", "w2", 1, created.Add(time.Minute)); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("renew by another worker: %v", err)
-	}
-	if j, err := db.RenewJob(ctx, "a", "w1", 1, created.Add(10*time.Second+time.Nanosecond)); err != nil || !j.LeaseExpires.Equal(created.Add(10*time.Second+time.Nanosecond)) {
-		t.Fatalf("renew: %+v, %v", j, err)
-	}
-	if ch, err := db.ExpireLeases(ctx, created.Add(10*time.Second)); err != nil || len(ch) != 0 {
-		t.Fatalf("early expiry: %v %v", ch, err)
-	}
-	ch, err := db.ExpireLeases(ctx, created.Add(11*time.Second))
-	must(t, err)
-	if len(ch) != 1 || ch[0].State != store.JobQueued || ch[0].Attempts[0].Outcome != "lost" {
-		t.Fatalf("after the lease lapsed: %+v", ch)
-	}
-	j := lease("w2", created.Add(12*time.Second))
-	if j.Attempt() != 2 {
-		t.Fatalf("attempt %d, want 2", j.Attempt())
-	}
-	if _, err := db.FinishJob(ctx, "a", "w1", 1, store.JobSucceeded, store.JobResult{}, []byte("out"), nil, created); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("finish by the lost worker: %v", err)
-	}
-	u := store.UsageRecord{SN: "a-2", OrgID: "o", JobID: "a", End: created.Add(20 * time.Second), SolverSeconds: 3}
-	j, err = db.FinishJob(ctx, "a", "w2", 2, store.JobSucceeded, store.JobResult{OutputFiles: 1}, []byte("out"), &u, created.Add(20*time.Second))
-	must(t, err)
-	if j.State != store.JobSucceeded || j.OutputFiles != 1 || !j.Finished.Equal(created.Add(20*time.Second)) {
-		t.Fatalf("finished: %+v", j)
-	}
-	if got, _ := db.Job(ctx, "a"); got.State != store.JobSucceeded || got.LeaseExpires != (time.Time{}) {
-		t.Fatalf("Job after finish: %+v", got)
-	}
-	if out, _ := db.JobManifest(ctx, "a", true); string(out) != "out" {
-		t.Fatalf("outputs: %q", out)
-	}
-	if _, err := db.FinishJob(ctx, "a", "w2", 2, store.JobSucceeded, store.JobResult{}, nil, &u, created); !errors.Is(err, store.ErrLeaseLost) {
-		t.Fatalf("finishing twice: %v", err)
-	}
-	recs, err := db.Usage(ctx, "o", created, created.Add(time.Hour))
-	must(t, err)
-	if len(recs) != 1 || recs[0].SolverSeconds != 3 {
-		t.Fatalf("usage: %+v", recs)
-	}
-	if recs, _ := db.Usage(ctx, "o", created.Add(time.Hour), created.Add(2*time.Hour)); len(recs) != 0 {
-		t.Fatalf("usage outside the range: %+v", recs)
-	}
-	if recs, _ := db.Usage(ctx, "o", created, created.Add(20*time.Second)); len(recs) != 0 {
-		t.Fatalf("usage ending at the range's end: %+v", recs)
-	}
-}
-
-// TestJobAttempts: a job whose worker is lost MaxAttempts times fails.
-func TestJobAttempts(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	must(t, db.CreateJob(ctx, newJob("a", created, "calculix"), nil)) // MaxAttempts 2
-	at := created
-	for range 2 {
-		_, err := db.LeaseJob(ctx, "w", []string{"calculix"}, at, at.Add(time.Second))
-		must(t, err)
-		at = at.Add(2 * time.Second)
-		_, err = db.ExpireLeases(ctx, at)
-		must(t, err)
-	}
-	j, err := db.Job(ctx, "a")
-	must(t, err)
-	if j.State != store.JobFailed || j.ErrorCode != "worker_lost" || j.Attempt() != 2 {
-		t.Fatalf("after two lost attempts: %+v", j)
-	}
-	if _, err := db.LeaseJob(ctx, "w", []string{"calculix"}, at, at.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a failed job was leased: %v", err)
-	}
-}
-
-// TestJobCancel: a queued job ends at once; a running one when its worker
-// stops it, or when its lease lapses.
-func TestJobCancel(t *testing.T, b Backend) {
-	db, _ := b.Open(t, "", 0)
-	must(t, db.CreateJob(ctx, newJob("q", created, "calculix"), nil))
-	j, err := db.CancelJob(ctx, "q", "", "", created)
-	must(t, err)
-	if j.State != store.JobCanceled || j.ErrorCode != "canceled" {
-		t.Fatalf("queued job after cancel: %s %s", j.State, j.ErrorCode)
-	}
-	if _, err := db.LeaseJob(ctx, "w", []string{"calculix"}, created, created.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a canceled job was leased: %v", err)
-	}
-	if _, err := db.CancelJob(ctx, "nope", "", "", created); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("canceling an unknown job: %v", err)
-	}
-	must(t, db.CreateJob(ctx, newJob("r", created, "calculix"), nil))
-	_, err = db.LeaseJob(ctx, "w", []string{"calculix"}, created, created.Add(time.Second))
-	must(t, err)
-	j, err = db.CancelJob(ctx, "r", "license_frozen", "licence L is frozen", created)
-	must(t, err)
-	if j.State != store.JobRunning || !j.CancelRequested || j.CancelCode != "license_frozen" {
-		t.Fatalf("running job after cancel: %+v", j)
-	}
-	if j, err := db.RenewJob(ctx, "r", "w", 1, created.Add(time.Second)); err != nil || !j.CancelRequested {
-		t.Fatalf("the worker's renewal tells it: %+v, %v", j, err)
-	}
-	ch, err := db.ExpireLeases(ctx, created.Add(2*time.Second))
-	must(t, err)
-	if len(ch) != 1 || ch[0].State != store.JobCanceled || ch[0].ErrorCode != "license_frozen" ||
-		!strings.HasPrefix(ch[0].Error, "licence L is frozen") {
-		t.Fatalf("expired canceled job: %+v; want it canceled with the cancel's code and reason", ch)
-	}
-	must(t, db.CreateJob(ctx, newJob("q2", created, "calculix"), nil))
-	if j, err := db.CancelJob(ctx, "q2", "license_frozen", "licence L is frozen", created); err != nil ||
-		j.State != store.JobCanceled || j.ErrorCode != "license_frozen" || j.Error != "licence L is frozen" {
-		t.Fatalf("queued job canceled with a reason: %+v, %v", j, err)
-	}
-	if j, err := db.CancelJob(ctx, "r", "", "", created); err != nil || j.State != store.JobCanceled {
-		t.Fatalf("canceling a finished job: %+v, %v", j, err)
-	}
-}
-
-// TestConcurrentLeases: workers (over every replica) leasing at once
-// each get a different job, and every job is leased once.
-func TestConcurrentLeases(t *testing.T, b Backend) {
-	dbs := replicas(t, b, 2)
-	const jobs = 20
-	for i := range jobs {
-		must(t, dbs[0].CreateJob(ctx, newJob(fmt.Sprintf("j%02d", i), created.Add(time.Duration(i)), "calculix"), nil))
-	}
-	var mu sync.Mutex
-	seen := map[string]int{}
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for {
-				j, err := dbs[w%2].LeaseJob(ctx, fmt.Sprint("w", w), []string{"calculix"}, created, created.Add(time.Minute))
-				if errors.Is(err, store.ErrNotFound) {
-					return
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				seen[j.ID]++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(seen) != jobs {
-		t.Fatalf("%d jobs leased, want %d", len(seen), jobs)
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("job %s leased %d times", id, n)
-		}
-	}
-	// Replicas expiring at once end each lapsed lease once.
-	var ended sync.Map
-	for i := range 4 {
-		wg.Go(func() {
-			ch, err := dbs[i%2].ExpireLeases(ctx, created.Add(2*time.Minute))
-			if err != nil {
-				t.Error(err)
-			}
-			for _, j := range ch {
-				if _, dup := ended.LoadOrStore(j.ID, true); dup {
-					t.Errorf("the lease of %s was ended twice", j.ID)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	q, err := dbs[0].ListJobs(ctx, store.JobFilter{State: store.JobQueued})
-	if err != nil || len(q) != jobs {
-		t.Fatalf("after expiry: %d queued, %v; want %d", len(q), err, jobs)
-	}
-	for _, j := range q {
-		if j.Attempt() != 1 || j.Attempts[0].Outcome != "lost" {
-			t.Fatalf("job %s: %+v", j.ID, j.Attempts)
-		}
 	}
 }
 
@@ -336,5 +158,97 @@ func TestReleases(t *testing.T, b Backend) {
 	must(t, db.ReleaseManifests(ctx, "cad", func([]byte) error { n++; return nil }))
 	if n != 2 {
 		t.Fatalf("%d manifests of live releases, want 2", n)
+	}
+}
+
+// TestJobRecords: a job's record, outputs and usage as its transactions
+// put them: the queue and the running jobs follow the state, lapsed
+// leases are found, an aborted transaction keeps nothing, a usage record
+// is kept once. (The rules of the queue are the job service's:
+// internal/server/jobs.)
+func TestJobRecords(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	if err := db.UpdateJob(ctx, "nope", func(store.JobTx, store.Job) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateJob(nope): %v", err)
+	}
+	must(t, db.CreateJob(ctx, newJob("a", created, "calculix"), []byte("in")))
+	must(t, db.CreateJob(ctx, newJob("b", created.Add(time.Second), "calculix"), nil))
+	// Out of the queue by its state alone: b is next.
+	must(t, db.UpdateJob(ctx, "a", func(tx store.JobTx, j store.Job) error {
+		if j.State != store.JobQueued || j.ID != "a" {
+			t.Errorf("UpdateJob sees %+v", j)
+		}
+		j.State, j.LeaseExpires = store.JobRunning, created.Add(time.Minute)
+		return tx.PutJob(j)
+	}))
+	must(t, db.UpdateQueuedJob(ctx, []string{"calculix"}, func(_ store.JobTx, j store.Job) error {
+		if j.ID != "b" {
+			t.Errorf("the queue's first job: %s, want b", j.ID)
+		}
+		return nil
+	}))
+	if r, _ := db.ListJobs(ctx, store.JobFilter{State: store.JobRunning}); len(r) != 1 || r[0].ID != "a" {
+		t.Fatalf("running jobs: %+v", r)
+	}
+	lapsed := func(at time.Time) []string {
+		var ids []string
+		must(t, db.UpdateLapsedJobs(ctx, at, func(_ store.JobTx, j store.Job) error { ids = append(ids, j.ID); return nil }))
+		return ids
+	}
+	if ids := lapsed(created.Add(time.Minute)); len(ids) != 0 {
+		t.Fatalf("lapsed at the lease's end: %v", ids)
+	}
+	if ids := lapsed(created.Add(time.Minute + 1)); len(ids) != 1 || ids[0] != "a" {
+		t.Fatalf("lapsed after the lease's end: %v", ids)
+	}
+	// An aborted transaction keeps nothing.
+	stop := errors.New("stop")
+	u := store.UsageRecord{SN: "a-1", OrgID: "o", JobID: "a", End: created.Add(time.Minute), SolverSeconds: 3}
+	err := db.UpdateJob(ctx, "a", func(tx store.JobTx, j store.Job) error {
+		j.State = store.JobSucceeded
+		must(t, tx.PutJob(j))
+		must(t, tx.PutOutputs("a", []byte("out")))
+		must(t, tx.PutUsage(u))
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("UpdateJob passes fn's error on: %v", err)
+	}
+	if j, _ := db.Job(ctx, "a"); j.State != store.JobRunning {
+		t.Fatalf("an aborted UpdateJob changed the job: %+v", j)
+	}
+	if _, err := db.JobManifest(ctx, "a", true); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an aborted UpdateJob kept outputs: %v", err)
+	}
+	if recs, _ := db.Usage(ctx, "o", created, created.Add(time.Hour)); len(recs) != 0 {
+		t.Fatalf("an aborted UpdateJob kept usage: %+v", recs)
+	}
+	// Back in the queue, ahead of b (it is older), then done.
+	must(t, db.UpdateJob(ctx, "a", func(tx store.JobTx, j store.Job) error {
+		j.State, j.LeaseExpires = store.JobQueued, time.Time{}
+		return tx.PutJob(j)
+	}))
+	if q, _ := db.ListJobs(ctx, store.JobFilter{State: store.JobQueued}); len(q) != 2 {
+		t.Fatalf("queued again: %+v", q)
+	}
+	if ids := lapsed(created.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("a queued job's lease lapsed: %v", ids)
+	}
+	for range 2 {
+		must(t, db.UpdateJob(ctx, "a", func(tx store.JobTx, j store.Job) error {
+			j.State = store.JobSucceeded
+			must(t, tx.PutOutputs("a", []byte("out")))
+			must(t, tx.PutUsage(u))
+			return tx.PutJob(j)
+		}))
+	}
+	if out, err := db.JobManifest(ctx, "a", true); err != nil || string(out) != "out" {
+		t.Fatalf("outputs: %q, %v", out, err)
+	}
+	if recs, _ := db.Usage(ctx, "o", created, created.Add(time.Hour)); len(recs) != 1 || recs[0].SolverSeconds != 3 {
+		t.Fatalf("usage put twice: %+v; want one record", recs)
+	}
+	if q, _ := db.ListJobs(ctx, store.JobFilter{State: store.JobQueued}); len(q) != 1 || q[0].ID != "b" {
+		t.Fatalf("queued after a finished: %+v", q)
 	}
 }
