@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -91,5 +93,61 @@ func TestGoCallsSaveAndLicence(t *testing.T) {
 	}
 	if _, err := a.RequestLicense(ctx, sdk.LicenseOptions{}); !errors.Is(err, sdk.ErrShutOut) {
 		t.Errorf("RequestLicense after Close: %v", err)
+	}
+}
+
+// CheckUpgrade, StageUpgrade and DeclineUpgrade: the Go calls of an
+// upgrade, waiting for their answers.
+func TestGoCallsUpgrade(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	data := randomBytes(23, 2<<20)
+	publishRelease(t, srv, "2.0.0", false, data)
+	cfg := upgradeConfig(t, srv)
+	c := connect(t, cfg)
+
+	up, err := c.CheckUpgrade(ctx)
+	if err != nil || !up.Available || up.Version != "2.0.0" || up.Forced || up.Size != int64(len(data)) || up.Current != "1.2.3" || up.Notes != "fixes 2.0.0" {
+		t.Fatalf("CheckUpgrade: %+v %v", up, err)
+	}
+	if _, err := c.StageUpgrade(ctx, sdk.Upgrade{}, nil); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("StageUpgrade of no upgrade: %v", err)
+	}
+	var last sdk.Progress
+	st, err := c.StageUpgrade(ctx, up, func(p sdk.Progress) { last = p })
+	if err != nil || st.Version != "2.0.0" || st.AutoInstall || len(st.InstallCommand) != 2 || st.InstallCommand[0] != st.Package {
+		t.Fatalf("StageUpgrade: %+v %v", st, err)
+	}
+	if got, err := os.ReadFile(st.Package); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the staged package differs from the published one (%v)", err)
+	}
+	if last.BytesDone != int64(len(data)) || last.BytesTotal != int64(len(data)) {
+		t.Fatalf("last progress %+v", last)
+	}
+
+	if err := c.DeclineUpgrade("2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := c.CheckUpgrade(ctx); err != nil || up.Available || up.Declined != "2.0.0" {
+		t.Fatalf("CheckUpgrade after the decline: %+v %v", up, err)
+	}
+
+	// Signed with a key the program was not given: refused with its code,
+	// nothing staged.
+	cfg2 := config(t, srv)
+	cfg2.NoAutoInstall = true
+	other, err := release.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2.ReleaseKeys = other.Public().String()
+	c2 := connect(t, cfg2)
+	up, err = c2.CheckUpgrade(ctx)
+	if err != nil || !up.Available {
+		t.Fatalf("CheckUpgrade: %+v %v", up, err)
+	}
+	var se *sdk.Error
+	if _, err := c2.StageUpgrade(ctx, up, nil); !errors.As(err, &se) || se.Code != sdk.UpgradeUnknownKey {
+		t.Fatalf("StageUpgrade of a package signed by an unknown key: %v", err)
 	}
 }

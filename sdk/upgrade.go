@@ -97,6 +97,118 @@ func writeJSON(path string, v any) error {
 	return atomicfile.Write(path, b, 0o600)
 }
 
+// Upgrade is the service's answer to CheckUpgrade: a newer release of
+// the program for its product and platform, or none.
+type Upgrade struct {
+	Available bool
+	Current   string // the program's version, as the service saw it
+	Version   string
+	Notes     string
+	FileName  string
+	Size      int64
+	// Forced: the program must upgrade; ForcedBy says why: "release" (a
+	// newer release is forced) or "minimum" (the program is older than
+	// the oldest version still supported).
+	Forced   bool
+	ForcedBy string
+	// Declined is the version the user declined (DeclineUpgrade), which
+	// is not offered again unless it becomes forced; Available is false.
+	Declined string
+
+	offer wire.UpgradeOffer
+}
+
+// StagedUpgrade is a release downloaded, verified and waiting to be
+// installed.
+type StagedUpgrade struct {
+	Version        string
+	Package        string   // the package's path in the workspace
+	InstallCommand []string // what runs it, after the program exits
+	// AutoInstall: Close hands it to the installer (not with
+	// Config.NoAutoInstall: the program installs it itself).
+	AutoInstall  bool
+	BytesFetched int64 // encoded bytes received
+	ChunksReused int   // chunks the workspace had from an earlier download
+}
+
+// CheckUpgrade asks the service whether a newer version of the program
+// (Config.AppVersion, a semantic version) exists for this platform. An
+// offer this program must not take — another product's or platform's
+// release, or not newer — is refused before anything is downloaded: an
+// *Error with code UpgradeWrongProduct, UpgradeWrongPlatform or
+// UpgradeNotNewer.
+func (c *Client) CheckUpgrade(ctx context.Context) (Upgrade, error) {
+	if c.shut.Load() {
+		return Upgrade{}, ErrShutOut
+	}
+	return c.upgrades.ask(ctx)
+}
+
+// StageUpgrade downloads the package of an available upgrade (resuming
+// across dropped connections; progress may be nil), checks its hash and
+// signature against Config.ReleaseKeys and stages it in the workspace: it
+// is installed after the program exits (see StagedUpgrade.AutoInstall). A
+// package that does not verify is never staged: an *Error with code
+// UpgradeNoReleaseKey, UpgradeUnknownKey, UpgradeBadSignature or
+// UpgradeBadPackage.
+func (c *Client) StageUpgrade(ctx context.Context, up Upgrade, progress func(Progress)) (StagedUpgrade, error) {
+	if c.shut.Load() {
+		return StagedUpgrade{}, ErrShutOut
+	}
+	if !up.Available {
+		return StagedUpgrade{}, fmt.Errorf("%w: no upgrade is available", ErrInvalidArgument)
+	}
+	s, res, code, err := c.upgrades.download(ctx, up.offer, progress)
+	if err != nil {
+		c.log.Warn("upgrade refused or failed", "version", up.Version, "code", code, "err", err)
+		return StagedUpgrade{}, fmt.Errorf("upgrade to %s: %w", up.Version, &Error{Code: code, Message: err.Error()})
+	}
+	c.log.Info("upgrade staged", "version", up.Version, "package", s.Package, "fetched", res.BytesFetched)
+	argv, _ := release.Command(s.Statement.InstallCommand, s.Package, filepath.Dir(s.Package), s.Statement.Version)
+	return StagedUpgrade{Version: s.Statement.Version, Package: s.Package, InstallCommand: argv, AutoInstall: !c.cfg.NoAutoInstall,
+		BytesFetched: res.BytesFetched, ChunksReused: res.ChunksReused}, nil
+}
+
+// DeclineUpgrade records that the user does not want version: CheckUpgrade
+// does not offer it again unless it becomes forced.
+func (c *Client) DeclineUpgrade(version string) error {
+	if c.shut.Load() {
+		return ErrShutOut
+	}
+	if version == "" {
+		return fmt.Errorf("%w: no version", ErrInvalidArgument)
+	}
+	if err := checkText("version", version, 256); err != nil {
+		return err
+	}
+	return c.upgrades.decline(version)
+}
+
+// ask asks the service for an upgrade and checks the offer. A refused
+// offer is an *Error with the refusal's code, and Upgrade.Current set.
+func (u *upgrader) ask(ctx context.Context) (Upgrade, error) {
+	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	var o wire.UpgradeOffer
+	err := u.c.call(cctx, wire.OpUpgradesCheck, wire.UpgradesCheck{Platform: Platform()}, &o)
+	cancel()
+	if err != nil {
+		u.c.log.Warn("upgrade check failed", "err", err)
+		return Upgrade{}, err
+	}
+	if code, err := u.suits(o); err != nil {
+		// The service offered what this program must not take: it is not
+		// shown to the host as an upgrade, and nothing is downloaded.
+		u.c.log.Warn("upgrade offer refused", "version", o.Version, "code", code, "err", err)
+		return Upgrade{Current: u.c.cfg.AppVersion}, &Error{Code: code, Message: err.Error()}
+	}
+	up := Upgrade{Available: o.Available, Current: o.Current, Version: o.Version, Notes: o.Notes, FileName: o.FileName, Size: o.Size,
+		Forced: o.Forced, ForcedBy: o.ForcedBy, offer: o}
+	if o.Available && !o.Forced && slices.Contains(u.declined(), o.Version) {
+		up.Available, up.Declined = false, o.Version
+	}
+	return up, nil
+}
+
 func (u *upgrader) declined() []string {
 	v, _ := readJSON[[]string](u.path("declined.json"))
 	return v
@@ -118,38 +230,32 @@ func (u *upgrader) notice(id uint64, p map[string]string) {
 	u.c.emit(Event{Type: EventUpgradeNotice, RequestID: id, Operate: EventUpgradeNotice.String(), Params: p})
 }
 
-// check asks the service and tells the host. pushed: the service pushed
-// news of a forced release; the host hears of it only if it concerns
+// check asks the service and tells the host with events: an
+// UpgradeNotice for request id, and for a forced upgrade the Update event
+// of its staging (CheckNewVersions, and the service's news of a forced
+// release). pushed: that news; the host hears of it only if it concerns
 // this program.
 func (u *upgrader) check(ctx context.Context, id uint64, pushed bool) {
-	cctx, cancel := context.WithTimeout(ctx, requestTimeout) // the question; a forced download has its own limit
-	var o wire.UpgradeOffer
-	err := u.c.call(cctx, wire.OpUpgradesCheck, wire.UpgradesCheck{Platform: Platform()}, &o)
-	cancel()
+	up, err := u.ask(ctx)
 	if err != nil {
-		u.c.log.Warn("upgrade check failed", "err", err)
 		if !pushed {
 			code, msg := errorCode(err)
-			u.notice(id, map[string]string{"available": "false", "errorCode": code, "errorMsg": msg})
+			p := map[string]string{"available": "false", "errorCode": code, "errorMsg": msg}
+			if up.Current != "" { // an offer refused
+				p["current"] = up.Current
+			}
+			u.notice(id, p)
 		}
 		return
 	}
+	o := up.offer
 	if pushed && !o.Forced {
 		return
 	}
-	if code, err := u.suits(o); err != nil {
-		// The service offered what this program must not take: it is not
-		// shown to the host as an upgrade, and nothing is downloaded.
-		u.c.log.Warn("upgrade offer refused", "version", o.Version, "code", code, "err", err)
-		if !pushed {
-			u.notice(id, map[string]string{"available": "false", "current": u.c.cfg.AppVersion, "errorCode": code, "errorMsg": err.Error()})
-		}
-		return
-	}
-	if !o.Available || (!o.Forced && slices.Contains(u.declined(), o.Version)) {
+	if !up.Available {
 		p := map[string]string{"available": "false", "current": o.Current}
-		if o.Available {
-			p["declined"] = o.Version
+		if up.Declined != "" {
+			p["declined"] = up.Declined
 		}
 		u.notice(id, p)
 		return
@@ -245,7 +351,7 @@ func (u *upgrader) stage(ctx context.Context, id uint64, o wire.UpgradeOffer) {
 		u.mu.Unlock()
 	}()
 	p := map[string]string{"fromForceWin": strconv.FormatBool(o.Forced), "version": o.Version}
-	s, res, code, err := u.download(ctx, id, o)
+	s, res, code, err := u.download(ctx, o, u.c.progressEvents(id))
 	if err != nil {
 		p["status"], p["errorCode"], p["errorMsg"] = "failed", code, err.Error()
 		u.c.log.Warn("upgrade refused or failed", "version", o.Version, "code", code, "err", err)
@@ -264,7 +370,7 @@ func (u *upgrader) stage(ctx context.Context, id uint64, o wire.UpgradeOffer) {
 // records it as staged. Nothing is recorded unless the signature verifies
 // and the bytes hash to what was signed. A dropped connection resumes:
 // chunks fetched before are in the workspace's chunk cache.
-func (u *upgrader) download(ctx context.Context, id uint64, o wire.UpgradeOffer) (staged, OpenResult, string, error) {
+func (u *upgrader) download(ctx context.Context, o wire.UpgradeOffer, progress func(Progress)) (staged, OpenResult, string, error) {
 	var res OpenResult
 	if code, err := u.suits(o); err != nil {
 		return staged{}, res, code, err
@@ -282,7 +388,7 @@ func (u *upgrader) download(ctx context.Context, id uint64, o wire.UpgradeOffer)
 			return prev, res, "", nil // staged before: nothing to fetch
 		}
 	}
-	report := throttle(u.c.progressEvents(id), st.FileName, st.Size)
+	report := throttle(progress, st.FileName, st.Size)
 	var err error
 	for attempt := 1; ; attempt++ {
 		var f *wire.Frame
