@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
@@ -147,14 +146,10 @@ func checkJobID(id string) error {
 	return nil
 }
 
+// checkArgs refuses solver arguments a solver would read as options; their
+// number and size were checked with the request (wire.JobSubmit.Check).
 func checkArgs(args []string) error {
-	if len(args) > wire.MaxJobArgs {
-		return wire.Errorf(wire.CodeTooLarge, "more than %d solver arguments", wire.MaxJobArgs)
-	}
 	for _, a := range args {
-		if len(a) > 4096 || !utf8.ValidString(a) || strings.IndexByte(a, 0) >= 0 {
-			return wire.Errorf(wire.CodeBadRequest, "a solver argument is longer than 4096 bytes, not UTF-8, or holds a NUL")
-		}
 		if strings.HasPrefix(a, "-") {
 			return wire.Errorf(wire.CodeBadArgument, "solver argument %q begins with '-': a solver would read it as an option", a)
 		}

@@ -14,12 +14,10 @@ import (
 // wire.DefaultPageLimit for 0, at most wire.MaxPageLimit. A cursor that
 // is too long or a negative limit is refused with wire.CodeBadRequest.
 func Limit(p wire.Page) (int, error) {
-	switch {
-	case len(p.Cursor) > wire.MaxCursorLen:
-		return 0, wire.Errorf(wire.CodeBadRequest, "cursor longer than %d bytes", wire.MaxCursorLen)
-	case p.Limit < 0:
-		return 0, wire.Errorf(wire.CodeBadRequest, "negative page limit %d", p.Limit)
-	case p.Limit == 0:
+	if err := p.Check(); err != nil {
+		return 0, err
+	}
+	if p.Limit == 0 {
 		return wire.DefaultPageLimit, nil
 	}
 	return min(p.Limit, wire.MaxPageLimit), nil

@@ -47,6 +47,8 @@ func TestRequestsDecodedOnce(t *testing.T) {
 		{"not an object", wire.OpJobsGet, `[1,2]`, wire.CodeBadRequest, "jobs.get: "},
 		{"wrong type, licence", wire.OpLicenseRenew, `{"licenseId":true}`, wire.CodeBadRequest, "license.renew: "},
 		{"too many ids", wire.OpFilesHave, string(tooMany), wire.CodeTooLarge, fmt.Sprintf("more than %d chunk ids", wire.MaxHaveBatch)},
+		{"too long a cursor", wire.OpJobsList, `{"page":{"cursor":"` + strings.Repeat("c", wire.MaxCursorLen+1) + `"}}`, wire.CodeBadRequest, "cursor longer than"},
+		{"a negative page", wire.OpFilesHistory, `{"path":"/a.prt","page":{"limit":-1}}`, wire.CodeBadRequest, "negative page limit"},
 		{"too long a verdict", wire.OpLicenseNotify, `{"message":"` + strings.Repeat("x", wire.MaxNotifyMessage+1) + `"}`, wire.CodeTooLarge, "longer than 4096 bytes"},
 		{"no body is the zero request", wire.OpFilesStat, ``, wire.CodeBadPath, ""},
 		{"a panic", "test.panic", `{}`, wire.CodeInternal, "internal error"},
@@ -76,6 +78,19 @@ func TestRequestsDecodedOnce(t *testing.T) {
 	}
 	if a := recv(t, ws); a.ID != 100 || a.Error == nil || a.Error.Code != wire.CodeBadRequest || !strings.Contains(a.Error.Message, "header") {
 		t.Fatalf("commit with a bad header: %+v %+v", a, a.Error)
+	}
+	// And bounded as a request's body is.
+	args := make([]string, wire.MaxJobArgs+1)
+	for i := range args {
+		args[i] = "x"
+	}
+	hdr, _ := json.Marshal(wire.JobSubmit{ID: strings.Repeat("0", 32), Main: "m.inp", Args: args})
+	frame, _ = wire.EncodeFrame(wire.Frame{Kind: wire.BinJobSubmit, ID: 101, Header: hdr, Payload: []byte("x")})
+	if err := ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+		t.Fatal(err)
+	}
+	if a := recv(t, ws); a.ID != 101 || a.Error == nil || a.Error.Code != wire.CodeTooLarge || !strings.Contains(a.Error.Message, "solver arguments") {
+		t.Fatalf("submit with too many arguments: %+v %+v", a, a.Error)
 	}
 }
 
