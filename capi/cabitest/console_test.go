@@ -207,11 +207,37 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	// The other pages, each shot.
-	for _, pg := range []string{"products", "sessions", "workers", "solvers", "releases", "usage?org=" + server.DevOrg, "marketplace", "org?org=" + org} {
+	for _, pg := range []string{"products", "sessions", "workers", "solvers", "releases", "usage?org=" + server.DevOrg, "storage?org=" + server.DevOrg, "marketplace", "org?org=" + org} {
 		tab.navigate(base + "/" + pg)
 		name, _, _ := strings.Cut(pg, "?")
 		shoot(name)
 	}
+	// The organisation's admin signs in with their API token and sees
+	// their organisation alone.
+	tab.click(`document.querySelector("form[action='/console/signout'] button")`)
+	var it adminapi.User
+	var itTok adminapi.NewToken
+	if err := api.Do(ctx, "POST", "/users", adminapi.CreateUser{OrgID: org, Name: "Customer IT", Role: adminapi.UserRoleAdmin}, &it); err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Do(ctx, "POST", "/tokens", adminapi.CreateToken{UserID: it.ID}, &itTok); err != nil {
+		t.Fatal(err)
+	}
+	set("token", itTok.Secret)
+	tab.click(`document.getElementById("signin")`)
+	if got := tab.eval(`[...document.querySelectorAll("nav a")].map(a => a.textContent).join(",")`); got != "My organisation,Licences,Seats in use,Jobs,Usage,Cloud storage" {
+		t.Errorf("the organisation admin's menu: %q", got)
+	}
+	if users := text("#users"); !strings.Contains(users, "Customer IT") || !strings.Contains(users, "engineer") {
+		t.Errorf("the organisation admin's users:\n%s", users)
+	}
+	shoot("customer-org")
+	tab.navigate(base + "/licenses")
+	if got := text("#licenses tbody"); !strings.Contains(got, lic) || strings.Contains(got, "demo-floating") {
+		t.Errorf("the organisation admin's licences: %q", got)
+	}
+	shoot("customer-licenses")
+
 	// 中文.
 	tab.navigate(base + "/licenses?lang=zh-Hans")
 	if got := tab.eval(`document.querySelector("h1").textContent`); got != "许可证" {
