@@ -18,7 +18,10 @@
 // replays, bodies, the client secret's encryption, users whose access
 // ends), signin_test.go (the device sign-in: polling too fast, a stolen
 // refresh token replayed after rotation, another organisation's user
-// code, guessing codes, a flood of starts), metrics_test.go (scrapes
+// code, guessing codes, a flood of starts), unifiedlogin_test.go (the
+// marketplace's unified login: its callback from another browser, made-up
+// and replayed codes, a revoked user, a withdrawn application or tenant),
+// metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
 // paths), console_test.go (a customer's admin in the web console tries
 // another organisation's ids on every page, live part and form).
