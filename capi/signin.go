@@ -20,8 +20,8 @@ func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.u
 	var a args
 	c := a.client(id)
 	o := a.str("org", org, false)
-	if flags != C.ISCSDK_SIGN_IN_DEVICE {
-		a.fail("flags %#x: only ISCSDK_SIGN_IN_DEVICE (0) is known", uint32(flags))
+	if flags&^C.ISCSDK_SIGN_IN_BROWSER != 0 {
+		a.fail("flags %#x: ISCSDK_SIGN_IN_DEVICE (0) or ISCSDK_SIGN_IN_BROWSER", uint32(flags))
 	}
 	if a.err != nil {
 		return reply(errbuf, named("iscsdk_sign_in", a.err))
@@ -32,7 +32,7 @@ func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.u
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
 		defer cancel()
 	}
-	return reply(errbuf, named("iscsdk_sign_in", c.Client().SignIn(ctx, sdk.SignInOptions{Org: o})))
+	return reply(errbuf, named("iscsdk_sign_in", c.Client().SignIn(ctx, sdk.SignInOptions{Org: o, Browser: flags&C.ISCSDK_SIGN_IN_BROWSER != 0})))
 }
 
 //export isc_go_sign_out

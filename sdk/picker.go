@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -161,24 +158,4 @@ func (w *pickerWaits) deliver(e Event) bool {
 		ch <- e // buffered: never blocks
 	}
 	return true
-}
-
-// openBrowser opens u in the user's default browser, in the background:
-// it never waits for the browser and never writes to the host's stdout
-// or stderr (the child's are the null device).
-func openBrowser(u string) error {
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
-	case "darwin":
-		cmd = exec.Command("open", u)
-	default:
-		cmd = exec.Command("xdg-open", u)
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
-	}
-	go cmd.Wait() // reap it whenever it ends
-	return nil
 }

@@ -35,9 +35,22 @@ var (
 
 // SignInOptions tune SignIn.
 type SignInOptions struct {
-	// Org, when set, lets only a user of that organisation confirm the
-	// code: a code phished to someone else is worth nothing.
+	// Org, when set, lets only a user of that organisation sign in (a
+	// device code phished to someone else is worth nothing), and sends
+	// the browser straight to that organisation's identity provider.
 	Org string
+	// Browser signs in through the user's default browser (the
+	// authorization code with PKCE and a loopback redirect) instead of
+	// the device grant, which stays the fallback when no browser opens.
+	Browser bool
+	// LoginHint, with Browser, is the user's email, when the program
+	// knows it: the browser goes straight to its organisation's provider.
+	LoginHint string
+	// OpenBrowser, with Browser, opens a URL in the user's browser; nil:
+	// $ISCSDK_BROWSER (a program run with the URL) when set, else the
+	// system's (xdg-open with a display, open, rundll32
+	// url.dll,FileProtocolHandler). An error falls back to the device grant.
+	OpenBrowser func(url string) error
 }
 
 // signIn holds a client's sign-in: the refresh token (in a file of the
@@ -292,12 +305,20 @@ func (s *signIn) announce() {
 		"orgId": u.OrgID, "organisation": u.Organisation, "department": u.Department, "roles": strings.Join(u.Roles, ",")}))
 }
 
-// SignIn signs the program's user in with the device authorization grant
-// (docs/identity.md): it raises SignInPrompt with the page and the code
-// to show the user, waits until the user confirms it there, keeps the
-// refresh token in the workspace (the next Init uses it) and connects,
-// raising SignedIn. It returns ErrSignInDenied, ErrSignInExpired,
-// ErrSignedIn, ErrConfig without Config.SignIn, or ctx's error.
+// SignIn signs the program's user in (docs/identity.md) and connects,
+// raising SignedIn; the refresh token is kept (the next Init uses it).
+//
+// With opts.Browser it opens the authorization page in the user's
+// default browser (the authorization code with PKCE, answered on a
+// loopback port of this machine) and raises SignInPrompt with the page's
+// URL; when no browser can be opened (no display, an SSH session) it
+// falls back to the device grant. Without it, the device grant: it raises
+// SignInPrompt with the page and the code to show the user and waits
+// until the user confirms it there.
+//
+// It returns ErrSignInDenied (the user, or iscd, refused: a disabled
+// user), ErrSignInExpired, ErrSignedIn, ErrConfig without Config.SignIn,
+// or ctx's error.
 func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 	s := c.signin
 	if s == nil {
@@ -312,16 +333,53 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.busy = false; s.mu.Unlock() }()
 
+	var (
+		t   oauthAnswer
+		err error
+	)
+	if opts.Browser {
+		t, err = s.browserSignIn(ctx, opts)
+		if errors.Is(err, ErrNoBrowser) {
+			c.log.Info("sign-in: no browser; the device grant instead", "why", err)
+		}
+	}
+	if !opts.Browser || errors.Is(err, ErrNoBrowser) {
+		t, err = s.deviceSignIn(ctx, opts)
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	err = s.took(t)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := c.connect(cctx)
+	if err != nil {
+		return err
+	}
+	c.start(conn)
+	return nil
+}
+
+// deviceSignIn is the device authorization grant (RFC 8628): the prompt
+// with the page and the code, then polls until the user answers.
+func (s *signIn) deviceSignIn(ctx context.Context, opts SignInOptions) (oauthAnswer, error) {
+	c := s.c
+	var none oauthAnswer
 	form := url.Values{"client_id": {c.cfg.ProductID}, "device": {s.device}}
 	if opts.Org != "" {
 		form.Set("org", opts.Org)
 	}
 	a, err := s.post(ctx, "/oauth/device_authorization", form)
 	if err != nil {
-		return err
+		return none, err
 	}
 	if a.Error != "" {
-		return fmt.Errorf("%w: sign-in: %s", ErrConfig, a.ErrorDescription)
+		return none, fmt.Errorf("%w: sign-in: %s", ErrConfig, a.ErrorDescription)
 	}
 	expires := time.Now().Add(time.Duration(a.ExpiresIn) * time.Second)
 	c.emit(localEvent(EventSignInPrompt, map[string]string{"url": a.VerificationFull, "verificationUri": a.VerificationURI,
@@ -333,14 +391,14 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 		select {
 		case <-time.After(interval):
 		case <-ctx.Done():
-			return ctx.Err()
+			return none, ctx.Err()
 		case <-c.ctx.Done():
-			return ErrShutOut
+			return none, ErrShutOut
 		}
 		t, err := s.post(ctx, "/oauth/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"},
 			"client_id": {c.cfg.ProductID}, "device": {s.device}, "device_code": {a.DeviceCode}})
 		if err != nil {
-			return err
+			return none, err
 		}
 		switch t.Error {
 		case "authorization_pending":
@@ -349,29 +407,15 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 			interval += 5 * time.Second
 			continue
 		case "access_denied":
-			return ErrSignInDenied
+			return none, ErrSignInDenied
 		case "expired_token":
-			return ErrSignInExpired
+			return none, ErrSignInExpired
 		case "":
+			return t, nil
 		default:
-			return fmt.Errorf("%w: sign-in: %s: %s", ErrUnauthorized, t.Error, t.ErrorDescription)
+			return none, fmt.Errorf("%w: sign-in: %s: %s", ErrUnauthorized, t.Error, t.ErrorDescription)
 		}
-		s.mu.Lock()
-		err = s.took(t)
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		break
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	conn, err := c.connect(cctx)
-	if err != nil {
-		return err
-	}
-	c.start(conn)
-	return nil
 }
 
 // SignOut revokes the sign-in on iscd (its refresh and access tokens: the

@@ -56,7 +56,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("prompt: %v", prompt)
 	}
 	confirmCode(t, prompt[0], "approve")
-	if got := p.expect("SIGNED_IN "); got != devEnv["ISCSDK_USER"] && got != "demo" {
+	if got := strings.Fields(p.expect("SIGNED_IN "))[0]; got != devEnv["ISCSDK_USER"] && got != "demo" {
 		t.Fatalf("signed in as %q", got)
 	}
 	files, _ := filepath.Glob(filepath.Join(ws, "signin", "*.token"))

@@ -140,7 +140,7 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_PICKER                 14  /* "Picker": url, pickerId, mode (open, save), expires, browser (opened, off, failed) */
 #define ISCSDK_EVENT_UPGRADE_RESULT         15  /* "UpgradeResult": status (success, failed), version, installer (sdk, host); exitCode, log; on failure errorCode, errorMsg */
 #define ISCSDK_EVENT_SIGN_IN_REQUIRED       16  /* "SignInRequired": reason (sign_in_required: the service ended the session because the user's access was revoked, or the user deleted or disabled; unauthorized: a reconnect was refused, as when that happened while offline), message. Every licence held was released first (ISCSDK_EVENT_LICENSE_STATE, state released); the seats are free. Raised once until a connection succeeds; the client keeps trying to reconnect, and the user's API token is refused until the access is given back */
-#define ISCSDK_EVENT_SIGN_IN_PROMPT         17  /* "SignInPrompt": url (the page with the code filled in: open it, or show it), verificationUri, userCode (show it: the user checks it on the page), expires (RFC 3339) */
+#define ISCSDK_EVENT_SIGN_IN_PROMPT         17  /* "SignInPrompt": url (the device grant's page with the code filled in: open it, or show it; the browser sign-in's page, opened already), verificationUri, userCode (the device grant's: show it, the user checks it on the page; empty in the browser sign-in), expires (RFC 3339) */
 #define ISCSDK_EVENT_SIGNED_IN              18  /* "SignedIn": userId, name, email, orgId, organisation, department, roles (comma-separated) */
 #define ISCSDK_EVENT_SIGNED_OUT             19  /* "SignedOut": the sign-in was revoked and its refresh token forgotten; logoutUrl: iscd's page that also signs the browser out of the organisation's identity provider (the marketplace's unified login): open it in the browser the user signed in with */
 
@@ -623,35 +623,55 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 /*
 ** SIGN-IN
 **
-** A program made with options->sign_in signs its user in with the device
-** authorization grant (RFC 8628; docs/identity.md): the library shows
-** nothing itself; it raises ISCSDK_EVENT_SIGN_IN_PROMPT with a page and a
-** code, the user opens the page in any browser (on this machine or their
-** phone), signs in there and confirms the code. The refresh token is kept
-** in the workspace, readable by the user only (0600), so the next
-** iscsdk_init() is signed in without asking; access tokens live in memory
-** only and are renewed before each connection.
+** A program made with options->sign_in signs its user in (docs/identity.md)
+** in one of two ways; the library shows nothing itself:
+**
+** - the browser (ISCSDK_SIGN_IN_BROWSER): the library opens the service's
+**   sign-in page in the user's default browser (xdg-open with a display,
+**   open on macOS, rundll32 url.dll,FileProtocolHandler on Windows; the
+**   program named by $ISCSDK_BROWSER instead when set) and raises
+**   ISCSDK_EVENT_SIGN_IN_PROMPT with that URL (userCode empty: show the URL
+**   in case the window is not seen). The user signs in there — through
+**   their organisation's identity provider (OpenID Connect), or with an API
+**   token — and the browser comes back to the library on a loopback port
+**   of this machine (http://127.0.0.1:<ephemeral port>/callback, RFC 8252;
+**   the authorization code with PKCE, state checked, one callback taken).
+**   When no browser can be opened (no display: an SSH session) the device
+**   grant below is used instead, with its prompt.
+** - the device grant (ISCSDK_SIGN_IN_DEVICE, RFC 8628): it raises
+**   ISCSDK_EVENT_SIGN_IN_PROMPT with a page and a code, the user opens the
+**   page in any browser (on this machine or their phone), signs in there
+**   and confirms the code.
+**
+** The refresh token is kept for the user only (the Secret Service or
+** DPAPI, else a 0600 file in the workspace), so the next iscsdk_init() is
+** signed in without asking; access tokens live in memory only and are
+** renewed before each connection.
 */
 
 /* flags of iscsdk_sign_in() */
-#define ISCSDK_SIGN_IN_DEVICE  0x0  /* the device grant: the only way so far; other bits are refused */
+#define ISCSDK_SIGN_IN_DEVICE   0x0  /* the device grant (the default) */
+#define ISCSDK_SIGN_IN_BROWSER  0x1  /* the default browser; the device grant when none opens */
 
 /*
 ** Sign c's user in. Raises ISCSDK_EVENT_SIGN_IN_PROMPT, then blocks until
-** the user confirms or denies the code on the page, the code expires
-** (about 10 minutes), or timeout_ms passes (0: until the code expires).
-** Call it from a thread that may wait that long, not the UI thread; events
-** keep coming meanwhile (the prompt among them). On ISCSDK_OK the session
-** is open and ISCSDK_EVENT_SIGNED_IN has been raised.
+** the user signs in or refuses (in the browser, or by confirming or
+** denying the code on the page), the sign-in expires (about 10 minutes),
+** or timeout_ms passes (0: until it expires). Call it from a thread that
+** may wait that long, not the UI thread; events keep coming meanwhile
+** (the prompt among them). On ISCSDK_OK the session is open and
+** ISCSDK_EVENT_SIGNED_IN has been raised.
 **
-** org is NULL or an organisation id: only its users may confirm the code
-** (a code sent to someone else is worth nothing). It is read during the
-** call only.
+** org is NULL or an organisation id: only its users may sign in (a code
+** sent to someone else is worth nothing), and the browser goes straight
+** to its identity provider. It is read during the call only.
 **
 ** Errors: ISCSDK_E_INVALID_ARG (c NULL, unknown flags, a bad org),
 ** ISCSDK_E_INVALID_HANDLE, ISCSDK_E_CONFIG (c was not made with
 ** options->sign_in, or its product is unknown to the service),
-** ISCSDK_E_DENIED, ISCSDK_E_EXPIRED, ISCSDK_E_TIMEOUT, ISCSDK_E_UNREACHABLE,
+** ISCSDK_E_DENIED (the user denied, or the service refused the user: a
+** disabled account, an identity provider's answer that did not verify),
+** ISCSDK_E_EXPIRED, ISCSDK_E_TIMEOUT, ISCSDK_E_UNREACHABLE,
 ** ISCSDK_E_REFUSED (c is signed in, or was: after iscsdk_sign_out() shut it
 ** out and make a new client).
 */

@@ -337,11 +337,12 @@ public:
 
     /* ---- sign-in ---- */
 
-    /* Sign the user in with the device grant; blocks until the user
-    ** confirms the code on the page (iscsdk_sign_in). org empty: any. */
-    iscsdk_status SignIn(const std::string& org = std::string(), uint32_t timeoutMs = 0)
+    /* Sign the user in (iscsdk_sign_in): the device grant, or with
+    ** ISCSDK_SIGN_IN_BROWSER the default browser; blocks until the user
+    ** has signed in or refused. org empty: any. */
+    iscsdk_status SignIn(const std::string& org = std::string(), uint32_t timeoutMs = 0, uint32_t flags = ISCSDK_SIGN_IN_DEVICE)
     {
-        return iscsdk_sign_in(client_, ISCSDK_SIGN_IN_DEVICE, detail::OrNull(org), timeoutMs);
+        return iscsdk_sign_in(client_, flags, detail::OrNull(org), timeoutMs);
     }
 
     /* Revoke the sign-in and forget its refresh token (iscsdk_sign_out). */

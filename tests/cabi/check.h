@@ -55,7 +55,8 @@ static inline int check_done(void)
 
 /* ---- reading events ---- */
 
-/* Copy the string value of "key" in json into out (empty if absent). */
+/* Copy the string value of "key" in json into out (empty if absent),
+** its escapes undone for ASCII (\u0026 for '&' is how Go writes one). */
 static inline void json_value(const char* json, const char* key, char* out, size_t size)
 {
     char pattern[64];
@@ -68,10 +69,18 @@ static inline void json_value(const char* json, const char* key, char* out, size
         return;
     }
     p += strlen(pattern);
-    while (p[n] != '\0' && p[n] != '"' && n + 1 < size) {
-        n++;
+    while (*p != '\0' && *p != '"' && n + 1 < size) {
+        unsigned code;
+        if (p[0] == '\\' && p[1] == 'u' && sscanf(p + 2, "%4x", &code) == 1 && code < 0x80) {
+            out[n++] = (char)code;
+            p += 6;
+        } else if (p[0] == '\\' && p[1] != '\0') {
+            out[n++] = p[1];
+            p += 2;
+        } else {
+            out[n++] = *p++;
+        }
     }
-    memcpy(out, p, n);
     out[n] = '\0';
 }
 

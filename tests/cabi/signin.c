@@ -10,6 +10,12 @@
 **           with no prompt, then "SIGN OUT" or "STAY" as above
 **   deny    iscsdk_sign_in while the driver denies: ISCSDK_E_DENIED
 **   args    bad flags, a client made without sign_in
+**   browser ORG   iscsdk_sign_in(ISCSDK_SIGN_IN_BROWSER, ORG) with
+**           $ISCSDK_BROWSER a program that opens nothing: prints
+**           "PROMPT - <url>" (the driver's browser goes there), then
+**           "SIGNED_IN <userId> <email> <orgId> <name>"; then as device
+**   browser-denied ORG   the same, while the service refuses the user:
+**           ISCSDK_E_DENIED
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -22,19 +28,22 @@ static atomic_int prompts;
 
 static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
 {
-    char a[256], b[512];
+    char a[256], b[1024], m[256], o[256], n[256];
     (void)user_data;
     switch (e->type) {
     case ISCSDK_EVENT_SIGN_IN_PROMPT:
         atomic_fetch_add(&prompts, 1);
         json_value(e->json, "userCode", a, sizeof a);
         json_value(e->json, "url", b, sizeof b);
-        printf("PROMPT %s %s\n", a, b);
+        printf("PROMPT %s %s\n", a[0] != '\0' ? a : "-", b);
         fflush(stdout);
         break;
     case ISCSDK_EVENT_SIGNED_IN:
         json_value(e->json, "userId", a, sizeof a);
-        printf("SIGNED_IN %s\n", a);
+        json_value(e->json, "email", m, sizeof m);
+        json_value(e->json, "orgId", o, sizeof o);
+        json_value(e->json, "name", n, sizeof n);
+        printf("SIGNED_IN %s %s %s %s\n", a, m[0] != '\0' ? m : "-", o, n);
         fflush(stdout);
         signal_add(&signed_in);
         break;
@@ -94,6 +103,18 @@ int main(int argc, char** argv)
         c = make(1);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_DENIED);
         CHECK(strcmp(iscsdk_status_string(ISCSDK_E_DENIED), "ISCSDK_E_DENIED: the user denied the sign-in") == 0);
+        CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+    } else if (strcmp(scenario, "browser") == 0 && argc > 2) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_OK);
+        CHECK(signal_wait(&signed_in, 1, 10));
+        CHECK(atomic_load(&prompts) == 1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_E_REFUSED);
+        finish(c);
+    } else if (strcmp(scenario, "browser-denied") == 0 && argc > 2) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_E_DENIED);
+        printf("DENIED\n");
         CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
     } else if (strcmp(scenario, "args") == 0) {
         c = make(1);

@@ -1,0 +1,155 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/sdk"
+)
+
+var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
+
+// browse is a user's browser for these tests: it opens the page, signs
+// in on iscd's chooser with apiToken ("" on a dev server: the demo user)
+// and follows the redirects to the program's loopback, returning what the
+// loopback answered. Chromium does the same in capi/cabitest.
+func browse(t *testing.T, page, apiToken string, answered chan<- string) func(string) error {
+	return func(u string) error {
+		go func() {
+			jar, _ := cookiejar.New(nil)
+			b := &http.Client{Jar: jar}
+			resp, err := b.Get(u)
+			if err != nil {
+				answered <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			m := flowField.FindSubmatch(body)
+			if m == nil {
+				answered <- "no chooser: " + string(body)
+				return
+			}
+			resp, err = b.PostForm(page, url.Values{"flow": {string(m[1])}, "api_token": {apiToken}})
+			if err != nil {
+				answered <- err.Error()
+				return
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answered <- string(body)
+		}()
+		return nil
+	}
+}
+
+// TestSignInBrowser: with Browser, SignIn opens iscd's authorization
+// page in the browser, the user signs in there, the browser is sent to
+// the program's loopback (which tells it to close the window) and the
+// program is signed in: SignedIn, a session, the refresh token kept for
+// the next start.
+func TestSignInBrowser(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	opened := ""
+	open := browse(t, srv.AdminURL+"/signin", "", answered)
+	err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error { opened = u; return open(u) }})
+	if err != nil {
+		t.Fatalf("SignIn: %v", err)
+	}
+	if page := <-answered; !strings.Contains(page, "You are signed in") {
+		t.Fatalf("the loopback's page: %s", page)
+	}
+	q, _ := url.Parse(opened)
+	if q.Path != "/oauth/authorize" || !strings.HasPrefix(q.Query().Get("redirect_uri"), "http://127.0.0.1:") || q.Query().Get("code_challenge_method") != "S256" {
+		t.Fatalf("the page opened: %s", opened)
+	}
+	in := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedIn })
+	if in.Params["userId"] != server.DevUser || c.SessionID() == "" {
+		t.Fatalf("SignedIn: %v, session %q", in.Params, c.SessionID())
+	}
+	c.ShutOut()
+	again, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("the next start, with the kept refresh token: %v", err)
+	}
+	again.ShutOut()
+}
+
+// TestSignInBrowserFallsBackToTheDeviceGrant: when no browser opens, the
+// program gets the device grant's prompt (a code to show) instead.
+func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.SignIn(ctx, sdk.SignInOptions{Browser: true, OpenBrowser: func(string) error { return errors.New("no display") }})
+	}()
+	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
+	if prompt.Params["userCode"] == "" || !strings.Contains(prompt.Params["url"], "/device?user_code=") {
+		t.Fatalf("the fallback's prompt: %v", prompt.Params)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SignIn canceled: %v", err)
+	}
+}
+
+// TestSignInBrowserLoopbackChecksState: the loopback takes only the
+// callback that carries this sign-in's state; another (a page poking at
+// the port) is refused and the sign-in goes on.
+func TestSignInBrowserLoopbackChecksState(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ShutOut()
+	answered := make(chan string, 1)
+	open := browse(t, srv.AdminURL+"/signin", "", answered)
+	err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+		q, _ := url.Parse(u)
+		redirect := q.Query().Get("redirect_uri")
+		for _, forged := range []string{"?code=isz_x_y&state=forged", "?code=isz_x_y", "?error=access_denied&state=forged"} {
+			resp, err := http.Get(redirect + forged)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("the loopback took %s: %d", forged, resp.StatusCode)
+			}
+		}
+		return open(u)
+	}})
+	if err != nil {
+		t.Fatalf("SignIn after forged callbacks: %v", err)
+	}
+	if page := <-answered; !strings.Contains(page, "You are signed in") {
+		t.Fatalf("the loopback's page: %s", page)
+	}
+}
