@@ -52,14 +52,14 @@ func TestGoCallsSaveAndLicence(t *testing.T) {
 		t.Fatalf("Save of a stale copy: %v", err)
 	}
 	// Opened without a check-out: read only.
-	o, err := a.OpenFile(ctx, "/p.prt", false, nil)
+	o, err := a.OpenFile(ctx, "/p.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Save(ctx, o.MainFile, sdk.SaveOptions{}); !errors.Is(err, sdk.ErrCheckedIn) {
 		t.Fatalf("Save of a file opened without check-out: %v", err)
 	}
-	if o, err = a.OpenFile(ctx, "/p.prt", true, nil); err != nil {
+	if o, err = a.OpenFile(ctx, "/p.prt", sdk.OpenOptions{Checkout: true}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(o.MainFile, []byte("v3 by a"), 0o644)

@@ -184,7 +184,7 @@ func (d *Desk) reportOpen(ctx context.Context, id uint64, cp string, openType in
 	c := d.c
 	ctx, cancel := context.WithTimeout(ctx, transferTimout)
 	defer cancel()
-	res, err := c.OpenFile(ctx, cp, openType == OpenAndCheckout, c.progressEvents(id))
+	res, err := c.OpenFile(ctx, cp, OpenOptions{Checkout: openType == OpenAndCheckout, Progress: c.progressEvents(id)})
 	p := map[string]string{"cloudPath": cp}
 	if err != nil {
 		code, msg := errorCode(err)

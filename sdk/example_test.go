@@ -99,7 +99,7 @@ func ExampleClient_OpenFile() {
 		return
 	}
 
-	res, err := c.OpenFile(ctx, "/examples/gear.prt", true, nil)
+	res, err := c.OpenFile(ctx, "/examples/gear.prt", sdk.OpenOptions{Checkout: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -65,7 +65,7 @@ func TestSaveAndOpenRoundTrip(t *testing.T) {
 		if res.Version != 1 || res.Size != int64(len(tc.data)) {
 			t.Fatalf("%s: %+v", tc.name, res)
 		}
-		open, err := b.OpenFile(ctx, cloud, false, nil)
+		open, err := b.OpenFile(ctx, cloud, sdk.OpenOptions{})
 		if err != nil {
 			t.Fatalf("open %s: %v", tc.name, err)
 		}
@@ -99,7 +99,7 @@ func TestAssemblyRoundTrip(t *testing.T) {
 	if _, err := a.SaveTo(ctx, asm, "/asm/Gearbox", 0, sdk.SaveOptions{Assembly: true}); err != nil {
 		t.Fatal(err)
 	}
-	open, err := b.OpenFile(ctx, "/asm/Gearbox", false, nil)
+	open, err := b.OpenFile(ctx, "/asm/Gearbox", sdk.OpenOptions{})
 	if err != nil || !open.Assembly || filepath.Base(open.MainFile) != "Gearbox" {
 		t.Fatalf("open: %+v %v", open, err)
 	}
@@ -132,7 +132,7 @@ func TestResaveSendsOnlyTheChange(t *testing.T) {
 	if err != nil || first.BytesSent < int64(len(data)) {
 		t.Fatalf("first save: %+v %v", first, err)
 	}
-	if _, err := b.OpenFile(ctx, "/model.prt", false, nil); err != nil {
+	if _, err := b.OpenFile(ctx, "/model.prt", sdk.OpenOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(local, edit(data), 0o644)
@@ -144,7 +144,7 @@ func TestResaveSendsOnlyTheChange(t *testing.T) {
 	if second.Version != 2 || second.BytesSent > int64(len(data))/10 {
 		t.Fatalf("re-save sent %d bytes of %d", second.BytesSent, len(data))
 	}
-	open, err := b.OpenFile(ctx, "/model.prt", false, nil)
+	open, err := b.OpenFile(ctx, "/model.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestConflictAndCheckOut(t *testing.T) {
 	if !errors.As(err, &we) || we.Code != wire.CodeLocked {
 		t.Fatalf("save of a file checked out by another: %v", err)
 	}
-	if _, err := b.OpenFile(ctx, "/p.prt", true, nil); !errors.As(err, &we) || we.Code != wire.CodeLocked {
+	if _, err := b.OpenFile(ctx, "/p.prt", sdk.OpenOptions{Checkout: true}); !errors.As(err, &we) || we.Code != wire.CodeLocked {
 		t.Fatalf("check-out of a file checked out by another: %v", err)
 	}
 	if e := save(a, bLocal); e.Params["errorCode"] != "not_from_cloud" {
@@ -278,7 +278,7 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 		t.Fatalf("sent %d bytes: more than the file plus one window", res.BytesSent)
 	}
 	b := connect(t, config(t, srv))
-	open, err := b.OpenFile(context.Background(), "/resume/big.prt", false, nil)
+	open, err := b.OpenFile(context.Background(), "/resume/big.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestFileWrittenDuringSaveIsRefused(t *testing.T) {
 	if !errors.Is(err, sdk.ErrFileChanged) {
 		t.Fatalf("err = %v, want ErrFileChanged", err)
 	}
-	if _, err := a.OpenFile(context.Background(), "/busy.prt", false, nil); err == nil {
+	if _, err := a.OpenFile(context.Background(), "/busy.prt", sdk.OpenOptions{}); err == nil {
 		t.Fatal("a half-changed file became a version")
 	}
 }
@@ -325,7 +325,7 @@ func TestSaveBadInput(t *testing.T) {
 		t.Fatalf("empty assembly: %v", err)
 	}
 	var we *wire.Error
-	if _, err := a.OpenFile(ctx, "/nothing/here.prt", false, nil); !errors.As(err, &we) || we.Code != wire.CodeNotFound {
+	if _, err := a.OpenFile(ctx, "/nothing/here.prt", sdk.OpenOptions{}); !errors.As(err, &we) || we.Code != wire.CodeNotFound {
 		t.Fatalf("open of a missing cloud file: %v", err)
 	}
 }
@@ -420,7 +420,7 @@ func TestSaveSurvivesAnIscdRestart(t *testing.T) {
 	if res.BytesSent > int64(len(data))+inFlight {
 		t.Fatalf("sent %d bytes for %d", res.BytesSent, len(data))
 	}
-	open, err := connect(t, config(t, srv)).OpenFile(context.Background(), "/restart/big.prt", false, nil)
+	open, err := connect(t, config(t, srv)).OpenFile(context.Background(), "/restart/big.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestZippedAssemblyOpensAsAFolder(t *testing.T) {
 	if _, err := a.SaveTo(ctx, zipOf(t, map[string]string{"Pump.asm": "asm", "parts/impeller.prt": "blade", "parts/螺栓.prt": "bolt"}), "/z/Pump.zip", 0, sdk.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	open, err := a.OpenFile(ctx, "/z/Pump.zip", false, nil)
+	open, err := a.OpenFile(ctx, "/z/Pump.zip", sdk.OpenOptions{})
 	if err != nil || !open.Assembly || filepath.Base(open.MainFile) != "Pump" {
 		t.Fatalf("open: %+v %v", open, err)
 	}
@@ -480,12 +480,12 @@ func TestOpenKeepsUnsavedLocalChanges(t *testing.T) {
 	a := connect(t, config(t, srv))
 	ctx := context.Background()
 	a.SaveTo(ctx, writeTemp(t, "p.prt", []byte("v1")), "/keep/p.prt", 0, sdk.SaveOptions{})
-	open, err := a.OpenFile(ctx, "/keep/p.prt", true, nil)
+	open, err := a.OpenFile(ctx, "/keep/p.prt", sdk.OpenOptions{Checkout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(open.MainFile, []byte("edited by the engineer, not saved"), 0o644) // the program crashed here
-	_, err = a.OpenFile(ctx, "/keep/p.prt", true, nil)
+	_, err = a.OpenFile(ctx, "/keep/p.prt", sdk.OpenOptions{Checkout: true})
 	if !errors.Is(err, sdk.ErrLocalChanges) {
 		t.Fatalf("re-open over unsaved edits: %v", err)
 	}
@@ -496,7 +496,7 @@ func TestOpenKeepsUnsavedLocalChanges(t *testing.T) {
 	if _, err := a.SaveTo(ctx, open.MainFile, "/keep/p.prt", 1, sdk.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.OpenFile(ctx, "/keep/p.prt", true, nil); err != nil {
+	if _, err := a.OpenFile(ctx, "/keep/p.prt", sdk.OpenOptions{Checkout: true}); err != nil {
 		t.Fatalf("re-open after the save: %v", err)
 	}
 }
@@ -510,12 +510,12 @@ func TestOpenUsesTheChunkCache(t *testing.T) {
 	data := randomBytes(13, 2<<20)
 	a.SaveTo(ctx, writeTemp(t, "c.prt", data), "/cache/c.prt", 0, sdk.SaveOptions{})
 	b := connect(t, config(t, srv))
-	first, err := b.OpenFile(ctx, "/cache/c.prt", false, nil)
+	first, err := b.OpenFile(ctx, "/cache/c.prt", sdk.OpenOptions{})
 	if err != nil || first.BytesFetched == 0 {
 		t.Fatalf("first open: %+v %v", first, err)
 	}
 	os.Remove(first.MainFile) // the engineer deleted the local copy
-	again, err := b.OpenFile(ctx, "/cache/c.prt", false, nil)
+	again, err := b.OpenFile(ctx, "/cache/c.prt", sdk.OpenOptions{})
 	if err != nil || again.BytesFetched != 0 || again.ChunksReused != again.ChunksTotal {
 		t.Fatalf("open from the cache: %+v %v", again, err)
 	}
@@ -539,7 +539,7 @@ func TestReopenedAssemblyFollowsTheCloud(t *testing.T) {
 	if _, err := a.SaveTo(ctx, asm, "/asm/Pump", 0, sdk.SaveOptions{Assembly: true}); err != nil {
 		t.Fatal(err)
 	}
-	open, err := b.OpenFile(ctx, "/asm/Pump", false, nil)
+	open, err := b.OpenFile(ctx, "/asm/Pump", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestReopenedAssemblyFollowsTheCloud(t *testing.T) {
 	if _, err := a.SaveTo(ctx, asm, "/asm/Pump", 1, sdk.SaveOptions{Assembly: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.OpenFile(ctx, "/asm/Pump", false, nil); err != nil {
+	if _, err := b.OpenFile(ctx, "/asm/Pump", sdk.OpenOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(open.MainFile, "parts", "old.prt")); !errors.Is(err, os.ErrNotExist) {
@@ -565,7 +565,7 @@ func TestReopenedAssemblyFollowsTheCloud(t *testing.T) {
 	}
 	// b edits the main file and does not save: re-opening stops.
 	os.WriteFile(filepath.Join(open.MainFile, "Pump.asm"), []byte("b's unsaved edit"), 0o644)
-	if _, err := b.OpenFile(ctx, "/asm/Pump", false, nil); !errors.Is(err, sdk.ErrLocalChanges) {
+	if _, err := b.OpenFile(ctx, "/asm/Pump", sdk.OpenOptions{}); !errors.Is(err, sdk.ErrLocalChanges) {
 		t.Fatalf("re-open over an unsaved edit: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func TestSaveSurvivesIscdKilled(t *testing.T) {
 	if res.BytesSent > int64(len(data40))+inFlight {
 		t.Fatalf("sent %d bytes for %d", res.BytesSent, len(data40))
 	}
-	open, err := c.OpenFile(context.Background(), "/kill/big.prt", false, nil)
+	open, err := c.OpenFile(context.Background(), "/kill/big.prt", sdk.OpenOptions{})
 	if err != nil || open.Version != 1 {
 		t.Fatalf("open: %+v %v", open, err)
 	}

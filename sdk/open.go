@@ -18,12 +18,22 @@ import (
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
+// OpenOptions tune an open.
+type OpenOptions struct {
+	// Checkout checks the cloud file out first: no one else can save it
+	// until this program saves it back with SaveOptions.CheckIn (or
+	// CheckIn). Without it the local copy is read only: Save refuses it.
+	Checkout bool
+	Progress func(Progress) // called at most ~10 times a second; nil: none
+}
+
 // OpenFile downloads the head version of cloudPath into the workspace
-// (checking it out first if checkout) and returns where it is. Chunks
-// the previous local copy already holds are not fetched; the file is
-// written beside its final place, verified against its hash, and renamed
-// into place, so a half-downloaded file is never seen.
-func (c *Client) OpenFile(ctx context.Context, cloudPath string, checkout bool, progress func(Progress)) (OpenResult, error) {
+// (checking it out first with opt.Checkout) and returns where it is.
+// Chunks the previous local copy already holds are not fetched; the file
+// is written beside its final place, verified against its hash, and
+// renamed into place, so a half-downloaded file is never seen.
+func (c *Client) OpenFile(ctx context.Context, cloudPath string, opt OpenOptions) (OpenResult, error) {
+	checkout, progress := opt.Checkout, opt.Progress
 	if c.shut.Load() {
 		return OpenResult{}, ErrShutOut
 	}

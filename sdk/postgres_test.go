@@ -45,7 +45,7 @@ func TestPostgresReplicas(t *testing.T) {
 	if res, err := ca.SaveTo(ctx, local, "/pg/bracket.prt", 0, sdk.SaveOptions{}); err != nil || res.Version != 1 {
 		t.Fatalf("save through A: %+v, %v", res, err)
 	}
-	open, err := cb.OpenFile(ctx, "/pg/bracket.prt", false, nil)
+	open, err := cb.OpenFile(ctx, "/pg/bracket.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatalf("open through B: %v", err)
 	}
@@ -186,7 +186,7 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	}
 	other := cfg
 	other.Endpoint, other.WorkspaceDir = b.Env["ISCSDK_ENDPOINT"], t.TempDir()
-	open, err := connect(t, other).OpenFile(context.Background(), "/failover/big.prt", false, nil)
+	open, err := connect(t, other).OpenFile(context.Background(), "/failover/big.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestPostgresReplicaKilledMidSave(t *testing.T) {
 	if err := <-savedElsewhere; err != nil {
 		t.Fatalf("the save through the third replica: %v", err)
 	}
-	if got, err := c.OpenFile(context.Background(), "/failover/bracket.prt", false, nil); err != nil {
+	if got, err := c.OpenFile(context.Background(), "/failover/bracket.prt", sdk.OpenOptions{}); err != nil {
 		t.Fatal(err)
 	} else if data, _ := os.ReadFile(got.MainFile); !bytes.Equal(data, small) {
 		t.Fatal("the file saved through the third replica differs when opened through B")

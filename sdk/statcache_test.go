@@ -60,7 +60,7 @@ func sameStampEdit(t *testing.T, path string) {
 func cloudContent(t *testing.T, srv *servertest.Server, cloudPath string) []byte {
 	t.Helper()
 	c := connect(t, config(t, srv))
-	res, err := c.OpenFile(context.Background(), cloudPath, false, nil)
+	res, err := c.OpenFile(context.Background(), cloudPath, sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestResaveReadsOnlyWhatChanged(t *testing.T) {
 	}
 	// Every version holds what the folder held.
 	o := connect(t, config(t, srv))
-	res, err := o.OpenFile(context.Background(), "/asm", false, nil)
+	res, err := o.OpenFile(context.Background(), "/asm", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,21 +275,21 @@ func TestReopenVerifiesLocalFilesByStat(t *testing.T) {
 	data := randomBytes(16, 2<<20)
 	local := writeTemp(t, "model.prt", data)
 	mustSave(t, author, local, "/model.prt", 0, sdk.SaveOptions{})
-	if _, err := reader.OpenFile(ctx, "/model.prt", false, nil); err != nil {
+	if _, err := reader.OpenFile(ctx, "/model.prt", sdk.OpenOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The file was just written: its stat proves nothing until the racy
 	// window has passed, the next open hashes it (and records it again).
 	settle()
 	for _, read := range []int{1, 0} {
-		again, err := reader.OpenFile(ctx, "/model.prt", false, nil)
+		again, err := reader.OpenFile(ctx, "/model.prt", sdk.OpenOptions{})
 		if err != nil || again.FilesRead != read || again.BytesFetched != 0 {
 			t.Fatalf("re-open of the same version: %+v %v", again, err)
 		}
 	}
 	os.WriteFile(local, edit(data), 0o644)
 	mustSave(t, author, local, "/model.prt", 1, sdk.SaveOptions{})
-	next, err := reader.OpenFile(ctx, "/model.prt", false, nil)
+	next, err := reader.OpenFile(ctx, "/model.prt", sdk.OpenOptions{})
 	if err != nil || next.FilesRead != 0 || next.ChunksReused < next.ChunksTotal-5 {
 		t.Fatalf("re-open of the next version: %+v %v", next, err)
 	}
@@ -301,7 +301,7 @@ func TestReopenVerifiesLocalFilesByStat(t *testing.T) {
 	sameStampEdit(t, next.MainFile)
 	os.WriteFile(local, data, 0o644)
 	mustSave(t, author, local, "/model.prt", 2, sdk.SaveOptions{})
-	if _, err := reader.OpenFile(ctx, "/model.prt", false, nil); !errors.Is(err, sdk.ErrLocalChanges) {
+	if _, err := reader.OpenFile(ctx, "/model.prt", sdk.OpenOptions{}); !errors.Is(err, sdk.ErrLocalChanges) {
 		t.Fatalf("err = %v, want ErrLocalChanges", err)
 	}
 }

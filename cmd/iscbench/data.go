@@ -114,7 +114,7 @@ func benchData(ctx context.Context, e *env, r *report) error {
 		fmt.Sprintf("%s in %.2fs, %d of %d chunks sent, %.0f MB on the wire; %s", c.describe(), coldTime.Seconds(), cold.ChunksSent, cold.ChunksTotal, float64(cold.BytesSent)/1e6, saveCPU))
 
 	t = time.Now()
-	open1, err := opener.OpenFile(ctx, corpusCloudPath, false, nil)
+	open1, err := opener.OpenFile(ctx, corpusCloudPath, sdk.OpenOptions{})
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func benchData(ctx context.Context, e *env, r *report) error {
 			re.FilesRead, len(c.files), bestPipe.Seconds()))
 
 	t = time.Now()
-	open2, err := opener.OpenFile(ctx, corpusCloudPath, false, nil)
+	open2, err := opener.OpenFile(ctx, corpusCloudPath, sdk.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -269,7 +269,7 @@ func getFile(x *call) error {
 	}
 	return x.withSession("get", cp, func(c *sdk.Client) error {
 		bar := x.progress("get " + cp)
-		res, err := c.OpenFile(x.ctx, cp, x.flags["checkout"] != "", bar.update)
+		res, err := c.OpenFile(x.ctx, cp, sdk.OpenOptions{Checkout: x.flags["checkout"] != "", Progress: bar.update})
 		bar.clear()
 		if err != nil {
 			return err

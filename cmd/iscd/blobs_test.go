@@ -225,7 +225,7 @@ func TestServeWithObjectStore(t *testing.T) {
 	if err != nil || res.Version != 1 {
 		t.Fatalf("save: %+v %v", res, err)
 	}
-	open, err := b.OpenFile(ctx, "/s3/bracket.prt", false, nil)
+	open, err := b.OpenFile(ctx, "/s3/bracket.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestServeWithObjectStore(t *testing.T) {
 	if res2.ChunksSent > 2 || res2.BytesSent > int64(len(content))/4 {
 		t.Errorf("re-save after a small edit sent %d of %d chunks, %d bytes", res2.ChunksSent, res2.ChunksTotal, res2.BytesSent)
 	}
-	open, err = a.OpenFile(ctx, "/s3/bracket.prt", false, nil)
+	open, err = a.OpenFile(ctx, "/s3/bracket.prt", sdk.OpenOptions{})
 	if got, _ := os.ReadFile(open.MainFile); err != nil || open.Version != 2 || !bytes.Equal(got, content) {
 		t.Fatalf("version 2 opened: %+v %v", open, err)
 	}
@@ -322,7 +322,7 @@ func TestObjectStoreDownMidSave(t *testing.T) {
 	if res.ChunksSent == res.ChunksTotal {
 		t.Errorf("the retry sent all %d chunks again: the ones stored before the outage should count", res.ChunksTotal)
 	}
-	open, err := c.OpenFile(ctx, "/s3/housing.prt", false, nil)
+	open, err := c.OpenFile(ctx, "/s3/housing.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestSaveResumesAfterKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	open, err := o.OpenFile(context.Background(), "/crash/big.prt", false, nil)
+	open, err := o.OpenFile(context.Background(), "/crash/big.prt", sdk.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
