@@ -272,3 +272,41 @@ func TestWorkerGetsNoMoreJobsThanItsCapacity(t *testing.T) {
 		t.Fatal("no result")
 	}
 }
+
+// A worker's requests are decoded as a session's are, before any handler
+// runs: a body of the wrong shape is bad_request naming the op, too many
+// chunk ids too_large, a frame's bad header bad_request; none of them
+// ends the connection.
+func TestWorkerRequestsDecodedOnce(t *testing.T) {
+	c := startCompute(t)
+	w, _ := c.dialRaw(t, wire.WorkerHello{Name: "sloppy", Solvers: []string{"quick"}, Capacity: 1})
+	var we *wire.Error
+	if err := w.call(wire.OpWorkerHave, json.RawMessage(`{"ids":5}`), nil); !errors.As(err, &we) || we.Code != wire.CodeBadRequest || !strings.HasPrefix(we.Message, "worker.have: ") {
+		t.Fatalf("a have with a number for ids: %v", err)
+	}
+	ids := make([]string, wire.MaxHaveBatch+1)
+	for i := range ids {
+		ids[i] = strings.Repeat("0", 64)
+	}
+	if err := w.call(wire.OpWorkerHave, wire.WorkerHave{IDs: ids}, nil); !errors.As(err, &we) || we.Code != wire.CodeTooLarge {
+		t.Fatalf("a have of %d ids: %v", len(ids), err)
+	}
+	if err := w.call("worker.nosuch", struct{}{}, nil); !errors.As(err, &we) || we.Code != wire.CodeUnknownOp {
+		t.Fatalf("an unknown op: %v", err)
+	}
+	w.nextID++
+	b, err := wire.EncodeFrame(wire.Frame{Kind: wire.BinJobDone, ID: w.nextID, Header: []byte(`[1]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.conn.SendBinary(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if m := w.answer(w.nextID); m.Error == nil || m.Error.Code != wire.CodeBadRequest || !strings.Contains(m.Error.Message, "header") {
+		t.Fatalf("a done frame with a bad header: %+v", m.Error)
+	}
+	var l wire.JobLease
+	if err := w.call(wire.OpWorkerLease, wire.WorkerLease{}, &l); err != nil || l.ID != "" {
+		t.Fatalf("a lease with no job queued after the refusals: %+v, %v", l, err)
+	}
+}
