@@ -56,7 +56,7 @@ type Gate interface {
 
 // Service is the compute service of one iscd.
 type Service struct {
-	st         store.Store
+	st         Store
 	chunks     chunkstore.Store
 	hub        *session.Hub
 	workerOps  session.Router[*worker] // the worker endpoint's requests
@@ -80,6 +80,19 @@ type Service struct {
 	closing bool                         // Shutdown was called
 	conns   map[*transport.Conn]struct{} // open worker connections
 	served  sync.WaitGroup               // one per worker connection
+}
+
+// Store is the part of iscd's store the compute service uses: the job
+// queue and its solvers, the seats of the licence a job is metered
+// against, and the workers' tokens.
+type Store interface {
+	store.Jobs
+	Licenses(ctx context.Context, orgID, productID string) ([]store.License, error)
+	Seats(ctx context.Context, licenseID string) ([]store.Seat, error)
+	CreateToken(ctx context.Context, t store.Token) error
+	Token(ctx context.Context, id string) (store.Token, error)
+	Tokens(ctx context.Context, userID string) ([]store.Token, error)
+	RevokeToken(ctx context.Context, id string) error
 }
 
 // Metrics is told what the queue's rules did (iscd's metrics): how long
@@ -107,7 +120,7 @@ func (s *Service) Measure(m Metrics) { s.metrics = m }
 
 // New returns the service and registers its client operations on hub.
 // A submit passes gate first.
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger, cfg Config) *Service {
+func New(st Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *slog.Logger, cfg Config) *Service {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}

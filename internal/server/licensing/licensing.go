@@ -28,7 +28,7 @@ const DefaultLease = 30 * time.Minute
 
 // Service is the licence service of one iscd.
 type Service struct {
-	st    store.Store
+	st    Store
 	hub   *session.Hub
 	log   *slog.Logger
 	lease time.Duration
@@ -105,10 +105,21 @@ func (c *counter) forget(session string) {
 	c.mu.Unlock()
 }
 
+// Store is the part of iscd's store the licensing service uses: the
+// licences with their seats, signing keys and audit log, and the
+// directory's records a licence names.
+type Store interface {
+	store.Licenses
+	Org(ctx context.Context, id string) (store.Org, error)
+	User(ctx context.Context, id string) (store.User, error)
+	Product(ctx context.Context, id string) (store.Product, error)
+	Products(ctx context.Context) ([]store.Product, error)
+}
+
 // New returns the service and registers its request handlers on hub.
 // lease <= 0 means DefaultLease. kek wraps the products' signing keys at
 // rest (nil: the service signs nothing; SealKeys says why).
-func New(st store.Store, hub *session.Hub, log *slog.Logger, lease time.Duration, kek envelope.Wrapper) *Service {
+func New(st Store, hub *session.Hub, log *slog.Logger, lease time.Duration, kek envelope.Wrapper) *Service {
 	if lease <= 0 {
 		lease = DefaultLease
 	}

@@ -104,7 +104,7 @@ type Sessions interface {
 // it authorises and the department tree (docs/identity.md).
 type Sync struct {
 	cfg      SyncConfig
-	st       store.Store
+	st       SyncStore
 	sessions Sessions
 	log      *slog.Logger
 	now      func() time.Time
@@ -114,8 +114,17 @@ type Sync struct {
 	mu sync.Mutex
 }
 
+// SyncStore is the part of iscd's store the sync interfaces use: the
+// directory, the identity records (tenants, departments, logins) and the
+// replay cache of signed calls.
+type SyncStore interface {
+	store.Directory
+	store.Identity
+	requests
+}
+
 // NewSync returns the sync interfaces' handler; it needs a kit key.
-func NewSync(cfg SyncConfig, st store.Store, sessions Sessions, log *slog.Logger) (*Sync, error) {
+func NewSync(cfg SyncConfig, st SyncStore, sessions Sessions, log *slog.Logger) (*Sync, error) {
 	if cfg.KitKey == "" {
 		return nil, errors.New("marketplace sync: no kit key")
 	}
@@ -570,7 +579,7 @@ func OpenLoginSecret(ctx context.Context, kek envelope.Wrapper, l store.OrgLogin
 // of a KEK rotation, before the old KEK is retired. It returns how many
 // it re-wrapped; a secret that does not open is an error (retiring would
 // lose it).
-func RewrapLoginSecrets(ctx context.Context, st store.Store, kek envelope.Wrapper) (int, error) {
+func RewrapLoginSecrets(ctx context.Context, st SyncStore, kek envelope.Wrapper) (int, error) {
 	orgs, err := st.Orgs(ctx)
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@
 package marketplace
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -113,7 +114,7 @@ func boolString(b bool) string {
 // Handler serves the production interface.
 type Handler struct {
 	cfg    Config
-	st     store.Store
+	st     Store
 	lic    *licensing.Service
 	log    *slog.Logger
 	now    func() time.Time
@@ -127,8 +128,21 @@ type Handler struct {
 	mu sync.Mutex
 }
 
+// Store is the part of iscd's store the production interface uses: the
+// marketplace's instances, licence codes and requests, the directory
+// (organisations, users and tokens it makes, products it gates), the
+// licences it issued, the deliveries it owes and the lease that lets one
+// replica deliver.
+type Store interface {
+	store.Directory
+	store.Marketplace
+	License(ctx context.Context, id string) (store.License, error)
+	EnqueueDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
+	TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+}
+
 // New returns the handler for cfg. It refuses a Config without an access key.
-func New(cfg Config, st store.Store, lic *licensing.Service, log *slog.Logger) (*Handler, error) {
+func New(cfg Config, st Store, lic *licensing.Service, log *slog.Logger) (*Handler, error) {
 	if cfg.AccessKey == "" {
 		return nil, errors.New("marketplace: no access key")
 	}

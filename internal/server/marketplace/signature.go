@@ -136,7 +136,12 @@ func (h *Handler) remember(ctx context.Context, sig []byte, at, now time.Time) e
 	return remember(ctx, h.st, sig, at, now)
 }
 
-func remember(ctx context.Context, st store.Marketplace, sig []byte, at, now time.Time) error {
+// requests is where the replay cache is kept.
+type requests interface {
+	RememberRequest(ctx context.Context, sig string, now, until time.Time) error
+}
+
+func remember(ctx context.Context, st requests, sig []byte, at, now time.Time) error {
 	err := st.RememberRequest(ctx, hex.EncodeToString(sig), now, at.Add(2*Window))
 	if errors.Is(err, store.ErrExists) {
 		return errReplay

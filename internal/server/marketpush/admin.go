@@ -17,7 +17,7 @@ import (
 // Pusher and Client may be nil: the outbox is still shown, the order query
 // answers that no marketplace is configured.
 type Admin struct {
-	St     store.Store
+	St     store.Outbox
 	Pusher *Pusher
 	Client *marketapi.Client
 	Log    *slog.Logger

@@ -83,7 +83,7 @@ func CheckUnit(unit string) error {
 
 // Pusher pushes the outbox.
 type Pusher struct {
-	st   store.Store
+	st   Store
 	mkt  Marketplace
 	cfg  Config
 	log  *slog.Logger
@@ -103,8 +103,20 @@ type Status struct {
 	LastError string    `json:"lastError,omitempty"`
 }
 
+// Store is the part of iscd's store the pusher uses: the outbox, and what
+// it collects usage from (the organisations' usage records, the
+// marketplace's instances and the seats of their licences).
+type Store interface {
+	store.Outbox
+	Orgs(ctx context.Context) ([]store.Org, error)
+	Usage(ctx context.Context, orgID string, from, to time.Time) ([]store.UsageRecord, error)
+	Instance(ctx context.Context, id string) (store.MarketInstance, error)
+	Licenses(ctx context.Context, orgID, productID string) ([]store.License, error)
+	Seats(ctx context.Context, licenseID string) ([]store.Seat, error)
+}
+
 // New returns a pusher; Run starts it.
-func New(st store.Store, mkt Marketplace, cfg Config, log *slog.Logger) *Pusher {
+func New(st Store, mkt Marketplace, cfg Config, log *slog.Logger) *Pusher {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
 	}

@@ -28,15 +28,22 @@ import (
 
 // Service is the release catalogue of one iscd.
 type Service struct {
-	st     store.Store
+	st     Store
 	chunks chunkstore.Store
 	hub    *session.Hub
 	log    *slog.Logger
 	now    func() time.Time
 }
 
+// Store is the part of iscd's store the upgrade service uses: the release
+// catalogue, and the products it is kept for.
+type Store interface {
+	store.Releases
+	Product(ctx context.Context, id string) (store.Product, error)
+}
+
 // New returns the service and registers its request handlers on hub.
-func New(st store.Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
+func New(st Store, chunks chunkstore.Store, hub *session.Hub, log *slog.Logger) *Service {
 	s := &Service{st: st, chunks: chunks, hub: hub, log: log, now: func() time.Time { return time.Now().UTC() }}
 	session.Handle(hub, wire.OpUpgradesCheck, s.check)
 	session.Handle(hub, wire.OpUpgradesManifest, s.manifest)
