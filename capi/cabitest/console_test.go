@@ -194,6 +194,7 @@ func TestConsoleInChromium(t *testing.T) {
 		shoot("jobs")
 		tab.navigate(base + "/jobs/" + jobID)
 		until("the solver's output", `document.getElementById("log").innerText.includes("increment")`)
+		until("the job's progress", `document.querySelector("#jobs tbody tr").cells[5].innerText.endsWith("%")`)
 		shoot("job")
 		tab.click(`document.querySelector("form[action$='/cancel'] button")`)
 		if got := j.expect("ENDED "); !strings.HasPrefix(got, "canceled canceled") {

@@ -47,9 +47,13 @@ type (
 	// JobLogs answers GET /admin/v1/jobs/{id}/logs: the solver's last
 	// output lines (of a running job: as they arrive).
 	JobLogs struct {
-		ID    string   `json:"id"`
-		State string   `json:"state"`
-		Lines []string `json:"lines"`
+		ID    string `json:"id"`
+		State string `json:"state"`
+		// Percent is how far a running job is, as its worker last said
+		// (the SolutionProgress its program got); none before the solver
+		// says, or once it ended.
+		Percent *float64 `json:"percent,omitempty"`
+		Lines   []string `json:"lines"`
 	}
 	// Usage answers GET /admin/v1/usage: solver time per record, in the
 	// shape of the marketplace's usage push, and totals per licence.

@@ -129,6 +129,9 @@ func TestConsoleCustomerAdminSeesOnlyTheirOrganisation(t *testing.T) {
 		if body := firstEvents(t, c, "/console/live/jobs/"+jobID); strings.Contains(body, "event: update") || strings.Contains(body, "increment") {
 			t.Errorf("the victim job's live log:\n%s", body)
 		}
+		if body := firstEvents(t, c, "/console/live/jobs/"+jobID+"/row"); strings.Contains(body, "event: update") || strings.Contains(body, jobID) {
+			t.Errorf("the victim job's live row:\n%s", body)
+		}
 	}
 	// Every change, on the victim's ids and on their own: refused.
 	c.Get("/console/licenses")

@@ -187,7 +187,7 @@ func TestMetricsCardinalityUnderMadeUpOpsAndPaths(t *testing.T) {
 		}
 	}
 	hc := &http.Client{}
-	prefixes := []string{"/v1/", "/admin/v1/", "/metrics/", "/picker/", "/made-up/"}
+	prefixes := []string{"/v1/", "/admin/v1/", "/metrics/", "/picker/", "/console/", "/console/live/jobs/", "/made-up/"}
 	for i := range n {
 		resp, err := hc.Get(srv.AdminURL + prefixes[i%len(prefixes)] + "made-up-" + strconv.Itoa(i) + "-" + rand.Text()[:6])
 		if err != nil {

@@ -68,6 +68,7 @@ var words = map[string][2]string{
 	"size":           {"Size", "大小"},
 	"solver":         {"Solver", "求解器"},
 	"attempts":       {"Attempts", "尝试次数"},
+	"progress":       {"Progress", "进度"},
 	"worker":         {"Worker", "节点"},
 	"capacity":       {"Capacity", "容量"},
 	"running":        {"Running", "运行中"},

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/iscsdk/iscsdk/internal/adminapi"
 )
 
 // The live parts are server-sent events: the page's script opens
@@ -16,7 +18,7 @@ import (
 
 // liveSeats streams the seats table's rows.
 func (s *Service) liveSeats(w http.ResponseWriter, r *http.Request) {
-	s.live(w, r, func(ctx context.Context, v *who, p *page) (string, bool, error) {
+	s.live(w, r, Path+"seats", func(ctx context.Context, v *who, p *page) (string, bool, error) {
 		seats, err := s.seats(ctx, v)
 		if err != nil {
 			return "", true, err
@@ -29,7 +31,7 @@ func (s *Service) liveSeats(w http.ResponseWriter, r *http.Request) {
 // liveJob streams a job's solver output until the job ends.
 func (s *Service) liveJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.live(w, r, func(ctx context.Context, v *who, _ *page) (string, bool, error) {
+	s.live(w, r, Path+"jobs/"+esc(id), func(ctx context.Context, v *who, _ *page) (string, bool, error) {
 		j, err := s.job(ctx, v, id)
 		if err != nil {
 			return "", true, err
@@ -47,19 +49,33 @@ func (s *Service) liveJob(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// live serves one live part: render says what it shows now, and whether
-// it will not change any more.
-func (s *Service) live(w http.ResponseWriter, r *http.Request, render func(context.Context, *who, *page) (string, bool, error)) {
+// liveJobRow streams a job's row (state, progress) until the job ends.
+func (s *Service) liveJobRow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.live(w, r, Path+"jobs/"+esc(id), func(ctx context.Context, v *who, p *page) (string, bool, error) {
+		j, err := s.job(ctx, v, id)
+		if err != nil {
+			return "", true, err
+		}
+		t, err := s.jobTable(ctx, v, p, []adminapi.Job{j})
+		if err != nil {
+			return "", true, err
+		}
+		html, err := rowsHTML(p, t)
+		return html, j.Done(), err
+	})
+}
+
+// live serves one live part of the page here: render says what it shows
+// now, and whether it will not change any more.
+func (s *Service) live(w http.ResponseWriter, r *http.Request, here string, render func(context.Context, *who, *page) (string, bool, error)) {
 	v := s.caller(r)
 	if v == nil {
 		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
 	}
 	p := s.newPage(w, r, v, "seats")
-	p.Here = r.Header.Get("X-Console-Page") // not sent: actions in live rows come back to the part's page
-	if p.Here == "" {
-		p.Here = Path + "seats"
-	}
+	p.Here = here // where the buttons in live rows come back to
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)

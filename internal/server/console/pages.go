@@ -261,13 +261,29 @@ func (s *Service) jobsPage(r *http.Request, v *who, p *page) error {
 	if err != nil {
 		return err
 	}
-	p.Tables = append(p.Tables, s.jobTable(v, p, js))
+	t, err := s.jobTable(r.Context(), v, p, js)
+	if err != nil {
+		return err
+	}
+	p.Tables = append(p.Tables, t)
 	return nil
 }
 
-func (s *Service) jobTable(v *who, p *page, js []adminapi.Job) table {
-	t := table{ID: "jobs", Caption: p.T["jobs"], Head: []string{p.T["id"], p.T["usageOrg"], p.T["user"], p.T["solver"], p.T["state"], p.T["attempts"], p.T["created"], p.T["result"]}}
+// jobTable lists jobs; a running one's progress is what its worker last
+// said (GET /jobs/{id}/logs, as iscctl jobs logs --json).
+func (s *Service) jobTable(ctx context.Context, v *who, p *page, js []adminapi.Job) (table, error) {
+	t := table{ID: "jobs", Caption: p.T["jobs"], Head: []string{p.T["id"], p.T["usageOrg"], p.T["user"], p.T["solver"], p.T["state"], p.T["progress"], p.T["attempts"], p.T["created"], p.T["result"]}}
 	for _, j := range js {
+		progress := ""
+		if j.State == adminapi.JobRunning {
+			var logs adminapi.JobLogs
+			if err := s.call(ctx, v, "GET", "/jobs/"+esc(j.ID)+"/logs", nil, &logs); err != nil {
+				return t, err
+			}
+			if logs.Percent != nil {
+				progress = strconv.FormatFloat(*logs.Percent, 'f', 0, 64) + " %"
+			}
+		}
 		result := ""
 		if j.Done() {
 			result = fmt.Sprintf("exit %d, %.1f s", j.ExitCode, j.WallSeconds)
@@ -276,13 +292,13 @@ func (s *Service) jobTable(v *who, p *page, js []adminapi.Job) table {
 			}
 		}
 		rw := row{Key: j.ID, Cells: []cell{link(j.ID, Path+"jobs/"+esc(j.ID)), text(j.OrgID), text(j.UserID), text(j.Solver.Name + " · " + j.Main),
-			{Text: j.State, Class: j.State}, text(strconv.Itoa(j.Attempt())), text(when(j.Created)), text(result)}}
+			{Text: j.State, Class: j.State}, text(progress), text(strconv.Itoa(j.Attempt())), text(when(j.Created)), text(result)}}
 		if !j.Done() && v.may(adminapi.RoleCompute) {
 			rw.Actions = []action{{Path: Path + "jobs/" + esc(j.ID) + "/cancel", Label: p.T["cancel"], Of: j.ID, Danger: true}}
 		}
 		t.Rows = append(t.Rows, rw)
 	}
-	return t
+	return t, nil
 }
 
 func (s *Service) job(ctx context.Context, v *who, id string) (adminapi.Job, error) {
@@ -308,11 +324,16 @@ func (s *Service) jobPage(r *http.Request, v *who, p *page) error {
 	}
 	p.Title = p.T["job"] + " " + j.ID
 	p.Back = Path + "jobs"
-	p.Tables = append(p.Tables, s.jobTable(v, p, []adminapi.Job{j}))
+	t, err := s.jobTable(ctx, v, p, []adminapi.Job{j})
+	if err != nil {
+		return err
+	}
 	p.Log = append(logs.Lines, "")
 	if !j.Done() {
 		p.LiveLog = Path + "live/jobs/" + esc(j.ID)
+		t.Live = Path + "live/jobs/" + esc(j.ID) + "/row"
 	}
+	p.Tables = append(p.Tables, t)
 	return nil
 }
 

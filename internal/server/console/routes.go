@@ -64,6 +64,7 @@ func (s *Service) routes() {
 	}
 	s.mux.HandleFunc("GET /console/live/seats", s.liveSeats)
 	s.mux.HandleFunc("GET /console/live/jobs/{id}", s.liveJob)
+	s.mux.HandleFunc("GET /console/live/jobs/{id}/row", s.liveJobRow)
 
 	// Each action is one admin API route, called with the operator's role.
 	s.action("orgs", "POST", func(r *http.Request) (string, any) {

@@ -139,15 +139,19 @@ func (s *Service) jobLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lines := j.LogTail
+	var percent *float64
 	if !j.Done() {
 		s.mu.Lock()
 		lines = append([]string(nil), s.logs[j.ID]...)
+		if pc, ok := s.percent[j.ID]; ok && j.State == store.JobRunning {
+			percent = &pc
+		}
 		s.mu.Unlock()
 	}
 	if lines == nil {
 		lines = []string{}
 	}
-	admin.Reply(w, http.StatusOK, adminapi.JobLogs{ID: j.ID, State: j.State, Lines: lines})
+	admin.Reply(w, http.StatusOK, adminapi.JobLogs{ID: j.ID, State: j.State, Percent: percent, Lines: lines})
 }
 
 func (s *Service) cancelJob(w http.ResponseWriter, r *http.Request) {

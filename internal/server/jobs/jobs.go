@@ -71,6 +71,7 @@ type Service struct {
 	queued  chan struct{} // closed and replaced when a job is queued
 	workers map[string]*worker
 	logs    map[string][]string // recent solver lines of running jobs
+	percent map[string]float64  // how far running jobs are, as their workers last said
 	relayFn func(Notice)        // to the other replicas
 	// running is what each worker holds: worker id → job id → attempt,
 	// from its lease (or a renewal) to the attempt's end or lapse.
@@ -129,7 +130,7 @@ func New(st Store, chunks chunkstore.Store, hub *session.Hub, gate Gate, log *sl
 	}
 	s := &Service{st: st, metrics: noMetrics{}, chunks: chunks, hub: hub, gate: gate, log: log, lease: cfg.Lease, maxWaiting: cfg.MaxWaiting,
 		now:    func() time.Time { return time.Now().UTC() },
-		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{},
+		queued: make(chan struct{}), workers: map[string]*worker{}, logs: map[string][]string{}, percent: map[string]float64{},
 		running: map[string]map[string]int{}, leasing: map[string]int{}, freed: make(chan struct{}),
 		conns: map[*transport.Conn]struct{}{}}
 	session.HandleFrame(hub, wire.BinJobSubmit, s.submit)
@@ -476,6 +477,7 @@ func (s *Service) result(ctx context.Context, j store.Job) {
 	p := Info(j).ResultParams()
 	s.mu.Lock()
 	delete(s.logs, j.ID)
+	delete(s.percent, j.ID)
 	s.mu.Unlock()
 	s.publish(ctx, j, wire.Event{Kind: wire.KindSolutionResult, Operate: wire.OperateJobResult, Params: p})
 }

@@ -560,15 +560,18 @@ func (s *Service) renew(ctx context.Context, w *worker, p wire.JobProgress) (any
 		p.Percent = nil // not a percent: a worker's bug, not the engineer's news
 	}
 	if p.Percent != nil || len(p.Log) > 0 {
+		s.mu.Lock()
 		if len(p.Log) > 0 {
-			s.mu.Lock()
 			lines := append(s.logs[j.ID], p.Log...)
 			if len(lines) > wire.MaxJobLogLines {
 				lines = lines[len(lines)-wire.MaxJobLogLines:]
 			}
 			s.logs[j.ID] = lines
-			s.mu.Unlock()
 		}
+		if p.Percent != nil {
+			s.percent[j.ID] = *p.Percent
+		}
+		s.mu.Unlock()
 		s.progress(ctx, j, p.Percent, p.Log)
 	}
 	return wire.JobRenewed{Cancel: j.CancelRequested}, nil
