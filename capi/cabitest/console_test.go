@@ -56,7 +56,9 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatalf("set %s to %q: %q", id, value, got)
 		}
 	}
-	text := func(sel string) string { return tab.eval(fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, str(sel))) }
+	text := func(sel string) string {
+		return tab.eval(fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, str(sel)))
+	}
 	// until waits for a condition the page comes to by itself (a live
 	// part): a promise in the page that a MutationObserver resolves.
 	until := func(what, cond string) {
