@@ -80,7 +80,7 @@ type Config struct {
 	// code. Empty means $ISCSDK_RELEASE_KEY; with neither, every upgrade
 	// is refused (errorCode no_release_key). A program compiles its key in.
 	ReleaseKeys string
-	// NoAutoInstall: ShutOut does not start the installer of a staged
+	// NoAutoInstall: Close (ShutOut) does not start the installer of a staged
 	// upgrade; the host runs it itself (the Update event gives
 	// packagePath and installCommand). Also set by $ISCSDK_NO_AUTO_INSTALL=1.
 	NoAutoInstall bool

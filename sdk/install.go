@@ -10,7 +10,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/release"
 )
 
-// The hand-off: at ShutOut a staged package is checked once more and
+// The hand-off: at Close (ShutOut) a staged package is checked once more and
 // given to a detached installer process that waits until the program's
 // process has ended (it holds the read end of a pipe whose write end only
 // this process has: the kernel closes it when the process exits, however
@@ -27,7 +27,7 @@ type outcome struct {
 }
 
 // handOff starts the installer of the staged package, unless the host
-// runs installers itself (Config.NoAutoInstall). Called by ShutOut.
+// runs installers itself (Config.NoAutoInstall). Called by Close.
 func (u *upgrader) handOff() {
 	if u.c.cfg.NoAutoInstall {
 		return

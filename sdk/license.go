@@ -225,13 +225,13 @@ func (c *Client) reportLicenseCheck(ctx context.Context, n wire.LicenseNotify) e
 	return c.call(ctx, wire.OpLicenseNotify, n, nil)
 }
 
-// goAsync runs fn on a goroutine that ShutOut waits for; fn's context ends
-// at ShutOut. Once ShutOut has begun waiting it starts nothing more, and a
+// goAsync runs fn on a goroutine that Close waits for; fn's context ends
+// at Close. Once Close has begun waiting it starts nothing more, and a
 // panic in fn is logged, never passed on to the host.
 func (c *Client) goAsync(fn func(ctx context.Context)) { c.spawn(fn, nil) }
 
-// goReport is goAsync for a report the service must get although ShutOut
-// may follow at once (LicenseVerifyNotify): ShutOut lets reports under way
+// goReport is goAsync for a report the service must get although Close
+// may follow at once (LicenseVerifyNotify): Close lets reports under way
 // finish, within its time to say goodbye, before it ends the session —
 // the service cancels what a session still runs when it ends.
 func (c *Client) goReport(fn func(ctx context.Context)) { c.spawn(fn, &c.reportWG) }

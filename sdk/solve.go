@@ -167,7 +167,7 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 				}
 				report(p)
 			}
-		case <-c.ctx.Done(): // ShutOut has canceled the job
+		case <-c.ctx.Done(): // Close has canceled the job
 			res.Status, res.ErrorCode, res.Error = SolveCanceled, wire.CodeCanceled, "canceled: the client shut out"
 			return res, fmt.Errorf("solve %s: %w: %w", modelPath, ErrSolveFailed, ErrShutOut)
 		case <-ctx.Done():
@@ -400,7 +400,7 @@ func (r *solveRouter) watched() []string {
 	return ids
 }
 
-// cancelSolves cancels the jobs of the solves in progress (at ShutOut:
+// cancelSolves cancels the jobs of the solves in progress (at Close:
 // their results would reach no one), as far as ctx allows.
 func (c *Client) cancelSolves(ctx context.Context) {
 	for _, id := range c.solves.watched() {

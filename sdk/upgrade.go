@@ -23,7 +23,7 @@ import (
 // Upgrades (docs/upgrades.md): CheckNewVersions asks the service for a
 // newer release; UpgradeNotify answers an optional offer; the package is
 // downloaded in the background, verified against the vendor's release key
-// and staged in the workspace; at ShutOut the SDK hands it to a detached
+// and staged in the workspace; at Close the SDK hands it to a detached
 // installer that waits for the program's process to end (install.go).
 
 // Platform is the platform this program's releases are published for:
