@@ -3,8 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
@@ -29,7 +28,7 @@ func (d *Desk) OpenCloudFile(comeBack json.RawMessage) (uint64, error) {
 	}
 	id := c.nextRequest.Add(1)
 	c.goAsync(func(ctx context.Context) {
-		p, err := c.pick(ctx, id, wire.PickerOpen{Mode: wire.PickerModeOpen, RequestID: id}, cb)
+		p, err := c.pick(ctx, id, wire.PickerOpen{Mode: wire.PickerModeOpen, RequestID: id}, d.pickerEvent(id, cb))
 		if err != nil {
 			code, msg := pickerErrorCode(err)
 			c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), ComeBack: cb,
@@ -62,18 +61,21 @@ func (d *Desk) SelectSaveAsPath(localPath string, assembly bool, comeBack json.R
 			c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), ComeBack: cb,
 				Params: map[string]string{"status": "failed", "errorCode": code, "errorMsg": msg, "localPath": abs}})
 		}
-		// Nothing to save: say so before the user picks a place for it.
-		if _, err := os.Stat(abs); err != nil {
-			failed(err)
-			return
-		}
-		req := wire.PickerOpen{Mode: wire.PickerModeSave, LocalName: filepath.Base(abs), Assembly: assembly, RequestID: id}
-		p, err := c.pick(ctx, id, req, cb)
+		p, err := c.pickSaveAs(ctx, id, abs, PickOptions{Assembly: assembly, Shown: d.pickerEvent(id, cb)})
 		if err != nil {
 			failed(err)
 			return
 		}
-		d.reportSave(ctx, id, abs, p["cloudPath"], assembly, cb)
+		d.reportSave(ctx, id, abs, p.CloudPath, assembly, cb)
 	})
 	return id, nil
+}
+
+// pickerEvent tells the host of a picker page with the Picker event of
+// request id.
+func (d *Desk) pickerEvent(id uint64, cb json.RawMessage) func(PickerPage) {
+	return func(p PickerPage) {
+		d.c.emit(Event{Type: EventPicker, RequestID: id, Operate: EventPicker.String(), ComeBack: cb, Params: map[string]string{
+			"url": p.URL, "pickerId": p.ID, "mode": p.Mode, "browser": p.Browser, "expires": p.Expires.UTC().Format(time.RFC3339)}})
+	}
 }

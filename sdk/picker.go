@@ -2,10 +2,11 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,9 +27,82 @@ var (
 // pickerGrace is how long past its link's life a picker is waited for.
 const pickerGrace = time.Minute
 
+// PickerPage is a picker page of the service, made for one pick.
+type PickerPage struct {
+	URL     string // http(s), usable once, until Expires
+	ID      string
+	Mode    string // "open" or "save"
+	Expires time.Time
+	// Browser says what the SDK did with it: "opened" (in the user's
+	// default browser), "off" (Config.NoBrowser) or "failed".
+	Browser string
+}
+
+// PickOptions tune a pick.
+type PickOptions struct {
+	// Assembly: PickSaveAs's local path is an assembly folder.
+	Assembly bool
+	// Shown, when set, is called with the page once it exists and before
+	// the user picks: a host with its own web view may show it there.
+	Shown func(PickerPage)
+}
+
+// Picked is what the user chose in a picker page.
+type Picked struct {
+	CloudPath string
+	Checkout  bool // PickFile: the user chose to open it checked out
+}
+
+// PickFile lets the user pick a cloud file in a picker page of the
+// service (opened in the user's default browser unless Config.NoBrowser)
+// and waits for the pick: the cloud file and whether the user chose to
+// check it out (then OpenFile opens it). Cancel in the page is
+// ErrPickerCancelled; a page nobody used before it expired,
+// ErrPickerExpired.
+func (c *Client) PickFile(ctx context.Context, opt PickOptions) (Picked, error) {
+	if c.shut.Load() {
+		return Picked{}, ErrShutOut
+	}
+	id := c.nextRequest.Add(1)
+	p, err := c.pick(ctx, id, wire.PickerOpen{Mode: wire.PickerModeOpen, RequestID: id}, opt.Shown)
+	if err != nil {
+		return Picked{}, err
+	}
+	return Picked{CloudPath: p["cloudPath"], Checkout: p["openType"] == "OpenAndCheckout"}, nil
+}
+
+// PickSaveAs lets the user pick a cloud folder and name for a local file
+// (or assembly folder: opt.Assembly) in a picker page and waits for the
+// pick (then SaveAs saves it there). A local file that is not there is
+// refused before any page is shown.
+func (c *Client) PickSaveAs(ctx context.Context, localPath string, opt PickOptions) (Picked, error) {
+	if c.shut.Load() {
+		return Picked{}, ErrShutOut
+	}
+	abs, err := localArg(localPath)
+	if err != nil {
+		return Picked{}, err
+	}
+	id := c.nextRequest.Add(1)
+	return c.pickSaveAs(ctx, id, abs, opt)
+}
+
+func (c *Client) pickSaveAs(ctx context.Context, id uint64, abs string, opt PickOptions) (Picked, error) {
+	// Nothing to save: say so before the user picks a place for it.
+	if _, err := os.Stat(abs); err != nil {
+		return Picked{}, err
+	}
+	req := wire.PickerOpen{Mode: wire.PickerModeSave, LocalName: filepath.Base(abs), Assembly: opt.Assembly, RequestID: id}
+	p, err := c.pick(ctx, id, req, opt.Shown)
+	if err != nil {
+		return Picked{}, err
+	}
+	return Picked{CloudPath: p["cloudPath"]}, nil
+}
+
 // pick asks the service for a picker, shows it, and waits for the user's
 // pick; it returns the PickerResult's params.
-func (c *Client) pick(ctx context.Context, id uint64, req wire.PickerOpen, cb json.RawMessage) (map[string]string, error) {
+func (c *Client) pick(ctx context.Context, id uint64, req wire.PickerOpen, shown func(PickerPage)) (map[string]string, error) {
 	got := c.pickers.wait(id)
 	defer c.pickers.forget(id)
 	var opened wire.PickerOpened
@@ -51,9 +125,9 @@ func (c *Client) pick(ctx context.Context, id uint64, req wire.PickerOpen, cb js
 		}
 	}
 	c.log.Info("picker", "request", id, "picker", opened.PickerID, "mode", req.Mode, "browser", browser)
-	c.emit(Event{Type: EventPicker, RequestID: id, Operate: EventPicker.String(), ComeBack: cb, Params: map[string]string{
-		"url": u, "pickerId": opened.PickerID, "mode": req.Mode, "browser": browser,
-		"expires": opened.Expires.UTC().Format(time.RFC3339)}})
+	if shown != nil {
+		shown(PickerPage{URL: u, ID: opened.PickerID, Mode: req.Mode, Expires: opened.Expires, Browser: browser})
+	}
 
 	ttl := time.Duration(opened.TTLSeconds) * time.Second
 	if ttl <= 0 {
