@@ -9,6 +9,10 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 )
 
+// insideKeyring is set when the test binary runs again inside a session
+// bus with a Secret Service (keyring_linux_test.go).
+const insideKeyring = "ISCSDK_SDK_TEST_KEYRING"
+
 // shareDir is shared with every test solver's sandbox.
 var shareDir string
 
@@ -28,6 +32,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("ISCSDK_WORKSPACE", dir)
+	if os.Getenv(insideKeyring) == "" {
+		// The tests read the refresh token's file: a Secret Service on the
+		// desktop running them must not take it (TestSignInKeepsTheToken…
+		// runs one of its own).
+		os.Setenv("ISCSDK_SECRET_STORE", "file")
+	}
 	os.Setenv("XDG_STATE_HOME", dir) // the mark's per-user copy
 	os.Setenv("APPDATA", dir)
 	// Shared with the test solvers' sandboxes (their pid and release files).

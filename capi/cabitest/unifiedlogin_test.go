@@ -96,6 +96,8 @@ func TestUnifiedLoginInChromium(t *testing.T) {
 			"name": "ACME Engineering", "domainName": "acme.example", "flag": 1, "testFlag": 0, "timeStamp": servertest.KitStamp()}},
 		{"applicationSync", map[string]any{"instanceId": "i-1", "tenantId": tenant, "appId": "app-ul", "clientId": "client-ul",
 			"clientSecret": base64.StdEncoding.EncodeToString(enc), "flag": 1, "testFlag": 0, "timeStamp": servertest.KitStamp()}},
+		{"singleOrgSync", map[string]any{"instanceId": "i-1", "tenantId": tenant, "orgCode": "eng", "orgName": "Engineering",
+			"parentCode": "", "flag": 1, "testFlag": 0, "timeStamp": servertest.KitStamp()}},
 		{"authSync", map[string]any{"instanceId": "i-1", "tenantId": tenant, "appId": "app-ul", "flag": 1, "testFlag": 0,
 			"timeStamp": servertest.KitStamp(), "userList": []map[string]any{
 				{"userName": "jo", "name": "Jo Smith", "role": "admin", "enable": "true", "email": "jo@acme.example"},
@@ -110,7 +112,7 @@ func TestUnifiedLoginInChromium(t *testing.T) {
 	for _, u := range []unifiedlogin.UserInfo{
 		{ID: "1", UserName: "jo", Name: "Jo Smith", Email: "jo@acme.example", Role: "admin", Tenant: tenant, ProjectName: "ACME"},
 		{ID: "2", UserName: "mo", Name: "Mo Disabled", Tenant: tenant},
-		{ID: "3", UserName: "newbie", Name: "New Person", Email: "new@acme.example", Role: "user", Tenant: tenant},
+		{ID: "3", UserName: "newbie", Name: "New Person", Email: "new@acme.example", Role: "user", OrganizationCode: "eng", Tenant: tenant},
 		{ID: "4", UserName: "eve", Name: "Eve Elsewhere", Tenant: "T-other"},
 	} {
 		ul.AddUser(unifiedlogintest.User{UserInfo: u, Password: "pw-" + u.UserName})
@@ -205,7 +207,7 @@ func TestUnifiedLoginInChromium(t *testing.T) {
 	if user, _ := tokens["user"].(map[string]any); user["id"] != marketplace.UserID(tenant, "newbie") || user["orgId"] != org {
 		t.Fatalf("newbie signed in as %v", user)
 	}
-	if u, err := srv.Server.Store().User(context.Background(), marketplace.UserID(tenant, "newbie")); err != nil || u.UserName != "newbie" || !u.Authorised || u.Email != "new@acme.example" {
+	if u, err := srv.Server.Store().User(context.Background(), marketplace.UserID(tenant, "newbie")); err != nil || u.UserName != "newbie" || !u.Authorised || u.Email != "new@acme.example" || u.Department != "eng" || u.Role != "user" {
 		t.Fatalf("the user made at the first sign-in: %+v %v", u, err)
 	}
 

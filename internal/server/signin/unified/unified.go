@@ -59,6 +59,7 @@ type Store interface {
 	OrgLogin(ctx context.Context, orgID string) (store.OrgLogin, error)
 	User(ctx context.Context, id string) (store.User, error)
 	CreateUser(ctx context.Context, u store.User) error
+	Departments(ctx context.Context, orgID string) ([]store.Department, error)
 }
 
 // Upstreams are the tenants' unified logins.
@@ -211,9 +212,10 @@ func (p *upstream) Identify(ctx context.Context, code string, _ signin.UpstreamR
 }
 
 // firstSignIn creates the user id names if authSync has not: as authSync
-// would have (the same id, userName, role), authorised — the marketplace
-// let them sign in to the application. authSync may change or revoke the
-// user later like any other.
+// would have (the same id, userName, role, the department user info's
+// organizationCode names if the tenant's tree has it), authorised — the
+// marketplace let them sign in to the application. authSync may change or
+// revoke the user later like any other.
 func (p *upstream) firstSignIn(ctx context.Context, id string, info unifiedlogin.UserInfo) error {
 	if _, err := p.u.st.User(ctx, id); err == nil {
 		return nil
@@ -228,8 +230,20 @@ func (p *upstream) firstSignIn(ctx context.Context, id string, info unifiedlogin
 	if info.Role == store.RoleAdmin {
 		role = store.RoleAdmin
 	}
+	dept := ""
+	if info.OrganizationCode != "" {
+		depts, err := p.u.st.Departments(ctx, p.org.ID)
+		if err != nil {
+			return err
+		}
+		for _, d := range depts {
+			if d.Code == info.OrganizationCode {
+				dept = d.Code
+			}
+		}
+	}
 	err := p.u.st.CreateUser(ctx, store.User{ID: id, OrgID: p.org.ID, Name: name, Email: info.Email, UserName: info.UserName,
-		Role: role, Mobile: info.Mobile, Authorised: true, Created: p.u.now()})
+		Role: role, Department: dept, Mobile: info.Mobile, Authorised: true, Created: p.u.now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("unified login: create user %s: %w", id, err)
 	}
