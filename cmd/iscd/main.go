@@ -18,6 +18,7 @@
 //	            [--capacity N] [--sandbox on|off] [--sandbox-share DIR]... [--solver-network NAME]...
 //	            [--metrics-listen ADDR [--metrics-token-file F]]
 //	iscd gc [--data DIR] [--blobs ...] [--db ...]
+//	iscd admin-token [--name N] [--data DIR | --db ... [--db-password-file F]]
 //	iscd version
 package main
 
@@ -55,6 +56,7 @@ commands:
   gc        delete unreferenced file chunks once, and exit (iscd gc --help)
   migrate   bring a PostgreSQL store's schema up to date, and exit
   kek       make, rotate and retire the key-encryption key of the signing keys (iscd kek)
+  admin-token  make an owner's admin token in the store and print it once (a deployment's first)
   version   print the version
 `
 
@@ -86,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return migrate(args[1:], stdout, stderr)
 	case "kek":
 		return kekCommand(args[1:], stdout, stderr)
+	case "admin-token":
+		return adminToken(args[1:], stdout, stderr)
 	case "worker":
 		return runWorker(args[1:], stderr)
 	case "version", "--version":
