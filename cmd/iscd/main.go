@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/server/console"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -151,6 +152,8 @@ func serve(args []string, stderr io.Writer) error {
 	kit := addKitFlags(fs)
 	unifiedPage := fs.String("unified-login-page", unifiedlogin.DefaultLoginPage, "the marketplace's unified login page, {appId} in it")
 	unifiedAPI := fs.String("unified-login-api", "", "base URL of the unified login's token, user-info and logout endpoints; default https:// + the tenant's domainName")
+	consoleTTL := fs.Duration("console-session-ttl", console.DefaultSessionTTL, "how long a sign-in to the web console (/console/) lasts")
+	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure although iscd serves plain HTTP: a proxy in front of it serves TLS (with --tls-cert they are)")
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
 	maxWaiting := fs.Int("max-waiting-jobs", jobs.DefaultMaxWaiting, "the most compute jobs an organisation may have queued or running at once")
 	devPlugins := pluginFlag{}
@@ -215,6 +218,7 @@ func serve(args []string, stderr io.Writer) error {
 		UnifiedLogin: unified.Config{LoginPage: *unifiedPage, API: *unifiedAPI},
 		Chunks:       chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(), Metrics: metricsCfg,
+		Console: console.Config{SessionTTL: *consoleTTL, Secure: *consoleSecure},
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
@@ -96,7 +97,14 @@ type Service struct {
 	browser SignIn                // nil: API tokens only
 	log     *slog.Logger
 	mux     *http.ServeMux
+
+	mu      sync.Mutex
+	streams map[string]int // live parts open, by console session
 }
+
+// maxStreams bounds the live parts one console session keeps open (each
+// looks at the store every LiveEvery): a few tabs' worth.
+const maxStreams = 8
 
 // New returns the console over the admin API adm. auth checks the API
 // tokens customer admins may paste; signIn, if not nil, signs them in as
@@ -111,7 +119,7 @@ func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, dir: dir, adm: adm, auth: auth, browser: signIn, log: log, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, dir: dir, adm: adm, auth: auth, browser: signIn, log: log, mux: http.NewServeMux(), streams: map[string]int{}}
 	s.routes()
 	if signIn != nil {
 		signIn.OnSignedIn(signedInThen, s.signedIn)

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -432,5 +433,51 @@ func TestStorage(t *testing.T) {
 	orgAdminConsole := srv.ConsoleSignIn(t, orgAdmin(t, srv, server.DevOrg, "admin"))
 	if _, body := orgAdminConsole.Get("/console/storage?org=elsewhere"); !strings.Contains(body, want) {
 		t.Fatalf("the organisation admin's storage page:\n%s", body)
+	}
+}
+
+// One sign-in keeps at most 8 live parts open (each looks at the store
+// every second): the ninth is refused until one closes.
+func TestLiveStreamsBounded(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	open := func() (*http.Response, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", c.Base+"/console/live/seats", nil)
+		resp, err := c.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, cancel
+	}
+	var cancels []context.CancelFunc
+	defer func() {
+		for _, cancel := range cancels {
+			cancel()
+		}
+	}()
+	for i := range 8 {
+		resp, cancel := open()
+		cancels = append(cancels, cancel)
+		// The first event says the stream is counted and running.
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if resp.StatusCode != http.StatusOK || err != nil || line != "event: update\n" {
+			t.Fatalf("live part %d: %d %q %v", i+1, resp.StatusCode, line, err)
+		}
+	}
+	resp, cancel := open()
+	resp.Body.Close()
+	cancel()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the ninth live part: %d", resp.StatusCode)
+	}
+	// Another sign-in has its own.
+	other := srv.ConsoleSignIn(t, srv.AdminToken)
+	req, _ := http.NewRequest("GET", other.Base+"/console/live/seats", nil)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	resp, err := other.Client.Do(req.WithContext(ctx))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("another sign-in's live part: %v %v", resp, err)
 	}
 }

@@ -74,6 +74,12 @@ func (s *Service) live(w http.ResponseWriter, r *http.Request, here string, rend
 		http.Error(w, "sign in first", http.StatusUnauthorized)
 		return
 	}
+	if !s.holdStream(v.session) {
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, fmt.Sprintf("more than %d live parts open for this sign-in", maxStreams), http.StatusTooManyRequests)
+		return
+	}
+	defer s.dropStream(v.session)
 	p := s.newPage(w, r, v, "seats")
 	p.Here = here // where the buttons in live rows come back to
 	rc := http.NewResponseController(w)
@@ -119,5 +125,24 @@ func (s *Service) live(w http.ResponseWriter, r *http.Request, here string, rend
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// holdStream counts a live part of session open, unless it has maxStreams.
+func (s *Service) holdStream(session string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[session] >= maxStreams {
+		return false
+	}
+	s.streams[session]++
+	return true
+}
+
+func (s *Service) dropStream(session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[session]--; s.streams[session] <= 0 {
+		delete(s.streams, session)
 	}
 }
