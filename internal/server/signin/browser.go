@@ -134,15 +134,20 @@ func (s *Service) authorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // loopback says whether uri is a loopback redirect a program may name:
-// http, an IP loopback literal (not "localhost", which a resolver may
-// send elsewhere: RFC 8252 8.3), any port, no fragment.
+// http, 127.x.x.x or [::1] (not "localhost", which a resolver may send
+// elsewhere: RFC 8252 8.3; not an IPv4-mapped spelling), any port, no
+// user, no fragment.
 func loopback(uri string) bool {
 	u, err := url.Parse(uri)
 	if err != nil || len(uri) > 512 || u.Scheme != "http" || u.User != nil || u.Fragment != "" || u.Port() == "" {
 		return false
 	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
+	h := u.Hostname()
+	if h == "::1" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && !strings.Contains(h, ":") && ip.IsLoopback()
 }
 
 // redirectTo sends the browser to base with q added to its query.
