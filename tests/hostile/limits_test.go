@@ -314,6 +314,43 @@ func TestConnectionCaps(t *testing.T) {
 // commits went on looking up chunks long after their client had closed.)
 func TestRequestEndsWithConnection(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true})
+	ws, ended := slowRequest(t, srv)
+	gone := time.Now()
+	ws.Close() // no goodbye: the client is gone
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the request ended with %v, want context.Canceled", err)
+		}
+		t.Logf("the request stopped %v after its connection closed", time.Since(gone))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request still runs 10 s after its connection closed")
+	}
+}
+
+// A request still running when iscd stops is canceled, and the stop does
+// not wait for its work.
+func TestRequestEndsWithShutdown(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{NoDevWorker: true})
+	_, ended := slowRequest(t, srv)
+	stopped := make(chan struct{})
+	go func() { srv.Stop(); close(stopped) }()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the request ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request still runs 10 s after iscd began to stop")
+	}
+	<-stopped
+}
+
+// slowRequest sends srv, over a session connection of its own, a request
+// whose handler would work for a minute unless its context ends, and
+// returns once the handler runs; ended says how it ended.
+func slowRequest(t *testing.T, srv *servertest.Server) (*websocket.Conn, <-chan error) {
+	t.Helper()
 	started := make(chan struct{}, 1)
 	ended := make(chan error, 1)
 	session.Handle(srv.Hub(), "test.slow", func(ctx context.Context, _ session.Caller, _ struct{}) (any, error) {
@@ -331,22 +368,13 @@ func TestRequestEndsWithConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ws.Close() })
 	req, _ := wire.Encode(&wire.Message{Type: wire.TypeRequest, ID: 2, Op: "test.slow", Body: json.RawMessage("{}")})
 	if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
 		t.Fatal(err)
 	}
 	<-started
-	gone := time.Now()
-	ws.Close() // no goodbye: the client is gone
-	select {
-	case err := <-ended:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("the request ended with %v, want context.Canceled", err)
-		}
-		t.Logf("the request stopped %v after its connection closed", time.Since(gone))
-	case <-time.After(10 * time.Second):
-		t.Fatal("the request still runs 10 s after its connection closed")
-	}
+	return ws, ended
 }
 
 // A commit whose client has gone stops asking the chunk store about its

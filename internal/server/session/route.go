@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -118,12 +119,7 @@ func (r *Router[C]) Has(op string) bool {
 func (r *Router[C]) Ops() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ops := make([]string, 0, len(r.ops))
-	for op := range r.ops {
-		ops = append(ops, op)
-	}
-	slices.Sort(ops)
-	return ops
+	return slices.Sorted(maps.Keys(r.ops))
 }
 
 // Call runs op's handler on body for c: an op without one is answered

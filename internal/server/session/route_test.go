@@ -3,11 +3,9 @@ package session_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -103,38 +101,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// A request still running when iscd stops is canceled, and the stop does
-// not wait for it to finish its work.
-func TestRequestEndsWithShutdown(t *testing.T) {
-	srv := servertest.Start(t)
-	started, ended := make(chan struct{}), make(chan error, 1)
-	session.Handle(srv.Hub(), "test.slow", func(ctx context.Context, _ session.Caller, _ struct{}) (any, error) {
-		close(started)
-		select {
-		case <-ctx.Done():
-			ended <- ctx.Err()
-			return nil, ctx.Err()
-		case <-time.After(time.Minute):
-			ended <- nil
-			return "done", nil
-		}
-	})
-	ws := dial(t, srv)
-	send(t, ws, hello(srv))
-	recv(t, ws)
-	send(t, ws, &wire.Message{Type: wire.TypeRequest, ID: 2, Op: "test.slow"})
-	<-started
-	stopped := make(chan struct{})
-	go func() { srv.Stop(); close(stopped) }()
-	select {
-	case err := <-ended:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("the request ended with %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the request still runs 10 s after iscd began to stop")
-	}
-	<-stopped
 }
