@@ -107,7 +107,8 @@ say "the program starts again, upgraded: the library reports how the upgrade wen
 "$bin/upgrade" 2024.2.0
 
 say "the web console (docs/console.md): $ISCD_CONSOLE_URL"
-echo "sign in with the admin token ISCD_ADMIN_TOKEN of $data/dev.env (the demo's, gone when it stops)"
+echo "an operator signs in with the admin token ISCD_ADMIN_TOKEN of $data/dev.env (the demo's, gone when it stops);"
+echo "'Sign in with your work account' signs in as the demo organisation's admin (a dev server asks for no token)"
 if [ -t 0 ]; then
   # A newcomer may look around: the service stays up until Enter. CI's
   # stdin is no terminal, and the demo goes on.

@@ -555,7 +555,10 @@ func (s *Server) setupDev(ctx context.Context, base string) error {
 	now := time.Now().UTC()
 	for _, err := range []error{
 		s.store.CreateOrg(ctx, store.Org{ID: DevOrg, Name: "Demo organisation", Created: now}),
-		s.store.CreateUser(ctx, store.User{ID: DevUser, OrgID: DevOrg, Name: "Demo engineer", Created: now}),
+		// The demo user is its organisation's admin: signed into the
+		// console through the sign-in page (no token on a dev server), it
+		// sees what a customer's IT sees.
+		s.store.CreateUser(ctx, store.User{ID: DevUser, OrgID: DevOrg, Name: "Demo engineer", Role: store.RoleAdmin, Created: now}),
 		// Like a product sold through the marketplace, the demo product
 		// needs an active licence for compute and cloud files: the demo
 		// org has one (DevLicense).

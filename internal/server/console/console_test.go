@@ -213,7 +213,7 @@ func TestSignInRefusals(t *testing.T) {
 	for name, tok := range map[string]string{
 		"unknown admin token":    "isa_0123456789abcdef_nope",
 		"garbage":                "hello",
-		"a plain user's token":   srv.APIToken,
+		"a plain user's token":   orgAdmin(t, srv, server.DevOrg, "user"),
 		"a worker's token":       "isw_0123456789abcdef_nope",
 		"an admin token spliced": srv.AdminToken[:len(srv.AdminToken)-2] + "xx",
 	} {
@@ -479,5 +479,24 @@ func TestLiveStreamsBounded(t *testing.T) {
 	resp, err := other.Client.Do(req.WithContext(ctx))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("another sign-in's live part: %v %v", resp, err)
+	}
+}
+
+// On a dev server the browser sign-in takes the demo user without a
+// token, and the demo user is its organisation's admin: one click shows
+// a newcomer what a customer's IT sees.
+func TestDevUserIsTheDemoOrganisationsAdmin(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.NewConsole(t)
+	c.Get("/console/signin")
+	c.Post("/console/signin/browser", nil)
+	chooser := c.Answer.Get("Location")
+	u, _ := url.Parse(chooser)
+	c.Get(chooser)
+	if status, body := c.Post("/signin", url.Values{"flow": {u.Query().Get("flow")}}); status != http.StatusOK || !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatalf("the dev user's sign-in: %d\n%s", status, body)
+	}
+	if status, body := c.Get("/console/org"); status != http.StatusOK || !strings.Contains(body, "Demo engineer") || !strings.Contains(body, "organisation admin") {
+		t.Fatalf("the demo organisation's page: %d\n%s", status, body)
 	}
 }
