@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +25,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/release"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/unifiedlogin/unifiedlogintest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -34,6 +39,11 @@ var (
 	// releaseKey is the dev iscd's release key: it signs what the tests
 	// publish, as a vendor's does offline.
 	releaseKey release.PrivateKey
+	// unifiedLogin is the marketplace's unified login the dev iscd's
+	// tenants sign in at; kitRSA the vendor's key applicationSync's
+	// client secrets are encrypted to.
+	unifiedLogin *unifiedlogintest.Server
+	kitRSA       *rsa.PrivateKey
 )
 
 func TestMain(m *testing.M) {
@@ -132,12 +142,28 @@ func startISCD(bin, data string) (stop func(), err error) {
 	if err := os.WriteFile(keyFile, []byte(kitKey), 0o600); err != nil {
 		return nil, err
 	}
-	b, err := servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s", "--kit-key-file", keyFile)
+	// Tenants sign in through a stand-in of the unified login; the
+	// client secrets applicationSync brings are encrypted to kitRSA.
+	if kitRSA, err = rsa.GenerateKey(rand.Reader, 3072); err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(kitRSA)
 	if err != nil {
 		return nil, err
 	}
+	rsaFile := filepath.Join(filepath.Dir(data), "kit-rsa.pem")
+	if err := os.WriteFile(rsaFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	unifiedLogin = unifiedlogintest.Start()
+	b, err := servertest.StartBinary(bin, data, "--heartbeat", "200ms", "--license-lease", "2s", "--kit-key-file", keyFile,
+		"--kit-private-key", rsaFile, "--unified-login-page", unifiedLogin.LoginPage(), "--unified-login-api", unifiedLogin.URL)
+	if err != nil {
+		unifiedLogin.Close()
+		return nil, err
+	}
 	devEnv, releaseKey = b.Env, b.ReleaseKey
-	return b.Stop, nil
+	return func() { b.Stop(); unifiedLogin.Close() }, nil
 }
 
 func run(dir, name string, args ...string) error {

@@ -237,3 +237,85 @@ func redeemAt(t *testing.T, srv *servertest.Server, got url.Values, verifier str
 	}
 	return body
 }
+
+// A C program signs a marketplace tenant's user in through the unified
+// login, as the user lives it: iscsdk_sign_in(ISCSDK_SIGN_IN_BROWSER,
+// the tenant's organisation) names a page; in headless Chromium it goes
+// to iscd, on to the unified login (the stand-in the dev iscd was started
+// with: --unified-login-page, --unified-login-api), where the user logs
+// in, back to iscd's registered callback and to the program's loopback;
+// the program gets SIGNED_IN as the user authSync made. Signing out, its
+// SignedOut event names the page that signs the browser out of the
+// unified login too. A user the marketplace disabled gets ISCSDK_E_DENIED.
+func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
+	bin := chromiumPath()
+	if bin == "" {
+		t.Skip("chromium is not installed (Debian: apt-get install chromium); the unified login is not tested in a browser")
+	}
+	const tenant, org = "ul-cabi", "mkt-ul-cabi"
+	enc, err := rsa.EncryptOAEPWithOptions(rand.Reader, &kitRSA.PublicKey, []byte("secret-ul-cabi"), &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: crypto.SHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kitSync(t, "tenantSync", map[string]any{"tenantId": tenant, "name": "UL tenant", "domainName": "ul.example", "flag": 1})
+	kitSync(t, "applicationSync", map[string]any{"tenantId": tenant, "appId": "app-ul-cabi", "clientId": "client-ul-cabi",
+		"clientSecret": base64.StdEncoding.EncodeToString(enc), "flag": 1})
+	kitSync(t, "authSync", map[string]any{"tenantId": tenant, "flag": 1, "userList": []map[string]string{
+		{"userName": "ann", "name": "Ann Example", "email": "ann@ul.example", "role": "user", "enable": "true"},
+		{"userName": "dan", "name": "Dan", "role": "user", "enable": "false"},
+	}})
+	unifiedLogin.AddApp(unifiedlogintest.App{AppID: "app-ul-cabi", ClientID: "client-ul-cabi", ClientSecret: "secret-ul-cabi",
+		Callback: devEnv["ISCD_ADMIN_URL"] + unified.CallbackPath})
+	for _, u := range []string{"ann", "dan"} {
+		unifiedLogin.AddUser(unifiedlogintest.User{Password: "pw-" + u, UserInfo: unifiedlogin.UserInfo{UserName: u, Tenant: tenant}})
+	}
+
+	tab := startChromium(t, bin)
+	// through the unified login's page, as user; returns the loopback's words
+	signIn := func(p *program, user string) string {
+		t.Helper()
+		prompt := strings.Fields(p.expect("PROMPT "))
+		if len(prompt) != 2 || !strings.Contains(prompt[1], "/oauth/authorize?") {
+			t.Fatalf("prompt: %v", prompt)
+		}
+		tab.navigate(prompt[1])
+		if got := tab.eval(`location.origin + location.pathname`); got != unifiedLogin.URL+"/unified-login/" {
+			t.Fatalf("not at the unified login: %s:\n%s", tab.eval(`location.href`), tab.eval(`document.body.innerText`))
+		}
+		tab.eval(`document.getElementById("username").value = "` + user + `"`)
+		tab.eval(`document.getElementById("password").value = "pw-` + user + `"`)
+		tab.click(`document.querySelector("button[type=submit]")`)
+		if !strings.HasPrefix(tab.eval(`location.href`), "http://127.0.0.1:") || tab.eval(`location.pathname`) != "/callback" {
+			t.Fatalf("the browser ended at %s: %s", tab.eval(`location.href`), tab.eval(`document.body.innerText`))
+		}
+		return tab.eval(`document.getElementById("message").textContent`)
+	}
+
+	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}
+	p := start(t, env, "signin", "browser", org)
+	if got := signIn(p, "ann"); !strings.Contains(got, "You are signed in") {
+		t.Fatalf("the loopback's page: %q", got)
+	}
+	who := strings.Fields(p.expect("SIGNED_IN "))
+	if len(who) < 4 || who[0] != marketplace.UserID(tenant, "ann") || who[1] != "ann@ul.example" || who[2] != org || strings.Join(who[3:], " ") != "Ann Example" {
+		t.Fatalf("signed in as %v", who)
+	}
+	p.stdin.Write([]byte("SIGN OUT\n"))
+	logout := strings.TrimSpace(p.expect("SIGNED_OUT "))
+	p.finish()
+	if want := devEnv["ISCD_ADMIN_URL"] + signin.SignOutPath + "?org=" + org; logout != want {
+		t.Fatalf("SignedOut's logoutUrl %q, want %q", logout, want)
+	}
+	before := len(unifiedLogin.Logouts())
+	tab.navigate(logout)
+	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "You are signed out") || len(unifiedLogin.Logouts()) != before+1 {
+		t.Fatalf("after the logout page: %q at %s; the unified login's logouts %v", got, tab.eval(`location.href`), unifiedLogin.Logouts())
+	}
+
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-denied", org)
+	if got := signIn(p, "dan"); !strings.Contains(got, "You are not signed in") {
+		t.Fatalf("the loopback's page for a disabled user: %q", got)
+	}
+	p.expect("DENIED")
+	p.finish()
+}

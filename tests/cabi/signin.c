@@ -6,6 +6,7 @@
 **   device  iscsdk_sign_in: prints "PROMPT <userCode> <url>" when the
 **           prompt event comes (the driver confirms the code on the page),
 **           then "SIGNED_IN <userId>"; reads "SIGN OUT" or "STAY" from stdin
+**           (signed out: "SIGNED_OUT <logoutUrl>")
 **   resume  iscsdk_init with the kept refresh token: "SIGNED_IN <userId>"
 **           with no prompt, then "SIGN OUT" or "STAY" as above
 **   deny    iscsdk_sign_in while the driver denies: ISCSDK_E_DENIED
@@ -25,6 +26,7 @@
 
 static signal_t signed_in = SIGNAL_INIT, signed_out = SIGNAL_INIT;
 static atomic_int prompts;
+static char logout_url[1024]; /* SIGNED_OUT's logoutUrl, written before signed_out is signalled */
 
 static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
 {
@@ -48,6 +50,7 @@ static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
         signal_add(&signed_in);
         break;
     case ISCSDK_EVENT_SIGNED_OUT:
+        json_value(e->json, "logoutUrl", logout_url, sizeof logout_url);
         signal_add(&signed_out);
         break;
     }
@@ -74,7 +77,7 @@ static void finish(iscsdk_client* c)
     if (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "SIGN OUT", 8) == 0) {
         CHECK_STATUS(iscsdk_sign_out(c), ISCSDK_OK);
         CHECK(signal_wait(&signed_out, 1, 10));
-        printf("SIGNED_OUT\n");
+        printf("SIGNED_OUT %s\n", logout_url[0] != '\0' ? logout_url : "-");
         fflush(stdout);
     }
     CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
