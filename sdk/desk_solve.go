@@ -132,6 +132,11 @@ func (d *Desk) GetSolution(filePath, optionsJSON string, comeBack json.RawMessag
 				p["logTail"] = strings.Join(res.LogTail, "\n")
 			}
 		}
+		// The request is forgotten before its result is told: a host that
+		// cancels it on the result hears ErrUnknownRequest.
+		c.mu.Lock()
+		delete(c.solutions, id)
+		c.mu.Unlock()
 		c.emit(Event{Type: EventSolutionResult, RequestID: id, Operate: EventSolutionResult.String(), Params: p, ComeBack: cb})
 	})
 	return id, nil
