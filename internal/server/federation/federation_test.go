@@ -216,3 +216,58 @@ func TestCallbackStateChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceGrantThroughTheProvider: the device grant's page offers the
+// organisation's provider instead of an API token; the user signs in
+// there, comes back to the confirmation step (what would sign in, as
+// whom), confirms, and the program's poll gets that user's tokens.
+func TestDeviceGrantThroughTheProvider(t *testing.T) {
+	f := setUp(t)
+	status, grant := f.s.PostForm(t, signin.DeviceAuthorizationPath, url.Values{"client_id": {f.s.Product}, "device": {"fp"}, "org": {"acme"}})
+	if status != http.StatusOK {
+		t.Fatalf("device authorization: %d %v", status, grant)
+	}
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar}
+	page := func(resp *http.Response, err error) (string, *url.URL) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body), resp.Request.URL
+	}
+	body, _ := page(b.Get(grant["verification_uri_complete"].(string)))
+	if !strings.Contains(body, `value="organisation"`) {
+		t.Fatalf("the device page offers no provider:\n%s", body)
+	}
+	body, at := page(b.PostForm(f.s.AdminURL+signin.VerificationPath, url.Values{"user_code": {grant["user_code"].(string)}, "action": {"organisation"}}))
+	flow := regexp.MustCompile(`name="flow" value="([^"]+)"`).FindStringSubmatch(body)
+	if flow == nil {
+		t.Fatalf("not at the chooser (%s):\n%s", at, body)
+	}
+	body, at = page(b.PostForm(f.s.AdminURL+signin.ChooserPath, url.Values{"flow": {flow[1]}, "email": {"ada@acme.example"}}))
+	for _, step := range []url.Values{{"user": {"ada"}}, {}} { // the provider's login, then its consent
+		m := hidden.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("not at the provider (%s):\n%s", at, body)
+		}
+		step.Set(m[1], m[2])
+		action, _ := at.Parse(formAction.FindStringSubmatch(body)[1])
+		body, at = page(b.PostForm(action.String(), step))
+	}
+	if !strings.Contains(body, "as Ada Lovelace (Acme)") {
+		t.Fatalf("back from the provider (%s), no confirmation step:\n%s", at, body)
+	}
+	nonce := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(body)
+	body, _ = page(b.PostForm(f.s.AdminURL+signin.VerificationPath, url.Values{"user_code": {grant["user_code"].(string)}, "nonce": {nonce[1]}, "action": {"approve"}}))
+	if !strings.Contains(body, "it is signed in") {
+		t.Fatalf("after confirming:\n%s", body)
+	}
+	status, tok := f.s.PostForm(t, signin.TokenPath, url.Values{"grant_type": {signin.GrantTypeDeviceCode}, "client_id": {f.s.Product},
+		"device": {"fp"}, "device_code": {grant["device_code"].(string)}})
+	if status != http.StatusOK || tok["user"].(map[string]any)["email"] != "ada@acme.example" {
+		t.Fatalf("the program's poll: %d %v", status, tok)
+	}
+}

@@ -24,6 +24,7 @@ var text = map[string]map[string]string{
 		"tokenFor": "Sign in with the API token your administrator gave you.",
 		"dev":      "Development server: leave the token empty to sign in as the demo user.",
 		"approve":  "Sign the program in",
+		"withOrg":  "Sign in with your organisation's account instead",
 		"deny":     "Deny",
 		"approved": "Done. Return to your program: it is signed in.",
 		"denied":   "Denied. The program is not signed in.",
@@ -57,6 +58,7 @@ var text = map[string]map[string]string{
 		"tokenFor":     "使用管理员提供给您的 API 令牌登录。",
 		"dev":          "开发服务器：令牌留空即以演示用户登录。",
 		"approve":      "登录该程序",
+		"withOrg":      "改用您所在组织的账号登录",
 		"deny":         "拒绝",
 		"approved":     "完成。请返回您的程序：它已登录。",
 		"denied":       "已拒绝。该程序未登录。",
@@ -125,6 +127,7 @@ var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
 <small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>
 <p><button type="submit" name="action" value="approve">{{.T.approve}}</button>
 <button type="submit" name="action" value="deny">{{.T.deny}}</button></p>
+{{if .Federated}}<p><button type="submit" name="action" value="organisation" formnovalidate>{{.T.withOrg}}</button></p>{{end}}
 </form>
 {{end}}
 </main>
@@ -140,6 +143,9 @@ type pageData struct {
 	Done    bool
 	Dev     bool
 	Nonce   string // the confirmation step's
+	// Federated: identity providers are configured, the page offers
+	// signing in through one instead of an API token.
+	Federated bool
 }
 
 func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
@@ -166,7 +172,7 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	if grantID(code) == "" {
 		code = "" // only a code's characters go back into the page
 	}
-	s.render(w, http.StatusOK, pageData{Lang: l, T: text[l], Code: code, Dev: s.cfg.DevUserID != ""})
+	s.render(w, http.StatusOK, pageData{Lang: l, T: text[l], Code: code, Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0})
 }
 
 var errBadCode = errors.New("unknown or expired user code")
@@ -183,14 +189,22 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := lang(r)
-	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != ""}
+	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0}
 	code := r.PostForm.Get("user_code")
 	if grantID(code) != "" {
 		d.Code = code
 	}
 	action := r.PostForm.Get("action")
+	if action == "organisation" {
+		// Who confirms is asked of the organisation's provider: the
+		// browser comes back to deviceSignedIn with the code. The grant is
+		// not looked at before a user is known (that would tell anyone
+		// which codes exist).
+		s.BeginSignIn(w, r, deviceThen, d.Code, "")
+		return
+	}
 	if action != "approve" && action != "deny" {
-		http.Error(w, "action: approve or deny", http.StatusBadRequest)
+		http.Error(w, "action: approve, deny or organisation", http.StatusBadRequest)
 		return
 	}
 	if nonce := r.PostForm.Get("nonce"); nonce != "" {
@@ -203,6 +217,29 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, d)
 		return
 	}
+	s.firstStep(w, r, d, u, action)
+}
+
+// deviceThen names the device page's browser sign-ins (OnSignedIn).
+const deviceThen = "device"
+
+// deviceSignedIn is where a user who signed in through their
+// organisation's provider from the device page comes back: to the
+// confirmation step for the code they entered.
+func (s *Service) deviceSignedIn(w http.ResponseWriter, r *http.Request, u store.User, code string) {
+	l := lang(r)
+	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != ""}
+	if grantID(code) != "" {
+		d.Code = code
+	}
+	s.firstStep(w, r, d, u, "approve")
+}
+
+// firstStep answers the device page's first form for user u: deny at
+// once, or show what approving would sign in, with the nonce of the
+// second step.
+func (s *Service) firstStep(w http.ResponseWriter, r *http.Request, d pageData, u store.User, action string) {
+	code := d.Code
 	if s.wrong.over(u.ID) {
 		d.Message = d.T["tooMany"]
 		w.Header().Set("Retry-After", "600")

@@ -122,8 +122,10 @@ type Service struct {
 // verification page.
 func New(st Store, auth session.Authenticator, ends Sessions, log *slog.Logger, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg, then: map[string]SignedIn{},
+	s := &Service{st: st, auth: auth, ends: ends, log: log, cfg: cfg, then: map[string]SignedIn{},
 		starts: newWindow(time.Minute, startsPerMinute, cfg.Now), wrong: newWindow(10*time.Minute, wrongCodes, cfg.Now)}
+	s.then[deviceThen] = s.deviceSignedIn
+	return s
 }
 
 // Mount registers the endpoints on mux.
