@@ -328,6 +328,7 @@ func TestKubePlay(t *testing.T) {
 		"ISCSDK_ENDPOINT=ws://"+s.lbAddr+"/v1/session", "ISCSDK_TOKEN="+apiToken, "ISCSDK_PRODUCT=demo-cad",
 		"ISCSDK_LICENSE_PUBLIC_KEY="+pub)
 
+	t.Run("MigrationJob", func(t *testing.T) { s.migrationJob(t) })
 	t.Run("CExamples", func(t *testing.T) { s.cExamples(t) })
 	t.Run("RollingRestart", func(t *testing.T) { s.rollingRestart(t) })
 }
@@ -368,6 +369,21 @@ func (s *stack) cExamples(t *testing.T) {
 		t.Fatalf("no displacements in the solve's beam.dat (%s): %v", dir, err)
 	}
 	t.Logf("beam.inp solved on a worker pod in %v", time.Since(began).Round(time.Millisecond))
+}
+
+// migrationJob: the pre-upgrade hook's Job, run as Helm would before an
+// upgrade, migrates the database the replicas serve from (up to date
+// here: the first replica migrated it) and ends with success.
+func (s *stack) migrationJob(t *testing.T) {
+	objs := objects(t, helmTemplate(t, "sizes/trial.yaml", s.set()...))
+	job := find(t, objs, "Job", "iscd-migrate")
+	s.play(s.pod(job, "iscd-migrate"))
+	code := strings.TrimSpace(run(t, nil, s.pm, "wait", "iscd-migrate-migrate"))
+	logs := run(t, nil, s.pm, "logs", "iscd-migrate-migrate")
+	if code != "0" || !strings.Contains(logs, "up to date") {
+		t.Fatalf("the migration Job ended with %s:\n%s", code, logs)
+	}
+	t.Logf("the migration Job: %s", strings.TrimSpace(logs))
 }
 
 // sessionIDs are the ids of the sessions iscd holds for the product.
@@ -596,7 +612,10 @@ func startBalancer(t *testing.T, rs []*replica) string {
 				defer wg.Done()
 				track(c, true)
 				defer func() { track(c, false); c.Close() }()
-				var b net.Conn
+				var (
+					b   net.Conn
+					err error
+				)
 				for range rs {
 					r := rs[int(next.Add(1))%len(rs)]
 					if b, err = net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(r.port), 2*time.Second); err == nil {
