@@ -260,7 +260,7 @@ func (c *Client) Close() error {
 		case <-reported:
 		case <-ctx.Done():
 		}
-		if err := c.call(ctx, wire.OpClose, struct{}{}, nil); err != nil {
+		if err := c.call(ctx, wire.OpSessionClose, struct{}{}, nil); err != nil {
 			c.log.Info("close session", "err", err)
 		}
 		cancel()

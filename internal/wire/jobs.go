@@ -100,7 +100,7 @@ type JobInfo struct {
 
 // Worker protocol, on WorkerPath: a worker authenticates with a worker
 // token, says hello, then leases jobs. The service pushes "event" messages
-// with operate OperateWorkerCancel to stop a job.
+// with operate OperateCancelJob to stop a job.
 const (
 	WorkerPath = "/v1/worker"
 
@@ -112,7 +112,7 @@ const (
 	OpWorkerHave     = "worker.have"     // body: WorkerHave; result: FilesHave (the missing ids)
 	OpWorkerRelease  = "worker.release"  // body: JobAttemptRef; the worker gives a job up (it is stopping): queued again at once
 
-	OperateWorkerCancel = "CancelJob" // params: jobId, attempt
+	OperateCancelJob = "CancelJob" // params: jobId, attempt
 )
 
 // WorkerHello announces a worker.

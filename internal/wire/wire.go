@@ -175,8 +175,8 @@ const (
 // Operations a client may request. Capabilities list the ones a service
 // answers; later issues add more.
 const (
-	OpPing  = "ping"          // body: Ping; result: Pong
-	OpClose = "session.close" // body: {}; the client is leaving: the session ends
+	OpPing         = "ping"          // body: Ping; result: Pong
+	OpSessionClose = "session.close" // body: {}; the client is leaving: the session ends
 )
 
 // Ping is the body of an application heartbeat; the service answers Pong.

@@ -304,7 +304,7 @@ func (w *Worker) leaseLoop(connCtx, ctx context.Context, slots chan struct{}, jo
 
 // pushed handles an event iscd pushed: a cancel.
 func (w *Worker) pushed(ev *wire.Event) {
-	if ev.Operate != wire.OperateWorkerCancel {
+	if ev.Operate != wire.OperateCancelJob {
 		return
 	}
 	w.mu.Lock()

@@ -591,7 +591,7 @@ func (s *Service) tellCancel(j store.Job) bool {
 	w.seq++
 	seq := w.seq
 	w.mu.Unlock()
-	ev := &wire.Event{Operate: wire.OperateWorkerCancel, Params: map[string]string{"jobId": j.ID, "attempt": strconv.Itoa(j.Attempt())}}
+	ev := &wire.Event{Operate: wire.OperateCancelJob, Params: map[string]string{"jobId": j.ID, "attempt": strconv.Itoa(j.Attempt())}}
 	_ = w.conn.Send(context.Background(), &wire.Message{Type: wire.TypeEvent, Seq: seq, Event: ev})
 	return true
 }

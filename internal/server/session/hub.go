@@ -588,7 +588,7 @@ func (h *Hub) sendStored(l *live) bool {
 }
 
 func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
-	if m.Op == wire.OpClose {
+	if m.Op == wire.OpSessionClose {
 		// The session is gone before the client hears so.
 		if err := h.ended(ctx, l.caller.Session); err != nil {
 			_ = l.conn.Send(ctx, wire.Failure(m.ID, wire.CodeInternal, "could not end the session"))
@@ -612,7 +612,7 @@ func (h *Hub) request(ctx context.Context, l *live, m *wire.Message) {
 // opLabel is op if the hub handles it, else metrics.Other: a metric's
 // label is never a value a client made up.
 func (h *Hub) opLabel(op string) string {
-	if op != wire.OpClose && !h.routes.Has(op) {
+	if op != wire.OpSessionClose && !h.routes.Has(op) {
 		return metrics.Other
 	}
 	return op
