@@ -208,6 +208,8 @@ func buildPrograms() (string, error) {
 			"tests/windows/wpath.cpp", "-o", filepath.Join(dir, "wpath.exe"), lib, "-static-libstdc++"}, static...),
 		append([]string{mingw + "gcc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Iinclude",
 			"examples/c/upgrade.c", "-o", filepath.Join(dir, "upgrade.exe"), lib}, static...),
+		append([]string{mingw + "gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Iinclude",
+			"tests/cabi/signin.c", "-o", filepath.Join(dir, "signin.exe"), lib, "-pthread"}, static...),
 		append([]string{mingw + "gcc", "-std=c99", "-Wall", "-Wextra", "-Werror",
 			"tests/windows/installer.c", "-o", filepath.Join(dir, "installer.exe")}, static...),
 		{mingw + "gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-s", "-shared",
