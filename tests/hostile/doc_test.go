@@ -21,7 +21,11 @@
 // code, guessing codes, a flood of starts), unifiedlogin_test.go (the
 // marketplace's unified login: its callback from another browser, made-up
 // and replayed codes, a revoked user, a withdrawn application or tenant),
-// metrics_test.go (scrapes
+// federation_test.go (the browser sign-in and OpenID Connect providers,
+// against Ory Hydra: a provider's callback in another browser, a code
+// intercepted on its way to the loopback, redirects off this machine, a
+// sign-in steered to another organisation's provider, a flood of
+// authorization requests), metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
 // paths), console_test.go (a customer's admin in the web console tries
 // another organisation's ids on every page, live part and form).
