@@ -147,7 +147,7 @@ func TestConsoleInChromium(t *testing.T) {
 	p := start(t, []string{"ISCSDK_TOKEN=" + tok.Secret}, "license", "freeze")
 	p.expect("LICENSED")
 	until("the seat appears", seatRow)
-	if row := tab.eval(fmt.Sprintf(`[...document.querySelectorAll("#seats tbody tr")].find(r => r.innerText.includes(%s)).innerText`, str(user.ID))); !strings.Contains(row, lic) {
+	if row := tab.eval(fmt.Sprintf(`[...document.querySelectorAll("#seats tbody tr")].find(r => r.innerText.includes(%s)).innerText`, str(user.ID))); !strings.Contains(row, lic) || !strings.Contains(row, "engineer ("+user.ID+")") {
 		t.Errorf("the seat's row: %q", row)
 	}
 	shoot("seats")

@@ -23,7 +23,11 @@ func (s *Service) liveSeats(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return "", true, err
 		}
-		html, err := rowsHTML(p, s.seatTable(v, p, seats, ""))
+		names, err := s.holders(ctx, v, seats)
+		if err != nil {
+			return "", true, err
+		}
+		html, err := rowsHTML(p, s.seatTable(v, p, seats, names, ""))
 		return html, false, err
 	})
 }

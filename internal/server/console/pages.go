@@ -180,7 +180,11 @@ func (s *Service) licensePage(r *http.Request, v *who, p *page) error {
 		info.Rows[0].Actions = append(acts, action{Path: Path + "licenses/" + esc(l.ID) + "/extend", Label: p.T["extend"], Of: l.ID,
 			Inputs: []field{{Name: "expires", Label: p.T["extendTo"], Type: "date"}}})
 	}
-	p.Tables = append(p.Tables, info, s.seatTable(v, p, d.SeatsInUse, ""))
+	names, err := s.holders(ctx, v, d.SeatsInUse)
+	if err != nil {
+		return err
+	}
+	p.Tables = append(p.Tables, info, s.seatTable(v, p, d.SeatsInUse, names, ""))
 	var audit []adminapi.AuditEntry
 	if err := s.call(ctx, v, "GET", "/licenses/"+esc(l.ID)+"/audit?limit=100", nil, &audit); err != nil {
 		return err
@@ -218,12 +222,48 @@ func (s *Service) seats(ctx context.Context, v *who) ([]adminapi.Seat, error) {
 	return out, nil
 }
 
+// holders names the users holding seats: "Name (id)" by user id, read
+// from the users of the organisations whose licences the seats are of.
+func (s *Service) holders(ctx context.Context, v *who, seats []adminapi.Seat) (map[string]string, error) {
+	if len(seats) == 0 {
+		return nil, nil
+	}
+	ls, err := s.licenses(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	orgOf := map[string]string{}
+	for _, l := range ls {
+		orgOf[l.ID] = l.OrgID
+	}
+	names, asked := map[string]string{}, map[string]bool{}
+	for _, st := range seats {
+		org := orgOf[st.LicenseID]
+		if org == "" || asked[org] {
+			continue
+		}
+		asked[org] = true
+		var users []adminapi.User
+		if err := s.call(ctx, v, "GET", "/users?org="+url.QueryEscape(org), nil, &users); err != nil {
+			return nil, err
+		}
+		for _, u := range mine(v, users, func(u adminapi.User) string { return u.OrgID }) {
+			names[u.ID] = u.Name + " (" + u.ID + ")"
+		}
+	}
+	return names, nil
+}
+
 // seatTable lists seats: who, which machine, since when, until when.
-func (s *Service) seatTable(v *who, p *page, seats []adminapi.Seat, live string) table {
+func (s *Service) seatTable(v *who, p *page, seats []adminapi.Seat, names map[string]string, live string) table {
 	t := table{ID: "seats", Caption: p.T["seats"], Live: live, Head: []string{p.T["user"], p.T["machine"], p.T["since"], p.T["leaseExpires"], p.T["license"], p.T["session"]}}
 	slices.SortFunc(seats, func(a, b adminapi.Seat) int { return a.Acquired.Compare(b.Acquired) })
 	for _, st := range seats {
-		rw := row{Key: st.ID, Cells: []cell{text(st.UserID), {Text: st.Device, Class: "machine"}, text(when(st.Acquired)), text(when(st.LeaseExpires)), link(st.LicenseID, Path+"licenses/"+esc(st.LicenseID)), text(st.SessionID)}}
+		who := names[st.UserID]
+		if who == "" {
+			who = st.UserID
+		}
+		rw := row{Key: st.ID, Cells: []cell{text(who), {Text: st.Device, Class: "machine"}, text(when(st.Acquired)), text(when(st.LeaseExpires)), link(st.LicenseID, Path+"licenses/"+esc(st.LicenseID)), text(st.SessionID)}}
 		if v.may(adminapi.RoleLicenses) {
 			rw.Actions = []action{{Path: Path + "seats/" + esc(st.ID) + "/release", Label: p.T["releaseSeat"], Of: st.UserID + " " + st.Device, Danger: true}}
 		}
@@ -237,7 +277,11 @@ func (s *Service) seatsPage(r *http.Request, v *who, p *page) error {
 	if err != nil {
 		return err
 	}
-	p.Tables = append(p.Tables, s.seatTable(v, p, seats, Path+"live/seats"))
+	names, err := s.holders(r.Context(), v, seats)
+	if err != nil {
+		return err
+	}
+	p.Tables = append(p.Tables, s.seatTable(v, p, seats, names, Path+"live/seats"))
 	return nil
 }
 
