@@ -55,6 +55,12 @@ type Delivery struct {
 	Sent       time.Time `json:"sent,omitzero"`
 }
 
+// Lease is a named lease: Holder holds it until Until.
+type Lease struct {
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
 // Outbox is what iscd owes the marketplace: usage records to push,
 // licences to deliver, and the leases that let one replica at a time do
 // it.
@@ -100,9 +106,10 @@ type Outbox interface {
 	OutboxMarks(ctx context.Context, prefix string) (map[string]time.Time, error)
 	DeleteOutboxMark(ctx context.Context, name string) error
 
-	// TakeLease gives holder the named lease until until when it is free,
-	// lapsed at now, or holder's already, and reports whether holder holds
-	// it. ReleaseLease gives it up if holder holds it.
-	TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
+	// UpdateLease runs fn in one transaction on the named lease (zero when
+	// there is none): no other UpdateLease of that name runs until fn
+	// returns, on any replica. When fn says write, its next lease is
+	// stored (a zero one, with no Holder, forgets the name). Who may take
+	// a lease is the rule of internal/server/lease.
+	UpdateLease(ctx context.Context, name string, fn func(l Lease) (next Lease, write bool)) error
 }

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
+	"github.com/iscsdk/iscsdk/internal/server/lease"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
@@ -138,7 +139,7 @@ type Store interface {
 	store.Marketplace
 	License(ctx context.Context, id string) (store.License, error)
 	EnqueueDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error)
-	TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	lease.Updater
 }
 
 // New returns the handler for cfg. It refuses a Config without an access key.

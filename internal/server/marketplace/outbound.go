@@ -12,6 +12,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/appinfo"
 	"github.com/iscsdk/iscsdk/internal/marketapi"
+	"github.com/iscsdk/iscsdk/internal/server/lease"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/token"
 )
@@ -223,7 +224,7 @@ func (h *Handler) activate(ctx context.Context, user, secret string) (string, er
 	// Spent by whoever claims it first, on any replica: a store lease
 	// that never lapses is the claim, taken in one step by both backends.
 	now := time.Now().UTC()
-	claimed, err := h.st.TakeLease(ctx, "activation/"+id, token.ID(), now, now.AddDate(100, 0, 0))
+	claimed, err := lease.Take(ctx, h.st, "activation/"+id, token.ID(), now, now.AddDate(100, 0, 0))
 	if err != nil {
 		return "", err
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/marketapi"
+	"github.com/iscsdk/iscsdk/internal/server/lease"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
@@ -168,7 +169,7 @@ func (p *Pusher) Kick() {
 // Run pushes every Interval (or when kicked) while this replica holds the
 // lease, until ctx ends; then it gives the lease up.
 func (p *Pusher) Run(ctx context.Context) {
-	defer p.st.ReleaseLease(context.WithoutCancel(ctx), LeaseName, p.cfg.Holder)
+	defer lease.Release(context.WithoutCancel(ctx), p.st, LeaseName, p.cfg.Holder)
 	for {
 		res, err := p.Cycle(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -213,7 +214,7 @@ func (r *Result) retryAt(t time.Time) {
 func (p *Pusher) Cycle(ctx context.Context) (Result, error) {
 	var res Result
 	now := p.now()
-	ok, err := p.st.TakeLease(ctx, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
+	ok, err := lease.Take(ctx, p.st, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
 	if err != nil {
 		return res, err
 	}
@@ -242,7 +243,7 @@ func (p *Pusher) Cycle(ctx context.Context) (Result, error) {
 // renew keeps the lease through a long cycle; false: it was lost.
 func (p *Pusher) renew(ctx context.Context) bool {
 	now := p.now()
-	ok, err := p.st.TakeLease(ctx, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
+	ok, err := lease.Take(ctx, p.st, LeaseName, p.cfg.Holder, now, now.Add(p.cfg.Lease))
 	return err == nil && ok
 }
 

@@ -23,11 +23,6 @@ var (
 	bktOutboxMarks   = []byte("outboxmarks")        // name → RFC 3339 time
 )
 
-type lease struct {
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
-}
-
 func bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 	if tx.Writable() {
 		return tx.CreateBucketIfNotExists(name)
@@ -330,55 +325,37 @@ func (d *DB) DeleteOutboxMark(_ context.Context, name string) error {
 	})
 }
 
-// TakeLease implements store.Outbox.
-func (d *DB) TakeLease(_ context.Context, name, holder string, now, until time.Time) (bool, error) {
-	held := false
+// UpdateLease implements store.Outbox: bbolt's one writer at a time is
+// the lease's lock.
+func (d *DB) UpdateLease(_ context.Context, name string, fn func(store.Lease) (store.Lease, bool)) error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bktLeases)
 		if err != nil {
 			return err
 		}
-		var l lease
+		var l store.Lease
 		if v := b.Get([]byte(name)); v != nil {
 			if err := json.Unmarshal(v, &l); err != nil {
 				return err
 			}
 		}
-		if l.Holder != "" && l.Holder != holder && !l.Until.Before(now) {
-			held = false
+		next, write := fn(l)
+		switch {
+		case !write:
 			return nil
+		case next.Holder == "":
+			return b.Delete([]byte(name))
 		}
-		held = true
-		data, err := json.Marshal(lease{Holder: holder, Until: until})
+		data, err := json.Marshal(next)
 		if err != nil {
 			return err
 		}
 		return b.Put([]byte(name), data)
 	})
 	if err != nil {
-		return false, fmt.Errorf("lease %s: %w", name, err)
+		return fmt.Errorf("lease %s: %w", name, err)
 	}
-	return held, nil
-}
-
-// ReleaseLease implements store.Outbox.
-func (d *DB) ReleaseLease(_ context.Context, name, holder string) error {
-	return d.db.Update(func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bktLeases)
-		if err != nil {
-			return err
-		}
-		var l lease
-		if v := b.Get([]byte(name)); v != nil {
-			if err := json.Unmarshal(v, &l); err != nil {
-				return err
-			}
-		}
-		if l.Holder != holder {
-			return nil
-		}
-		return b.Delete([]byte(name))
-	})
+	return nil
 }
 
 // EnqueueDelivery implements store.Outbox.

@@ -232,26 +232,34 @@ func (d *DB) DeleteOutboxMark(ctx context.Context, name string) error {
 	return nil
 }
 
-// TakeLease implements store.Outbox: one statement, so two replicas
-// taking a lapsed lease at once cannot both get it.
-func (d *DB) TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
-	var got string
-	err := d.pool.QueryRow(ctx, `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-		WHERE leases.holder = excluded.holder OR leases.until < $3
-		RETURNING holder`, name, holder, now, until).Scan(&got)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("lease %s: %w", name, err)
-	}
-	return got == holder, nil
-}
+// leaseLock is the namespace of the transaction-level advisory locks, one
+// per lease name, that UpdateLease takes: a lease that is not there yet
+// has no row to lock.
+const leaseLock int32 = 0x6c656173 // "leas"
 
-// ReleaseLease implements store.Outbox.
-func (d *DB) ReleaseLease(ctx context.Context, name, holder string) error {
-	_, err := d.pool.Exec(ctx, "DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+// UpdateLease implements store.Outbox, under the name's advisory lock.
+func (d *DB) UpdateLease(ctx context.Context, name string, fn func(store.Lease) (store.Lease, bool)) error {
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", leaseLock, name); err != nil {
+			return err
+		}
+		var l store.Lease
+		err := tx.QueryRow(ctx, "SELECT holder, until FROM leases WHERE name = $1", name).Scan(&l.Holder, &l.Until)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		next, write := fn(l)
+		switch {
+		case !write:
+			return nil
+		case next.Holder == "":
+			_, err = tx.Exec(ctx, "DELETE FROM leases WHERE name = $1", name)
+		default:
+			_, err = tx.Exec(ctx, `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until`, name, next.Holder, next.Until)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("lease %s: %w", name, err)
 	}
