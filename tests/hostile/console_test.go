@@ -229,3 +229,33 @@ func firstEvents(t *testing.T, c *servertest.Console, path string) string {
 	}
 	return b.String()
 }
+
+// The marketplace takes a customer admin's role away, and later disables
+// the user: a console session made while they were an admin ends at once
+// each time (their next page sends them to sign in), and the role alone
+// does not sign anyone in again.
+func TestConsoleSessionEndsWhenTheAdminRoleDoes(t *testing.T) {
+	srv := servertest.StartConfig(t, syncConfig())
+	k := newKit(t, srv)
+	k.ok("tenantSync", tenant("T9", 1, "Console tenant"))
+	k.ok("authSync", users("T9", 1, kitUser("ada", "", "admin", "true")))
+	u := userNamed(t, srv, "mkt-T9", "ada")
+	tok := userToken(t, srv, u.ID)
+	c := srv.ConsoleSignIn(t, tok)
+	if status, body := c.Get("/console/org"); status != http.StatusOK || !strings.Contains(body, "Name of ada") {
+		t.Fatalf("the admin's organisation page: %d\n%s", status, body)
+	}
+	k.ok("authSync", users("T9", 2, kitUser("ada", "", "user", "true")))
+	if status, _ := c.Get("/console/org"); status != http.StatusSeeOther {
+		t.Fatalf("after the marketplace took the admin role away: %d", status)
+	}
+	if status, _ := srv.NewConsole(t).SignIn(tok); status != http.StatusUnauthorized {
+		t.Fatalf("signing in again without the role: %d", status)
+	}
+	k.ok("authSync", users("T9", 2, kitUser("ada", "", "admin", "true")))
+	c = srv.ConsoleSignIn(t, tok)
+	k.ok("authSync", users("T9", 2, kitUser("ada", "", "admin", "false")))
+	if status, _ := c.Get("/console/org"); status != http.StatusSeeOther {
+		t.Fatalf("after the marketplace disabled the user: %d", status)
+	}
+}

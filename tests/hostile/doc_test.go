@@ -28,7 +28,8 @@
 // authorization requests), metrics_test.go (scrapes
 // without the metrics token, label cardinality under made-up ops and
 // paths), console_test.go (a customer's admin in the web console tries
-// another organisation's ids on every page, live part and form).
+// another organisation's ids on every page, live part and form; their
+// session ends with their admin role).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.

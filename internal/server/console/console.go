@@ -324,6 +324,9 @@ func (s *Service) call(ctx context.Context, v *who, method, path string, in, out
 
 // status is the HTTP status an error from call is shown with.
 func status(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
 	var e *apiError
 	if errors.As(err, &e) {
 		return e.Status

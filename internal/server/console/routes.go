@@ -137,7 +137,12 @@ func (s *Service) action(name, method string, build func(r *http.Request) (strin
 			s.fail(w, p, &apiError{http.StatusBadRequest, wire.CodeBadRequest, body.(string)})
 			return
 		}
-		if err := s.call(r.Context(), v, method, path, body, nil); err != nil {
+		err := s.call(r.Context(), v, method, path, body, nil)
+		// Who did what, by the console session (its id, never its secret):
+		// the admin API's own log lines do not know the console's caller.
+		s.log.Info("console action", "session", v.session, "operator", v.Operator, "role", v.Role, "org", v.OrgID,
+			"method", method, "path", adminapi.Prefix+path, "status", status(err))
+		if err != nil {
 			p.Title = p.T["refused"]
 			s.fail(w, p, err)
 			return
