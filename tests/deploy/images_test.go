@@ -157,3 +157,44 @@ func TestWorkerImageSolvesADeck(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestWorkerImageSandboxNeeds: what the chart asks for the workers is
+// what their sandbox needs. In a user namespace of its own (the pod's
+// hostUsers: false) with /proc unmasked (procMount: Unmasked), without
+// privilege, the worker builds its bubblewrap sandbox and goes on to dial
+// iscd; with /proc masked, as runtimes mask it by default, it refuses to
+// start.
+func TestWorkerImageSandboxNeeds(t *testing.T) {
+	pm := podman(t)
+	_, tag := built(t)
+	img := image(t, "iscd-worker", tag)
+	for _, c := range []struct {
+		name, want string
+		opts       []string
+	}{
+		{"unmasked", `"msg":"solvers run in a sandbox"`, []string{"--security-opt", "unmask=ALL"}},
+		{"masked", "Can't mount proc", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := "iscd-worker-sandbox-test-" + c.name
+			tryRun(nil, pm, "rm", "-f", name)
+			args := append([]string{"run", "-d", "--name", name, "--read-only", "--network=none",
+				"--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536", "--tmpfs", "/tmp", "--tmpfs", "/var/lib/iscd:rw,mode=1777",
+				"-e", "ISCD_WORKER_TOKEN=isw_0000000000000000_x"}, c.opts...)
+			args = append(args, img, "--server=http://127.0.0.1:1", "--dir=/var/lib/iscd/jobs", "--solver=calculix", "--solver-open-files=1024")
+			run(t, nil, pm, args...)
+			t.Cleanup(func() { tryRun(nil, pm, "rm", "-f", "-t", "0", name) })
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				logs, _ := exec.Command(pm, "logs", name).CombinedOutput() // the container's stderr is podman's
+				if strings.Contains(string(logs), c.want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no %q from the worker in 30 s:\n%s", c.want, logs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -176,7 +176,7 @@ func (s *stack) down() {
 		if s.t.Failed() {
 			names, _ := tryRun(nil, s.pm, "ps", "-a", "--filter", "pod="+p, "--format", "{{.Names}}")
 			for _, c := range strings.Fields(names) {
-				if out, err := tryRun(nil, s.pm, "logs", "--tail", "30", c); err == nil && out != "" {
+				if out, err := exec.Command(s.pm, "logs", "--tail", "30", c).CombinedOutput(); err == nil && len(out) > 0 {
 					s.t.Logf("%s, its last lines:\n%s", c, out)
 				}
 			}
@@ -379,7 +379,8 @@ func (s *stack) migrationJob(t *testing.T) {
 	job := find(t, objs, "Job", "iscd-migrate")
 	s.play(s.pod(job, "iscd-migrate"))
 	code := strings.TrimSpace(run(t, nil, s.pm, "wait", "iscd-migrate-migrate"))
-	logs := run(t, nil, s.pm, "logs", "iscd-migrate-migrate")
+	out, _ := exec.Command(s.pm, "logs", "iscd-migrate-migrate").CombinedOutput()
+	logs := string(out)
 	if code != "0" || !strings.Contains(logs, "up to date") {
 		t.Fatalf("the migration Job ended with %s:\n%s", code, logs)
 	}
