@@ -1,13 +1,17 @@
 package hostile_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -254,6 +258,38 @@ func TestFederationAuthorizeFlood(t *testing.T) {
 			t.Fatalf("request %d: to %q", i, loc)
 		case i == 60 && loc.Query().Get("error") != "temporarily_unavailable":
 			t.Fatalf("request 61: to %q, want the program told to wait", loc)
+		}
+	}
+}
+
+// TestFederationClientSecretNotInTheStore: a copy of the store's file
+// holds an organisation's client secret at its provider in no form; iscd
+// still signs users in with it (it is sealed under the KEK, which is not
+// in the file).
+func TestFederationClientSecretNotInTheStore(t *testing.T) {
+	keysOnBolt(t)
+	s, h := fedSetUp(t)
+	ctx := context.Background()
+	id, _ := h.Client(t, s.AdminURL+signin.CallbackPath)
+	secret := "fed-" + strings.Repeat("S3cr3t", 6)
+	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/acme", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: h.Issuer,
+		ClientID: id, ClientSecret: secret, Domains: []string{"acme.example"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Hydra knows the client by the secret it made; this one is iscd's
+	// word alone: what matters is that it is nowhere in the file.
+	s.Stop()
+	dump, err := os.ReadFile(filepath.Join(s.DataDir, "iscd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(dump, []byte(`"sealedSecret":"ISKE1.`)) {
+		t.Fatal("no sealed client secret in the dump: the search looks at the wrong bytes")
+	}
+	for _, form := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), base64.RawURLEncoding.EncodeToString([]byte(secret)),
+		hex.EncodeToString([]byte(secret))} {
+		if bytes.Contains(dump, []byte(form)) {
+			t.Fatalf("the store's file holds the client secret as %q", form)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/server/signin"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/sdk"
 )
 
 func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
@@ -270,4 +271,47 @@ func TestDeviceGrantThroughTheProvider(t *testing.T) {
 	if status != http.StatusOK || tok["user"].(map[string]any)["email"] != "ada@acme.example" {
 		t.Fatalf("the program's poll: %d %v", status, tok)
 	}
+}
+
+// TestFederatedSignInRefreshAndSignOut: a sign-in through the provider
+// is the device grant's kind of sign-in: each refresh rotates the
+// refresh token (the access token opens sessions), a rotated-away token
+// presented again revokes the whole sign-in and ends its session, and
+// sign-out (revoke) ends a new sign-in's session too.
+func TestFederatedSignInRefreshAndSignOut(t *testing.T) {
+	f := setUp(t)
+	refresh := func(rt string) (int, map[string]any) {
+		return f.s.PostForm(t, signin.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {f.s.Product},
+			"device": {"fp"}, "refresh_token": {rt}})
+	}
+	session := func(access string) *sdk.Client {
+		c, err := sdk.Init(ctx, sdk.Config{Endpoint: f.s.Endpoint, Token: access, ProductID: f.s.Product, WorkspaceDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("a session with the access token: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	back, verifier := f.signIn(t, "ada@acme.example", "ada")
+	_, first := f.redeem(t, back, verifier)
+	status, second := refresh(first["refresh_token"].(string))
+	if status != http.StatusOK || second["refresh_token"] == first["refresh_token"] {
+		t.Fatalf("refresh: %d %v", status, second)
+	}
+	c := session(second["access_token"].(string))
+	if status, body := refresh(first["refresh_token"].(string)); status != http.StatusBadRequest || !strings.Contains(body["error_description"].(string), "revoked") {
+		t.Fatalf("the rotated-away token again: %d %v", status, body)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
+	if status, _ := refresh(second["refresh_token"].(string)); status != http.StatusBadRequest {
+		t.Fatalf("the newest token of the revoked sign-in: %d", status)
+	}
+
+	back, verifier = f.signIn(t, "ada@acme.example", "ada")
+	_, tok := f.redeem(t, back, verifier)
+	c = session(tok["access_token"].(string))
+	if status, _ := f.s.PostForm(t, signin.RevokePath, url.Values{"token": {tok["refresh_token"].(string)}}); status != http.StatusOK {
+		t.Fatalf("revoke: %d", status)
+	}
+	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
 }
