@@ -20,7 +20,8 @@
 // refresh token replayed after rotation, another organisation's user
 // code, guessing codes, a flood of starts), unifiedlogin_test.go (the
 // marketplace's unified login: its callback from another browser, made-up
-// and replayed codes, a revoked user, a withdrawn application or tenant),
+// and replayed codes, a revoked user, a withdrawn application or tenant,
+// user info past its bounds),
 // federation_test.go (the browser sign-in and OpenID Connect providers,
 // against Ory Hydra: a provider's callback in another browser, a code
 // intercepted on its way to the loopback, redirects off this machine, a

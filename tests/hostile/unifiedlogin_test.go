@@ -171,3 +171,28 @@ func TestUnifiedLoginWithdrawn(t *testing.T) {
 		t.Fatalf("a deleted tenant's sign-in: %d %v", resp.StatusCode, got)
 	}
 }
+
+// TestUnifiedLoginUserInfoBounded: what the unified login says of a user
+// is bounded before iscd keeps it — a user info answer past 64 KiB is
+// refused, a field past 256 bytes is not kept.
+func TestUnifiedLoginUserInfoBounded(t *testing.T) {
+	srv, ul, _ := ulSetup(t)
+	ul.AddUser(unifiedlogintest.User{Password: "pw", UserInfo: unifiedlogin.UserInfo{UserName: "huge", Name: strings.Repeat("N", 70<<10), Tenant: "T-U"}})
+	ul.AddUser(unifiedlogintest.User{Password: "pw", UserInfo: unifiedlogin.UserInfo{UserName: "long", Name: strings.Repeat("N", 1000),
+		Email: strings.Repeat("e", 1000) + "@x.example", Tenant: "T-U"}})
+
+	b := ulBrowser(t)
+	ulAuthorize(t, srv, b, "mkt-T-U")
+	if got := loopbackAnswer(ulLogin(t, ul, b, "huge", "pw")); got.Get("error") != "access_denied" {
+		t.Fatalf("a user info of 70 KiB: the loopback got %v", got)
+	}
+	b = ulBrowser(t)
+	ulAuthorize(t, srv, b, "mkt-T-U")
+	if got := loopbackAnswer(ulLogin(t, ul, b, "long", "pw")); got.Get("code") == "" {
+		t.Fatalf("a user with long fields: the loopback got %v", got)
+	}
+	u := userNamed(t, srv, "mkt-T-U", "long")
+	if u.Name != "long" || u.Email != "" {
+		t.Fatalf("kept name %.20q (%d bytes), email %.20q", u.Name, len(u.Name), u.Email)
+	}
+}

@@ -40,6 +40,9 @@ const CallbackPath = signin.ChooserPath + "/unified"
 // idPrefix marks this kind's provider ids: "unified:<org>".
 const idPrefix = "unified:"
 
+// maxField bounds each field of user info that iscd keeps.
+const maxField = 256
+
 // Config says where the unified login is.
 type Config struct {
 	// LoginPage is the login page, {appId} in it;
@@ -200,8 +203,14 @@ func (p *upstream) Identify(ctx context.Context, code string, _ signin.UpstreamR
 	if info.Tenant != tenant {
 		return signin.Claims{}, fmt.Errorf("unified login: user info's tenant %q is not organisation %s's (%q)", info.Tenant, p.org.ID, tenant)
 	}
-	if info.UserName == "" || len(info.UserName) > 256 {
-		return signin.Claims{}, errors.New("unified login: user info has no userName")
+	if info.UserName == "" || len(info.UserName) > maxField {
+		return signin.Claims{}, errors.New("unified login: user info has no userName (or one past 256 bytes)")
+	}
+	// What is kept of a user is bounded as authSync bounds it.
+	for _, f := range []*string{&info.Name, &info.Email, &info.Mobile, &info.OrganizationCode, &info.Role} {
+		if len(*f) > maxField {
+			*f = ""
+		}
 	}
 	id := marketplace.UserID(tenant, info.UserName)
 	if err := p.firstSignIn(ctx, id, info); err != nil {
