@@ -238,6 +238,14 @@ func TestChartSizes(t *testing.T) {
 			t.Errorf("%s: iscd's database is %v, not the trial's", sz.values, get(env, 0))
 		}
 	}
+	// The database's URL may come from a Secret, for serve and the migration.
+	objs := objects(t, helmTemplate(t, "sizes/company.yaml", "database.urlSecret.name=iscd-db-url"))
+	for _, w := range []object{find(t, objs, "Deployment", "iscd"), find(t, objs, "Job", "iscd-migrate")} {
+		e := get(w, "spec", "template", "spec", "containers", 0, "env", 0)
+		if str(e, "name") != "ISCD_DB" || get(e, "value") != nil || str(e, "valueFrom", "secretKeyRef", "name") != "iscd-db-url" {
+			t.Errorf("%s: ISCD_DB is %v, not the Secret's", w.name(), e)
+		}
+	}
 	if _, err := tryRun(nil, tool(t, "helm"), "template", "iscd", chart, "-f", filepath.Join(chart, "sizes/team.yaml"), "--set", "database.url="); err == nil ||
 		!strings.Contains(err.Error(), "database.url is required") {
 		t.Errorf("a chart without a database rendered: %v", err)

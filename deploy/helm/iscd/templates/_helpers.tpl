@@ -73,10 +73,16 @@ seccompProfile:
 {{- end -}}
 {{- end -}}
 
-{{/* The store's URL for serve and the migration Job. */}}
+{{/* The store's URL for serve and the migration Job: from a Secret when
+database.urlSecret names one, else database.url (it holds no password). */}}
 {{- define "iscd.storeEnv" -}}
 - name: ISCD_DB
+{{- if .Values.database.urlSecret.name }}
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.database.urlSecret.name }}, key: {{ .Values.database.urlSecret.key }}}
+{{- else }}
   value: {{ include "iscd.databaseURL" . | quote }}
+{{- end }}
 {{- end -}}
 
 {{- define "iscd.dbPasswordVolume" -}}
