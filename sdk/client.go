@@ -37,6 +37,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/iscsdk/iscsdk/internal/chunksync"
 	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/transport"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -94,10 +95,10 @@ type Client struct {
 	asyncMu     sync.Mutex     // guards closing and asyncWG.Add
 	closing     bool           // ShutOut waits for asyncWG: start nothing more
 	licenses    *keeper
-	files       *fileIndex  // where local files came from
-	stat        *statCache  // what local files held when last read or written
-	up, down    *linkMeter  // the link's bandwidth-delay product, each way
-	cache       *chunkCache // chunks downloaded before
+	files       *fileIndex       // where local files came from
+	stat        *statCache       // what local files held when last read or written
+	up, down    *chunksync.Meter // the link's bandwidth-delay product, each way
+	cache       *chunkCache      // chunks downloaded before
 	pickers     pickerWaits
 	upgrades    *upgrader
 	solves      *solveRouter // the service's job events, to the Solve waiting
@@ -155,7 +156,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
 	c.stat = &statCache{dir: filepath.Join(cfg.WorkspaceDir, "stat"), workspace: cfg.WorkspaceDir, now: time.Now, window: racyWindow}
-	c.up, c.down = &linkMeter{}, &linkMeter{}
+	c.up, c.down = &chunksync.Meter{}, &chunksync.Meter{}
 	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
 	c.upgrades = newUpgrader(c)
 	c.solves = newSolveRouter()

@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/chunksync"
 	"github.com/iscsdk/iscsdk/internal/cloudpath"
+	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/internal/wire"
@@ -35,11 +36,16 @@ var (
 
 // Transfer tuning.
 const (
-	haveBatchBytes = 8 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see linkMeter)
-	saveAttempts   = 5       // a save or open survives this many dropped connections
+	haveBatchBytes = 8 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see chunksync.Meter)
+	saveAttempts   = 5       // a transfer survives this many dropped connections (transferPolicy)
 	progressEvery  = 100 * time.Millisecond
 	transferTimout = 30 * time.Minute
 )
+
+// transferPolicy repeats a transfer (a save, an open, a job's upload, its
+// outputs' or an upgrade's download) whose connection dropped: it
+// resumes, sending or fetching only what did not arrive.
+var transferPolicy = link.Policy{Attempts: saveAttempts}
 
 // Progress reports a transfer: bytes of the files read (saving) or
 // written (opening) so far, of the total.
@@ -163,22 +169,27 @@ func (c *Client) SaveTo(ctx context.Context, localPath, cloudPath string, base i
 	// recognised when the retry sends it again.
 	saveID := token.ID()
 	useCache := true
-	for attempt := 1; ; attempt++ {
-		res, err = c.saveOnce(ctx, localPath, cp, base, saveID, useCache, opt)
-		sent, chunksSent = sent+res.BytesSent, chunksSent+res.ChunksSent
+	policy := transferPolicy
+	// Chunks of files the stat cache vouched for are gone from the
+	// service (their versions were deleted): read them all, once.
+	policy.Transient = func(err error) bool {
 		var we *wire.Error
-		if useCache && errors.As(err, &we) && we.Code == wire.CodeMissingChunks {
-			// Chunks of files the stat cache vouched for are gone from
-			// the service (their versions were deleted): read them all.
+		return useCache && errors.As(err, &we) && we.Code == wire.CodeMissingChunks
+	}
+	policy.Retrying = func(attempt int, err error) {
+		if !errors.Is(err, ErrDisconnected) {
 			c.stat.forget(localPath)
 			useCache = false
-			continue
-		}
-		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
-			break
+			return
 		}
 		c.log.Info("save interrupted, resuming", "path", cp, "attempt", attempt)
 	}
+	err = policy.Do(ctx, func(int) error {
+		var err error
+		res, err = c.saveOnce(ctx, localPath, cp, base, saveID, useCache, opt)
+		sent, chunksSent = sent+res.BytesSent, chunksSent+res.ChunksSent
+		return err
+	})
 	res.BytesSent, res.ChunksSent = sent, chunksSent // over every attempt
 	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
 		// The caller canceled: that is why the save ended, whatever
@@ -215,7 +226,7 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	for _, f := range files {
 		total += f.info.Size()
 	}
-	up := &uploader{c: c, ctx: ctx, res: &res, report: throttle(opt.Progress, cloudPath, total)}
+	up := newUploader(ctx, c, &res, throttle(opt.Progress, cloudPath, total))
 	var entries []manifest.File
 	for _, lf := range files {
 		entry, ok, read := up.unchanged(lf, known)
@@ -260,23 +271,42 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 	return res, nil
 }
 
-// uploader sends the chunks of a save in have/want rounds. A round runs
-// in the background while the next batch is chunked; its puts keep the
-// link's window full (linkMeter), and a batch covers half a second of the
-// link.
+// uploader sends the chunks of a save (or of a job's inputs) that the
+// service lacks, as chunksync does: in have/want rounds, one in the
+// background while the next batch is chunked, the puts keeping the link's
+// window full, a batch covering half a second of the link.
 type uploader struct {
 	c      *Client
 	ctx    context.Context
 	res    *SaveResult
 	report func(done int64, final bool)
 	done   int64
+	chunks *chunksync.Uploader
+}
 
-	batch      []manifest.Chunk // Data unused; Encoded copied
-	batchBytes int
+func newUploader(ctx context.Context, c *Client, res *SaveResult, report func(done int64, final bool)) *uploader {
+	return &uploader{c: c, ctx: ctx, res: res, report: report, chunks: chunksync.New(ctx, cloudChunks{c}, chunksync.Options{
+		Meter: c.up, BatchBytes: haveBatchBytes,
+		Sent: func(n int64) { res.BytesSent += n; res.ChunksSent++ },
+	})}
+}
 
-	round chan struct{} // closed when the round in the background ends; nil: none
-	mu    sync.Mutex    // guards what rounds write: res.BytesSent, res.ChunksSent, failed
-	fail  error         // of a round
+// cloudChunks is the service's chunk store as the SDK reaches it:
+// files.have, then each chunk in a frame of its own.
+type cloudChunks struct{ c *Client }
+
+func (r cloudChunks) Missing(ctx context.Context, ids []string) ([]string, error) {
+	var have wire.FilesHave
+	err := r.c.call(ctx, wire.OpFilesHave, wire.FilesHave{IDs: ids}, &have)
+	return have.IDs, err
+}
+
+func (cloudChunks) Head(dst []byte, id chunkstore.ID, size int) ([]byte, error) {
+	return wire.AppendFrameHead(dst, wire.Frame{Kind: wire.BinChunkPut, ChunkID: id}, size)
+}
+
+func (r cloudChunks) Put(ctx context.Context, ch *chunksync.Chunk) error {
+	return r.c.link.SendEncoded(ctx, ch.Frame(), nil)
 }
 
 // unchanged returns the manifest entry the stat cache holds for lf if its
@@ -307,7 +337,7 @@ func (u *uploader) unchanged(lf localFile, known *statSnapshot) (entry manifest.
 func (u *uploader) file(lf localFile) (manifest.File, error) {
 	entry, err := u.read(lf)
 	if err != nil {
-		u.wait()
+		u.chunks.Wait()
 	}
 	return entry, err
 }
@@ -322,12 +352,7 @@ func (u *uploader) read(lf localFile) (manifest.File, error) {
 		u.res.ChunksTotal++
 		u.done += int64(len(ch.Data))
 		u.report(u.done, false)
-		u.batch = append(u.batch, manifest.Chunk{ID: ch.ID, Encoded: append([]byte(nil), ch.Encoded...)})
-		u.batchBytes += len(ch.Encoded)
-		if u.batchBytes >= u.c.up.batch() || len(u.batch) >= wire.MaxHaveBatch {
-			return u.startRound()
-		}
-		return nil
+		return u.chunks.Add(ch)
 	})
 	if err != nil {
 		return entry, err
@@ -346,110 +371,7 @@ func (u *uploader) read(lf localFile) (manifest.File, error) {
 }
 
 // flush sends the batch and waits until every round ended.
-func (u *uploader) flush() error {
-	if err := u.startRound(); err != nil {
-		return err
-	}
-	return u.wait()
-}
-
-// startRound starts the batch's have/want round in the background, once
-// the previous round ended.
-func (u *uploader) startRound() error {
-	if err := u.wait(); err != nil || len(u.batch) == 0 {
-		return err
-	}
-	batch := u.batch
-	u.batch, u.batchBytes = nil, 0
-	done := make(chan struct{})
-	u.round = done
-	go func() {
-		defer close(done)
-		if err := u.send(batch); err != nil {
-			u.mu.Lock()
-			u.fail = err
-			u.mu.Unlock()
-		}
-	}()
-	return nil
-}
-
-// wait waits for the round in the background and returns the first
-// error of a round.
-func (u *uploader) wait() error {
-	if u.round != nil {
-		<-u.round
-		u.round = nil
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.fail
-}
-
-// send asks which chunks of batch are missing and sends those, as many in
-// flight as the link's window holds.
-func (u *uploader) send(batch []manifest.Chunk) error {
-	ids := make([]string, 0, len(batch))
-	for _, ch := range batch {
-		ids = append(ids, ch.ID.String())
-	}
-	var have wire.FilesHave
-	if err := u.c.call(u.ctx, wire.OpFilesHave, wire.FilesHave{IDs: ids}, &have); err != nil {
-		return err
-	}
-	missing := map[string]bool{}
-	for _, id := range have.IDs {
-		missing[id] = true
-	}
-	var (
-		wg    sync.WaitGroup
-		first error
-	)
-	link := u.c.up
-	for _, ch := range batch {
-		if !missing[ch.ID.String()] {
-			continue
-		}
-		delete(missing, ch.ID.String()) // the same chunk twice in a batch: once
-		n := int64(len(ch.Encoded))
-		if err := link.acquire(u.ctx, n); err != nil {
-			u.mu.Lock()
-			first = cmp.Or(first, err)
-			u.mu.Unlock()
-			break
-		}
-		u.mu.Lock()
-		failed := first != nil
-		u.mu.Unlock()
-		if failed {
-			link.release(n)
-			break
-		}
-		wg.Add(1)
-		go func(ch manifest.Chunk) {
-			defer wg.Done()
-			defer link.release(n)
-			sent := link.mark()
-			err := u.c.sendFrame(u.ctx, wire.Frame{Kind: wire.BinChunkPut, ChunkID: ch.ID, Payload: ch.Encoded}, nil)
-			if err == nil {
-				link.acked(sent, n)
-			}
-			u.mu.Lock()
-			defer u.mu.Unlock()
-			if err != nil && first == nil {
-				first = err
-			}
-			if err == nil {
-				u.res.BytesSent += n
-				u.res.ChunksSent++
-			}
-		}(ch)
-	}
-	wg.Wait()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return first
-}
+func (u *uploader) flush() error { return u.chunks.Flush() }
 
 // throttle turns a progress callback into one called at most every
 // progressEvery (and once at the end).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,12 +41,11 @@ func (c *Client) OpenFile(ctx context.Context, cloudPath string, opt OpenOptions
 		return OpenResult{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
 	var res OpenResult
-	for attempt := 1; ; attempt++ {
+	err = transferPolicy.Do(ctx, func(int) error {
+		var err error
 		res, err = c.openOnce(ctx, cp, checkout, progress)
-		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return res, fmt.Errorf("open %s: %w", cp, err)
 	}
@@ -335,13 +333,13 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 			}
 		}
 		go func() {
-			sent := c.down.mark()
+			sent := c.down.Mark()
 			f, err := c.fetch(ctx, chunkOp, wire.FilesChunk{ID: ref.ID.String()}, wire.BinChunkData)
 			if err != nil {
 				ch <- fetched{err: err}
 				return
 			}
-			c.down.acked(sent, int64(len(f.Payload)))
+			c.down.Acked(sent, int64(len(f.Payload)))
 			if f.ChunkID != ref.ID {
 				ch <- fetched{err: fmt.Errorf("%w: asked for chunk %s, got %s", ErrProtocol, ref.ID, chunkstore.ID(f.ChunkID))}
 				return
@@ -362,8 +360,8 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 	h := sha256.New()
 	var ahead int64 // bytes of the chunks launched and not yet written
 	for i := range file.Chunks {
-		// As many chunks ahead as the link's window holds (see linkMeter).
-		for win := c.down.window(); next < len(file.Chunks) && (next <= i || ahead < win); next++ {
+		// As many chunks ahead as the link's window holds (see chunksync.Meter).
+		for win := c.down.Window(); next < len(file.Chunks) && (next <= i || ahead < win); next++ {
 			ahead += int64(file.Chunks[next].Size)
 			launch(next)
 		}

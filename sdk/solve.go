@@ -119,12 +119,7 @@ func (c *Client) Solve(ctx context.Context, modelPath string, opt SolveOptions) 
 	// has are not sent again.
 	report(SolveProgress{State: SolveUploading, Percent: -1})
 	var info wire.JobInfo
-	for attempt := 1; ; attempt++ {
-		err = c.submit(ctx, files, main, id, opt, &res, &info)
-		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
-			break
-		}
-	}
+	err = transferPolicy.Do(ctx, func(int) error { return c.submit(ctx, files, main, id, opt, &res, &info) })
 	if err != nil && ctx.Err() != nil { // canceled while uploading
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = c.tryCall(cctx, wire.OpJobsCancel, wire.JobRef{ID: id}, nil) // the submit may have reached the service
@@ -295,7 +290,7 @@ func newJobID() string {
 // a repeated submit names the same job).
 func (c *Client) submit(ctx context.Context, files []localFile, main, id string, opt SolveOptions, res *SolveResult, info *wire.JobInfo) error {
 	var sr SaveResult
-	up := &uploader{c: c, ctx: ctx, res: &sr, report: func(int64, bool) {}}
+	up := newUploader(ctx, c, &sr, func(int64, bool) {})
 	defer func() { res.BytesSent, res.ChunksSent = res.BytesSent+sr.BytesSent, res.ChunksSent+sr.ChunksSent }()
 	var entries []manifest.File
 	for _, lf := range files {
@@ -326,13 +321,11 @@ func (c *Client) submit(ctx context.Context, files []localFile, main, id string,
 // fetchOutputs downloads a finished job's outputs into dir.
 func (c *Client) fetchOutputs(ctx context.Context, id, dir string) ([]string, error) {
 	var f *wire.Frame
-	var err error
-	for attempt := 1; ; attempt++ {
+	err := transferPolicy.Do(ctx, func(int) error {
+		var err error
 		f, err = c.fetch(ctx, wire.OpJobsManifest, wire.JobRef{ID: id}, wire.BinManifest)
-		if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -347,12 +340,7 @@ func (c *Client) fetchOutputs(ctx context.Context, id, dir string) ([]string, er
 	var or OpenResult
 	for _, file := range m.Files {
 		dst := filepath.Join(dir, filepath.FromSlash(file.Path))
-		for attempt := 1; ; attempt++ {
-			err = c.download(ctx, wire.OpFilesChunk, file, dst, &or, func(int64) {})
-			if !errors.Is(err, ErrDisconnected) || attempt == saveAttempts || ctx.Err() != nil {
-				break
-			}
-		}
+		err := transferPolicy.Do(ctx, func(int) error { return c.download(ctx, wire.OpFilesChunk, file, dst, &or, func(int64) {}) })
 		if err != nil {
 			return names, fmt.Errorf("%s: %w", file.Path, err)
 		}

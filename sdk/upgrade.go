@@ -45,9 +45,6 @@ const (
 	UpgradeNotNewer      = "not_newer"
 )
 
-// upgradeAttempts: a download survives this many dropped connections.
-const upgradeAttempts = 5
-
 // upgrader keeps a client's upgrade state: the offer awaiting the host's
 // answer and the downloads in progress. What outlives the process is in
 // the workspace, under upgrades/<product>/.
@@ -389,24 +386,31 @@ func (u *upgrader) download(ctx context.Context, o wire.UpgradeOffer, progress f
 		}
 	}
 	report := throttle(progress, st.FileName, st.Size)
-	var err error
-	for attempt := 1; ; attempt++ {
-		var f *wire.Frame
-		if f, err = u.c.fetch(ctx, wire.OpUpgradesManifest, ref, wire.BinManifest); err == nil {
-			var m *manifest.Manifest
-			if m, err = manifest.Decode(f.Payload); err != nil {
-				return staged{}, res, UpgradeBadPackage, fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
-			}
-			if len(m.Files) != 1 || m.Files[0].Hash.String() != st.SHA256 || m.Files[0].Size != st.Size {
-				return staged{}, res, UpgradeBadPackage, fmt.Errorf("the package the service holds is not the one that was signed (SHA-256 %s, size %d)", st.SHA256, st.Size)
-			}
-			var done int64
-			err = u.c.download(ctx, wire.OpUpgradesChunk, m.Files[0], dst, &res, func(n int64) { done += n; report(done, false) })
-		}
-		if !errors.Is(err, ErrDisconnected) || attempt == upgradeAttempts || ctx.Err() != nil {
-			break
-		}
+	var bad error // the service's manifest is not the signed package's
+	policy := transferPolicy
+	policy.Retrying = func(attempt int, _ error) {
 		u.c.log.Info("upgrade download interrupted, resuming", "version", st.Version, "attempt", attempt)
+	}
+	err := policy.Do(ctx, func(int) error {
+		f, err := u.c.fetch(ctx, wire.OpUpgradesManifest, ref, wire.BinManifest)
+		if err != nil {
+			return err
+		}
+		m, err := manifest.Decode(f.Payload)
+		switch {
+		case err != nil:
+			bad = fmt.Errorf("%w: manifest: %v", ErrProtocol, err)
+		case len(m.Files) != 1 || m.Files[0].Hash.String() != st.SHA256 || m.Files[0].Size != st.Size:
+			bad = fmt.Errorf("the package the service holds is not the one that was signed (SHA-256 %s, size %d)", st.SHA256, st.Size)
+		}
+		if bad != nil {
+			return bad
+		}
+		var done int64
+		return u.c.download(ctx, wire.OpUpgradesChunk, m.Files[0], dst, &res, func(n int64) { done += n; report(done, false) })
+	})
+	if bad != nil {
+		return staged{}, res, UpgradeBadPackage, bad
 	}
 	if errors.Is(err, ErrProtocol) {
 		// A chunk or the whole file did not hash as signed: nothing was

@@ -220,7 +220,10 @@ func TestADropFailsTheCallsWaitingAndPolicyRepeatsThem(t *testing.T) {
 
 func TestPolicy(t *testing.T) {
 	refused := &wire.Error{Code: wire.CodeUnavailable}
-	transient := func(err error) bool { var we *wire.Error; return errors.As(err, &we) && we.Code == wire.CodeUnavailable }
+	transient := func(err error) bool {
+		var we *wire.Error
+		return errors.As(err, &we) && we.Code == wire.CodeUnavailable
+	}
 	for _, tc := range []struct {
 		name   string
 		policy Policy

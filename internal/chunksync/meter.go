@@ -1,4 +1,4 @@
-package sdk
+package chunksync
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Bounds of the transfer windows (see linkMeter).
+// Bounds of the transfer windows (see Meter).
 const (
 	minWindow    = 256 << 10 // bytes in flight, at least
 	maxWindow    = 8 << 20   // bytes in flight, at most: 2 BDP of 1 Gbit/s at 30 ms
@@ -17,7 +17,7 @@ const (
 	minRTTWindow = 10 * time.Second // an RTT sample counts this long
 )
 
-// linkMeter estimates a link's bandwidth-delay product from the chunks
+// Meter estimates a link's bandwidth-delay product from the chunks
 // that cross it, as TCP's BBR does: the round trip is the smallest seen
 // lately (a request that queued behind others took longer than the link
 // did), the rate the largest delivery rate lately (bytes acknowledged
@@ -25,7 +25,7 @@ const (
 // fill the link without queueing more than a round trip's worth of bytes
 // in front of a cancel, and a have/want round covers half a second of
 // the link: a fast link is filled, a slow one is not flooded.
-type linkMeter struct {
+type Meter struct {
 	mu        sync.Mutex
 	delivered int64 // bytes acknowledged, ever
 	rtt       time.Duration
@@ -37,21 +37,22 @@ type linkMeter struct {
 	wake     chan struct{} // closed when bytes leave flight
 }
 
-// A sendMark is what a request remembers of the link when it was sent.
-type sendMark struct {
+// A Mark is what a request remembers of the link when it was sent.
+type Mark struct {
 	at        time.Time
 	delivered int64
 }
 
-func (m *linkMeter) mark() sendMark {
+// Mark is taken as a request is sent.
+func (m *Meter) Mark() Mark {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return sendMark{at: time.Now(), delivered: m.delivered}
+	return Mark{at: time.Now(), delivered: m.delivered}
 }
 
-// acked records that the request sent at s was answered after n bytes
+// Acked records that the request sent at s was answered after n bytes
 // crossed the link for it.
-func (m *linkMeter) acked(s sendMark, n int64) {
+func (m *Meter) Acked(s Mark, n int64) {
 	now := time.Now()
 	rtt := max(now.Sub(s.at), time.Microsecond)
 	m.mu.Lock()
@@ -65,9 +66,9 @@ func (m *linkMeter) acked(s sendMark, n int64) {
 	}
 }
 
-// window is how many bytes to keep in flight: two bandwidth-delay
+// Window is how many bytes to keep in flight: two bandwidth-delay
 // products.
-func (m *linkMeter) window() int64 {
+func (m *Meter) Window() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.rate == 0 {
@@ -76,23 +77,25 @@ func (m *linkMeter) window() int64 {
 	return min(max(int64(2*m.rate*m.rtt.Seconds()), minWindow), maxWindow)
 }
 
-// batch is how many chunk bytes one have/want round covers: half a
-// second of the link (and four windows), between minBatch and
-// haveBatchBytes.
-func (m *linkMeter) batch() int {
-	w := m.window()
+// Batch is how many chunk bytes one have/want round covers: half a
+// second of the link (and four windows), between 1 MiB and most.
+func (m *Meter) Batch(most int) int {
+	w := m.Window()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.rate == 0 { // nothing measured yet: a small round measures the link
-		return minBatch
+		return min(minBatch, most)
 	}
-	return int(min(max(int64(m.rate*batchTime.Seconds()), 4*w, minBatch), haveBatchBytes))
+	return int(min(max(int64(m.rate*batchTime.Seconds()), 4*w, minBatch), int64(most)))
 }
 
-// acquire waits until n more bytes fit in the window (one request always
+// Acquire waits until n more bytes fit in the window (one request always
 // does) or ctx ends.
-func (m *linkMeter) acquire(ctx context.Context, n int64) error {
-	w := m.window()
+func (m *Meter) Acquire(ctx context.Context, n int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := m.Window()
 	for {
 		m.mu.Lock()
 		if m.inFlight == 0 || m.inFlight+n <= w {
@@ -110,12 +113,12 @@ func (m *linkMeter) acquire(ctx context.Context, n int64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		w = m.window()
+		w = m.Window()
 	}
 }
 
-// release takes n bytes out of flight.
-func (m *linkMeter) release(n int64) {
+// Release takes n bytes out of flight.
+func (m *Meter) Release(n int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.inFlight -= n
