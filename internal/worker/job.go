@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
+	"github.com/iscsdk/iscsdk/internal/chunksync"
 	"github.com/iscsdk/iscsdk/internal/link"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/solver/run"
@@ -403,7 +404,8 @@ func (w *Worker) report(ctx context.Context, j *job, dir string, state string, r
 	return w.link.SendFrame(ctx, wire.Frame{Kind: wire.BinJobDone, Header: hdr, Payload: enc}, nil)
 }
 
-// upload chunks one output file and sends the chunks iscd lacks.
+// upload chunks one output file and sends the chunks iscd lacks: in
+// rounds of up to 16 MiB, one put at a time.
 func (w *Worker) upload(ctx context.Context, j *job, p string) (manifest.File, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -414,52 +416,41 @@ func (w *Worker) upload(ctx context.Context, j *job, p string) (manifest.File, e
 	if err != nil {
 		return manifest.File{}, err
 	}
-	var batch []manifest.Chunk
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		ids := make([]string, len(batch))
-		for i, ch := range batch {
-			ids[i] = ch.ID.String()
-		}
-		var have wire.FilesHave
-		if err := w.link.Call(ctx, wire.OpWorkerHave, wire.WorkerHave{ID: j.lease.ID, Attempt: j.lease.Attempt, IDs: ids}, &have); err != nil {
-			return err
-		}
-		missing := map[string]bool{}
-		for _, id := range have.IDs {
-			missing[id] = true
-		}
-		for _, ch := range batch {
-			if !missing[ch.ID.String()] {
-				continue
-			}
-			delete(missing, ch.ID.String())
-			hdr, _ := json.Marshal(wire.JobChunk{ID: j.lease.ID, Attempt: j.lease.Attempt, Chunk: ch.ID.String()})
-			if err := w.link.SendFrame(ctx, wire.Frame{Kind: wire.BinJobChunk, Header: hdr, Payload: ch.Encoded}, nil); err != nil {
-				return err
-			}
-		}
-		batch = batch[:0]
-		return nil
-	}
-	var batchBytes int
-	entry, err := manifest.Build(ctx, f, func(ch manifest.Chunk) error {
-		batch = append(batch, manifest.Chunk{ID: ch.ID, Encoded: append([]byte(nil), ch.Encoded...)})
-		batchBytes += len(ch.Encoded)
-		if batchBytes >= 16<<20 || len(batch) >= wire.MaxHaveBatch {
-			batchBytes = 0
-			return flush()
-		}
-		return nil
-	})
+	up := chunksync.New(ctx, outputChunks{w.link, j.lease.ID, j.lease.Attempt}, chunksync.Options{BatchBytes: 16 << 20, Puts: 1})
+	entry, err := manifest.Build(ctx, f, up.Add)
 	if err != nil {
+		up.Wait()
 		return entry, err
 	}
-	if err := flush(); err != nil {
+	if err := up.Flush(); err != nil {
 		return entry, err
 	}
 	entry.Mode, entry.ModTime = info.Mode().Perm(), info.ModTime()
 	return entry, nil
+}
+
+// outputChunks is iscd's chunk store as a job's outputs reach it:
+// worker.have, then each chunk in a job chunk frame.
+type outputChunks struct {
+	link    *link.Link
+	job     string
+	attempt int
+}
+
+func (o outputChunks) Missing(ctx context.Context, ids []string) ([]string, error) {
+	var have wire.FilesHave
+	err := o.link.Call(ctx, wire.OpWorkerHave, wire.WorkerHave{ID: o.job, Attempt: o.attempt, IDs: ids}, &have)
+	return have.IDs, err
+}
+
+func (o outputChunks) Head(dst []byte, id chunkstore.ID, size int) ([]byte, error) {
+	hdr, err := json.Marshal(wire.JobChunk{ID: o.job, Attempt: o.attempt, Chunk: id.String()})
+	if err != nil {
+		return nil, err
+	}
+	return wire.AppendFrameHead(dst, wire.Frame{Kind: wire.BinJobChunk, Header: hdr}, size)
+}
+
+func (o outputChunks) Put(ctx context.Context, c *chunksync.Chunk) error {
+	return o.link.SendEncoded(ctx, c.Frame(), nil)
 }
