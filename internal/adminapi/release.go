@@ -1,14 +1,13 @@
 package adminapi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 
+	"github.com/iscsdk/iscsdk/internal/chunksync"
 	"github.com/iscsdk/iscsdk/internal/manifest"
 	"github.com/iscsdk/iscsdk/internal/release"
-	"golang.org/x/sync/errgroup"
 )
 
 // Statement is what a release published as req, of a package of size
@@ -23,8 +22,12 @@ func Statement(req PublishRelease, size int64, sha256 string) release.Statement 
 		Size: size, SHA256: sha256, InstallCommand: cmd}
 }
 
-// publishWindow is how many chunks go up at once.
-const publishWindow = 4
+// Release packages go up in rounds of releaseBatch chunks, releasePuts
+// at once.
+const (
+	releaseBatch = 64
+	releasePuts  = 4
+)
 
 // PublishRelease uploads a package read from pkg (chunked as cloud files
 // are: only the chunks iscd lacks are sent, so a publish that failed
@@ -35,52 +38,25 @@ const publishWindow = 4
 // bytes of pkg read and sent so far.
 func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.Reader, sign release.Signer, progress func(done int64)) (ReleasePublished, error) {
 	var out ReleasePublished
-	base := "/releases/" + req.ProductID + "/chunks/"
+	up := chunksync.New(ctx, releaseChunks{c, "/releases/" + req.ProductID + "/chunks/"}, chunksync.Options{BatchChunks: releaseBatch, Puts: releasePuts})
 	var (
-		batch []manifest.Chunk
-		done  int64
+		done   int64
+		chunks int
 	)
-	flush := func() error {
-		ids := ChunkIDs{}
-		for _, ch := range batch {
-			ids.IDs = append(ids.IDs, ch.ID.String())
-		}
-		var missing ChunkIDs
-		if err := c.Do(ctx, "POST", base+"have", ids, &missing); err != nil {
+	f, err := manifest.Build(ctx, pkg, func(ch manifest.Chunk) error {
+		if err := up.Add(ch); err != nil {
 			return err
 		}
-		want := map[string]bool{}
-		for _, id := range missing.IDs {
-			want[id] = true
-		}
-		var g errgroup.Group
-		g.SetLimit(publishWindow)
-		for _, ch := range batch {
-			if !want[ch.ID.String()] {
-				continue
-			}
-			delete(want, ch.ID.String())
-			g.Go(func() error { return c.DoRaw(ctx, "PUT", base+ch.ID.String(), ch.Encoded, nil) })
-		}
-		err := g.Wait()
-		batch = batch[:0]
-		return err
-	}
-	f, err := manifest.Build(ctx, pkg, func(ch manifest.Chunk) error {
-		batch = append(batch, manifest.Chunk{ID: ch.ID, Encoded: bytes.Clone(ch.Encoded)})
 		done += int64(len(ch.Data))
-		if len(batch) >= 64 {
-			if err := flush(); err != nil {
-				return err
-			}
-			if progress != nil {
-				progress(done)
-			}
+		if chunks++; chunks%releaseBatch == 0 && progress != nil {
+			progress(done)
 		}
 		return nil
 	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
+	if err == nil {
+		err = up.Flush()
+	} else {
+		up.Wait()
 	}
 	if err != nil {
 		return out, fmt.Errorf("upload the package: %w", err)
@@ -99,4 +75,21 @@ func (c *Client) PublishRelease(ctx context.Context, req PublishRelease, pkg io.
 	}
 	err = c.Do(ctx, "POST", "/releases", req, &out)
 	return out, err
+}
+
+// releaseChunks is iscd's release chunk store as the admin API reaches
+// it: POST …/chunks/have, then PUT …/chunks/{id} for each missing one.
+type releaseChunks struct {
+	c    *Client
+	base string // /releases/{product}/chunks/
+}
+
+func (r releaseChunks) Missing(ctx context.Context, ids []string) ([]string, error) {
+	var missing ChunkIDs
+	err := r.c.Do(ctx, "POST", r.base+"have", ChunkIDs{IDs: ids}, &missing)
+	return missing.IDs, err
+}
+
+func (r releaseChunks) Put(ctx context.Context, ch *chunksync.Chunk) error {
+	return r.c.DoRaw(ctx, "PUT", r.base+ch.ID.String(), ch.Encoded(), nil)
 }
