@@ -148,7 +148,7 @@ type who struct {
 	Operator bool
 	Role     adminapi.Role // an operator's: that of the admin token signed in with
 	OrgID    string        // a customer admin's organisation
-	Name     string        // what the header shows
+	Name     string        // a customer admin's name; an operator's admin token id
 	session  string        // the console session's id
 	csrf     string
 }
@@ -214,7 +214,7 @@ func (s *Service) caller(r *http.Request) *who {
 		if !s.adm.Active(ctx, parent) {
 			return nil
 		}
-		v.Operator, v.Role, v.Name = true, adminapi.Role(t.Role), parentPrefix+parent
+		v.Operator, v.Role, v.Name = true, adminapi.Role(t.Role), parent
 		return v
 	}
 	u, err := s.dir.User(ctx, t.UserID)

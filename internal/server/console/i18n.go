@@ -123,7 +123,7 @@ var words = map[string][2]string{
 	"dedup":          {"Saved by dedup", "去重节省"},
 	"notFound":       {"Not found", "未找到"},
 	"forbiddenHere":  {"Your role may only read this.", "您的角色只能查看此内容。"},
-	"adminRole":      {"admin", "管理员"},
+	"adminToken":     {"admin token", "管理令牌"},
 	"orgAdmin":       {"organisation admin", "组织管理员"},
 	"jobsRunningNow": {"Jobs queued or running", "排队或运行中的作业"},
 }

@@ -34,7 +34,7 @@ type page struct {
 	T                              map[string]string
 	Title, Intro                   string
 	Who                            *who
-	RoleName                       string
+	RoleName, WhoName              string
 	Nav                            []navItem
 	CSRF                           string
 	Here                           string // this page's path and query, where actions come back to
@@ -150,9 +150,9 @@ func (s *Service) newPage(w http.ResponseWriter, r *http.Request, v *who, title 
 	p.Title = p.T[title]
 	if v != nil {
 		p.CSRF = v.csrf
-		p.RoleName = string(v.Role)
+		p.RoleName, p.WhoName = string(v.Role), p.T["adminToken"]+" "+v.Name
 		if !v.Operator {
-			p.RoleName = p.T["orgAdmin"]
+			p.RoleName, p.WhoName = p.T["orgAdmin"], v.Name
 		}
 		p.Nav = s.nav(p, v, title)
 	}
