@@ -80,10 +80,11 @@ type Outbox interface {
 	UsageOutbox(ctx context.Context, state string, limit int) ([]OutboxRecord, error)
 	// OutboxStats counts the records.
 	OutboxStats(ctx context.Context) (OutboxStats, error)
-	// RequeueParked makes parked records pending and due at now (sns: those;
-	// none: every parked record), with attempts and reason cleared, and
-	// returns how many.
-	RequeueParked(ctx context.Context, sns []string, now time.Time) (int, error)
+	// UpdateParked runs fn, in one transaction, on the parked records
+	// (sns: those of these SNs; none: every parked record), stores what fn
+	// makes of each, and returns how many. Re-queuing them is the pusher's
+	// rule (marketpush.RequeueParked).
+	UpdateParked(ctx context.Context, sns []string, fn func(OutboxRecord) OutboxRecord) (int, error)
 
 	// EnqueueDelivery stores d, pending and due at once, unless its
 	// EventID has one, and returns the stored one: the first wins.

@@ -1,6 +1,7 @@
 package marketpush
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -82,7 +83,7 @@ func (m *Admin) requeue(w http.ResponseWriter, r *http.Request) {
 		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "at most 100000 metering numbers")
 		return
 	}
-	n, err := m.St.RequeueParked(r.Context(), in.MeteringSNs, time.Now().UTC())
+	n, err := RequeueParked(r.Context(), m.St, in.MeteringSNs, time.Now().UTC())
 	if err != nil {
 		admin.StoreFail(w, m.Log, "outbox", err)
 		return
@@ -108,4 +109,15 @@ func (m *Admin) order(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin.Reply(w, http.StatusOK, o)
+}
+
+// RequeueParked makes parked records pending and due at now (sns: those;
+// none: every parked record), with attempts, reason and warning cleared,
+// and returns how many: an operator's word that what made the
+// marketplace refuse them is fixed.
+func RequeueParked(ctx context.Context, st store.Outbox, sns []string, now time.Time) (int, error) {
+	return st.UpdateParked(ctx, sns, func(r store.OutboxRecord) store.OutboxRecord {
+		r.State, r.Attempts, r.Reason, r.NextTry, r.Warned = store.OutboxPending, 0, "", now, false
+		return r
+	})
 }

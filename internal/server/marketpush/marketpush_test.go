@@ -129,7 +129,7 @@ func TestRefusals(t *testing.T) {
 			}
 			// ...until re-queued after the fix.
 			r.mkt.RefuseInstance("mkt_bad", "")
-			if n, err := r.st.RequeueParked(ctx, nil, time.Now().UTC()); err != nil || n != 2 {
+			if n, err := marketpush.RequeueParked(ctx, r.st, nil, time.Now().UTC()); err != nil || n != 2 {
 				t.Fatalf("requeue = %d, %v", n, err)
 			}
 			if res := r.cycle(t); res.Sent != 2 {

@@ -209,8 +209,8 @@ func (d *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 	return s, nil
 }
 
-// RequeueParked implements store.Outbox.
-func (d *DB) RequeueParked(_ context.Context, sns []string, now time.Time) (int, error) {
+// UpdateParked implements store.Outbox.
+func (d *DB) UpdateParked(_ context.Context, sns []string, fn func(store.OutboxRecord) store.OutboxRecord) (int, error) {
 	n := 0
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		n = 0
@@ -248,8 +248,7 @@ func (d *DB) RequeueParked(_ context.Context, sns []string, now time.Time) (int,
 			return err
 		}
 		for _, r := range parked {
-			r.State, r.Attempts, r.Reason, r.NextTry, r.Warned = store.OutboxPending, 0, "", now, false
-			if err := putOutbox(b, p, r); err != nil {
+			if err := putOutbox(b, p, fn(r)); err != nil {
 				return err
 			}
 			n++

@@ -111,8 +111,8 @@ func (d *DB) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 	return s, nil
 }
 
-// RequeueParked implements store.Outbox.
-func (d *DB) RequeueParked(ctx context.Context, sns []string, now time.Time) (int, error) {
+// UpdateParked implements store.Outbox, the records' rows locked.
+func (d *DB) UpdateParked(ctx context.Context, sns []string, fn func(store.OutboxRecord) store.OutboxRecord) (int, error) {
 	n := 0
 	err := d.tx(ctx, func(tx pgx.Tx) error {
 		n = 0
@@ -122,8 +122,7 @@ func (d *DB) RequeueParked(ctx context.Context, sns []string, now time.Time) (in
 			return err
 		}
 		for _, r := range parked {
-			r.State, r.Attempts, r.Reason, r.NextTry, r.Warned = store.OutboxPending, 0, "", now, false
-			if err := putOutbox(ctx, tx, r); err != nil {
+			if err := putOutbox(ctx, tx, fn(r)); err != nil {
 				return err
 			}
 			n++

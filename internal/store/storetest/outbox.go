@@ -90,11 +90,18 @@ func TestOutbox(t *testing.T, b Backend) {
 		t.Errorf("stats = %+v; want 3 pending (1 warned, oldest %v), 1 sent, 1 parked", st, created)
 	}
 
-	// Re-queue: parked becomes pending, due now, reason gone.
-	if n, err := db.RequeueParked(ctx, []string{"sn-4", "nope"}, created); err != nil || n != 0 {
+	// Re-queue (as marketpush.RequeueParked does): parked becomes
+	// pending, due now, reason gone.
+	requeue := func(sns []string, now time.Time) (int, error) {
+		return db.UpdateParked(ctx, sns, func(r store.OutboxRecord) store.OutboxRecord {
+			r.State, r.Attempts, r.Reason, r.NextTry, r.Warned = store.OutboxPending, 0, "", now, false
+			return r
+		})
+	}
+	if n, err := requeue([]string{"sn-4", "nope"}, created); err != nil || n != 0 {
 		t.Errorf("RequeueParked(a sent record) = %d, %v; want 0", n, err)
 	}
-	if n, err := db.RequeueParked(ctx, nil, created.Add(2*time.Minute)); err != nil || n != 1 {
+	if n, err := requeue(nil, created.Add(2*time.Minute)); err != nil || n != 1 {
 		t.Fatalf("RequeueParked(all) = %d, %v; want 1", n, err)
 	}
 	due, _ = db.DueUsage(ctx, created.Add(2*time.Minute), 0)
