@@ -9,11 +9,14 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/envelope"
+	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/federation/hydratest"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/server/signin"
@@ -314,4 +317,50 @@ func TestFederatedSignInRefreshAndSignOut(t *testing.T) {
 		t.Fatalf("revoke: %d", status)
 	}
 	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
+}
+
+// TestClientSecretRewrappedWithTheKEK: a KEK rotation (a new KEK first in
+// the file, the old one kept, SIGHUP's re-wrap) re-wraps the providers'
+// client secrets: with the old KEK then gone from the file, users still
+// sign in through the provider.
+func TestClientSecretRewrappedWithTheKEK(t *testing.T) {
+	h := hydratest.Start(t)
+	file := filepath.Join(t.TempDir(), "iscd.kek")
+	oldKEK, _ := envelope.GenerateKEK()
+	if err := os.WriteFile(file, []byte(oldKEK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := envelope.LoadKeyring(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servertest.StartConfig(t, server.Config{KEK: kr})
+	f := fixture{s, h}
+	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
+	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/acme", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: h.Issuer,
+		ClientID: id, ClientSecret: secret, Domains: []string{"acme.example"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.AddUser(hydratest.User{Subject: "ada", Email: "ada@acme.example", EmailVerified: true, Name: "Ada"})
+
+	newKEK, _ := envelope.GenerateKEK()
+	if err := os.WriteFile(file, []byte(newKEK+"\n"+oldKEK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RewrapKeys(ctx); err != nil {
+		t.Fatalf("re-wrap: %v", err)
+	}
+	if err := os.WriteFile(file, []byte(newKEK+"\n"), 0o600); err != nil { // the old KEK retired
+		t.Fatal(err)
+	}
+	if err := kr.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	back, verifier := f.signIn(t, "ada@acme.example", "ada")
+	if status, tok := f.redeem(t, back, verifier); status != http.StatusOK {
+		t.Fatalf("a sign-in after the old KEK was retired: %v %d %v", back, status, tok)
+	}
 }
