@@ -131,15 +131,21 @@ func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, 
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// consoleHeaders are set on every answer of the console.
+var consoleHeaders = map[string]string{
+	"Content-Security-Policy":    csp,
+	"X-Frame-Options":            "DENY",
+	"X-Content-Type-Options":     "nosniff",
+	"Referrer-Policy":            "same-origin",
+	"Cache-Control":              "no-store",
+	"Cross-Origin-Opener-Policy": "same-origin",
+}
+
 // ServeHTTP serves the console's pages.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	for k, v := range consoleHeaders {
+		w.Header().Set(k, v)
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

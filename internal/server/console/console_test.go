@@ -389,6 +389,9 @@ func TestBrowserSignIn(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(body, `http-equiv="refresh"`) {
 		t.Fatalf("back from the sign-in: %d\n%s", status, body)
 	}
+	if got := c.Answer.Get("Content-Security-Policy"); !strings.Contains(got, "style-src 'self'") {
+		t.Errorf("the page back from the sign-in is not under the console's CSP: %q", got)
+	}
 	if status, _ := c.Get("/console/"); status != http.StatusSeeOther || c.Answer.Get("Location") != "/console/org" {
 		t.Fatalf("the console after the browser sign-in: %d %s", status, c.Answer.Get("Location"))
 	}

@@ -253,6 +253,11 @@ func (s *Service) browserSignIn(w http.ResponseWriter, r *http.Request) {
 // refused those who may not sign in at all): an organisation's admin gets
 // a console session, anyone else is told no.
 func (s *Service) signedIn(w http.ResponseWriter, r *http.Request, u store.User, _ string) {
+	// Served under the sign-in's path: the console's own headers, so its
+	// style sheet loads under its CSP.
+	for k, v := range consoleHeaders {
+		w.Header().Set(k, v)
+	}
 	if u.Role != store.RoleAdmin {
 		s.log.Info("console sign-in refused: not an organisation admin", "user", u.ID, "org", u.OrgID)
 		s.signInForm(w, r, s.newPage(w, r, nil, "signIn").T["notAdmin"], http.StatusForbidden)

@@ -133,7 +133,9 @@ func (h *Handler) appInfo(ctx context.Context, org, instance string) (string, *a
 		typ = appinfo.AES256
 	}
 	userID := "admin-" + instance
-	err := h.st.CreateUser(ctx, store.User{ID: userID, OrgID: org, Name: "Administrator", Created: h.now()})
+	// The organisation's admin: the web console shows them their
+	// organisation (docs/console.md).
+	err := h.st.CreateUser(ctx, store.User{ID: userID, OrgID: org, Name: "Administrator", Role: store.RoleAdmin, Created: h.now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return "", nil, err
 	}
