@@ -83,12 +83,12 @@ func TestSignInBrowser(t *testing.T) {
 	if in.Params["userId"] != server.DevUser || c.SessionID() == "" {
 		t.Fatalf("SignedIn: %v, session %q", in.Params, c.SessionID())
 	}
-	c.ShutOut()
+	c.Close()
 	again, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("the next start, with the kept refresh token: %v", err)
 	}
-	again.ShutOut()
+	again.Close()
 }
 
 // TestSignInBrowserFallsBackToTheDeviceGrant: when no browser opens, the
@@ -101,7 +101,7 @@ func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -128,7 +128,7 @@ func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	answered := make(chan string, 1)
 	open := browse(t, srv.AdminURL+"/signin", "", answered)
 	err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {

@@ -72,7 +72,12 @@ var reconnectBackoff = link.Backoff{Base: 250 * time.Millisecond, Max: 30 * time
 // ackEvery: acknowledge at least every this many events.
 const ackEvery = 64
 
-// Client is a connection to iscd. Its methods may be called from any goroutine.
+// Client is a connection to iscd and the Go calls over it: each takes a
+// context, waits for its answer and returns a typed result or an error
+// (errors.Is/As: the Err* values, *Error with the service's code). What
+// nobody asked for arrives as events (OnEvent, PollEvent). Its methods may
+// be called from any goroutine; Close ends it. Desk offers the same over
+// the calls of the SDK vendors already integrate.
 type Client struct {
 	cfg    Config
 	url    string

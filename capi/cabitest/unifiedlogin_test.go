@@ -173,7 +173,7 @@ func TestUnifiedLoginInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a session with jo's access token: %v", err)
 	}
-	c.ShutOut()
+	c.Close()
 
 	// jo signs out: the program revokes its sign-in and opens iscd's
 	// sign-out page, which sends the browser through the unified login's

@@ -418,7 +418,7 @@ func TestStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.ShutOut()
+	defer c.Close()
 	local := filepath.Join(t.TempDir(), "part.inp")
 	if err := os.WriteFile(local, bytes.Repeat([]byte("*NODE\n1,0,0,0\n"), 1000), 0o600); err != nil {
 		t.Fatal(err)
