@@ -246,7 +246,9 @@ func redeemAt(t *testing.T, srv *servertest.Server, got url.Values, verifier str
 // in, back to iscd's registered callback and to the program's loopback;
 // the program gets SIGNED_IN as the user authSync made. Signing out, its
 // SignedOut event names the page that signs the browser out of the
-// unified login too. A user the marketplace disabled gets ISCSDK_E_DENIED.
+// unified login too. The device grant (no browser on the program's
+// machine) confirms through the unified login as well. A user the
+// marketplace disabled gets ISCSDK_E_DENIED.
 func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
 	bin := chromiumPath()
 	if bin == "" {
@@ -311,6 +313,36 @@ func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
 	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "You are signed out") || len(unifiedLogin.Logouts()) != before+1 {
 		t.Fatalf("after the logout page: %q at %s; the unified login's logouts %v", got, tab.eval(`location.href`), unifiedLogin.Logouts())
 	}
+
+	// The device grant, for a program that cannot open a browser (an SSH
+	// session): the page it names carries the organisation, and "sign in
+	// with your organisation's account" goes to the unified login; back on
+	// iscd the page says what would sign in, as whom; the user says yes.
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir()}, "signin", "device", org)
+	prompt := strings.Fields(p.expect("PROMPT "))
+	if len(prompt) != 2 || !strings.HasSuffix(prompt[1], "&org="+org) {
+		t.Fatalf("the device prompt: %v", prompt)
+	}
+	tab.navigate(prompt[1])
+	tab.click(`document.querySelector("button[value=organisation]")`)
+	if got := tab.eval(`location.origin + location.pathname`); got != unifiedLogin.URL+"/unified-login/" {
+		t.Fatalf("the device page's organisation sign-in went to %s:\n%s", tab.eval(`location.href`), tab.eval(`document.body.innerText`))
+	}
+	tab.eval(`document.getElementById("username").value = "ann"`)
+	tab.eval(`document.getElementById("password").value = "pw-ann"`)
+	tab.click(`document.querySelector("button[type=submit]")`)
+	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "as Ann Example (UL tenant)") {
+		t.Fatalf("the confirmation step after the unified login: %q", got)
+	}
+	tab.click(`document.querySelector("button[value=approve]")`)
+	if got := tab.eval(`document.getElementById("message").textContent`); !strings.Contains(got, "it is signed in") {
+		t.Fatalf("the page after confirming: %q", got)
+	}
+	if again := strings.Fields(p.expect("SIGNED_IN ")); again[0] != who[0] {
+		t.Fatalf("the device grant signed in as %v, not %v", again, who)
+	}
+	p.stdin.Write([]byte("STAY\n"))
+	p.finish()
 
 	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-denied", org)
 	if got := signIn(p, "dan"); !strings.Contains(got, "You are not signed in") {

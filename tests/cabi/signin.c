@@ -3,7 +3,7 @@
 ** `signin SCENARIO` with iscd's dev.env in the environment but no token
 ** (ISCSDK_TOKEN empty), ISCSDK_WORKSPACE set.
 **
-**   device  iscsdk_sign_in: prints "PROMPT <userCode> <url>" when the
+**   device [ORG]  iscsdk_sign_in: prints "PROMPT <userCode> <url>" when the
 **           prompt event comes (the driver confirms the code on the page),
 **           then "SIGNED_IN <userId>"; reads "SIGN OUT" or "STAY" from stdin
 **           (signed out: "SIGNED_OUT <logoutUrl>")
@@ -91,7 +91,7 @@ int main(int argc, char** argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(scenario, "device") == 0) {
         c = make(1);
-        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_OK);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, argc > 2 ? argv[2] : NULL, 0), ISCSDK_OK);
         CHECK(signal_wait(&signed_in, 1, 10));
         CHECK(atomic_load(&prompts) == 1);
         /* Signed in: a second sign-in is refused. */

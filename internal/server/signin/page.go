@@ -120,6 +120,7 @@ var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
 <p>{{.T.intro}}</p>
 <form method="post" action="/device">
 <input type="hidden" name="lang" value="{{.Lang}}">
+{{if .Org}}<input type="hidden" name="org" value="{{.Org}}">{{end}}
 <p><label for="user_code">{{.T.code}}</label><br>
 <input id="user_code" name="user_code" value="{{.Code}}" required maxlength="16" autocomplete="off" autocapitalize="characters" spellcheck="false"></p>
 <p><label for="api_token">{{.T.token}}</label><br>
@@ -146,13 +147,38 @@ type pageData struct {
 	// Federated: identity providers are configured, the page offers
 	// signing in through one instead of an API token.
 	Federated bool
+	// Org: the organisation the program named (?org= of the page's
+	// address): signing in through the organisation goes to its provider.
+	// Taken from the address, not the grant, which the page does not look
+	// at before a user is known.
+	Org string
+}
+
+// pageOrg is a page's ?org= (or the form's org), if it can be an
+// organisation id.
+func pageOrg(r *http.Request) string {
+	org := r.FormValue("org")
+	if org == "" || len(org) > 64 || strings.ContainsAny(org, "/?#&<>\"\x00") {
+		return ""
+	}
+	return org
 }
 
 func (s *Service) render(w http.ResponseWriter, status int, d pageData) {
 	pageHeaders(w)
+	if d.Federated && d.Nonce == "" && !d.Done {
+		// "Sign in with your organisation's account" posts here and is
+		// redirected on to the provider: form-action governs redirects
+		// too (as on the chooser).
+		w.Header().Set("Content-Security-Policy", chooserCSP)
+	}
 	w.WriteHeader(status)
 	pageTmpl.Execute(w, d)
 }
+
+// chooserCSP is the policy of a page whose form may end at an identity
+// provider (https) or a program's loopback.
+const chooserCSP = "default-src 'none'; form-action 'self' https: http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'"
 
 // pageHeaders are every sign-in page's.
 func pageHeaders(w http.ResponseWriter) {
@@ -172,7 +198,7 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	if grantID(code) == "" {
 		code = "" // only a code's characters go back into the page
 	}
-	s.render(w, http.StatusOK, pageData{Lang: l, T: text[l], Code: code, Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0})
+	s.render(w, http.StatusOK, pageData{Lang: l, T: text[l], Code: code, Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0, Org: pageOrg(r)})
 }
 
 var errBadCode = errors.New("unknown or expired user code")
@@ -189,7 +215,7 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := lang(r)
-	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0}
+	d := pageData{Lang: l, T: text[l], Dev: s.cfg.DevUserID != "", Federated: len(s.kinds()) > 0, Org: pageOrg(r)}
 	code := r.PostForm.Get("user_code")
 	if grantID(code) != "" {
 		d.Code = code
@@ -200,7 +226,7 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		// browser comes back to deviceSignedIn with the code. The grant is
 		// not looked at before a user is known (that would tell anyone
 		// which codes exist).
-		s.BeginSignIn(w, r, deviceThen, d.Code, "")
+		s.BeginSignIn(w, r, deviceThen, d.Code, d.Org)
 		return
 	}
 	if action != "approve" && action != "deny" {
@@ -425,7 +451,7 @@ func (s *Service) renderChooser(w http.ResponseWriter, r *http.Request, status i
 	pageHeaders(w)
 	// Its forms end elsewhere: at the organisation's provider (https), or,
 	// signed in with a token, at the program's loopback.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self' https: http://127.0.0.1:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Security-Policy", chooserCSP)
 	w.WriteHeader(status)
 	chooserTmpl.Execute(w, d)
 }

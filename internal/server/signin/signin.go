@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -239,11 +240,18 @@ func (s *Service) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		base := baseURL(r)
+		complete := base + VerificationPath + "?user_code=" + code
+		if org != "" {
+			// The page then signs the user in through that organisation's
+			// provider (the unified login's tenants have no email domain
+			// to be found by); the grant still takes only its users.
+			complete += "&org=" + url.QueryEscape(org)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"device_code":               deviceCode,
 			"user_code":                 code,
 			"verification_uri":          base + VerificationPath,
-			"verification_uri_complete": base + VerificationPath + "?user_code=" + code,
+			"verification_uri_complete": complete,
 			"expires_in":                int(s.cfg.GrantTTL / time.Second),
 			"interval":                  g.Interval,
 		})
