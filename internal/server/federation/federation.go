@@ -86,6 +86,9 @@ func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
 // Find implements signin.Upstreams: org's provider, else the one whose
 // domains hold email's.
 func (s *Service) Find(ctx context.Context, org, email string) (string, error) {
+	if org == "" && email == "" {
+		return "", signin.ErrNoUpstream
+	}
 	ps, err := s.st.OIDCProviders(ctx)
 	if err != nil {
 		return "", err
