@@ -1,6 +1,13 @@
 // Package store defines what iscd keeps between restarts and the interfaces
 // its backends implement. The embedded backend is boltstore; a PostgreSQL
 // backend implements the same interfaces.
+//
+// A backend keeps records and gives transactions over them (UpdateFile,
+// UpdateSeats, UpdateJob, UpdateLease, ...); it knows no business rule.
+// The rules (a save based on an old version conflicts, a seat lease
+// lapses, a job attempt is lost) are written once, in the service that
+// owns them, and run inside these transactions, so they hold alike on
+// either backend and across PostgreSQL replicas.
 package store
 
 import (
