@@ -6,6 +6,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server/federation/hydratest"
@@ -69,10 +70,12 @@ func TestBrowserSignInThroughOIDCInChromium(t *testing.T) {
 	}
 
 	p := start(t, env, "signin", "browser", org)
+	began := time.Now()
 	if got := signIn(p, "ada-sub"); !strings.Contains(got, "You are signed in") {
 		t.Fatalf("the loopback's page: %q", got)
 	}
 	who := strings.Fields(p.expect("SIGNED_IN "))
+	t.Logf("from the prompt to SIGNED_IN through Hydra's two pages in Chromium: %v", time.Since(began).Round(time.Millisecond))
 	if len(who) < 4 || who[1] != "ada@fed.example" || who[2] != org || strings.Join(who[3:], " ") != "Ada Lovelace" {
 		t.Fatalf("signed in as %v", who)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -95,6 +96,48 @@ func TestSignInCPP(t *testing.T) {
 		t.Fatalf("prompt %s: %v", prompt, err)
 	}
 	confirmCode(t, e.Params["userCode"], "approve")
+	if got := p.expect("SIGNED_IN "); !strings.Contains(got, `"userId":"demo"`) {
+		t.Fatalf("signed in: %s", got)
+	}
+	p.expect("SIGNED_OUT")
+	p.stdin.Close()
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("signin_cpp: %v\n%s%s", err, p.out.String(), p.stderr.String())
+	}
+}
+
+// TestSignInBrowserCPP: the C++ wrapper signs in through the browser
+// (Sdk::SignIn with ISCSDK_SIGN_IN_BROWSER): the page its prompt names is
+// iscd's authorization request; a browser (cookies, redirects) signs in
+// there as the demo user and is sent to the program's loopback; the
+// program is signed in, then out.
+func TestSignInBrowserCPP(t *testing.T) {
+	p := start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin_cpp", "browser")
+	var e struct{ Params map[string]string }
+	if err := json.Unmarshal([]byte(p.expect("PROMPT ")), &e); err != nil || e.Params["userCode"] != "" || !strings.Contains(e.Params["url"], "/oauth/authorize?") {
+		t.Fatalf("prompt %v: %v", e.Params, err)
+	}
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar}
+	resp, err := b.Get(e.Params["url"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	flow := regexp.MustCompile(`name="flow" value="([^"]+)"`).FindSubmatch(page)
+	if flow == nil {
+		t.Fatalf("no chooser:\n%s", page)
+	}
+	resp, err = b.PostForm(devEnv["ISCD_ADMIN_URL"]+"/signin", url.Values{"flow": {string(flow[1])}, "api_token": {devEnv["ISCSDK_TOKEN"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "You are signed in") {
+		t.Fatalf("the loopback's page:\n%s", page)
+	}
 	if got := p.expect("SIGNED_IN "); !strings.Contains(got, `"userId":"demo"`) {
 		t.Fatalf("signed in: %s", got)
 	}

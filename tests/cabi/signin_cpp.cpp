@@ -1,6 +1,7 @@
 // signin_cpp.cpp: the C++ wrapper's sign-in: Options::signIn, SignIn and
 // SignOut, events through RegisterEventRecall(std::function). Prints
-// "PROMPT <json>" (the driver confirms the code), "SIGNED_IN <json>",
+// "PROMPT <json>" (the driver confirms the code, or with the argument
+// "browser" signs in on the page the prompt names), "SIGNED_IN <json>",
 // then "SIGNED_OUT"; exits 0 when all came in order.
 #include <chrono>
 #include <condition_variable>
@@ -10,8 +11,9 @@
 
 #include "iscsdk/iscsdk.hpp"
 
-int main()
+int main(int argc, char** argv)
 {
+    const bool browser = argc > 1 && std::string(argv[1]) == "browser";
     std::mutex mu;
     std::condition_variable cv;
     int in = 0, out = 0;
@@ -36,7 +38,7 @@ int main()
         std::fflush(stdout);
         cv.notify_all();
     });
-    if (sdk.SignIn() != ISCSDK_OK) {
+    if (sdk.SignIn(std::string(), 0, browser ? ISCSDK_SIGN_IN_BROWSER : ISCSDK_SIGN_IN_DEVICE) != ISCSDK_OK) {
         std::printf("sign in: %s\n", iscsdk_last_error());
         return 1;
     }
