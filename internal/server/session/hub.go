@@ -92,9 +92,16 @@ const maxInflight = 32
 // replayBatch is how many stored events one store read fetches.
 const replayBatch = 256
 
+// Store is the part of iscd's store the hub uses: sessions with their
+// event logs, and the products programs connect as.
+type Store interface {
+	store.Sessions
+	Product(ctx context.Context, id string) (store.Product, error)
+}
+
 // Hub owns every live connection of the service.
 type Hub struct {
-	store store.Store
+	store Store
 	auth  Authenticator
 	log   *slog.Logger
 	cfg   Config
@@ -136,7 +143,7 @@ type live struct {
 
 // New returns a hub; register handlers with Handle and HandleFrame
 // before serving.
-func New(st store.Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub {
+func New(st Store, auth Authenticator, log *slog.Logger, cfg Config) *Hub {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
