@@ -40,10 +40,17 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	tab := startChromium(t, bin)
 	tab.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": false}, nil)
+	// Whatever the CSP blocks on a page is recorded (a page that needs
+	// something its policy forbids is broken in browsers).
+	tab.call("Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": `window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`}, nil)
 	shoot := func(name string) {
 		t.Helper()
 		if problems := tab.eval(a11y); problems != "" {
 			t.Errorf("%s: accessibility: %s", name, problems)
+		}
+		if v := tab.eval(`(window.cspViolations || ["no recorder"]).join("; ")`); v != "" {
+			t.Errorf("%s: blocked by its CSP: %s", name, v)
 		}
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), tab.screenshot(), 0o644); err != nil {
 			t.Fatal(err)
