@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
 // Each page reads through the admin API as the caller (s.call). For a
@@ -75,12 +77,12 @@ func expiry(p *page, t time.Time) string {
 }
 
 func (s *Service) licenseActions(v *who, p *page, l adminapi.License) []action {
-	if !v.may(adminapi.RoleLicenses) || l.Status == "RELEASED" {
+	if !v.may(adminapi.RoleLicenses) || l.Status == store.StatusReleased {
 		return nil
 	}
 	base := Path + "licenses/" + esc(l.ID) + "/"
 	var out []action
-	if l.Status == "FROZEN" {
+	if l.Status == store.StatusFrozen {
 		out = append(out, action{Path: base + "unfreeze", Label: p.T["unfreeze"], Of: l.ID})
 	} else {
 		out = append(out, action{Path: base + "freeze", Label: p.T["freeze"], Of: l.ID, Danger: true})
@@ -431,7 +433,7 @@ func (s *Service) orgPage(r *http.Request, v *who, p *page) error {
 	org := v.OrgID
 	if v.Operator {
 		if org = r.URL.Query().Get("org"); org == "" {
-			return &apiError{http.StatusBadRequest, "bad_request", "org: name the organisation (?org=ID)"}
+			return &apiError{http.StatusBadRequest, wire.CodeBadRequest, "org: name the organisation (?org=ID)"}
 		}
 		p.Title = p.T["orgs"] + " " + org
 	}
