@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -42,6 +43,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/signin"
 	"github.com/iscsdk/iscsdk/internal/server/signin/unified"
 	solverrun "github.com/iscsdk/iscsdk/internal/solver/run"
 	"github.com/iscsdk/iscsdk/internal/unifiedlogin"
@@ -152,6 +154,7 @@ func serve(args []string, stderr io.Writer) error {
 	kit := addKitFlags(fs)
 	unifiedPage := fs.String("unified-login-page", unifiedlogin.DefaultLoginPage, "the marketplace's unified login page, {appId} in it")
 	unifiedAPI := fs.String("unified-login-api", "", "base URL of the unified login's token, user-info and logout endpoints; default https:// + the tenant's domainName")
+	publicURL := fs.String("public-url", "", "the https:// address browsers and programs reach iscd at, when a proxy in front of it serves TLS: sign-in pages and the identity providers' callback (https://ISCD/signin/callback) are built on it; default: each request's own")
 	consoleTTL := fs.Duration("console-session-ttl", console.DefaultSessionTTL, "how long a sign-in to the web console (/console/) lasts")
 	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure although iscd serves plain HTTP: a proxy in front of it serves TLS (with --tls-cert they are)")
 	jobLease := fs.Duration("job-lease", jobs.DefaultLease, "how long a compute worker holds a job between renewals; a silent worker's job runs again elsewhere")
@@ -211,6 +214,9 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 
+	if u, err := url.Parse(*publicURL); *publicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "") {
+		return fmt.Errorf("--public-url %q: an http(s)://host[:port] address, nothing after it", *publicURL)
+	}
 	srv, err := server.Open(server.Config{
 		DataDir: *data, TLSCert: *tlsCert, TLSKey: *tlsKey, Dev: *dev,
 		KEK:       kek,
@@ -219,6 +225,7 @@ func serve(args []string, stderr io.Writer) error {
 		Chunks:       chunks, Jobs: jobs.Config{Lease: *jobLease, MaxWaiting: *maxWaiting}, DevWorker: worker.Config{Plugins: devPlugins, PluginHost: self(), Commands: devSolvers, Sandbox: *devSandboxCfg, NoSandbox: !bool(*devSandbox)},
 		Database: dsn, DatabasePassword: dbPassword, Limits: limits.config(), Metrics: metricsCfg,
 		Console: console.Config{SessionTTL: *consoleTTL, Secure: *consoleSecure},
+		SignIn:  signin.Config{PublicURL: *publicURL},
 	})
 	if err != nil {
 		return err

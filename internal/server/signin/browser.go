@@ -224,7 +224,7 @@ func (s *Service) toUpstream(w http.ResponseWriter, r *http.Request, tok, id str
 		s.pageError(w, r, http.StatusServiceUnavailable, "failed")
 		return
 	}
-	req := UpstreamRequest{RedirectURI: baseURL(r) + CallbackPath, State: tok, Nonce: rand.Text(), Verifier: rand.Text() + rand.Text()}
+	req := UpstreamRequest{RedirectURI: s.baseURL(r) + CallbackPath, State: tok, Nonce: rand.Text(), Verifier: rand.Text() + rand.Text()}
 	if _, err := s.flow(r.Context(), tok, func(f *store.BrowserFlow) error {
 		f.Provider, f.Nonce, f.Verifier = id, req.Nonce, req.Verifier
 		return nil
@@ -239,7 +239,7 @@ func (s *Service) toUpstream(w http.ResponseWriter, r *http.Request, tok, id str
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: FlowCookie, Value: tok, Path: ChooserPath, MaxAge: int(flowTTL / time.Second),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: strings.HasPrefix(s.baseURL(r), "https:"), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
@@ -262,7 +262,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		if f.Provider == "" || f.Verifier == "" {
 			return errBadFlow // not sent upstream, or back once already
 		}
-		req = UpstreamRequest{RedirectURI: baseURL(r) + CallbackPath, State: tok, Nonce: f.Nonce, Verifier: f.Verifier}
+		req = UpstreamRequest{RedirectURI: s.baseURL(r) + CallbackPath, State: tok, Nonce: f.Nonce, Verifier: f.Verifier}
 		f.Nonce, f.Verifier = "", "" // one callback per flow
 		return nil
 	})

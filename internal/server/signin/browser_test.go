@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/server/signin"
 )
@@ -181,5 +182,16 @@ func TestAuthorizeRequestChecked(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || loc.Host != "127.0.0.1:9" || loc.Query().Get("error") == "" {
 			t.Fatalf("%s: %d to %q", name, resp.StatusCode, resp.Header.Get("Location"))
 		}
+	}
+}
+
+// TestPublicURL: behind a proxy that serves TLS, the URLs iscd hands out
+// (the verification URI, the providers' callback) are built on
+// Config.PublicURL, not on the plain-HTTP request that reached it.
+func TestPublicURL(t *testing.T) {
+	s := servertest.StartConfig(t, server.Config{SignIn: signin.Config{PublicURL: "https://iscd.example/"}})
+	_, user, body := begin(t, s, nil)
+	if body["verification_uri"] != "https://iscd.example/device" || body["verification_uri_complete"] != "https://iscd.example/device?user_code="+user {
+		t.Fatalf("device authorization: %v", body)
 	}
 }

@@ -53,6 +53,12 @@ type Config struct {
 	RefreshTTL time.Duration // a refresh family's life, however often it rotates; 30 days
 	GrantTTL   time.Duration // a device code's life; 10 min
 	Interval   time.Duration // the least time between polls, and slow_down's step; 5 s
+	// PublicURL is the address browsers and programs reach iscd at
+	// (https://iscd.example, no trailing slash), when a proxy in front of
+	// iscd serves TLS: the verification URI and the identity providers'
+	// callback (registered at the providers) are built on it. "": the
+	// request's own scheme and host.
+	PublicURL string
 	// DevUserID, when set (dev mode), lets the verification page confirm
 	// as that user without a token.
 	DevUserID string
@@ -60,6 +66,7 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.AccessTTL <= 0 {
 		c.AccessTTL = 10 * time.Minute
 	}
@@ -239,7 +246,7 @@ func (s *Service) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 			writeError(w, &oauthError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again"})
 			return
 		}
-		base := baseURL(r)
+		base := s.baseURL(r)
 		complete := base + VerificationPath + "?user_code=" + code
 		if org != "" {
 			// The page then signs the user in through that organisation's
@@ -281,9 +288,13 @@ func (s *Service) sweepExpired(ctx context.Context) {
 	}
 }
 
-// baseURL is the address the program reached iscd at, for the
-// verification URI.
-func baseURL(r *http.Request) string {
+// baseURL is iscd's address for the URLs it hands out (the verification
+// URI, the providers' callback): Config.PublicURL, else the address the
+// request reached iscd at.
+func (s *Service) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

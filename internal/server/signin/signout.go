@@ -31,7 +31,7 @@ type Logouts interface {
 // of the provider is all it does (the program's tokens were revoked at
 // /oauth/revoke).
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {
-	back := baseURL(r) + SignedOutPath + "?lang=" + lang(r)
+	back := s.baseURL(r) + SignedOutPath + "?lang=" + lang(r)
 	if org := r.URL.Query().Get("org"); org != "" && len(org) <= 64 {
 		for _, kind := range s.kinds() {
 			lo, ok := kind.(Logouts)
