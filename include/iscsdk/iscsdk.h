@@ -632,8 +632,9 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 **   program named by $ISCSDK_BROWSER instead when set) and raises
 **   ISCSDK_EVENT_SIGN_IN_PROMPT with that URL (userCode empty: show the URL
 **   in case the window is not seen). The user signs in there — through
-**   their organisation's identity provider (OpenID Connect), or with an API
-**   token — and the browser comes back to the library on a loopback port
+**   their organisation's identity provider (OpenID Connect, or for a
+**   marketplace tenant the marketplace's unified login: pass the tenant's
+**   organisation as org), or with an API token — and the browser comes back to the library on a loopback port
 **   of this machine (http://127.0.0.1:<ephemeral port>/callback, RFC 8252;
 **   the authorization code with PKCE, state checked, one callback taken).
 **   When no browser can be opened (no display: an SSH session) the device
@@ -643,10 +644,12 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 **   page in any browser (on this machine or their phone), signs in there
 **   and confirms the code.
 **
-** The refresh token is kept for the user only (the Secret Service or
-** DPAPI, else a 0600 file in the workspace), so the next iscsdk_init() is
-** signed in without asking; access tokens live in memory only and are
-** renewed before each connection.
+** The refresh token is kept for the user only — sealed with DPAPI on
+** Windows; on Linux in the Secret Service when one answers with its
+** collection unlocked (the library never prompts), else in a 0600 file of
+** the workspace ($ISCSDK_SECRET_STORE=file keeps it there) — so the next
+** iscsdk_init() is signed in without asking; access tokens live in memory
+** only and are renewed before each connection.
 */
 
 /* flags of iscsdk_sign_in() */
