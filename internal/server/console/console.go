@@ -65,6 +65,9 @@ type Config struct {
 	// LiveEvery is how often a live part (seats, a running job) is looked
 	// at again for its server-sent events; 0: a second.
 	LiveEvery time.Duration
+	// KeepAlive is how long a live part with nothing new stays silent
+	// before it sends a comment; 0: 15 seconds.
+	KeepAlive time.Duration
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -115,6 +118,9 @@ func New(cfg Config, dir Directory, adm *admin.API, auth session.Authenticator, 
 	}
 	if cfg.LiveEvery <= 0 {
 		cfg.LiveEvery = time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -503,3 +503,26 @@ func TestDevUserIsTheDemoOrganisationsAdmin(t *testing.T) {
 		t.Fatalf("the demo organisation's page: %d\n%s", status, body)
 	}
 }
+
+// A live part with nothing new says so now and then (a comment line):
+// proxies keep it open, and a browser that went away is noticed.
+func TestQuietLivePartStaysOpen(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{Console: console.Config{LiveEvery: 10 * time.Millisecond, KeepAlive: 100 * time.Millisecond}})
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.Base+"/console/live/seats", nil)
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var lines []string
+	for sc.Scan() && sc.Text() != ": still here" {
+		lines = append(lines, sc.Text())
+	}
+	if sc.Err() != nil || len(lines) == 0 || lines[0] != "event: update" {
+		t.Fatalf("the stream: %q %v", lines, sc.Err())
+	}
+}

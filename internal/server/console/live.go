@@ -92,8 +92,11 @@ func (s *Service) live(w http.ResponseWriter, r *http.Request, here string, rend
 	ctx := r.Context()
 	tick := time.NewTicker(s.cfg.LiveEvery)
 	defer tick.Stop()
-	last := ""
+	last, wrote := "", time.Now()
 	for {
+		// The server's write timeout would end a part that has nothing
+		// new for two minutes: each look moves the deadline on.
+		rc.SetWriteDeadline(time.Now().Add(s.cfg.LiveEvery + 30*time.Second))
 		// The session may end (signed out, token revoked) while it watches.
 		if s.caller(r) == nil {
 			fmt.Fprint(w, "event: end\ndata: signed out\n\n")
@@ -108,10 +111,18 @@ func (s *Service) live(w http.ResponseWriter, r *http.Request, here string, rend
 			}
 			return
 		}
+		if html == last && !done && time.Since(wrote) >= s.cfg.KeepAlive {
+			// A comment now and then: proxies keep a quiet stream open,
+			// and a browser that went away is noticed.
+			wrote = time.Now()
+			fmt.Fprint(w, ": still here\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
 		if html != last || done {
-			last = html
+			last, wrote = html, time.Now()
 			// Each line of the data is a data: field; EventSource joins them with \n.
-			rc.SetWriteDeadline(time.Now().Add(s.cfg.LiveEvery + 30*time.Second))
 			fmt.Fprint(w, "event: update\n")
 			for _, line := range strings.Split(html, "\n") {
 				fmt.Fprintf(w, "data: %s\n", line)
