@@ -174,7 +174,7 @@ func (s *Service) userOf(ctx context.Context, provider string, c Claims) (store.
 			return store.User{}, err
 		}
 		for _, u := range users {
-			if strings.EqualFold(u.Email, c.Email) {
+			if strings.EqualFold(u.Email, c.Email) && !u.Deleted { // a deleted user's email is free
 				id = u.ID
 				break
 			}
