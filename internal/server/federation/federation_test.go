@@ -170,6 +170,18 @@ func TestFederatedUserRefused(t *testing.T) {
 	if back, _ := f.signIn(t, "ada@acme.example", "eve"); back.Get("error") != "access_denied" {
 		t.Fatalf("a user outside the provider's domains: %v", back)
 	}
+	// A deleted user's email links no one to that user: a new one is made.
+	if err := f.s.Admin().Do(ctx, "POST", "/users", adminapi.CreateUser{ID: "gone", OrgID: "acme", Name: "Gone", Email: "gone@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Store().UpsertUsers(ctx, "acme", []string{"gone"}, func(u *store.User, _ bool) error { u.Deleted = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f.h.AddUser(hydratest.User{Subject: "new-hire", Email: "gone@acme.example", EmailVerified: true, Name: "New hire"})
+	back, verifier = f.signIn(t, "gone@acme.example", "new-hire")
+	if status, tok := f.redeem(t, back, verifier); status != http.StatusOK || tok["user"].(map[string]any)["id"] == "gone" {
+		t.Fatalf("the new holder of a deleted user's email: %d %v", status, tok)
+	}
 }
 
 // TestTamperedIDToken: an ID token altered on its way from the provider
