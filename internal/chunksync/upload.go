@@ -186,7 +186,10 @@ func (u *Uploader) send(batch []*Chunk) error {
 	}
 	meter := u.opt.Meter
 	var stopped error // why no more puts were started
-	for _, c := range batch {
+	for i, c := range batch {
+		// From here a chunk is held by its put alone, and let go once
+		// it is sent: the round's memory shrinks as it goes.
+		batch[i] = nil
 		id := c.ID.String()
 		if !want[id] {
 			continue
