@@ -18,6 +18,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/console"
+	"github.com/iscsdk/iscsdk/internal/server/marketplace"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -524,5 +525,30 @@ func TestQuietLivePartStaysOpen(t *testing.T) {
 	}
 	if sc.Err() != nil || len(lines) == 0 || lines[0] != "event: update" {
 		t.Fatalf("the stream: %q %v", lines, sc.Err())
+	}
+}
+
+// The marketplace sells the product: the operator's marketplace page
+// lists what its call did (the licence it made, from its audit entry),
+// and the organisation's first admin — the marketplace's appInfo user —
+// signs into the console and sees their organisation.
+func TestMarketplaceCallsAndItsFirstAdmin(t *testing.T) {
+	var mkt marketplace.Config
+	mkt.Outbound.AppInfo = marketplace.AppInfo{FrontEndURL: "https://console.example/login"}
+	srv := servertest.StartConfig(t, server.Config{Marketplace: mkt, NoDevWorker: true})
+	adminTok, instance := servertest.BuyOnDemand(t, srv.MarketplaceURL, srv.MarketplaceKey, srv.Product, "acme")
+	op := srv.ConsoleSignIn(t, srv.AdminToken)
+	_, body := op.Get("/console/marketplace")
+	calls := body[strings.Index(body, `id="calls"`):]
+	calls = calls[:strings.Index(calls, "</table>")]
+	if !strings.Contains(calls, "marketplace order ORD-acme") {
+		t.Fatalf("the marketplace's calls:\n%s", calls)
+	}
+	if !strings.Contains(body, instance) {
+		t.Fatalf("the instance is not listed:\n%s", body)
+	}
+	first := srv.ConsoleSignIn(t, adminTok)
+	if status, body := first.Get("/console/org"); status != http.StatusOK || !strings.Contains(body, "Administrator") {
+		t.Fatalf("the marketplace's first admin in the console: %d\n%s", status, body)
 	}
 }

@@ -644,13 +644,48 @@ func (s *Service) marketplacePage(r *http.Request, v *who, p *page) error {
 		return err
 	}
 	bought := table{ID: "instances", Caption: p.T["marketplace"] + " · " + p.T["licenses"], Head: []string{p.T["license"], "instance", "order", p.T["usageOrg"], p.T["status"], p.T["expires"]}}
+	var instances []adminapi.License
 	for _, l := range ls {
 		if l.InstanceID != "" {
+			instances = append(instances, l)
 			bought.Rows = append(bought.Rows, row{Cells: []cell{link(l.ID, Path+"licenses/"+esc(l.ID)), text(l.InstanceID), text(l.OrderID), text(l.OrgID), {Text: l.Status, Class: l.Status}, text(expiry(p, l.ExpiresAt))}})
 		}
 	}
-	p.Tables = append(p.Tables, bought, t)
+	calls, err := s.marketplaceCalls(ctx, v, p, instances)
+	if err != nil {
+		return err
+	}
+	p.Tables = append(p.Tables, calls, bought, t)
 	return nil
+}
+
+// marketplaceCalls lists what the marketplace's calls did to the
+// licences it ordered, newest first: each call that changed one wrote its
+// audit entry ("marketplace ..."), in the store, whichever replica took
+// it. Refused calls change nothing; they are counted in the metrics
+// (iscd_marketplace_calls_total by activity and code) and logged.
+func (s *Service) marketplaceCalls(ctx context.Context, v *who, p *page, ls []adminapi.License) (table, error) {
+	const licences, perLicence = 50, 100
+	t := table{ID: "calls", Caption: p.T["marketplaceCalls"], Head: []string{p.T["time"], p.T["license"], p.T["event"], p.T["detail"]}}
+	slices.SortFunc(ls, func(a, b adminapi.License) int { return b.Updated.Compare(a.Updated) })
+	var all []adminapi.AuditEntry
+	for _, l := range ls[:min(len(ls), licences)] {
+		var entries []adminapi.AuditEntry
+		if err := s.call(ctx, v, "GET", "/licenses/"+esc(l.ID)+"/audit?limit="+strconv.Itoa(perLicence), nil, &entries); err != nil {
+			return t, err
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Detail, "marketplace") {
+				e.LicenseID = l.ID
+				all = append(all, e)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b adminapi.AuditEntry) int { return b.Time.Compare(a.Time) })
+	for _, e := range all {
+		t.Rows = append(t.Rows, row{Cells: []cell{text(when(e.Time)), link(e.LicenseID, Path+"licenses/"+esc(e.LicenseID)), text(e.Event), text(e.Detail)}})
+	}
+	return t, nil
 }
 
 // storagePage shows what an organisation's cloud files hold.
