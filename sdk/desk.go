@@ -60,8 +60,9 @@ func (d *Desk) ShutOut() error { return d.c.Close() }
 // Save saves a local file (or assembly folder) back to where it came from
 // in the cloud, like Client.Save. It returns at once; a SaveResult event
 // with the returned request id reports the outcome (status, cloudPath,
-// version; errorCode and errorMsg on failure). TransferProgress events
-// report progress.
+// version, bytesTotal, bytesSent, chunksTotal, chunksSent, filesRead;
+// errorCode and errorMsg on failure). TransferProgress events report
+// progress.
 func (d *Desk) Save(localPath string, assembly bool, comeBack json.RawMessage) (uint64, error) {
 	abs, cb, err := d.checkLocal(localPath, comeBack)
 	if err != nil {
@@ -135,6 +136,7 @@ func (d *Desk) reportSave(ctx context.Context, id uint64, localPath, cloudPath s
 		p["bytesSent"] = strconv.FormatInt(res.BytesSent, 10)
 		p["chunksTotal"] = strconv.Itoa(res.ChunksTotal)
 		p["chunksSent"] = strconv.Itoa(res.ChunksSent)
+		p["filesRead"] = strconv.Itoa(res.FilesRead)
 	}
 	c.emit(Event{Type: EventSaveResult, RequestID: id, Operate: EventSaveResult.String(), Params: p, ComeBack: cb})
 }
@@ -155,8 +157,8 @@ const (
 
 // OpenCloudPath downloads a cloud file into the workspace; an OpenFile
 // event with the returned request id reports mainFile (the local path),
-// openType, workState, assembly, cloudPath and version, or errorCode and
-// errorMsg.
+// openType, workState, assembly, cloudPath, version, bytesFetched,
+// chunksReused and filesRead, or errorCode and errorMsg.
 func (d *Desk) OpenCloudPath(cloudPath string, openType int, comeBack json.RawMessage) (uint64, error) {
 	c := d.c
 	if c.shut.Load() {
@@ -197,6 +199,7 @@ func (d *Desk) reportOpen(ctx context.Context, id uint64, cp string, openType in
 			p["openType"], p["workState"] = "OpenAndCheckout", "CHECKOUT"
 		}
 		p["bytesFetched"], p["chunksReused"] = strconv.FormatInt(res.BytesFetched, 10), strconv.Itoa(res.ChunksReused)
+		p["filesRead"] = strconv.Itoa(res.FilesRead)
 	}
 	c.emit(Event{Type: EventOpenCloudFile, RequestID: id, Operate: EventOpenCloudFile.String(), Params: p, ComeBack: cb})
 }

@@ -13,6 +13,23 @@ import (
 func TestFilesRoundTrip(t *testing.T) { start(t, nil, "files", "roundtrip", t.TempDir()).finish() }
 func TestFilesDelta(t *testing.T)     { start(t, nil, "files", "delta", t.TempDir()).finish() }
 
+// The SaveResult event's filesRead: a re-save of an unchanged 3-part
+// assembly reads no file, after one part is edited it reads that part
+// (the stat cache, docs/data.md); the OpenFile event carries it too.
+func TestFilesReadOnlyWhatChanged(t *testing.T) {
+	p := start(t, nil, "files", "filesread", t.TempDir())
+	for _, step := range [][2]string{
+		{"cold save read ", "3 files"},
+		{"unchanged re-save read ", "0 files"},
+		{"re-save after one edit read ", "1 files"},
+	} {
+		if got := p.expect(step[0]); got != step[1] {
+			t.Errorf("%s%s, want %s", step[0], got, step[1])
+		}
+	}
+	p.finish()
+}
+
 // A 2 GiB file streams through a bounded amount of memory.
 func TestFilesLarge(t *testing.T) {
 	if testing.Short() {

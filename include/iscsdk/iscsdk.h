@@ -128,8 +128,8 @@ typedef int32_t iscsdk_status;
 #define ISCSDK_EVENT_LICENSE_VERIFY          2  /* "LicenseVerify": Status, LicenseType, LicenseContent or LicenseFilePath; on failure errorCode, errorMsg */
 #define ISCSDK_EVENT_UPGRADE_NOTICE          3  /* "UpgradeNotice": available */
 #define ISCSDK_EVENT_UPDATE                  4  /* "Update": fromForceWin */
-#define ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT  5  /* "OpenFile": mainFile, openType, workState, assembly, cloudPath, version */
-#define ISCSDK_EVENT_SAVE_RESULT             6  /* "SaveResult": status; on success cloudPath, version; on failure errorCode, errorMsg */
+#define ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT  5  /* "OpenFile": mainFile, openType, workState, assembly, cloudPath, version, filesRead */
+#define ISCSDK_EVENT_SAVE_RESULT             6  /* "SaveResult": status; on success cloudPath, version, filesRead; on failure errorCode, errorMsg */
 #define ISCSDK_EVENT_SERVICE_CLOSED          7  /* "ServiceClosed": reason, message */
 #define ISCSDK_EVENT_CONNECTION_STATE        8  /* "ConnectionState": state (connected, disconnected, reconnecting), ... */
 #define ISCSDK_EVENT_TRANSFER_PROGRESS       9  /* "TransferProgress": bytesDone, bytesTotal, path */
@@ -458,7 +458,11 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_file(iscsdk_client* c, co
 ** lacks — verified, and moved into place, then an
 ** ISCSDK_EVENT_OPEN_CLOUD_FILE_RESULT event with *out_request_id gives
 ** status, mainFile (local absolute path: the file, or an assembly's
-** folder), openType, workState, assembly, cloudPath, version; on failure
+** folder), openType, workState, assembly, cloudPath, version,
+** bytesFetched (compressed bytes received), chunksReused (taken from the
+** previous local copy or the workspace's chunk cache), filesRead (local
+** files of the previous copy read to learn what they hold: one its stat
+** vouches for is not read); on failure
 ** errorCode (not_found, locked, bad_path, unreachable, license_required,
 ** license_frozen, ...) and errorMsg. license_required: the product needs
 ** an active licence for cloud files and the organisation has none;
@@ -472,12 +476,16 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_open_cloud_path(iscsdk_client* c, co
 ** opened from, as a new version. Returns at once; only the chunks the
 ** service lacks are sent (compressed), a dropped connection resumes without
 ** sending anything twice, and an ISCSDK_EVENT_SAVE_RESULT event with
-** *out_request_id gives status, cloudPath, version, bytesSent, bytesTotal;
-** on failure errorCode and errorMsg: not_from_cloud (use iscsdk_save_as),
-** checked_in (opened with ISCSDK_OPEN_ONLY), conflict (someone saved since:
-** the local file is untouched), locked (checked out by someone else),
-** file_changed (written to while it was saved), missing_file, unreadable,
-** storage_full, unreachable, license_required, license_frozen (as for
+** *out_request_id gives status, cloudPath, version, bytesSent, bytesTotal,
+** chunksSent, chunksTotal, filesRead (the files whose content was read: a
+** file whose size, modification and change times and inode are what they
+** were when the library last saved or opened it is not read, so a re-save
+** after editing one part of an assembly reads that part); on failure
+** errorCode and errorMsg: not_from_cloud (use iscsdk_save_as), checked_in
+** (opened with ISCSDK_OPEN_ONLY), conflict (someone saved since: the local
+** file is untouched), locked (checked out by someone else), file_changed
+** (written to while it was saved), missing_file, unreadable, storage_full,
+** unreachable, license_required, license_frozen (as for
 ** iscsdk_open_cloud_path(): nothing was saved).
 */
 ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_save(iscsdk_client* c, const char* local_path, int is_assembly, const char* come_back_json, uint64_t* out_request_id);

@@ -7,6 +7,8 @@
 **              an assembly with nested folders; contents compared byte for byte
 **   delta      open with check-out, change a few bytes, save: little is sent
 **   large      a 2 GiB sparse file saved and opened with bounded memory
+**   filesread  an assembly of 3 parts saved, re-saved unchanged (filesRead
+**              0) and after editing one part (filesRead 1)
 **   pages      /pages (1,100 files with long names, saved by the test
 **              beforehand) listed page by page; a history and a jobs page;
 **              refusals: a device name, a file that does not exist
@@ -198,6 +200,83 @@ static void scenario_delta(iscsdk_client* c)
     }
 }
 
+/* Wait until the last change of path (its mtime and ctime) is more than
+** seconds in the past: the library trusts the stat of a file only once
+** its change is older than the file system's timestamp granularity. */
+static void wait_older(const char* path, int seconds)
+{
+    struct stat st;
+    struct timespec now, pause = {0, 20 * 1000 * 1000};
+    if (!CHECK(stat(path, &st) == 0)) {
+        return;
+    }
+    for (;;) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_sec > st.st_ctim.tv_sec + seconds && now.tv_sec > st.st_mtim.tv_sec + seconds) {
+            return;
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* save (back where local came from); the SaveResult's version and filesRead. */
+static void save_back(iscsdk_client* c, const char* local, char* version, char* files_read, size_t size)
+{
+    uint64_t id = 0;
+    iscsdk_event* ev;
+    version[0] = files_read[0] = '\0';
+    if (CHECK_STATUS(iscsdk_save(c, local, 1, NULL, &id), ISCSDK_OK) && (ev = wait_for(c, id)) != NULL) {
+        CHECK(ev->type == ISCSDK_EVENT_SAVE_RESULT);
+        CHECK(strstr(ev->json, "\"status\":\"success\"") != NULL);
+        json_value(ev->json, "version", version, size);
+        json_value(ev->json, "filesRead", files_read, size);
+        iscsdk_event_free(ev);
+    }
+}
+
+static void scenario_filesread(iscsdk_client* c)
+{
+    static const char* parts[] = {"Frame.asm", "bolt.prt", "plate.prt"};
+    static char data[64 << 10];
+    char asm_dir[1024], path[2048], version[64], files_read[64], main_file[1024], opened[2048];
+    iscsdk_event* ev;
+    size_t i;
+    for (i = 0; i < sizeof data; i++) {
+        data[i] = (char)((i * 2654435761u) >> 9);
+    }
+    snprintf(asm_dir, sizeof asm_dir, "%s/Frame", dir);
+    mkdir(asm_dir, 0755);
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", asm_dir, parts[i]);
+        write_file(path, data + i, sizeof data - i);
+    }
+    wait_older(path, 2);
+    save_as(c, asm_dir, "/r/Frame", 1, files_read, sizeof files_read, "filesRead");
+    printf("cold save read %s files\n", files_read);
+    CHECK(strcmp(files_read, "3") == 0);
+    /* Nothing changed: no file is read. */
+    save_back(c, asm_dir, version, files_read, sizeof version);
+    printf("unchanged re-save read %s files\n", files_read);
+    CHECK(strcmp(version, "2") == 0);
+    CHECK(strcmp(files_read, "0") == 0);
+    /* One part edited: that part is read, and only it. */
+    snprintf(path, sizeof path, "%s/bolt.prt", asm_dir);
+    write_file(path, "M8x40", 5);
+    save_back(c, asm_dir, version, files_read, sizeof version);
+    printf("re-save after one edit read %s files\n", files_read);
+    CHECK(strcmp(version, "3") == 0);
+    CHECK(strcmp(files_read, "1") == 0);
+    /* The OpenFile event counts too: a first open has no local copy to read. */
+    if ((ev = open_path(c, "/r/Frame", ISCSDK_OPEN_ONLY, main_file, sizeof main_file)) != NULL) {
+        json_value(ev->json, "filesRead", files_read, sizeof files_read);
+        CHECK(strcmp(files_read, "0") == 0);
+        iscsdk_event_free(ev);
+    }
+    /* ... and it holds the edit. */
+    snprintf(opened, sizeof opened, "%s/bolt.prt", main_file);
+    CHECK(same_content(path, opened));
+}
+
 /* Peak resident memory of this process, in KiB. */
 static long peak_rss_kib(void)
 {
@@ -325,10 +404,12 @@ int main(int argc, char** argv)
         scenario_delta(c);
     } else if (strcmp(s, "large") == 0) {
         scenario_large(c);
+    } else if (strcmp(s, "filesread") == 0) {
+        scenario_filesread(c);
     } else if (strcmp(s, "pages") == 0) {
         scenario_pages(c);
     } else {
-        CHECK(!"a known scenario and a directory: roundtrip, delta, large, pages");
+        CHECK(!"a known scenario and a directory: roundtrip, delta, large, filesread, pages");
     }
     CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
     return check_done();
