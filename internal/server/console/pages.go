@@ -506,11 +506,11 @@ func (s *Service) productsPage(r *http.Request, v *who, p *page) error {
 	if err != nil {
 		return err
 	}
-	t := table{ID: "products", Caption: p.T["products"], Head: []string{p.T["id"], p.T["name"], p.T["created"], "gates"}}
+	t := table{ID: "products", Caption: p.T["products"], Head: []string{p.T["id"], p.T["name"], p.T["created"], p.T["gates"]}}
 	for _, pr := range ps {
 		gates := "—"
 		if g := pr.RequireLicense; g != nil {
-			gates = fmt.Sprintf("compute %s, files %s", yesNo(p, g.Compute), yesNo(p, g.Files))
+			gates = fmt.Sprintf("%s %s, %s %s", p.T["compute"], yesNo(p, g.Compute), p.T["files"], yesNo(p, g.Files))
 		}
 		t.Rows = append(t.Rows, row{Cells: []cell{link(pr.ID, Path+"solvers#"+pr.ID), text(pr.Name), text(when(pr.Created)), text(gates)}})
 	}
@@ -557,7 +557,7 @@ func (s *Service) solversPage(r *http.Request, v *who, p *page) error {
 	if err != nil {
 		return err
 	}
-	t := table{ID: "solvers", Caption: p.T["solvers"], Head: []string{p.T["product"], p.T["name"], p.T["kind"], "outputs", "progress", "time limit (s)", p.T["attempts"]}}
+	t := table{ID: "solvers", Caption: p.T["solvers"], Head: []string{p.T["product"], p.T["name"], p.T["kind"], p.T["outputs"], p.T["progress"], p.T["timeLimit"], p.T["attempts"]}}
 	for _, pr := range ps {
 		var svs []adminapi.Solver
 		if err := s.call(r.Context(), v, "GET", "/products/"+esc(pr.ID)+"/solvers", nil, &svs); err != nil {
@@ -585,7 +585,7 @@ func (s *Service) releasesPage(r *http.Request, v *who, p *page) error {
 		}
 		rs = append(rs, some...)
 	}
-	t := table{ID: "releases", Caption: p.T["releases"], Head: []string{p.T["product"], p.T["platform"], p.T["version"], p.T["forced"], p.T["size"], p.T["published"], "key"}}
+	t := table{ID: "releases", Caption: p.T["releases"], Head: []string{p.T["product"], p.T["platform"], p.T["version"], p.T["forced"], p.T["size"], p.T["published"], p.T["signingKey"]}}
 	for _, rl := range rs {
 		rw := row{Cells: []cell{text(rl.ProductID), text(rl.Platform), text(rl.Version), text(yesNo(p, rl.Forced)), text(strconv.FormatInt(rl.Size, 10)), text(when(rl.Published)), text(rl.KeyID)}}
 		if v.may(adminapi.RoleReleases) {
@@ -643,7 +643,7 @@ func (s *Service) marketplacePage(r *http.Request, v *who, p *page) error {
 	if err != nil {
 		return err
 	}
-	bought := table{ID: "instances", Caption: p.T["marketplace"] + " · " + p.T["licenses"], Head: []string{p.T["license"], "instance", "order", p.T["usageOrg"], p.T["status"], p.T["expires"]}}
+	bought := table{ID: "instances", Caption: p.T["marketplace"] + " · " + p.T["licenses"], Head: []string{p.T["license"], p.T["instance"], p.T["order"], p.T["usageOrg"], p.T["status"], p.T["expires"]}}
 	var instances []adminapi.License
 	for _, l := range ls {
 		if l.InstanceID != "" {
