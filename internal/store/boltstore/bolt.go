@@ -114,6 +114,37 @@ func list[T any](d *DB, bkt []byte, keep func(T) bool) ([]T, error) {
 	return out, err
 }
 
+// deleteWhere deletes, in one transaction, the records of bkt that gone
+// picks, and says how many it deleted; what names a record in errors.
+func deleteWhere[T any](d *DB, bkt []byte, what string, gone func(T) bool) (int, error) {
+	n := 0
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bkt)
+		var keys [][]byte
+		err := b.ForEach(func(k, data []byte) error {
+			var v T
+			if err := json.Unmarshal(data, &v); err != nil {
+				return fmt.Errorf("%s %q: %w", what, k, err)
+			}
+			if gone(v) {
+				keys = append(keys, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	return n, err
+}
+
 func (d *DB) create(bkt []byte, id string, v any) error {
 	return d.db.Update(func(tx *bolt.Tx) error { return put(tx, bkt, id, v, true) })
 }

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -29,32 +28,7 @@ func (d *DB) UpdateBrowserFlow(_ context.Context, id string, change func(*store.
 
 // DeleteExpiredBrowserFlows implements store.Federation.
 func (d *DB) DeleteExpiredBrowserFlows(_ context.Context, t time.Time) (int, error) {
-	n := 0
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktBrowserFlows)
-		var gone [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var f store.BrowserFlow
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("browser flow %q: %w", k, err)
-			}
-			if f.Expires.Before(t) {
-				gone = append(gone, k)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(gone)
-		return nil
-	})
-	return n, err
+	return deleteWhere(d, bktBrowserFlows, "browser flow", func(f store.BrowserFlow) bool { return f.Expires.Before(t) })
 }
 
 // PutOIDCProvider implements store.Federation.

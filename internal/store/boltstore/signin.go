@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -36,32 +35,7 @@ func (d *DB) DeleteDeviceGrant(_ context.Context, id string) error {
 
 // DeleteExpiredDeviceGrants implements store.SignIns.
 func (d *DB) DeleteExpiredDeviceGrants(_ context.Context, t time.Time) (int, error) {
-	n := 0
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktDeviceGrants)
-		var gone [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var g store.DeviceGrant
-			if err := json.Unmarshal(v, &g); err != nil {
-				return fmt.Errorf("device grant %q: %w", k, err)
-			}
-			if g.Expires.Before(t) {
-				gone = append(gone, k)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range gone {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(gone)
-		return nil
-	})
-	return n, err
+	return deleteWhere(d, bktDeviceGrants, "device grant", func(g store.DeviceGrant) bool { return g.Expires.Before(t) })
 }
 
 // CreateRefreshFamily implements store.SignIns.
