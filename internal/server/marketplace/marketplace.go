@@ -16,8 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/server/lease"
+	"github.com/iscsdk/iscsdk/internal/server/licensing"
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
