@@ -195,16 +195,24 @@ func TestConcurrentUpdates(t *testing.T, b Backend) {
 			t.Errorf("a racing save: %v, want success or ErrConflict", err)
 		}
 	}
-	files, folders, _ := dbs[0].ListFiles(ctx, "acme", "/")
+	WantFileOrFolder(t, dbs[0], "/dir", won)
+}
+
+// WantFileOrFolder fails t unless path (in org acme, at the root) is
+// exactly one of a file and a folder: what is left when saves of path and
+// of files below it raced, won of them succeeding.
+func WantFileOrFolder(t *testing.T, db store.Files, path string, won int) {
+	t.Helper()
+	files, folders, _ := db.ListFiles(ctx, "acme", "/")
 	hasFile, hasFolder := false, false
 	for _, f := range files {
-		hasFile = hasFile || f.Path == "/dir"
+		hasFile = hasFile || f.Path == path
 	}
 	for _, f := range folders {
-		hasFolder = hasFolder || f.Path == "/dir"
+		hasFolder = hasFolder || f.Path == path
 	}
 	if hasFile == hasFolder {
-		t.Fatalf("/dir is a file: %v, a folder: %v (%d saves won); want exactly one", hasFile, hasFolder, won)
+		t.Fatalf("%s is a file: %v, a folder: %v (%d saves won); want exactly one", path, hasFile, hasFolder, won)
 	}
 }
 
