@@ -3,9 +3,6 @@ package licensing_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,27 +33,16 @@ func must(t *testing.T, err error) {
 
 func replicas(t *testing.T, b storetest.Backend, n int) []store.Store { return b.OpenReplicas(t, n) }
 
-func floating(id string, seats int) store.License {
-	return store.License{ID: id, OrgID: "acme", ProductID: "cad", Kind: store.KindFloating, Seats: seats,
-		EffectiveAt: created, ExpiresAt: created.AddDate(1, 0, 0), Grace: time.Hour, OfflineGrace: time.Minute,
-		Status: store.StatusActive, Created: created, Updated: created}
-}
-
-func seat(license, session, user, device string, now time.Time) store.Seat {
-	return store.Seat{LicenseID: license, SessionID: session, UserID: user, Device: device,
-		Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Minute)}
-}
-
 // TestSeats: floating seats are counted, kept by their session, taken over
 // by the same user's program on the same device, reclaimed when lapsed,
 // refused when the licence is not active, and released.
 func TestSeats(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
 		db, _ := b.Open(t, "", 0)
-		if _, err := licensing.AcquireSeat(ctx, db, seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("seat of an unknown licence: %v", err)
 		}
-		must(t, db.PutLicense(ctx, floating("L", 2)))
+		must(t, db.PutLicense(ctx, storetest.Floating("L", 2)))
 		must(t, db.PutLicense(ctx, store.License{ID: "M", OrgID: "beta", ProductID: "cae", Kind: store.KindFloating, Seats: 1, Status: store.StatusActive}))
 		if ls, err := db.Licenses(ctx, "acme", ""); err != nil || len(ls) != 1 || ls[0].ID != "L" || ls[0].Grace != time.Hour {
 			t.Fatalf("Licenses(acme) = %+v, %v", ls, err)
@@ -66,24 +52,24 @@ func TestSeats(t *testing.T) {
 		}
 
 		now := created
-		s1, err := licensing.AcquireSeat(ctx, db, seat("L", "s1", "ann", "d1", now))
+		s1, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s1", "ann", "d1", now))
 		must(t, err)
 		if s1.ID == "" || s1.SessionID != "s1" {
 			t.Fatalf("first seat %+v", s1)
 		}
-		again, err := licensing.AcquireSeat(ctx, db, seat("L", "s1", "ann", "d1", now.Add(time.Second)))
+		again, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s1", "ann", "d1", now.Add(time.Second)))
 		if err != nil || again.ID != s1.ID {
 			t.Fatalf("the same session again: %+v, %v; want seat %s", again, err, s1.ID)
 		}
-		s2, err := licensing.AcquireSeat(ctx, db, seat("L", "s2", "bob", "d2", now.Add(2*time.Second)))
+		s2, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s2", "bob", "d2", now.Add(2*time.Second)))
 		if err != nil || s2.ID == s1.ID {
 			t.Fatalf("second seat: %+v, %v", s2, err)
 		}
-		if _, err := licensing.AcquireSeat(ctx, db, seat("L", "s3", "cy", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s3", "cy", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
 			t.Fatalf("third session on two seats: %v, want ErrNoSeat", err)
 		}
 		// Ann's program comes back in a new session: it takes its seat over.
-		back, err := licensing.AcquireSeat(ctx, db, seat("L", "s1b", "ann", "d1", now.Add(4*time.Second)))
+		back, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s1b", "ann", "d1", now.Add(4*time.Second)))
 		if err != nil || back.ID != s1.ID || back.SessionID != "s1b" {
 			t.Fatalf("the same user and device in a new session: %+v, %v; want seat %s", back, err, s1.ID)
 		}
@@ -102,7 +88,7 @@ func TestSeats(t *testing.T) {
 		// Bob's lease lapses: the next session takes his seat, and his renewal
 		// finds it gone.
 		later := now.Add(10 * time.Minute)
-		s3, err := licensing.AcquireSeat(ctx, db, seat("L", "s3", "cy", "d3", later))
+		s3, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s3", "cy", "d3", later))
 		if err != nil {
 			t.Fatalf("a lapsed seat is free: %v", err)
 		}
@@ -117,13 +103,13 @@ func TestSeats(t *testing.T) {
 		}
 
 		// A frozen licence gives no seat, not even the one a session held.
-		frozen := floating("L", 2)
+		frozen := storetest.Floating("L", 2)
 		frozen.Status = store.StatusFrozen
 		must(t, db.PutLicense(ctx, frozen))
-		if _, err := licensing.AcquireSeat(ctx, db, seat("L", "s4", "dee", "d4", later)); !errors.Is(err, store.ErrNotActive) {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("L", "s4", "dee", "d4", later)); !errors.Is(err, store.ErrNotActive) {
 			t.Fatalf("seat of a frozen licence: %v, want ErrNotActive", err)
 		}
-		must(t, db.PutLicense(ctx, floating("L", 2)))
+		must(t, db.PutLicense(ctx, storetest.Floating("L", 2)))
 
 		if got, err := db.ReleaseSeat(ctx, s3.ID); err != nil || got.SessionID != "s3" {
 			t.Fatalf("ReleaseSeat = %+v, %v", got, err)
@@ -148,36 +134,11 @@ func TestSeats(t *testing.T) {
 func TestConcurrentSeats(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
 		dbs := replicas(t, b, 2)
-		const seats, sessions = 3, 24
-		must(t, dbs[0].PutLicense(ctx, floating("L", seats)))
-		for round := range 3 {
-			var got atomic.Int32
-			var wg sync.WaitGroup
-			for i := range sessions {
-				db := dbs[i%len(dbs)]
-				wg.Go(func() {
-					id := fmt.Sprintf("r%d-s%d", round, i)
-					_, err := licensing.AcquireSeat(ctx, db, seat("L", id, "u"+id, "d"+id, created))
-					switch {
-					case err == nil:
-						got.Add(1)
-					case !errors.Is(err, store.ErrNoSeat):
-						t.Errorf("acquire: %v", err)
-					}
-				})
-			}
-			wg.Wait()
-			held, err := dbs[0].Seats(ctx, "L")
-			must(t, err)
-			if got.Load() != seats || len(held) != seats {
-				t.Fatalf("round %d: %d sessions got a seat, %d seats held; want %d", round, got.Load(), len(held), seats)
-			}
-			for _, s := range held {
-				if _, err := dbs[1].ReleaseSeat(ctx, s.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		must(t, dbs[0].PutLicense(ctx, storetest.Floating("L", 3)))
+		storetest.RaceForSeats(t, dbs, 3, 24, func(db store.Store, s store.Seat) error {
+			_, err := licensing.AcquireSeat(ctx, db, s)
+			return err
+		}, store.ErrNoSeat)
 	})
 }
 
@@ -187,7 +148,7 @@ func TestConcurrentSeats(t *testing.T) {
 func TestNodeLocked(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
 		db, _ := b.Open(t, "", 0)
-		l := floating("N", 2)
+		l := storetest.Floating("N", 2)
 		l.Kind = store.KindNodeLocked
 		must(t, db.PutLicense(ctx, l))
 		devices := map[string]string{
@@ -225,29 +186,29 @@ func TestNodeLocked(t *testing.T) {
 func TestNamedSeats(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
 		db, _ := b.Open(t, "", 0)
-		l := floating("N", 1)
+		l := storetest.Floating("N", 1)
 		l.NamedUsers = true
 		must(t, db.PutLicense(ctx, l))
 		now := created
-		s1, err := licensing.AcquireSeat(ctx, db, seat("N", "s1", "ann", "d1", now))
+		s1, err := licensing.AcquireSeat(ctx, db, storetest.Seat("N", "s1", "ann", "d1", now))
 		must(t, err)
-		s2, err := licensing.AcquireSeat(ctx, db, seat("N", "s2", "ann", "d2", now.Add(time.Second)))
+		s2, err := licensing.AcquireSeat(ctx, db, storetest.Seat("N", "s2", "ann", "d2", now.Add(time.Second)))
 		if err != nil || s2.ID == s1.ID {
 			t.Fatalf("the same user on a second machine: %+v, %v (want a seat of its own, counted with the first)", s2, err)
 		}
-		if _, err := licensing.AcquireSeat(ctx, db, seat("N", "s3", "bob", "d3", now.Add(2*time.Second))); !errors.Is(err, store.ErrNoSeat) {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("N", "s3", "bob", "d3", now.Add(2*time.Second))); !errors.Is(err, store.ErrNoSeat) {
 			t.Fatalf("a second user on a one-user licence: %v, want ErrNoSeat", err)
 		}
 		if _, err := licensing.ReleaseSessionSeats(ctx, db, "s1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := licensing.AcquireSeat(ctx, db, seat("N", "s3", "bob", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("N", "s3", "bob", "d3", now.Add(3*time.Second))); !errors.Is(err, store.ErrNoSeat) {
 			t.Fatalf("ann still holds the seat from her second machine; bob got one: %v", err)
 		}
 		if _, err := licensing.ReleaseSessionSeats(ctx, db, "s2"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := licensing.AcquireSeat(ctx, db, seat("N", "s3", "bob", "d3", now.Add(4*time.Second))); err != nil {
+		if _, err := licensing.AcquireSeat(ctx, db, storetest.Seat("N", "s3", "bob", "d3", now.Add(4*time.Second))); err != nil {
 			t.Fatalf("bob once ann is gone: %v", err)
 		}
 		// The licence's fields survive the store.

@@ -11,13 +11,17 @@ import (
 	"github.com/iscsdk/iscsdk/internal/store"
 )
 
-func floating(id string, seats int) store.License {
+// Floating is a floating licence of product cad in org acme, active
+// for a year from the suites' fixed start, with seats seats.
+func Floating(id string, seats int) store.License {
 	return store.License{ID: id, OrgID: "acme", ProductID: "cad", Kind: store.KindFloating, Seats: seats,
 		EffectiveAt: created, ExpiresAt: created.AddDate(1, 0, 0), Grace: time.Hour, OfflineGrace: time.Minute,
 		Status: store.StatusActive, Created: created, Updated: created}
 }
 
-func seat(license, session, user, device string, now time.Time) store.Seat {
+// Seat is a floating seat on license for a session, leased for a
+// minute from now.
+func Seat(license, session, user, device string, now time.Time) store.Seat {
 	return store.Seat{LicenseID: license, SessionID: session, UserID: user, Device: device,
 		Acquired: now, Renewed: now, LeaseExpires: now.Add(time.Minute)}
 }
@@ -38,10 +42,10 @@ func TestSeatRecords(t *testing.T, b Backend) {
 			return nil
 		})
 	}
-	if err := put("nope", seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
+	if err := put("nope", Seat("nope", "s1", "ann", "d1", created)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("seat of an unknown licence: %v", err)
 	}
-	must(t, db.PutLicense(ctx, floating("L", 2)))
+	must(t, db.PutLicense(ctx, Floating("L", 2)))
 	must(t, db.PutLicense(ctx, store.License{ID: "M", OrgID: "beta", ProductID: "cae", Kind: store.KindFloating, Seats: 1, Status: store.StatusActive}))
 	if ls, err := db.Licenses(ctx, "acme", ""); err != nil || len(ls) != 1 || ls[0].ID != "L" || ls[0].Grace != time.Hour {
 		t.Fatalf("Licenses(acme) = %+v, %v", ls, err)
@@ -50,10 +54,10 @@ func TestSeatRecords(t *testing.T, b Backend) {
 		t.Fatalf("Licenses(product cae) = %+v, %v", ls, err)
 	}
 	withID := func(id string, s store.Seat) store.Seat { s.ID = id; return s }
-	s1 := withID("seat_1", seat("L", "s1", "ann", "d1", created.Add(time.Second)))
-	s2 := withID("seat_2", seat("L", "s2", "bob", "d2", created))
-	s3 := withID("seat_3", seat("L", "s1", "ann", "d9", created.Add(2*time.Second)))
-	m1 := withID("seat_4", seat("M", "s1", "ann", "d1", created))
+	s1 := withID("seat_1", Seat("L", "s1", "ann", "d1", created.Add(time.Second)))
+	s2 := withID("seat_2", Seat("L", "s2", "bob", "d2", created))
+	s3 := withID("seat_3", Seat("L", "s1", "ann", "d9", created.Add(2*time.Second)))
+	m1 := withID("seat_4", Seat("M", "s1", "ann", "d1", created))
 	bound := withID("seat_5", store.Seat{SessionID: "s1", UserID: "ann", Device: "d1", Acquired: created, Renewed: created})
 	must(t, put("L", s1, s2, s3))
 	must(t, put("M", m1))
@@ -85,7 +89,7 @@ func TestSeatRecords(t *testing.T, b Backend) {
 	stop := errors.New("stop")
 	err = db.UpdateSeats(ctx, "L", func(tx store.SeatTx, _ store.License) error {
 		must(t, tx.DeleteSeats(s1.ID, s2.ID))
-		must(t, tx.PutSeat(withID("seat_6", seat("L", "s6", "cy", "d6", created))))
+		must(t, tx.PutSeat(withID("seat_6", Seat("L", "s6", "cy", "d6", created))))
 		return stop
 	})
 	if !errors.Is(err, stop) {
@@ -120,9 +124,29 @@ func TestSeatRecords(t *testing.T, b Backend) {
 // the seats and take one if fewer than Seats are held never take more.
 func TestConcurrentSeatUpdates(t *testing.T, b Backend) {
 	dbs := replicas(t, b, 2)
-	const seats, sessions = 3, 24
-	must(t, dbs[0].PutLicense(ctx, floating("L", seats)))
+	must(t, dbs[0].PutLicense(ctx, Floating("L", 3)))
 	full := errors.New("full")
+	RaceForSeats(t, dbs, 3, 24, func(db store.Store, s store.Seat) error {
+		return db.UpdateSeats(ctx, "L", func(tx store.SeatTx, l store.License) error {
+			held, err := tx.Seats("")
+			if err != nil {
+				return err
+			}
+			if len(held) >= l.Seats {
+				return full
+			}
+			s.ID = s.SessionID
+			return tx.PutSeat(s)
+		})
+	}, full)
+}
+
+// RaceForSeats runs three rounds in which sessions sessions, spread over
+// dbs, each try take with a seat of their own on licence L (of seats
+// seats); take's error is nil or refused. Each round exactly seats of them
+// must get one and seats must be held; then dbs[1] releases them all.
+func RaceForSeats(t *testing.T, dbs []store.Store, seats, sessions int, take func(store.Store, store.Seat) error, refused error) {
+	t.Helper()
 	for round := range 3 {
 		var got atomic.Int32
 		var wg sync.WaitGroup
@@ -130,30 +154,18 @@ func TestConcurrentSeatUpdates(t *testing.T, b Backend) {
 			db := dbs[i%len(dbs)]
 			wg.Go(func() {
 				id := fmt.Sprintf("r%d-s%d", round, i)
-				err := db.UpdateSeats(ctx, "L", func(tx store.SeatTx, l store.License) error {
-					held, err := tx.Seats("")
-					if err != nil {
-						return err
-					}
-					if len(held) >= l.Seats {
-						return full
-					}
-					s := seat("L", id, "u"+id, "d"+id, created)
-					s.ID = id
-					return tx.PutSeat(s)
-				})
-				switch {
+				switch err := take(db, Seat("L", id, "u"+id, "d"+id, created)); {
 				case err == nil:
 					got.Add(1)
-				case !errors.Is(err, full):
-					t.Errorf("update: %v", err)
+				case !errors.Is(err, refused):
+					t.Errorf("take a seat: %v", err)
 				}
 			})
 		}
 		wg.Wait()
 		held, err := dbs[0].Seats(ctx, "L")
 		must(t, err)
-		if got.Load() != seats || len(held) != seats {
+		if got.Load() != int32(seats) || len(held) != seats {
 			t.Fatalf("round %d: %d sessions got a seat, %d seats held; want %d", round, got.Load(), len(held), seats)
 		}
 		for _, s := range held {

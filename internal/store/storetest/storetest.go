@@ -405,7 +405,7 @@ func TestSurvivesReopen(t *testing.T, b Backend) {
 	must(t, db.PutSession(ctx, store.Session{ID: "s1", UserID: "ann", LastSeen: created}))
 	appendN(t, db, "s1", 1, 4)
 	must(t, db.AckEvents(ctx, "s1", 1))
-	must(t, db.PutLicense(ctx, floating("L", 1)))
+	must(t, db.PutLicense(ctx, Floating("L", 1)))
 	_, err := commit(db, store.Version{OrgID: "acme", Path: "/a.prt"}, []byte("m"))
 	must(t, err)
 	must(t, db.Close())
@@ -454,8 +454,8 @@ func TestAnyString(t *testing.T, b Backend) {
 	if s, err := db.Session(ctx, "s1"); err != nil || s.Device != odd || s.AppVersion != odd {
 		t.Errorf("session device %q, %v", s.Device, err)
 	}
-	must(t, db.PutLicense(ctx, floating("L", 1)))
-	st := seat("L", "s1", "ann", odd, created)
+	must(t, db.PutLicense(ctx, Floating("L", 1)))
+	st := Seat("L", "s1", "ann", odd, created)
 	st.ID = "seat_1"
 	must(t, db.UpdateSeats(ctx, "L", func(tx store.SeatTx, _ store.License) error { return tx.PutSeat(st) }))
 	if seats, err := db.Seats(ctx, "L"); err != nil || len(seats) != 1 || seats[0].Device != odd {
