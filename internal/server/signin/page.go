@@ -100,15 +100,31 @@ func lang(r *http.Request) string {
 	return "en"
 }
 
-var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
+// layoutTmpl is the frame of the sign-in's pages: each page defines its
+// "title" and its "main" (what follows the title and the status message)
+// on a clone, and may use "token", the API token's field. Their data have
+// Lang, T (the page's words), Message and Dev.
+var layoutTmpl = template.Must(template.New("layout").Parse(`<!doctype html>
 <html lang="{{.Lang}}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.T.title}}</title></head>
+<title>{{template "title" .}}</title></head>
 <body>
 <main>
-<h1>{{.T.title}}</h1>
+<h1>{{template "title" .}}</h1>
 {{if .Message}}<p role="status" id="message">{{.Message}}</p>{{end}}
-{{if .Nonce}}
+{{template "main" .}}</main>
+</body>
+</html>
+{{define "token"}}<p><label for="api_token">{{.T.token}}</label><br>
+<input id="api_token" name="api_token" type="password" maxlength="256" autocomplete="off" aria-describedby="token_help"><br>
+<small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>{{end}}`))
+
+// page is a page of the sign-in on layoutTmpl: title, then main.
+func page(title, main string) *template.Template {
+	return template.Must(template.Must(layoutTmpl.Clone()).Parse(`{{define "title"}}` + title + `{{end}}{{define "main"}}` + main + `{{end}}`))
+}
+
+var pageTmpl = page(`{{.T.title}}`, `{{if .Nonce}}
 <form method="post" action="/device">
 <input type="hidden" name="lang" value="{{.Lang}}">
 <input type="hidden" name="user_code" value="{{.Code}}">
@@ -123,18 +139,13 @@ var pageTmpl = template.Must(template.New("device").Parse(`<!doctype html>
 {{if .Org}}<input type="hidden" name="org" value="{{.Org}}">{{end}}
 <p><label for="user_code">{{.T.code}}</label><br>
 <input id="user_code" name="user_code" value="{{.Code}}" required maxlength="16" autocomplete="off" autocapitalize="characters" spellcheck="false"></p>
-<p><label for="api_token">{{.T.token}}</label><br>
-<input id="api_token" name="api_token" type="password" maxlength="256" autocomplete="off" aria-describedby="token_help"><br>
-<small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>
+{{template "token" .}}
 <p><button type="submit" name="action" value="approve">{{.T.approve}}</button>
 <button type="submit" name="action" value="deny">{{.T.deny}}</button></p>
 {{if .Federated}}<p><button type="submit" name="action" value="organisation" formnovalidate>{{.T.withOrg}}</button></p>{{end}}
 </form>
 {{end}}
-</main>
-</body>
-</html>
-`))
+`)
 
 type pageData struct {
 	Lang    string
@@ -399,15 +410,7 @@ func (s *Service) pageUser(ctx context.Context, apiToken string) (u store.User, 
 	return u, ""
 }
 
-var chooserTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
-<html lang="{{.Lang}}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.T.signIn}}</title></head>
-<body>
-<main>
-<h1>{{.T.signIn}}</h1>
-{{if .Message}}<p role="status" id="message">{{.Message}}</p>{{end}}
-{{if .Flow}}
+var chooserTmpl = page(`{{.T.signIn}}`, `{{if .Flow}}
 <form method="post" action="/signin">
 <input type="hidden" name="lang" value="{{.Lang}}">
 <input type="hidden" name="flow" value="{{.Flow}}">
@@ -420,16 +423,11 @@ var chooserTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
 <input type="hidden" name="lang" value="{{.Lang}}">
 <input type="hidden" name="flow" value="{{.Flow}}">
 <h2>{{.T.or}}</h2>
-<p><label for="api_token">{{.T.token}}</label><br>
-<input id="api_token" name="api_token" type="password" maxlength="256" autocomplete="off" aria-describedby="token_help"><br>
-<small id="token_help">{{.T.tokenFor}}{{if .Dev}} {{.T.dev}}{{end}}</small></p>
+{{template "token" .}}
 <p><button type="submit" id="with_token">{{.T.signIn}}</button></p>
 </form>
 {{end}}
-</main>
-</body>
-</html>
-`))
+`)
 
 type chooserData struct {
 	Lang    string
