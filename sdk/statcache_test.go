@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,5 +335,168 @@ func TestResaveAfterTheServiceLostChunks(t *testing.T) {
 	}
 	if got := cloudContent(t, srv, "/lost.prt"); !bytes.Equal(got, data) {
 		t.Fatal("the version after the loss differs")
+	}
+}
+
+// statSnapshots lists the snapshots in a workspace's stat cache.
+func statSnapshots(t *testing.T, cfg sdk.Config) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(cfg.WorkspaceDir, "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// What is gone leaves the stat cache: a part deleted from an assembly at
+// its next save; a file or folder deleted or moved, a snapshot copied
+// from another workspace and a file that is no snapshot at the next sweep.
+// What remains is still trusted: nothing is read that did not change.
+func TestStatCacheForgetsWhatIsGone(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	c := statClient(t, cfg)
+	c.SetStatBounds(0, 0, -1) // a sweep at every save
+	dir := t.TempDir()
+	asm := filepath.Join(dir, "Frame")
+	os.Mkdir(asm, 0o755)
+	for i, name := range []string{"Frame.asm", "bolt.prt", "plate.prt"} {
+		os.WriteFile(filepath.Join(asm, name), randomBytes(uint64(50+i), 20<<10), 0o644)
+	}
+	single := filepath.Join(dir, "single.prt")
+	os.WriteFile(single, randomBytes(53, 20<<10), 0o644)
+	moved := filepath.Join(dir, "Moved")
+	os.Mkdir(moved, 0o755)
+	os.WriteFile(filepath.Join(moved, "Moved.asm"), randomBytes(54, 20<<10), 0o644)
+	settle()
+	asmOpt := sdk.SaveOptions{Assembly: true}
+	mustSave(t, c, asm, "/gone/Frame", 0, asmOpt)
+	mustSave(t, c, single, "/gone/single.prt", 0, sdk.SaveOptions{})
+	mustSave(t, c, moved, "/gone/Moved", 0, asmOpt)
+	if n := len(statSnapshots(t, cfg)); n != 3 {
+		t.Fatalf("%d snapshots for 3 saved roots", n)
+	}
+
+	// A part deleted: its entry goes with the next save, the others are
+	// not read.
+	os.Remove(filepath.Join(asm, "plate.prt"))
+	if r := mustSave(t, c, asm, "/gone/Frame", 1, asmOpt); r.FilesRead != 0 {
+		t.Fatalf("re-save after a part was deleted read %d files", r.FilesRead)
+	}
+	if got := c.StatCacheFiles(asm); !slices.Equal(got, []string{"Frame.asm", "bolt.prt"}) {
+		t.Fatalf("the cache holds %v for the assembly", got)
+	}
+
+	// A file deleted, a folder moved away, a snapshot of another
+	// workspace (its folder copied) and a stray file: the next sweep
+	// removes them, whatever root is saved.
+	os.Remove(single)
+	os.Rename(moved, moved+" old")
+	other := config(t, srv)
+	o := statClient(t, other)
+	kept := filepath.Join(dir, "kept.prt")
+	os.WriteFile(kept, randomBytes(55, 20<<10), 0o644)
+	settle()
+	mustSave(t, o, kept, "/gone/kept.prt", 0, sdk.SaveOptions{})
+	for _, name := range statSnapshots(t, other) {
+		b, _ := os.ReadFile(filepath.Join(other.WorkspaceDir, "stat", name))
+		os.WriteFile(filepath.Join(cfg.WorkspaceDir, "stat", name), b, 0o600)
+	}
+	os.WriteFile(filepath.Join(cfg.WorkspaceDir, "stat", "stray"), []byte("not a snapshot"), 0o600)
+	if n := len(statSnapshots(t, cfg)); n != 5 {
+		t.Fatalf("%d files in the stat cache before the sweep, want 5", n)
+	}
+	if r := mustSave(t, c, asm, "/gone/Frame", 2, asmOpt); r.FilesRead != 0 {
+		t.Fatalf("re-save read %d files", r.FilesRead)
+	}
+	if n := len(statSnapshots(t, cfg)); n != 1 {
+		t.Fatalf("%d snapshots after the sweep, want the assembly's only", n)
+	}
+	// The copied workspace's own cache is untouched and trusted.
+	if r := mustSave(t, o, kept, "/gone/kept.prt", 1, sdk.SaveOptions{}); r.FilesRead != 0 {
+		t.Fatalf("the other workspace's re-save read %d files", r.FilesRead)
+	}
+}
+
+// The stat cache holds at most so many roots and bytes: past either, the
+// snapshots stored longest ago go; the roots saved last are still not
+// read, a root whose snapshot went is read once.
+func TestStatCacheStaysBounded(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	c := statClient(t, cfg)
+	c.SetStatBounds(5, 0, -1)
+	dir := t.TempDir()
+	var files []string
+	for i := range 12 {
+		p := filepath.Join(dir, fmt.Sprintf("part%02d.prt", i))
+		os.WriteFile(p, randomBytes(uint64(60+i), 10<<10), 0o644)
+		files = append(files, p)
+	}
+	settle()
+	for i, p := range files {
+		mustSave(t, c, p, "/bounded/"+filepath.Base(p), 0, sdk.SaveOptions{})
+		if n := len(statSnapshots(t, cfg)); n > 5 {
+			t.Fatalf("%d snapshots after %d saves, bound 5", n, i+1)
+		}
+	}
+	for _, p := range files[7:] {
+		if r := mustSave(t, c, p, "/bounded/"+filepath.Base(p), 1, sdk.SaveOptions{}); r.FilesRead != 0 {
+			t.Fatalf("%s, saved among the last 5, was read again", filepath.Base(p))
+		}
+	}
+	if r := mustSave(t, c, files[0], "/bounded/part00.prt", 1, sdk.SaveOptions{}); r.FilesRead != 1 {
+		t.Fatalf("part00.prt, evicted, re-saved reading %d files", r.FilesRead)
+	}
+	if r := mustSave(t, c, files[0], "/bounded/part00.prt", 2, sdk.SaveOptions{}); r.FilesRead != 0 {
+		t.Fatalf("part00.prt, stored again, read %d files", r.FilesRead)
+	}
+
+	// A bound in bytes: room for about three snapshots of one file.
+	names := statSnapshots(t, cfg)
+	st, err := os.Stat(filepath.Join(cfg.WorkspaceDir, "stat", names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := 3*st.Size() + st.Size()/2
+	c.SetStatBounds(0, limit, -1)
+	mustSave(t, c, files[1], "/bounded/part01.prt", 1, sdk.SaveOptions{})
+	var total int64
+	for _, name := range statSnapshots(t, cfg) {
+		st, _ := os.Stat(filepath.Join(cfg.WorkspaceDir, "stat", name))
+		total += st.Size()
+	}
+	if n := len(statSnapshots(t, cfg)); n != 3 || total > limit {
+		t.Fatalf("%d snapshots of %d bytes, bound %d bytes", n, total, limit)
+	}
+}
+
+// A sweep runs at a client's first save or open, then at most every ten
+// minutes: a deleted file's snapshot stays until then.
+func TestStatCacheSweptEveryTenMinutes(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	c := statClient(t, cfg)
+	var ahead atomic.Int64
+	c.SetStatClock(func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }, statWindow)
+	gone := writeTemp(t, "gone.prt", randomBytes(70, 10<<10))
+	stays := writeTemp(t, "stays.prt", randomBytes(71, 10<<10))
+	settle()
+	mustSave(t, c, gone, "/swept/gone.prt", 0, sdk.SaveOptions{})
+	os.Remove(gone)
+	mustSave(t, c, stays, "/swept/stays.prt", 0, sdk.SaveOptions{})
+	if n := len(statSnapshots(t, cfg)); n != 2 {
+		t.Fatalf("%d snapshots within ten minutes of the first sweep, want 2", n)
+	}
+	ahead.Store(int64(11 * time.Minute))
+	if r := mustSave(t, c, stays, "/swept/stays.prt", 1, sdk.SaveOptions{}); r.FilesRead != 0 {
+		t.Fatalf("re-save read %d files", r.FilesRead)
+	}
+	if n := len(statSnapshots(t, cfg)); n != 1 {
+		t.Fatalf("%d snapshots after the next sweep, want 1", n)
 	}
 }
