@@ -3,16 +3,12 @@ package hostile_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -55,19 +51,10 @@ func fedSetUp(t *testing.T) (*servertest.Server, *hydratest.Hydra) {
 // fedBrowser follows redirects with its cookies, and stops before the
 // program's loopback, or before iscd's callback when stopAtCallback.
 func fedBrowser(stopAtCallback bool) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if req.URL.Port() == "9" || (stopAtCallback && req.URL.Path == signin.CallbackPath) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+	return servertest.Browser(func(req *http.Request) bool {
+		return req.URL.Port() == "9" || (stopAtCallback && req.URL.Path == signin.CallbackPath)
+	})
 }
-
-var (
-	fedForm   = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
-	fedHidden = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-)
 
 // fedAuthorize walks browser b from a program's authorization request
 // (org, if set) through the chooser (email) and Hydra's pages (as user)
@@ -76,40 +63,19 @@ var (
 func fedAuthorize(t *testing.T, s *servertest.Server, b *http.Client, org, email, user string) (*url.URL, string) {
 	t.Helper()
 	verifier := strings.Repeat("v", 43)
-	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{"response_type": {"code"}, "client_id": {s.Product}, "redirect_uri": {fedLoopback}, "state": {"st"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+		"code_challenge": {servertest.CodeChallenge(verifier)}, "code_challenge_method": {"S256"}}
 	if org != "" {
 		q.Set("org", org)
 	}
 	resp, err := b.Get(s.AdminURL + signin.AuthorizePath + "?" + q.Encode())
 	fields := map[string]url.Values{"/signin": {"email": {email}}, "/login": {"user": {user}}, "/consent": {}}
-	for range 8 {
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusFound {
-			loc, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
-			return loc, verifier
-		}
-		m := fedForm.FindSubmatch(page)
-		if m == nil {
-			return nil, verifier
-		}
-		form := url.Values{}
-		for _, h := range fedHidden.FindAllSubmatch(page, -1) {
-			form.Set(string(h[1]), string(h[2]))
-		}
-		for k, v := range fields[string(m[1])] {
-			form[k] = v
-		}
-		action, _ := resp.Request.URL.Parse(string(m[1]))
-		resp, err = b.PostForm(action.String(), form)
+	resp, _ = servertest.FollowForms(t, b, resp, err, fields)
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		return nil, verifier
 	}
-	t.Fatal("no end to the pages")
-	return nil, ""
+	loc, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	return loc, verifier
 }
 
 func fedRedeem(t *testing.T, s *servertest.Server, code, verifier string) (int, map[string]any) {

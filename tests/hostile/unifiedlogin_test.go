@@ -3,10 +3,7 @@ package hostile_test
 import (
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -47,22 +44,17 @@ func ulSetup(t *testing.T) (*servertest.Server, *unifiedlogintest.Server, *kit) 
 // ulBrowser is a browser: cookies, and redirects followed except to the
 // program's loopback (whose address it returns instead).
 func ulBrowser(t *testing.T) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), "http://127.0.0.1:9/") {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+	b := servertest.Browser(func(req *http.Request) bool { return strings.HasPrefix(req.URL.String(), "http://127.0.0.1:9/") })
+	b.Timeout = 10 * time.Second
+	return b
 }
 
 // ulAuthorize starts a program's sign-in to org in browser b and returns
 // where the browser ends (the unified login's page, or iscd's).
 func ulAuthorize(t *testing.T, srv *servertest.Server, b *http.Client, org string) *http.Response {
 	t.Helper()
-	sum := sha256.Sum256([]byte(rand.Text() + rand.Text()))
 	q := url.Values{"response_type": {"code"}, "client_id": {srv.Product}, "redirect_uri": {"http://127.0.0.1:9/cb"}, "state": {"s"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "org": {org}}
+		"code_challenge": {servertest.CodeChallenge(rand.Text() + rand.Text())}, "code_challenge_method": {"S256"}, "org": {org}}
 	resp, err := b.Get(srv.AdminURL + signin.AuthorizePath + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package federation_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -65,46 +63,19 @@ var (
 // iscd and to the loopback, whose query it returns with the verifier.
 func (f fixture) signIn(t *testing.T, email, user string) (url.Values, string) {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if req.URL.Port() == "9" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+	b := servertest.Browser(func(req *http.Request) bool { return req.URL.Port() == "9" })
 	verifier := strings.Repeat("x", 50)
-	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{"response_type": {"code"}, "client_id": {f.s.Product}, "redirect_uri": {loopback}, "state": {"prog-state"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+		"code_challenge": {servertest.CodeChallenge(verifier)}, "code_challenge_method": {"S256"}}
 	resp, err := b.Get(f.s.AdminURL + signin.AuthorizePath + "?" + q.Encode())
 	// Each page is a form: fill it in and post it, until the loopback.
 	fields := map[string]url.Values{"/signin": {"email": {email}}, "/login": {"user": {user}}, "/consent": {}}
-	for range 8 {
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusSeeOther {
-			loc, _ := url.Parse(resp.Header.Get("Location"))
-			return loc.Query(), verifier
-		}
-		m := formAction.FindSubmatch(page)
-		if m == nil {
-			t.Fatalf("%s: %d, no form:\n%s", resp.Request.URL, resp.StatusCode, page)
-		}
-		form := url.Values{}
-		for _, h := range hidden.FindAllSubmatch(page, -1) {
-			form.Set(string(h[1]), string(h[2]))
-		}
-		for k, v := range fields[string(m[1])] {
-			form[k] = v
-		}
-		action, _ := resp.Request.URL.Parse(string(m[1]))
-		resp, err = b.PostForm(action.String(), form)
+	resp, page := servertest.FollowForms(t, b, resp, err, fields)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("%s: %d, no form:\n%s", resp.Request.URL, resp.StatusCode, page)
 	}
-	t.Fatal("no end to the pages")
-	return nil, ""
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	return loc.Query(), verifier
 }
 
 func (f fixture) redeem(t *testing.T, back url.Values, verifier string) (int, map[string]any) {

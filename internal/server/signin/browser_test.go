@@ -1,11 +1,8 @@
 package signin_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,21 +19,12 @@ import (
 const loopbackURI = "http://127.0.0.1:9/callback"
 
 // pkce is a verifier and its S256 challenge.
-func pkce(verifier string) (string, string) {
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func pkce(verifier string) (string, string) { return verifier, servertest.CodeChallenge(verifier) }
 
 // browserClient follows iscd's redirects with cookies and stops at the
 // program's loopback, returning where it was sent.
-func browserClient(t *testing.T) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if req.URL.Port() == "9" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+func browserClient() *http.Client {
+	return servertest.Browser(func(req *http.Request) bool { return req.URL.Port() == "9" })
 }
 
 var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
@@ -46,7 +34,7 @@ var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
 // loopback's query.
 func authorizeWithToken(t *testing.T, s *servertest.Server, q url.Values, apiToken string) url.Values {
 	t.Helper()
-	b := browserClient(t)
+	b := browserClient()
 	resp, err := b.Get(s.AdminURL + signin.AuthorizePath + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +139,7 @@ func TestAuthorizationCodeRefused(t *testing.T) {
 func TestAuthorizeRequestChecked(t *testing.T) {
 	s, _ := start(t)
 	_, challenge := pkce(strings.Repeat("a", 43))
-	b := browserClient(t)
+	b := browserClient()
 	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	for _, redirect := range []string{"http://evil.example:80/cb", "http://localhost:9/cb", "https://127.0.0.1:9/cb", "http://127.0.0.1/cb", "http://127.0.0.1:9/cb#x"} {
 		q := authorizeQuery(s, challenge, "st")
