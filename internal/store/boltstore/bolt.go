@@ -97,6 +97,16 @@ func get[T any](d *DB, bkt []byte, id string) (T, error) {
 	return v, err
 }
 
+// getNamed is get with the record named in its error: what and id
+// ("OIDC provider \"acme\": not found").
+func getNamed[T any](d *DB, bkt []byte, what, id string) (T, error) {
+	v, err := get[T](d, bkt, id)
+	if err != nil {
+		return v, fmt.Errorf("%s %q: %w", what, id, err)
+	}
+	return v, nil
+}
+
 func list[T any](d *DB, bkt []byte, keep func(T) bool) ([]T, error) {
 	out := []T{}
 	err := d.db.View(func(tx *bolt.Tx) error {

@@ -38,11 +38,7 @@ func (d *DB) PutOIDCProvider(_ context.Context, p store.OIDCProvider) error {
 
 // OIDCProvider implements store.Federation.
 func (d *DB) OIDCProvider(_ context.Context, id string) (store.OIDCProvider, error) {
-	p, err := get[store.OIDCProvider](d, bktOIDCProviders, id)
-	if err != nil {
-		return p, fmt.Errorf("OIDC provider %q: %w", id, err)
-	}
-	return p, nil
+	return getNamed[store.OIDCProvider](d, bktOIDCProviders, "OIDC provider", id)
 }
 
 // OIDCProviders implements store.Federation.

@@ -113,9 +113,5 @@ func (d *DB) PutOrgLogin(_ context.Context, l store.OrgLogin) error {
 
 // OrgLogin implements store.Identity.
 func (d *DB) OrgLogin(_ context.Context, orgID string) (store.OrgLogin, error) {
-	l, err := get[store.OrgLogin](d, bktOrgLogins, orgID)
-	if err != nil {
-		return l, fmt.Errorf("login of org %q: %w", orgID, err)
-	}
-	return l, nil
+	return getNamed[store.OrgLogin](d, bktOrgLogins, "login of org", orgID)
 }

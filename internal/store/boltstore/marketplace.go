@@ -28,11 +28,7 @@ func (d *DB) PutInstance(_ context.Context, i store.MarketInstance) error {
 
 // Instance implements store.Marketplace.
 func (d *DB) Instance(_ context.Context, id string) (store.MarketInstance, error) {
-	i, err := get[store.MarketInstance](d, bktMarketInstances, id)
-	if err != nil {
-		return i, fmt.Errorf("marketplace instance %q: %w", id, err)
-	}
-	return i, nil
+	return getNamed[store.MarketInstance](d, bktMarketInstances, "marketplace instance", id)
 }
 
 // PutMarketLicense implements store.Marketplace. The check and the write
@@ -57,11 +53,7 @@ func (d *DB) PutMarketLicense(_ context.Context, l store.MarketLicense) (store.M
 
 // MarketLicense implements store.Marketplace.
 func (d *DB) MarketLicense(_ context.Context, eventID string) (store.MarketLicense, error) {
-	l, err := get[store.MarketLicense](d, bktMarketLicenses, eventID)
-	if err != nil {
-		return l, fmt.Errorf("marketplace event %q: %w", eventID, err)
-	}
-	return l, nil
+	return getNamed[store.MarketLicense](d, bktMarketLicenses, "marketplace event", eventID)
 }
 
 func codeKey(code string) []byte {

@@ -45,11 +45,7 @@ func (d *DB) CreateRefreshFamily(_ context.Context, f store.RefreshFamily) error
 
 // RefreshFamily implements store.SignIns.
 func (d *DB) RefreshFamily(_ context.Context, id string) (store.RefreshFamily, error) {
-	f, err := get[store.RefreshFamily](d, bktRefreshFamilies, id)
-	if err != nil {
-		return f, fmt.Errorf("refresh family %q: %w", id, err)
-	}
-	return f, nil
+	return getNamed[store.RefreshFamily](d, bktRefreshFamilies, "refresh family", id)
 }
 
 // UpdateRefreshFamily implements store.SignIns.
