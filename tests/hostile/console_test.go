@@ -15,6 +15,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -65,7 +66,7 @@ func TestConsoleCustomerAdminSeesOnlyTheirOrganisation(t *testing.T) {
 	jobID := ""
 	if _, err := exec.LookPath("ccx"); err == nil {
 		long := filepath.Join(t.TempDir(), "long.inp")
-		if err := os.WriteFile(long, []byte(longDeck), 0o600); err != nil {
+		if err := os.WriteFile(long, []byte(calculixtest.EndlessDeck), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		rid := gateSolve(t, victim, long)

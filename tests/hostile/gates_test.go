@@ -23,37 +23,6 @@ import (
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
-// longDeck never ends on its own: ten million increments of a one-element
-// static step (CalculiX prints each one, so the job is seen running).
-const longDeck = `*NODE
-1,0,0,0
-2,1,0,0
-3,1,1,0
-4,0,1,0
-5,0,0,1
-6,1,0,1
-7,1,1,1
-8,0,1,1
-*ELEMENT,TYPE=C3D8,ELSET=EALL
-1,1,2,3,4,5,6,7,8
-*NSET,NSET=BOTTOM
-1,2,3,4
-*NSET,NSET=TOP
-5,6,7,8
-*BOUNDARY
-BOTTOM,1,3
-*MATERIAL,NAME=STEEL
-*ELASTIC
-210000.,0.3
-*SOLID SECTION,ELSET=EALL,MATERIAL=STEEL
-*STEP,INC=100000000,NLGEOM
-*STATIC,DIRECT
-1.E-7,1.
-*CLOAD
-TOP,3,-10.
-*END STEP
-`
-
 // gateClient opens an SDK session for product with an API token of a new
 // user of org (made, with the org, when org is not the demo one).
 func gateClient(t *testing.T, srv *servertest.Server, org, product string) *sdk.Client {
@@ -208,7 +177,7 @@ func TestGatesFrozenLicence(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	long := filepath.Join(dir, "long.inp")
-	if err := os.WriteFile(long, []byte(longDeck), 0o600); err != nil {
+	if err := os.WriteFile(long, []byte(calculixtest.EndlessDeck), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := gateClient(t, srv, server.DevOrg, srv.Product)

@@ -410,7 +410,7 @@ func answerCode(t *testing.T, ws *websocket.Conn, id uint64) string {
 func TestSandboxDevWorkerJobsAreOutsideTheDataDir(t *testing.T) {
 	_, data, tmp, c := sandboxISCD(t)
 	model := filepath.Join(t.TempDir(), "long-running-model.inp")
-	os.WriteFile(model, []byte(longDeck), 0o644)
+	os.WriteFile(model, []byte(calculixtest.EndlessDeck), 0o644)
 	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"calculix"}`, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,38 @@ const DecksDir = "/usr/share/doc/calculix-ccx-test/examples/test"
 // into their .dat.
 var Models = []string{"truss", "simplebeam", "b31", "scheibe", "beamlin"}
 
+// EndlessDeck never ends on its own: ten million increments of a
+// one-element static step (CalculiX prints each one, so the job is seen
+// running). For tests that cancel, freeze or time out a solve.
+const EndlessDeck = `*NODE
+1,0,0,0
+2,1,0,0
+3,1,1,0
+4,0,1,0
+5,0,0,1
+6,1,0,1
+7,1,1,1
+8,0,1,1
+*ELEMENT,TYPE=C3D8,ELSET=EALL
+1,1,2,3,4,5,6,7,8
+*NSET,NSET=BOTTOM
+1,2,3,4
+*NSET,NSET=TOP
+5,6,7,8
+*BOUNDARY
+BOTTOM,1,3
+*MATERIAL,NAME=STEEL
+*ELASTIC
+210000.,0.3
+*SOLID SECTION,ELSET=EALL,MATERIAL=STEEL
+*STEP,INC=100000000,NLGEOM
+*STATIC,DIRECT
+1.E-7,1.
+*CLOAD
+TOP,3,-10.
+*END STEP
+`
+
 // Need returns the path of ccx, or skips the test when CalculiX is not
 // installed (.ci/run installs it).
 func Need(t testing.TB) string {
