@@ -36,7 +36,13 @@ type fixture struct {
 
 func setUp(t *testing.T) fixture {
 	h := hydratest.Start(t)
-	s := servertest.Start(t)
+	return federate(t, servertest.Start(t), h)
+}
+
+// federate makes organisation "acme" of s sign in through h, where its
+// user ada is.
+func federate(t *testing.T, s *servertest.Server, h *hydratest.Hydra) fixture {
+	t.Helper()
 	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -318,16 +324,7 @@ func TestClientSecretRewrappedWithTheKEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := servertest.StartConfig(t, server.Config{KEK: kr})
-	f := fixture{s, h}
-	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	id, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
-	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/acme", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: h.Issuer,
-		ClientID: id, ClientSecret: secret, Domains: []string{"acme.example"}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.AddUser(hydratest.User{Subject: "ada", Email: "ada@acme.example", EmailVerified: true, Name: "Ada"})
+	f := federate(t, s, h)
 
 	newKEK, _ := envelope.GenerateKEK()
 	if err := os.WriteFile(file, []byte(newKEK+"\n"+oldKEK+"\n"), 0o600); err != nil {
