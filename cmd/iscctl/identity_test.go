@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
@@ -22,21 +18,8 @@ import (
 // kitCall sends one signed sync call and fails the test unless it succeeds.
 func kitCall(t *testing.T, srv *servertest.Server, name string, body any) {
 	t.Helper()
-	data, _ := json.Marshal(body)
-	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	nonce := name + ts + strconv.Itoa(len(data))
-	req, _ := http.NewRequest("POST", "http://"+srv.Addr+marketplace.SyncPrefix+name, bytes.NewReader(data))
-	req.Header.Set("x-sign", marketplace.SyncSign("kit", nonce, ts, data))
-	req.Header.Set("x-timestamp", ts)
-	req.Header.Set("x-nonce", nonce)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct{ ResultCode, ResultMsg string }
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.ResultCode != marketplace.ResultOK {
-		t.Fatalf("%s: %+v %v", name, r, err)
+	if code := srv.KitSync(t, "kit", name, body); code != marketplace.ResultOK {
+		t.Fatalf("%s: resultCode %s", name, code)
 	}
 }
 
