@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/backendtest"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/store/storetest"
@@ -26,13 +26,5 @@ func open(t *testing.T, dsn string, retention int) *pgstore.DB {
 // TestSuite runs the behavioural suite every backend passes; stores on one
 // database stand for iscd replicas.
 func TestSuite(t *testing.T) {
-	storetest.Run(t, storetest.Backend{
-		Open: func(t *testing.T, where string, retention int) (store.Store, string) {
-			if where == "" {
-				where = pgtest.DSN(t)
-			}
-			return open(t, where, retention), where
-		},
-		Replicas: true,
-	})
+	storetest.Run(t, backendtest.Postgres)
 }
