@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server"
@@ -29,12 +28,7 @@ func adminToken(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("iscd admin-token: unexpected argument %q", fs.Arg(0))
 	}
-	dsn, password, err := db.config()
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.Open(server.Config{DataDir: *data, GCInterval: -1, Logger: log, Database: dsn, DatabasePassword: password})
+	srv, err := db.openOnce(*data, warnings(stderr), server.Config{})
 	if err != nil {
 		return err
 	}

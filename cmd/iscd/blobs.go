@@ -74,16 +74,12 @@ func gc(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("iscd gc: unexpected argument %q", fs.Arg(0))
 	}
-	dsn, dbPassword, err := db.config()
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := warnings(stderr)
 	chunks, err := blobs.open(log)
 	if err != nil {
 		return err
 	}
-	srv, err := server.Open(server.Config{DataDir: *data, Chunks: chunks, GCInterval: -1, Logger: log, Database: dsn, DatabasePassword: dbPassword})
+	srv, err := db.openOnce(*data, log, server.Config{Chunks: chunks})
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 )
 
@@ -48,6 +50,25 @@ func (f *dbFlags) config() (dsn, password string, err error) {
 		}
 	}
 	return dsn, password, nil
+}
+
+// openOnce opens the service's stores for a command that runs once and
+// exits (admin-token, gc, kek rewrap), beside or instead of a running
+// iscd: no periodic collection, its log given (warnings, to stderr). cfg
+// gives what else the command needs (chunks, KEK).
+func (f *dbFlags) openOnce(data string, log *slog.Logger, cfg server.Config) (*server.Server, error) {
+	dsn, password, err := f.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir, cfg.GCInterval, cfg.Logger, cfg.Database, cfg.DatabasePassword = data, -1, log, dsn, password
+	return server.Open(cfg)
+}
+
+// warnings is the log of a command that runs once: warnings and errors,
+// to stderr.
+func warnings(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // migrate applies the schema migrations the database lacks and exits.

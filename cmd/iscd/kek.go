@@ -159,12 +159,7 @@ func kekCommand(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		dsn, password, err := db.config()
-		if err != nil {
-			return err
-		}
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		srv, err := server.Open(server.Config{DataDir: *data, GCInterval: -1, Logger: log, Database: dsn, DatabasePassword: password, KEK: kr})
+		srv, err := db.openOnce(*data, warnings(stderr), server.Config{KEK: kr})
 		if err != nil {
 			return err
 		}
