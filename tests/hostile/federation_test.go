@@ -35,17 +35,24 @@ func fedSetUp(t *testing.T) (*servertest.Server, *hydratest.Hydra) {
 	t.Helper()
 	h := hydratest.Start(t)
 	s := servertest.Start(t)
-	ctx := context.Background()
-	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	id, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
-	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/acme", adminapi.PutOIDCProvider{OrgID: "acme", Issuer: h.Issuer,
-		ClientID: id, ClientSecret: secret, Domains: []string{"acme.example"}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	fedOrg(t, s, h, "acme", "Acme", "acme.example")
 	h.AddUser(hydratest.User{Subject: "ada", Email: "ada@acme.example", EmailVerified: true, Name: "Ada"})
 	return s, h
+}
+
+// fedOrg makes organisation id (name) of s, whose users, by their
+// email's domain, sign in through h.
+func fedOrg(t *testing.T, s *servertest.Server, h *hydratest.Hydra, id, name, domain string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: id, Name: name}, nil); err != nil {
+		t.Fatal(err)
+	}
+	client, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
+	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/"+id, adminapi.PutOIDCProvider{OrgID: id, Issuer: h.Issuer,
+		ClientID: client, ClientSecret: secret, Domains: []string{domain}}, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fedBrowser follows redirects with its cookies, and stops before the
@@ -182,15 +189,7 @@ func TestFederationRedirectOffThisMachine(t *testing.T) {
 // provider by the email typed on the chooser.
 func TestFederationOtherOrganisationsProvider(t *testing.T) {
 	s, h := fedSetUp(t)
-	ctx := context.Background()
-	if err := s.Admin().Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "evil", Name: "Evil"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	id, secret := h.Client(t, s.AdminURL+signin.CallbackPath)
-	if err := s.Admin().Do(ctx, "PUT", "/oidc-providers/evil", adminapi.PutOIDCProvider{OrgID: "evil", Issuer: h.Issuer,
-		ClientID: id, ClientSecret: secret, Domains: []string{"evil.example"}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	fedOrg(t, s, h, "evil", "Evil", "evil.example")
 	h.AddUser(hydratest.User{Subject: "mallory", Email: "mallory@evil.example", EmailVerified: true})
 	// Not bound: the email picks evil's provider.
 	if back, _ := fedAuthorize(t, s, fedBrowser(false), "", "mallory@evil.example", "mallory"); back == nil || back.Query().Get("code") == "" {
