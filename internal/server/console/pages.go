@@ -156,14 +156,22 @@ func (s *Service) extendLicense(r *http.Request) (string, any) {
 
 // license reads one licence, if v may see it.
 func (s *Service) license(ctx context.Context, v *who, id string) (adminapi.LicenseDetail, error) {
-	var d adminapi.LicenseDetail
-	if err := s.call(ctx, v, "GET", "/licenses/"+esc(id), nil, &d); err != nil {
-		return d, err
+	return readOwned(s, ctx, v, "/licenses/"+esc(id), func(d adminapi.LicenseDetail) string { return d.License.OrgID })
+}
+
+// readOwned reads what the admin API answers at path, if v may see it:
+// an operator sees everything, an organisation's admin what org says is
+// of its organisation (else errNotFound, as for what does not exist).
+func readOwned[T any](s *Service, ctx context.Context, v *who, path string, org func(T) string) (T, error) {
+	var x T
+	if err := s.call(ctx, v, "GET", path, nil, &x); err != nil {
+		return x, err
 	}
-	if !v.Operator && d.License.OrgID != v.OrgID {
-		return d, errNotFound
+	if !v.Operator && org(x) != v.OrgID {
+		var none T
+		return none, errNotFound
 	}
-	return d, nil
+	return x, nil
 }
 
 func (s *Service) licensePage(r *http.Request, v *who, p *page) error {
@@ -347,15 +355,9 @@ func (s *Service) jobTable(ctx context.Context, v *who, p *page, js []adminapi.J
 	return t, nil
 }
 
+// job reads one job, if v may see it.
 func (s *Service) job(ctx context.Context, v *who, id string) (adminapi.Job, error) {
-	var j adminapi.Job
-	if err := s.call(ctx, v, "GET", "/jobs/"+esc(id), nil, &j); err != nil {
-		return j, err
-	}
-	if !v.Operator && j.OrgID != v.OrgID {
-		return j, errNotFound
-	}
-	return j, nil
+	return readOwned(s, ctx, v, "/jobs/"+esc(id), func(j adminapi.Job) string { return j.OrgID })
 }
 
 func (s *Service) jobPage(r *http.Request, v *who, p *page) error {
