@@ -117,7 +117,7 @@ func Start(t testing.TB) *Hydra {
 		"URLS_SELF_ISSUER="+h.Issuer, "URLS_LOGIN="+h.app.URL+"/login", "URLS_CONSENT="+h.app.URL+"/consent",
 		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_ADMIN_HOST=127.0.0.1", "SERVE_PUBLIC_PORT="+pport, "SERVE_ADMIN_PORT="+aport,
 		"LOG_LEVEL=warn")
-	var logs bytes.Buffer
+	var logs lockedBuffer // written by exec's copier while Start reads it
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -132,27 +132,69 @@ func Start(t testing.TB) *Hydra {
 			t.Logf("hydra's log:\n%s", logs.String())
 		}
 	})
-	// Ready when its discovery answers through the proxy.
+	// Ready when both its sides answer (directly: through the proxy, each
+	// refused connection would be logged). Its signing keys are made then,
+	// before any test's request: Hydra would make each key set on first
+	// use, an RSA key pair that takes seconds on a loaded machine, inside
+	// whichever request came first (a token exchange iscd gives 10 s).
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		resp, err := http.Get(h.Issuer + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return h
-			}
-		}
+	for !ready("http://"+admin) || !ready("http://"+public) {
 		select {
 		case <-done:
 			t.Fatalf("hydra exited:\n%s", logs.String())
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hydra did not answer its discovery within 30 s:\n%s", logs.String())
+			t.Fatalf("hydra did not answer within 30 s:\n%s", logs.String())
 		}
 	}
+	for _, set := range []string{"hydra.openid.id-token", "hydra.jwt.access-token"} {
+		// ES256: a P-256 key is made in microseconds, and the ID tokens'
+		// algorithm is then ES256, which Hydra's discovery announces.
+		if err := h.call(http.MethodPost, "/admin/keys/"+set, map[string]string{"alg": "ES256", "kid": set, "use": "sig"}, nil); err != nil {
+			t.Fatalf("hydra's %s keys: %v\n%s", set, err, logs.String())
+		}
+	}
+	resp, err := http.Get(h.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatalf("hydra's discovery through the proxy: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hydra's discovery through the proxy: %s\n%s", resp.Status, logs.String())
+	}
+	return h
+}
+
+// ready reports whether a side of Hydra answers (its health, which makes
+// no keys).
+func ready(side string) bool {
+	resp, err := http.Get(side + "/health/ready")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freePort(t testing.TB) string {
