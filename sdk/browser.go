@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -151,6 +153,7 @@ func (s *signIn) browserSignIn(ctx context.Context, opts SignInOptions) (oauthAn
 // path: a web page poking at the port) is answered 400 and changes
 // nothing.
 func callbackHandler(state string, answers chan<- loopbackAnswer) http.Handler {
+	var taken atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if r.Method != http.MethodGet || r.URL.Path != "/callback" || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
@@ -168,17 +171,21 @@ func callbackHandler(state string, answers chan<- loopbackAnswer) http.Handler {
 		default:
 			a.code = q.Get("code")
 		}
-		select {
-		case answers <- a:
-		default: // one callback per sign-in
+		if !taken.CompareAndSwap(false, true) { // one callback per sign-in
 			loopbackPage(w, r, http.StatusBadRequest, "over")
 			return
 		}
+		// The page is on its way before the answer is handed over: the
+		// sign-in then closes the loopback (a refused one at once, and its
+		// program may exit), which would cut a page still being written;
+		// the browser showed its own connection error instead.
+		msg := "signedIn"
 		if a.err != nil {
-			loopbackPage(w, r, http.StatusOK, "refused")
-			return
+			msg = "refused"
 		}
-		loopbackPage(w, r, http.StatusOK, "signedIn")
+		loopbackPage(w, r, http.StatusOK, msg)
+		http.NewResponseController(w).Flush()
+		answers <- a
 	})
 }
 
@@ -213,7 +220,9 @@ func loopbackPage(w http.ResponseWriter, r *http.Request, status int, msg string
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "<!doctype html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>%s</title></head>\n<body><main><h1>%s</h1><p id=\"message\" role=\"status\">%s</p></main></body></html>\n",
+	page := fmt.Appendf(nil, "<!doctype html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\"><title>%s</title></head>\n<body><main><h1>%s</h1><p id=\"message\" role=\"status\">%s</p></main></body></html>\n",
 		lang, t["title"], t["title"], t[msg])
+	h.Set("Content-Length", strconv.Itoa(len(page))) // whole once flushed
+	w.WriteHeader(status)
+	w.Write(page)
 }

@@ -153,3 +153,46 @@ func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 		t.Fatalf("the loopback's page: %s", page)
 	}
 }
+
+// TestSignInBrowserRefusedPageReachesTheBrowser: when iscd refuses the
+// sign-in, SignIn returns ErrSignInDenied at once, and the browser still
+// gets the loopback's whole page saying so — not a connection cut while
+// it was written (Chromium would show its own error page).
+func TestSignInBrowserRefusedPageReachesTheBrowser(t *testing.T) {
+	srv := servertest.Start(t)
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 20 {
+		page := make(chan string, 1)
+		err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+			q, _ := url.Parse(u)
+			back := q.Query().Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Query().Get("state")}}.Encode()
+			go func() { // iscd's refusal, as the browser follows it
+				resp, err := http.Get(back)
+				if err != nil {
+					page <- err.Error()
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					page <- err.Error()
+					return
+				}
+				page <- string(body)
+			}()
+			return nil
+		}})
+		if !errors.Is(err, sdk.ErrSignInDenied) {
+			t.Fatalf("SignIn refused: %v", err)
+		}
+		if got := <-page; !strings.Contains(got, "You are not signed in") {
+			t.Fatalf("the browser got: %s", got)
+		}
+	}
+}
