@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -181,17 +182,19 @@ func (u *upstream) Identify(ctx context.Context, code string, req signin.Upstrea
 		return c, err
 	}
 	hctx := oidc.ClientContext(ctx, u.s.http)
+	began := time.Now()
 	tok, err := cfg.Exchange(hctx, code, oauth2.VerifierOption(req.Verifier))
 	if err != nil {
-		return c, fmt.Errorf("exchange the code at %s: %w", u.p.Issuer, err)
+		return c, fmt.Errorf("exchange the code at %s: %w", u.p.Issuer, u.s.late(began, err))
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok || raw == "" {
 		return c, fmt.Errorf("%s answered without an ID token", u.p.Issuer)
 	}
+	began = time.Now() // Verify may fetch the provider's keys
 	idt, err := prov.Verifier(&oidc.Config{ClientID: u.p.ClientID}).Verify(hctx, raw)
 	if err != nil {
-		return c, fmt.Errorf("the ID token of %s: %w", u.p.Issuer, err)
+		return c, fmt.Errorf("the ID token of %s: %w", u.p.Issuer, u.s.late(began, err))
 	}
 	if idt.Nonce != req.Nonce {
 		return c, fmt.Errorf("the ID token of %s carries another sign-in's nonce", u.p.Issuer)
@@ -210,6 +213,22 @@ func (u *upstream) Identify(ctx context.Context, code string, req signin.Upstrea
 	}
 	return signin.Claims{OrgID: u.p.OrgID, Subject: idt.Subject, Email: claims.Email,
 		EmailVerified: claims.Verified != nil && *claims.Verified, Name: claims.Name}, nil
+}
+
+// ErrNoAnswer marks a failure of a provider that did not answer within
+// the time iscd gives each of its answers.
+var ErrNoAnswer = errors.New("the provider did not answer in time")
+
+// late marks err with ErrNoAnswer when the step that failed, begun at
+// began, took the whole of the time given to an answer: go-oidc does not
+// keep a timeout's error in its chain when a key fetch fails, so a
+// provider that is merely slow would read as one whose answer is wrong.
+func (s *Service) late(began time.Time, err error) error {
+	var ne net.Error
+	if time.Since(began) >= s.http.Timeout || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w (%v): %w", ErrNoAnswer, s.http.Timeout, err)
+	}
+	return err
 }
 
 // secretAAD binds a sealed client secret to its provider and organisation.

@@ -283,7 +283,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	claims, err := up.Identify(r.Context(), q.Get("code"), req)
 	if err != nil {
-		s.log.Warn("sign-in: the provider's answer is refused", "provider", f.Provider, "err", err)
+		s.log.Warn("sign-in: no user from the provider", "provider", f.Provider, "err", err)
 		s.finish(w, r, tok, store.User{}, errRefused)
 		return
 	}
