@@ -325,7 +325,18 @@ func (s *Server) Start(ln net.Listener) error {
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "url", base, "dev", s.cfg.Dev)
 	s.base = base
-	s.startHousekeeping()
+	watching := s.startHousekeeping()
+	// Serve only once the other replicas are heard: a client connected
+	// here before then could not be ended from another replica (an
+	// operator's kick, a revoked token).
+	select {
+	case <-watching:
+	case <-time.After(openTimeout):
+		s.stopGC()
+		s.gcDone.Wait()
+		s.stopMetrics(context.Background())
+		return fmt.Errorf("iscd: not listening to the other replicas' changes after %v (see the log)", openTimeout)
+	}
 	s.served = make(chan error, 1)
 	go func() {
 		err := s.http.Serve(ln)
@@ -366,8 +377,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 const sweepEvery = time.Minute
 
 // startHousekeeping ends expired sessions every minute and collects every
-// org's unreferenced chunks every GCInterval, until Shutdown.
-func (s *Server) startHousekeeping() {
+// org's unreferenced chunks every GCInterval, until Shutdown. The channel
+// it returns is closed when this replica hears the others (watch).
+func (s *Server) startHousekeeping() <-chan struct{} {
 	gcEvery := s.cfg.GCInterval
 	if gcEvery == 0 {
 		gcEvery = 24 * time.Hour
@@ -376,7 +388,7 @@ func (s *Server) startHousekeeping() {
 	s.stopGC = cancel
 	s.gcDone.Go(func() { s.jobs.Run(ctx) })
 	s.gcDone.Go(func() { s.runMarketPush(ctx) })
-	s.watch(ctx)
+	watching := s.watch(ctx)
 	s.gcDone.Go(func() {
 		sweep := time.NewTicker(sweepEvery)
 		defer sweep.Stop()
@@ -402,6 +414,7 @@ func (s *Server) startHousekeeping() {
 	if s.cfg.Dev && !s.cfg.NoDevWorker {
 		s.gcDone.Go(func() { s.runDevWorker(ctx) })
 	}
+	return watching
 }
 
 func (s *Server) collectChunks(ctx context.Context) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
@@ -39,11 +40,16 @@ func openStore(cfg Config) (store.Store, error) {
 // stored for them elsewhere (a job's result, a freeze, a lock broken), the
 // workers waiting here hear of jobs queued elsewhere, and sessions ended
 // elsewhere (by an operator, or with their revoked token) are ended here.
-// Only a shared store has other replicas.
-func (s *Server) watch(ctx context.Context) {
+// Only a shared store has other replicas. The channel it returns is
+// closed once this replica listens to the others: a session ended or a
+// token revoked elsewhere before then is never heard here (PostgreSQL
+// does not keep a notification for a listener that comes later).
+func (s *Server) watch(ctx context.Context) <-chan struct{} {
+	listening := make(chan struct{})
 	db, ok := s.store.(*pgstore.DB)
 	if !ok {
-		return
+		close(listening)
+		return listening
 	}
 	// Ending a session, or a revoked token's sessions, reaches the
 	// replicas holding their connections.
@@ -76,7 +82,12 @@ func (s *Server) watch(ctx context.Context) {
 		}
 		s.hub.Kick(ctx, m.Kick)
 	}
-	s.gcDone.Go(func() { db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake, Broadcast: kick}) })
+	var once sync.Once
+	heard := func() { once.Do(func() { close(listening) }) }
+	s.gcDone.Go(func() {
+		db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake, Broadcast: kick, Listening: heard})
+	})
+	return listening
 }
 
 // kickMsg is a session.Kick, or a compute notice, between replicas, with

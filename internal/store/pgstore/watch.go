@@ -31,6 +31,10 @@ type Watcher struct {
 	Jobs func()
 	// Broadcast gets each Broadcast payload, this replica's own included.
 	Broadcast func(payload string)
+	// Listening is called each time Watch starts listening, before
+	// Events("") and Jobs(): from then on, until the connection is lost,
+	// no change is missed (a Broadcast sent before is never heard).
+	Listening func()
 }
 
 func (w Watcher) events(id string) {
@@ -77,7 +81,7 @@ func (d *DB) notify(ctx context.Context, channel, payload string) {
 // Watch calls w's funcs for the changes any replica makes, until ctx
 // ends. It holds a connection of its own (LISTEN); when that connection is
 // lost it connects again, and each time it starts listening it calls
-// w.Events("") and w.Jobs() first, for what it may have missed. It
+// w.Listening, w.Events("") and w.Jobs() first, for what it may have missed. It
 // returns ctx's error.
 func (d *DB) Watch(ctx context.Context, w Watcher) error {
 	const first = 100 * time.Millisecond
@@ -112,6 +116,9 @@ func (d *DB) listen(ctx context.Context, w Watcher) (bool, error) {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return false, fmt.Errorf("listen %s: %w", ch, err)
 		}
+	}
+	if w.Listening != nil {
+		w.Listening()
 	}
 	w.events("")
 	w.jobs()

@@ -22,10 +22,20 @@ func TestWatch(t *testing.T) {
 	queued := make(chan bool, 16)
 	said := make(chan string, 16)
 	done := make(chan error, 1)
+	listening := make(chan bool, 1)
 	go func() {
 		done <- a.Watch(ctx, pgstore.Watcher{Events: func(id string) { named <- id }, Jobs: func() { queued <- true },
-			Broadcast: func(p string) { said <- p }})
+			Broadcast: func(p string) { said <- p }, Listening: func() { listening <- true }})
 	}()
+	// Once Listening is called, a broadcast is heard: none is sent before
+	// it, since a replica that was not listening would never hear it.
+	<-listening
+	if err := b.Broadcast(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if p := <-said; p != "first" {
+		t.Fatalf("broadcast right after Listening: %q", p)
+	}
 	if id := <-named; id != "" {
 		t.Fatalf("first call: %q, want \"\" (listening)", id)
 	}
