@@ -15,6 +15,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
+	"github.com/iscsdk/iscsdk/internal/solver/calculixtest"
 )
 
 // The console as an operator uses it, in a real (headless) Chromium
@@ -201,7 +202,7 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	} else {
 		dir := t.TempDir()
 		deck := filepath.Join(dir, "long.inp")
-		if err := os.WriteFile(deck, []byte(longDeck), 0o600); err != nil {
+		if err := os.WriteFile(deck, []byte(calculixtest.EndlessDeck), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		j := start(t, nil, "solve", "long", dir, deck)
@@ -267,34 +268,3 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	}
 	tab.navigate(base + "/licenses?lang=en")
 }
-
-// longDeck never ends on its own: ten million increments of a one-element
-// static step (CalculiX prints each one, so the job is seen running).
-const longDeck = `*NODE
-1,0,0,0
-2,1,0,0
-3,1,1,0
-4,0,1,0
-5,0,0,1
-6,1,0,1
-7,1,1,1
-8,0,1,1
-*ELEMENT,TYPE=C3D8,ELSET=EALL
-1,1,2,3,4,5,6,7,8
-*NSET,NSET=BOTTOM
-1,2,3,4
-*NSET,NSET=TOP
-5,6,7,8
-*BOUNDARY
-BOTTOM,1,3
-*MATERIAL,NAME=STEEL
-*ELASTIC
-210000.,0.3
-*SOLID SECTION,ELSET=EALL,MATERIAL=STEEL
-*STEP,INC=100000000,NLGEOM
-*STATIC,DIRECT
-1.E-7,1.
-*CLOAD
-TOP,3,-10.
-*END STEP
-`
