@@ -59,16 +59,11 @@ func browse(t *testing.T, page, apiToken string, answered chan<- string) func(st
 // the next start.
 func TestSignInBrowser(t *testing.T) {
 	srv := servertest.Start(t)
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cfg := signedOut(t, srv)
 	answered := make(chan string, 1)
 	opened := ""
 	open := browse(t, srv.AdminURL+"/signin", "", answered)
-	err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error { opened = u; return open(u) }})
+	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error { opened = u; return open(u) }})
 	if err != nil {
 		t.Fatalf("SignIn: %v", err)
 	}
@@ -95,12 +90,7 @@ func TestSignInBrowser(t *testing.T) {
 // program gets the device grant's prompt (a code to show) instead.
 func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
 	srv := servertest.Start(t)
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := signedOut(t, srv)
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -122,16 +112,11 @@ func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
 // the port) is refused and the sign-in goes on.
 func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 	srv := servertest.Start(t)
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := signedOut(t, srv)
 	defer c.Close()
 	answered := make(chan string, 1)
 	open := browse(t, srv.AdminURL+"/signin", "", answered)
-	err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
 		q, _ := url.Parse(u)
 		redirect := q.Query().Get("redirect_uri")
 		for _, forged := range []string{"?code=isz_x_y&state=forged", "?code=isz_x_y", "?error=access_denied&state=forged"} {
@@ -160,16 +145,11 @@ func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 // it was written (Chromium would show its own error page).
 func TestSignInBrowserRefusedPageReachesTheBrowser(t *testing.T) {
 	srv := servertest.Start(t)
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := signedOut(t, srv)
 	defer c.Close()
 	for range 20 {
 		page := make(chan string, 1)
-		err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+		err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
 			q, _ := url.Parse(u)
 			back := q.Query().Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Query().Get("state")}}.Encode()
 			go func() { // iscd's refusal, as the browser follows it

@@ -24,6 +24,19 @@ func config(t *testing.T, srv *servertest.Server) sdk.Config {
 	}
 }
 
+// signedOut is a client of srv with no API token, to be signed in
+// (Config.SignIn), and its config (for another start on its workspace).
+func signedOut(t *testing.T, srv *servertest.Server) (*sdk.Client, sdk.Config) {
+	t.Helper()
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	c, err := sdk.Init(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Init signed out: %v", err)
+	}
+	return c, cfg
+}
+
 // notice pushes one Notice event with text to session id.
 func notice(t *testing.T, srv *servertest.Server, id, text string) {
 	t.Helper()

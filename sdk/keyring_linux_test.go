@@ -57,12 +57,7 @@ func TestSignInKeepsTheTokenInTheSecretServiceInside(t *testing.T) {
 		t.Skip("run by TestSignInKeepsTheTokenInTheSecretService")
 	}
 	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cfg := signedOut(t, srv)
 	done := make(chan error, 1)
 	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
@@ -86,7 +81,7 @@ func TestSignInKeepsTheTokenInTheSecretServiceInside(t *testing.T) {
 		t.Fatalf("the keyring's items:\n%s", items)
 	}
 
-	c, err = sdk.Init(context.Background(), cfg)
+	c, err := sdk.Init(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Init with the kept refresh token: %v", err)
 	}

@@ -23,12 +23,7 @@ import (
 // forgets the file.
 func TestSignIn(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("Init signed out: %v", err)
-	}
+	c, cfg := signedOut(t, srv)
 	done := make(chan error, 1)
 	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
@@ -111,12 +106,7 @@ func TestSignIn(t *testing.T) {
 // TestSignInDenied: the user denies; SignIn says so.
 func TestSignInDenied(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
-	cfg := config(t, srv)
-	cfg.Token, cfg.SignIn = "", true
-	c, err := sdk.Init(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := signedOut(t, srv)
 	defer c.Close()
 	done := make(chan error, 1)
 	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
