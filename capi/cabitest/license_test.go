@@ -1,12 +1,7 @@
 package cabitest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +10,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
+	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/sdk"
 )
@@ -141,24 +137,8 @@ const kitKey = "cabitest-kit-key"
 // kitSync sends one signed sync call as the marketplace does.
 func kitSync(t *testing.T, name string, body any) {
 	t.Helper()
-	data, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	nonce := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
-	req, _ := http.NewRequest("POST", devEnv["ISCD_ADMIN_URL"]+marketplace.SyncPrefix+name, bytes.NewReader(data))
-	req.Header.Set("x-sign", marketplace.SyncSign(kitKey, nonce, ts, data))
-	req.Header.Set("x-timestamp", ts)
-	req.Header.Set("x-nonce", nonce)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct{ ResultCode, ResultMsg string }
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.ResultCode != marketplace.ResultOK {
-		t.Fatalf("%s: %+v %v", name, r, err)
+	if code := servertest.KitSync(t, devEnv["ISCD_ADMIN_URL"], kitKey, name, body); code != marketplace.ResultOK {
+		t.Fatalf("%s: resultCode %s", name, code)
 	}
 }
 

@@ -64,12 +64,19 @@ func BuyOnDemand(t testing.TB, url, key, product, cust string) (token, instance 
 // with kitKey as the marketplace signs it. It returns the resultCode.
 func (s *Server) KitSync(t testing.TB, kitKey, name string, body any) string {
 	t.Helper()
+	return KitSync(t, s.AdminURL, kitKey, name, body)
+}
+
+// KitSync is Server.KitSync for an iscd at adminURL that the test did not
+// start (the C tests' dev iscd).
+func KitSync(t testing.TB, adminURL, kitKey, name string, body any) string {
+	t.Helper()
 	data, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts, nonce := strconv.FormatInt(time.Now().UnixMilli(), 10), "n-"+strconv.FormatInt(time.Now().UnixNano(), 10)
-	req, err := http.NewRequest(http.MethodPost, s.AdminURL+marketplace.SyncPrefix+name, bytes.NewReader(data))
+	req, err := http.NewRequest(http.MethodPost, adminURL+marketplace.SyncPrefix+name, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
