@@ -287,6 +287,53 @@ func TestSaveResumesAfterADroppedConnection(t *testing.T) {
 	}
 }
 
+// A save-as onto an existing cloud file first asks which version it is
+// at; the connection dropping while that question waits for its answer
+// (a replica restarting) does not fail the save: it is asked again on the
+// next connection, like the rest of the save.
+func TestSaveAsSurvivesADropWhileAskingTheVersion(t *testing.T) {
+	srv := servertest.Start(t)
+	p := startProxy(t, srv.Addr)
+	cfg := config(t, srv)
+	cfg.Endpoint = p.Endpoint()
+	a := connect(t, cfg)
+	next(t, a, isState(sdk.StateConnected))
+	ctx := context.Background()
+	if _, err := a.SaveTo(ctx, writeTemp(t, "one.prt", randomBytes(11, 64<<10)), "/drop/part.prt", 0, sdk.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	second := randomBytes(12, 64<<10)
+	local := writeTemp(t, "two.prt", second)
+	p.Stall(true) // the service's answers wait...
+	select {
+	case <-p.Up():
+	default:
+	}
+	var res sdk.SaveResult
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		res, err = a.SaveAs(ctx, local, "/drop/part.prt", sdk.SaveOptions{})
+		done <- err
+	}()
+	<-p.Up()    // ...the question has gone to the service...
+	p.Cut(true) // ...and the link drops before its answer comes back
+	p.Cut(false)
+	if err := <-done; err != nil {
+		t.Fatalf("save-as across a dropped connection: %v", err)
+	}
+	if res.Version != 2 {
+		t.Fatalf("saved as version %d, want 2 (a new version of the cloud file)", res.Version)
+	}
+	open, err := connect(t, config(t, srv)).OpenFile(ctx, "/drop/part.prt", sdk.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(open.MainFile); !bytes.Equal(got, second) {
+		t.Fatal("the cloud file does not hold the second save")
+	}
+}
+
 func TestFileWrittenDuringSaveIsRefused(t *testing.T) {
 	srv := servertest.Start(t)
 	a := connect(t, config(t, srv))

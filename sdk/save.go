@@ -54,8 +54,12 @@ func (c *Client) SaveAs(ctx context.Context, localPath, cloudPath string, opt Sa
 	base := e.Version
 	if e.CloudPath != cp {
 		// Save-as onto an existing cloud file makes a new version of it.
+		// Part of the save: a dropped connection repeats it, as it
+		// repeats the rest (a replica restarting must lose no save).
 		var fi wire.FileInfo
-		err := c.call(ctx, wire.OpFilesStat, wire.FilesVersion{Path: cp}, &fi)
+		err := transferPolicy.Do(ctx, func(int) error {
+			return c.call(ctx, wire.OpFilesStat, wire.FilesVersion{Path: cp}, &fi)
+		})
 		var we *wire.Error
 		switch {
 		case err == nil:

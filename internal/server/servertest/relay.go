@@ -19,6 +19,7 @@ type Relay struct {
 	stalled bool
 	resumed chan struct{} // closed when a stall ends
 	rate    int           // bytes per second each way; 0: unlimited
+	up      chan struct{} // told (without blocking) when bytes go to the service
 	conns   map[net.Conn]bool
 	wg      sync.WaitGroup
 }
@@ -31,7 +32,7 @@ func StartRelay(t testing.TB, target string) *Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Relay{ln: ln, target: target, conns: map[net.Conn]bool{}, resumed: make(chan struct{})}
+	r := &Relay{ln: ln, target: target, conns: map[net.Conn]bool{}, resumed: make(chan struct{}), up: make(chan struct{}, 1)}
 	r.wg.Add(1)
 	go r.accept()
 	t.Cleanup(func() { ln.Close(); r.Cut(true); r.wg.Wait() })
@@ -105,12 +106,23 @@ func (r *Relay) copy(dst io.Writer, src io.Reader, down bool) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
+			if !down {
+				select {
+				case r.up <- struct{}{}:
+				default:
+				}
+			}
 		}
 		if err != nil {
 			return
 		}
 	}
 }
+
+// Up is told when bytes have gone through to the service since it was
+// last read (one signal for any number of writes): drain it, make the
+// client send, and receive from it to know the request is on its way.
+func (r *Relay) Up() <-chan struct{} { return r.up }
 
 // Stall holds the bytes coming from the service, without closing
 // anything: requests get through, their answers wait, as when a network
