@@ -174,7 +174,7 @@ static DWORD WINAPI fail_in_thread(LPVOID arg)
 static volatile LONG inside, notices, last_notice, after_shut_out;
 static DWORD callback_thread;
 static HANDLE all_notices;
-static int expected_notices;
+static volatile LONG expected_notices;
 
 static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
 {
@@ -192,7 +192,7 @@ static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
         n = atoi(text);
         CHECK(n == last_notice + 1); /* in order, no duplicates */
         last_notice = n;
-        if (InterlockedIncrement(&notices) == expected_notices) {
+        if (InterlockedIncrement(&notices) == InterlockedCompareExchange(&expected_notices, 0, 0)) {
             SetEvent(all_notices);
         }
     }
@@ -335,7 +335,12 @@ int main(int argc, char** argv)
     if (fgets(line, sizeof line, stdin) == NULL || sscanf(line, "SENT %d", &n) != 1) {
         CHECK(!"read SENT <n> from stdin");
     }
-    expected_notices = n;
+    /* The notices may all have come before SENT was read: the callback
+    ** saw no count to reach then, so look once the count is set. */
+    InterlockedExchange(&expected_notices, n);
+    if (n > 0 && InterlockedCompareExchange(&notices, 0, 0) >= n) {
+        SetEvent(all_notices);
+    }
     if (n > 0) {
         CHECK(WaitForSingleObject(all_notices, 30000) == WAIT_OBJECT_0);
         CHECK(notices == n);
