@@ -23,21 +23,13 @@ import (
 
 var (
 	ctx     = context.Background()
-	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	created = backendtest.Created
+	must    = backendtest.Must
 )
 
 func version(path, author string) store.Version {
 	return store.Version{OrgID: "acme", Path: path, Author: author, Time: created, Size: 10, Hash: "h", Files: 1}
 }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func replicas(t *testing.T, b storetest.Backend, n int) []store.Store { return b.OpenReplicas(t, n) }
 
 // TestFilesVersionsAndLocks: saves from a stale base conflict, check-outs
 // keep others from saving.
@@ -129,7 +121,7 @@ func TestCommitRetry(t *testing.T) {
 // creating a new file, and for new paths that would overlap.
 func TestConcurrentCommits(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
-		dbs := replicas(t, b, 2)
+		dbs := b.OpenReplicas(t, 2)
 		const savers = 8
 		race := func(save func(i int) error) (won int) {
 			t.Helper()
@@ -184,7 +176,7 @@ func TestConcurrentCommits(t *testing.T) {
 // TestConcurrentCheckOut: users racing to check a file out: one holds it.
 func TestConcurrentCheckOut(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
-		dbs := replicas(t, b, 2)
+		dbs := b.OpenReplicas(t, 2)
 		_, err := files.CommitVersion(ctx, dbs[0], version("/a.prt", "jo"), nil, files.Commit{UserID: "jo"})
 		must(t, err)
 		var wg sync.WaitGroup

@@ -22,17 +22,9 @@ import (
 
 var (
 	ctx     = context.Background()
-	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	created = backendtest.Created
+	must    = backendtest.Must
 )
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func replicas(t *testing.T, b storetest.Backend, n int) []store.Store { return b.OpenReplicas(t, n) }
 
 func newJob(id string, at time.Time, solver string) store.Job {
 	return store.Job{ID: id, OrgID: "o", UserID: "u", SessionID: "s", ProductID: "p", Main: "m.inp", Created: at,
@@ -174,7 +166,7 @@ func TestJobCancel(t *testing.T) {
 // each get a different job, and every job is leased once.
 func TestConcurrentLeases(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
-		dbs := replicas(t, b, 2)
+		dbs := b.OpenReplicas(t, 2)
 		const njobs = 20
 		for i := range njobs {
 			must(t, dbs[0].CreateJob(ctx, newJob(fmt.Sprintf("j%02d", i), created.Add(time.Duration(i)), "calculix"), nil))

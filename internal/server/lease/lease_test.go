@@ -19,15 +19,9 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 var (
 	ctx     = context.Background()
-	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	created = backendtest.Created
+	must    = backendtest.Must
 )
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestLeases: a lease is taken when free, lapsed or the taker's own, on
 // any replica; released only by its holder; and a lapsed one goes to

@@ -21,17 +21,9 @@ import (
 
 var (
 	ctx     = context.Background()
-	created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	created = backendtest.Created
+	must    = backendtest.Must
 )
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func replicas(t *testing.T, b storetest.Backend, n int) []store.Store { return b.OpenReplicas(t, n) }
 
 // TestSeats: floating seats are counted, kept by their session, taken over
 // by the same user's program on the same device, reclaimed when lapsed,
@@ -133,7 +125,7 @@ func TestSeats(t *testing.T) {
 // licence's seats at once: exactly Seats of them get one, every round.
 func TestConcurrentSeats(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, b storetest.Backend) {
-		dbs := replicas(t, b, 2)
+		dbs := b.OpenReplicas(t, 2)
 		must(t, dbs[0].PutLicense(ctx, storetest.Floating("L", 3)))
 		storetest.RaceForSeats(t, dbs, 3, 24, func(db store.Store, s store.Seat) error {
 			_, err := licensing.AcquireSeat(ctx, db, s)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/store/boltstore"
@@ -58,4 +59,15 @@ var Postgres = storetest.Backend{
 func Run(t *testing.T, fn func(t *testing.T, b storetest.Backend)) {
 	t.Run("bolt", func(t *testing.T) { fn(t, Bolt) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres) })
+}
+
+// Created is the time the rules' tests make their records at.
+var Created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// Must fails the test at once on err.
+func Must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
