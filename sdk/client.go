@@ -331,15 +331,17 @@ func (c *Client) emitState(state string, params map[string]string) {
 	c.emit(localEvent(EventConnectionState, p))
 }
 
-// connect dials, says hello and waits for welcome.
+// connect dials, says hello and waits for welcome; a signed-in program
+// with a fresh access token, under the workspace's sign-in lock.
 func (c *Client) connect(ctx context.Context) (*transport.Conn, error) {
-	header := c.header
 	if c.signin != nil {
-		var err error
-		if header, err = c.signin.header(ctx); err != nil {
-			return nil, err
-		}
+		return c.signin.connect(ctx, c.dial)
 	}
+	return c.dial(ctx, c.header)
+}
+
+// dial connects with header, says hello and waits for welcome.
+func (c *Client) dial(ctx context.Context, header http.Header) (*transport.Conn, error) {
 	ws, resp, err := c.dialer.DialContext(ctx, c.url, header)
 	if err != nil {
 		return nil, dialError(c.url, resp, err)

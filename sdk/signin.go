@@ -20,6 +20,7 @@ import (
 
 	"github.com/iscsdk/iscsdk/internal/atomicfile"
 	"github.com/iscsdk/iscsdk/internal/keyring"
+	"github.com/iscsdk/iscsdk/internal/transport"
 )
 
 // Sign-in errors.
@@ -221,9 +222,6 @@ func (s *signIn) renew(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	if onDisk := s.loadRefresh(); onDisk != "" && s.refresh != "" {
-		s.refresh = onDisk
-	}
 	return s.renewLocked(ctx)
 }
 
@@ -243,7 +241,12 @@ func (s *signIn) lock() (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// renewLocked renews with the refresh token the workspace holds. s.mu and
+// the workspace's lock are held.
 func (s *signIn) renewLocked(ctx context.Context) error {
+	if onDisk := s.loadRefresh(); onDisk != "" && s.refresh != "" {
+		s.refresh = onDisk
+	}
 	if s.refresh == "" {
 		return fmt.Errorf("%w: signed out", ErrUnauthorized)
 	}
@@ -276,19 +279,26 @@ func (s *signIn) resume(ctx context.Context) (bool, error) {
 	return err == nil, err
 }
 
-// header is the upgrade request's header: a fresh access token. When
-// another program of the workspace rotated the refresh token since, the
-// access token held was replaced on iscd: it is renewed too.
-func (s *signIn) header(ctx context.Context) (http.Header, error) {
+// connect dials with a fresh access token. When another program of the
+// workspace rotated the refresh token since, the access token held was
+// replaced on iscd: it is renewed too. Programs of a workspace connect in
+// turn, under its lock: a renewal by one replaces the access token of
+// another still saying hello (whose hello would then be refused).
+func (s *signIn) connect(ctx context.Context, dial func(context.Context, http.Header) (*transport.Conn, error)) (*transport.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rotated := s.refresh != "" && s.loadRefresh() != s.refresh
 	if s.access == "" || rotated || time.Until(s.expires) < accessMargin {
-		if err := s.renew(ctx); err != nil {
+		if err := s.renewLocked(ctx); err != nil {
 			return nil, err
 		}
 	}
-	return http.Header{"Authorization": {"Bearer " + s.access}}, nil
+	return dial(ctx, http.Header{"Authorization": {"Bearer " + s.access}})
 }
 
 // announce raises SignedIn once per sign-in.
