@@ -232,13 +232,7 @@ func (s *Sync) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep.ResultCode != ResultOK {
 		s.log.Info("marketplace sync refused", "interface", name, "code", rep.ResultCode, "msg", rep.ResultMsg, "status", status, "remote", r.RemoteAddr)
 	}
-	if status != http.StatusOK {
-		w.Header().Set("Connection", "close")
-		_ = rc.SetReadDeadline(time.Now())
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(rep)
+	writeReply(w, r, rc, status, rep)
 }
 
 func (s *Sync) serve(r *http.Request, name string) (int, syncReply) {

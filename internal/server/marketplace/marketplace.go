@@ -219,15 +219,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep.ResultCode != ResultOK {
 		h.log.Info("marketplace call refused", "code", rep.ResultCode, "msg", rep.ResultMsg, "status", status, "remote", r.RemoteAddr)
 	}
-	if status != http.StatusOK {
-		// The rest of the body is not read: the connection closes after
-		// the answer, at once (net/http would otherwise read on).
-		w.Header().Set("Connection", "close")
-		_ = rc.SetReadDeadline(time.Now())
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(rep)
+	writeReply(w, r, rc, status, rep)
 }
 
 // serve reads, authenticates and runs one call; the status is not 200 when

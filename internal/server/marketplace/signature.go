@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,6 +99,38 @@ func readBody(r *http.Request, limit int64) (body []byte, status int, msg string
 		return nil, http.StatusBadRequest, "authentication failed: request body unreadable"
 	}
 	return body, http.StatusOK, ""
+}
+
+// What is left of a refused call's body is read after the answer, up to
+// drainLimit bytes for at most drainTime, so that its sender gets the
+// answer.
+const (
+	drainLimit = 512 << 10
+	drainTime  = time.Second
+)
+
+// writeReply writes a call's JSON answer. A call answered with another
+// status than 200 was refused before its body was read (too large, too
+// slow, too many calls at once): the answer leaves at once and the
+// connection closes after it. What is left of the body is read in
+// between, within drainLimit and drainTime: closing a connection with
+// bytes unread resets it, and a sender still writing would see a broken
+// pipe instead of the answer. A longer body, or a stalled one, is cut.
+func writeReply(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, status int, reply any) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusOK {
+		_ = json.NewEncoder(w).Encode(reply)
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = rc.EnableFullDuplex() // the body is read after the answer
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(reply)
+	_ = rc.Flush()
+	if r.ContentLength <= drainLimit {
+		_ = rc.SetReadDeadline(time.Now().Add(drainTime))
+		_, _ = io.CopyN(io.Discard, r.Body, drainLimit)
+	}
 }
 
 // parseTimestamp reads a canonical timestamp: milliseconds since 1970, or
