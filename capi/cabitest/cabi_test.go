@@ -92,6 +92,7 @@ func setup(m *testing.M) (int, error) {
 
 	for _, ex := range [][]string{
 		{"gcc", "-std=c99", "examples/c/console.c", "console_c"},
+		{"gcc", "-std=c99", "examples/c/cloud_files.c", "cloud_files"},
 		{"g++", "-std=c++11", "examples/cpp/console.cpp", "console_cpp"},
 		{"g++", "-std=c++11", "tests/cabi/upgrade_cpp.cpp", "upgrade_cpp"},
 		{"g++", "-std=c++11", "tests/cabi/signin_cpp.cpp", "signin_cpp"},
@@ -390,6 +391,27 @@ func TestVersionMatchesSDK(t *testing.T) {
 	m := regexp.MustCompile(`#define ISCSDK_VERSION_STRING "([^"]+)"`).FindSubmatch(header)
 	if m == nil || string(m[1]) != sdk.Version {
 		t.Errorf("ISCSDK_VERSION_STRING %q, sdk.Version %q", m, sdk.Version)
+	}
+}
+
+// cloud_files saves, changes, saves again and opens back a part and an
+// assembly, and exits 0; a step that fails is printed and the exit status
+// is 1 (a script running it sees the failure).
+func TestExampleCloudFiles(t *testing.T) {
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(filepath.Join(progDir, "cloud_files"), args...)
+		cmd.Env = baseEnv
+		out, _ := cmd.Output()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	out, code := run(missing+".inp", missing)
+	if code != 1 || !strings.Contains(out, "failed: save /demo/beam.inp: stat ") {
+		t.Errorf("cloud_files with parts that do not exist: exit %d\n%s", code, out)
+	}
+	out, code = run(filepath.Join(root, "examples", "data", "beam.inp"), filepath.Join(root, "examples", "data", "Bracket"))
+	if code != 0 || strings.Contains(out, "failed") || strings.Count(out, "version ") != 5 {
+		t.Errorf("cloud_files: exit %d\n%s", code, out)
 	}
 }
 

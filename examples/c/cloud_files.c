@@ -75,11 +75,22 @@ static int report(const char* what, iscsdk_event* ev, char* main_file, size_t si
     return strcmp(status, "success") == 0;
 }
 
+/* Report the answer to a request that st says was started (its id in *id). */
+static int run(iscsdk_client* c, const char* what, iscsdk_status st, const uint64_t* id, char* main_file, size_t size)
+{
+    if (st != ISCSDK_OK) {
+        printf("%-44s failed: %s\n", what, iscsdk_last_error());
+        return 0;
+    }
+    return report(what, wait_for(c, *id), main_file, size);
+}
+
 int main(int argc, char** argv)
 {
     iscsdk_client* c = NULL;
     uint64_t id = 0;
     char main_file[4096];
+    int failed = 0;
     FILE* f;
     if (argc != 3) {
         fprintf(stderr, "usage: %s PART ASSEMBLY-FOLDER\n", argv[0]);
@@ -90,26 +101,21 @@ int main(int argc, char** argv)
         return 1;
     }
     /* Events wait for iscsdk_poll_event: no callback is registered. */
-    iscsdk_save_as(c, argv[1], "/demo/beam.inp", 0, NULL, &id);
-    if (!report("save-as /demo/beam.inp (first save)", wait_for(c, id), NULL, 0)) {
-        goto out;
+    if (run(c, "save-as /demo/beam.inp (first save)", iscsdk_save_as(c, argv[1], "/demo/beam.inp", 0, NULL, &id), &id, NULL, 0) &&
+        run(c, "open /demo/beam.inp with check-out", iscsdk_open_cloud_path(c, "/demo/beam.inp", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id), &id,
+            main_file, sizeof main_file)) {
+        /* The engineer changes the load case: a few bytes in the file. */
+        if ((f = fopen(main_file, "ab")) != NULL) {
+            fputs("** load case 2: tip load doubled\n", f);
+            fclose(f);
+        }
+        failed += !run(c, "save after a small change", iscsdk_save(c, main_file, 0, NULL, &id), &id, NULL, 0);
+    } else {
+        failed++;
     }
-    iscsdk_open_cloud_path(c, "/demo/beam.inp", ISCSDK_OPEN_AND_CHECKOUT, NULL, &id);
-    if (!report("open /demo/beam.inp with check-out", wait_for(c, id), main_file, sizeof main_file)) {
-        goto out;
-    }
-    /* The engineer changes the load case: a few bytes in the file. */
-    if ((f = fopen(main_file, "ab")) != NULL) {
-        fputs("** load case 2: tip load doubled\n", f);
-        fclose(f);
-    }
-    iscsdk_save(c, main_file, 0, NULL, &id);
-    report("save after a small change", wait_for(c, id), NULL, 0);
-
-    iscsdk_save_as(c, argv[2], "/demo/Bracket", 1, NULL, &id);
-    report("save-as the assembly /demo/Bracket", wait_for(c, id), NULL, 0);
-    iscsdk_open_cloud_path(c, "/demo/Bracket", ISCSDK_OPEN_ONLY, NULL, &id);
-    report("open the assembly", wait_for(c, id), main_file, sizeof main_file);
-out:
-    return iscsdk_shut_out(c) == ISCSDK_OK ? 0 : 1;
+    failed += !run(c, "save-as the assembly /demo/Bracket", iscsdk_save_as(c, argv[2], "/demo/Bracket", 1, NULL, &id), &id, NULL, 0);
+    failed += !run(c, "open the assembly", iscsdk_open_cloud_path(c, "/demo/Bracket", ISCSDK_OPEN_ONLY, NULL, &id), &id, main_file,
+        sizeof main_file);
+    /* A failed step is reported above; the exit status says so too. */
+    return iscsdk_shut_out(c) == ISCSDK_OK && failed == 0 ? 0 : 1;
 }
