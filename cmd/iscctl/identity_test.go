@@ -35,13 +35,16 @@ func TestIdentityCommands(t *testing.T) {
 		{"userName": "bob", "name": "Bob", "orgCode": "a-cad", "role": "user", "enable": "false"}}})
 	kitCall(t, srv, "authSync", map[string]any{"tenantId": "T1", "flag": 3, "userList": []map[string]string{{"userName": "cy"}}})
 
-	rows := table(t, ok(t, env, "users", "--org", "mkt-T1").stdout)
-	got := map[string]string{}
-	for _, r := range rows[1:] {
-		got[r[2]] = strings.Join(r[3:], " ")
-	}
-	if got["ann"] != "Ann admin cae active" || got["bob"] != "Bob user a-cad disabled" || !strings.HasSuffix(got["cy"], "revoked") {
-		t.Fatalf("iscctl users:\n%s", ok(t, env, "users", "--org", "mkt-T1").stdout)
+	// iscctl users is iscctl user list.
+	for _, cmd := range [][]string{{"users", "--org", "mkt-T1"}, {"user", "list", "--org", "mkt-T1"}} {
+		rows := table(t, ok(t, env, cmd...).stdout)
+		got := map[string]string{}
+		for _, r := range rows[1:] {
+			got[r[2]] = strings.Join(append([]string{r[3]}, r[5:]...), " ")
+		}
+		if got["ann"] != "Ann admin cae active" || got["bob"] != "Bob user a-cad disabled" || !strings.HasSuffix(got["cy"], "revoked") {
+			t.Fatalf("iscctl %s:\n%s", strings.Join(cmd, " "), ok(t, env, cmd...).stdout)
+		}
 	}
 	out := ok(t, env, "departments", "--org", "mkt-T1").stdout
 	if !strings.Contains(out, "root ") || strings.Index(out, "  a-cad") > strings.Index(out, "  cae") || !strings.Contains(out, "  cae") {
@@ -70,12 +73,15 @@ func TestIdentityCommands(t *testing.T) {
 	if e := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.RequestID == id }); e.Params["Status"] != "success" {
 		t.Fatal(e.Params)
 	}
-	seats := table(t, ok(t, env, "seats", "--license", lic.ID).stdout)
-	if len(seats) != 2 || seats[1][0] != lic.ID || seats[1][1] != "1" || seats[1][2] != ann || seats[1][3] != "ann" || seats[1][5] != "cae" {
-		t.Fatalf("iscctl seats: %v", seats)
+	// iscctl seats is iscctl seats list: who holds the seat, by name.
+	for _, cmd := range [][]string{{"seats", "--license", lic.ID}, {"seats", "list", "--license", lic.ID}} {
+		seats := table(t, ok(t, env, cmd...).stdout)
+		if len(seats) != 2 || seats[1][1] != lic.ID || seats[1][3] != ann || seats[1][4] != "ann" || seats[1][5] != "Ann" || seats[1][6] != "cae" {
+			t.Fatalf("iscctl %s: %v", strings.Join(cmd, " "), seats)
+		}
 	}
-	var js []seatHolder
-	if err := json.Unmarshal([]byte(ok(t, env, "--json", "seats").stdout), &js); err != nil || len(js) != 1 || js[0].Name != "Ann" {
+	var js []adminapi.Seat
+	if err := json.Unmarshal([]byte(ok(t, env, "--json", "seats").stdout), &js); err != nil || len(js) != 1 || js[0].UserID != ann {
 		t.Fatalf("iscctl --json seats: %+v %v", js, err)
 	}
 

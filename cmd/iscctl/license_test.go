@@ -197,7 +197,7 @@ func TestSeats(t *testing.T) {
 
 	r := ok(t, env, "seats", "list")
 	rows := table(t, r.stdout)
-	if len(rows) != 2 || strings.Join(rows[0], " ") != "ID LICENSE SESSION USER DEVICE ACQUIRED LEASE EXPIRES" {
+	if len(rows) != 2 || strings.Join(rows[0], " ") != "ID LICENSE SESSION USER USERNAME NAME DEPARTMENT DEVICE ACQUIRED LEASE EXPIRES" {
 		t.Fatalf("seats list printed\n%s", r.stdout)
 	}
 	seat := rows[1][0]

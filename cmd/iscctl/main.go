@@ -26,6 +26,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -132,7 +133,9 @@ var commands = []command{
 		},
 	},
 	{
-		name: "user list", summary: "list users",
+		name: "user list", summary: "list users with their role, department and status (also: iscctl users)",
+		about: "Status: active, disabled (enable=false), revoked (the marketplace withdrew the authorisation),\n" +
+			"deleted. A user with a USERNAME came from the marketplace's authSync.",
 		flags: []flagSpec{{"org", "O", "only the users of this organisation", false}},
 		run: func(x *call) error {
 			var users []adminapi.User
@@ -335,14 +338,11 @@ var commands = []command{
 		},
 	},
 	{
-		name: "seats list", summary: "list the seats in use (leases and device bindings)",
+		name: "seats list", summary: "list who holds which seat: licence, session, user, device (also: iscctl seats)",
+		about: "--json prints the API's seats (the users' ids, not their names). A named-user licence counts a\n" +
+			"user's seats on several machines as one: the USERS column of 'license show' is what its seats limit.",
 		flags: []flagSpec{{"license", "L", "only this licence's seats", false}},
-		run: func(x *call) error {
-			var seats []adminapi.Seat
-			return x.do("GET", query("/seats", "license", x.flags["license"]), nil, &seats, func() {
-				x.table("seats in use", seatHeader, rows(seats, seatRow))
-			})
-		},
+		run:   seatHolders,
 	},
 	{
 		name: "seats release", summary: "free a seat (the session holding it is told)", args: []string{"SEAT_ID"},
@@ -594,15 +594,18 @@ var commands = []command{
 	},
 }
 
+// aliases are commands said in one word: iscctl users is iscctl user list.
+var aliases = map[string]string{"users": "user list", "seats": "seats list"}
+
 var (
 	orgHeader     = []string{"ID", "NAME", "CREATED"}
-	userHeader    = []string{"ID", "ORG", "NAME", "EMAIL", "CREATED"}
+	userHeader    = []string{"ID", "ORG", "USERNAME", "NAME", "EMAIL", "ROLE", "DEPARTMENT", "STATUS"}
 	productHeader = []string{"ID", "NAME", "LICENCE NEEDED FOR", "CREATED"}
 )
 
 func orgRow(o adminapi.Org) []string { return []string{o.ID, o.Name, when(o.Created)} }
 func userRow(u adminapi.User) []string {
-	return []string{u.ID, u.OrgID, u.Name, u.Email, when(u.Created)}
+	return []string{u.ID, u.OrgID, u.UserName, u.Name, u.Email, cmp.Or(u.Role, "user"), u.Department, userStatus(u)}
 }
 func productRow(p adminapi.Product) []string {
 	return []string{p.ID, p.Name, gatesText(p.RequireLicense), when(p.Created)}
@@ -713,6 +716,9 @@ func (g *globals) register(fs *flag.FlagSet) {
 // find returns the command named by the first words of args and the
 // arguments after its name.
 func find(args []string) (*command, []string, error) {
+	if name, ok := aliases[args[0]]; ok && (len(args) == 1 || strings.HasPrefix(args[1], "-")) {
+		args = append(strings.Fields(name), args[1:]...)
+	}
 	var subs []string
 	for i := range commands {
 		c := &commands[i]

@@ -125,7 +125,7 @@ func TestAdminWorkflow(t *testing.T) {
 
 	// user
 	r = ok(t, env, "user", "create", "--org", "acme", "--name", "Ann", "--email", "ann@acme.example", "--id", "ann")
-	if got := row(t, r.stdout, "ann"); strings.Join(got[1:4], " ") != "acme Ann ann@acme.example" {
+	if got := row(t, r.stdout, "ann"); strings.Join(got[1:], " ") != "acme - Ann ann@acme.example user - active" {
 		t.Errorf("user create row = %q", got)
 	}
 	ok(t, env, "user", "create", "--org", "acme", "--name", "Bob", "--id", "bob")
@@ -133,8 +133,8 @@ func TestAdminWorkflow(t *testing.T) {
 	if rows := table(t, r.stdout); len(rows) != 3 {
 		t.Errorf("user list --org acme: want header + ann + bob, got\n%s", r.stdout)
 	}
-	if got := row(t, r.stdout, "bob"); got[3] != "-" {
-		t.Errorf("a user without email shows %q in the EMAIL column, want -", got[3])
+	if got := row(t, r.stdout, "bob"); got[4] != "-" {
+		t.Errorf("a user without email shows %q in the EMAIL column, want -", got[4])
 	}
 	users := decodeJSON[[]store.User](t, ok(t, env, "--json", "user", "list").stdout)
 	if len(users) != 3 {
