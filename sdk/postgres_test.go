@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/jobs"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/store/pgstore"
 	"github.com/iscsdk/iscsdk/internal/store/pgstore/pgtest"
 	"github.com/iscsdk/iscsdk/internal/wire"
 	"github.com/iscsdk/iscsdk/sdk"
@@ -392,6 +395,112 @@ func TestPostgresSessionEndAcrossReplicas(t *testing.T) {
 	})
 	if e.Params["state"] != sdk.StateDisconnected {
 		t.Fatalf("reconnect with the revoked token: %v", e.Params)
+	}
+}
+
+// A session ended or a token revoked while a replica does not hear the
+// others (its listening connection to PostgreSQL lost: the kick sent then
+// is never heard) is ended there when it listens again: it checks the
+// sessions connected to it against the store. The test ends a session and
+// revokes a token in the database without a kick, as one sent during the
+// outage would be lost, then cuts the listening connection.
+func TestPostgresKickMissedWhileNotListening(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := servertest.StartConfig(t, server.Config{Database: dsn})
+	ctx := context.Background()
+	c := connect(t, config(t, a))
+	next(t, c, isState(sdk.StateConnected))
+	cfg, _ := customer(t, a, adminapi.CreateLicense{})
+	d := connect(t, cfg)
+	next(t, d, isState(sdk.StateConnected))
+
+	db := openStore(t, dsn)
+	if err := db.DeleteSession(ctx, c.SessionID()); err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(cfg.Token, "isk_"), "_")
+	if err := db.RevokeToken(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	cutListening(t, dsn)
+	if e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventServiceClosed }); e.Params["reason"] != "kicked" {
+		t.Fatalf("the ended session: %v", e.Params)
+	}
+	next(t, d, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
+}
+
+// A cancel and a worker token's revocation made while the worker's replica
+// did not hear the others reach the worker when it listens again.
+func TestPostgresComputeNoticesMissedWhileNotListening(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	long := jobs.Config{Lease: 10 * time.Minute} // only the recheck can explain a cancel's arrival
+	b := servertest.StartConfig(t, server.Config{Database: dsn, Jobs: long, DevWorker: devWorker(t, 1, "waiter")})
+	putSolvers(t, b)
+	c := connect(t, config(t, b))
+	model, args, pidFile, _ := waiterModel(t)
+	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, func(e sdk.Event) bool {
+		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
+	})
+	pid := solverPid(t, pidFile)
+	ctx := context.Background()
+	var running []store.Job
+	if err := b.Admin().Do(ctx, "GET", "/jobs?state=running", nil, &running); err != nil || len(running) != 1 {
+		t.Fatalf("running jobs: %v %v", running, err)
+	}
+	db := openStore(t, dsn)
+	if _, err := jobs.CancelJob(ctx, db, running[0].ID, "", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cutListening(t, dsn)
+	if e := next(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSolutionResult && e.RequestID == id }); e.Params["status"] != "canceled" {
+		t.Fatalf("result %v", e.Params)
+	}
+	if processAlive(pid) {
+		t.Fatalf("the canceled solver (pid %s) still runs", pid)
+	}
+
+	var toks []store.Token
+	if err := b.Admin().Do(ctx, "GET", "/workers/tokens", nil, &toks); err != nil || len(toks) != 1 {
+		t.Fatalf("worker tokens: %v %v", toks, err)
+	}
+	if err := db.RevokeToken(ctx, toks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	cutListening(t, dsn)
+	for tick := time.NewTicker(10 * time.Millisecond); len(b.Jobs().Workers()) != 0; <-tick.C {
+	}
+}
+
+// openStore opens the test's database as iscd's store does, for changes
+// made behind the replicas' backs.
+func openStore(t *testing.T, dsn string) *pgstore.DB {
+	t.Helper()
+	db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// cutListening ends the replicas' listening connections to PostgreSQL
+// (they connect again): what was sent on its channels until then is lost.
+func cutListening(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var cut int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&cut); err != nil || cut == 0 {
+		t.Fatalf("cut the listening connections: %d cut, %v", cut, err)
 	}
 }
 

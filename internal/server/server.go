@@ -464,19 +464,48 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (session.Ide
 	if err != nil {
 		return id, err
 	}
-	// The marketplace may have disabled, revoked or deleted the user, or
-	// closed the organisation (docs/identity.md).
-	u, err := a.dir.User(ctx, id.UserID)
-	if err != nil {
-		return session.Identity{}, fmt.Errorf("token %s: user %s: %w", id.TokenID, id.UserID, err)
-	}
-	if why := u.Refused(); why != "" {
-		return session.Identity{}, fmt.Errorf("token %s: %s", id.TokenID, why)
-	}
-	if o, err := a.dir.Org(ctx, id.OrgID); err != nil || o.Closed {
-		return session.Identity{}, fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id.TokenID, id.OrgID, err)
+	if err := a.allowed(ctx, id); err != nil {
+		return session.Identity{}, err
 	}
 	return id, nil
+}
+
+// Recheck tells whether a connection authenticated as id may stay: its
+// API token or sign-in not revoked, its user and organisation allowed.
+func (a tokenAuth) Recheck(ctx context.Context, id session.Identity) error {
+	t, err := a.dir.Token(ctx, id.TokenID)
+	switch {
+	case err == nil && t.Revoked:
+		return fmt.Errorf("token %s: revoked", id.TokenID)
+	case errors.Is(err, store.ErrNotFound): // a sign-in's access token
+		f, err := a.dir.RefreshFamily(ctx, id.TokenID)
+		if err != nil {
+			return fmt.Errorf("token %s: %w", id.TokenID, err)
+		}
+		if f.Revoked {
+			return fmt.Errorf("access token of sign-in %s: revoked", id.TokenID)
+		}
+	case err != nil:
+		return fmt.Errorf("token %s: %w", id.TokenID, err)
+	}
+	return a.allowed(ctx, id)
+}
+
+// allowed checks id's user and organisation: the marketplace may have
+// disabled, revoked or deleted the user, or closed the organisation
+// (docs/identity.md).
+func (a tokenAuth) allowed(ctx context.Context, id session.Identity) error {
+	u, err := a.dir.User(ctx, id.UserID)
+	if err != nil {
+		return fmt.Errorf("token %s: user %s: %w", id.TokenID, id.UserID, err)
+	}
+	if why := u.Refused(); why != "" {
+		return fmt.Errorf("token %s: %s", id.TokenID, why)
+	}
+	if o, err := a.dir.Org(ctx, id.OrgID); err != nil || o.Closed {
+		return fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id.TokenID, id.OrgID, err)
+	}
+	return nil
 }
 
 // bearer checks the token itself: an access token against its sign-in, an

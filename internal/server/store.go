@@ -43,7 +43,10 @@ func openStore(cfg Config) (store.Store, error) {
 // Only a shared store has other replicas. The channel it returns is
 // closed once this replica listens to the others: a session ended or a
 // token revoked elsewhere before then is never heard here (PostgreSQL
-// does not keep a notification for a listener that comes later).
+// does not keep a notification for a listener that comes later). When the
+// listening connection is lost and made again, the sessions and workers
+// connected here are checked against the store (session.Hub.Recheck,
+// jobs.Service.Recheck) for what was missed in between.
 func (s *Server) watch(ctx context.Context) <-chan struct{} {
 	listening := make(chan struct{})
 	db, ok := s.store.(*pgstore.DB)
@@ -82,8 +85,21 @@ func (s *Server) watch(ctx context.Context) <-chan struct{} {
 		}
 		s.hub.Kick(ctx, m.Kick)
 	}
-	var once sync.Once
-	heard := func() { once.Do(func() { close(listening) }) }
+	var first sync.Once
+	heard := func() {
+		again := true
+		first.Do(func() { close(listening); again = false })
+		if again {
+			// Listening again after the connection was lost: a session
+			// ended or a token revoked meanwhile was not heard.
+			s.gcDone.Go(func() {
+				if n := s.hub.Recheck(ctx); n > 0 {
+					s.log.Info("sessions ended elsewhere while this replica did not listen", "ended", n)
+				}
+				s.jobs.Recheck(ctx)
+			})
+		}
+	}
 	s.gcDone.Go(func() {
 		db.Watch(ctx, pgstore.Watcher{Events: s.hub.Wake, Jobs: s.jobs.Wake, Broadcast: kick, Listening: heard})
 	})

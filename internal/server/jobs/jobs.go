@@ -583,3 +583,33 @@ func (s *Service) Heard(ctx context.Context, n Notice) {
 		s.disconnectToken(n.RevokeToken)
 	}
 }
+
+// Recheck does what the notices lost while this replica did not hear the
+// others would have done: the workers connected here whose token was
+// revoked are disconnected, and those running a job whose cancel was asked
+// are told.
+func (s *Service) Recheck(ctx context.Context) {
+	tokens := map[string]bool{}
+	var held []string
+	s.mu.Lock()
+	for wid := range s.workers {
+		tok, _, _ := strings.Cut(wid, "/")
+		tokens[tok] = true
+	}
+	for _, js := range s.running {
+		for id := range js {
+			held = append(held, id)
+		}
+	}
+	s.mu.Unlock()
+	for tok := range tokens {
+		if t, err := s.st.Token(ctx, tok); err == nil && t.Revoked {
+			s.disconnectToken(tok)
+		}
+	}
+	for _, id := range held {
+		if j, err := s.st.Job(ctx, id); err == nil && j.State == store.JobRunning && j.CancelRequested {
+			s.tellCancel(j)
+		}
+	}
+}

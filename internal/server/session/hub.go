@@ -41,9 +41,13 @@ type Identity struct {
 	TokenID string // the token the connection presented: revoking it ends the connection
 }
 
-// Authenticator checks the bearer token of an upgrade request.
+// Authenticator checks the bearer token of an upgrade request, and later
+// whether a connection so authenticated may stay.
 type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (Identity, error)
+	// Recheck returns an error when id's token was revoked or its user or
+	// organisation is refused since.
+	Recheck(ctx context.Context, id Identity) error
 }
 
 // Config tunes a Hub.
@@ -964,6 +968,45 @@ func (h *Hub) endToken(ctx context.Context, tokenID string) int {
 		h.end(ctx, id, "the API token of this session was revoked")
 	}
 	return len(ids)
+}
+
+// Recheck ends the connections here that a lost Kick should have ended:
+// their session was ended (it is no longer stored), or their token, user or
+// organisation was refused since they connected. A replica calls it when
+// it hears the others again after it could not (a Kick sent meanwhile was
+// not heard). It returns how many it ended.
+func (h *Hub) Recheck(ctx context.Context) int {
+	type conn struct {
+		session string
+		id      Identity
+	}
+	h.mu.Lock()
+	conns := make([]conn, 0, len(h.live))
+	for sid, l := range h.live {
+		conns = append(conns, conn{sid, Identity{OrgID: l.caller.OrgID, UserID: l.caller.UserID, TokenID: l.tokenID}})
+	}
+	h.mu.Unlock()
+	refused := map[Identity]error{} // many connections share a token
+	n := 0
+	for _, c := range conns {
+		if _, err := h.store.Session(ctx, c.session); errors.Is(err, store.ErrNotFound) {
+			h.Kick(ctx, Kick{Session: c.session, Reason: "the session was ended"})
+			n++
+			continue
+		}
+		err, seen := refused[c.id]
+		if !seen {
+			err = h.auth.Recheck(ctx, c.id)
+			refused[c.id] = err
+		}
+		if err != nil && ctx.Err() == nil {
+			h.log.Info("session ended on recheck", "session", c.session, "err", err)
+			if h.endWith(ctx, c.session, wire.ByeSignInRequired, "access was revoked") {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Kick is an order to end sessions that one replica passes to the others,
