@@ -109,7 +109,7 @@ func sandboxFlags(fs *flag.FlagSet, prefix string) (on *sandboxFlag, cfg *solver
 	fs.Int64Var(&cfg.Limits.AddressSpace, prefix+"solver-memory", solverrun.DefaultLimits.AddressSpace, "bytes of address space a solver's process may map (Windows: memory of the whole job)")
 	fs.IntVar(&cfg.Limits.Processes, prefix+"solver-processes", solverrun.DefaultLimits.Processes, "processes a solver may run at once")
 	fs.Int64Var(&cfg.Limits.FileSize, prefix+"solver-file-size", solverrun.DefaultLimits.FileSize, "bytes one file of a solver may reach")
-	fs.IntVar(&cfg.Limits.OpenFiles, prefix+"solver-open-files", solverrun.DefaultLimits.OpenFiles, "files a solver's process may hold open")
+	fs.IntVar(&cfg.Limits.OpenFiles, prefix+"solver-open-files", 0, fmt.Sprintf("files a solver's process may hold open (default %d, or the worker's hard limit when lower)", solverrun.DefaultLimits.OpenFiles))
 	return on, cfg
 }
 

@@ -62,8 +62,19 @@ type Sandbox struct {
 // NewSandbox checks that this machine can build the sandbox by running a
 // program in one, and returns it; it fails (wrapping ErrNoSandbox) when it
 // cannot, so a worker refuses to run jobs rather than run them unconfined.
+//
+// The default open-files limit is lowered to the worker's own hard limit
+// when that is lower (a container's, often 1,024): no process can raise
+// it. A limit asked for above it is an error.
 func NewSandbox(cfg SandboxConfig) (*Sandbox, error) {
+	asked := cfg.Limits.OpenFiles > 0
 	cfg.Limits = cfg.Limits.orDefault()
+	if hard, ok := hardOpenFiles(); ok && cfg.Limits.OpenFiles > hard {
+		if asked {
+			return nil, fmt.Errorf("%w: a solver's open files (%d) cannot exceed the worker's hard limit (%d, ulimit -Hn)", ErrNoSandbox, cfg.Limits.OpenFiles, hard)
+		}
+		cfg.Limits.OpenFiles = hard
+	}
 	sys, err := newSandboxSys(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoSandbox, err)

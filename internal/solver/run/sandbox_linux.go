@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,16 @@ func newSandboxSys(cfg SandboxConfig) (sandboxSys, error) {
 	}
 	s.system = systemBinds()
 	return s, s.check("", Command{Program: "/usr/bin/true"})
+}
+
+// hardOpenFiles is the worker's hard limit of open files, which the
+// solvers inherit and cannot raise.
+func hardOpenFiles() (int, bool) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Max > math.MaxInt32 {
+		return 0, false
+	}
+	return int(rl.Max), true
 }
 
 // check builds a sandbox for c with a fresh job directory below parent

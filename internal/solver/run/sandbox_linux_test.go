@@ -2,6 +2,8 @@ package run_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -70,6 +72,36 @@ func TestSandboxConfinesTheSolver(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "result.txt")); err != nil || string(b) != "ok\n" {
 		t.Fatalf("result.txt %q %v: the solver could not write its job", b, err)
+	}
+}
+
+// A worker whose hard limit of open files is below the default (a
+// container's 1,024) gives its solvers that limit rather than failing
+// every job; a limit asked for above it is refused at the start, saying
+// why. The test runs itself again under prlimit --nofile=300:300.
+func TestSandboxUnderALowOpenFilesLimit(t *testing.T) {
+	if os.Getenv("RUN_TEST_LOW_NOFILE") == "" {
+		prlimit, err := exec.LookPath("prlimit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(prlimit, "--nofile=300:300", os.Args[0], "-test.run=^TestSandboxUnderALowOpenFilesLimit$", "-test.v")
+		cmd.Env = append(os.Environ(), "RUN_TEST_LOW_NOFILE=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestSandboxUnderALowOpenFilesLimit") {
+			t.Fatalf("under prlimit --nofile=300:300: %v\n%s", err, out)
+		}
+		return
+	}
+	spec := sh(t, `echo "limits: $(ulimit -n)"`)
+	spec.Sandbox = sandbox(t, run.SandboxConfig{})
+	res, lines, _, _ := collect(t, context.Background(), spec)
+	if out := strings.Join(lines, "\n"); res.ErrorCode != "" || !strings.Contains(out, "limits: 300") {
+		t.Fatalf("result %+v:\n%s", res, out)
+	}
+	_, err := run.NewSandbox(run.SandboxConfig{Limits: run.Limits{OpenFiles: 4096}})
+	if !errors.Is(err, run.ErrNoSandbox) || !strings.Contains(fmt.Sprint(err), "hard limit (300") {
+		t.Fatalf("a limit of 4096 open files under a hard limit of 300: %v", err)
 	}
 }
 

@@ -22,3 +22,6 @@ func (sandboxSys) confine(*exec.Cmd, string, Command) (jail, error) {
 
 func (sandboxSys) asOtherUser() bool           { return false }
 func (sandboxSys) check(string, Command) error { return errors.New("no sandbox on " + runtime.GOOS) }
+
+// hardOpenFiles: there is no limit of open files a solver inherits here.
+func hardOpenFiles() (int, bool) { return 0, false }
