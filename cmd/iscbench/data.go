@@ -7,9 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"runtime/trace"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/manifest"
@@ -87,6 +89,7 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	}
 
 	stopTrace := traceTo(os.Getenv("ISCBENCH_TRACE"))
+	stopProfile := cpuProfileTo(os.Getenv("ISCBENCH_CPUPROFILE"), s.Pid)
 	// The CPU the save costs: the client (this process, idle but for the
 	// save), iscd, and the machine's busy share (other engineers' work).
 	cpu := func() []time.Duration {
@@ -101,6 +104,7 @@ func benchData(ctx context.Context, e *env, r *report) error {
 	coldTime := time.Since(t)
 	cpu1 := cpu()
 	stopTrace()
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -259,6 +263,27 @@ func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 // traceTo writes a Go execution trace of this process to path until stop
 // is called (nothing when path is ""): ISCBENCH_TRACE=FILE traces the
 // cold save, for `go tool trace -pprof=net|sync|syscall|sched FILE`.
+// cpuProfileTo writes a CPU profile of this process to path until stop
+// is called, and has iscd (pid) profile itself over the same time: a
+// SIGUSR2 to start and one to stop, written where its $ISCD_CPUPROFILE
+// (inherited from the benchmark's environment) says; an iscd without it
+// ignores the signals. Nothing without a path.
+func cpuProfileTo(path string, pid int) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	syscall.Kill(pid, syscall.SIGUSR2)
+	return func() { syscall.Kill(pid, syscall.SIGUSR2); pprof.StopCPUProfile(); f.Close() }
+}
+
 func traceTo(path string) (stop func()) {
 	if path == "" {
 		return func() {}

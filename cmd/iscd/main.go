@@ -238,6 +238,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	defer startTrace(stderr)()
 	heapProfileOnSignal(ctx, stderr)
+	defer cpuProfileOnSignal(ctx, stderr)()
 	if err := srv.Start(ln); err != nil {
 		return err
 	}
