@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -257,42 +256,51 @@ func (c *Conn) holdSend(ctx context.Context, n int64) error {
 // (nil, data, nil). Any error ends the connection.
 func (c *Conn) Read() (*wire.Message, []byte, error) {
 	m, b, release, err := c.ReadHeld()
+	if b != nil {
+		b = append([]byte(nil), b...) // ReadHeld's is the connection's again after release
+	}
 	release()
 	return m, b, err
 }
 
 // ReadHeld is Read for a connection with budgets (Options): the message's
 // bytes stay held against them until release is called, once the message
-// is processed. Before each message it waits, reading nothing, until the
-// largest message fits the budgets. release is never nil.
+// is processed; a binary message's bytes are valid until then only (they
+// are the connection's again after). Before each message it waits,
+// reading nothing, until the largest message fits the budgets. release is
+// never nil.
 func (c *Conn) ReadHeld() (m *wire.Message, bin []byte, release func(), err error) {
 	for {
-		kind, b, held, err := c.readMessage()
+		kind, buf, held, err := c.readMessage()
 		if err != nil {
 			c.finish()
 			return nil, nil, func() {}, err
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.pongWait))
-		release = func() { c.release(held) }
 		switch kind {
 		case websocket.BinaryMessage:
-			return nil, b, release, nil
+			return nil, *buf, func() { c.release(held); putBuffer(buf) }, nil
 		case websocket.TextMessage:
-			m, err := wire.Decode(b)
+			// Decoding copies what it keeps: the buffer goes back at
+			// once, the message's weight when it is processed.
+			m, err := wire.Decode(*buf)
+			putBuffer(buf)
 			if err != nil {
-				release()
+				c.release(held)
 				c.finish()
 				return nil, nil, func() {}, err
 			}
-			return m, nil, release, nil
+			return m, nil, func() { c.release(held) }, nil
 		}
-		release()
+		putBuffer(buf)
+		c.release(held)
 	}
 }
 
-// readMessage reads one message into memory, holding its weight against
-// the budgets: the most its kind may be while it is read, its size after.
-func (c *Conn) readMessage() (kind int, b []byte, held int64, err error) {
+// readMessage reads one message into a pooled buffer (putBuffer gives it
+// back), holding its weight against the budgets: the most its kind may be
+// while it is read, its buffer's size after.
+func (c *Conn) readMessage() (kind int, buf *[]byte, held int64, err error) {
 	kind, r, err := c.ws.NextReader()
 	if err != nil {
 		return 0, nil, 0, err
@@ -304,20 +312,17 @@ func (c *Conn) readMessage() (kind int, b []byte, held int64, err error) {
 	if err := c.acquire(limit); err != nil {
 		return 0, nil, 0, err
 	}
-	b, err = io.ReadAll(io.LimitReader(r, limit+1))
-	switch {
-	case err != nil:
-	case int64(len(b)) > limit:
-		err = wire.ErrTooLarge
-	default:
-		c.release(limit - int64(len(b)))
-		if c.received != nil {
-			c.received.Add(float64(len(b)))
-		}
-		return kind, b, int64(len(b)), nil
+	buf, err = readBuffer(r, int(limit))
+	if err != nil {
+		c.release(limit)
+		return 0, nil, 0, err
 	}
-	c.release(limit)
-	return 0, nil, 0, err
+	held = min(int64(cap(*buf)), limit)
+	c.release(limit - held)
+	if c.received != nil {
+		c.received.Add(float64(len(*buf)))
+	}
+	return kind, buf, held, nil
 }
 
 func (c *Conn) acquire(n int64) error {
