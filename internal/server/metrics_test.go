@@ -140,6 +140,13 @@ func TestMetricsCountAScriptedFlow(t *testing.T) {
 	if got := delta(s2, s3, "iscd_session_received_bytes_total"); got < float64(first.BytesSent) {
 		t.Errorf("save: session bytes received += %v, under the %d chunk bytes sent", got, first.BytesSent)
 	}
+	// Binary frames are counted under their kind's name.
+	if got := delta(s2, s3, "iscd_requests_total", "op", "chunk_put", "code", "ok"); got != float64(first.ChunksSent) {
+		t.Errorf("save: requests{op=chunk_put} += %v, the SDK sent %d chunks", got, first.ChunksSent)
+	}
+	if got := delta(s2, s3, "iscd_requests_total", "op", "commit", "code", "ok"); got != 1 {
+		t.Errorf("save: requests{op=commit} += %v, want 1", got)
+	}
 	if delta(s2, s3, "iscd_chunks_deduplicated_total") != 0 {
 		t.Errorf("save of new bytes: %v chunks deduplicated", delta(s2, s3, "iscd_chunks_deduplicated_total"))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Binary frames carry bulk data: chunks and manifests. Each starts with a
@@ -23,6 +24,28 @@ const (
 	BinJobChunk  byte = 6 // worker → service: header length (4) | JSON JobChunk | encoded chunk
 	BinJobDone   byte = 7 // worker → service: header length (4) | JSON JobDone | outputs manifest
 )
+
+// FrameName is a frame kind's name, for logs and metrics: "chunk_put",
+// "commit"; "binary_N" for a kind it does not know.
+func FrameName(kind byte) string {
+	switch kind {
+	case BinChunkPut:
+		return "chunk_put"
+	case BinChunkData:
+		return "chunk_data"
+	case BinCommit:
+		return "commit"
+	case BinManifest:
+		return "manifest"
+	case BinJobSubmit:
+		return "job_submit"
+	case BinJobChunk:
+		return "job_chunk"
+	case BinJobDone:
+		return "job_done"
+	}
+	return "binary_" + strconv.Itoa(int(kind))
+}
 
 // hasHeader reports whether frames of kind carry a JSON header, laid out
 // as BinCommit's.

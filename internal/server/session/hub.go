@@ -654,10 +654,10 @@ func (h *Hub) binary(ctx context.Context, l *live, b []byte) {
 	out, err := h.routes.CallFrame(ctx, l.caller, f)
 	label := metrics.Other // a label is never a value a client made up
 	if h.routes.HasFrame(f.Kind) {
-		label = fmt.Sprintf("binary_%d", f.Kind)
+		label = wire.FrameName(f.Kind)
 	}
 	h.cfg.Metrics.Request(label, errorCode(err), time.Since(start))
-	h.answer(l, f.ID, fmt.Sprintf("binary %d", f.Kind), out, err)
+	h.answer(l, f.ID, wire.FrameName(f.Kind), out, err)
 }
 
 // answer sends a handler's outcome for request id.
