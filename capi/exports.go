@@ -48,6 +48,9 @@ func initClient(o *C.iscsdk_options) (uintptr, error) {
 		cfg.ReleaseKeys = a.str("options->release_key", o.release_key, false)
 		cfg.NoAutoInstall = o.no_auto_install != 0
 		cfg.SignIn = o.sign_in != 0
+		if cfg.LoginHint = a.str("options->login_hint", o.login_hint, false); len(cfg.LoginHint) > 256 {
+			a.fail("options->login_hint: %d bytes, at most 256", len(cfg.LoginHint))
+		}
 		if a.err != nil {
 			return 0, a.err
 		}

@@ -90,6 +90,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_init(const iscsdk_options* options, 
         if (!COVERS(n, no_auto_install)) o.no_auto_install = 0;
         if (!COVERS(n, release_key)) o.release_key = NULL;
         if (!COVERS(n, sign_in)) o.sign_in = 0;
+        if (!COVERS(n, login_hint)) o.login_hint = NULL;
     }
     st = isc_go_init(options != NULL ? &o : NULL, &id, last_error);
     if (st == ISCSDK_OK) {

@@ -48,6 +48,11 @@ type Config struct {
 	// the workspace keeps from the last sign-in, if it still works, and
 	// otherwise returns a client that is signed out until SignIn.
 	SignIn bool
+	// LoginHint, with SignIn, is the user's email, when the program knows
+	// it: a browser sign-in goes straight to the identity provider of its
+	// organisation, or fills the email in. SignInOptions.LoginHint, when
+	// set, is used instead.
+	LoginHint string
 	// ConnectTimeout bounds Init's first connection; 0 means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// DeviceInfo is the device fingerprint sent at hello; empty sends none.

@@ -343,6 +343,9 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 	s.mu.Unlock()
 	defer func() { s.mu.Lock(); s.busy = false; s.mu.Unlock() }()
 
+	if opts.LoginHint == "" {
+		opts.LoginHint = c.cfg.LoginHint
+	}
 	var (
 		t   oauthAnswer
 		err error

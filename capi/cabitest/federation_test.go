@@ -90,6 +90,18 @@ func TestBrowserSignInThroughOIDCInChromium(t *testing.T) {
 	p.expect("SIGNED_OUT")
 	p.finish()
 
+	// With options.login_hint and no organisation, the email's domain
+	// leads the browser to the organisation's provider.
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-hint", "ada@fed.example")
+	if got := signIn(p, "ada-sub"); !strings.Contains(got, "You are signed in") {
+		t.Fatalf("the loopback's page (login_hint): %q", got)
+	}
+	if hinted := strings.Fields(p.expect("SIGNED_IN ")); hinted[0] != who[0] {
+		t.Fatalf("signed in with login_hint as %v, not %v", hinted, who)
+	}
+	p.stdin.Write([]byte("STAY\n"))
+	p.finish()
+
 	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-denied", org)
 	if got := signIn(p, "bob-sub"); !strings.Contains(got, "You are not signed in") {
 		t.Fatalf("the loopback's page for a disabled user: %q", got)

@@ -182,6 +182,9 @@ typedef struct iscsdk_options {
                                          refresh token kept from the last sign-in if the service still takes it (the
                                          session opens; ISCSDK_EVENT_SIGNED_IN), else returns a client that is signed
                                          out until iscsdk_sign_in() */
+    const char* login_hint;           /* with sign_in: the user's email, when the program knows it (at most 256
+                                         bytes): a browser sign-in goes straight to the identity provider of its
+                                         organisation, or fills the email in; NULL: none */
 } iscsdk_options;
 
 /*

@@ -39,6 +39,7 @@ struct Options {
     std::string releaseKey; /* the vendor's release public key(s): upgrades are verified with it;
                                empty: $ISCSDK_RELEASE_KEY (iscsdk_options.release_key) */
     bool signIn;            /* no token: the user signs in (SignIn; iscsdk_options.sign_in) */
+    std::string loginHint;  /* with signIn: the user's email, when known (iscsdk_options.login_hint) */
 
     Options() : connectTimeoutMs(0), noAutoInstall(false), signIn(false) {}
 };
@@ -169,6 +170,7 @@ public:
         o.no_auto_install = options.noAutoInstall ? 1 : 0;
         o.release_key = detail::OrNull(options.releaseKey);
         o.sign_in = options.signIn ? 1 : 0;
+        o.login_hint = detail::OrNull(options.loginHint);
         return iscsdk_init(&o, &client_);
     }
 

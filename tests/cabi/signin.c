@@ -17,6 +17,8 @@
 **           "SIGNED_IN <userId> <email> <orgId> <name>"; then as device
 **   browser-denied ORG   the same, while the service refuses the user:
 **           ISCSDK_E_DENIED
+**   browser-hint EMAIL   as browser, with no organisation but
+**           options.login_hint EMAIL
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -56,19 +58,22 @@ static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
     }
 }
 
-static iscsdk_client* make(int sign_in)
+static iscsdk_client* make_hinted(int sign_in, const char* login_hint)
 {
     iscsdk_options o;
     iscsdk_client* c = NULL;
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.sign_in = sign_in;
+    o.login_hint = login_hint;
     CHECK_STATUS(iscsdk_init(&o, &c), ISCSDK_OK);
     if (c != NULL) {
         CHECK_STATUS(iscsdk_register_event_recall(c, on_event, NULL), ISCSDK_OK);
     }
     return c;
 }
+
+static iscsdk_client* make(int sign_in) { return make_hinted(sign_in, NULL); }
 
 /* Read SIGN OUT or STAY from the driver, and do it. */
 static void finish(iscsdk_client* c)
@@ -114,6 +119,11 @@ int main(int argc, char** argv)
         CHECK(atomic_load(&prompts) == 1);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_E_REFUSED);
         finish(c);
+    } else if (strcmp(scenario, "browser-hint") == 0 && argc > 2) {
+        c = make_hinted(1, argv[2]);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, NULL, 0), ISCSDK_OK);
+        CHECK(signal_wait(&signed_in, 1, 10));
+        finish(c);
     } else if (strcmp(scenario, "browser-denied") == 0 && argc > 2) {
         c = make(1);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_E_DENIED);
@@ -126,6 +136,20 @@ int main(int argc, char** argv)
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 1), ISCSDK_E_TIMEOUT);
         CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_INVALID_HANDLE);
+        {
+            char hint[300];
+            iscsdk_client* none = NULL;
+            iscsdk_options o;
+            memset(hint, 'a', sizeof hint - 1);
+            hint[sizeof hint - 1] = '\0';
+            memset(&o, 0, sizeof o);
+            o.struct_size = sizeof o;
+            o.sign_in = 1;
+            o.login_hint = hint;
+            CHECK_STATUS(iscsdk_init(&o, &none), ISCSDK_E_INVALID_ARG);
+            CHECK_ERROR_HAS("login_hint");
+            CHECK(none == NULL);
+        }
         CHECK_STATUS(iscsdk_sign_out(NULL), ISCSDK_E_INVALID_ARG);
     } else {
         printf("unknown scenario %s\n", scenario);
