@@ -6,6 +6,7 @@ package chunkstoretest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		{"GC", testGC},
 		{"DeleteAfterTouch", testDeleteAfterTouch},
 		{"Canceled", testCanceled},
+		{"HasAll", testHasAll},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -351,5 +353,46 @@ func testCanceled(t *testing.T, open Open) {
 	}
 	if _, err := chunkstore.GC(ctx, s, "acme", func(chunkstore.ID) bool { return true }, time.Now()); !errors.Is(err, context.Canceled) {
 		t.Errorf("GC: %v", err)
+	}
+}
+
+// HasAll and Missing answer many ids at once, in their order, an id
+// listed twice both times; another organisation's chunks are not held;
+// a canceled context fails the call.
+func testHasAll(t *testing.T, open Open) {
+	ctx := context.Background()
+	s := open(t, time.Now)
+	var ids []chunkstore.ID
+	for i := range 3 * chunkstore.HasConcurrency {
+		data := []byte(strings.Repeat("rib "+strconv.Itoa(i)+" ", 100))
+		id := chunkstore.Sum(data)
+		if i%3 == 0 {
+			if err := s.Put(ctx, "acme", id, chunkstore.Encode(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, id)
+	}
+	ids = append(ids, ids[0], ids[1]) // held, and not, a second time
+	have, err := chunkstore.HasAll(ctx, s, "acme", ids)
+	if err != nil || len(have) != len(ids) {
+		t.Fatalf("HasAll: %d answers for %d ids, %v", len(have), len(ids), err)
+	}
+	for i, ok := range have {
+		if want := i%3 == 0 && i < 3*chunkstore.HasConcurrency || i == len(ids)-2; ok != want {
+			t.Errorf("HasAll: id %d held %v, want %v", i, ok, want)
+		}
+	}
+	missing, err := chunkstore.Missing(ctx, s, "acme", ids[:6])
+	if err != nil || strings.Join(missing, " ") != strings.Join([]string{ids[1].String(), ids[2].String(), ids[4].String(), ids[5].String()}, " ") {
+		t.Errorf("Missing: %v, %v", missing, err)
+	}
+	if missing, err := chunkstore.Missing(ctx, s, "other", ids[:1]); err != nil || len(missing) != 1 {
+		t.Errorf("Missing for another organisation: %v, %v", missing, err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := chunkstore.HasAll(canceled, s, "acme", ids); !errors.Is(err, context.Canceled) {
+		t.Errorf("HasAll with a canceled context: %v", err)
 	}
 }

@@ -4,7 +4,6 @@
 package files
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +20,6 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/store"
 	"github.com/iscsdk/iscsdk/internal/wire"
-	"golang.org/x/sync/errgroup"
 )
 
 // Service is the cloud file service of one iscd.
@@ -118,51 +116,18 @@ func info(e store.FileEntry, userID string) wire.FileInfo {
 
 // have answers which of the given chunks the service lacks.
 func (s *Service) have(ctx context.Context, c session.Caller, req wire.FilesHave) (any, error) {
-	ids := make([]chunkstore.ID, len(req.IDs))
-	for i, h := range req.IDs {
-		id, err := chunkstore.ParseID(h)
-		if err != nil {
-			return nil, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
-		}
-		ids[i] = id
+	ids, err := chunkstore.ParseIDs(req.IDs)
+	if err != nil {
+		return nil, wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
-	have, err := s.hasAll(ctx, c.OrgID, ids)
+	missing, err := chunkstore.Missing(ctx, s.chunks, c.OrgID, ids)
 	if err != nil {
 		return nil, s.chunkStoreDown(ctx, c, err)
-	}
-	missing := []string{}
-	for i, h := range req.IDs {
-		if !have[i] {
-			missing = append(missing, h)
-		}
 	}
 	if s.dedup != nil {
 		s.dedup(len(ids) - len(missing))
 	}
 	return wire.FilesHave{IDs: missing}, nil
-}
-
-// hasConcurrency bounds the chunk store questions of one request in flight
-// at once: an object store answers each in a network round trip.
-const hasConcurrency = 16
-
-// hasAll asks the chunk store about each id, several at a time, and
-// reports which it has.
-func (s *Service) hasAll(ctx context.Context, org string, ids []chunkstore.ID) ([]bool, error) {
-	have := make([]bool, len(ids))
-	g, gctx := errgroup.WithContext(ctx) // the first failure cancels the other asks
-	g.SetLimit(hasConcurrency)
-	for i, id := range ids {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			ok, err := s.chunks.Has(gctx, org, id)
-			have[i] = ok
-			return err
-		})
-	}
-	return have, cmp.Or(g.Wait(), ctx.Err())
 }
 
 // chunkStoreDown logs a failure of the chunk store (a disk error, an
@@ -207,22 +172,12 @@ func (s *Service) commit(ctx context.Context, c session.Caller, h wire.FilesComm
 		return nil, wire.Errorf(wire.CodeBadRequest, "a single file's manifest has %d files", len(m.Files))
 	}
 	var size int64
-	var ids []chunkstore.ID
 	for _, file := range m.Files {
 		size += file.Size
-		for _, ch := range file.Chunks {
-			ids = append(ids, ch.ID)
-		}
 	}
-	have, err := s.hasAll(ctx, c.OrgID, ids)
+	missing, _, _, err := m.Missing(ctx, s.chunks, c.OrgID)
 	if err != nil {
 		return nil, s.chunkStoreDown(ctx, c, err)
-	}
-	missing := 0
-	for _, ok := range have {
-		if !ok {
-			missing++
-		}
 	}
 	if missing > 0 {
 		return nil, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the manifest are not stored: send them first", missing)

@@ -240,15 +240,11 @@ func (s *Service) submit(ctx context.Context, c session.Caller, h wire.JobSubmit
 	for _, file := range m.Files {
 		size += file.Size
 		hasMain = hasMain || file.Path == h.Main
-		for _, ch := range file.Chunks {
-			ok, err := s.chunks.Has(ctx, c.OrgID, ch.ID)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of %s is not stored: send it first", ch.ID, file.Path)
-			}
-		}
+	}
+	if n, path, id, err := m.Missing(ctx, s.chunks, c.OrgID); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of %s is not stored (%d missing): send it first", id, path, n)
 	}
 	if !hasMain {
 		return nil, wire.Errorf(wire.CodeBadRequest, "the model file %q is not among the inputs", h.Main)

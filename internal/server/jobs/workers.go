@@ -315,21 +315,12 @@ func (s *Service) have(ctx context.Context, w *worker, req wire.WorkerHave) (wir
 	if err != nil {
 		return wire.FilesHave{}, err
 	}
-	missing := []string{}
-	for _, h := range req.IDs {
-		id, err := chunkstore.ParseID(h)
-		if err != nil {
-			return wire.FilesHave{}, wire.Errorf(wire.CodeBadRequest, "chunk id %q: %v", h, err)
-		}
-		ok, err := s.chunks.Has(ctx, j.OrgID, id)
-		if err != nil {
-			return wire.FilesHave{}, err
-		}
-		if !ok {
-			missing = append(missing, h)
-		}
+	ids, err := chunkstore.ParseIDs(req.IDs)
+	if err != nil {
+		return wire.FilesHave{}, wire.Errorf(wire.CodeBadRequest, "%v", err)
 	}
-	return wire.FilesHave{IDs: missing}, nil
+	missing, err := chunkstore.Missing(ctx, s.chunks, j.OrgID, ids)
+	return wire.FilesHave{IDs: missing}, err
 }
 
 // holds records that worker runs attempt of job.
@@ -662,15 +653,11 @@ func (s *Service) done(ctx context.Context, w *worker, h wire.JobDone, f wire.Fr
 		}
 		for _, file := range m.Files {
 			r.OutputSize += file.Size
-			for _, ch := range file.Chunks {
-				ok, err := s.chunks.Has(ctx, j.OrgID, ch.ID)
-				if err != nil {
-					return nil, err
-				}
-				if !ok {
-					return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of output %s is not stored: send it first", ch.ID, file.Path)
-				}
-			}
+		}
+		if n, path, id, err := m.Missing(ctx, s.chunks, j.OrgID); err != nil {
+			return nil, err
+		} else if n > 0 {
+			return nil, wire.Errorf(wire.CodeMissingChunks, "chunk %s of output %s is not stored (%d missing): send it first", id, path, n)
 		}
 		r.OutputFiles, r.OutputHash, outputs = len(m.Files), m.Hash(), f.Payload
 	}

@@ -55,21 +55,15 @@ func (s *Service) adminHave(w http.ResponseWriter, r *http.Request) {
 		admin.Fail(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, fmt.Sprintf("more than %d ids", wire.MaxHaveBatch))
 		return
 	}
-	missing := []string{}
-	for _, h := range req.IDs {
-		id, err := chunkstore.ParseID(h)
-		if err != nil {
-			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("chunk id %q: %v", h, err))
-			return
-		}
-		ok, err := s.chunks.Has(r.Context(), store.ReleaseChunks(product), id)
-		if err != nil {
-			admin.StoreFail(w, s.log, "chunks", err)
-			return
-		}
-		if !ok {
-			missing = append(missing, h)
-		}
+	ids, err := chunkstore.ParseIDs(req.IDs)
+	if err != nil {
+		admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	missing, err := chunkstore.Missing(r.Context(), s.chunks, store.ReleaseChunks(product), ids)
+	if err != nil {
+		admin.StoreFail(w, s.log, "chunks", err)
+		return
 	}
 	admin.Reply(w, http.StatusOK, adminapi.ChunkIDs{IDs: missing})
 }
@@ -137,15 +131,9 @@ func (s *Service) Publish(ctx context.Context, req adminapi.PublishRelease, by s
 		return out, badReq("a release's manifest has one file, not %d", len(m.Files))
 	}
 	f := m.Files[0]
-	missing := 0
-	for _, ch := range f.Chunks {
-		ok, err := s.chunks.Has(ctx, store.ReleaseChunks(req.ProductID), ch.ID)
-		if err != nil {
-			return out, err
-		}
-		if !ok {
-			missing++
-		}
+	missing, _, _, err := m.Missing(ctx, s.chunks, store.ReleaseChunks(req.ProductID))
+	if err != nil {
+		return out, err
 	}
 	if missing > 0 {
 		return out, wire.Errorf(wire.CodeMissingChunks, "%d chunks of the package are not stored: put them first", missing)
