@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -117,6 +118,42 @@ func (s *Service) Upstream(ctx context.Context, id string) (signin.Upstream, err
 		return nil, fmt.Errorf("OIDC provider %s: %w", name, err)
 	}
 	return &upstream{s: s, p: p}, nil
+}
+
+// LogoutURL implements signin.Logouts: the end_session_endpoint of org's
+// provider (OpenID Connect RP-Initiated Logout 1.0), with iscd's
+// client_id, which ends the user's session at the provider; ErrNoUpstream
+// when org has no provider or its provider has no such endpoint. It asks
+// for no post_logout_redirect_uri: that needs the user's ID token as
+// id_token_hint (Hydra refuses it without), and iscd keeps none, so the
+// browser stays on the provider's signed-out page.
+func (s *Service) LogoutURL(ctx context.Context, org, _ string) (string, error) {
+	id, err := s.Find(ctx, org, "")
+	if err != nil {
+		return "", err
+	}
+	p, err := s.st.OIDCProvider(ctx, strings.TrimPrefix(id, idPrefix))
+	if err != nil {
+		return "", err
+	}
+	prov, err := s.discover(ctx, p.Issuer)
+	if err != nil {
+		return "", err
+	}
+	var d struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := prov.Claims(&d); err != nil || d.EndSession == "" {
+		return "", signin.ErrNoUpstream
+	}
+	u, err := url.Parse(d.EndSession)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("OIDC provider %s: end_session_endpoint %q is not an http(s) URL", p.ID, d.EndSession)
+	}
+	q := u.Query()
+	q.Set("client_id", p.ClientID)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // discover is the issuer's provider: discovery read (and its issuer

@@ -308,6 +308,39 @@ func TestFederatedSignInRefreshAndSignOut(t *testing.T) {
 	servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
 }
 
+// Signing out (the SDK's SignedOut logoutUrl, iscd's /signin/signout)
+// also ends the user's session at the organisation's provider: a
+// provider that remembered the sign-in in the browser asks again.
+func TestSignOutEndsTheProvidersSession(t *testing.T) {
+	f := setUp(t)
+	f.h.Remember.Store(true)
+	b := servertest.Browser(func(req *http.Request) bool { return req.URL.Port() == "9" })
+	signIn := func() {
+		t.Helper()
+		q := url.Values{"response_type": {"code"}, "client_id": {f.s.Product}, "redirect_uri": {loopback}, "state": {"s"},
+			"code_challenge": {servertest.CodeChallenge(strings.Repeat("x", 50))}, "code_challenge_method": {"S256"}, "org": {"acme"}}
+		resp, err := b.Get(f.s.AdminURL + signin.AuthorizePath + "?" + q.Encode())
+		resp, page := servertest.FollowForms(t, b, resp, err, map[string]url.Values{"/login": {"user": {"ada"}}, "/consent": {}})
+		if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusSeeOther || loc.Query().Get("code") == "" {
+			t.Fatalf("sign-in ended at %s: %d\n%s", resp.Request.URL, resp.StatusCode, page)
+		}
+	}
+	signIn()
+	signIn()
+	if n := f.h.LoginsShown(); n != 1 {
+		t.Fatalf("two sign-ins in one browser showed the provider's login %d times, want 1 (it remembers)", n)
+	}
+	resp, err := b.Get(f.s.AdminURL + signin.SignOutPath + "?org=acme")
+	resp, page := servertest.FollowForms(t, b, resp, err, map[string]url.Values{"/logout": {}})
+	if resp.Request.URL.Path != "/logged-out" {
+		t.Fatalf("sign-out ended at %s:\n%s", resp.Request.URL, page)
+	}
+	signIn()
+	if n := f.h.LoginsShown(); n != 2 {
+		t.Fatalf("after signing out, the provider's login was shown %d times in all, want 2", n)
+	}
+}
+
 // TestClientSecretRewrappedWithTheKEK: a KEK rotation (a new KEK first in
 // the file, the old one kept, SIGHUP's re-wrap) re-wraps the providers'
 // client secrets: with the old KEK then gone from the file, users still

@@ -86,8 +86,13 @@ type Hydra struct {
 	// Tamper, while set, changes the email claim of every ID token Hydra
 	// hands out, leaving its signature as it was.
 	Tamper atomic.Bool
-	app    *httptest.Server
-	proxy  *httptest.Server
+	// Remember, while set, has Hydra remember a user's sign-in in the
+	// browser (its session cookie): the next sign-in there asks nothing,
+	// until the user signs out of Hydra (its logout page).
+	Remember atomic.Bool
+	logins   atomic.Int64 // login pages shown
+	app      *httptest.Server
+	proxy    *httptest.Server
 }
 
 // Start runs Hydra for the test, or skips the test when the binary is
@@ -115,6 +120,7 @@ func Start(t testing.TB) *Hydra {
 	_, aport, _ := net.SplitHostPort(admin)
 	cmd.Env = append(os.Environ(), "DSN=memory", "SECRETS_SYSTEM=iscsdk-hydra-test-secret-0123456789",
 		"URLS_SELF_ISSUER="+h.Issuer, "URLS_LOGIN="+h.app.URL+"/login", "URLS_CONSENT="+h.app.URL+"/consent",
+		"URLS_LOGOUT="+h.app.URL+"/logout", "URLS_POST_LOGOUT_REDIRECT="+h.app.URL+"/logged-out",
 		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_ADMIN_HOST=127.0.0.1", "SERVE_PUBLIC_PORT="+pport, "SERVE_ADMIN_PORT="+aport,
 		"LOG_LEVEL=warn")
 	var logs lockedBuffer // written by exec's copier while Start reads it
@@ -252,21 +258,49 @@ func (h *Hydra) call(method, path string, body, out any) error {
 var appPage = template.Must(template.New("app").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Test provider</title></head>
 <body><main><h1>Test provider: {{.What}}</h1>
-<form method="post" action="/{{.What}}">
+{{if ne .What "logged-out"}}<form method="post" action="/{{.What}}">
 <input type="hidden" name="challenge" value="{{.Challenge}}">
 {{if eq .What "login"}}<p><label for="user">User</label><br><input id="user" name="user"></p>{{end}}
 <p><button type="submit" id="ok">OK</button></p>
-</form></main></body></html>
+</form>{{end}}</main></body></html>
 `))
 
-// serveApp is the login and consent app: a page with a form (a user
-// name to sign in as; a button to consent), accepted through Hydra's
-// admin API.
+// LoginsShown is how many times Hydra's login page was shown.
+func (h *Hydra) LoginsShown() int { return int(h.logins.Load()) }
+
+// serveApp is the login, consent and logout app: a page with a form (a
+// user name to sign in as; a button to consent or to sign out), accepted
+// through Hydra's admin API. A login Hydra remembers is accepted without a
+// page, as a login app must; after a logout, /logged-out says so.
 func (h *Hydra) serveApp(w http.ResponseWriter, r *http.Request) {
 	what := strings.TrimPrefix(r.URL.Path, "/")
-	if what != "login" && what != "consent" {
+	if what == "logged-out" {
+		appPage.Execute(w, map[string]string{"What": what})
+		return
+	}
+	if what != "login" && what != "consent" && what != "logout" {
 		http.NotFound(w, r)
 		return
+	}
+	if r.Method == http.MethodGet && what == "login" {
+		challenge := r.URL.Query().Get("login_challenge")
+		var req struct {
+			Skip    bool   `json:"skip"`
+			Subject string `json:"subject"`
+		}
+		if err := h.get("/admin/oauth2/auth/requests/login?login_challenge="+url.QueryEscape(challenge), &req); err == nil && req.Skip {
+			var out struct {
+				RedirectTo string `json:"redirect_to"`
+			}
+			if err := h.call(http.MethodPut, "/admin/oauth2/auth/requests/login/accept?login_challenge="+url.QueryEscape(challenge),
+				map[string]any{"subject": req.Subject}, &out); err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			http.Redirect(w, r, out.RedirectTo, http.StatusSeeOther)
+			return
+		}
+		h.logins.Add(1)
 	}
 	if r.Method == http.MethodGet {
 		appPage.Execute(w, map[string]string{"What": what, "Challenge": r.URL.Query().Get(what + "_challenge")})
@@ -287,7 +321,9 @@ func (h *Hydra) serveApp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		err = h.call(http.MethodPut, "/admin/oauth2/auth/requests/login/accept?login_challenge="+challenge,
-			map[string]any{"subject": u.Subject}, &out)
+			map[string]any{"subject": u.Subject, "remember": h.Remember.Load()}, &out)
+	} else if what == "logout" {
+		err = h.call(http.MethodPut, "/admin/oauth2/auth/requests/logout/accept?logout_challenge="+challenge, nil, &out)
 	} else {
 		var req struct {
 			Subject        string   `json:"subject"`
