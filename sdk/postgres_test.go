@@ -437,15 +437,7 @@ func TestPostgresComputeNoticesMissedWhileNotListening(t *testing.T) {
 	b := servertest.StartConfig(t, server.Config{Database: dsn, Jobs: long, DevWorker: devWorker(t, 1, "waiter")})
 	putSolvers(t, b)
 	c := connect(t, config(t, b))
-	model, args, pidFile, _ := waiterModel(t)
-	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next(t, c, func(e sdk.Event) bool {
-		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
-	})
-	pid := solverPid(t, pidFile)
+	id, pid, _ := solveWaiting(t, c, nil)
 	ctx := context.Background()
 	var running []store.Job
 	if err := b.Admin().Do(ctx, "GET", "/jobs?state=running", nil, &running); err != nil || len(running) != 1 {
@@ -520,15 +512,7 @@ func TestPostgresCancelAndRevokeAcrossReplicas(t *testing.T) {
 		DevWorker: devWorker(t, 1, "waiter")})
 	putSolvers(t, a)
 	c := connect(t, config(t, a))
-	model, args, pidFile, _ := waiterModel(t)
-	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next(t, c, func(e sdk.Event) bool {
-		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
-	})
-	pid := solverPid(t, pidFile)
+	id, pid, _ := solveWaiting(t, c, nil)
 	if err := sdk.NewDesk(c).Cancel(id); err != nil {
 		t.Fatal(err)
 	}

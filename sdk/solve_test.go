@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -201,18 +202,25 @@ func waiterModel(t *testing.T) (model string, args []string, pidFile, release st
 	return model, []string{pidFile, release}, pidFile, release
 }
 
-func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
-	_, c := startCompute(t)
+// solveWaiting has c solve a waiter model, which waits until it is
+// stopped, and returns the request's id, the solver's pid and the
+// progress event that says it waits (its jobId).
+func solveWaiting(t *testing.T, c *sdk.Client, comeBack json.RawMessage) (id uint64, pid string, waiting sdk.Event) {
+	t.Helper()
 	model, args, pidFile, _ := waiterModel(t)
-	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
-	id, err := sdk.NewDesk(c).GetSolution(model, opts, []byte(`{"tag":7}`))
+	id, err := sdk.NewDesk(c).GetSolution(model, `{"solver":"waiter","args":["`+args[0]+`","`+args[1]+`"]}`, comeBack)
 	if err != nil {
 		t.Fatal(err)
 	}
-	servertest.NextEvent(t, c, func(e sdk.Event) bool {
+	waiting = servertest.NextEvent(t, c, func(e sdk.Event) bool {
 		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
 	})
-	pid := solverPid(t, pidFile)
+	return id, solverPid(t, pidFile), waiting
+}
+
+func TestGetSolutionCancelStopsTheSolver(t *testing.T) {
+	_, c := startCompute(t)
+	id, pid, _ := solveWaiting(t, c, []byte(`{"tag":7}`))
 	if err := sdk.NewDesk(c).Cancel(id); err != nil {
 		t.Fatal(err)
 	}
@@ -302,17 +310,8 @@ func TestSolveResultArrivesAfterTheClientReconnects(t *testing.T) {
 // result would reach no one, and the worker's machine is freed.
 func TestShutOutCancelsSolvesInProgress(t *testing.T) {
 	srv, c := startCompute(t)
-	model, args, pidFile, _ := waiterModel(t)
-	opts := `{"solver":"waiter","args":["` + args[0] + `","` + args[1] + `"]}`
-	id, err := sdk.NewDesk(c).GetSolution(model, opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
-		return e.Type == sdk.EventSolutionProgress && e.RequestID == id && strings.Contains(e.Params["log"], "waiting")
-	})
+	_, pid, e := solveWaiting(t, c, nil)
 	job := e.Params["jobId"]
-	pid := solverPid(t, pidFile)
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
