@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -25,7 +26,9 @@ import (
 
 const exampleServiceEnv = "ISCSDK_TEST_EXAMPLE_SERVICE"
 
-// runsExamples reports whether this run includes examples.
+// runsExamples reports whether this run includes examples: -run names
+// one of example_test.go's (as go test matches: the pattern's first
+// element, anywhere in the name).
 func runsExamples() bool {
 	if !flag.Parsed() {
 		flag.Parse()
@@ -35,10 +38,25 @@ func runsExamples() bool {
 	}
 	run := ""
 	if f := flag.Lookup("test.run"); f != nil {
-		run = f.Value.String()
+		run, _, _ = strings.Cut(f.Value.String(), "/")
 	}
-	return run == "" || strings.Contains(run, "Example")
+	if run == "" {
+		return true
+	}
+	pattern, err := regexp.Compile(run)
+	src, _ := os.ReadFile("example_test.go")
+	if err != nil || src == nil {
+		return true // go test reports a bad pattern itself
+	}
+	for _, m := range exampleFunc.FindAllSubmatch(src, -1) {
+		if pattern.Match(m[1]) {
+			return true
+		}
+	}
+	return false
 }
+
+var exampleFunc = regexp.MustCompile(`(?m)^func (Example\w*)\(`)
 
 // startExampleService starts the examples' iscd with its data in dir,
 // writes a credentials file naming it and points $ISCSDK_CREDENTIALS
