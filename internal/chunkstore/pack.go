@@ -324,15 +324,27 @@ func (p *packs) flushWaiting() {
 	p.waiting = p.waiting[i:]
 }
 
+// recordBufs hold records while they are written: a record is garbage
+// once in the pack, and iscd writes one for every chunk it receives.
+var recordBufs = sync.Pool{New: func() any { b := make([]byte, 0, recordHeader+MaxEncodedSize); return &b }}
+
 // appendRecord writes one record to the active pack and waits until an
 // fsync covers it (one fsync for every record appended meanwhile: group
 // commit); then the chunk is in the index. write is Dir.append. from is
 // where a repack moves the record from (nil for a Put).
 func (p *packs) appendRecord(id ID, encoded []byte, now int64, from *loc, write func(f *os.File, b []byte, off int64) error) error {
-	rec := make([]byte, recordHeader+len(encoded))
-	copy(rec, id[:])
+	buf := recordBufs.Get().(*[]byte)
+	free := func() {
+		if buf != nil {
+			recordBufs.Put(buf)
+			buf = nil
+		}
+	}
+	defer free()
+	rec := append(append((*buf)[:0], id[:]...), make([]byte, recordHeader-len(id))...)
+	rec = append(rec, encoded...)
+	*buf = rec
 	binary.LittleEndian.PutUint32(rec[32:], uint32(len(encoded)))
-	copy(rec[recordHeader:], encoded)
 	binary.LittleEndian.PutUint32(rec[36:], recordCRC(rec))
 
 	p.mu.Lock()
@@ -356,7 +368,9 @@ func (p *packs) appendRecord(id ID, encoded []byte, now int64, from *loc, write 
 		}
 	}
 	f, off := p.files[p.active], p.end
-	if err := write(f, rec, off); err != nil {
+	err := write(f, rec, off)
+	free() // written: the record is the pack's now
+	if err != nil {
 		f.Truncate(off) // nothing of it stays
 		return err
 	}
