@@ -257,6 +257,10 @@ func (c *Client) download(ctx context.Context, chunkOp string, file manifest.Fil
 // downloadOver is download where held, if not nil, is what dst is known
 // to hold (the stat cache vouched for it): dst is not read to learn it,
 // and not written at all if it already holds file.
+// maxFetchesAhead bounds the chunks one download has asked for and not
+// yet written.
+const maxFetchesAhead = wire.MaxInflight / 2
+
 func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest.File, dst string, held *manifest.File, res *OpenResult, wrote func(int64)) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
@@ -360,8 +364,12 @@ func (c *Client) downloadOver(ctx context.Context, chunkOp string, file manifest
 	h := sha256.New()
 	var ahead int64 // bytes of the chunks launched and not yet written
 	for i := range file.Chunks {
-		// As many chunks ahead as the link's window holds (see chunksync.Meter).
-		for win := c.down.Window(); next < len(file.Chunks) && (next <= i || ahead < win); next++ {
+		// As many chunks ahead as the link's window holds (see
+		// chunksync.Meter), and no more requests than iscd handles at once
+		// for a connection, with room for the program's other calls: past
+		// that it refuses them, and an open of small chunks on a loaded
+		// machine failed ("more than 32 requests in flight").
+		for win := c.down.Window(); next < len(file.Chunks) && (next <= i || ahead < win && next-i < maxFetchesAhead); next++ {
 			ahead += int64(file.Chunks[next].Size)
 			launch(next)
 		}

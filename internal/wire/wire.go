@@ -32,6 +32,12 @@ const (
 	// MaxFieldLen bounds free-text fields such as product, app version and
 	// the device fingerprint (compat-api.md allows 5 KB for the latter).
 	MaxFieldLen = 8 << 10
+	// MaxInflight bounds the requests of one connection the service
+	// handles at once: it refuses more (CodeUnavailable; bulk puts wait
+	// instead). A client fetching ahead keeps well below it, since an
+	// answer can reach the client a moment before the service counts
+	// its request done.
+	MaxInflight = 32
 )
 
 // Message types.

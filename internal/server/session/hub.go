@@ -91,7 +91,7 @@ const (
 const SendBudget = wire.MaxBinaryMessage
 
 // maxInflight bounds the requests one connection may have in progress.
-const maxInflight = 32
+const maxInflight = wire.MaxInflight
 
 // replayBatch is how many stored events one store read fetches.
 const replayBatch = 256
