@@ -384,7 +384,10 @@ func (h *Hub) serve(ctx context.Context, l *live) {
 	conn := l.conn
 	defer h.detach(l)
 
-	l.poke()
+	// The welcome is out: the pump held since open starts, and reads
+	// whatever was published meanwhile.
+	l.pumps.Add(1)
+	go l.pump(l)
 	defer l.stopPump()
 
 	sem := make(chan struct{}, maxInflight)
@@ -493,7 +496,16 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 		conn:    conn,
 		gone:    make(chan struct{}),
 		pump:    h.pump,
-		sent:    after, // before a Wake can poke it
+		// The pump is held (as if one ran) until serve starts it, after
+		// the welcome: a Wake once l is in h.live only asks it to read
+		// the log once more. Started here, it could send an event
+		// before the welcome, and it would read sent and replay while
+		// they were still being set.
+		pumping: true,
+		sent:    after,
+	}
+	if resumed {
+		l.replay = last
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -514,7 +526,6 @@ func (h *Hub) open(ctx context.Context, conn *transport.Conn, id Identity, hello
 	}
 	if resumed {
 		welcome.FirstSeq = first
-		l.replay = last
 	}
 	if err := conn.Send(ctx, &wire.Message{Type: wire.TypeWelcome, Welcome: welcome}); err != nil {
 		h.detach(l)

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -162,5 +163,57 @@ func TestBinaryFrames(t *testing.T) {
 	send(t, ws2, hello(srv))
 	if m := recv(t, ws2); m.Type != wire.TypeWelcome {
 		t.Fatalf("service unhealthy after a malformed frame: %+v", m)
+	}
+}
+
+// TestResumeWhileEventsArePublished: events published for a session
+// while its program reconnects reach the resumed connection after its
+// welcome, in order, each once. The hub used to start the connection's
+// event pump as soon as a publish woke it, before the welcome was out:
+// a program could be sent an event first and fail its handshake
+// ("expected welcome, got event"), and the pump read the connection's
+// replay mark while open still wrote it (a data race under -race).
+func TestResumeWhileEventsArePublished(t *testing.T) {
+	srv := servertest.Start(t)
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	w := recv(t, ws).Welcome
+	ws.Close()
+
+	const resumes, burst = 50, 10
+	resuming := make(chan struct{})
+	published := make(chan error, 1)
+	go func() {
+		for range resuming {
+			for range burst {
+				if _, err := srv.Hub().Publish(context.Background(), w.Session, wire.Event{Kind: 1, Operate: "test.tick"}); err != nil {
+					published <- err
+					return
+				}
+			}
+		}
+		published <- nil
+	}()
+	var last uint64
+	for r := range resumes {
+		ws := dial(t, srv)
+		h := hello(srv)
+		h.Hello.Resume = &wire.Resume{Session: w.Session, Token: w.ResumeToken, LastSeq: last}
+		resuming <- struct{}{} // a burst is published while the hub opens the session
+		send(t, ws, h)
+		if m := recv(t, ws); m.Type != wire.TypeWelcome || !m.Welcome.Resumed {
+			t.Fatalf("resume %d: the first message is %s (seq %d), want a resumed welcome", r, m.Type, m.Seq)
+		}
+		for range burst {
+			if m := recv(t, ws); m.Type != wire.TypeEvent || m.Seq != last+1 {
+				t.Fatalf("resume %d: %s seq %d after event %d, want event %d", r, m.Type, m.Seq, last, last+1)
+			}
+			last++
+		}
+		ws.Close()
+	}
+	close(resuming)
+	if err := <-published; err != nil {
+		t.Fatal(err)
 	}
 }
