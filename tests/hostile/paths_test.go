@@ -62,7 +62,7 @@ func dialRaw(t *testing.T, srv *servertest.Server) *rawSession {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	ws.SetReadDeadline(time.Now().Add(rawAnswerWait))
 	b, _ := wire.Encode(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{Protocol: wire.ProtocolVersion, Product: srv.Product}})
 	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		t.Fatal(err)
@@ -100,8 +100,15 @@ func (r *rawSession) frame(f wire.Frame) *wire.Message {
 	return r.await(r.id)
 }
 
+// rawAnswerWait bounds the wait for each answer (and the welcome). It is
+// not a bound on the connection's life: that would bound how many
+// requests a test may make in it, which a loaded machine answers slower
+// (20,000 took over 30 s under load).
+const rawAnswerWait = 30 * time.Second
+
 func (r *rawSession) await(id uint64) *wire.Message {
 	r.t.Helper()
+	r.ws.SetReadDeadline(time.Now().Add(rawAnswerWait))
 	for {
 		kind, data, err := r.ws.ReadMessage()
 		if err != nil {

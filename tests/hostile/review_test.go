@@ -51,6 +51,10 @@ type reviewConn struct {
 	events [][]byte // events read while waiting for answers
 }
 
+// reviewAnswerWait bounds the wait for each answer or event, not the
+// connection's life (which would bound how much a test may do in it).
+const reviewAnswerWait = 60 * time.Second
+
 func reviewDial(t *testing.T, url, bearer string) *reviewConn {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + bearer}})
@@ -58,7 +62,7 @@ func reviewDial(t *testing.T, url, bearer string) *reviewConn {
 		t.Fatalf("dial %s: %v", url, err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+	ws.SetReadDeadline(time.Now().Add(reviewAnswerWait))
 	return &reviewConn{t: t, ws: ws}
 }
 
@@ -126,6 +130,7 @@ func (c *reviewConn) chunk(data []byte) (chunkstore.ID, *wire.Message) {
 // a message without error.
 func (c *reviewConn) await(id uint64) *wire.Message {
 	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(reviewAnswerWait))
 	for {
 		kind, data, err := c.ws.ReadMessage()
 		if err != nil {
