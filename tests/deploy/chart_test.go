@@ -208,6 +208,54 @@ func TestChartServesAsTheDocsSay(t *testing.T) {
 	}
 }
 
+// TestChartIngress: off by default; on, it serves over TLS only what
+// programs and browsers need (sessions, sign-in, pickers; the
+// marketplace, the admin API and the console only when asked), never the
+// workers' endpoint, and iscd is told its public address. Its manifests
+// pass the Kubernetes schemas; no host is an error.
+func TestChartIngress(t *testing.T) {
+	for _, o := range objects(t, helmTemplate(t, "")) {
+		if o.kind() == "Ingress" {
+			t.Fatalf("an Ingress by default: %v", o)
+		}
+	}
+	on := []string{"ingress.enabled=true", "ingress.host=iscd.acme.example", "ingress.tlsSecret=acme-tls", "ingress.className=nginx"}
+	check := func(set []string, want []string, console bool) {
+		t.Helper()
+		manifests := helmTemplate(t, "", set...)
+		if sum, out, err := kubeconform(t, manifests); err != nil || sum.Invalid+sum.Errors+sum.Skipped != 0 {
+			t.Fatalf("kubeconform %v: %+v %v\n%s", set, sum, err, out)
+		}
+		objs := objects(t, manifests)
+		ing := find(t, objs, "Ingress", "iscd")
+		if str(ing, "spec", "tls", 0, "secretName") != "acme-tls" || str(ing, "spec", "tls", 0, "hosts", 0) != "iscd.acme.example" ||
+			str(ing, "spec", "rules", 0, "host") != "iscd.acme.example" || str(ing, "spec", "ingressClassName") != "nginx" {
+			t.Errorf("the Ingress's TLS, host or class: %v", get(ing, "spec"))
+		}
+		var paths []string
+		for _, p := range list(ing, "spec", "rules", 0, "http", "paths") {
+			if str(p, "backend", "service", "name") != "iscd" || str(p, "backend", "service", "port", "name") != "iscd" {
+				t.Errorf("path %s does not go to the iscd Service's port: %v", str(p, "path"), p)
+			}
+			paths = append(paths, str(p, "path"))
+		}
+		if !slices.Equal(paths, want) {
+			t.Errorf("the Ingress serves %v, want %v", paths, want)
+		}
+		args := list(find(t, objs, "Deployment", "iscd"), "spec", "template", "spec", "containers", 0, "args")
+		if !slices.Contains(args, any("--public-url=https://iscd.acme.example")) || slices.Contains(args, any("--console-secure-cookies")) != console {
+			t.Errorf("iscd's arguments with the Ingress: %v", args)
+		}
+	}
+	public := []string{"/v1/session", "/oauth/", "/device", "/signin", "/picker/"}
+	check(on, public, false)
+	check(append(on, "ingress.console=true", "ingress.adminAPI=true", "marketplace.enabled=true"),
+		append(public, "/marketplace/v1/", "/admin/v1/", "/console/"), true)
+	if out, err := tryRun(nil, tool(t, "helm"), "template", "iscd", chart, "--set", "ingress.enabled=true"); err == nil || !strings.Contains(err.Error()+out, "ingress.host is required") {
+		t.Errorf("an Ingress without a host: %v\n%s", err, out)
+	}
+}
+
 // TestChartSizes: each size's replicas and workers, its stores (in the
 // cluster for a trial, external otherwise), and an external store that is
 // not named is an error, not a default.
