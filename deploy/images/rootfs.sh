@@ -18,12 +18,13 @@ ln -s usr/lib "$dir"/lib
 ln -s usr/lib64 "$dir"/lib64
 chmod 1777 "$dir"/tmp
 
-libs=()
+libs=() programs=()
 for p in "$@"; do
   src=${p%%=*} dest=${p#*=}
   test -x "$src" || { echo "rootfs: $src is not an executable file" >&2; exit 1; }
   mkdir -p "$dir$(dirname "$dest")"
   cp -L "$src" "$dir$dest"
+  programs+=("$src")
   # ldd prints "name => /path (addr)" and the loader's own "/path (addr)".
   # A static binary has none ("not a dynamic executable").
   while read -r lib; do libs+=("$lib"); done < <(ldd "$src" 2>/dev/null | awk '/=>/ && $3 ~ /^\// {print $3} !/=>/ && $1 ~ /^\// {print $1}')
@@ -57,3 +58,30 @@ if test -r /etc/ssl/certs/ca-certificates.crt; then
   mkdir -p "$dir"/etc/ssl/certs
   cp /etc/ssl/certs/ca-certificates.crt "$dir"/etc/ssl/certs/
 fi
+
+# What the image holds, for its users' audits: the Debian package (and its
+# version) of each file taken from this machine ("file PATH" for one no
+# package owns), and the Go toolchain and modules its Go programs were
+# built with (go version -m).
+contents="$dir"/usr/share/doc/image-contents
+mkdir -p "$(dirname "$contents")"
+package_of() { # a file's Debian package, by its path, its target, or either without /usr (merged /usr)
+  local f
+  for f in "$1" "$(readlink -f "$1")"; do
+    dpkg -S "$f" 2>/dev/null && return
+    dpkg -S "${f#/usr}" 2>/dev/null && return
+  done
+  return 0
+}
+{
+  echo "# what this image holds: \"deb PACKAGE VERSION\" for the files taken from the build machine's Debian packages, \"go MODULE VERSION\" for the Go programs'"
+  for f in "${programs[@]}" "${libs[@]}"; do
+    pkg=$(package_of "$f" | awk -F: 'NR == 1 {print $1}')
+    if test -n "$pkg"; then dpkg-query -W -f='deb ${Package} ${Version}\n' "$pkg"; elif ! go version "$f" >/dev/null 2>&1; then echo "file $f"; fi
+  done | sort -u
+  # ca-certificates.crt is made from the package's certificates, not shipped in it.
+  if test -e "$dir"/etc/ssl/certs/ca-certificates.crt; then dpkg-query -W -f='deb ${Package} ${Version}\n' ca-certificates; fi
+  for f in "${programs[@]}"; do
+    { go version -m "$f" 2>/dev/null || true; } | awk 'NR == 1 {print "go toolchain", $2} $1 == "mod" || $1 == "dep" {print "go", $2, $3}'
+  done | sort -u
+} > "$contents"

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,6 +113,47 @@ func TestServerImage(t *testing.T) {
 	top := run(t, nil, pm, "top", name, "user", "huser", "args")
 	if !strings.Contains(top, "iscd") || !strings.Contains(top, "10001") || strings.Contains(top, "root") {
 		t.Errorf("iscd in the image does not run as iscd (10001):\n%s", top)
+	}
+}
+
+// TestImagesListTheirContents: each image says what it holds, in
+// /usr/share/doc/image-contents — the Debian package and version of every
+// file taken from the build machine (as dpkg knows them here) and the Go
+// modules its programs were built from (as go.mod requires them) — and no
+// file it cannot account for.
+func TestImagesListTheirContents(t *testing.T) {
+	pm := podman(t)
+	_, tag := built(t)
+	dpkg := func(pkg string) string {
+		return strings.TrimSpace(run(t, nil, "dpkg-query", "-W", "-f=${Version}", pkg))
+	}
+	goMod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	websocket := regexp.MustCompile(`github.com/gorilla/websocket (v\S+)`).FindSubmatch(goMod)
+	for name, want := range map[string][]string{
+		"iscd":        {"deb libc6 " + dpkg("libc6"), "deb ca-certificates " + dpkg("ca-certificates"), "go github.com/gorilla/websocket " + string(websocket[1])},
+		"iscd-worker": {"deb calculix-ccx " + dpkg("calculix-ccx"), "deb bubblewrap " + dpkg("bubblewrap"), "deb libblas3 " + dpkg("libblas3"), "go github.com/ebitengine/purego "},
+	} {
+		img := image(t, name, tag)
+		ctr := strings.TrimSpace(run(t, nil, pm, "create", img))
+		t.Cleanup(func() { tryRun(nil, pm, "rm", ctr) })
+		dest := filepath.Join(t.TempDir(), "contents")
+		run(t, nil, pm, "cp", ctr+":/usr/share/doc/image-contents", dest)
+		b, err := os.ReadFile(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for _, w := range want {
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w) }) {
+				t.Errorf("%s's contents have no line %q:\n%s", name, w, b)
+			}
+		}
+		if strings.Contains(string(b), "\nfile ") {
+			t.Errorf("%s holds files no package owns:\n%s", name, b)
+		}
 	}
 }
 
