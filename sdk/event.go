@@ -73,7 +73,9 @@ const (
 
 // Event is what the SDK tells the host. Its compatible JSON form (JSON) is
 // {"operate": ..., "params": {...}, "comeBackParams": {...}}; Params values
-// are strings, as in the SDK that iscsdk mirrors.
+// are strings, as in the SDK that iscsdk mirrors. The events a Go program
+// handles most have typed views: ConnectionChange, LicenseChange, Notice
+// and Refusal.
 type Event struct {
 	Type      EventType
 	RequestID uint64            // the request that caused it; 0 when nobody asked
