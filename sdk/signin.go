@@ -243,15 +243,22 @@ func (s *signIn) lock() (unlock func(), err error) {
 
 // renewLocked renews with the refresh token the workspace holds. s.mu and
 // the workspace's lock are held.
+//
+// s.refresh becomes that token only with the answer: until then the
+// access token held is the one issued with s.refresh. A renewal that
+// fails (iscd unreachable) leaves the two together, so that the next
+// connection renews again rather than say hello with the access token
+// another program's rotation replaced.
 func (s *signIn) renewLocked(ctx context.Context) error {
-	if onDisk := s.loadRefresh(); onDisk != "" && s.refresh != "" {
-		s.refresh = onDisk
+	refresh := s.refresh
+	if onDisk := s.loadRefresh(); onDisk != "" && refresh != "" {
+		refresh = onDisk
 	}
-	if s.refresh == "" {
+	if refresh == "" {
 		return fmt.Errorf("%w: signed out", ErrUnauthorized)
 	}
 	a, err := s.post(ctx, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {s.c.cfg.ProductID},
-		"device": {s.device}, "refresh_token": {s.refresh}})
+		"device": {s.device}, "refresh_token": {refresh}})
 	if err != nil {
 		return err
 	}

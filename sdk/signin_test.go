@@ -195,3 +195,36 @@ func TestSignInTwoProgramsShareAWorkspace(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInRenewsAgainAfterAFailedRenewal: a program whose refresh token
+// another program of the workspace rotated renews with the rotated one
+// when it reconnects; while iscd is down that renewal fails, and the
+// next attempt renews again once iscd is back — it used to take the
+// rotated token as its own at the first try and then say hello with the
+// access token the rotation had replaced, and was told to sign in again
+// (TestSignInTwoProgramsShareAWorkspace failed so under load).
+func TestSignInRenewsAgainAfterAFailedRenewal(t *testing.T) {
+	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
+	cfg := config(t, srv)
+	cfg.Token, cfg.SignIn = "", true
+	a := signedIn(t, srv, cfg)
+	defer a.Close()
+	b, err := sdk.Init(context.Background(), cfg) // rotates the refresh token: a's access token is replaced
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	srv.Stop()
+	servertest.NextEvent(t, a, func(e sdk.Event) bool {
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateDisconnected && strings.Contains(e.Params["error"], "/oauth/token")
+	})
+	srv.Restart()
+	for _, c := range []*sdk.Client{a, b} {
+		e := servertest.NextEvent(t, c, func(e sdk.Event) bool {
+			return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateConnected && e.Params["resumed"] == "true" || e.Type == sdk.EventSignInRequired
+		})
+		if e.Type != sdk.EventConnectionState || e.Params["session"] != c.SessionID() {
+			t.Fatalf("after iscd came back: %s %v", e.Operate, e.Params)
+		}
+	}
+}
