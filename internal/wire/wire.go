@@ -33,10 +33,11 @@ const (
 	// the device fingerprint (compat-api.md allows 5 KB for the latter).
 	MaxFieldLen = 8 << 10
 	// MaxInflight bounds the requests of one connection the service
-	// handles at once: it refuses more (CodeUnavailable; bulk puts wait
-	// instead). A client fetching ahead keeps well below it, since an
-	// answer can reach the client a moment before the service counts
-	// its request done.
+	// handles at once: it refuses more (CodeUnavailable). Its binary
+	// frames (chunk puts, commits) have as many places of their own and
+	// wait for them instead. A client fetching ahead keeps well below
+	// it, since an answer can reach the client a moment before the
+	// service counts its request done.
 	MaxInflight = 32
 )
 

@@ -90,7 +90,8 @@ const (
 // reads makes the handlers wait for room, then its requests wait unread.
 const SendBudget = wire.MaxBinaryMessage
 
-// maxInflight bounds the requests one connection may have in progress.
+// maxInflight bounds the requests one connection may have in progress,
+// and apart from them its bulk frames.
 const maxInflight = wire.MaxInflight
 
 // replayBatch is how many stored events one store read fetches.
@@ -390,7 +391,12 @@ func (h *Hub) serve(ctx context.Context, l *live) {
 	go l.pump(l)
 	defer l.stopPump()
 
+	// Requests and bulk data have places of their own: a client's
+	// uploads, waiting for theirs, do not get its requests refused
+	// (files.have between rounds of chunk puts, a licence's renewal
+	// during a save).
 	sem := make(chan struct{}, maxInflight)
+	bulk := make(chan struct{}, maxInflight)
 	var reqWG sync.WaitGroup
 	defer reqWG.Wait()
 	for {
@@ -406,14 +412,14 @@ func (h *Hub) serve(ctx context.Context, l *live) {
 			// Bulk data: wait for a free slot rather than refuse, so a fast
 			// uploader is slowed down by TCP instead of failing.
 			select {
-			case sem <- struct{}{}:
+			case bulk <- struct{}{}:
 			case <-ctx.Done():
 				release()
 				return
 			}
 			reqWG.Add(1)
 			go func() {
-				defer func() { release(); <-sem; reqWG.Done() }()
+				defer func() { release(); <-bulk; reqWG.Done() }()
 				h.binary(ctx, l, bin)
 			}()
 			continue

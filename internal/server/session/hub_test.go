@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
+	"github.com/iscsdk/iscsdk/internal/server/session"
 	"github.com/iscsdk/iscsdk/internal/wire"
 )
 
@@ -215,5 +216,49 @@ func TestResumeWhileEventsArePublished(t *testing.T) {
 	close(resuming)
 	if err := <-published; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A client's bulk frames do not get its requests refused: with as many
+// frames in progress as a connection may have (a save's chunk puts behind
+// a slow disk), a ping is still answered. Before frames had places of
+// their own, it was refused "more than 32 requests in flight" — files.have
+// between rounds of a save, a licence's renewal. (A frame past those
+// places waits, and what follows it is read once it has one.)
+func TestRequestsAreAnsweredBesideBulkFrames(t *testing.T) {
+	srv := servertest.Start(t)
+	const kind = wire.BinManifest // a frame kind the hub leaves to this test
+	entered, gate := make(chan struct{}, wire.MaxInflight), make(chan struct{})
+	session.HandleFrame(srv.Hub(), kind, func(ctx context.Context, _ session.Caller, _ struct{}, _ wire.Frame) (any, error) {
+		entered <- struct{}{}
+		<-gate
+		return struct{}{}, nil
+	})
+	ws := dial(t, srv)
+	send(t, ws, hello(srv))
+	recv(t, ws)
+	for i := range wire.MaxInflight {
+		frame, _ := wire.EncodeFrame(wire.Frame{Kind: kind, ID: uint64(100 + i), Payload: []byte("x")})
+		if err := ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range wire.MaxInflight {
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d frames in progress after 10 s", i)
+		}
+	}
+	send(t, ws, &wire.Message{Type: wire.TypeRequest, ID: 7, Op: wire.OpPing, Body: []byte(`{}`)})
+	m := recv(t, ws)
+	close(gate)
+	if m.ID != 7 || m.Error != nil {
+		t.Fatalf("a ping beside %d frames in progress: %+v", wire.MaxInflight, m)
+	}
+	for range wire.MaxInflight {
+		if m := recv(t, ws); m.Error != nil {
+			t.Fatalf("a frame: %+v", m.Error)
+		}
 	}
 }
