@@ -36,7 +36,7 @@ var (
 
 // Transfer tuning.
 const (
-	haveBatchBytes = 8 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see chunksync.Meter)
+	haveBatchBytes = 4 << 20 // chunks held in one have/want round, at most: a round sends while the next fills (see chunksync.Meter)
 	saveAttempts   = 5       // a transfer survives this many dropped connections (transferPolicy)
 	progressEvery  = 100 * time.Millisecond
 	transferTimout = 30 * time.Minute

@@ -5,15 +5,14 @@
 // round's chunks it lacks (have/want), and only those are put, several in
 // flight — as many as the measured link's window holds (Meter), or a
 // fixed number. A round is sent in the background while the next one is
-// gathered. Nothing is sent twice across attempts: an upload that failed
+// gathered, and is asked about as soon as the round before it has started
+// its puts. Nothing is sent twice across attempts: an upload that failed
 // half-way is simply run again and the far side says what it now has.
 package chunksync
 
 import (
 	"context"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/iscsdk/iscsdk/internal/chunkstore"
 	"github.com/iscsdk/iscsdk/internal/manifest"
@@ -70,20 +69,27 @@ type Options struct {
 }
 
 // Uploader gathers chunks into rounds and sends each in the background
-// while the next is gathered. Its methods are called from one goroutine.
+// while the next is gathered. A round asks which of its chunks are
+// missing once the round before it has started all its puts, so the
+// rounds' puts follow one another with no pause for the last answers of
+// a round. Its methods are called from one goroutine.
 type Uploader struct {
 	ctx    context.Context
 	remote Remote
 	framer Framer // remote, if it frames chunks
 	opt    Options
-	head   []byte // Head's last, reused
+	head   []byte        // Head's last, reused
+	puts   chan struct{} // a place for each put in flight, if Options.Puts bounds them
 
 	batch      []*Chunk
 	batchBytes int
-	round      chan struct{} // closed when the round in the background ends; nil: none
+	starting   chan struct{}  // closed when the round in the background has started its puts; nil: none
+	rounds     sync.WaitGroup // the rounds whose puts are not all done
 
-	mu   sync.Mutex // guards what rounds write
-	fail error      // the first error of a round
+	mu       sync.Mutex                            // guards what rounds write
+	fail     error                                 // the first error of a round
+	live     map[*context.CancelCauseFunc]struct{} // the rounds' contexts, canceled by a failure
+	inFlight map[chunkstore.ID]int                 // the chunks being put
 }
 
 // New starts an upload to r under ctx.
@@ -91,8 +97,11 @@ func New(ctx context.Context, r Remote, opt Options) *Uploader {
 	if opt.BatchChunks <= 0 || opt.BatchChunks > wire.MaxHaveBatch {
 		opt.BatchChunks = wire.MaxHaveBatch
 	}
-	u := &Uploader{ctx: ctx, remote: r, opt: opt}
+	u := &Uploader{ctx: ctx, remote: r, opt: opt, live: map[*context.CancelCauseFunc]struct{}{}, inFlight: map[chunkstore.ID]int{}}
 	u.framer, _ = r.(Framer)
+	if opt.Puts > 0 {
+		u.puts = make(chan struct{}, opt.Puts)
+	}
 	return u
 }
 
@@ -130,49 +139,90 @@ func (u *Uploader) Flush() error {
 	return u.Wait()
 }
 
-// Wait waits for the round in the background and returns the first error
-// of a round. An upload given up on is waited for, so that none of its
-// puts outlives it.
+// Wait waits for every round and returns the first error of a round. An
+// upload given up on is waited for, so that none of its puts outlives
+// it.
 func (u *Uploader) Wait() error {
-	if u.round != nil {
-		<-u.round
-		u.round = nil
+	u.waitStarted()
+	u.rounds.Wait()
+	return u.err()
+}
+
+// waitStarted waits until the round in the background has started all
+// its puts.
+func (u *Uploader) waitStarted() {
+	if u.starting != nil {
+		<-u.starting
+		u.starting = nil
 	}
+}
+
+func (u *Uploader) err() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.fail
 }
 
+// failed records err as the upload's error if it is the first, and stops
+// every round.
+func (u *Uploader) failed(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.fail == nil {
+		u.fail = err
+	}
+	for cancel := range u.live {
+		(*cancel)(err)
+	}
+}
+
 // startRound starts the batch's round in the background once the
-// previous round ended.
+// previous round has started its puts.
 func (u *Uploader) startRound() error {
-	if err := u.Wait(); err != nil || len(u.batch) == 0 {
+	u.waitStarted()
+	if err := u.err(); err != nil || len(u.batch) == 0 {
 		return err
 	}
 	batch := u.batch
 	u.batch, u.batchBytes = nil, 0
-	done := make(chan struct{})
-	u.round = done
-	go func() {
-		defer close(done)
-		if err := u.send(batch); err != nil {
-			u.mu.Lock()
-			u.fail = err
-			u.mu.Unlock()
+	ctx, cancel := context.WithCancelCause(u.ctx)
+	u.mu.Lock()
+	u.live[&cancel] = struct{}{}
+	// The chunks being put by earlier rounds are not asked about: they
+	// will be stored (or the upload fails), and asked now they would be
+	// missing still and put twice.
+	ids := make([]string, 0, len(batch))
+	for _, c := range batch {
+		if u.inFlight[c.ID] == 0 {
+			ids = append(ids, c.ID.String())
 		}
+	}
+	u.mu.Unlock()
+	started := make(chan struct{})
+	u.starting = started
+	var puts sync.WaitGroup
+	u.rounds.Add(1)
+	go func() {
+		defer u.rounds.Done()
+		err := u.send(ctx, batch, ids, &puts)
+		close(started)
+		if err != nil {
+			u.failed(err)
+		}
+		puts.Wait()
+		u.mu.Lock()
+		delete(u.live, &cancel)
+		u.mu.Unlock()
+		cancel(nil)
 	}()
 	return nil
 }
 
-// send asks which chunks of batch are missing and puts those, as many in
-// flight as the options allow. The first put that fails stops the rest;
-// its error is the round's.
-func (u *Uploader) send(batch []*Chunk) error {
-	ids := make([]string, 0, len(batch))
-	for _, c := range batch {
-		ids = append(ids, c.ID.String())
-	}
-	missing, err := u.remote.Missing(u.ctx, ids)
+// send asks which chunks of batch (ids) are missing and starts the puts
+// of those, as many in flight as the options allow. The first put that
+// fails stops the rest of every round; its error is the upload's.
+func (u *Uploader) send(ctx context.Context, batch []*Chunk, ids []string, puts *sync.WaitGroup) error {
+	missing, err := u.remote.Missing(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -180,12 +230,7 @@ func (u *Uploader) send(batch []*Chunk) error {
 	for _, id := range missing {
 		want[id] = true
 	}
-	g, ctx := errgroup.WithContext(u.ctx)
-	if u.opt.Puts > 0 {
-		g.SetLimit(u.opt.Puts)
-	}
 	meter := u.opt.Meter
-	var stopped error // why no more puts were started
 	for i, c := range batch {
 		// From here a chunk is held by its put alone, and let go once
 		// it is sent: the round's memory shrinks as it goes.
@@ -196,39 +241,70 @@ func (u *Uploader) send(batch []*Chunk) error {
 		}
 		delete(want, id) // the same chunk twice in a round: put once
 		n := int64(len(c.Encoded()))
-		if meter != nil {
-			if stopped = meter.Acquire(ctx, n); stopped != nil {
-				break
-			}
+		if err := u.acquire(ctx, n); err != nil {
+			return err
 		}
-		if stopped = ctx.Err(); stopped != nil {
-			if meter != nil {
-				meter.Release(n)
-			}
-			break
-		}
-		g.Go(func() error {
+		u.mu.Lock()
+		u.inFlight[c.ID]++
+		u.mu.Unlock()
+		puts.Add(1)
+		go func() {
+			defer puts.Done()
 			var mark Mark
 			if meter != nil {
-				defer meter.Release(n)
 				mark = meter.Mark()
 			}
-			if err := u.remote.Put(ctx, c); err != nil {
-				return err
+			err := u.remote.Put(ctx, c)
+			u.mu.Lock()
+			if u.inFlight[c.ID]--; u.inFlight[c.ID] == 0 {
+				delete(u.inFlight, c.ID)
 			}
-			if meter != nil {
+			if err == nil && u.opt.Sent != nil {
+				u.opt.Sent(n)
+			}
+			u.mu.Unlock()
+			if err == nil && meter != nil {
 				meter.Acked(mark, n)
 			}
-			if u.opt.Sent != nil {
-				u.mu.Lock()
-				u.opt.Sent(n)
-				u.mu.Unlock()
+			u.release(n)
+			if err != nil {
+				u.failed(err)
 			}
-			return nil
-		})
+		}()
 	}
-	if err := g.Wait(); err != nil {
-		return err // a put's: the reason the others stopped
+	return nil
+}
+
+// acquire waits for a place for a put of n bytes in the window and among
+// the puts in flight.
+func (u *Uploader) acquire(ctx context.Context, n int64) error {
+	if u.puts != nil {
+		select {
+		case u.puts <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
-	return stopped
+	if m := u.opt.Meter; m != nil {
+		if err := m.Acquire(ctx, n); err != nil {
+			if u.puts != nil {
+				<-u.puts
+			}
+			return context.Cause(ctx)
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		u.release(n)
+		return err
+	}
+	return nil
+}
+
+func (u *Uploader) release(n int64) {
+	if m := u.opt.Meter; m != nil {
+		m.Release(n)
+	}
+	if u.puts != nil {
+		<-u.puts
+	}
 }
