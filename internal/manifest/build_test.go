@@ -90,8 +90,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func TestBuildBounded(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	r := &countingReader{r: io.LimitReader(zeroish{}, 32<<20)}
-	// Build's window: 8 chunks in flight per worker, and the chunker's buffer.
-	limit := int64(8*runtime.GOMAXPROCS(0)*chunker.MaxSize + 4*chunker.MaxSize)
+	// Build's window: 4 chunks in flight per worker, and the chunker's buffer.
+	limit := int64(4*runtime.GOMAXPROCS(0)*chunker.MaxSize + 4*chunker.MaxSize)
 	var worst int64
 	f, err := Build(context.Background(), r, func(c Chunk) error {
 		worst = max(worst, r.n.Load()-c.Offset)
