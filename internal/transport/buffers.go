@@ -18,6 +18,10 @@ import (
 const (
 	minBuffer   = 4 << 10
 	bufferSizes = 1 + 10 // 4 KiB … 4 MiB
+	// binaryBuffer is the size class a binary message is first read
+	// into: 64 KiB, the chunks' average, so that most are read in one
+	// or two reads and not grown through 4, 8, 16 and 32 KiB first.
+	binaryBuffer = 4
 )
 
 var buffers [bufferSizes]sync.Pool
@@ -47,11 +51,11 @@ func putBuffer(b *[]byte) {
 	buffers[i].Put(b)
 }
 
-// readBuffer reads r to its end into a pooled buffer, which the caller
-// gives back with putBuffer. More than limit bytes (at most
-// wire.MaxBinaryMessage) is wire.ErrTooLarge.
-func readBuffer(r io.Reader, limit int) (*[]byte, error) {
-	i := 0
+// readBuffer reads r to its end into a pooled buffer of size class first
+// or larger, which the caller gives back with putBuffer. More than limit
+// bytes (at most wire.MaxBinaryMessage) is wire.ErrTooLarge.
+func readBuffer(r io.Reader, first, limit int) (*[]byte, error) {
+	i := first
 	b := getBuffer(i)
 	for {
 		if len(*b) >= limit {

@@ -17,7 +17,7 @@ func TestReadBuffer(t *testing.T) {
 	for _, n := range []int{0, 1, minBuffer - 1, minBuffer, minBuffer + 1, 150 << 10, 288 << 10, wire.MaxBinaryMessage} {
 		want := bytes.Repeat([]byte("chunk"), n/5+1)[:n]
 		for _, r := range []io.Reader{bytes.NewReader(want), iotest.OneByteReader(bytes.NewReader(want)), iotest.HalfReader(bytes.NewReader(want))} {
-			b, err := readBuffer(r, wire.MaxBinaryMessage)
+			b, err := readBuffer(r, 0, wire.MaxBinaryMessage)
 			if err != nil {
 				t.Fatalf("%d bytes: %v", n, err)
 			}
@@ -31,14 +31,14 @@ func TestReadBuffer(t *testing.T) {
 		}
 	}
 	for _, limit := range []int{100, minBuffer, wire.MaxControlMessage, wire.MaxBinaryMessage} {
-		if _, err := readBuffer(bytes.NewReader(make([]byte, limit+1)), limit); !errors.Is(err, wire.ErrTooLarge) {
+		if _, err := readBuffer(bytes.NewReader(make([]byte, limit+1)), 0, limit); !errors.Is(err, wire.ErrTooLarge) {
 			t.Fatalf("%d bytes of at most %d: %v", limit+1, limit, err)
 		}
-		if b, err := readBuffer(bytes.NewReader(make([]byte, limit)), limit); err != nil || len(*b) != limit {
+		if b, err := readBuffer(bytes.NewReader(make([]byte, limit)), binaryBuffer, limit); err != nil || len(*b) != limit {
 			t.Fatalf("%d bytes of at most %d: %v", limit, limit, err)
 		}
 	}
-	if _, err := readBuffer(iotest.ErrReader(io.ErrClosedPipe), 100); !errors.Is(err, io.ErrClosedPipe) {
+	if _, err := readBuffer(iotest.ErrReader(io.ErrClosedPipe), 0, 100); !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("a failing read: %v", err)
 	}
 }

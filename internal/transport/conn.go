@@ -305,14 +305,14 @@ func (c *Conn) readMessage() (kind int, buf *[]byte, held int64, err error) {
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	limit := int64(wire.MaxBinaryMessage)
+	limit, first := int64(wire.MaxBinaryMessage), binaryBuffer
 	if kind == websocket.TextMessage {
-		limit = wire.MaxControlMessage
+		limit, first = wire.MaxControlMessage, 0
 	}
 	if err := c.acquire(limit); err != nil {
 		return 0, nil, 0, err
 	}
-	buf, err = readBuffer(r, int(limit))
+	buf, err = readBuffer(r, first, int(limit))
 	if err != nil {
 		c.release(limit)
 		return 0, nil, 0, err
