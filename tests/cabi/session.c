@@ -143,6 +143,19 @@ static atomic_int release;
 static atomic_int shut_done;    /* set once shut_out has returned */
 static signal_t held = SIGNAL_INIT;
 
+/* Yield for ms milliseconds: a window for a concurrent callback to show.
+** Bounded by time, not by a number of yields: on a loaded machine each
+** yield may hand the processor to every other runnable task in turn
+** (5000 yields took 39 s at load 32, 0.7 s at load 2), and 100 a callback
+** made the 50 notices outlast their 20 s wait. */
+static void yield_for(double ms)
+{
+    double end = now_ms() + ms;
+    do {
+        sched_yield();
+    } while (now_ms() < end);
+}
+
 static void ISCSDK_CALL record(const iscsdk_event* e, void* user_data)
 {
     recorder* r = (recorder*)user_data;
@@ -169,17 +182,13 @@ static void ISCSDK_CALL record(const iscsdk_event* e, void* user_data)
         signal_add(&r->notice);
         break;
     }
-    for (i = 0; i < 100; i++) {
-        sched_yield(); /* widen the window for a concurrent callback to show */
-    }
+    yield_for(0.2); /* widen the window for a concurrent callback to show */
     if (atomic_load(&hold) && atomic_exchange(&hold, 0)) {
         signal_add(&held);
         for (i = 0; !atomic_load(&release) && i < 10000000; i++) {
             sched_yield();
         }
-        for (i = 0; i < 1000; i++) {
-            sched_yield(); /* still running while shut_out is called */
-        }
+        yield_for(2); /* still running while shut_out is called */
     }
     atomic_fetch_sub(&r->inside, 1);
     CHECK(atomic_load(&shut_done) == 0);
