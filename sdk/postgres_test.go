@@ -429,6 +429,62 @@ func TestPostgresKickMissedWhileNotListening(t *testing.T) {
 	next(t, d, func(e sdk.Event) bool { return e.Type == sdk.EventSignInRequired })
 }
 
+// A program that reconnects while iscd's database is out of reach is told
+// to try again, not to sign in: a token that could not be checked is not a
+// token refused. When the database is back, it reconnects.
+func TestPostgresOutageIsNotASignOut(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	srv := servertest.StartConfig(t, server.Config{Database: dsn})
+	p := startProxy(t, srv.Addr)
+	cfg, _ := customer(t, srv, adminapi.CreateLicense{})
+	cfg.Endpoint = p.Endpoint()
+	c := connect(t, cfg)
+	next(t, c, isState(sdk.StateConnected))
+
+	// The database is closed to connections from another one (PostgreSQL
+	// refuses it from inside), and iscd's are ended.
+	ctx := context.Background()
+	acfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := acfg.Database
+	db := pgx.Identifier{name}.Sanitize()
+	acfg.Database = "postgres"
+	admin, err := pgx.ConnectConfig(ctx, acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(ctx, "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true") })
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut(true)
+	p.Cut(false)
+	signInAsked := false
+	e := next(t, c, func(e sdk.Event) bool {
+		signInAsked = signInAsked || e.Type == sdk.EventSignInRequired
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateDisconnected && e.Params["attempt"] != ""
+	})
+	if !strings.Contains(e.Params["error"], "cannot check tokens now") || signInAsked {
+		t.Fatalf("reconnecting while the database is out of reach: %v (sign-in asked: %v)", e.Params, signInAsked)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" ALLOW_CONNECTIONS true"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, c, func(e sdk.Event) bool {
+		signInAsked = signInAsked || e.Type == sdk.EventSignInRequired
+		return e.Type == sdk.EventConnectionState && e.Params["state"] == sdk.StateConnected
+	})
+	if signInAsked {
+		t.Fatal("the program was asked to sign in again")
+	}
+}
+
 // A cancel and a worker token's revocation made while the worker's replica
 // did not hear the others reach the worker when it listens again.
 func TestPostgresComputeNoticesMissedWhileNotListening(t *testing.T) {

@@ -480,13 +480,13 @@ func (a tokenAuth) Recheck(ctx context.Context, id session.Identity) error {
 	case errors.Is(err, store.ErrNotFound): // a sign-in's access token
 		f, err := a.dir.RefreshFamily(ctx, id.TokenID)
 		if err != nil {
-			return fmt.Errorf("token %s: %w", id.TokenID, err)
+			return fmt.Errorf("token %s: %w", id.TokenID, unchecked(err))
 		}
 		if f.Revoked {
 			return fmt.Errorf("access token of sign-in %s: revoked", id.TokenID)
 		}
 	case err != nil:
-		return fmt.Errorf("token %s: %w", id.TokenID, err)
+		return fmt.Errorf("token %s: %w", id.TokenID, unchecked(err))
 	}
 	return a.allowed(ctx, id)
 }
@@ -497,13 +497,17 @@ func (a tokenAuth) Recheck(ctx context.Context, id session.Identity) error {
 func (a tokenAuth) allowed(ctx context.Context, id session.Identity) error {
 	u, err := a.dir.User(ctx, id.UserID)
 	if err != nil {
-		return fmt.Errorf("token %s: user %s: %w", id.TokenID, id.UserID, err)
+		return fmt.Errorf("token %s: user %s: %w", id.TokenID, id.UserID, unchecked(err))
 	}
 	if why := u.Refused(); why != "" {
 		return fmt.Errorf("token %s: %s", id.TokenID, why)
 	}
-	if o, err := a.dir.Org(ctx, id.OrgID); err != nil || o.Closed {
-		return fmt.Errorf("token %s: organisation %s closed or unknown (%v)", id.TokenID, id.OrgID, err)
+	o, err := a.dir.Org(ctx, id.OrgID)
+	if err != nil {
+		return fmt.Errorf("token %s: organisation %s: %w", id.TokenID, id.OrgID, unchecked(err))
+	}
+	if o.Closed {
+		return fmt.Errorf("token %s: organisation %s is closed", id.TokenID, id.OrgID)
 	}
 	return nil
 }
@@ -520,7 +524,7 @@ func (a tokenAuth) bearer(ctx context.Context, bearer string) (session.Identity,
 	}
 	t, err := a.dir.Token(ctx, id)
 	if err != nil {
-		return session.Identity{}, fmt.Errorf("token %s: %w", id, err)
+		return session.Identity{}, fmt.Errorf("token %s: %w", id, unchecked(err))
 	}
 	if !token.Verify(secret, t.Hash) || t.Kind != token.PrefixAPI {
 		return session.Identity{}, fmt.Errorf("token %s: wrong secret", id)
@@ -529,6 +533,15 @@ func (a tokenAuth) bearer(ctx context.Context, bearer string) (session.Identity,
 		return session.Identity{}, fmt.Errorf("token %s: revoked", id)
 	}
 	return session.Identity{OrgID: t.OrgID, UserID: t.UserID, TokenID: t.ID}, nil
+}
+
+// unchecked marks a store's failure (not a record it does not have) as
+// session.ErrAuthUnavailable: the token was not checked, not refused.
+func unchecked(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", session.ErrAuthUnavailable, err)
 }
 
 // ensureAdminToken creates the first admin token, an owner's, and writes

@@ -42,13 +42,19 @@ type Identity struct {
 }
 
 // Authenticator checks the bearer token of an upgrade request, and later
-// whether a connection so authenticated may stay.
+// whether a connection so authenticated may stay. An error matching
+// ErrAuthUnavailable says it could not check (its store failed): the
+// token is not refused, the client is told to try again.
 type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (Identity, error)
 	// Recheck returns an error when id's token was revoked or its user or
 	// organisation is refused since.
 	Recheck(ctx context.Context, id Identity) error
 }
+
+// ErrAuthUnavailable is matched by an Authenticator's error when it could
+// not check a token, as opposed to refusing it.
+var ErrAuthUnavailable = errors.New("the token cannot be checked now")
 
 // Config tunes a Hub.
 type Config struct {
@@ -252,6 +258,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := h.auth.Authenticate(r.Context(), bearer)
+	if errors.Is(err, ErrAuthUnavailable) {
+		// A store that failed refuses nobody: a client told its token
+		// was refused would ask its user to sign in again.
+		h.log.Warn("session auth could not be checked", "remote", r.RemoteAddr, "err", err)
+		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "iscd cannot check tokens now; try again")
+		return
+	}
 	if err != nil {
 		h.log.Info("session auth refused", "remote", r.RemoteAddr, "err", err)
 		httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "invalid or revoked API token")
@@ -1016,7 +1029,7 @@ func (h *Hub) Recheck(ctx context.Context) int {
 			err = h.auth.Recheck(ctx, c.id)
 			refused[c.id] = err
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrAuthUnavailable) {
 			h.log.Info("session ended on recheck", "session", c.session, "err", err)
 			if h.endWith(ctx, c.session, wire.ByeSignInRequired, "access was revoked") {
 				n++

@@ -582,6 +582,9 @@ func Access(ctx context.Context, st store.SignIns, bearer string, now time.Time)
 	}
 	f, err := st.RefreshFamily(ctx, fid)
 	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", session.ErrAuthUnavailable, err)
+		}
 		return session.Identity{}, fmt.Errorf("access token of sign-in %s: %w", fid, err)
 	}
 	switch {
