@@ -160,7 +160,7 @@ func Init(ctx context.Context, cfg Config) (*Client, error) {
 	c.licenses = newKeeper(c)
 	// Beside files/, not in it: no cloud path can land on it.
 	c.files = &fileIndex{path: filepath.Join(cfg.WorkspaceDir, "files-index.json")}
-	c.stat = &statCache{dir: filepath.Join(cfg.WorkspaceDir, "stat"), workspace: cfg.WorkspaceDir, now: time.Now, window: racyWindow}
+	c.stat = &statCache{dir: filepath.Join(cfg.WorkspaceDir, "stat"), workspace: cfg.WorkspaceDir, now: time.Now}
 	c.up, c.down = &chunksync.Meter{}, &chunksync.Meter{}
 	c.cache = &chunkCache{dir: filepath.Join(cfg.WorkspaceDir, "chunks"), max: chunkCacheMax}
 	c.upgrades = newUpgrader(c)

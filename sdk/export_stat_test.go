@@ -28,3 +28,7 @@ func (c *Client) StatCacheFiles(root string) []string {
 	slices.Sort(paths)
 	return paths
 }
+
+// RacyWindowOf is the racy window the stat cache uses for files on path's
+// file system.
+func RacyWindowOf(path string) time.Duration { return racyWindowOf(path) }

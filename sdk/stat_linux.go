@@ -3,6 +3,7 @@ package sdk
 import (
 	"io/fs"
 	"syscall"
+	"time"
 )
 
 // stampOf is info's stamp, with the change time, inode and device that
@@ -16,4 +17,26 @@ func stampOf(_ string, info fs.FileInfo) stamp {
 		s.Ino, s.Dev = st.Ino, uint64(st.Dev)
 	}
 	return s
+}
+
+// racyWindowOf is the racy window of the file system path is on:
+// localRacyWindow on the local ones whose timestamps Linux takes in
+// nanoseconds from its coarse clock, racyWindow on any other (FAT, network
+// and FUSE file systems) or when it cannot tell.
+func racyWindowOf(path string) time.Duration {
+	var st syscall.Statfs_t
+	if syscall.Statfs(path, &st) != nil {
+		return racyWindow
+	}
+	switch int64(st.Type) {
+	case 0xEF53, // ext2/3/4
+		0x58465342, // xfs
+		0x9123683E, // btrfs
+		0x01021994, // tmpfs
+		0xF2F52010, // f2fs
+		0x2FC12FC1, // zfs
+		0x794C7630: // overlayfs (its upper layer's stamps)
+		return localRacyWindow
+	}
+	return racyWindow
 }

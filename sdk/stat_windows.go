@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"io/fs"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -42,3 +43,7 @@ func stampOf(path string, info fs.FileInfo) stamp {
 	s.Dev = uint64(bi.VolumeSerialNumber)
 	return s
 }
+
+// racyWindowOf is racyWindow here: the file systems' granularity is not
+// looked up on this system.
+func racyWindowOf(string) time.Duration { return racyWindow }

@@ -28,8 +28,16 @@ const statCacheFormat = 1
 // nothing: a write within the file system's timestamp granularity of the
 // recording leaves the same stamp (git's "racily clean" entries). Two
 // seconds covers FAT's and HFS+'s granularity, the kernel's coarse clock
-// and a small skew between the clock and a network file system's.
+// and a small skew between the clock and a network file system's. The
+// local file systems Linux stamps from its coarse clock (a tick, 1–10 ms)
+// get localRacyWindow instead (racyWindowOf).
 const racyWindow = 2 * time.Second
+
+// localRacyWindow is the racy window of a local Linux file system with
+// nanosecond timestamps: ten ticks of the slowest kernel clock. A program
+// that writes a file and saves it at once (the usual way) then has its
+// next save trust the file's stat a tenth of a second later, not two.
+const localRacyWindow = 100 * time.Millisecond
 
 // The bounds of a stat cache: past either, the snapshots stored longest
 // ago are removed (their roots' next saves read every file once). A
@@ -94,7 +102,7 @@ type statCache struct {
 	dir       string
 	workspace string
 	now       func() time.Time
-	window    time.Duration
+	window    time.Duration // 0: the file system's (racyWindowOf)
 	maxRoots  int           // 0: statCacheRoots
 	maxBytes  int64         // 0: statCacheBytes
 	every     time.Duration // 0: statPruneEvery; < 0: at every store
@@ -171,12 +179,16 @@ func (sc *statCache) store(root string, files []statEntry) {
 		Format: statCacheFormat, SDK: Version, Workspace: sc.workspace, Root: root,
 		Volume: stampOf(root, st).Dev, Written: sc.now().UnixNano(), Files: map[string]statRecord{},
 	}
+	window := sc.window
+	if window == 0 {
+		window = racyWindowOf(root)
+	}
 	var entries []manifest.File
 	for _, f := range files {
 		if _, dup := s.Files[f.file.Path]; dup || f.file.Path == "" {
 			continue
 		}
-		limit := f.taken.Add(-sc.window).UnixNano()
+		limit := f.taken.Add(-window).UnixNano()
 		racy := f.stamp.Mtime >= limit || f.stamp.Ctime >= limit
 		s.Files[f.file.Path] = statRecord{Stamp: f.stamp, Racy: racy}
 		entries = append(entries, f.file)
