@@ -446,7 +446,7 @@ func TestWorkerKilledMidSolveJobRunsElsewhere(t *testing.T) {
 // sessions, a worker started afterwards runs the jobs, and the results
 // arrive.
 func TestJobsQueuedAcrossAnIscdRestart(t *testing.T) {
-	c := startCompute(t)
+	c := startComputeLease(t, 10*time.Second) // no lease lapses here: a late renewal under load must not re-run a job
 	cl := c.client(t)
 	const n = 3
 	var dones []<-chan solveOutcome
@@ -564,7 +564,7 @@ func TestPluginSolverInAPureGoWorker(t *testing.T) {
 // Cancel of a solve running on a worker process: the solver stops and the
 // result says canceled.
 func TestCancelStopsTheSolverOnAWorkerProcess(t *testing.T) {
-	c := startCompute(t)
+	c := startComputeLease(t, 10*time.Second) // the cancel is pushed to the worker, not heard at a renewal
 	cl := c.client(t)
 	c.startWorker(t, "w", "--solver", "waiter")
 	model, args, pidFile, _ := waiterModel(t)
