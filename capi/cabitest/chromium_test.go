@@ -276,6 +276,19 @@ func (tb *tab) click(sel string) {
 	tb.loaded("click "+sel, func() { tb.eval(fmt.Sprintf(`(%s).click()`, sel)) })
 }
 
+// pressEnter presses Enter on the element that has the focus (a button
+// submits its form, a link is followed), as a keyboard user does, and
+// waits for the page it leads to.
+func (tb *tab) pressEnter(what string) {
+	tb.t.Helper()
+	tb.loaded("Enter on "+what, func() {
+		for _, kind := range []string{"keyDown", "keyUp"} {
+			tb.call("Input.dispatchKeyEvent", map[string]any{"type": kind, "key": "Enter", "code": "Enter",
+				"windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13, "text": "\r"}, nil)
+		}
+	})
+}
+
 // screenshot returns a PNG of the page.
 func (tb *tab) screenshot() []byte {
 	tb.t.Helper()

@@ -166,12 +166,7 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	if got := tab.eval(`(() => { const b = document.querySelector("form[action$='/freeze'] button"); b.focus(); return document.activeElement === b ? b.getAttribute("aria-label") : "not focused"; })()`); got != "Freeze "+lic {
 		t.Fatalf("the Freeze button: %q", got)
 	}
-	tab.loaded("Enter on Freeze", func() {
-		for _, kind := range []string{"keyDown", "keyUp"} {
-			tab.call("Input.dispatchKeyEvent", map[string]any{"type": kind, "key": "Enter", "code": "Enter",
-				"windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13, "text": "\r"}, nil)
-		}
-	})
+	tab.pressEnter("Freeze")
 	p.expect("FROZEN")
 	if got := text("#license tbody"); !strings.Contains(got, "FROZEN") {
 		t.Errorf("the licence's page after freezing: %q", got)

@@ -56,12 +56,7 @@ func TestPickerPagesInChromium(t *testing.T) {
 		if got := tab.eval(`(() => { const a = document.querySelector("a.more"); a.focus(); return document.activeElement === a ? a.textContent : "not focused"; })()`); !strings.HasPrefix(got, "Next ") {
 			t.Fatalf("page %d: the Next link %q", n, got)
 		}
-		tab.loaded("Enter on Next", func() {
-			for _, kind := range []string{"keyDown", "keyUp"} {
-				tab.call("Input.dispatchKeyEvent", map[string]any{"type": kind, "key": "Enter", "code": "Enter",
-					"windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13, "text": "\r"}, nil)
-			}
-		})
+		tab.pressEnter("Next")
 	}
 	if len(seen) != 1100 || !seen[dir+"/"+servertest.LongName(0)] || !seen[dir+"/"+servertest.LongName(1099)] {
 		t.Errorf("the pages showed %d files, want the 1,100", len(seen))
