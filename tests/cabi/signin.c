@@ -9,7 +9,11 @@
 **           (signed out: "SIGNED_OUT <logoutUrl>")
 **   resume  iscsdk_init with the kept refresh token: "SIGNED_IN <userId>"
 **           with no prompt, then "SIGN OUT" or "STAY" as above
-**   deny    iscsdk_sign_in while the driver denies: ISCSDK_E_DENIED
+**   deny    iscsdk_sign_in while the driver denies: ISCSDK_E_DENIED, no
+**           SIGNED_IN event (none even after iscsdk_shut_out); "DENIED"
+**   expire  iscsdk_sign_in while nobody confirms (iscd's codes live a few
+**           seconds): ISCSDK_E_EXPIRED, no SIGNED_IN event; prints
+**           "EXPIRED <expires>", the prompt's expiry (RFC 3339)
 **   args    bad flags, a client made without sign_in
 **   browser ORG   iscsdk_sign_in(ISCSDK_SIGN_IN_BROWSER, ORG) with
 **           $ISCSDK_BROWSER a program that opens nothing: prints
@@ -28,6 +32,7 @@
 
 static signal_t signed_in = SIGNAL_INIT, signed_out = SIGNAL_INIT;
 static atomic_int prompts;
+static char prompt_expires[64]; /* the prompt's expires, written before prompts is incremented */
 static char logout_url[1024]; /* SIGNED_OUT's logoutUrl, written before signed_out is signalled */
 
 static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
@@ -36,6 +41,9 @@ static void ISCSDK_CALL on_event(const iscsdk_event* e, void* user_data)
     (void)user_data;
     switch (e->type) {
     case ISCSDK_EVENT_SIGN_IN_PROMPT:
+        if (atomic_load(&prompts) == 0) {
+            json_value(e->json, "expires", prompt_expires, sizeof prompt_expires);
+        }
         atomic_fetch_add(&prompts, 1);
         json_value(e->json, "userCode", a, sizeof a);
         json_value(e->json, "url", b, sizeof b);
@@ -112,6 +120,18 @@ int main(int argc, char** argv)
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_DENIED);
         CHECK(strcmp(iscsdk_status_string(ISCSDK_E_DENIED), "ISCSDK_E_DENIED: the user denied the sign-in") == 0);
         CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+        /* No callback runs after iscsdk_shut_out: none said SIGNED_IN. */
+        CHECK(!signal_wait(&signed_in, 1, 0));
+        printf("DENIED\n");
+    } else if (strcmp(scenario, "expire") == 0) {
+        c = make(1);
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_EXPIRED);
+        CHECK_ERROR_HAS("expired");
+        CHECK(atomic_load(&prompts) == 1);
+        CHECK(strlen(prompt_expires) == 20 && prompt_expires[19] == 'Z'); /* 2006-01-02T15:04:05Z */
+        CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
+        CHECK(!signal_wait(&signed_in, 1, 0));
+        printf("EXPIRED %s\n", prompt_expires[0] != '\0' ? prompt_expires : "-");
     } else if (strcmp(scenario, "browser") == 0 && argc > 2) {
         c = make(1);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_OK);
