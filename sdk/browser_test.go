@@ -21,12 +21,13 @@ var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
 // browse is a user's browser for these tests: it opens the page, signs
 // in on iscd's chooser with apiToken ("" on a dev server: the demo user)
 // and follows the redirects to the program's loopback, returning what the
-// loopback answered. Chromium does the same in capi/cabitest.
-func browse(t *testing.T, page, apiToken string, answered chan<- string) func(string) error {
+// loopback answered. lang, when not "", is its Accept-Language. Chromium
+// does the same in capi/cabitest.
+func browse(t *testing.T, page, apiToken, lang string, answered chan<- string) func(string) error {
 	return func(u string) error {
 		go func() {
 			jar, _ := cookiejar.New(nil)
-			b := &http.Client{Jar: jar}
+			b := &http.Client{Jar: jar, Transport: acceptLanguage(lang)}
 			resp, err := b.Get(u)
 			if err != nil {
 				answered <- err.Error()
@@ -52,6 +53,18 @@ func browse(t *testing.T, page, apiToken string, answered chan<- string) func(st
 	}
 }
 
+// acceptLanguage is a browser's transport that asks for pages in lang
+// ("": says nothing).
+type acceptLanguage string
+
+func (l acceptLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
+	if l != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Accept-Language", string(l))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 // TestSignInBrowser: with Browser, SignIn opens iscd's authorization
 // page in the browser, the user signs in there, the browser is sent to
 // the program's loopback (which tells it to close the window) and the
@@ -62,7 +75,7 @@ func TestSignInBrowser(t *testing.T) {
 	c, cfg := signedOut(t, srv)
 	answered := make(chan string, 1)
 	opened := ""
-	open := browse(t, srv.AdminURL+"/signin", "", answered)
+	open := browse(t, srv.AdminURL+"/signin", "", "", answered)
 	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error { opened = u; return open(u) }})
 	if err != nil {
 		t.Fatalf("SignIn: %v", err)
@@ -115,7 +128,7 @@ func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 	c, _ := signedOut(t, srv)
 	defer c.Close()
 	answered := make(chan string, 1)
-	open := browse(t, srv.AdminURL+"/signin", "", answered)
+	open := browse(t, srv.AdminURL+"/signin", "", "", answered)
 	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
 		q, _ := url.Parse(u)
 		redirect := q.Query().Get("redirect_uri")
@@ -174,5 +187,76 @@ func TestSignInBrowserRefusedPageReachesTheBrowser(t *testing.T) {
 		if got := <-page; !strings.Contains(got, "You are not signed in") {
 			t.Fatalf("the browser got: %s", got)
 		}
+	}
+}
+
+// TestSignInBrowserLoopbackPageInEachLanguage: the pages the program's
+// loopback shows the browser speak the browser's language (English, or
+// Simplified Chinese for zh-CN), whole: a callback that is not this
+// sign-in's, the one that signs the user in, and iscd's refusal.
+func TestSignInBrowserLoopbackPageInEachLanguage(t *testing.T) {
+	srv := servertest.Start(t)
+	for _, tc := range []struct{ acceptLanguage, lang string }{
+		{"en-GB,en;q=0.9", "en"},
+		{"zh-CN,zh;q=0.9,en;q=0.8", "zh-Hans"},
+	} {
+		b := &http.Client{Transport: acceptLanguage(tc.acceptLanguage)}
+		get := func(u string) (int, string) {
+			t.Helper()
+			resp, err := b.Get(u)
+			if err != nil {
+				t.Fatalf("%s: %v", u, err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatalf("%s: %v", u, err)
+			}
+			return resp.StatusCode, string(body)
+		}
+
+		c, _ := signedOut(t, srv)
+		answered := make(chan string, 1)
+		open := browse(t, srv.AdminURL+"/signin", "", tc.acceptLanguage, answered)
+		err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+			q, _ := url.Parse(u)
+			status, page := get(q.Query().Get("redirect_uri") + "?code=isz_x_y&state=forged")
+			if problems := sdk.LoopbackPageProblems(page, tc.lang, "notThis"); status != http.StatusBadRequest || problems != "" {
+				t.Errorf("%s: a forged callback: %d, %s\n%s", tc.lang, status, problems, page)
+			}
+			return open(u)
+		}})
+		if err != nil {
+			t.Fatalf("%s: SignIn: %v", tc.lang, err)
+		}
+		if page := <-answered; sdk.LoopbackPageProblems(page, tc.lang, "signedIn") != "" {
+			t.Errorf("%s: the loopback's page after the sign-in: %s\n%s", tc.lang, sdk.LoopbackPageProblems(page, tc.lang, "signedIn"), page)
+		}
+		c.Close()
+
+		c, _ = signedOut(t, srv)
+		pages := make(chan string, 1)
+		err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+			q, _ := url.Parse(u)
+			back := q.Query().Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Query().Get("state")}}.Encode()
+			go func() { // iscd's refusal, as the browser follows it
+				resp, err := b.Get(back)
+				if err != nil {
+					pages <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				pages <- string(body)
+			}()
+			return nil
+		}})
+		if !errors.Is(err, sdk.ErrSignInDenied) {
+			t.Fatalf("%s: SignIn refused: %v", tc.lang, err)
+		}
+		if page := <-pages; sdk.LoopbackPageProblems(page, tc.lang, "refused") != "" {
+			t.Errorf("%s: the loopback's page after a refusal: %s\n%s", tc.lang, sdk.LoopbackPageProblems(page, tc.lang, "refused"), page)
+		}
+		c.Close()
 	}
 }
