@@ -227,6 +227,7 @@ func (c *Client) saveOnce(ctx context.Context, localPath, cloudPath string, base
 		total += f.info.Size()
 	}
 	up := newUploader(ctx, c, &res, throttle(opt.Progress, cloudPath, total))
+	up.known = known
 	var entries []manifest.File
 	for _, lf := range files {
 		entry, ok, read := up.unchanged(lf, known)
@@ -282,6 +283,8 @@ type uploader struct {
 	report func(done int64, final bool)
 	done   int64
 	chunks *chunksync.Uploader
+	known  *statSnapshot              // what the last save or open recorded; nil: nothing
+	held   map[chunkstore.ID]struct{} // known's chunks, made at the first file read
 }
 
 func newUploader(ctx context.Context, c *Client, res *SaveResult, report func(done int64, final bool)) *uploader {
@@ -348,10 +351,17 @@ func (u *uploader) read(lf localFile) (manifest.File, error) {
 		return manifest.File{}, err
 	}
 	defer f.Close()
-	entry, err := manifest.Build(u.ctx, f, func(ch manifest.Chunk) error {
+	if u.held == nil && u.known != nil {
+		u.held = u.known.held()
+	}
+	held := func(id chunkstore.ID) bool { _, ok := u.held[id]; return ok }
+	entry, err := manifest.BuildKnown(u.ctx, f, held, func(ch manifest.Chunk) error {
 		u.res.ChunksTotal++
 		u.done += int64(len(ch.Data))
 		u.report(u.done, false)
+		if ch.Encoded == nil {
+			return nil // in a version the service holds: the commit says if it is gone
+		}
 		return u.chunks.Add(ch)
 	})
 	if err != nil {

@@ -158,6 +158,24 @@ func (s *statSnapshot) lookup(rel string, now stamp) (f manifest.File, racy, ok 
 	return f, r.Racy, true
 }
 
+// held returns the chunks of every file the snapshot records: they were
+// in a version the service held when the snapshot was written. A file
+// edited since is mostly made of them, and what the service holds needs
+// no encoding; if some are gone since, the commit says so.
+func (s *statSnapshot) held() map[chunkstore.ID]struct{} {
+	n := 0
+	for _, f := range s.entries {
+		n += len(f.Chunks)
+	}
+	ids := make(map[chunkstore.ID]struct{}, n)
+	for _, f := range s.entries {
+		for _, c := range f.Chunks {
+			ids[c.ID] = struct{}{}
+		}
+	}
+	return ids
+}
+
 // statEntry is one file to record: its manifest entry, its stamp, and a
 // moment no later than the stat that gave the stamp.
 type statEntry struct {

@@ -338,6 +338,53 @@ func TestResaveAfterTheServiceLostChunks(t *testing.T) {
 	}
 }
 
+// A file edited since its last save is chunked whole, but the chunks its
+// last version had are not encoded again: the service holds them. When it
+// no longer does (the versions that held them were collected), the commit
+// says so and the save reads and sends the file whole: nothing is lost.
+func TestResaveOfAnEditedFileAfterTheServiceLostChunks(t *testing.T) {
+	dir, err := chunkstore.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartConfig(t, server.Config{Chunks: dir})
+	c := statClient(t, config(t, srv))
+	data := randomBytes(41, 2<<20)
+	local := writeTemp(t, "frame.prt", data)
+	cold := mustSave(t, c, local, "/edited.prt", 0, sdk.SaveOptions{})
+
+	copy(data[1<<20:], "7.25e+01") // 8 bytes in the middle
+	edit := func() {
+		t.Helper()
+		if err := os.WriteFile(local, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(time.Duration(len(data)) * time.Nanosecond) // another stamp, whatever the clock's grain
+		if err := os.Chtimes(local, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit()
+	r := mustSave(t, c, local, "/edited.prt", 1, sdk.SaveOptions{})
+	if r.FilesRead != 1 || r.ChunksSent == 0 || r.ChunksSent > 3 {
+		t.Fatalf("the re-save of an 8-byte edit: %+v (the cold save sent %d chunks)", r, cold.ChunksSent)
+	}
+
+	st, err := chunkstore.GC(context.Background(), dir, server.DevOrg, func(chunkstore.ID) bool { return false }, time.Now().Add(time.Hour))
+	if err != nil || st.Deleted == 0 {
+		t.Fatalf("losing the chunks: %+v %v", st, err)
+	}
+	copy(data[1<<19:], "1.50e+02")
+	edit()
+	r = mustSave(t, c, local, "/edited.prt", 2, sdk.SaveOptions{})
+	if r.ChunksSent < cold.ChunksSent-1 {
+		t.Fatalf("the re-save after the loss sent %d chunks, the file has about %d: %+v", r.ChunksSent, cold.ChunksSent, r)
+	}
+	if got := cloudContent(t, srv, "/edited.prt"); !bytes.Equal(got, data) {
+		t.Fatal("the version after the loss differs from the file")
+	}
+}
+
 // statSnapshots lists the snapshots in a workspace's stat cache.
 func statSnapshots(t *testing.T, cfg sdk.Config) []string {
 	t.Helper()

@@ -17,7 +17,7 @@ type Chunk struct {
 	ID      chunkstore.ID
 	Offset  int64  // of its first byte in the stream
 	Data    []byte // its content
-	Encoded []byte // its stored form (chunkstore.Encode)
+	Encoded []byte // its stored form (chunkstore.Encode); nil when BuildKnown's held holds it
 }
 
 // Build reads r to its end and returns the File it makes: Size, Hash and
@@ -35,6 +35,16 @@ type Chunk struct {
 // When ctx is done Build returns its error, once the read in progress, if
 // any, has returned.
 func Build(ctx context.Context, r io.Reader, emit func(Chunk) error) (File, error) {
+	return BuildKnown(ctx, r, nil, emit)
+}
+
+// BuildKnown is Build for a stream whose chunks the far side mostly holds
+// already — a file saved before and edited since: a chunk for which held
+// reports true is hashed, not encoded, and emitted with Encoded nil.
+// Encoding is most of a chunk's cost, so a re-save of a large file with a
+// small edit chunks and hashes it whole but encodes only what is new.
+// held is called from several goroutines at once; nil holds nothing.
+func BuildKnown(ctx context.Context, r io.Reader, held func(chunkstore.ID) bool, emit func(Chunk) error) (File, error) {
 	workers := runtime.GOMAXPROCS(0)
 	// Four chunks per worker keep the workers busy while the first in
 	// order is waited for; each holds two pooled buffers of up to 288 KiB
@@ -81,7 +91,7 @@ func Build(ctx context.Context, r io.Reader, emit func(Chunk) error) (File, erro
 		wg.Go(func() {
 			for j := range jobs {
 				j.id = chunkstore.Sum(*j.data)
-				if emit != nil {
+				if emit != nil && (held == nil || !held(j.id)) {
 					j.enc = encBufs.Get().(*[]byte)
 					*j.enc = chunkstore.AppendEncode((*j.enc)[:0], *j.data)
 				}
@@ -107,7 +117,7 @@ type job struct {
 	offset int64
 	data   *[]byte
 	id     chunkstore.ID
-	enc    *[]byte
+	enc    *[]byte       // nil: not encoded (held)
 	done   chan struct{} // closed when id and enc are set
 }
 
@@ -133,10 +143,16 @@ func collect(ctx context.Context, order <-chan *job, slots <-chan struct{}, emit
 		f.Size += int64(len(data))
 		f.Chunks = append(f.Chunks, ChunkRef{ID: j.id, Size: len(data)})
 		if emit != nil {
-			if err := emit(Chunk{ID: j.id, Offset: j.offset, Data: data, Encoded: *j.enc}); err != nil {
+			ch := Chunk{ID: j.id, Offset: j.offset, Data: data}
+			if j.enc != nil {
+				ch.Encoded = *j.enc
+			}
+			if err := emit(ch); err != nil {
 				return File{}, err
 			}
-			encBufs.Put(j.enc)
+			if j.enc != nil {
+				encBufs.Put(j.enc)
+			}
 		}
 		dataBufs.Put(j.data)
 		<-slots
