@@ -20,8 +20,11 @@ func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.u
 	var a args
 	c := a.client(id)
 	o := a.str("org", org, false)
-	if flags&^C.ISCSDK_SIGN_IN_BROWSER != 0 {
-		a.fail("flags %#x: ISCSDK_SIGN_IN_DEVICE (0) or ISCSDK_SIGN_IN_BROWSER", uint32(flags))
+	switch {
+	case flags&^(C.ISCSDK_SIGN_IN_BROWSER|C.ISCSDK_SIGN_IN_DEVICE) != 0:
+		a.fail("flags %#x: 0 (the browser), ISCSDK_SIGN_IN_BROWSER (the same) or ISCSDK_SIGN_IN_DEVICE", uint32(flags))
+	case flags == C.ISCSDK_SIGN_IN_BROWSER|C.ISCSDK_SIGN_IN_DEVICE:
+		a.fail("flags %#x: ISCSDK_SIGN_IN_BROWSER and ISCSDK_SIGN_IN_DEVICE ask for both ways", uint32(flags))
 	}
 	if a.err != nil {
 		return reply(errbuf, named("iscsdk_sign_in", a.err))
@@ -32,7 +35,7 @@ func isc_go_sign_in(id C.uintptr_t, flags C.uint32_t, org *C.char, timeoutMS C.u
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMS)*time.Millisecond)
 		defer cancel()
 	}
-	return reply(errbuf, named("iscsdk_sign_in", c.Client().SignIn(ctx, sdk.SignInOptions{Org: o, Browser: flags&C.ISCSDK_SIGN_IN_BROWSER != 0})))
+	return reply(errbuf, named("iscsdk_sign_in", c.Client().SignIn(ctx, sdk.SignInOptions{Org: o, Device: flags&C.ISCSDK_SIGN_IN_DEVICE != 0})))
 }
 
 //export isc_go_sign_out

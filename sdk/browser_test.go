@@ -65,7 +65,7 @@ func (l acceptLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// TestSignInBrowser: with Browser, SignIn opens iscd's authorization
+// TestSignInBrowser: by default, SignIn opens iscd's authorization
 // page in the browser, the user signs in there, the browser is sent to
 // the program's loopback (which tells it to close the window) and the
 // program is signed in: SignedIn, a session, the refresh token kept for
@@ -76,7 +76,7 @@ func TestSignInBrowser(t *testing.T) {
 	answered := make(chan string, 1)
 	opened := ""
 	open := browse(t, srv.AdminURL+"/signin", "", "", answered)
-	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error { opened = u; return open(u) }})
+	err := c.SignIn(context.Background(), sdk.SignInOptions{OpenBrowser: func(u string) error { opened = u; return open(u) }})
 	if err != nil {
 		t.Fatalf("SignIn: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- c.SignIn(ctx, sdk.SignInOptions{Browser: true, OpenBrowser: func(string) error { return errors.New("no display") }})
+		done <- c.SignIn(ctx, sdk.SignInOptions{OpenBrowser: func(string) error { return errors.New("no display") }})
 	}()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
 	if prompt.Params["userCode"] == "" || !strings.Contains(prompt.Params["url"], "/device?user_code=") {
@@ -117,6 +117,34 @@ func TestSignInBrowserFallsBackToTheDeviceGrant(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("SignIn canceled: %v", err)
+	}
+}
+
+// TestSignInDeviceOpensNoBrowser: with Device, SignIn uses the device
+// grant even where a browser would open: the prompt is a code to show,
+// and nothing is opened.
+func TestSignInDeviceOpensNoBrowser(t *testing.T) {
+	srv := servertest.Start(t)
+	c, _ := signedOut(t, srv)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	opened := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.SignIn(ctx, sdk.SignInOptions{Device: true, OpenBrowser: func(u string) error { opened <- u; return nil }})
+	}()
+	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
+	if prompt.Params["userCode"] == "" || !strings.Contains(prompt.Params["url"], "/device?user_code=") {
+		t.Fatalf("the device grant's prompt: %v", prompt.Params)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SignIn canceled: %v", err)
+	}
+	select {
+	case u := <-opened:
+		t.Fatalf("the device grant opened %s in the browser", u)
+	default:
 	}
 }
 
@@ -129,7 +157,7 @@ func TestSignInBrowserLoopbackChecksState(t *testing.T) {
 	defer c.Close()
 	answered := make(chan string, 1)
 	open := browse(t, srv.AdminURL+"/signin", "", "", answered)
-	err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+	err := c.SignIn(context.Background(), sdk.SignInOptions{OpenBrowser: func(u string) error {
 		q, _ := url.Parse(u)
 		redirect := q.Query().Get("redirect_uri")
 		for _, forged := range []string{"?code=isz_x_y&state=forged", "?code=isz_x_y", "?error=access_denied&state=forged"} {
@@ -162,7 +190,7 @@ func TestSignInBrowserRefusedPageReachesTheBrowser(t *testing.T) {
 	defer c.Close()
 	for range 20 {
 		page := make(chan string, 1)
-		err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+		err := c.SignIn(context.Background(), sdk.SignInOptions{OpenBrowser: func(u string) error {
 			q, _ := url.Parse(u)
 			back := q.Query().Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Query().Get("state")}}.Encode()
 			go func() { // iscd's refusal, as the browser follows it
@@ -218,7 +246,7 @@ func TestSignInBrowserLoopbackPageInEachLanguage(t *testing.T) {
 		c, _ := signedOut(t, srv)
 		answered := make(chan string, 1)
 		open := browse(t, srv.AdminURL+"/signin", "", tc.acceptLanguage, answered)
-		err := c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+		err := c.SignIn(context.Background(), sdk.SignInOptions{OpenBrowser: func(u string) error {
 			q, _ := url.Parse(u)
 			status, page := get(q.Query().Get("redirect_uri") + "?code=isz_x_y&state=forged")
 			if problems := sdk.LoopbackPageProblems(page, tc.lang, "notThis"); status != http.StatusBadRequest || problems != "" {
@@ -236,7 +264,7 @@ func TestSignInBrowserLoopbackPageInEachLanguage(t *testing.T) {
 
 		c, _ = signedOut(t, srv)
 		pages := make(chan string, 1)
-		err = c.SignIn(context.Background(), sdk.SignInOptions{Browser: true, OpenBrowser: func(u string) error {
+		err = c.SignIn(context.Background(), sdk.SignInOptions{OpenBrowser: func(u string) error {
 			q, _ := url.Parse(u)
 			back := q.Query().Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Query().Get("state")}}.Encode()
 			go func() { // iscd's refusal, as the browser follows it

@@ -108,7 +108,7 @@ type Client struct {
 	upgrades    *upgrader
 	solves      *solveRouter // the service's job events, to the Solve waiting
 	signInAsked atomic.Bool  // SignInRequired was raised since the last connection
-	signin      *signIn      // Config.SignIn: the device grant and its tokens
+	signin      *signIn      // Config.SignIn: the sign-in and its tokens
 
 	mu          sync.Mutex
 	solutions   map[uint64]*solution // GetSolution requests in progress

@@ -43,8 +43,8 @@ type Config struct {
 	// WorkspaceDir holds the SDK's cache and log file. Default: the user's
 	// cache directory + "/iscsdk" (%LOCALAPPDATA%\iscsdk on Windows).
 	WorkspaceDir string
-	// SignIn: the program signs its user in (Client.SignIn, the device
-	// grant) instead of passing a Token. Init then uses the refresh token
+	// SignIn: the program signs its user in (Client.SignIn: in the
+	// browser, or with the device grant) instead of passing a Token. Init then uses the refresh token
 	// the workspace keeps from the last sign-in, if it still works, and
 	// otherwise returns a client that is signed out until SignIn.
 	SignIn bool

@@ -59,7 +59,7 @@ func TestSignInKeepsTheTokenInTheSecretServiceInside(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
 	c, cfg := signedOut(t, srv)
 	done := make(chan error, 1)
-	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{Device: true}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
 	if status, text := srv.ConfirmSignIn(t, prompt.Params["userCode"], srv.APIToken); status != http.StatusOK {
 		t.Fatalf("confirm: %d %s", status, text)

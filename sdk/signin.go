@@ -40,14 +40,18 @@ type SignInOptions struct {
 	// device code phished to someone else is worth nothing), and sends
 	// the browser straight to that organisation's identity provider.
 	Org string
-	// Browser signs in through the user's default browser (the
-	// authorization code with PKCE and a loopback redirect) instead of
-	// the device grant, which stays the fallback when no browser opens.
-	Browser bool
-	// LoginHint, with Browser, is the user's email, when the program
+	// Device asks for the device authorization grant (RFC 8628) only:
+	// SignInPrompt carries a page and a code the user confirms there, in
+	// any browser. For a program that knows its user is not at this
+	// machine's screen. Without it (the zero value) SignIn signs in
+	// through the user's default browser (the authorization code with
+	// PKCE and a loopback redirect), and falls back to the device grant
+	// when no browser opens.
+	Device bool
+	// LoginHint, without Device, is the user's email, when the program
 	// knows it: the browser goes straight to its organisation's provider.
 	LoginHint string
-	// OpenBrowser, with Browser, opens a URL in the user's browser; nil:
+	// OpenBrowser, without Device, opens a URL in the user's browser; nil:
 	// $ISCSDK_BROWSER (a program run with the URL) when set, else the
 	// system's (xdg-open with a display, open, rundll32
 	// url.dll,FileProtocolHandler). An error falls back to the device grant.
@@ -325,13 +329,13 @@ func (s *signIn) announce() {
 // SignIn signs the program's user in (docs/identity.md) and connects,
 // raising SignedIn; the refresh token is kept (the next Init uses it).
 //
-// With opts.Browser it opens the authorization page in the user's
-// default browser (the authorization code with PKCE, answered on a
-// loopback port of this machine) and raises SignInPrompt with the page's
-// URL; when no browser can be opened (no display, an SSH session) it
-// falls back to the device grant. Without it, the device grant: it raises
-// SignInPrompt with the page and the code to show the user and waits
-// until the user confirms it there.
+// It opens the authorization page in the user's default browser (the
+// authorization code with PKCE, answered on a loopback port of this
+// machine) and raises SignInPrompt with the page's URL; when no browser
+// can be opened (no display: an SSH session, a cloud desktop) it falls
+// back to the device grant. With opts.Device, the device grant only: it
+// raises SignInPrompt with the page and the code to show the user and
+// waits until the user confirms it there.
 //
 // It returns ErrSignInDenied (the user, or iscd, refused: a disabled
 // user), ErrSignInExpired, ErrSignedIn, ErrConfig without Config.SignIn,
@@ -357,13 +361,13 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 		t   oauthAnswer
 		err error
 	)
-	if opts.Browser {
+	if !opts.Device {
 		t, err = s.browserSignIn(ctx, opts)
 		if errors.Is(err, ErrNoBrowser) {
 			c.log.Info("sign-in: no browser; the device grant instead", "why", err)
 		}
 	}
-	if !opts.Browser || errors.Is(err, ErrNoBrowser) {
+	if opts.Device || errors.Is(err, ErrNoBrowser) {
 		t, err = s.deviceSignIn(ctx, opts)
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ func TestSignIn(t *testing.T) {
 	srv := servertest.StartConfig(t, server.Config{SignIn: signin.Config{Interval: time.Second}})
 	c, cfg := signedOut(t, srv)
 	done := make(chan error, 1)
-	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{Device: true}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
 	code := prompt.Params["userCode"]
 	if !strings.HasSuffix(prompt.Params["url"], "/device?user_code="+code) || prompt.Params["verificationUri"] != srv.AdminURL+"/device" {
@@ -109,7 +109,7 @@ func TestSignInDenied(t *testing.T) {
 	c, _ := signedOut(t, srv)
 	defer c.Close()
 	done := make(chan error, 1)
-	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{Device: true}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
 	srv.PostForm(t, signin.VerificationPath, url.Values{"user_code": {prompt.Params["userCode"]}, "action": {"deny"}})
 	if err := <-done; err != sdk.ErrSignInDenied {
@@ -125,7 +125,7 @@ func signedIn(t *testing.T, srv *servertest.Server, cfg sdk.Config) *sdk.Client 
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{}) }()
+	go func() { done <- c.SignIn(context.Background(), sdk.SignInOptions{Device: true}) }()
 	prompt := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt })
 	srv.ConfirmSignIn(t, prompt.Params["userCode"], "")
 	if err := <-done; err != nil {

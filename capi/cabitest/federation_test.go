@@ -13,8 +13,8 @@ import (
 )
 
 // The browser sign-in through an organisation's OpenID Connect provider,
-// as a user lives it: a C program calls iscsdk_sign_in with
-// ISCSDK_SIGN_IN_BROWSER; the page it names opens in a real (headless)
+// as a user lives it: a C program calls iscsdk_sign_in with flags 0 (the
+// browser, the default); the page it names opens in a real (headless)
 // Chromium, goes to iscd, on to the organisation's provider (Ory Hydra)
 // whose login and consent pages the user answers, back to iscd and to the
 // program's loopback, which says the user may close the window; the

@@ -107,7 +107,7 @@ func TestSignInCPP(t *testing.T) {
 }
 
 // TestSignInBrowserCPP: the C++ wrapper signs in through the browser
-// (Sdk::SignIn with ISCSDK_SIGN_IN_BROWSER): the page its prompt names is
+// (Sdk::SignIn's default flags): the page its prompt names is
 // iscd's authorization request; a browser (cookies, redirects) signs in
 // there as the demo user and is sent to the program's loopback; the
 // program is signed in, then out.
@@ -117,27 +117,7 @@ func TestSignInBrowserCPP(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.expect("PROMPT ")), &e); err != nil || e.Params["userCode"] != "" || !strings.Contains(e.Params["url"], "/oauth/authorize?") {
 		t.Fatalf("prompt %v: %v", e.Params, err)
 	}
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar}
-	resp, err := b.Get(e.Params["url"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	flow := regexp.MustCompile(`name="flow" value="([^"]+)"`).FindSubmatch(page)
-	if flow == nil {
-		t.Fatalf("no chooser:\n%s", page)
-	}
-	resp, err = b.PostForm(devEnv["ISCD_ADMIN_URL"]+"/signin", url.Values{"flow": {string(flow[1])}, "api_token": {devEnv["ISCSDK_TOKEN"]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(page), "You are signed in") {
-		t.Fatalf("the loopback's page:\n%s", page)
-	}
+	signInInBrowser(t, e.Params["url"])
 	if got := p.expect("SIGNED_IN "); !strings.Contains(got, `"userId":"demo"`) {
 		t.Fatalf("signed in: %s", got)
 	}
@@ -145,5 +125,33 @@ func TestSignInBrowserCPP(t *testing.T) {
 	p.stdin.Close()
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("signin_cpp: %v\n%s%s", err, p.out.String(), p.stderr.String())
+	}
+}
+
+// signInInBrowser is the user's browser (cookies, redirects) at a browser
+// sign-in's page: iscd's chooser, signed in with the demo user's API
+// token, and the program's loopback, which must say the user is signed in.
+func signInInBrowser(t *testing.T, page string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar}
+	resp, err := b.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	flow := regexp.MustCompile(`name="flow" value="([^"]+)"`).FindSubmatch(body)
+	if flow == nil {
+		t.Fatalf("no chooser:\n%s", body)
+	}
+	resp, err = b.PostForm(devEnv["ISCD_ADMIN_URL"]+"/signin", url.Values{"flow": {string(flow[1])}, "api_token": {devEnv["ISCSDK_TOKEN"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "You are signed in") {
+		t.Fatalf("the loopback's page:\n%s", body)
 	}
 }

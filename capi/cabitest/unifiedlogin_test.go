@@ -239,8 +239,8 @@ func redeemAt(t *testing.T, srv *servertest.Server, got url.Values, verifier str
 }
 
 // A C program signs a marketplace tenant's user in through the unified
-// login, as the user lives it: iscsdk_sign_in(ISCSDK_SIGN_IN_BROWSER,
-// the tenant's organisation) names a page; in headless Chromium it goes
+// login, as the user lives it: iscsdk_sign_in(0 — the browser, the
+// default —, the tenant's organisation) names a page; in headless Chromium it goes
 // to iscd, on to the unified login (the stand-in the dev iscd was started
 // with: --unified-login-page, --unified-login-api), where the user logs
 // in, back to iscd's registered callback and to the program's loopback;
@@ -248,7 +248,8 @@ func redeemAt(t *testing.T, srv *servertest.Server, got url.Values, verifier str
 // SignedOut event names the page that signs the browser out of the
 // unified login too. The device grant (no browser on the program's
 // machine) confirms through the unified login as well. A user the
-// marketplace disabled gets ISCSDK_E_DENIED.
+// marketplace disabled gets ISCSDK_E_DENIED (asked with
+// ISCSDK_SIGN_IN_BROWSER, kept as the same as 0).
 func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
 	bin := chromiumPath()
 	if bin == "" {

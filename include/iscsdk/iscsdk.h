@@ -637,7 +637,7 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 ** A program made with options->sign_in signs its user in (docs/identity.md)
 ** in one of two ways; the library shows nothing itself:
 **
-** - the browser (ISCSDK_SIGN_IN_BROWSER): the library opens the service's
+** - the browser (flags 0, the default): the library opens the service's
 **   sign-in page in the user's default browser (xdg-open with a display,
 **   open on macOS, rundll32 url.dll,FileProtocolHandler on Windows; the
 **   program named by $ISCSDK_BROWSER instead when set) and raises
@@ -648,12 +648,13 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 **   organisation as org), or with an API token — and the browser comes back to the library on a loopback port
 **   of this machine (http://127.0.0.1:<ephemeral port>/callback, RFC 8252;
 **   the authorization code with PKCE, state checked, one callback taken).
-**   When no browser can be opened (no display: an SSH session) the device
-**   grant below is used instead, with its prompt.
+**   When no browser can be opened (no display: an SSH session, a cloud
+**   desktop) the device grant below is used instead, with its prompt.
 ** - the device grant (ISCSDK_SIGN_IN_DEVICE, RFC 8628): it raises
 **   ISCSDK_EVENT_SIGN_IN_PROMPT with a page and a code, the user opens the
 **   page in any browser (on this machine or their phone), signs in there
-**   and confirms the code.
+**   and confirms the code. For a program that knows the user is not at
+**   this machine's screen.
 **
 ** The refresh token is kept for the user only — sealed with DPAPI on
 ** Windows; on Linux in the Secret Service when one answers with its
@@ -663,9 +664,10 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 ** only and are renewed before each connection.
 */
 
-/* flags of iscsdk_sign_in() */
-#define ISCSDK_SIGN_IN_DEVICE   0x0  /* the device grant (the default) */
-#define ISCSDK_SIGN_IN_BROWSER  0x1  /* the default browser; the device grant when none opens */
+/* flags of iscsdk_sign_in(); 0: the browser, the device grant when none opens */
+#define ISCSDK_SIGN_IN_BROWSER  0x1  /* the same as 0: kept, with its value, for programs written (or built) when
+                                        the device grant was the default and the browser took this flag */
+#define ISCSDK_SIGN_IN_DEVICE   0x2  /* the device grant only: no browser is opened */
 
 /*
 ** Sign c's user in. Raises ISCSDK_EVENT_SIGN_IN_PROMPT, then blocks until
@@ -680,8 +682,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 ** sent to someone else is worth nothing), and the browser goes straight
 ** to its identity provider. It is read during the call only.
 **
-** Errors: ISCSDK_E_INVALID_ARG (c NULL, unknown flags, a bad org),
-** ISCSDK_E_INVALID_HANDLE, ISCSDK_E_CONFIG (c was not made with
+** Errors: ISCSDK_E_INVALID_ARG (c NULL, unknown flags, both flags, a bad
+** org), ISCSDK_E_INVALID_HANDLE, ISCSDK_E_CONFIG (c was not made with
 ** options->sign_in, or its product is unknown to the service),
 ** ISCSDK_E_DENIED (the user denied, or the service refused the user: a
 ** disabled account, an identity provider's answer that did not verify),

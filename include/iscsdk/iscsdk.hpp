@@ -339,10 +339,11 @@ public:
 
     /* ---- sign-in ---- */
 
-    /* Sign the user in (iscsdk_sign_in): the device grant, or with
-    ** ISCSDK_SIGN_IN_BROWSER the default browser; blocks until the user
-    ** has signed in or refused. org empty: any. */
-    iscsdk_status SignIn(const std::string& org = std::string(), uint32_t timeoutMs = 0, uint32_t flags = ISCSDK_SIGN_IN_DEVICE)
+    /* Sign the user in (iscsdk_sign_in): in the default browser (the
+    ** device grant when none opens), or with ISCSDK_SIGN_IN_DEVICE the
+    ** device grant only; blocks until the user has signed in or refused.
+    ** org empty: any. */
+    iscsdk_status SignIn(const std::string& org = std::string(), uint32_t timeoutMs = 0, uint32_t flags = 0)
     {
         return iscsdk_sign_in(client_, flags, detail::OrNull(org), timeoutMs);
     }

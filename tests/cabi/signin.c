@@ -3,8 +3,9 @@
 ** `signin SCENARIO` with iscd's dev.env in the environment but no token
 ** (ISCSDK_TOKEN empty), ISCSDK_WORKSPACE set.
 **
-**   device [ORG]  iscsdk_sign_in: prints "PROMPT <userCode> <url>" when the
-**           prompt event comes (the driver confirms the code on the page),
+**   device [ORG]  iscsdk_sign_in(ISCSDK_SIGN_IN_DEVICE): prints
+**           "PROMPT <userCode> <url>" when the prompt event comes (the
+**           driver confirms the code on the page),
 **           then "SIGNED_IN <userId>"; reads "SIGN OUT" or "STAY" from stdin
 **           (signed out: "SIGNED_OUT <logoutUrl>")
 **   resume  iscsdk_init with the kept refresh token: "SIGNED_IN <userId>"
@@ -15,12 +16,12 @@
 **           seconds): ISCSDK_E_EXPIRED, no SIGNED_IN event; prints
 **           "EXPIRED <expires>", the prompt's expiry (RFC 3339)
 **   args    bad flags, a client made without sign_in
-**   browser ORG   iscsdk_sign_in(ISCSDK_SIGN_IN_BROWSER, ORG) with
+**   browser ORG   iscsdk_sign_in(0: the default, the browser, ORG) with
 **           $ISCSDK_BROWSER a program that opens nothing: prints
 **           "PROMPT - <url>" (the driver's browser goes there), then
 **           "SIGNED_IN <userId> <email> <orgId> <name>"; then as device
-**   browser-denied ORG   the same, while the service refuses the user:
-**           ISCSDK_E_DENIED
+**   browser-denied ORG   the same with ISCSDK_SIGN_IN_BROWSER (kept: the
+**           same as 0), while the service refuses the user: ISCSDK_E_DENIED
 **   browser-hint EMAIL   as browser, with no organisation but
 **           options.login_hint EMAIL
 */
@@ -134,14 +135,14 @@ int main(int argc, char** argv)
         printf("EXPIRED %s\n", prompt_expires[0] != '\0' ? prompt_expires : "-");
     } else if (strcmp(scenario, "browser") == 0 && argc > 2) {
         c = make(1);
-        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_OK);
+        CHECK_STATUS(iscsdk_sign_in(c, 0, argv[2], 0), ISCSDK_OK);
         CHECK(signal_wait(&signed_in, 1, 10));
         CHECK(atomic_load(&prompts) == 1);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, argv[2], 0), ISCSDK_E_REFUSED);
         finish(c);
     } else if (strcmp(scenario, "browser-hint") == 0 && argc > 2) {
         c = make_hinted(1, argv[2]);
-        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER, NULL, 0), ISCSDK_OK);
+        CHECK_STATUS(iscsdk_sign_in(c, 0, NULL, 0), ISCSDK_OK);
         CHECK(signal_wait(&signed_in, 1, 10));
         finish(c);
     } else if (strcmp(scenario, "browser-denied") == 0 && argc > 2) {
@@ -153,6 +154,8 @@ int main(int argc, char** argv)
         c = make(1);
         CHECK_STATUS(iscsdk_sign_in(c, 0x80, NULL, 0), ISCSDK_E_INVALID_ARG);
         CHECK_ERROR_HAS("flags");
+        CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_BROWSER | ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_INVALID_ARG);
+        CHECK_ERROR_HAS("both");
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 1), ISCSDK_E_TIMEOUT);
         CHECK_STATUS(iscsdk_shut_out(c), ISCSDK_OK);
         CHECK_STATUS(iscsdk_sign_in(c, ISCSDK_SIGN_IN_DEVICE, NULL, 0), ISCSDK_E_INVALID_HANDLE);

@@ -1,7 +1,8 @@
 // signin_cpp.cpp: the C++ wrapper's sign-in: Options::signIn, SignIn and
 // SignOut, events through RegisterEventRecall(std::function). Prints
-// "PROMPT <json>" (the driver confirms the code, or with the argument
-// "browser" signs in on the page the prompt names), "SIGNED_IN <json>",
+// "PROMPT <json>" (the driver confirms the code of the device grant, or
+// with the argument "browser" — SignIn's default — signs in on the page
+// the prompt names), "SIGNED_IN <json>",
 // then "SIGNED_OUT"; exits 0 when all came in order.
 #include <chrono>
 #include <condition_variable>
@@ -38,7 +39,8 @@ int main(int argc, char** argv)
         std::fflush(stdout);
         cv.notify_all();
     });
-    if (sdk.SignIn(std::string(), 0, browser ? ISCSDK_SIGN_IN_BROWSER : ISCSDK_SIGN_IN_DEVICE) != ISCSDK_OK) {
+    // SignIn() signs in through the browser; ISCSDK_SIGN_IN_DEVICE asks for the device grant.
+    if ((browser ? sdk.SignIn() : sdk.SignIn(std::string(), 0, ISCSDK_SIGN_IN_DEVICE)) != ISCSDK_OK) {
         std::printf("sign in: %s\n", iscsdk_last_error());
         return 1;
     }
