@@ -34,10 +34,10 @@ export ISCSDK_WORKSPACE="$data/workspace" # the programs' cache and logs: thrown
 addr=${ISCD_ADMIN_URL#http://}
 echo "iscd listens on $addr; dev.env has the endpoint, a demo token and product '$ISCSDK_PRODUCT'"
 
-say "the C example (examples/c/console.c --sign-in) signs its user in with the device grant: it has no API token, shows a page and a code, and waits"
+say "the C example (examples/c/console.c --sign-in --device) signs its user in with the device grant (--sign-in alone: the browser): it has no API token, shows a page and a code, and waits"
 # The program's output goes to the terminal and to a file the script reads.
 : > "$data/console.out"
-env -u ISCSDK_TOKEN "$bin/console_c" --sign-in --seconds 11 > >(tee -a "$data/console.out") &
+env -u ISCSDK_TOKEN "$bin/console_c" --sign-in --device --seconds 11 > >(tee -a "$data/console.out") &
 app_pid=$!
 wait_for "the sign-in prompt" grep -q '"userCode"' "$data/console.out"
 code=$(grep -o '"userCode":"[^"]*"' "$data/console.out" | head -1 | cut -d'"' -f4)

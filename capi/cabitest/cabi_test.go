@@ -103,6 +103,11 @@ func setup(m *testing.M) (int, error) {
 		}
 	}
 
+	// The Go example, as a vendor builds it.
+	if err := run(root, "go", "build", "-o", filepath.Join(progDir, "console_go"), "./examples/go"); err != nil {
+		return 0, err
+	}
+
 	stop, err := startISCD(iscd, filepath.Join(tmp, "iscd-data"))
 	if err != nil {
 		return 0, err
@@ -418,7 +423,7 @@ func TestExampleCloudFiles(t *testing.T) {
 // The examples print the session's events and exit 0; when init fails they
 // exit 1 with the reason on stderr.
 func TestExamples(t *testing.T) {
-	for _, name := range []string{"console_c", "console_cpp"} {
+	for _, name := range []string{"console_c", "console_cpp", "console_go"} {
 		cmd := exec.Command(filepath.Join(progDir, name), "--seconds", "1")
 		cmd.Env = baseEnv
 		out, err := cmd.Output()
@@ -433,6 +438,50 @@ func TestExamples(t *testing.T) {
 		out, err = cmd.Output()
 		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "ws://127.0.0.1:1") || len(out) != 0 {
 			t.Errorf("%s against a dead endpoint: %v\nstdout: %s\nstderr: %s", name, err, out, stderr.String())
+		}
+	}
+}
+
+// The examples sign their user in when asked, with no API token: with
+// --device through the device grant (the code confirmed on iscd's page,
+// as the demo does), with --sign-in alone through the browser (iscd's
+// page, then back to the program's loopback); each prints where to sign
+// in and who signed in, then gets its licence as with a token, and exits 0.
+func TestExamplesSignIn(t *testing.T) {
+	prompt := regexp.MustCompile(`^open (\S+) and confirm the code (\S+)$`)
+	browser := regexp.MustCompile(`^continue in your browser \((\S+/oauth/authorize\?\S+)\)$`)
+	for _, name := range []string{"console_c", "console_cpp", "console_go"} {
+		for _, how := range []string{"--device", "--sign-in"} {
+			t.Run(name+how, func(t *testing.T) {
+				env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"} // a browser that opens nothing
+				p := start(t, env, name, "--sign-in", how, "--seconds", "1")
+				asked := p.expect("sign in: ")
+				if how == "--device" {
+					m := prompt.FindStringSubmatch(asked)
+					if m == nil || m[1] != devEnv["ISCD_ADMIN_URL"]+"/device" {
+						t.Fatalf("%s %s prompted: %q", name, how, asked)
+					}
+					confirmCode(t, m[2], "approve")
+				} else {
+					m := browser.FindStringSubmatch(asked)
+					if m == nil {
+						t.Fatalf("%s %s prompted: %q", name, how, asked)
+					}
+					signInInBrowser(t, m[1])
+				}
+				if who := p.expect("signed in: "); !strings.HasPrefix(who, "Demo engineer (demo) of ") {
+					t.Fatalf("%s %s: signed in: %q", name, how, who)
+				}
+				if verdict := p.expect("licence check: "); !strings.Contains(verdict, `"valid":true`) && !strings.Contains(verdict, "valid=true") {
+					t.Fatalf("%s %s: licence check: %s", name, how, verdict)
+				}
+				p.stdin.Close()
+				for range p.lines {
+				}
+				if err := p.cmd.Wait(); err != nil {
+					t.Fatalf("%s %s: %v\n%s", name, how, err, p.stderr.String())
+				}
+			})
 		}
 	}
 }

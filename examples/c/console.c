@@ -6,13 +6,16 @@
 **     set -a; . iscd-data/dev.env; set +a; build/bin/console_c --seconds 10
 **
 ** --sign-in: with no API token (unset ISCSDK_TOKEN), the user signs in
-** first, with the device grant: the program shows a page and a code, the
-** user confirms the code there, and ISCSDK_EVENT_SIGNED_IN says who. The
-** refresh token is kept, so the next start is signed in without a prompt.
+** first, in the default browser (the device grant when none opens: an SSH
+** session); ISCSDK_EVENT_SIGNED_IN says who. --device (implies --sign-in):
+** the device grant only: the program shows a page and a code, the user
+** confirms the code there, in any browser. The refresh token is kept, so
+** the next start is signed in without a prompt.
 */
 #if !defined(_WIN32)
 #define _XOPEN_SOURCE 700 /* sigaction, SA_ONSTACK, nanosleep */
 #endif
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +45,10 @@ static const char* event_name(int32_t type)
     return type > 0 && type < (int32_t)(sizeof names / sizeof names[0]) ? names[type] : "?";
 }
 
-/* Copy the string value of "key" in an event's json into out ("" if absent).
-** Enough for the licence string and status; a real program uses its JSON parser. */
+/* Copy the string value of "key" in an event's json into out ("" if absent),
+** undoing the escapes its strings may carry (\" \\ \/, and \u00XX: the
+** library writes & < > so in URLs). Enough for these events; a real program
+** uses its JSON parser. */
 static void json_value(const char* json, const char* key, char* out, size_t size)
 {
     char pattern[64];
@@ -55,10 +60,20 @@ static void json_value(const char* json, const char* key, char* out, size_t size
         return;
     }
     p += strlen(pattern);
-    while (p[n] != '\0' && p[n] != '"' && n + 1 < size) {
-        n++;
+    while (*p != '\0' && *p != '"' && n + 1 < size) {
+        char c = *p++;
+        if (c == '\\' && p[0] == 'u' && p[1] == '0' && p[2] == '0' && isxdigit((unsigned char)p[3]) && isxdigit((unsigned char)p[4])) {
+            char hex[3];
+            hex[0] = p[3];
+            hex[1] = p[4];
+            hex[2] = '\0';
+            c = (char)strtol(hex, NULL, 16);
+            p += 5;
+        } else if (c == '\\' && *p != '\0') {
+            c = *p++;
+        }
+        out[n++] = c;
     }
-    memcpy(out, p, n);
     out[n] = '\0';
 }
 
@@ -93,9 +108,21 @@ static void ISCSDK_CALL print_event(const iscsdk_event* e, void* user_data)
            (unsigned long long)e->request_id, e->json);
     if (e->type == ISCSDK_EVENT_SIGN_IN_PROMPT) {
         char url[1024], code[32];
-        json_value(e->json, "verificationUri", url, sizeof url);
         json_value(e->json, "userCode", code, sizeof code);
-        printf("sign in: open %s and confirm the code %s\n", url, code);
+        if (code[0] != '\0') { /* the device grant */
+            json_value(e->json, "verificationUri", url, sizeof url);
+            printf("sign in: open %s and confirm the code %s\n", url, code);
+        } else { /* the browser, opened already */
+            json_value(e->json, "url", url, sizeof url);
+            printf("sign in: continue in your browser (%s)\n", url);
+        }
+    }
+    if (e->type == ISCSDK_EVENT_SIGNED_IN) {
+        char id[256], name[256], org[256];
+        json_value(e->json, "userId", id, sizeof id);
+        json_value(e->json, "name", name, sizeof name);
+        json_value(e->json, "organisation", org, sizeof org);
+        printf("signed in: %s (%s) of %s\n", name, id, org);
     }
     if (e->type == ISCSDK_EVENT_LICENSE_VERIFY && e->request_id != 0) {
         check_license((iscsdk_client*)user_data, e);
@@ -139,14 +166,18 @@ int main(int argc, char** argv)
     iscsdk_options opt;
     long seconds = -1, waited_ms = 0;
     int i, sign_in = 0;
+    uint32_t sign_in_flags = 0; /* the browser, the device grant when none opens */
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = atol(argv[++i]);
         } else if (strcmp(argv[i], "--sign-in") == 0) {
             sign_in = 1;
+        } else if (strcmp(argv[i], "--device") == 0) {
+            sign_in = 1;
+            sign_in_flags = ISCSDK_SIGN_IN_DEVICE;
         } else {
-            fprintf(stderr, "usage: %s [--sign-in] [--seconds N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--sign-in] [--device] [--seconds N]\n", argv[0]);
             return 2;
         }
     }
@@ -170,10 +201,11 @@ int main(int argc, char** argv)
         return 1;
     }
     if (sign_in) {
-        /* Blocks until the user confirms or denies on the page (or the code
-        ** expires). ISCSDK_E_REFUSED: already signed in with the refresh
-        ** token kept from the last time. */
-        st = iscsdk_sign_in(client, ISCSDK_SIGN_IN_DEVICE, NULL, 0);
+        /* Blocks until the user signs in or refuses in the browser, or
+        ** confirms or denies the code on the page (or it expires); a real
+        ** program calls it from a thread of its own. ISCSDK_E_REFUSED:
+        ** already signed in with the refresh token kept from the last time. */
+        st = iscsdk_sign_in(client, sign_in_flags, NULL, 0);
         if (st != ISCSDK_OK && st != ISCSDK_E_REFUSED) {
             fprintf(stderr, "iscsdk_sign_in: %s\n%s\n", iscsdk_status_string(st), iscsdk_last_error());
             iscsdk_shut_out(client);

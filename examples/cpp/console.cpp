@@ -1,6 +1,13 @@
 // console.cpp: connect to iscd, ask for a licence and check it offline, and
 // print every event until Ctrl-C, or for --seconds N, through the C++ wrapper.
+//
+// --sign-in: with no API token (unset ISCSDK_TOKEN), the user signs in
+// first, in the default browser (the device grant when none opens: an SSH
+// session). --device (implies --sign-in): the device grant only: the
+// program shows a page and a code, the user confirms the code there. The
+// refresh token is kept, so the next start is signed in without a prompt.
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -46,17 +53,30 @@ const char* EventName(int type)
     return type > 0 && type < static_cast<int>(sizeof names / sizeof names[0]) ? names[type] : "?";
 }
 
-// The string value of "key" in an event's JSON (enough for the licence
-// string; a real program uses its JSON library).
+// The string value of "key" in an event's JSON, with the escapes its
+// strings may carry undone (\" \\ \/, and \u00XX: the library writes
+// & < > so in URLs). Enough for these events; a real program uses its JSON
+// library.
 std::string JsonValue(const std::string& json, const std::string& key)
 {
     const std::string pattern = "\"" + key + "\":\"";
     std::string::size_type at = json.find(pattern);
+    std::string value;
     if (at == std::string::npos) {
-        return std::string();
+        return value;
     }
-    at += pattern.size();
-    return json.substr(at, json.find('"', at) - at);
+    for (at += pattern.size(); at < json.size() && json[at] != '"'; at++) {
+        char c = json[at];
+        if (c == '\\' && json.compare(at + 1, 3, "u00") == 0 && at + 5 < json.size() &&
+            std::isxdigit(static_cast<unsigned char>(json[at + 4])) && std::isxdigit(static_cast<unsigned char>(json[at + 5]))) {
+            c = static_cast<char>(std::strtol(json.substr(at + 4, 2).c_str(), nullptr, 16));
+            at += 5;
+        } else if (c == '\\' && at + 1 < json.size()) {
+            c = json[++at];
+        }
+        value += c;
+    }
+    return value;
 }
 
 class Console {
@@ -67,6 +87,18 @@ public:
     void OnEvent(const iscsdk::Event& e)
     {
         std::cout << "event " << e.type << ' ' << EventName(e.type) << " request=" << e.requestId << ' ' << e.json << std::endl;
+        if (e.type == ISCSDK_EVENT_SIGN_IN_PROMPT) {
+            const std::string code = JsonValue(e.json, "userCode");
+            if (!code.empty()) { // the device grant
+                std::cout << "sign in: open " << JsonValue(e.json, "verificationUri") << " and confirm the code " << code << std::endl;
+            } else { // the browser, opened already
+                std::cout << "sign in: continue in your browser (" << JsonValue(e.json, "url") << ")" << std::endl;
+            }
+        }
+        if (e.type == ISCSDK_EVENT_SIGNED_IN) {
+            std::cout << "signed in: " << JsonValue(e.json, "name") << " (" << JsonValue(e.json, "userId") << ") of "
+                      << JsonValue(e.json, "organisation") << std::endl;
+        }
         if (e.type == ISCSDK_EVENT_LICENSE_VERIFY && e.requestId != 0 && JsonValue(e.json, "Status") == "success") {
             CheckLicense(JsonValue(e.json, "LicenseContent"));
         }
@@ -95,16 +127,25 @@ private:
 int main(int argc, char** argv)
 {
     long seconds = -1;
-    if (argc == 3 && std::strcmp(argv[1], "--seconds") == 0) {
-        seconds = std::atol(argv[2]);
-    } else if (argc != 1) {
-        std::cerr << "usage: " << argv[0] << " [--seconds N]\n";
-        return 2;
+    iscsdk::Options options; // every other option from the environment
+    uint32_t signInFlags = 0; // the browser, the device grant when none opens
+    for (int i = 1; i < argc; i++) {
+        if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            seconds = std::atol(argv[++i]);
+        } else if (std::strcmp(argv[i], "--sign-in") == 0) {
+            options.signIn = true;
+        } else if (std::strcmp(argv[i], "--device") == 0) {
+            options.signIn = true;
+            signInFlags = ISCSDK_SIGN_IN_DEVICE;
+        } else {
+            std::cerr << "usage: " << argv[0] << " [--sign-in] [--device] [--seconds N]\n";
+            return 2;
+        }
     }
     CatchInterrupt();
 
     iscsdk::Sdk sdk;
-    iscsdk_status st = sdk.Init(); // every option from the environment
+    iscsdk_status st = sdk.Init(options);
     if (st != ISCSDK_OK) {
         std::cerr << "Init: " << iscsdk_status_string(st) << '\n' << iscsdk::Sdk::LastError() << '\n';
         return 1;
@@ -115,6 +156,16 @@ int main(int argc, char** argv)
     if (sdk.RegisterEventRecall([&console](const iscsdk::Event& e) { console.OnEvent(e); }) != ISCSDK_OK) {
         std::cerr << "RegisterEventRecall: " << iscsdk::Sdk::LastError() << '\n';
         return 1;
+    }
+    if (options.signIn) {
+        // Blocks until the user signs in or refuses (a real program calls
+        // it from a thread of its own). ISCSDK_E_REFUSED: already signed in
+        // with the refresh token kept from the last time.
+        st = sdk.SignIn(std::string(), 0, signInFlags);
+        if (st != ISCSDK_OK && st != ISCSDK_E_REFUSED) {
+            std::cerr << "SignIn: " << iscsdk_status_string(st) << '\n' << iscsdk::Sdk::LastError() << '\n';
+            return 1;
+        }
     }
     // A licence for this device; the answer is a LicenseVerify event.
     if (sdk.GetLicenseStringRequest(std::string(), "{\"from\":\"console.cpp\"}") != ISCSDK_OK) {
