@@ -40,8 +40,8 @@ var commandRoles = map[string]adminapi.Role{
 	"license create": adminapi.RoleLicenses, "license list": adminapi.RoleReadOnly, "license show": adminapi.RoleReadOnly,
 	"license freeze": adminapi.RoleLicenses, "license unfreeze": adminapi.RoleLicenses, "license release": adminapi.RoleLicenses,
 	"license extend": adminapi.RoleLicenses,
-	"license audit":  adminapi.RoleReadOnly,
-	"seats list":     adminapi.RoleReadOnly, "seats release": adminapi.RoleLicenses,
+	"license audit":  adminapi.RoleReadOnly, "audit": adminapi.RoleReadOnly,
+	"seats list": adminapi.RoleReadOnly, "seats release": adminapi.RoleLicenses,
 	"key export-public": adminapi.RoleReadOnly, "key rotate": adminapi.RoleOwner,
 	"unlock":    adminapi.RoleLicenses, // with --force
 	"jobs list": adminapi.RoleReadOnly, "jobs show": adminapi.RoleReadOnly, "jobs cancel": adminapi.RoleCompute,

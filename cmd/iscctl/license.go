@@ -285,3 +285,31 @@ func formatDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// auditLog prints a page of the audit log across licences, newest first
+// (GET /admin/v1/audit), and the command of the next page on stderr.
+func auditLog(x *call) error {
+	path := query(query("/audit", "license", x.flags["license"]), "org", x.flags["org"])
+	cmd := "audit"
+	for _, f := range []string{"license", "org"} {
+		if v := x.flags[f]; v != "" {
+			cmd += " --" + f + " " + shellQuote(v)
+		}
+	}
+	if v := strings.TrimSpace(x.flags["limit"]); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > adminapi.MaxAuditLimit {
+			return badFlag("--limit %q is not a number from 1 to %d", v, adminapi.MaxAuditLimit)
+		}
+		path = query(path, "limit", strconv.Itoa(n))
+		cmd += " --limit " + strconv.Itoa(n)
+	}
+	path = query(path, "cursor", x.flags["cursor"])
+	var page adminapi.AuditLog
+	return x.do("GET", path, nil, &page, func() {
+		defer x.morePages(cmd, page.Next)
+		x.table("audit entries", []string{"TIME", "LICENCE", "ORG", "EVENT", "SESSION", "USER", "DETAIL"}, rows(page.Entries, func(e adminapi.AuditEntry) []string {
+			return []string{when(e.Time), e.LicenseID, e.OrgID, e.Event, e.SessionID, e.UserID, e.Detail}
+		}))
+	})
+}

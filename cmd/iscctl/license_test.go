@@ -353,3 +353,56 @@ func TestDurations(t *testing.T) {
 		}
 	}
 }
+
+// iscctl audit: the audit log across licences, newest first, one
+// organisation's or one licence's, a page at a time with the next page's
+// command on stderr.
+func TestAuditLog(t *testing.T) {
+	_, env := start(t)
+	ok(t, env, "org", "create", "--name", "Acme", "--id", "acme")
+	ok(t, env, "license", "create", "--org", "acme", "--id", "acme-pro", "--seats", "1")
+	ok(t, env, "license", "freeze", "acme-pro")
+	ok(t, env, "license", "freeze", server.DevLicense)
+	ok(t, env, "license", "unfreeze", "acme-pro")
+	// columns: TIME LICENCE ORG EVENT ... (the time is one word)
+	lines := func(out string) []string {
+		var got []string
+		for _, r := range table(t, out)[1:] {
+			got = append(got, r[1]+" "+r[2]+" "+r[3])
+		}
+		return got
+	}
+	r := ok(t, env, "audit")
+	if got := table(t, r.stdout)[0]; strings.Join(got, " ") != "TIME LICENCE ORG EVENT SESSION USER DETAIL" {
+		t.Fatalf("audit's header: %q", got)
+	}
+	if got := lines(r.stdout); len(got) < 4 || !slices.Equal(got[:4], []string{"acme-pro acme active", server.DevLicense + " " + server.DevOrg + " frozen", "acme-pro acme frozen", "acme-pro acme created"}) {
+		t.Errorf("audit, newest first:\n%s", r.stdout)
+	}
+	if got := lines(ok(t, env, "audit", "--org", "acme").stdout); !slices.Equal(got, []string{"acme-pro acme active", "acme-pro acme frozen", "acme-pro acme created"}) {
+		t.Errorf("audit --org acme: %q", got)
+	}
+	r = ok(t, env, "audit", "--license", "acme-pro", "--limit", "2")
+	if got := lines(r.stdout); !slices.Equal(got, []string{"acme-pro acme active", "acme-pro acme frozen"}) {
+		t.Errorf("audit --license acme-pro --limit 2: %q", got)
+	}
+	more, found := strings.CutPrefix(strings.TrimSpace(r.stderr), "more: iscctl audit --license 'acme-pro' --limit 2 --cursor '")
+	if !found || !strings.HasSuffix(more, "'") {
+		t.Fatalf("audit's next page on stderr: %q", r.stderr)
+	}
+	r = ok(t, env, "audit", "--license", "acme-pro", "--limit", "2", "--cursor", strings.TrimSuffix(more, "'"))
+	if got := lines(r.stdout); !slices.Equal(got, []string{"acme-pro acme created"}) || strings.Contains(r.stderr, "more:") {
+		t.Errorf("audit's second page: %q, stderr %q", got, r.stderr)
+	}
+	page := decodeJSON[adminapi.AuditLog](t, ok(t, env, "--json", "audit", "--org", server.DevOrg, "--limit", "1").stdout)
+	if len(page.Entries) != 1 || page.Entries[0].Event != "frozen" || page.Entries[0].LicenseID != server.DevLicense || page.Next == "" {
+		t.Errorf("audit --json: %+v", page)
+	}
+	fails(t, env, exitUsage, []string{`--limit "0" is not a number from 1 to 1000`}, "audit", "--limit", "0")
+	fails(t, env, exitError, []string{"org nowhere not found"}, "audit", "--org", "nowhere")
+	fails(t, env, exitError, []string{"licence gone not found"}, "audit", "--license", "gone")
+	fails(t, env, exitError, []string{`cursor "x": not one this list gave`}, "audit", "--cursor", "x")
+	if got := lines(ok(t, env, "audit", "--license", "acme-pro", "--org", server.DevOrg).stdout); len(got) != 0 {
+		t.Errorf("audit of acme's licence in another organisation: %q", got)
+	}
+}

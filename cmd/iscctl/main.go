@@ -338,6 +338,18 @@ var commands = []command{
 		},
 	},
 	{
+		name: "audit", summary: "show the audit log across licences, newest first",
+		about: "What happened to every licence (created, issued, refused, seats, freezes, the marketplace's calls),\n" +
+			"newest first, a page at a time (the next page's command is printed on stderr).",
+		flags: []flagSpec{
+			{"license", "L", "only this licence's entries", false},
+			{"org", "O", "only this organisation's entries", false},
+			{"limit", "N", fmt.Sprintf("entries per page (default %d, at most %d)", adminapi.DefaultAuditLimit, adminapi.MaxAuditLimit), false},
+			{"cursor", "C", "the page after C (printed after the previous page)", false},
+		},
+		run: auditLog,
+	},
+	{
 		name: "seats list", summary: "list who holds which seat: licence, session, user, device (also: iscctl seats)",
 		about: "--json prints the API's seats (the users' ids, not their names). A named-user licence counts a\n" +
 			"user's seats on several machines as one: the USERS column of 'license show' is what its seats limit.",

@@ -163,6 +163,20 @@ type (
 		Event     string    `json:"event"`
 		Detail    string    `json:"detail,omitempty"`
 	}
+	// AuditLog is a page of the audit log across licences, as GET
+	// /admin/v1/audit answers it: its entries newest first, and Next, the
+	// cursor of the following page ("" after the last).
+	AuditLog struct {
+		Entries []AuditEntry `json:"entries"`
+		Next    string       `json:"next,omitempty"`
+	}
+)
+
+// Audit log pages: DefaultAuditLimit entries unless ?limit= asks for
+// others, at most MaxAuditLimit.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
 )
 
 // Compute.

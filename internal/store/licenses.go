@@ -102,6 +102,10 @@ func (s Seat) Lapsed(now time.Time) bool {
 
 // AuditEntry records what happened to a licence, for operators.
 type AuditEntry struct {
+	// Seq orders the audit log across licences: the store gives each
+	// entry a larger one than every entry before it (AppendAudit ignores
+	// it). It is not part of the stored document.
+	Seq       int64     `json:"-"`
 	Time      time.Time `json:"time"`
 	LicenseID string    `json:"licenseId,omitempty"`
 	OrgID     string    `json:"orgId,omitempty"`
@@ -158,6 +162,22 @@ type Licenses interface {
 	PutProductKey(ctx context.Context, k ProductKey) error
 	ProductKeys(ctx context.Context, productID string) ([]ProductKey, error)
 
+	// AppendAudit adds an entry to the audit log, filed under its
+	// licence and, when it names one, its organisation.
 	AppendAudit(ctx context.Context, e AuditEntry) error
+	// Audit lists a licence's newest limit entries, oldest first.
 	Audit(ctx context.Context, licenseID string, limit int) ([]AuditEntry, error)
+	// AuditLog lists the audit log across licences, newest first, as q
+	// asks: it reads at most q.Limit entries of the index it walks.
+	AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}
+
+// AuditQuery asks for a page of the audit log across licences.
+type AuditQuery struct {
+	LicenseID string // only this licence's entries ("" any)
+	OrgID     string // only this organisation's entries ("" any)
+	// Before continues a walk: only entries older than the one of this
+	// Seq (0: from the newest).
+	Before int64
+	Limit  int // at most this many entries; 0 or less: none
 }

@@ -186,6 +186,7 @@ func (s *Service) MountAdmin(a *admin.API) {
 	a.Handle(lic, "POST "+p+"/licenses/{id}/{action}", s.adminStatus)
 	a.Handle(lic, "PUT "+p+"/licenses/{id}/users", s.adminUsers)
 	a.Handle(read, "GET "+p+"/licenses/{id}/audit", s.adminAudit)
+	a.Handle(read, "GET "+p+"/audit", s.adminAuditLog)
 	a.Handle(read, "GET "+p+"/seats", s.adminSeats)
 	a.Handle(lic, "DELETE "+p+"/seats/{id}", s.adminReleaseSeat)
 	a.Handle(read, "GET "+p+"/products/{id}/keys", s.adminKeys)
@@ -387,6 +388,61 @@ func (s *Service) adminAudit(w http.ResponseWriter, r *http.Request) {
 		entries = []store.AuditEntry{}
 	}
 	admin.Reply(w, http.StatusOK, admin.Each(entries, auditOut))
+}
+
+// adminAuditLog answers the audit log across licences, newest first, a
+// page at a time: ?license= and ?org= keep one licence's or one
+// organisation's entries, ?limit= (1 to adminapi.MaxAuditLimit) sizes
+// the page, ?cursor= (the previous page's next) continues the walk.
+func (s *Service) adminAuditLog(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), r.URL.Query()
+	q := store.AuditQuery{LicenseID: v.Get("license"), OrgID: v.Get("org"), Limit: adminapi.DefaultAuditLimit}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > adminapi.MaxAuditLimit {
+			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("limit %q: a number from 1 to %d", l, adminapi.MaxAuditLimit))
+			return
+		}
+		q.Limit = n
+	}
+	if c := v.Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n < 1 {
+			admin.Fail(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("cursor %q: not one this list gave", c))
+			return
+		}
+		q.Before = n
+	}
+	if q.LicenseID != "" {
+		l, err := s.st.License(ctx, q.LicenseID)
+		if err != nil {
+			admin.StoreFail(w, s.log, "licence "+q.LicenseID, err)
+			return
+		}
+		if q.OrgID != "" && l.OrgID != q.OrgID {
+			admin.Reply(w, http.StatusOK, adminapi.AuditLog{Entries: []adminapi.AuditEntry{}})
+			return
+		}
+	} else if q.OrgID != "" {
+		if _, err := s.st.Org(ctx, q.OrgID); err != nil {
+			admin.StoreFail(w, s.log, "org "+q.OrgID, err)
+			return
+		}
+	}
+	limit := q.Limit
+	q.Limit++ // one more says whether a next page exists
+	entries, err := s.st.AuditLog(ctx, q)
+	if err != nil {
+		admin.StoreFail(w, s.log, "audit", err)
+		return
+	}
+	out := adminapi.AuditLog{Entries: []adminapi.AuditEntry{}}
+	if len(entries) > limit {
+		entries = entries[:limit]
+		out.Next = strconv.FormatInt(entries[limit-1].Seq, 10)
+	}
+	out.Entries = append(out.Entries, admin.Each(entries, auditOut)...)
+	admin.Reply(w, http.StatusOK, out)
 }
 
 func (s *Service) adminSeats(w http.ResponseWriter, r *http.Request) {

@@ -132,8 +132,16 @@ func New(st Store, hub *session.Hub, log *slog.Logger, lease time.Duration, kek 
 	return s
 }
 
+// audit appends e to the audit log, with its licence's organisation
+// when it does not name one (a seat returned when its session ended): the
+// log is listed by organisation too (GET /admin/v1/audit?org=).
 func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
 	e.Time = s.now()
+	if e.OrgID == "" && e.LicenseID != "" {
+		if l, err := s.st.License(ctx, e.LicenseID); err == nil {
+			e.OrgID = l.OrgID
+		}
+	}
 	if err := s.st.AppendAudit(ctx, e); err != nil {
 		s.log.Error("licence audit", "event", e.Event, "err", err)
 	}

@@ -22,4 +22,8 @@ func licenseOut(l store.License) adminapi.License {
 
 func seatOut(s store.Seat) adminapi.Seat { return adminapi.Seat(s) }
 
-func auditOut(e store.AuditEntry) adminapi.AuditEntry { return adminapi.AuditEntry(e) }
+// auditOut is e without its place in the store's order (a page's cursor
+// says where the next page starts).
+func auditOut(e store.AuditEntry) adminapi.AuditEntry {
+	return adminapi.AuditEntry{Time: e.Time, LicenseID: e.LicenseID, OrgID: e.OrgID, SessionID: e.SessionID, UserID: e.UserID, Event: e.Event, Detail: e.Detail}
+}

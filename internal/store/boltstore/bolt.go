@@ -52,13 +52,13 @@ func Open(path string, retention int) (*DB, error) {
 	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		buckets := [][]byte{bktOrgs, bktUsers, bktTokens, bktProducts, bktSessions, bktEvents,
-			bktLicenses, bktSeats, bktKeys, bktAudit, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes, bktMarketRequests}
+			bktLicenses, bktSeats, bktKeys, bktAuditLog, bktAuditByLicense, bktAuditByOrg, bktFiles, bktVersions, bktManifests, bktMarketInstances, bktMarketLicenses, bktMarketCodes, bktMarketRequests}
 		for _, b := range append(append(append(append(buckets, jobBuckets...), releaseBuckets...), identityBuckets...), signInBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrateAudit(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -3,8 +3,10 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,7 +18,15 @@ var (
 	bktLicenses = []byte("licenses")
 	bktSeats    = []byte("seats")
 	bktKeys     = []byte("productkeys") // key: product + "/" + key id
-	bktAudit    = []byte("audit")       // one sub-bucket per licence, keyed by sequence
+	// The audit log: its entries by sequence number, and their numbers
+	// (empty values) in one sub-bucket per licence and per organisation,
+	// each named id + "\x00".
+	bktAuditLog       = []byte("auditlog")
+	bktAuditByLicense = []byte("auditlicense")
+	bktAuditByOrg     = []byte("auditorg")
+	// bktAudit held the audit log before it was listed across licences
+	// (one bucket per licence); Open moves it (migrateAudit).
+	bktAudit = []byte("audit")
 )
 
 // PutLicense implements store.Licenses.
@@ -175,45 +185,139 @@ func (d *DB) ProductKeys(_ context.Context, productID string) ([]store.ProductKe
 
 // AppendAudit implements store.Licenses.
 func (d *DB) AppendAudit(_ context.Context, e store.AuditEntry) error {
-	return d.batch.do(func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bktAudit).CreateBucketIfNotExists([]byte(e.LicenseID + "\x00"))
-		if err != nil {
-			return err
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		return b.Put(seqKey(seq), data)
-	})
+	return d.batch.do(func(tx *bolt.Tx) error { return appendAudit(tx, e) })
+}
+
+// appendAudit files e in the log under the next sequence number, and
+// that number under its licence and its organisation.
+func appendAudit(tx *bolt.Tx, e store.AuditEntry) error {
+	log := tx.Bucket(bktAuditLog)
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := log.Put(seqKey(seq), data); err != nil {
+		return err
+	}
+	if err := indexAudit(tx, bktAuditByLicense, e.LicenseID, seq); err != nil {
+		return err
+	}
+	if e.OrgID == "" {
+		return nil
+	}
+	return indexAudit(tx, bktAuditByOrg, e.OrgID, seq)
+}
+
+// indexAudit files an entry's sequence number under id in bkt.
+func indexAudit(tx *bolt.Tx, bkt []byte, id string, seq uint64) error {
+	b, err := tx.Bucket(bkt).CreateBucketIfNotExists([]byte(id + "\x00"))
+	if err != nil {
+		return err
+	}
+	return b.Put(seqKey(seq), nil)
 }
 
 // Audit implements store.Licenses: the newest limit entries, oldest first.
-func (d *DB) Audit(_ context.Context, licenseID string, limit int) ([]store.AuditEntry, error) {
+func (d *DB) Audit(ctx context.Context, licenseID string, limit int) ([]store.AuditEntry, error) {
+	out, err := d.AuditLog(ctx, store.AuditQuery{LicenseID: licenseID, Limit: limit})
+	if len(out) == 0 {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, err
+}
+
+// AuditLog implements store.Licenses: it walks the licence's index, the
+// organisation's, or the log itself, newest first from q.Before.
+func (d *DB) AuditLog(_ context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
 	var out []store.AuditEntry
+	if q.Limit <= 0 {
+		return out, nil
+	}
 	err := d.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktAudit).Bucket([]byte(licenseID + "\x00"))
-		if b == nil {
+		log := tx.Bucket(bktAuditLog)
+		walk := log
+		switch {
+		case q.LicenseID != "":
+			walk = tx.Bucket(bktAuditByLicense).Bucket([]byte(q.LicenseID + "\x00"))
+		case q.OrgID != "":
+			walk = tx.Bucket(bktAuditByOrg).Bucket([]byte(q.OrgID + "\x00"))
+		}
+		if walk == nil {
 			return nil
 		}
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		c := walk.Cursor()
+		k, v := c.Last()
+		if q.Before > 0 {
+			// The first key at or after Before, then the one before it.
+			if k, v = c.Seek(seqKey(uint64(q.Before))); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && len(out) < q.Limit; k, v = c.Prev() {
+			if walk != log {
+				v = log.Get(k)
+			}
 			var e store.AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return err
+				return fmt.Errorf("audit entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}
+			// With a licence and an organisation both, the licence's
+			// entries of another organisation are skipped: a licence is
+			// one organisation's, so these are all of them or none.
+			if q.OrgID != "" && e.OrgID != q.OrgID {
+				continue
+			}
+			e.Seq = int64(binary.BigEndian.Uint64(k))
 			out = append(out, e)
 		}
 		return nil
 	})
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
 	return out, err
+}
+
+// migrateAudit moves the audit log of stores made before it was listed
+// across licences (bktAudit: one bucket per licence, its own sequence)
+// into the log and its indexes: the entries in the order of their times,
+// each licence's in its own order, an entry without its organisation
+// given its licence's.
+func migrateAudit(tx *bolt.Tx) error {
+	old := tx.Bucket(bktAudit)
+	if old == nil {
+		return nil
+	}
+	var all []store.AuditEntry
+	err := old.ForEachBucket(func(name []byte) error {
+		return old.Bucket(name).ForEach(func(_, v []byte) error {
+			var e store.AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("audit of %q: %w", name, err)
+			}
+			if e.OrgID == "" {
+				if l, err := getTx[store.License](tx, bktLicenses, e.LicenseID); err == nil {
+					e.OrgID = l.OrgID
+				}
+			}
+			all = append(all, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(all, func(a, b store.AuditEntry) int { return a.Time.Compare(b.Time) })
+	for _, e := range all {
+		if err := appendAudit(tx, e); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(bktAudit)
 }
 
 func getTx[T any](tx *bolt.Tx, bkt []byte, id string) (T, error) {

@@ -2,8 +2,12 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -145,7 +149,7 @@ func (d *DB) ProductKeys(ctx context.Context, productID string) ([]store.Product
 
 // AppendAudit implements store.Licenses.
 func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
-	_, err := d.pool.Exec(ctx, "INSERT INTO audit (license_id, doc) VALUES ($1, $2)", e.LicenseID, mustJSON(e))
+	_, err := d.pool.Exec(ctx, "INSERT INTO audit (license_id, org_id, doc) VALUES ($1, $2, $3)", e.LicenseID, e.OrgID, mustJSON(e))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -154,13 +158,52 @@ func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 
 // Audit implements store.Licenses: the newest limit entries, oldest first.
 func (d *DB) Audit(ctx context.Context, licenseID string, limit int) ([]store.AuditEntry, error) {
-	if limit <= 0 {
+	out, err := d.AuditLog(ctx, store.AuditQuery{LicenseID: licenseID, Limit: limit})
+	if len(out) == 0 {
+		return nil, err // as the embedded store
+	}
+	slices.Reverse(out)
+	return out, err
+}
+
+// AuditLog implements store.Licenses: by the licence's index, the
+// organisation's, or the log's order itself, newest first.
+func (d *DB) AuditLog(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
-	out, err := listDocs[store.AuditEntry](ctx, d.pool, `SELECT doc FROM
-		(SELECT id, doc FROM audit WHERE license_id = $1 ORDER BY id DESC LIMIT $2) newest ORDER BY id`, licenseID, limit)
-	if len(out) == 0 {
-		out = nil // as the embedded store
+	before := q.Before
+	if before <= 0 {
+		before = math.MaxInt64
 	}
-	return out, err
+	where, args := []string{"id < $1"}, []any{before}
+	if q.LicenseID != "" {
+		args = append(args, q.LicenseID)
+		where = append(where, fmt.Sprintf("license_id = $%d", len(args)))
+	}
+	if q.OrgID != "" {
+		args = append(args, q.OrgID)
+		where = append(where, fmt.Sprintf("org_id = $%d", len(args)))
+	}
+	args = append(args, q.Limit)
+	rows, err := d.pool.Query(ctx, fmt.Sprintf("SELECT id, doc FROM audit WHERE %s ORDER BY id DESC LIMIT $%d", strings.Join(where, " AND "), len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var seq int64
+		var doc []byte
+		if err := rows.Scan(&seq, &doc); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		var e store.AuditEntry
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, fmt.Errorf("audit entry %d: %w", seq, err)
+		}
+		e.Seq = seq
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

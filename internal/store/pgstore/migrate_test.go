@@ -129,3 +129,52 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		t.Errorf("Redact: %s", got)
 	}
 }
+
+// The audit log written before it was listed across licences (migration
+// 12): its entries get their organisation, from the entry or else from
+// its licence, and are listed by organisation in their order.
+func TestAuditMigrationFindsEachEntrysOrganisation(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	db, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutLicense(ctx, store.License{ID: "L", OrgID: "acme", ProductID: "cad", Kind: store.KindFloating, Seats: 1}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The schema as it was at 11, and entries as they were written then:
+	// one naming its organisation, one not (a seat returned), one of a
+	// licence that is gone.
+	for _, q := range []string{
+		"DROP INDEX audit_org", "ALTER TABLE audit DROP COLUMN org_id", "DELETE FROM schema_migrations WHERE version = 12",
+		`INSERT INTO audit (license_id, doc) VALUES ('L', '{"time":"2026-01-01T00:00:00Z","licenseId":"L","orgId":"acme","event":"created"}')`,
+		`INSERT INTO audit (license_id, doc) VALUES ('L', '{"time":"2026-01-02T00:00:00Z","licenseId":"L","event":"seat-returned"}')`,
+		`INSERT INTO audit (license_id, doc) VALUES ('gone', '{"time":"2026-01-03T00:00:00Z","licenseId":"gone","event":"refused"}')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if applied, err := pgstore.Migrate(ctx, dsn, ""); err != nil || len(applied) != 1 || applied[0] != 12 {
+		t.Fatalf("Migrate: %v, %v; want 12 applied", applied, err)
+	}
+	db, err = pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.AuditLog(ctx, store.AuditQuery{OrgID: "acme", Limit: 10})
+	if err != nil || len(got) != 2 || got[0].Event != "seat-returned" || got[0].OrgID != "acme" || got[1].Event != "created" {
+		t.Fatalf("acme's audit log after the migration: %+v, %v", got, err)
+	}
+	if all, err := db.AuditLog(ctx, store.AuditQuery{Limit: 10}); err != nil || len(all) != 3 || all[0].Event != "refused" || all[0].OrgID != "" {
+		t.Fatalf("the whole audit log after the migration: %+v, %v", all, err)
+	}
+}

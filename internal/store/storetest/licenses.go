@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,81 @@ func TestKeysAndAudit(t *testing.T, b Backend) {
 	}
 	if got, err := db.Audit(ctx, "none", 10); err != nil || len(got) != 0 {
 		t.Fatalf("Audit(none) = %+v, %v", got, err)
+	}
+}
+
+// TestAuditLog: the audit log across licences, newest first, by licence,
+// by organisation or both, walked page by page with Before; every entry
+// has a larger Seq than those before it.
+func TestAuditLog(t *testing.T, b Backend) {
+	db, _ := b.Open(t, "", 0)
+	// L and N are acme's, M is globex's; one entry names no organisation.
+	plan := []struct{ lic, org string }{{"L", "acme"}, {"M", "globex"}, {"N", "acme"}, {"L", "acme"}, {"M", "globex"}, {"L", ""}, {"N", "acme"}}
+	for i, p := range plan {
+		must(t, db.AppendAudit(ctx, store.AuditEntry{Time: created.Add(time.Duration(i) * time.Second), LicenseID: p.lic, OrgID: p.org, Event: fmt.Sprint("e", i)}))
+	}
+	events := func(es []store.AuditEntry) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Event)
+		}
+		return strings.Join(out, " ")
+	}
+	all, err := db.AuditLog(ctx, store.AuditQuery{Limit: 100})
+	if err != nil || events(all) != "e6 e5 e4 e3 e2 e1 e0" {
+		t.Fatalf("AuditLog(all) = %q, %v", events(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq <= 0 || all[i].Seq >= all[i-1].Seq {
+			t.Fatalf("Seq not decreasing newest first: %d then %d", all[i-1].Seq, all[i].Seq)
+		}
+	}
+	if all[0].OrgID != "acme" || all[0].LicenseID != "N" || !all[0].Time.Equal(created.Add(6*time.Second)) {
+		t.Fatalf("the newest entry: %+v", all[0])
+	}
+	// Page by page, three at a time: every entry once, in order.
+	var walked []store.AuditEntry
+	for q := (store.AuditQuery{Limit: 3}); ; {
+		page, err := db.AuditLog(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 3 {
+			t.Fatalf("a page of %d entries, limit 3", len(page))
+		}
+		walked = append(walked, page...)
+		if len(page) < 3 {
+			break
+		}
+		q.Before = page[len(page)-1].Seq
+	}
+	if events(walked) != events(all) {
+		t.Fatalf("walked %q, want %q", events(walked), events(all))
+	}
+	for _, tc := range []struct {
+		q    store.AuditQuery
+		want string
+	}{
+		{store.AuditQuery{LicenseID: "L", Limit: 10}, "e5 e3 e0"},
+		{store.AuditQuery{OrgID: "acme", Limit: 10}, "e6 e3 e2 e0"},
+		{store.AuditQuery{OrgID: "globex", Limit: 1}, "e4"},
+		{store.AuditQuery{OrgID: "globex", Limit: 10, Before: all[2].Seq}, "e1"},
+		{store.AuditQuery{LicenseID: "L", OrgID: "acme", Limit: 10}, "e3 e0"},
+		{store.AuditQuery{LicenseID: "M", OrgID: "acme", Limit: 10}, ""},
+		{store.AuditQuery{LicenseID: "none", Limit: 10}, ""},
+		{store.AuditQuery{OrgID: "none", Limit: 10}, ""},
+		{store.AuditQuery{Limit: 0}, ""},
+		{store.AuditQuery{Limit: 10, Before: all[len(all)-1].Seq}, ""},
+		{store.AuditQuery{Limit: 2, Before: all[0].Seq + 1000}, "e6 e5"},
+	} {
+		got, err := db.AuditLog(ctx, tc.q)
+		if err != nil || events(got) != tc.want {
+			t.Errorf("AuditLog(%+v) = %q, %v; want %q", tc.q, events(got), err, tc.want)
+		}
+	}
+	// A licence's log alone, as before: its newest, oldest first.
+	if got, err := db.Audit(ctx, "L", 2); err != nil || events(got) != "e3 e5" {
+		t.Fatalf("Audit(L, 2) = %q, %v", events(got), err)
 	}
 }
 

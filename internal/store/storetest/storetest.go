@@ -50,6 +50,7 @@ var Tests = []struct {
 	{"SeatRecords", TestSeatRecords},
 	{"ConcurrentSeatUpdates", TestConcurrentSeatUpdates},
 	{"KeysAndAudit", TestKeysAndAudit},
+	{"AuditLog", TestAuditLog},
 	{"Marketplace", TestMarketplace},
 	{"MarketRequests", TestMarketRequests},
 	{"Identity", TestIdentity},
