@@ -552,3 +552,71 @@ func TestMarketplaceCallsAndItsFirstAdmin(t *testing.T) {
 		t.Fatalf("the marketplace's first admin in the console: %d\n%s", status, body)
 	}
 }
+
+// The audit page lists the audit log across licences, newest first, a
+// page at a time (the page's "Older entries" link), filtered by licence
+// or organisation; a customer's admin sees their organisation's entries
+// alone, whatever they ask for.
+func TestAuditLogAcrossLicences(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx, api := context.Background(), srv.Admin()
+	if err := api.Do(ctx, "POST", "/orgs", adminapi.CreateOrg{ID: "acme", Name: "Acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var acme adminapi.License
+	if err := api.Do(ctx, "POST", "/licenses", adminapi.CreateLicense{OrgID: "acme", ProductID: srv.Product, Seats: 1}, &acme); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"/licenses/" + server.DevLicense + "/freeze", "/licenses/" + acme.ID + "/freeze", "/licenses/" + server.DevLicense + "/unfreeze"} {
+		if err := api.Do(ctx, "POST", step, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rowsOf := func(body string) []string {
+		var out []string
+		tbody := body[strings.Index(body, `<table id="audit"`):]
+		tbody = tbody[:strings.Index(tbody, "</table>")]
+		for _, m := range regexp.MustCompile(`<tr><td>[^<]*</td><td>(?:<a href="[^"]*">)?([^<]*)(?:</a>)?</td><td>([^<]*)</td><td>([^<]*)</td>`).FindAllStringSubmatch(tbody, -1) {
+			out = append(out, m[1]+" "+m[2]+" "+m[3])
+		}
+		return out
+	}
+	c := srv.ConsoleSignIn(t, srv.AdminToken)
+	status, body := c.Get("/console/audit")
+	if got := rowsOf(body); status != http.StatusOK || len(got) < 4 || strings.Join(got[:4], ", ") != server.DevLicense+" "+server.DevOrg+" active, "+acme.ID+" acme frozen, "+server.DevLicense+" "+server.DevOrg+" frozen, "+acme.ID+" acme created" {
+		t.Fatalf("the audit log, newest first: %d %q", status, got)
+	}
+	if _, body := c.Get("/console/audit?org=acme"); strings.Join(rowsOf(body), ", ") != acme.ID+" acme frozen, "+acme.ID+" acme created" {
+		t.Errorf("acme's audit log: %q", rowsOf(body))
+	}
+	// A page of one, then the next by the page's own link.
+	_, body = c.Get("/console/audit?license=" + server.DevLicense + "&limit=1")
+	more := regexp.MustCompile(`<a href="([^"]*)" id="more" rel="next">Older entries</a>`).FindStringSubmatch(body)
+	if got := rowsOf(body); len(got) != 1 || got[0] != server.DevLicense+" "+server.DevOrg+" active" || more == nil {
+		t.Fatalf("the first page of one: %q, more %q", got, more)
+	}
+	next := strings.ReplaceAll(more[1], "&amp;", "&")
+	if _, body = c.Get(next); strings.Join(rowsOf(body), ", ") != server.DevLicense+" "+server.DevOrg+" frozen" {
+		t.Errorf("the next page (%s): %q", next, rowsOf(body))
+	}
+
+	// acme's admin: acme's entries, whatever the query says.
+	var u adminapi.User
+	if err := api.Do(ctx, "POST", "/users", adminapi.CreateUser{OrgID: "acme", Name: "Acme IT", Role: adminapi.UserRoleAdmin}, &u); err != nil {
+		t.Fatal(err)
+	}
+	var tok adminapi.NewToken
+	if err := api.Do(ctx, "POST", "/tokens", adminapi.CreateToken{UserID: u.ID}, &tok); err != nil {
+		t.Fatal(err)
+	}
+	customer := srv.ConsoleSignIn(t, tok.Secret)
+	for _, p := range []string{"audit", "audit?org=" + server.DevOrg, "audit?license=" + acme.ID} {
+		status, body := customer.Get("/console/" + p)
+		if got := rowsOf(body); status != http.StatusOK || strings.Join(got, ", ") != acme.ID+" acme frozen, "+acme.ID+" acme created" || strings.Contains(body, server.DevLicense) {
+			t.Errorf("%s as acme's admin: %d %q", p, status, got)
+		}
+	}
+	if status, _ := customer.Get("/console/audit?license=" + server.DevLicense); status != http.StatusNotFound {
+		t.Errorf("another organisation's licence's audit: %d, want 404", status)
+	}
+}

@@ -600,32 +600,71 @@ func (s *Service) releasesPage(r *http.Request, v *who, p *page) error {
 	return nil
 }
 
+// auditPage shows the audit log across licences, newest first, a page
+// at a time (GET /audit, as iscctl audit): an operator's of every
+// organisation or the one picked, a customer admin's of their own alone;
+// either may keep one licence's (one they may see: another's is not
+// found).
 func (s *Service) auditPage(r *http.Request, v *who, p *page) error {
 	ctx := r.Context()
+	in := r.URL.Query()
+	lic, org := in.Get("license"), in.Get("org")
+	if !v.Operator {
+		org = v.OrgID
+	}
+	if lic != "" {
+		if _, err := s.license(ctx, v, lic); err != nil {
+			return err
+		}
+	}
 	ls, err := s.licenses(ctx, v)
 	if err != nil {
 		return err
 	}
-	id := r.URL.Query().Get("license")
-	if id == "" && len(ls) > 0 {
-		id = ls[0].ID
+	licOpts := []option{{Value: "", Label: p.T["all"]}}
+	for _, l := range ls {
+		licOpts = append(licOpts, option{Value: l.ID, Label: l.ID + " · " + l.OrgID + " · " + l.ProductID, Selected: l.ID == lic})
 	}
-	opts := make([]option, len(ls))
-	for i, l := range ls {
-		opts[i] = option{Value: l.ID, Label: l.ID + " · " + l.OrgID + " · " + l.ProductID, Selected: l.ID == id}
+	fields := []field{{ID: "pick-license", Name: "license", Label: p.T["license"], Type: "select", Options: licOpts}}
+	if v.Operator {
+		var orgs []adminapi.Org
+		if err := s.call(ctx, v, "GET", "/orgs", nil, &orgs); err != nil {
+			return err
+		}
+		orgOpts := []option{{Value: "", Label: p.T["all"]}}
+		for _, o := range orgs {
+			orgOpts = append(orgOpts, option{Value: o.ID, Label: o.Name + " (" + o.ID + ")", Selected: o.ID == org})
+		}
+		fields = append(fields, field{ID: "pick-org", Name: "org", Label: p.T["usageOrg"], Type: "select", Options: orgOpts})
 	}
-	p.Forms = append(p.Forms, form{ID: "pick", Title: p.T["pickLicense"], Action: Path + "audit", Submit: p.T["showButton"], Get: true,
-		Fields: []field{{ID: "pick-license", Name: "license", Label: p.T["license"], Type: "select", Options: opts}}})
-	if id == "" {
-		return nil
+	p.Forms = append(p.Forms, form{ID: "pick", Title: p.T["pickAudit"], Action: Path + "audit", Submit: p.T["showButton"], Get: true, Fields: fields})
+
+	q := url.Values{}
+	for k, val := range map[string]string{"license": lic, "org": org, "cursor": in.Get("cursor"), "limit": in.Get("limit")} {
+		if val != "" {
+			q.Set(k, val)
+		}
 	}
-	var audit []adminapi.AuditEntry
-	if err := s.call(ctx, v, "GET", "/licenses/"+esc(id)+"/audit?limit=500", nil, &audit); err != nil {
+	var log adminapi.AuditLog
+	if err := s.call(ctx, v, "GET", "/audit?"+q.Encode(), nil, &log); err != nil {
 		return err
 	}
-	t := auditTable(p, audit)
-	t.Caption = p.T["audit"] + " · " + id
+	t := table{ID: "audit", Caption: p.T["auditNewest"], Head: []string{p.T["time"], p.T["license"], p.T["usageOrg"], p.T["event"], p.T["detail"], p.T["user"], p.T["session"]}}
+	for _, e := range mine(v, log.Entries, func(e adminapi.AuditEntry) string { return e.OrgID }) {
+		licence := text(e.LicenseID)
+		if e.LicenseID != "" {
+			licence = link(e.LicenseID, Path+"licenses/"+esc(e.LicenseID))
+		}
+		t.Rows = append(t.Rows, row{Cells: []cell{text(when(e.Time)), licence, text(e.OrgID), text(e.Event), text(e.Detail), text(e.UserID), text(e.SessionID)}})
+	}
 	p.Tables = append(p.Tables, t)
+	if log.Next != "" {
+		q.Set("cursor", log.Next)
+		if !v.Operator {
+			q.Del("org") // theirs regardless
+		}
+		p.More = Path + "audit?" + q.Encode()
+	}
 	return nil
 }
 

@@ -45,7 +45,8 @@ type page struct {
 	Log                            []string
 	LiveLog                        string
 	Back                           string
-	Browser                        bool // the sign-in page offers iscd's browser sign-in
+	More                           string // the next page of a table read a page at a time
+	Browser                        bool   // the sign-in page offers iscd's browser sign-in
 	status                         int
 }
 
@@ -165,7 +166,7 @@ func (s *Service) newPage(w http.ResponseWriter, r *http.Request, v *who, title 
 // operatorNav and customerNav are the sections each may open.
 var (
 	operatorNav = []string{"licenses", "seats", "orgs", "products", "sessions", "jobs", "workers", "solvers", "releases", "usage", "storage", "audit", "marketplace"}
-	customerNav = []string{"org", "licenses", "seats", "jobs", "usage", "storage"}
+	customerNav = []string{"org", "licenses", "seats", "jobs", "usage", "storage", "audit"}
 )
 
 func (s *Service) nav(p *page, v *who, current string) []navItem {
@@ -203,7 +204,7 @@ func rowsHTML(p *page, t table) (string, error) {
 
 // fail shows err on the page instead of its content.
 func (s *Service) fail(w http.ResponseWriter, p *page, err error) {
-	p.Forms, p.Tables, p.Chart, p.Log = nil, nil, "", nil
+	p.Forms, p.Tables, p.Chart, p.Log, p.More = nil, nil, "", nil, ""
 	p.status = status(err)
 	var e *apiError
 	switch {

@@ -55,7 +55,7 @@ func (s *Service) routes() {
 		{"workers", operators, s.workersPage},
 		{"solvers", operators, s.solversPage},
 		{"releases", operators, s.releasesPage},
-		{"audit", operators, s.auditPage},
+		{"audit", both, s.auditPage},
 		{"marketplace", operators, s.marketplacePage},
 	}
 	for _, pg := range pages {
