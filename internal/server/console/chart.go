@@ -20,7 +20,8 @@ func usageChart(p *page, raw []adminapi.Metered, from, to time.Time) template.HT
 	}
 	per := make([]float64, days)
 	for _, m := range raw {
-		if i := int(m.End.UTC().Sub(from) / (24 * time.Hour)); i >= 0 && i < days {
+		// Before from, the division would round a part day up to day 0.
+		if i := int(m.End.UTC().Sub(from) / (24 * time.Hour)); !m.End.Before(from) && i < days {
 			per[i] += m.SolverSeconds
 		}
 	}
