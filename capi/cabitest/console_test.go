@@ -47,8 +47,15 @@ func TestConsoleInChromium(t *testing.T) {
 document.addEventListener("securitypolicyviolation", e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`}, nil)
 	shoot := func(name string) {
 		t.Helper()
-		if problems := tab.eval(a11y); problems != "" {
+		lang := "en"
+		if strings.HasSuffix(name, "-zh") {
+			lang = "zh-Hans"
+		}
+		if problems := tab.eval(a11yIn(lang)); problems != "" {
 			t.Errorf("%s: accessibility: %s", name, problems)
+		}
+		if low := tab.eval(contrast); low != "" {
+			t.Errorf("%s: text below WCAG AA contrast: %s", name, low)
 		}
 		if v := tab.eval(`(window.cspViolations || ["no recorder"]).join("; ")`); v != "" {
 			t.Errorf("%s: blocked by its CSP: %s", name, v)
@@ -67,6 +74,33 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	text := func(sel string) string {
 		return tab.eval(fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, str(sel)))
 	}
+	// key presses a key as a keyboard does; tabTo presses Tab until the
+	// element of id has the focus (at most 40 times), type types into it.
+	key := func(name, code string, vk int, text string) {
+		for _, kind := range []string{"keyDown", "keyUp"} {
+			ev := map[string]any{"type": kind, "key": name, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk}
+			if kind == "keyDown" && text != "" {
+				ev["text"] = text
+			}
+			tab.call("Input.dispatchKeyEvent", ev, nil)
+		}
+	}
+	tabTo := func(id string) {
+		t.Helper()
+		for range 40 {
+			if tab.eval(`document.activeElement ? document.activeElement.id : ""`) == id {
+				return
+			}
+			key("Tab", "Tab", 9, "")
+		}
+		t.Fatalf("Tab never reached #%s; the focus is on %s", id, tab.eval(`document.activeElement.outerHTML.slice(0, 120)`))
+	}
+	typeText := func(s string) { tab.call("Input.insertText", map[string]any{"text": s}, nil) }
+	enter := func(what string) {
+		t.Helper()
+		tab.loaded(what, func() { key("Enter", "Enter", 13, "\r") })
+	}
+
 	// until waits for a condition the page comes to by itself (a live
 	// part): a promise in the page that a MutationObserver resolves.
 	until := func(what, cond string) {
@@ -86,11 +120,23 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 		}
 	}
 
-	// Sign in.
+	// Sign in, with the keyboard alone: Tab to the token's field (from
+	// the page's start: the field's autofocus is not relied on), type it,
+	// Enter.
 	tab.navigate(base + "/signin")
 	shoot("signin")
-	set("token", devEnv["ISCD_ADMIN_TOKEN"])
-	tab.click(`document.getElementById("signin")`)
+	// The contrast check finds what it is for: grey on white, 2.85:1.
+	if got := tab.eval(`(() => { const p = document.createElement("p"); p.id = "faint"; p.textContent = "faint"; p.style.color = "#999"; document.querySelector("main").append(p); return "ok"; })()`); got != "ok" {
+		t.Fatal(got)
+	}
+	if got := tab.eval(contrast); !strings.Contains(got, `p#faint "faint" 2.85:1 < 4.5:1`) {
+		t.Errorf("the contrast check of #999 on white: %q", got)
+	}
+	tab.eval(`document.getElementById("faint").remove(), "ok"`)
+	tab.eval(`document.activeElement && document.activeElement.blur(), "ok"`)
+	tabTo("token")
+	typeText(devEnv["ISCD_ADMIN_TOKEN"])
+	enter("Enter in the sign-in form")
 	if got := text("#role"); got != "owner" {
 		t.Fatalf("signed in with role %q; page:\n%s", got, tab.eval(`document.body.innerText`))
 	}
@@ -98,9 +144,11 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	// An organisation, made in the console; its engineer and API token
 	// come from the admin API (iscctl user create, token create).
 	name := fmt.Sprintf("Console customer %d", time.Now().UnixNano())
+	// With the keyboard too: Tab through the page to the name, type, Enter.
 	tab.navigate(base + "/orgs")
-	set("org-name", name)
-	tab.click(`document.querySelector("#create-org button[type=submit]")`)
+	tabTo("org-name")
+	typeText(name)
+	enter("Enter in the new organisation's form")
 	if !strings.Contains(text("#orgs"), name) {
 		t.Fatalf("the new organisation is not listed:\n%s", text("#orgs"))
 	}
@@ -183,11 +231,16 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	until("the seat vanishes", "!"+seatRow)
 	p.finish()
 
-	// The audit log says who froze it.
+	// The audit log says who froze it: the licence's entries, and the
+	// log across licences, newest first, has them on top.
 	tab.navigate(base + "/audit?license=" + lic)
 	audit := text("#audit")
 	if !strings.Contains(audit, "frozen\tby an operator") || !strings.Contains(audit, "active\tby an operator") {
-		t.Errorf("the audit log:\n%s", audit)
+		t.Errorf("the licence's audit log:\n%s", audit)
+	}
+	tab.navigate(base + "/audit")
+	if first := text("#audit tbody tr"); !strings.Contains(first, lic) || !strings.Contains(first, org) {
+		t.Errorf("the newest entry of the audit log is not the licence's: %q", first)
 	}
 	shoot("audit")
 
@@ -240,7 +293,7 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 	}
 	set("token", itTok.Secret)
 	tab.click(`document.getElementById("signin")`)
-	if got := tab.eval(`[...document.querySelectorAll("nav a")].map(a => a.textContent).join(",")`); got != "My organisation,Licences,Seats in use,Jobs,Usage,Cloud storage" {
+	if got := tab.eval(`[...document.querySelectorAll("nav a")].map(a => a.textContent).join(",")`); got != "My organisation,Licences,Seats in use,Jobs,Usage,Cloud storage,Audit log" {
 		t.Errorf("the organisation admin's menu: %q", got)
 	}
 	if users := text("#users"); !strings.Contains(users, "Customer IT") || !strings.Contains(users, "engineer") {
@@ -252,14 +305,65 @@ document.addEventListener("securitypolicyviolation", e => window.cspViolations.p
 		t.Errorf("the organisation admin's licences: %q", got)
 	}
 	shoot("customer-licenses")
+	tab.navigate(base + "/audit")
+	if got := text("#audit tbody"); !strings.Contains(got, lic) || strings.Contains(got, "demo-floating") {
+		t.Errorf("the organisation admin's audit log: %q", got)
+	}
+	shoot("customer-audit")
 
-	// 中文.
-	tab.navigate(base + "/licenses?lang=zh-Hans")
-	if got := tab.eval(`document.querySelector("h1").textContent`); got != "许可证" {
-		t.Errorf("the Chinese licences page: %q", got)
+	// 中文: the same checks (the page's language is zh-Hans).
+	for _, pg := range []struct{ path, h1 string }{{"licenses", "许可证"}, {"seats", "在用席位"}, {"audit", "审计日志"}, {"usage", "用量"}, {"org", "我的组织"}} {
+		tab.navigate(base + "/" + pg.path + "?lang=zh-Hans")
+		if got := tab.eval(`document.querySelector("h1").textContent`); got != pg.h1 {
+			t.Errorf("the Chinese %s page: %q", pg.path, got)
+		}
+		shoot(pg.path + "-zh")
 	}
-	if err := os.WriteFile(filepath.Join(shots, "licenses-zh.png"), tab.screenshot(), 0o644); err != nil {
-		t.Fatal(err)
+	// The dark scheme's colours keep their contrast too.
+	tab.call("Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": "dark"}}}, nil)
+	for _, pg := range []string{"licenses", "licenses/" + lic, "seats", "jobs", "usage", "storage", "audit", "org"} {
+		tab.navigate(base + "/" + pg + "?lang=en")
+		if dark := tab.eval(`getComputedStyle(document.body).backgroundColor`); dark != "rgb(22, 24, 29)" {
+			t.Fatalf("%s in the dark scheme: the body's background is %s", pg, dark)
+		}
+		if low := tab.eval(contrast); low != "" {
+			t.Errorf("%s, dark: text below WCAG AA contrast: %s", pg, low)
+		}
 	}
+	tab.call("Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{}}, nil)
 	tab.navigate(base + "/licenses?lang=en")
 }
+
+// contrast finds the text of a page whose colour against its background
+// (the first one not transparent, up from its element) is below WCAG
+// 2.x AA: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). SVG
+// text is painted with its fill. "" when all of it passes.
+const contrast = `(() => {
+  const rgba = c => { const m = /rgba?\(([^)]+)\)/.exec(c || ""); if (!m) return null;
+    const v = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+  const lum = c => { const f = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c && c.a > 0) return c; }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.getAttribute("class") ? "." + el.getAttribute("class").split(" ").join(".") : "");
+  const low = [], seen = new Set();
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (w.nextNode()) {
+    const el = w.currentNode.parentElement;
+    if (!w.currentNode.textContent.trim() || seen.has(el)) continue;
+    seen.add(el);
+    const s = getComputedStyle(el);
+    if (s.display === "none" || s.visibility === "hidden" || el.getClientRects().length === 0 || el.closest("title")) continue;
+    const bg = background(el);
+    const fg = rgba(el instanceof SVGElement ? s.fill : s.color);
+    if (!fg) continue;
+    const c = {r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a)};
+    const l1 = lum(c), l2 = lum(bg), ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const px = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+    const need = px >= 24 || (bold && px >= 18.66) ? 3 : 4.5;
+    if (ratio < need) low.push(name(el) + " " + JSON.stringify(w.currentNode.textContent.trim().slice(0, 30)) + " " + ratio.toFixed(2) + ":1 < " + need + ":1");
+  }
+  return low.join("; ");
+})()`

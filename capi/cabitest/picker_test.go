@@ -11,11 +11,15 @@ import (
 	"time"
 )
 
-// a11y is a smoke check of a page's accessibility: the problems found,
-// "" when none.
-const a11y = `(() => {
+// a11y is a smoke check of an English page's accessibility: the
+// problems found, "" when none.
+var a11y = a11yIn("en")
+
+// a11yIn is a11y for a page in the language lang (its <html lang>).
+func a11yIn(lang string) string {
+	return `(() => {
   const p = [];
-  if (document.documentElement.lang !== "en") p.push("no lang on <html>");
+  if (document.documentElement.lang !== "` + lang + `") p.push("<html lang> is " + JSON.stringify(document.documentElement.lang) + ", not ` + lang + `");
   if (!document.title) p.push("no <title>");
   if (document.querySelectorAll("h1").length !== 1) p.push("not exactly one <h1>");
   for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea"))
@@ -29,6 +33,7 @@ const a11y = `(() => {
   if (document.querySelector("nav") && !document.querySelector("nav[aria-label]")) p.push("an unnamed <nav>");
   return p.join("; ");
 })()`
+}
 
 // The pickers in a real browser: a C program asks for them through the
 // header, headless Chromium clicks through the pages, and the C program
