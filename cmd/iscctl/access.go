@@ -161,7 +161,7 @@ func forbiddenHint(x *call, name string) string {
 	return fmt.Sprintf("'iscctl %s' needs %s; an owner makes one with 'iscctl admin-token create --role %s'", name, roleText(need), need)
 }
 
-var adminTokenHeader = []string{"ID", "ROLE", "NAME", "CREATED", "EXPIRES", "STATUS"}
+var adminTokenHeader = []string{"ID", "ROLE", "NAME", "CREATED", "EXPIRES", "STATUS", "USER"}
 
 func adminTokenRow(t adminapi.AdminToken) []string {
 	status := "active"
@@ -175,7 +175,7 @@ func adminTokenRow(t adminapi.AdminToken) []string {
 	if expires == "" {
 		expires = "never"
 	}
-	return []string{t.ID, string(t.Role), t.Name, when(t.Created), expires, status}
+	return []string{t.ID, string(t.Role), t.Name, when(t.Created), expires, status, t.UserID}
 }
 
 // flagGates reads --require-license: a comma list of compute and files,
@@ -228,14 +228,19 @@ func init() {
 	}
 	commands = append(commands,
 		command{
-			name: "admin-token create", summary: "create an admin token with a role (shown once)",
+			name: "admin-token create", summary: "create an admin token with a role (shown once), or grant a user the role",
 			about: "Roles: " + strings.Join(roles, ", ") + " (docs/admin.md says what each may do). The token is printed once,\n" +
 				"alone on stdout; iscd keeps only its hash. --expires takes a duration from now (30d, 12h), +DURATION,\n" +
-				"an RFC 3339 time or a day (2026-01-02).",
+				"an RFC 3339 time or a day (2026-01-02).\n" +
+				"With --user, no token is made: the user is granted the role in the web console, which they sign into\n" +
+				"through iscd's browser sign-in (their organisation's identity provider). Grant users of your own\n" +
+				"organisation only: whoever runs the user's identity provider can then sign in with the role.\n" +
+				"A user holds one grant at a time; 'admin-token list' shows it, 'admin-token revoke' ends it.",
 			flags: []flagSpec{
 				{"role", "ROLE", "what the token may do: " + strings.Join(roles, ", "), true},
 				{"expires", "WHEN", "when it stops working, e.g. 30d (default: never)", false},
 				{"name", "N", "what the token is for, e.g. a person or a pipeline", false},
+				{"user", "USER_ID", "grant the role to this user in the web console instead of making a token", false},
 			},
 			run: func(x *call) error {
 				role, err := adminapi.ParseRole(strings.TrimSpace(x.flags["role"]))
@@ -247,7 +252,14 @@ func init() {
 					return err
 				}
 				var t adminapi.NewAdminToken
-				req := adminapi.CreateAdminToken{Role: role, Name: x.flags["name"], Expires: expires}
+				req := adminapi.CreateAdminToken{Role: role, Name: x.flags["name"], Expires: expires, UserID: strings.TrimSpace(x.flags["user"])}
+				if req.UserID != "" {
+					return x.do("POST", "/admin-tokens", req, &t.AdminToken, func() {
+						x.table("", adminTokenHeader, [][]string{adminTokenRow(t.AdminToken)})
+						fmt.Fprintf(x.stderr, "Granted role %s to user %s (grant %s): they sign into the web console through the browser "+
+							"sign-in. No token was made. 'iscctl admin-token revoke %s' ends the grant.\n", t.Role, t.UserID, t.ID, t.ID)
+					})
+				}
 				return x.do("POST", "/admin-tokens", req, &t, func() {
 					fmt.Fprintln(x.stdout, t.Secret)
 					until := "never expires"
@@ -260,15 +272,16 @@ func init() {
 			},
 		},
 		command{
-			name: "admin-token list", summary: "list admin tokens (never their secrets)",
+			name: "admin-token list", summary: "list admin tokens and operator grants (never a secret)",
 			run: func(x *call) error {
 				var ts []adminapi.AdminToken
 				return x.do("GET", "/admin-tokens", nil, &ts, func() { x.table("admin tokens", adminTokenHeader, rows(ts, adminTokenRow)) })
 			},
 		},
 		command{
-			name: "admin-token revoke", summary: "revoke an admin token", args: []string{"ID"},
-			about: "It stops working at once. The last owner token that works cannot be revoked: create another first.",
+			name: "admin-token revoke", summary: "revoke an admin token or operator grant", args: []string{"ID"},
+			about: "It stops working at once (a grant's console sessions end at their next request). The last owner\n" +
+				"token that works cannot be revoked: create another first.",
 			run: func(x *call) error {
 				return x.do("DELETE", "/admin-tokens/"+url.PathEscape(x.args[0]), nil, nil, func() {
 					fmt.Fprintf(x.stdout, "revoked admin token %s\n", x.args[0])

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
+	"github.com/iscsdk/iscsdk/internal/server"
 )
 
 // Every command that calls the admin API names the role it needs, and
@@ -85,6 +86,33 @@ func TestAdminTokenCommands(t *testing.T) {
 	fails(t, env, exitUsage, []string{`unknown role "boss"`, "read-only"}, "admin-token", "create", "--role", "boss")
 	fails(t, env, exitUsage, []string{"--expires"}, "admin-token", "create", "--role", "compute", "--expires", "soon")
 	fails(t, env, exitUsage, []string{"--role is required"}, "admin-token", "create")
+}
+
+// An owner grants a user a role for the web console: no token is
+// printed, the grant is listed with its user, a second one is refused
+// while it works, and revoking it shows it revoked.
+func TestOperatorGrantCommands(t *testing.T) {
+	_, env := start(t)
+	ok(t, env, "user", "create", "--org", server.DevOrg, "--name", "Olga", "--id", "olga")
+	r := ok(t, env, "admin-token", "create", "--role", "licenses", "--user", "olga", "--name", "desk", "--expires", "90d")
+	if strings.Contains(r.stdout, "isa_") || !strings.Contains(r.stderr, "No token was made") {
+		t.Fatalf("admin-token create --user: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	made := table(t, r.stdout)
+	if len(made) != 2 || len(made[1]) != 7 || made[1][1] != "licenses" || made[1][2] != "desk" || made[1][5] != "active" || made[1][6] != "olga" {
+		t.Fatalf("admin-token create --user printed %q", made)
+	}
+	id := made[1][0]
+	if listed := row(t, ok(t, env, "admin-token", "list").stdout, id); listed[6] != "olga" || listed[5] != "active" {
+		t.Errorf("admin-token list row = %q", listed)
+	}
+	fails(t, env, exitError, []string{"HTTP 409", "already holds grant " + id}, "admin-token", "create", "--role", "owner", "--user", "olga")
+	fails(t, env, exitError, []string{"HTTP 404", "user nobody not found"}, "admin-token", "create", "--role", "owner", "--user", "nobody")
+	ok(t, env, "admin-token", "revoke", id)
+	if listed := row(t, ok(t, env, "admin-token", "list").stdout, id); listed[5] != "revoked" {
+		t.Errorf("the revoked grant is listed as %q", listed)
+	}
+	ok(t, env, "admin-token", "create", "--role", "owner", "--user", "olga", "--name", "again")
 }
 
 func TestProductLicenceGates(t *testing.T) {

@@ -66,6 +66,12 @@ type CreateAdminToken struct {
 	// Expires is when the token stops working; zero: never. It must be
 	// in the future.
 	Expires time.Time `json:"expires,omitzero"`
+	// UserID, when set, makes an operator grant instead of a token: the
+	// user signs into the web console through iscd's browser sign-in
+	// with Role (docs/console.md). A grant has no secret: the answer is
+	// an AdminToken, with no token in it. A user holds one grant at a
+	// time.
+	UserID string `json:"userId,omitempty"`
 }
 
 // AdminToken is one entry of GET /admin/v1/admin-tokens: never its secret.
@@ -76,6 +82,9 @@ type AdminToken struct {
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"`
 	Revoked bool      `json:"revoked,omitempty"`
+	// UserID is the user of an operator grant (CreateAdminToken.UserID);
+	// empty for a token, which has a secret.
+	UserID string `json:"userId,omitempty"`
 }
 
 // NewAdminToken answers CreateAdminToken; Secret is shown this once and

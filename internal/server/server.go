@@ -557,7 +557,10 @@ func (s *Server) ensureAdminToken(ctx context.Context) error {
 	now := time.Now()
 	for _, t := range toks {
 		owner := t.Role == "" || t.Role == string(adminapi.RoleOwner)
-		if t.Kind == token.PrefixAdmin && owner && !t.Revoked && (t.Expires.IsZero() || now.Before(t.Expires)) {
+		// An owner's operator grant (UserID set) signs a user into the
+		// console and is no token: it does not keep a new one from being
+		// written.
+		if t.Kind == token.PrefixAdmin && owner && t.UserID == "" && !t.Revoked && (t.Expires.IsZero() || now.Before(t.Expires)) {
 			return nil
 		}
 	}

@@ -158,7 +158,8 @@ func (a *API) check(ctx context.Context, tok, invalid string) (t store.Token, st
 		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
 	t, err = a.dir.Token(ctx, id)
-	if err != nil || t.Kind != token.PrefixAdmin || t.Revoked || !token.Verify(secret, t.Hash) {
+	// An operator grant (UserID set) has no secret: its id is no token.
+	if err != nil || t.Kind != token.PrefixAdmin || t.UserID != "" || t.Revoked || !token.Verify(secret, t.Hash) {
 		return t, http.StatusUnauthorized, wire.CodeUnauthorized, invalid
 	}
 	// Only a holder of the secret learns that it expired.
@@ -181,11 +182,50 @@ func (a *API) Caller(ctx context.Context, tok string) (adminapi.AdminToken, erro
 	return adminToken(t), nil
 }
 
-// Active reports whether the admin token id still works (not revoked, not
-// expired): a console session made from it ends with it.
-func (a *API) Active(ctx context.Context, id string) bool {
+// Active reports whether the admin token or operator grant id still
+// works (not revoked, not expired) and is userID's ("" for a token): a
+// console session made from it ends with it.
+func (a *API) Active(ctx context.Context, id, userID string) bool {
 	t, err := a.dir.Token(ctx, id)
-	return err == nil && t.Kind == token.PrefixAdmin && !t.Revoked && (t.Expires.IsZero() || a.now().Before(t.Expires))
+	return err == nil && t.Kind == token.PrefixAdmin && t.UserID == userID && a.works(t)
+}
+
+// works reports whether admin token or grant t is neither revoked nor
+// expired.
+func (a *API) works(t store.Token) bool {
+	return !t.Revoked && (t.Expires.IsZero() || a.now().Before(t.Expires))
+}
+
+// Grant answers the operator grant user userID holds that works now, and
+// false when there is none: the console makes such a user, signed in
+// through iscd's browser sign-in, an operator with the grant's role. Of
+// several (a user holds one at a time, but two owners may grant at once)
+// an owner's wins, else the newest. Whether the user may sign in at all
+// is for the sign-in to say.
+func (a *API) Grant(ctx context.Context, userID string) (adminapi.AdminToken, bool, error) {
+	if userID == "" {
+		return adminapi.AdminToken{}, false, nil
+	}
+	toks, err := a.dir.Tokens(ctx, userID)
+	if err != nil {
+		return adminapi.AdminToken{}, false, fmt.Errorf("grants of user %s: %w", userID, err)
+	}
+	better := func(t, than store.Token) bool {
+		if owner := roleOf(t) == adminapi.RoleOwner; owner != (roleOf(than) == adminapi.RoleOwner) {
+			return owner
+		}
+		return t.Created.After(than.Created)
+	}
+	var best *store.Token
+	for i, t := range toks {
+		if t.Kind == token.PrefixAdmin && t.UserID == userID && a.works(t) && (best == nil || better(t, *best)) {
+			best = &toks[i]
+		}
+	}
+	if best == nil {
+		return adminapi.AdminToken{}, false, nil
+	}
+	return adminToken(*best), true, nil
 }
 
 // roleOf is an admin token's role: owner for one made before roles.
@@ -416,7 +456,7 @@ func (a *API) listRoutes(w http.ResponseWriter, _ *http.Request) {
 }
 
 func adminToken(t store.Token) adminapi.AdminToken {
-	return adminapi.AdminToken{ID: t.ID, Name: t.Name, Role: roleOf(t), Created: t.Created, Expires: t.Expires, Revoked: t.Revoked}
+	return adminapi.AdminToken{ID: t.ID, Name: t.Name, Role: roleOf(t), Created: t.Created, Expires: t.Expires, Revoked: t.Revoked, UserID: t.UserID}
 }
 
 func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) {
@@ -436,7 +476,7 @@ func (a *API) listAdminTokens(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) {
 	var req adminapi.CreateAdminToken
-	if !Decode(w, r, &req) || !CheckText(w, "name", req.Name, false, 200) {
+	if !Decode(w, r, &req) || !CheckText(w, "name", req.Name, false, 200) || !CheckText(w, "userId", req.UserID, false, 64) {
 		return
 	}
 	role, err := adminapi.ParseRole(string(req.Role))
@@ -446,6 +486,10 @@ func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if !req.Expires.IsZero() && !req.Expires.After(a.now()) {
 		Fail(w, http.StatusBadRequest, wire.CodeBadRequest, "expires "+req.Expires.Format(time.RFC3339)+" has passed")
+		return
+	}
+	if req.UserID != "" {
+		a.grant(w, r, req, role)
 		return
 	}
 	secret, id, hash := token.New(token.PrefixAdmin)
@@ -458,8 +502,44 @@ func (a *API) createAdminToken(w http.ResponseWriter, r *http.Request) {
 	Reply(w, http.StatusCreated, adminapi.NewAdminToken{AdminToken: adminToken(t), Secret: secret})
 }
 
+// grant makes an operator grant: an admin token record bound to a user,
+// with no secret (no hash: nothing verifies against it, and check refuses
+// a record with a user besides), which the console honours when that user
+// signs in through iscd's browser sign-in. Revoking it (the admin token
+// route) ends the grant and the console sessions made from it.
+func (a *API) grant(w http.ResponseWriter, r *http.Request, req adminapi.CreateAdminToken, role adminapi.Role) {
+	ctx := r.Context()
+	u, err := a.dir.User(ctx, req.UserID)
+	if err != nil {
+		a.storeFail(w, "user "+req.UserID, err)
+		return
+	}
+	if why := u.Refused(); why != "" {
+		Fail(w, http.StatusConflict, "conflict", "user "+u.ID+": "+why+"; such a user cannot sign in")
+		return
+	}
+	old, held, err := a.Grant(ctx, u.ID)
+	if err != nil {
+		a.storeFail(w, "grants", err)
+		return
+	}
+	if held {
+		Fail(w, http.StatusConflict, "conflict", fmt.Sprintf("user %s already holds grant %s (role %s): revoke it first", u.ID, old.ID, old.Role))
+		return
+	}
+	t := store.Token{ID: token.ID(), Kind: token.PrefixAdmin, UserID: u.ID, Name: req.Name, Created: now(), Role: string(role), Expires: req.Expires.UTC()}
+	if err := a.dir.CreateToken(ctx, t); err != nil {
+		a.storeFail(w, "grant", err)
+		return
+	}
+	a.log.Info("operator grant created", "grant", t.ID, "user", u.ID, "org", u.OrgID, "role", role, "expires", t.Expires)
+	Reply(w, http.StatusCreated, adminToken(t))
+}
+
 // revokeAdminToken revokes an admin token, but not the last owner token
-// that still works: nobody could then make admin tokens again.
+// that still works: nobody could then make admin tokens again. An owner's
+// grant does not count: it makes no admin tokens (the console has no
+// route to) and iscctl cannot use it.
 func (a *API) revokeAdminToken(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	toks, err := a.dir.Tokens(r.Context(), "")
@@ -476,7 +556,7 @@ func (a *API) revokeAdminToken(w http.ResponseWriter, r *http.Request) {
 		if t.ID == id {
 			target = &toks[i]
 		}
-		if roleOf(t) == adminapi.RoleOwner && !t.Revoked && (t.Expires.IsZero() || a.now().Before(t.Expires)) {
+		if roleOf(t) == adminapi.RoleOwner && t.UserID == "" && a.works(t) {
 			owners++
 		}
 	}
@@ -487,7 +567,7 @@ func (a *API) revokeAdminToken(w http.ResponseWriter, r *http.Request) {
 	case target.Revoked:
 		w.WriteHeader(http.StatusNoContent)
 		return
-	case roleOf(*target) == adminapi.RoleOwner && owners == 1 && (target.Expires.IsZero() || a.now().Before(target.Expires)):
+	case roleOf(*target) == adminapi.RoleOwner && target.UserID == "" && owners == 1 && a.works(*target):
 		Fail(w, http.StatusConflict, "conflict", "admin token "+id+" is the last owner token: create another one first")
 		return
 	}
@@ -495,7 +575,7 @@ func (a *API) revokeAdminToken(w http.ResponseWriter, r *http.Request) {
 		a.storeFail(w, "admin token "+id, err)
 		return
 	}
-	a.log.Info("admin token revoked", "token", id)
+	a.log.Info("admin token revoked", "token", id, "user", target.UserID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

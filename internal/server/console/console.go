@@ -223,7 +223,7 @@ func (s *Service) caller(r *http.Request) *who {
 	}
 	v := &who{session: id, csrf: csrfOf(secret)}
 	if parent, ok := strings.CutPrefix(t.Name, parentPrefix); ok {
-		if !s.adm.Active(ctx, parent) {
+		if !s.adm.Active(ctx, parent, "") {
 			return nil
 		}
 		v.Operator, v.Role, v.Name = true, adminapi.Role(t.Role), parent
