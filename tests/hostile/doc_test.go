@@ -30,7 +30,9 @@
 // without the metrics token, label cardinality under made-up ops and
 // paths), console_test.go (a customer's admin in the web console tries
 // another organisation's ids on every page, live part and form; their
-// session ends with their admin role).
+// session ends with their admin role), grant_test.go (operator grants:
+// made by an owner only, never usable as an admin token, a granted user's
+// console session ended when they are disabled).
 //
 // Where a test needs PostgreSQL it starts one (pgtest) and skips, saying
 // so, without its binaries.

@@ -4,23 +4,28 @@
 // events), in English and Simplified Chinese (docs/console.md).
 //
 // Two kinds of people sign in. A vendor's operator signs in with an admin
-// token and then has that token's role (adminapi.Role): every change the
-// console makes is the admin API route iscctl calls, run in process by
-// admin.API.ServeAs with that role, so the console can do nothing iscctl
-// cannot, and refuses what the role may not do exactly as the API does.
-// A customer's admin (a user whose role is store.RoleAdmin) signs in with
-// their API token and sees their own organisation only, read-only: every
-// list the console asks for is filtered to that organisation and every
-// record named by an id is checked to belong to it.
+// token, or through iscd's browser sign-in as a user an owner granted a
+// role to (an operator grant: an admin token record bound to the user,
+// with no secret), and then has that token's or grant's role
+// (adminapi.Role): every change the console makes is the admin API route
+// iscctl calls, run in process by admin.API.ServeAs with that role, so the
+// console can do nothing iscctl cannot, and refuses what the role may not
+// do exactly as the API does. A customer's admin (a user whose role is
+// store.RoleAdmin, holding no grant) signs in with their API token or
+// through the browser sign-in and sees their own organisation only,
+// read-only: every list the console asks for is filtered to that
+// organisation and every record named by an id is checked to belong to it.
 //
 // A sign-in becomes a console session: a random secret in an HttpOnly,
 // SameSite=Strict cookie (Secure over TLS), kept at rest only as its
 // SHA-256 (a store.Token of kind token.PrefixConsole), expiring after
-// Config.SessionTTL. An operator's session ends when its admin token is
-// revoked or expires; a customer admin's when the user is disabled,
-// deleted, loses the admin role or the organisation closes. Every form
-// carries a CSRF token derived from the session's secret, and every page
-// is served under a CSP that allows no inline script or style.
+// Config.SessionTTL. An operator's session ends when its admin token or
+// grant is revoked or expires, and a granted operator's also when the user
+// is disabled or deleted or the organisation closes; a customer admin's
+// when the user is disabled, deleted, loses the admin role or the
+// organisation closes. Every form carries a CSRF token derived from the
+// session's secret, and every page is served under a CSP that allows no
+// inline script or style.
 package console
 
 import (
@@ -158,9 +163,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // who is the signed-in person a request is served for.
 type who struct {
 	Operator bool
-	Role     adminapi.Role // an operator's: that of the admin token signed in with
+	Role     adminapi.Role // an operator's: that of the admin token or grant signed in with
 	OrgID    string        // a customer admin's organisation
-	Name     string        // a customer admin's name; an operator's admin token id
+	Name     string        // a customer admin's or granted operator's name; an operator's admin token id
+	userID   string        // the user signed in: a customer admin, or an operator by a grant ("" by a token)
+	via      string        // an operator's admin token or grant id
 	session  string        // the console session's id
 	csrf     string
 }
@@ -202,7 +209,8 @@ func (s *Service) start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-// parentPrefix marks an operator session's Name: the admin token it came from.
+// parentPrefix marks an operator session's Name: the admin token or grant
+// it came from (a grant's session also names its user).
 const parentPrefix = "admin token "
 
 // caller finds the console session of r, checking that what it was made
@@ -223,21 +231,40 @@ func (s *Service) caller(r *http.Request) *who {
 	}
 	v := &who{session: id, csrf: csrfOf(secret)}
 	if parent, ok := strings.CutPrefix(t.Name, parentPrefix); ok {
-		if !s.adm.Active(ctx, parent, "") {
+		if !s.adm.Active(ctx, parent, t.UserID) {
 			return nil
 		}
-		v.Operator, v.Role, v.Name = true, adminapi.Role(t.Role), parent
+		v.Operator, v.Role, v.Name, v.via = true, adminapi.Role(t.Role), parent, parent
+		if t.UserID == "" { // an admin token's
+			return v
+		}
+		u, ok := s.user(ctx, t.UserID)
+		if !ok {
+			return nil
+		}
+		v.Name, v.userID = u.Name, u.ID
 		return v
 	}
-	u, err := s.dir.User(ctx, t.UserID)
-	if err != nil || u.Role != store.RoleAdmin || u.Deleted || u.Disabled || u.OrgID != t.OrgID {
+	u, ok := s.user(ctx, t.UserID)
+	if !ok || u.Role != store.RoleAdmin || u.OrgID != t.OrgID {
 		return nil
+	}
+	v.OrgID, v.Name, v.userID = u.OrgID, u.Name, u.ID
+	return v
+}
+
+// user is the user id, if they may still be signed in: not disabled or
+// deleted (nor, synced from the marketplace, unauthorised), their
+// organisation open.
+func (s *Service) user(ctx context.Context, id string) (store.User, bool) {
+	u, err := s.dir.User(ctx, id)
+	if err != nil || u.Refused() != "" {
+		return u, false
 	}
 	if o, err := s.dir.Org(ctx, u.OrgID); err != nil || o.Closed {
-		return nil
+		return u, false
 	}
-	v.OrgID, v.Name = u.OrgID, u.Name
-	return v
+	return u, true
 }
 
 // checkForm checks a POST's origin and CSRF token and parses its form.

@@ -152,8 +152,11 @@ func (s *Service) newPage(w http.ResponseWriter, r *http.Request, v *who, title 
 	if v != nil {
 		p.CSRF = v.csrf
 		p.RoleName, p.WhoName = string(v.Role), p.T["adminToken"]+" "+v.Name
-		if !v.Operator {
+		switch {
+		case !v.Operator:
 			p.RoleName, p.WhoName = p.T["orgAdmin"], v.Name
+		case v.userID != "": // by a grant
+			p.WhoName = v.Name
 		}
 		p.Nav = s.nav(p, v, title)
 	}

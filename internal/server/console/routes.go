@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"io/fs"
@@ -141,7 +142,7 @@ func (s *Service) action(name, method string, build func(r *http.Request) (strin
 		// Who did what, by the console session (its id, never its secret):
 		// the admin API's own log lines do not know the console's caller.
 		s.log.Info("console action", "session", v.session, "operator", v.Operator, "role", v.Role, "org", v.OrgID,
-			"method", method, "path", adminapi.Prefix+path, "status", status(err))
+			"user", v.userID, "via", v.via, "method", method, "path", adminapi.Prefix+path, "status", status(err))
 		if err != nil {
 			p.Title = p.T["refused"]
 			s.fail(w, p, err)
@@ -178,8 +179,9 @@ func (s *Service) signInForm(w http.ResponseWriter, r *http.Request, msg string,
 	s.render(w, "signin", p)
 }
 
-// signIn takes an admin token (an operator) or an API token (an
-// organisation's admin) and makes a console session.
+// signIn takes an admin token (an operator) or an API token (a user
+// granted an operator's role, or an organisation's admin) and makes a
+// console session.
 func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(w, r, nil, "signIn")
 	pre, err := r.Cookie(preCookie)
@@ -208,18 +210,30 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(tok, token.PrefixAPI+"_"):
 		// The same check a program's session makes of its token (user
 		// disabled, deleted or unauthorised, organisation closed), and
-		// then the organisation's admin role.
+		// then who the user is here: an operator by a grant, or the
+		// organisation's admin.
 		id, err := s.auth.Authenticate(ctx, tok)
 		if err != nil {
 			s.signInForm(w, r, p.T["badToken"], http.StatusUnauthorized)
 			return
 		}
 		u, err := s.dir.User(ctx, id.UserID)
-		if err != nil || u.Role != store.RoleAdmin {
+		if err != nil {
 			s.signInForm(w, r, p.T["badToken"], http.StatusUnauthorized)
 			return
 		}
-		v, userID = who{OrgID: u.OrgID}, u.ID
+		var ok bool
+		v, parent, ok, err = s.userWho(ctx, u)
+		if err != nil {
+			s.log.Error("console sign-in", "user", u.ID, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if !ok {
+			s.signInForm(w, r, p.T["badToken"], http.StatusUnauthorized)
+			return
+		}
+		userID = u.ID
 	default:
 		s.signInForm(w, r, p.T["badToken"], http.StatusUnauthorized)
 		return
@@ -250,20 +264,28 @@ func (s *Service) browserSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // signedIn is where iscd's sign-in hands back the browser's user (it
-// refused those who may not sign in at all): an organisation's admin gets
-// a console session, anyone else is told no.
+// refused those who may not sign in at all): a user an owner granted an
+// operator's role gets an operator's session with it (even if also an
+// organisation's admin: the operator sees that organisation too), an
+// organisation's admin the customer's view, anyone else is told no.
 func (s *Service) signedIn(w http.ResponseWriter, r *http.Request, u store.User, _ string) {
 	// Served under the sign-in's path: the console's own headers, so its
 	// style sheet loads under its CSP.
 	for k, v := range consoleHeaders {
 		w.Header().Set(k, v)
 	}
-	if u.Role != store.RoleAdmin {
-		s.log.Info("console sign-in refused: not an organisation admin", "user", u.ID, "org", u.OrgID)
+	ctx := r.Context()
+	v, parent, ok, err := s.userWho(ctx, u)
+	if err != nil {
+		s.log.Error("console sign-in", "user", u.ID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if !ok {
 		s.signInForm(w, r, s.newPage(w, r, nil, "signIn").T["notAdmin"], http.StatusForbidden)
 		return
 	}
-	if err := s.start(r.Context(), w, r, who{OrgID: u.OrgID}, u.ID, ""); err != nil {
+	if err := s.start(ctx, w, r, v, u.ID, parent); err != nil {
 		s.log.Error("console sign-in", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -273,6 +295,25 @@ func (s *Service) signedIn(w http.ResponseWriter, r *http.Request, u store.User,
 	// redirect that site began, so a page of ours moves it on.
 	p := s.newPage(w, r, nil, "signedIn")
 	s.render(w, "moveOn", p)
+}
+
+// userWho is who user u, signed in, is in the console: an operator with
+// the role of the grant they hold (parent names it), else their
+// organisation's admin, else nobody (ok false). A user with both a grant
+// and the admin role is an operator: the operator's pages show that
+// organisation too, and more.
+func (s *Service) userWho(ctx context.Context, u store.User) (v who, parent string, ok bool, err error) {
+	g, granted, err := s.adm.Grant(ctx, u.ID)
+	switch {
+	case err != nil:
+		return v, "", false, err
+	case granted:
+		return who{Operator: true, Role: g.Role}, parentPrefix + g.ID, true, nil
+	case u.Role == store.RoleAdmin:
+		return who{OrgID: u.OrgID}, "", true, nil
+	}
+	s.log.Info("console sign-in refused: no operator grant, not an organisation admin", "user", u.ID, "org", u.OrgID)
+	return v, "", false, nil
 }
 
 func (s *Service) signOut(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,34 @@ func (c *Console) SignIn(tok string) (int, string) {
 	return c.Post("/console/signin", url.Values{"token": {tok}})
 }
 
+// BrowserSignIn signs into the console through iscd's browser sign-in as
+// a person does: the sign-in page's "Sign in with your work account",
+// then iscd's page that asks who the user is, answered with apiToken (""
+// on a dev server: the dev user). It returns the last answer: 200 and the
+// page that moves on to the console when a console session was made.
+func (c *Console) BrowserSignIn(apiToken string) (int, string) {
+	c.t.Helper()
+	if status, body := c.Get("/console/signin"); status != http.StatusOK {
+		c.t.Fatalf("the sign-in page: %d\n%s", status, body)
+	}
+	if status, body := c.Post("/console/signin/browser", nil); status != http.StatusSeeOther {
+		c.t.Fatalf("begin the browser sign-in: %d\n%s", status, body)
+	}
+	chooser := c.Answer.Get("Location")
+	u, err := url.Parse(chooser)
+	if err != nil || u.Path != "/signin" || u.Query().Get("flow") == "" {
+		c.t.Fatalf("the browser sign-in sent the browser to %q", chooser)
+	}
+	if status, body := c.Get(chooser); status != http.StatusOK {
+		c.t.Fatalf("iscd's sign-in page: %d\n%s", status, body)
+	}
+	form := url.Values{"flow": {u.Query().Get("flow")}}
+	if apiToken != "" {
+		form.Set("api_token", apiToken)
+	}
+	return c.Post("/signin", form)
+}
+
 // Get loads path and keeps its page's CSRF token.
 func (c *Console) Get(path string) (int, string) {
 	c.t.Helper()
