@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -106,6 +107,49 @@ func Start(t testing.TB) *Hydra {
 	h := &Hydra{users: map[string]User{}}
 	h.app = httptest.NewServer(http.HandlerFunc(h.serveApp))
 	t.Cleanup(h.app.Close)
+	// Hydra is given two ports that were free a moment before; another
+	// program may take one first (tests run beside each other), and
+	// Hydra then exits: it is started again on others.
+	var logs *lockedBuffer
+	for attempt := 1; ; attempt++ {
+		var err error
+		if logs, err = h.launch(t, bin); err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("hydra, attempt %d: %v; again on other ports", attempt, err)
+	}
+	// Its signing keys are made now, before any test's request: Hydra
+	// would make each key set on first use, an RSA key pair that takes
+	// seconds on a loaded machine, inside whichever request came first (a
+	// token exchange iscd gives 10 s).
+	for _, set := range []string{"hydra.openid.id-token", "hydra.jwt.access-token"} {
+		// ES256: a P-256 key is made in microseconds, and the ID tokens'
+		// algorithm is then ES256, which Hydra's discovery announces.
+		if err := h.call(http.MethodPost, "/admin/keys/"+set, map[string]string{"alg": "ES256", "kid": set, "use": "sig"}, nil); err != nil {
+			t.Fatalf("hydra's %s keys: %v\n%s", set, err, logs.String())
+		}
+	}
+	resp, err := http.Get(h.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatalf("hydra's discovery through the proxy: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hydra's discovery through the proxy: %s\n%s", resp.Status, logs.String())
+	}
+	return h
+}
+
+// errPortTaken: Hydra could not listen on a port it was given.
+var errPortTaken = errors.New("a port given to hydra was taken")
+
+// launch starts Hydra on two free ports behind the tampering proxy and
+// waits until both its sides answer; the process and the proxy stop when
+// the test ends.
+func (h *Hydra) launch(t testing.TB, bin string) (*lockedBuffer, error) {
 	public, admin := freePort(t), freePort(t)
 	target, _ := url.Parse("http://" + public)
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -123,11 +167,11 @@ func Start(t testing.TB) *Hydra {
 		"URLS_LOGOUT="+h.app.URL+"/logout", "URLS_POST_LOGOUT_REDIRECT="+h.app.URL+"/logged-out",
 		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_ADMIN_HOST=127.0.0.1", "SERVE_PUBLIC_PORT="+pport, "SERVE_ADMIN_PORT="+aport,
 		"LOG_LEVEL=warn")
-	var logs lockedBuffer // written by exec's copier while Start reads it
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{} // written by exec's copier while launch reads it
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("start hydra: %v", err)
+		return nil, fmt.Errorf("start hydra: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -139,39 +183,24 @@ func Start(t testing.TB) *Hydra {
 		}
 	})
 	// Ready when both its sides answer (directly: through the proxy, each
-	// refused connection would be logged). Its signing keys are made then,
-	// before any test's request: Hydra would make each key set on first
-	// use, an RSA key pair that takes seconds on a loaded machine, inside
-	// whichever request came first (a token exchange iscd gives 10 s).
+	// refused connection would be logged).
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for !ready("http://"+admin) || !ready("http://"+public) {
 		select {
 		case <-done:
-			t.Fatalf("hydra exited:\n%s", logs.String())
+			if strings.Contains(logs.String(), "address already in use") {
+				return nil, errPortTaken
+			}
+			return nil, fmt.Errorf("hydra exited:\n%s", logs.String())
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hydra did not answer within 30 s:\n%s", logs.String())
+			return nil, fmt.Errorf("hydra did not answer within 30 s:\n%s", logs.String())
 		}
 	}
-	for _, set := range []string{"hydra.openid.id-token", "hydra.jwt.access-token"} {
-		// ES256: a P-256 key is made in microseconds, and the ID tokens'
-		// algorithm is then ES256, which Hydra's discovery announces.
-		if err := h.call(http.MethodPost, "/admin/keys/"+set, map[string]string{"alg": "ES256", "kid": set, "use": "sig"}, nil); err != nil {
-			t.Fatalf("hydra's %s keys: %v\n%s", set, err, logs.String())
-		}
-	}
-	resp, err := http.Get(h.Issuer + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatalf("hydra's discovery through the proxy: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("hydra's discovery through the proxy: %s\n%s", resp.Status, logs.String())
-	}
-	return h
+	return logs, nil
 }
 
 // ready reports whether a side of Hydra answers (its health, which makes
