@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,4 +85,45 @@ func (e Event) Refusal() (Refusal, bool) {
 		return Refusal{}, false
 	}
 	return Refusal{Reason: e.Params["reason"], Message: e.Params["message"]}, true
+}
+
+// SignInPrompt is the content of a SignInPrompt event: where the user
+// confirms the sign-in.
+type SignInPrompt struct {
+	URL             string    // the page to open or show (for the device grant, with the code filled in)
+	VerificationURI string    // the device grant's page without the code, to type in by hand
+	UserCode        string    // the device grant's code to show ("" for the browser)
+	Expires         time.Time // when the prompt is no longer good
+}
+
+// SignInPrompt returns e's content if e is a SignInPrompt event.
+func (e Event) SignInPrompt() (SignInPrompt, bool) {
+	if e.Type != EventSignInPrompt {
+		return SignInPrompt{}, false
+	}
+	p := e.Params
+	exp, _ := time.Parse(time.RFC3339, p["expires"])
+	return SignInPrompt{URL: p["url"], VerificationURI: p["verificationUri"], UserCode: p["userCode"], Expires: exp}, true
+}
+
+// SignedIn is the content of a SignedIn event: who is signed in.
+type SignedIn struct {
+	UserID, Name, Email string
+	OrgID, Organisation string
+	Department          string
+	Roles               []string
+}
+
+// SignedIn returns e's content if e is a SignedIn event.
+func (e Event) SignedIn() (SignedIn, bool) {
+	if e.Type != EventSignedIn {
+		return SignedIn{}, false
+	}
+	p := e.Params
+	var roles []string
+	if p["roles"] != "" {
+		roles = strings.Split(p["roles"], ",")
+	}
+	return SignedIn{UserID: p["userId"], Name: p["name"], Email: p["email"], OrgID: p["orgId"],
+		Organisation: p["organisation"], Department: p["department"], Roles: roles}, true
 }

@@ -34,6 +34,9 @@ func TestSignIn(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, prompt.Params["expires"]); err != nil || time.Until(exp) < 9*time.Minute {
 		t.Fatalf("SignInPrompt expires %q: %v", prompt.Params["expires"], err)
 	}
+	if p, ok := prompt.SignInPrompt(); !ok || p.UserCode != code || p.URL != prompt.Params["url"] || p.VerificationURI != srv.AdminURL+"/device" || time.Until(p.Expires) < 9*time.Minute {
+		t.Fatalf("the SignInPrompt view: %+v %v", p, ok)
+	}
 	if status, text := srv.ConfirmSignIn(t, code, srv.APIToken); status != http.StatusOK {
 		t.Fatalf("confirm: %d %s", status, text)
 	}
@@ -43,6 +46,12 @@ func TestSignIn(t *testing.T) {
 	in := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignedIn })
 	if in.Params["userId"] != server.DevUser || in.Params["name"] != "Demo engineer" || in.Params["orgId"] != server.DevOrg || in.Operate != "SignedIn" {
 		t.Fatalf("SignedIn: %v", in.Params)
+	}
+	if u, ok := in.SignedIn(); !ok || u.UserID != server.DevUser || u.Name != "Demo engineer" || u.OrgID != server.DevOrg || u.Organisation == "" || len(u.Roles) == 0 {
+		t.Fatalf("the SignedIn view: %+v %v (%v)", u, ok, in.Params)
+	}
+	if _, ok := in.SignInPrompt(); ok {
+		t.Fatal("a SignedIn event read as a SignInPrompt")
 	}
 	if c.SessionID() == "" {
 		t.Fatal("signed in, but no session")
