@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,6 +147,36 @@ func TestSignInDeviceOpensNoBrowser(t *testing.T) {
 	case u := <-opened:
 		t.Fatalf("the device grant opened %s in the browser", u)
 	default:
+	}
+}
+
+// TestSignInNoBrowserTakesTheDeviceGrant: a host that opens no browser
+// ($ISCSDK_NO_BROWSER=1, Config.NoBrowser) signs in with a code to show,
+// where a browser would have opened.
+func TestSignInNoBrowserTakesTheDeviceGrant(t *testing.T) {
+	opened := filepath.Join(t.TempDir(), "opened")
+	opener := filepath.Join(t.TempDir(), "browser")
+	if err := os.WriteFile(opener, []byte("#!/bin/sh\necho \"$1\" > "+opened+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ISCSDK_BROWSER", opener)
+	t.Setenv(sdk.EnvNoBrowser, "1")
+	srv := servertest.Start(t)
+	c, _ := signedOut(t, srv)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.SignIn(ctx, sdk.SignInOptions{}) }()
+	prompt, _ := servertest.NextEvent(t, c, func(e sdk.Event) bool { return e.Type == sdk.EventSignInPrompt }).SignInPrompt()
+	if prompt.UserCode == "" || !strings.Contains(prompt.URL, "/device?user_code=") {
+		t.Fatalf("the prompt of a host that opens no browser: %+v", prompt)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SignIn canceled: %v", err)
+	}
+	if b, err := os.ReadFile(opened); err == nil {
+		t.Fatalf("a browser was opened at %s", b)
 	}
 }
 

@@ -72,9 +72,11 @@ type Config struct {
 	// "/iscsdk/credentials"; %LOCALAPPDATA%\iscsdk\credentials on Windows).
 	// It holds KEY=VALUE lines, like iscd's dev.env.
 	CredentialsFile string
-	// NoBrowser keeps the pickers (OpenCloudFile, SelectSaveAsPath) from
-	// opening the user's browser: the host shows the URL of the Picker
-	// event itself. Also set by $ISCSDK_NO_BROWSER=1.
+	// NoBrowser keeps the SDK from opening the user's browser: the
+	// pickers (OpenCloudFile, SelectSaveAsPath) leave the URL of their
+	// Picker event to the host, and SignIn takes the device grant (a
+	// code the host shows) unless SignInOptions.OpenBrowser is given.
+	// Also set by $ISCSDK_NO_BROWSER=1.
 	NoBrowser bool
 	// ReleaseKeys is the vendor's release public key, or several
 	// separated by commas (the old and the new one of a rotation), as

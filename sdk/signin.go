@@ -333,7 +333,8 @@ func (s *signIn) announce() {
 // authorization code with PKCE, answered on a loopback port of this
 // machine) and raises SignInPrompt with the page's URL; when no browser
 // can be opened (no display: an SSH session, a cloud desktop) it falls
-// back to the device grant. With opts.Device, the device grant only: it
+// back to the device grant. With opts.Device, or with Config.NoBrowser
+// and no opts.OpenBrowser, the device grant only: it
 // raises SignInPrompt with the page and the code to show the user and
 // waits until the user confirms it there.
 //
@@ -356,6 +357,9 @@ func (c *Client) SignIn(ctx context.Context, opts SignInOptions) error {
 
 	if opts.LoginHint == "" {
 		opts.LoginHint = c.cfg.LoginHint
+	}
+	if c.cfg.NoBrowser && opts.OpenBrowser == nil {
+		opts.Device = true // the host opens no browser: a code to show instead
 	}
 	var (
 		t   oauthAnswer

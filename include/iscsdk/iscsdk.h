@@ -649,7 +649,8 @@ ISCSDK_API iscsdk_status ISCSDK_CALL iscsdk_list_jobs(iscsdk_client* c, const ch
 **   of this machine (http://127.0.0.1:<ephemeral port>/callback, RFC 8252;
 **   the authorization code with PKCE, state checked, one callback taken).
 **   When no browser can be opened (no display: an SSH session, a cloud
-**   desktop) the device grant below is used instead, with its prompt.
+**   desktop), or $ISCSDK_NO_BROWSER is "1" (the host opens none), the
+**   device grant below is used instead, with its prompt.
 ** - the device grant (ISCSDK_SIGN_IN_DEVICE, RFC 8628): it raises
 **   ISCSDK_EVENT_SIGN_IN_PROMPT with a page and a code, the user opens the
 **   page in any browser (on this machine or their phone), signs in there
