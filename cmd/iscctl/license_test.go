@@ -13,6 +13,7 @@ import (
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/store"
+	"github.com/iscsdk/iscsdk/internal/token"
 	"github.com/iscsdk/iscsdk/sdk"
 )
 
@@ -122,7 +123,10 @@ func TestLicenses(t *testing.T) {
 		t.Errorf("license audit --limit 2 = %q", got)
 	}
 	es := decodeJSON[[]store.AuditEntry](t, ok(t, env, "--json", "license", "audit", "acme-pro").stdout)
-	if len(es) != 5 || es[0].Event != "created" || es[0].Detail != "floating, 3 seats" || es[4].Detail != "by an operator" {
+	// Each change names the admin token that made it.
+	id, _, _ := token.Parse(token.PrefixAdmin, env["ISCD_ADMIN_TOKEN"])
+	by := "by admin token " + id + " (dev)"
+	if len(es) != 5 || es[0].Event != "created" || es[0].Detail != "floating, 3 seats, "+by || es[4].Detail != by {
 		t.Errorf("license audit --json = %+v", es)
 	}
 }
@@ -179,8 +183,11 @@ func TestLicenseExtend(t *testing.T) {
 		t.Errorf("license extend --expires never: %q", got)
 	}
 	es := decodeJSON[[]adminapi.AuditEntry](t, ok(t, env, "--json", "license", "audit", "acme-pro").stdout)
-	if len(es) != 3 || es[1].Detail != "seats 3 -> 5, expires 2030-01-01T00:00:00Z -> 2031-06-30T00:00:00Z, by an operator" ||
-		es[2].Detail != "expires 2031-06-30T00:00:00Z -> never, by an operator" {
+	// Each entry names the admin token that made the change.
+	id, _, _ := token.Parse(token.PrefixAdmin, env["ISCD_ADMIN_TOKEN"])
+	by := "by admin token " + id + " (dev)"
+	if len(es) != 3 || es[1].Detail != "seats 3 -> 5, expires 2030-01-01T00:00:00Z -> 2031-06-30T00:00:00Z, "+by ||
+		es[2].Detail != "expires 2031-06-30T00:00:00Z -> never, "+by {
 		t.Errorf("the audit of extensions: %+v", es)
 	}
 	fails(t, env, exitUsage, []string{"--expires or --seats"}, "license", "extend", "acme-pro")

@@ -115,7 +115,27 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Fail(w, status, code, msg)
 		return
 	}
-	a.ServeAs(roleOf(t), w, r)
+	who := "admin token " + t.ID
+	if t.Name != "" {
+		who += " (" + t.Name + ")"
+	}
+	a.ServeAs(roleOf(t), w, r.WithContext(WithActor(r.Context(), who)))
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx naming who calls the admin API — an admin token,
+// or the person signed in to the console — for the audit entries its
+// routes write.
+func WithActor(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+// Actor names who calls the admin API in ctx; "" when ctx is not an
+// admin API request's.
+func Actor(ctx context.Context) string {
+	who, _ := ctx.Value(actorKey{}).(string)
+	return who
 }
 
 // ServeAs serves r for a caller whose role iscd has already established

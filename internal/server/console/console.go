@@ -172,6 +172,17 @@ type who struct {
 	csrf     string
 }
 
+// actor names the caller in the audit entries the admin API writes.
+func (v *who) actor() string {
+	switch {
+	case v.userID != "":
+		return fmt.Sprintf("%s (%s) through the console", v.Name, v.userID)
+	case v.via != "":
+		return "admin token " + v.via + " through the console"
+	}
+	return "the console"
+}
+
 // may reports whether the operator may call a route requiring need.
 func (v *who) may(need adminapi.Role) bool { return v.Operator && v.Role.Allows(need) }
 
@@ -343,7 +354,7 @@ func (s *Service) call(ctx context.Context, v *who, method, path string, in, out
 		return &apiError{http.StatusForbidden, wire.CodeForbidden, "a customer's admin changes nothing here"}
 	}
 	rp := &reply{h: http.Header{}}
-	s.adm.ServeAs(role, rp, r)
+	s.adm.ServeAs(role, rp, r.WithContext(admin.WithActor(ctx, v.actor())))
 	if rp.status == 0 {
 		rp.status = http.StatusOK
 	}

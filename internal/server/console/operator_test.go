@@ -138,6 +138,13 @@ func TestGrantedOperatorSignsInThroughTheBrowser(t *testing.T) {
 	if !strings.Contains(action, "user="+olga.ID) || !strings.Contains(action, "via="+g.ID) || !strings.Contains(action, "status=200") {
 		t.Errorf("the console action's log line does not name the user: %q", action)
 	}
+	var audit []adminapi.AuditEntry
+	if err := srv.Admin().Do(context.Background(), "GET", "/licenses/"+server.DevLicense+"/audit", nil, &audit); err != nil {
+		t.Fatal(err)
+	}
+	if last := audit[len(audit)-1]; last.Event != "frozen" || last.Detail != "by Olga Operator ("+olga.ID+") through the console" {
+		t.Errorf("the freeze's audit entry does not name the operator: %+v", last)
+	}
 	for _, refused := range []struct{ path, role string }{
 		{"/console/jobs/x/cancel", "compute"},
 		{"/console/releases/withdraw?product=" + server.DevProduct + "&platform=linux-amd64&version=1.0.0", "releases"},

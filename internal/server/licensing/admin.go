@@ -72,7 +72,11 @@ func (s *Service) CreateLicense(ctx context.Context, spec adminapi.CreateLicense
 	if err := s.st.PutLicense(ctx, l); err != nil {
 		return store.License{}, err
 	}
-	s.audit(ctx, store.AuditEntry{LicenseID: l.ID, OrgID: l.OrgID, Event: "created", Detail: fmt.Sprintf("%s, %d seats", l.Kind, l.Seats)})
+	detail := fmt.Sprintf("%s, %d seats", l.Kind, l.Seats)
+	if who := admin.Actor(ctx); who != "" {
+		detail += ", by " + who
+	}
+	s.audit(ctx, store.AuditEntry{LicenseID: l.ID, OrgID: l.OrgID, Event: "created", Detail: detail})
 	s.log.Info("licence created", "license", l.ID, "org", l.OrgID, "product", l.ProductID)
 	return l, nil
 }
@@ -162,13 +166,22 @@ func (s *Service) push(ctx context.Context, publish func(context.Context, wire.E
 	}
 }
 
+// by names, for an audit entry, who changed a licence through the admin
+// API: the admin token, or the person signed in to the console.
+func by(ctx context.Context) string {
+	if who := admin.Actor(ctx); who != "" {
+		return "by " + who
+	}
+	return "by an operator"
+}
+
 // ForceRelease frees one seat and tells the session that held it.
 func (s *Service) ForceRelease(ctx context.Context, seatID string) (store.Seat, error) {
 	seat, err := s.st.ReleaseSeat(ctx, seatID)
 	if err != nil {
 		return seat, err
 	}
-	s.audit(ctx, store.AuditEntry{LicenseID: seat.LicenseID, SessionID: seat.SessionID, UserID: seat.UserID, Event: "seat-released", Detail: "by an operator"})
+	s.audit(ctx, store.AuditEntry{LicenseID: seat.LicenseID, SessionID: seat.SessionID, UserID: seat.UserID, Event: "seat-released", Detail: by(ctx)})
 	if seat.SessionID != "" {
 		s.push(ctx, s.toSession(seat.SessionID), seat.LicenseID, "released", "the seat was released by an operator", wire.CodeReleased)
 	}
@@ -267,7 +280,7 @@ func (s *Service) adminStatus(w http.ResponseWriter, r *http.Request) {
 		admin.Fail(w, http.StatusNotFound, wire.CodeNotFound, "no licence action "+r.PathValue("action")+" (freeze, unfreeze, release)")
 		return
 	}
-	l, err := s.SetStatus(r.Context(), r.PathValue("id"), status, "by an operator")
+	l, err := s.SetStatus(r.Context(), r.PathValue("id"), status, by(r.Context()))
 	if err != nil {
 		s.answerErr(w, "licence "+r.PathValue("id"), err)
 		return
@@ -315,7 +328,7 @@ func (s *Service) adminUpdate(w http.ResponseWriter, r *http.Request) {
 		admin.Fail(w, http.StatusConflict, wire.CodeReleased, "licence "+id+" was released")
 		return
 	}
-	if err := s.UpdateLicense(r.Context(), l, strings.Join(why, ", ")+", by an operator"); err != nil {
+	if err := s.UpdateLicense(r.Context(), l, strings.Join(why, ", ")+", "+by(r.Context())); err != nil {
 		admin.StoreFail(w, s.log, "licence "+id, err)
 		return
 	}
@@ -362,7 +375,7 @@ func (s *Service) adminUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	l.NamedUsers, l.Users = req.NamedUsers, users
-	why := fmt.Sprintf("named users %t, %d assigned, by an operator", l.NamedUsers, len(users))
+	why := fmt.Sprintf("named users %t, %d assigned, %s", l.NamedUsers, len(users), by(r.Context()))
 	if err := s.UpdateLicense(r.Context(), l, why); err != nil {
 		admin.StoreFail(w, s.log, "licence "+l.ID, err)
 		return
