@@ -119,7 +119,7 @@ func setup(m *testing.M) (int, error) {
 		"XDG_CACHE_HOME=" + filepath.Join(tmp, "cache"), // the default workspace
 		"ISCSDK_CREDENTIALS=" + filepath.Join(tmp, "no-credentials"),
 		"ISCSDK_LOG=debug",
-		"ISCSDK_NO_BROWSER=1", // the pickers' pages are for the tests to open
+		"ISCSDK_NO_BROWSER=1", // the pickers' pages are for the tests to open; a browser sign-in sets it back (it would take the device grant)
 	}
 	for k, v := range devEnv {
 		baseEnv = append(baseEnv, k+"="+v)
@@ -453,7 +453,7 @@ func TestExamplesSignIn(t *testing.T) {
 	for _, name := range []string{"console_c", "console_cpp", "console_go"} {
 		for _, how := range []string{"--device", "--sign-in"} {
 			t.Run(name+how, func(t *testing.T) {
-				env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"} // a browser that opens nothing
+				env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="} // a browser that opens nothing
 				p := start(t, env, name, "--sign-in", how, "--seconds", "1")
 				asked := p.expect("sign in: ")
 				if how == "--device" {

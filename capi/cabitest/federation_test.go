@@ -46,7 +46,7 @@ func TestBrowserSignInThroughOIDCInChromium(t *testing.T) {
 
 	tab := startChromium(t, bin)
 	ws := t.TempDir()
-	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + ws, "ISCSDK_BROWSER=true"}
+	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + ws, "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}
 	// through the provider's pages, as user; returns the loopback's words
 	signIn := func(p *program, user string) string {
 		prompt := strings.Fields(p.expect("PROMPT "))
@@ -92,7 +92,7 @@ func TestBrowserSignInThroughOIDCInChromium(t *testing.T) {
 
 	// With options.login_hint and no organisation, the email's domain
 	// leads the browser to the organisation's provider.
-	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-hint", "ada@fed.example")
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}, "signin", "browser-hint", "ada@fed.example")
 	if got := signIn(p, "ada-sub"); !strings.Contains(got, "You are signed in") {
 		t.Fatalf("the loopback's page (login_hint): %q", got)
 	}
@@ -102,7 +102,7 @@ func TestBrowserSignInThroughOIDCInChromium(t *testing.T) {
 	p.stdin.Write([]byte("STAY\n"))
 	p.finish()
 
-	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-denied", org)
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}, "signin", "browser-denied", org)
 	if got := signIn(p, "bob-sub"); !strings.Contains(got, "You are not signed in") {
 		t.Fatalf("the loopback's page for a disabled user: %q", got)
 	}

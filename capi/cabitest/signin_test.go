@@ -112,7 +112,7 @@ func TestSignInCPP(t *testing.T) {
 // there as the demo user and is sent to the program's loopback; the
 // program is signed in, then out.
 func TestSignInBrowserCPP(t *testing.T) {
-	p := start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin_cpp", "browser")
+	p := start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}, "signin_cpp", "browser")
 	var e struct{ Params map[string]string }
 	if err := json.Unmarshal([]byte(p.expect("PROMPT ")), &e); err != nil || e.Params["userCode"] != "" || !strings.Contains(e.Params["url"], "/oauth/authorize?") {
 		t.Fatalf("prompt %v: %v", e.Params, err)

@@ -294,7 +294,7 @@ func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
 		return tab.eval(`document.getElementById("message").textContent`)
 	}
 
-	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}
+	env := []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}
 	p := start(t, env, "signin", "browser", org)
 	if got := signIn(p, "ann"); !strings.Contains(got, "You are signed in") {
 		t.Fatalf("the loopback's page: %q", got)
@@ -345,7 +345,7 @@ func TestBrowserSignInThroughUnifiedLoginInChromium(t *testing.T) {
 	p.stdin.Write([]byte("STAY\n"))
 	p.finish()
 
-	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true"}, "signin", "browser-denied", org)
+	p = start(t, []string{"ISCSDK_TOKEN=", "ISCSDK_WORKSPACE=" + t.TempDir(), "ISCSDK_BROWSER=true", "ISCSDK_NO_BROWSER="}, "signin", "browser-denied", org)
 	if got := signIn(p, "dan"); !strings.Contains(got, "You are not signed in") {
 		t.Fatalf("the loopback's page for a disabled user: %q", got)
 	}
