@@ -146,6 +146,9 @@ type Directory interface {
 	Token(ctx context.Context, id string) (Token, error)
 	Tokens(ctx context.Context, userID string) ([]Token, error) // "" lists all
 	RevokeToken(ctx context.Context, id string) error
+	// DeleteExpiredTokens removes the tokens of kind (token.Prefix*)
+	// whose Expires is set and before t, and says how many.
+	DeleteExpiredTokens(ctx context.Context, kind string, t time.Time) (int, error)
 
 	CreateProduct(ctx context.Context, p Product) error
 	// UpdateProduct changes a product in one transaction: change gets the

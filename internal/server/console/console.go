@@ -41,6 +41,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,8 @@ type Directory interface {
 	CreateToken(ctx context.Context, t store.Token) error
 	Token(ctx context.Context, id string) (store.Token, error)
 	RevokeToken(ctx context.Context, id string) error
+	Tokens(ctx context.Context, userID string) ([]store.Token, error)
+	DeleteExpiredTokens(ctx context.Context, kind string, t time.Time) (int, error)
 	User(ctx context.Context, id string) (store.User, error)
 	Org(ctx context.Context, id string) (store.Org, error)
 }
@@ -108,7 +111,13 @@ type Service struct {
 
 	mu      sync.Mutex
 	streams map[string]int // live parts open, by console session
+	swept   time.Time      // when expired sessions were last deleted
 }
+
+// maxUserSessions bounds the console sessions one person holds at once
+// (browsers, tabs signed in anew): a sign-in past it signs the oldest
+// out, so signing in again and again keeps no more.
+const maxUserSessions = 16
 
 // maxStreams bounds the live parts one console session keeps open (each
 // looks at the store every LiveEvery): a few tabs' worth.
@@ -217,7 +226,54 @@ func (s *Service) start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r), Value: tok, Path: "/", HttpOnly: true, Secure: s.secure(r),
 		SameSite: http.SameSiteStrictMode, Expires: t.Expires})
 	s.log.Info("console sign-in", "session", id, "operator", v.Operator, "role", v.Role, "org", v.OrgID, "user", userID, "via", parent)
+	s.sweep(ctx, now)
+	if userID != "" {
+		s.keepNewest(ctx, userID, now)
+	}
 	return nil
+}
+
+// sweep deletes the console sessions that expired, at most once a minute
+// (at sign-ins): an expired session opens nothing, and is not kept.
+func (s *Service) sweep(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	due := now.Sub(s.swept) >= time.Minute
+	if due {
+		s.swept = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	if n, err := s.dir.DeleteExpiredTokens(ctx, token.PrefixConsole, now); err != nil {
+		s.log.Warn("console: sweep expired sessions", "err", err)
+	} else if n > 0 {
+		s.log.Info("console: expired sessions swept", "count", n)
+	}
+}
+
+// keepNewest signs out userID's oldest console sessions beyond
+// maxUserSessions.
+func (s *Service) keepNewest(ctx context.Context, userID string, now time.Time) {
+	toks, err := s.dir.Tokens(ctx, userID)
+	if err != nil {
+		s.log.Warn("console: sessions of a user", "user", userID, "err", err)
+		return
+	}
+	var live []store.Token
+	for _, t := range toks {
+		if t.Kind == token.PrefixConsole && !t.Revoked && now.Before(t.Expires) {
+			live = append(live, t)
+		}
+	}
+	slices.SortFunc(live, func(a, b store.Token) int { return b.Created.Compare(a.Created) }) // newest first
+	for _, t := range live[min(len(live), maxUserSessions):] {
+		if err := s.dir.RevokeToken(ctx, t.ID); err != nil {
+			s.log.Warn("console: sign out an old session", "session", t.ID, "err", err)
+			continue
+		}
+		s.log.Info("console: an old session signed out", "session", t.ID, "user", userID, "kept", maxUserSessions)
+	}
 }
 
 // parentPrefix marks an operator session's Name: the admin token or grant

@@ -207,6 +207,49 @@ func TestConsoleSession(t *testing.T) {
 	}
 }
 
+// A person keeps at most 16 console sessions: signing in again and again
+// signs the oldest out. Expired sessions leave the store at a sign-in.
+func TestConsoleSessionsAreBounded(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	srv := servertest.StartConfig(t, server.Config{Console: console.Config{SessionTTL: time.Hour, Now: func() time.Time { return time.Unix(0, now.Load()) }}})
+	tok := orgAdmin(t, srv, server.DevOrg, "admin")
+	var cs []*servertest.Console
+	for range 17 {
+		cs = append(cs, srv.ConsoleSignIn(t, tok))
+		now.Add(int64(time.Second))
+	}
+	if status, _ := cs[0].Get("/console/licenses"); status != http.StatusSeeOther {
+		t.Fatalf("the oldest of 17 sessions still opens the console: %d", status)
+	}
+	for _, i := range []int{1, 16} {
+		if status, _ := cs[i].Get("/console/licenses"); status != http.StatusOK {
+			t.Fatalf("session %d of 17 was signed out: %d", i+1, status)
+		}
+	}
+	sessions := func() (n int) {
+		t.Helper()
+		toks, err := srv.Store().Tokens(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range toks {
+			if k.Kind == token.PrefixConsole {
+				n++
+			}
+		}
+		return n
+	}
+	if n := sessions(); n != 17 {
+		t.Fatalf("%d console sessions stored, want 17 (16 and the one signed out)", n)
+	}
+	now.Add(int64(2 * time.Hour))
+	srv.ConsoleSignIn(t, tok)
+	if n := sessions(); n != 1 {
+		t.Fatalf("after they expired, %d console sessions are stored, want the new one", n)
+	}
+}
+
 // Sign-in refuses unknown, malformed and expired tokens, an API token
 // whose user is no organisation admin, and a form without its CSRF token.
 func TestSignInRefusals(t *testing.T) {

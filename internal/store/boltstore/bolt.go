@@ -219,6 +219,13 @@ func (d *DB) RevokeToken(_ context.Context, id string) error {
 	})
 }
 
+// DeleteExpiredTokens implements store.Directory.
+func (d *DB) DeleteExpiredTokens(_ context.Context, kind string, t time.Time) (int, error) {
+	return deleteWhere(d, bktTokens, "token", func(tok store.Token) bool {
+		return tok.Kind == kind && !tok.Expires.IsZero() && tok.Expires.Before(t)
+	})
+}
+
 // CreateProduct implements store.Directory.
 func (d *DB) CreateProduct(_ context.Context, p store.Product) error {
 	return d.create(bktProducts, p.ID, p)

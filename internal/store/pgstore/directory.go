@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -81,6 +82,16 @@ func (d *DB) RevokeToken(ctx context.Context, id string) error {
 		_, err = tx.Exec(ctx, "UPDATE tokens SET doc = $2 WHERE id = $1", id, mustJSON(t))
 		return err
 	})
+}
+
+// DeleteExpiredTokens implements store.Directory. A token's expiry is
+// in its document only (absent when it has none).
+func (d *DB) DeleteExpiredTokens(ctx context.Context, kind string, t time.Time) (int, error) {
+	tag, err := d.pool.Exec(ctx, "DELETE FROM tokens WHERE doc->>'kind' = $1 AND (doc->>'expires')::timestamptz < $2", kind, t)
+	if err != nil {
+		return 0, fmt.Errorf("expired %s tokens: %w", kind, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // CreateProduct implements store.Directory.

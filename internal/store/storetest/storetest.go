@@ -196,6 +196,27 @@ func TestDirectory(t *testing.T, b Backend) {
 		t.Errorf("Token(a2) = %+v, %v; want role releases, expiring %v", tk, err, expires)
 	}
 
+	// Expired tokens of one kind are deleted; those of that kind with no
+	// expiry or a later one, and other kinds whatever their expiry, stay.
+	must(t, db.CreateToken(ctx, store.Token{ID: "c1", Kind: "iso", Hash: "h5", UserID: "ann", Expires: created.Add(time.Hour)}))
+	must(t, db.CreateToken(ctx, store.Token{ID: "c2", Kind: "iso", Hash: "h6", UserID: "ann", Expires: created.Add(3 * time.Hour)}))
+	must(t, db.CreateToken(ctx, store.Token{ID: "c3", Kind: "iso", Hash: "h7"}))
+	if n, err := db.DeleteExpiredTokens(ctx, "iso", created.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteExpiredTokens = %d, %v; want 1", n, err)
+	}
+	if _, err := db.Token(ctx, "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired token is still there: %v", err)
+	}
+	for _, id := range []string{"c2", "c3", "a2", "t1"} {
+		if _, err := db.Token(ctx, id); err != nil {
+			t.Errorf("token %s was deleted: %v", id, err)
+		}
+	}
+	if n, err := db.DeleteExpiredTokens(ctx, "isa", expires.Add(time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteExpiredTokens(isa) = %d, %v; want a2 only", n, err)
+	}
+	must(t, db.CreateToken(ctx, store.Token{ID: "a2", Kind: "isa", Hash: "h4", Role: "releases", Expires: expires}))
+
 	// UpdateProduct edits in place; an error from the change stores nothing.
 	must(t, db.UpdateProduct(ctx, "cad", func(p *store.Product) error {
 		p.Name, p.ID = "CAD 2026", "renamed"
