@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 	"github.com/iscsdk/iscsdk/internal/token"
@@ -224,40 +222,19 @@ func TestGrantedUserDisabled(t *testing.T) {
 // owner's grant: a grant makes no admin tokens, so it cannot stand in for
 // one.
 func TestOwnerGrantDoesNotStandInForTheOwnerToken(t *testing.T) {
-	text, err := envelope.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := envelope.ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
+	data, kek := t.TempDir(), newKEK(t)
 	ctx := context.Background()
 	// run starts iscd on data, calls fn with an admin client holding
 	// DATA/admin.token, and stops it.
 	run := func(fn func(srv *server.Server, api *adminapi.Client)) {
 		t.Helper()
-		srv, err := server.Open(server.Config{DataDir: data, KEK: kek})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(ln); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			srv.Shutdown(ctx)
-			srv.Wait()
-		}()
+		srv, addr, stop := startIscd(t, server.Config{DataDir: data, KEK: kek})
+		defer stop()
 		tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(srv, &adminapi.Client{BaseURL: "http://" + ln.Addr().String(), Token: strings.TrimSpace(string(tok)),
+		fn(srv, &adminapi.Client{BaseURL: "http://" + addr, Token: strings.TrimSpace(string(tok)),
 			HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
 	}
 	run(func(srv *server.Server, api *adminapi.Client) {

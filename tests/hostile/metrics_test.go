@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/metrics/metricstest"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -87,33 +85,12 @@ func TestMetricsScrapeWithoutTheTokenIsRefused(t *testing.T) {
 // An iscd given neither a metrics token nor a listen address of its own
 // serves no /metrics at all: nothing unguarded on the service's address.
 func TestMetricsNotServedUnguarded(t *testing.T) {
-	text, err := envelope.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := envelope.ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(server.Config{DataDir: t.TempDir(), KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Shutdown(context.Background())
-		srv.Wait()
-	}()
+	srv, addr, stop := startIscd(t, server.Config{DataDir: t.TempDir()})
+	defer stop()
 	if srv.MetricsURL() != "" {
 		t.Errorf("MetricsURL = %q, want none", srv.MetricsURL())
 	}
-	status, body := metricstest.Fetch(t, "http://"+ln.Addr().String()+"/metrics", "")
+	status, body := metricstest.Fetch(t, "http://"+addr+"/metrics", "")
 	if status != http.StatusNotFound || strings.Contains(body, "iscd_") {
 		t.Errorf("/metrics without a token or listen address: HTTP %d %q", status, body)
 	}
