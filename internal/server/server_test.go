@@ -3,13 +3,11 @@ package server_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
 	"github.com/iscsdk/iscsdk/internal/envelope"
@@ -55,25 +53,8 @@ func start(t *testing.T, dir string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.Open(server.Config{DataDir: dir, KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		srv.Wait()
-	}
+	_, addr, stop := servertest.Serve(t, server.Config{DataDir: dir, KEK: kek})
+	return "http://" + addr, stop
 }
 
 func TestFirstStartWritesAnAdminTokenOnce(t *testing.T) {

@@ -39,54 +39,10 @@
 package hostile_test
 
 import (
-	"context"
-	"net"
 	"os"
 	"testing"
 
-	"github.com/iscsdk/iscsdk/internal/envelope"
-	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/servertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(servertest.Main(m)) }
-
-// startIscd runs a real iscd on cfg, as `iscd serve` would, for a test of
-// what it does with its own data directory (servertest's configures it
-// for tests) — with a KEK made for it when cfg has none — and returns it
-// with its address; stop shuts it down.
-func startIscd(t *testing.T, cfg server.Config) (srv *server.Server, addr string, stop func()) {
-	t.Helper()
-	if cfg.KEK == nil {
-		cfg.KEK = newKEK(t)
-	}
-	srv, err := server.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	return srv, ln.Addr().String(), func() {
-		srv.Shutdown(context.Background())
-		srv.Wait()
-	}
-}
-
-// newKEK makes a key-encryption key, as `iscd kek generate` does.
-func newKEK(t *testing.T) *envelope.Keyring {
-	t.Helper()
-	text, err := envelope.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := envelope.ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kek
-}

@@ -222,13 +222,13 @@ func TestGrantedUserDisabled(t *testing.T) {
 // owner's grant: a grant makes no admin tokens, so it cannot stand in for
 // one.
 func TestOwnerGrantDoesNotStandInForTheOwnerToken(t *testing.T) {
-	data, kek := t.TempDir(), newKEK(t)
+	data := t.TempDir()
 	ctx := context.Background()
 	// run starts iscd on data, calls fn with an admin client holding
 	// DATA/admin.token, and stops it.
 	run := func(fn func(srv *server.Server, api *adminapi.Client)) {
 		t.Helper()
-		srv, addr, stop := startIscd(t, server.Config{DataDir: data, KEK: kek})
+		srv, addr, stop := servertest.Serve(t, server.Config{DataDir: data})
 		defer stop()
 		tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 		if err != nil {

@@ -85,7 +85,7 @@ func TestMetricsScrapeWithoutTheTokenIsRefused(t *testing.T) {
 // An iscd given neither a metrics token nor a listen address of its own
 // serves no /metrics at all: nothing unguarded on the service's address.
 func TestMetricsNotServedUnguarded(t *testing.T) {
-	srv, addr, stop := startIscd(t, server.Config{DataDir: t.TempDir()})
+	srv, addr, stop := servertest.Serve(t, server.Config{DataDir: t.TempDir()})
 	defer stop()
 	if srv.MetricsURL() != "" {
 		t.Errorf("MetricsURL = %q, want none", srv.MetricsURL())

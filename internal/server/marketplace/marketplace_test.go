@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,7 +22,6 @@ import (
 	"time"
 
 	"github.com/iscsdk/iscsdk/internal/adminapi"
-	"github.com/iscsdk/iscsdk/internal/envelope"
 	"github.com/iscsdk/iscsdk/internal/license"
 	"github.com/iscsdk/iscsdk/internal/server"
 	"github.com/iscsdk/iscsdk/internal/server/marketplace"
@@ -543,31 +541,10 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestDisabledWithoutKey(t *testing.T) {
-	text, err := envelope.GenerateKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek, err := envelope.ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.Open(server.Config{DataDir: t.TempDir(), KEK: kek})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ln); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Shutdown(context.Background())
-		srv.Wait()
-	}()
+	_, addr, stop := servertest.Serve(t, server.Config{DataDir: t.TempDir()})
+	defer stop()
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := hc.Post("http://"+ln.Addr().String()+marketplace.Path, "application/json", strings.NewReader("{}"))
+	resp, err := hc.Post("http://"+addr+marketplace.Path, "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}

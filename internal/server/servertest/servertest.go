@@ -119,6 +119,36 @@ func (s *Server) start() {
 	}
 }
 
+// Serve runs iscd on cfg as `iscd serve` would — cfg as given, none of
+// StartConfig's test settings, for tests of what iscd does with a data
+// directory of its own — with the test binary's KEK when cfg has none, and
+// returns it with its address; stop shuts it down and waits for it.
+func Serve(t testing.TB, cfg server.Config) (srv *server.Server, addr string, stop func()) {
+	t.Helper()
+	if cfg.KEK == nil {
+		cfg.KEK = testKEK()
+	}
+	srv, err := server.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ln); err != nil {
+		t.Fatal(err)
+	}
+	return srv, ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		srv.Wait()
+	}
+}
+
 // testKEK is the KEK of the services StartConfig starts.
 var testKEK = sync.OnceValue(func() *envelope.Keyring {
 	text, err := envelope.GenerateKEK()
